@@ -1,0 +1,166 @@
+/**
+ * Config: found by cosmiconfig in the project root (`upgrade.config.ts|.mts|.js|.mjs`, or an
+ * "agent-os-upgrade" key in package.json), loaded with jiti (cosmiconfig's own TypeScript
+ * loader needs `typescript` at run time and breaks on relative `.ts` imports), validated
+ * with zod. No config at all is fine: the built-in plugins run with their defaults.
+ */
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { cosmiconfig } from "cosmiconfig";
+import { createJiti } from "jiti";
+import { z } from "zod";
+import { isUpgradeError, UpgradeError } from "./errors.ts";
+import { isPlugin, type Plugin } from "./plugin.ts";
+import { CONFLICT_POLICIES } from "./types.ts";
+
+export const CONFIG_FILES = ["upgrade.config.ts", "upgrade.config.mts", "upgrade.config.js", "upgrade.config.mjs"] as const;
+export const PACKAGE_KEY = "agent-os-upgrade";
+
+const PluginSchema = z.custom<Plugin>(isPlugin, {
+  message: "expected a plugin object { name, apply(hooks) } (make one with definePlugin or a plugin factory)",
+});
+
+export const ConfigSchema = z.strictObject({
+  /** Default for `--source`. Relative paths are relative to the config file. */
+  source: z.string().min(1).optional(),
+  /** Conflict policy when none is given on the command line. */
+  onConflict: z.enum(CONFLICT_POLICIES).optional(),
+  /** How many backups to keep (newest first). */
+  keepBackups: z.number().int().min(1).optional(),
+  /** Restart (or ask the IDE to reload) the MCP server after the upgrade. */
+  restart: z.boolean().optional(),
+  /** Never install Python dependencies. */
+  skipDeps: z.boolean().optional(),
+  /** Plugins: one with a built-in's name replaces that built-in (to give it options); others are added after. */
+  plugins: z.array(PluginSchema).optional(),
+  /** Built-in plugins to leave out, by name. */
+  disable: z.array(z.string().min(1)).optional(),
+});
+
+export type UserConfig = z.input<typeof ConfigSchema>;
+
+export interface ResolvedConfig {
+  /** The file the config came from, or null for zero config. */
+  file: string | null;
+  config: z.output<typeof ConfigSchema>;
+  /** The plugins of this run, in order. */
+  plugins: Plugin[];
+}
+
+/** Gives a config file its types; returns it unchanged. */
+export function defineConfig(config: UserConfig): UserConfig {
+  return config;
+}
+
+function selfModule(rel: string): string {
+  const here = fileURLToPath(import.meta.url);
+  const ext = here.endsWith(".ts") ? ".ts" : ".js";
+  return path.resolve(path.dirname(here), rel + ext);
+}
+
+function jitiLoader() {
+  const jiti = createJiti(import.meta.url, {
+    // Lets a config `import { defineConfig } from "agent-os-upgrade"` wherever this tool runs from (npx, a checkout).
+    alias: {
+      "agent-os-upgrade/plugins": selfModule("../plugins/mod"),
+      "agent-os-upgrade": selfModule("./mod"),
+    },
+    moduleCache: false,
+    fsCache: false,
+    interopDefault: true,
+  });
+  return async (filepath: string): Promise<unknown> => {
+    try {
+      const mod = await jiti.import<Record<string, unknown>>(filepath);
+      return mod && typeof mod === "object" && "default" in mod ? mod.default : mod;
+    } catch (err) {
+      if (isUpgradeError(err)) {
+        err.message = `Invalid config in ${filepath}: ${err.message}`;
+        throw err;
+      }
+      const msg = (err as Error)?.message ?? String(err);
+      throw new UpgradeError("CONFIG_LOAD_FAILED", `Cannot load config ${filepath}: ${msg.split("\n")[0]}`, {
+        hint: "Fix the error in that file, or pass --config <file> to use another one",
+        cause: err,
+      });
+    }
+  };
+}
+
+/** Finds and loads the raw config: from `--config <file>` or from the project root. */
+export async function loadConfigFile(projectRoot: string, explicit?: string | null): Promise<{ file: string | null; raw: unknown }> {
+  const load = jitiLoader();
+  const explorer = cosmiconfig(PACKAGE_KEY, {
+    searchPlaces: ["package.json", ...CONFIG_FILES],
+    packageProp: PACKAGE_KEY,
+    searchStrategy: "none",
+    cache: false,
+    loaders: { ".ts": load, ".mts": load, ".js": load, ".mjs": load },
+  });
+  try {
+    if (explicit) {
+      const file = path.resolve(explicit);
+      const r = await explorer.load(file);
+      return { file, raw: r?.config ?? {} };
+    }
+    const r = await explorer.search(projectRoot);
+    return r ? { file: r.filepath, raw: r.config } : { file: null, raw: {} };
+  } catch (err) {
+    if (isUpgradeError(err)) throw err;
+    const e = err as NodeJS.ErrnoException;
+    if (e?.code === "ENOENT" && explicit) {
+      throw new UpgradeError("CONFIG_LOAD_FAILED", `Cannot load config ${path.resolve(explicit)}: the file does not exist`, {
+        hint: "Check the path given to --config, or run `agent-os-upgrade init` to write a starter config",
+      });
+    }
+    throw new UpgradeError("CONFIG_LOAD_FAILED", `Cannot load config: ${e?.message?.split("\n")[0] ?? String(err)}`, {
+      hint: "Fix the config file, or pass --config <file>",
+      cause: err,
+    });
+  }
+}
+
+function describeIssue(i: z.core.$ZodIssue): string {
+  const where = i.path.length ? i.path.map(String).join(".") : "(top level)";
+  return `${where}: ${i.message}`;
+}
+
+/** Validates a raw config and composes the plugin list from the built-ins and the user's plugins. */
+export function resolveConfig(raw: unknown, file: string | null, builtins: readonly Plugin[]): ResolvedConfig {
+  const r = ConfigSchema.safeParse(raw ?? {});
+  if (!r.success) {
+    const where = file ?? "the config";
+    throw new UpgradeError("CONFIG_INVALID", `Invalid config in ${where}: ${r.error.issues.map(describeIssue).join("; ")}`, {
+      hint: "Fix the named key (see README \"Configuration\"), or run `agent-os-upgrade init` for a starter config",
+      details: { file, issues: r.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) },
+    });
+  }
+  const config = r.data;
+  const builtinNames = new Set(builtins.map((p) => p.name));
+  for (const name of config.disable ?? []) {
+    if (!builtinNames.has(name)) {
+      throw new UpgradeError("CONFIG_INVALID", `Invalid config in ${file ?? "the config"}: disable: "${name}" is not a built-in plugin (expected one of ${[...builtinNames].map((n) => `"${n}"`).join(", ")})`, {
+        hint: "Remove it from `disable`",
+      });
+    }
+  }
+  const user = config.plugins ?? [];
+  const replaced = new Map(user.filter((p) => builtinNames.has(p.name)).map((p) => [p.name, p]));
+  const disabled = new Set(config.disable ?? []);
+  const plugins = [
+    ...builtins.filter((p) => !disabled.has(p.name)).map((p) => replaced.get(p.name) ?? p),
+    ...user.filter((p) => !builtinNames.has(p.name)),
+  ];
+  if (config.source && file && !path.isAbsolute(config.source)) config.source = path.resolve(path.dirname(file), config.source);
+  return { file, config, plugins };
+}
+
+/** Validates a plugin factory's options; the message names the plugin and the bad key. */
+export function parsePluginOptions<S extends z.ZodType>(plugin: string, schema: S, input: unknown): z.output<S> {
+  const r = schema.safeParse(input ?? {});
+  if (r.success) return r.data;
+  throw new UpgradeError("CONFIG_INVALID", `options of plugin "${plugin}": ${r.error.issues.map(describeIssue).join("; ")}`, {
+    hint: `Fix the options passed to the "${plugin}" plugin factory`,
+    plugin,
+  });
+}

@@ -1,0 +1,83 @@
+/**
+ * Where things are: the project, its installation folder and the records we own (SPEC §2).
+ * Every path the tool writes is derived here, so there is one name for each record.
+ */
+import fs from "node:fs";
+import path from "node:path";
+
+/** Install folder names, newest first: the successor project renamed `.agent-os/` to `.praxis-os/`. */
+export const INSTALL_DIR_NAMES = [".agent-os", ".praxis-os"] as const;
+
+export interface Layout {
+  /** The user's project root (holds `.gitignore`, `.cursor/`). */
+  projectRoot: string;
+  /** The installation folder, e.g. `<project>/.agent-os`. */
+  installDir: string;
+  /** Whether the installation folder exists at all (pre-flight reports when it does not). */
+  installExists: boolean;
+  lockFile: string;
+  legacyLockFile: string;
+  cacheDir: string;
+  stateDir: string;
+  backupsDir: string;
+  upgradeDir: string;
+  installedManifest: string;
+  serverStateFile: string;
+  versionFile: string;
+  updateLog: string;
+  installationSummary: string;
+  gitignore: string;
+  mcpJson: string;
+  venvDir: string;
+}
+
+function isDir(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Resolves `--target` (default: the working directory) to a layout. The target may be the
+ * project root or the installation folder itself; a missing installation still yields a
+ * layout (with `installExists: false`) so that pre-flight can report it with a fix.
+ */
+export function resolveLayout(target: string): Layout {
+  const abs = path.resolve(target);
+  const base = path.basename(abs);
+  let projectRoot = abs;
+  let installDir = path.join(abs, INSTALL_DIR_NAMES[0]);
+  if ((INSTALL_DIR_NAMES as readonly string[]).includes(base)) {
+    projectRoot = path.dirname(abs);
+    installDir = abs;
+  } else {
+    const found = INSTALL_DIR_NAMES.map((n) => path.join(abs, n)).find(isDir);
+    if (found) installDir = found;
+  }
+  return layoutOf(projectRoot, installDir);
+}
+
+export function layoutOf(projectRoot: string, installDir: string): Layout {
+  const cacheDir = path.join(installDir, ".cache");
+  return {
+    projectRoot,
+    installDir,
+    installExists: isDir(installDir),
+    lockFile: path.join(installDir, ".upgrade-lock"),
+    legacyLockFile: path.join(installDir, ".upgrade_lock"),
+    cacheDir,
+    stateDir: path.join(cacheDir, "state"),
+    backupsDir: path.join(installDir, ".backups"),
+    upgradeDir: path.join(installDir, ".upgrade"),
+    installedManifest: path.join(installDir, ".upgrade", "installed-manifest.json"),
+    serverStateFile: path.join(installDir, ".mcp_server_state.json"),
+    versionFile: path.join(installDir, "VERSION.txt"),
+    updateLog: path.join(installDir, "UPDATE_LOG.txt"),
+    installationSummary: path.join(installDir, "INSTALLATION_SUMMARY.md"),
+    gitignore: path.join(projectRoot, ".gitignore"),
+    mcpJson: path.join(projectRoot, ".cursor", "mcp.json"),
+    venvDir: path.join(installDir, "venv"),
+  };
+}

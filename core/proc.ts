@@ -1,0 +1,54 @@
+/**
+ * Process liveness, zombie-safe. `kill(pid, 0)` reports a zombie (killed, not yet reaped)
+ * as alive, which would make a SIGKILLed lock owner look live forever; on Linux we read
+ * /proc/<pid>/stat instead, and compare the start time to detect a reused pid.
+ */
+import fs from "node:fs";
+import os from "node:os";
+
+interface ProcStat {
+  state: string;
+  startTime: string;
+}
+
+function readStat(pid: number): ProcStat | null {
+  try {
+    const raw = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
+    const rest = raw.slice(raw.lastIndexOf(")") + 2).split(" ");
+    return { state: rest[0], startTime: rest[19] };
+  } catch {
+    return null;
+  }
+}
+
+const hasProc = (() => {
+  try {
+    return fs.statSync("/proc/self/stat").isFile();
+  } catch {
+    return false;
+  }
+})();
+
+/** The start time of a process (clock ticks since boot) where /proc has it, else null. */
+export function processStartTime(pid: number): string | null {
+  return hasProc ? readStat(pid)?.startTime ?? null : null;
+}
+
+/** True when the pid names a running (not zombie) process — and, if given, the same one that started at `startTime`. */
+export function pidAlive(pid: number, startTime?: string | null): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  if (hasProc) {
+    const st = readStat(pid);
+    if (!st || st.state === "Z" || st.state === "X") return false;
+    return !startTime || st.startTime === startTime;
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+export const hostname = (): string => os.hostname();

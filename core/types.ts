@@ -1,0 +1,176 @@
+/** Shared types of the lifecycle: context, findings, plan, outcome, result. */
+import type fsExtra from "fs-extra";
+import type { Shell } from "zx";
+import type { UpgradeError } from "./errors.ts";
+import type { EvidenceOf } from "./evidence.ts";
+import type { Layout } from "./layout.ts";
+import type { Logger } from "./log.ts";
+import type { Phase } from "./phases.ts";
+import type { SessionState } from "./state.ts";
+
+export type ConflictPolicy = "ask" | "keep" | "theirs" | "merge" | "skip" | "abort";
+export const CONFLICT_POLICIES = ["ask", "keep", "theirs", "merge", "skip", "abort"] as const;
+
+/** Options of one run, after CLI flags and config are merged. */
+export interface RunOptions {
+  /** The source checkout (absolute), or null when none was given. */
+  source: string | null;
+  /** `--target`: the project root or its installation folder. */
+  target: string;
+  dryRun: boolean;
+  diff: boolean;
+  onConflict: ConflictPolicy | null;
+  yes: boolean;
+  json: boolean;
+  restart: boolean;
+  skipDeps: boolean;
+  keepBackups: number;
+  /** `--from <ref>`: the installed commit when no installed manifest or VERSION.txt says it. */
+  from: string | null;
+  /** True when a person can answer prompts (stdin and stdout are terminals, not --json). */
+  interactive: boolean;
+}
+
+export type FsApi = typeof fsExtra;
+
+/** A session as plugins see it: its id, its state, and a journal for resumable steps. */
+export interface SessionHandle {
+  readonly id: string;
+  readonly state: Readonly<SessionState>;
+  /** Appends a step to the journal and saves the state durably before returning. */
+  journal(step: string, data?: Record<string, unknown>): Promise<void>;
+  /** True when this step was journalled by an earlier (interrupted) run of the session. */
+  hasStep(step: string): boolean;
+}
+
+export interface UpgradeContext {
+  readonly layout: Layout;
+  readonly options: RunOptions;
+  readonly dryRun: boolean;
+  /** zx `$` with cwd set to the project root, quiet, and aborted on interruption. */
+  readonly $: Shell;
+  /** fs-extra; in a dry run every writing method throws DRY_RUN_WRITE. */
+  readonly fs: FsApi;
+  readonly log: Logger;
+  /** Aborted on SIGINT/SIGTERM: long steps check it between units of work. */
+  readonly signal: AbortSignal;
+  /** The running session; null in a dry run and during pre-flight (which writes nothing). */
+  readonly session: SessionHandle | null;
+  /** Evidence of an earlier phase of this session (or of this run's pre-flight). */
+  evidence<P extends Phase>(phase: P): EvidenceOf<P> | undefined;
+  /** A place for plugins to hand values to later hooks of the same run (not persisted). */
+  readonly shared: Map<string, unknown>;
+}
+
+export interface Finding {
+  level: "error" | "warning";
+  /** A stable code, e.g. SOURCE_DIRTY, for scripts and the JSON output. */
+  code: string;
+  message: string;
+  /** How to fix it, in one sentence a user can act on. */
+  fix?: string;
+  plugin?: string;
+}
+
+/** Collects findings from parallel taps (pre-flight, validation) so that all are reported at once. */
+export class Findings {
+  readonly items: Finding[];
+  readonly #plugin?: string;
+
+  constructor(items: Finding[] = [], plugin?: string) {
+    this.items = items;
+    this.#plugin = plugin;
+  }
+
+  /** The same collector, with findings attributed to one plugin. */
+  scoped(plugin: string): Findings {
+    return new Findings(this.items, plugin);
+  }
+
+  error(code: string, message: string, fix?: string): void {
+    this.items.push({ level: "error", code, message, fix, plugin: this.#plugin });
+  }
+
+  warn(code: string, message: string, fix?: string): void {
+    this.items.push({ level: "warning", code, message, fix, plugin: this.#plugin });
+  }
+
+  get errors(): Finding[] {
+    return this.items.filter((f) => f.level === "error");
+  }
+
+  get warnings(): Finding[] {
+    return this.items.filter((f) => f.level === "warning");
+  }
+}
+
+export type PlanAction = "new" | "update" | "unchanged" | "keep_local" | "conflict" | "delete" | "keep" | "error";
+export type Owner = "system" | "shared" | "user";
+
+export interface PlanEntry {
+  /** Path relative to the installation folder, with `/` separators. */
+  target: string;
+  /** Path relative to the source root, when the source has this file. */
+  source?: string;
+  owner: Owner;
+  action: PlanAction;
+  hashes: { base: string | null; local: string | null; new: string | null };
+  reason?: string;
+  /** For conflicts: the decision taken (or to be asked). */
+  decision?: Exclude<ConflictPolicy, "ask">;
+}
+
+/** The content plan: built by `planContent` taps, rendered by a dry run, executed by `applyContent`. */
+export interface ContentPlan {
+  base: { kind: "manifest" | "git" | "none"; ref?: string };
+  entries: PlanEntry[];
+  [extra: string]: unknown;
+}
+
+export interface RollbackRequest {
+  reason: string;
+  /** The phase that failed, or null for a manual rollback. */
+  phase: Phase | null;
+  error?: UpgradeError;
+  /** `rollback --to <backup>`; else the session's own backup. */
+  backupId?: string;
+  manual: boolean;
+  /** Filled by the rollback taps; recorded in the session state. */
+  evidence: Record<string, unknown>;
+}
+
+export type OutcomeStatus = "completed" | "rolled_back" | "failed" | "aborted";
+
+export interface Outcome {
+  status: OutcomeStatus;
+  error?: UpgradeError;
+  /** Set when a rollback was attempted and failed; never replaces `error`. */
+  rollbackError?: UpgradeError;
+  /** The phase that failed, if any. */
+  phase?: Phase;
+}
+
+export interface PhaseSummary {
+  phase: Phase;
+  name: string;
+  status: "completed" | "failed" | "skipped" | "pending";
+  duration_ms: number | null;
+}
+
+export const RESULT_SCHEMA_VERSION = 1;
+
+export interface UpgradeResult {
+  schema_version: typeof RESULT_SCHEMA_VERSION;
+  status: OutcomeStatus;
+  exit_code: number;
+  session_id: string | null;
+  dry_run: boolean;
+  phases: PhaseSummary[];
+  findings: Finding[];
+  plan?: ContentPlan;
+  error?: Record<string, unknown>;
+  /** Rollback and cleanup errors, kept apart from the first error. */
+  secondary_errors: Record<string, unknown>[];
+  backup_path?: string;
+  report_path?: string;
+}

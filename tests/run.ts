@@ -1,0 +1,53 @@
+// Runs the uvu suites on Deno and/or Node and prints the closing line CI reads.
+// uvu's own summary is not a line CI understands and it exits 0 when nothing ran, so this
+// wrapper parses its totals, prints `N passed, N failed, N skipped` last, and fails on
+// zero tests or on any failure (including a suite that crashed while loading).
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const args = process.argv.slice(2);
+const which = args[0] && !args[0].startsWith("-") && ["node", "deno", "both"].includes(args[0]) ? args.shift()! : "both";
+const pattern = args[0] ?? "\\.test\\.ts$";
+const runtimes = which === "both" ? ["deno", "node"] : [which];
+
+type Tally = { passed: number; failed: number; skipped: number };
+
+function runOne(runtime: string): Promise<Tally> {
+  const uvu = path.join(root, "node_modules/uvu/bin.js");
+  const cmd = runtime === "node" ? process.execPath : path.join(root, "node_modules/.bin/deno");
+  const argv = runtime === "node"
+    ? ["--import", "tsx", uvu, "tests", pattern, "--no-color"]
+    : ["run", "-A", uvu, "tests", pattern, "--no-color"];
+  // Deno would otherwise try to reach a registry; node_modules is already installed.
+  const env = { ...process.env, AOU_TEST_RUNTIME: runtime, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
+  return new Promise((resolve) => {
+    const child = spawn(runtime === "node" ? process.execPath : cmd, argv, { cwd: root, env, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (b: Buffer) => { out += b.toString(); process.stdout.write(b); });
+    child.on("close", (code) => {
+      const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? NaN);
+      const passed = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? NaN);
+      const skipped = Number(/Skipped:\s+(\d+)/.exec(out)?.[1] ?? 0);
+      if (!Number.isFinite(total) || !Number.isFinite(passed)) {
+        console.log(`\n${runtime}: the test run ended (exit ${code}) without a summary: counted as a failure`);
+        resolve({ passed: 0, failed: 1, skipped: 0 });
+        return;
+      }
+      let failed = total - passed;
+      if (code !== 0 && failed === 0) failed = 1; // a crash after the summary still fails the run
+      console.log(`${runtime}: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+      resolve({ passed, failed, skipped });
+    });
+  });
+}
+
+const sum: Tally = { passed: 0, failed: 0, skipped: 0 };
+for (const rt of runtimes) {
+  const t = await runOne(rt);
+  sum.passed += t.passed; sum.failed += t.failed; sum.skipped += t.skipped;
+}
+if (sum.passed + sum.failed === 0) sum.failed = 1; // zero tests is a failure, not a pass
+console.log(`${sum.passed} passed, ${sum.failed} failed, ${sum.skipped} skipped`);
+process.exit(sum.failed === 0 ? 0 : 1);
