@@ -121,6 +121,9 @@ export async function loadConfigFile(projectRoot: string, explicit?: string | nu
 }
 
 function describeIssue(i: z.core.$ZodIssue): string {
+  if (i.code === "unrecognized_keys") {
+    return i.keys.map((k) => `${[...i.path.map(String), k].join(".")}: unknown key`).join("; ");
+  }
   const where = i.path.length ? i.path.map(String).join(".") : "(top level)";
   return `${where}: ${i.message}`;
 }
@@ -128,10 +131,11 @@ function describeIssue(i: z.core.$ZodIssue): string {
 /** Validates a raw config and composes the plugin list from the built-ins and the user's plugins. */
 export function resolveConfig(raw: unknown, file: string | null, builtins: readonly Plugin[]): ResolvedConfig {
   const r = ConfigSchema.safeParse(raw ?? {});
+  const known = Object.keys(ConfigSchema.shape).join(", ");
   if (!r.success) {
     const where = file ?? "the config";
     throw new UpgradeError("CONFIG_INVALID", `Invalid config in ${where}: ${r.error.issues.map(describeIssue).join("; ")}`, {
-      hint: "Fix the named key (see README \"Configuration\"), or run `agent-os-upgrade init` for a starter config",
+      hint: `Fix the named key (known keys: ${known}; see README "Configuration"), or run \`agent-os-upgrade init\` for a starter config`,
       details: { file, issues: r.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) },
     });
   }
@@ -145,6 +149,12 @@ export function resolveConfig(raw: unknown, file: string | null, builtins: reado
     }
   }
   const user = config.plugins ?? [];
+  const dup = user.map((p) => p.name).find((n, i, all) => all.indexOf(n) !== i);
+  if (dup) {
+    throw new UpgradeError("PLUGIN_DUPLICATE", `Invalid config in ${file ?? "the config"}: plugins: two plugins are named "${dup}"`, {
+      hint: `List "${dup}" once, or give one of them another name`,
+    });
+  }
   const replaced = new Map(user.filter((p) => builtinNames.has(p.name)).map((p) => [p.name, p]));
   const disabled = new Set(config.disable ?? []);
   const plugins = [

@@ -115,9 +115,9 @@ function preflightError(errors: Finding[]): UpgradeError {
   const code = [...codes].every((c) => c === "LOCK_HELD") ? "LOCK_HELD"
     : [...codes].every((c) => c === "CONFLICTS_UNRESOLVED") ? "CONFLICTS_UNRESOLVED"
     : "PREFLIGHT_FAILED";
-  const lines = errors.map((f) => `${f.message}${f.fix ? ` (fix: ${f.fix})` : ""}`);
-  return new UpgradeError(code, `Pre-flight refused the upgrade (${errors.length} problem${errors.length === 1 ? "" : "s"}): ${lines.join("; ")}`, {
-    hint: errors.length === 1 ? errors[0].fix : "Fix each problem listed, then run the upgrade again; nothing was changed",
+  const summary = errors.length === 1 ? errors[0].message : `${errors.length} problems (${errors.map((f) => f.code).join(", ")}), listed above`;
+  return new UpgradeError(code, `Pre-flight refused the upgrade: ${summary}`, {
+    hint: errors.length === 1 && errors[0].fix ? `${errors[0].fix}; nothing was changed` : "Fix each problem listed, then run the upgrade again; nothing was changed",
     details: { findings: errors },
   });
 }

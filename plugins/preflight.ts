@@ -1,0 +1,218 @@
+/**
+ * Phase 0, pre-flight (SPEC §5.0): every check runs, every failure is reported at once with
+ * its fix, and nothing is written. The checks are read-only by construction: git is only
+ * queried, the filesystem only stat'ed and read.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { parsePluginOptions } from "../core/config.ts";
+import type { EvidenceDraft } from "../core/evidence.ts";
+import { describeLock, readLock } from "../core/lock.ts";
+import { definePlugin } from "../core/plugin.ts";
+import type { Findings, UpgradeContext } from "../core/types.ts";
+import { readVersionFile } from "./version-file.ts";
+
+export const PreflightOptions = z.strictObject({
+  /** Untracked files in the source: report them as a warning, refuse, or ignore them. */
+  untracked: z.enum(["report", "refuse", "ignore"]).default("report"),
+  /** Free space must be at least this many times what will be backed up and written. */
+  diskFactor: z.number().positive().default(2),
+  /** Folders the installation must have. */
+  requiredTargetDirs: z.array(z.string().min(1)).default(["standards", "workflows", "mcp_server"]),
+  /** Folders the source must have. */
+  requiredSourceDirs: z.array(z.string().min(1)).default(["universal", "mcp_server"]),
+  /** Installation paths (relative) that the upgrade writes into: none may be a symlink. */
+  noSymlinks: z.array(z.string().min(1)).default(["standards", "standards/universal", "workflows", "usage", "mcp_server", "scripts", "venv", ".upgrade", ".cache", ".backups"]),
+});
+export type PreflightOptionsInput = z.input<typeof PreflightOptions>;
+
+const COPY_EXCLUDE = new Set(["__pycache__", ".pytest_cache", ".mypy_cache", ".DS_Store", ".git"]);
+
+function isDir(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Bytes under a path, following nothing; skips caches that are never copied. */
+export function treeSize(root: string): number {
+  let total = 0;
+  const stack = [root];
+  while (stack.length) {
+    const p = stack.pop()!;
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(p);
+    } catch {
+      continue;
+    }
+    if (st.isDirectory()) {
+      for (const name of fs.readdirSync(p)) if (!COPY_EXCLUDE.has(name) && !name.endsWith(".pyc")) stack.push(path.join(p, name));
+    } else total += st.size;
+  }
+  return total;
+}
+
+async function checkSource(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft<0>, opts: z.output<typeof PreflightOptions>) {
+  const src = ctx.options.source;
+  if (!src) {
+    f.error("SOURCE_MISSING", "No source checkout was given", "Pass --source <path to your agent-os-enhanced clone> (or set `source` in upgrade.config.ts)");
+    return;
+  }
+  if (!fs.existsSync(src)) {
+    f.error("SOURCE_MISSING", `Source ${src} does not exist`, "Pass --source with the path of your agent-os-enhanced clone");
+    return;
+  }
+  if (!isDir(src)) {
+    f.error("SOURCE_NOT_DIR", `Source ${src} is not a directory`, "Pass --source with the folder of the clone, not a file in it");
+    return;
+  }
+  ev.source_path = src;
+  const missing = opts.requiredSourceDirs.filter((d) => !isDir(path.join(src, d)));
+  if (missing.length) {
+    f.error("SOURCE_LAYOUT", `Source ${src} has no ${missing.map((m) => `${m}/`).join(" or ")}: it is not an Agent OS source checkout`, "Point --source at the root of an agent-os-enhanced clone");
+  }
+  const git = ctx.$({ cwd: src, nothrow: true });
+  const inside = await git`git rev-parse --is-inside-work-tree`;
+  if (inside.exitCode !== 0 || inside.stdout.trim() !== "true") {
+    f.error("SOURCE_NOT_GIT", `Source ${src} is not a git work tree, so its version cannot be known`, "Use a git clone of agent-os-enhanced (git clone …), not a copied folder");
+    return;
+  }
+  const [head, branch, tag, status] = await Promise.all([
+    git`git rev-parse HEAD`,
+    git`git symbolic-ref --quiet --short HEAD`,
+    git`git describe --tags --exact-match HEAD`,
+    git`git status --porcelain=v1 --untracked-files=all -- .`,
+  ]);
+  if (head.exitCode !== 0) {
+    f.error("SOURCE_NOT_GIT", `Source ${src} has no commit yet`, "Check out a commit of agent-os-enhanced in the source");
+    return;
+  }
+  ev.source_commit = head.stdout.trim();
+  ev.source_branch = branch.exitCode === 0 ? branch.stdout.trim() : null;
+  ev.source_tag = tag.exitCode === 0 ? tag.stdout.trim() : null;
+  ev.to_version = (ev.source_tag as string | null) ?? ev.source_commit.slice(0, 12);
+  const lines = status.stdout.split("\n").filter(Boolean);
+  const changed = lines.filter((l) => !l.startsWith("??"));
+  const untracked = lines.filter((l) => l.startsWith("??")).map((l) => l.slice(3));
+  if (changed.length) {
+    f.error("SOURCE_DIRTY", `Source ${src} has ${changed.length} uncommitted change${changed.length === 1 ? "" : "s"} (${changed.slice(0, 3).map((l) => l.slice(3)).join(", ")}${changed.length > 3 ? ", …" : ""})`, "Commit or stash them in the source (git stash), so that the upgrade installs a known commit");
+  }
+  if (untracked.length && opts.untracked === "refuse") {
+    f.error("SOURCE_UNTRACKED", `Source ${src} has ${untracked.length} untracked file(s) (${untracked.slice(0, 3).join(", ")})`, "Remove or commit them (git clean -n shows them), or set preflight untracked: \"report\"");
+  } else if (untracked.length && opts.untracked === "report") {
+    f.warn("SOURCE_UNTRACKED", `Source ${src} has ${untracked.length} untracked file(s) (${untracked.slice(0, 3).join(", ")}${untracked.length > 3 ? ", …" : ""}); they may be installed`, "Remove them or commit them if they are not meant to be installed");
+  }
+  // Recorded as computed; the gate then requires true.
+  (ev as Record<string, unknown>).source_git_clean = changed.length === 0 && (opts.untracked !== "refuse" || untracked.length === 0);
+}
+
+function checkTarget(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft<0>, opts: z.output<typeof PreflightOptions>) {
+  const { layout } = ctx;
+  let st: fs.Stats | null = null;
+  try {
+    st = fs.lstatSync(layout.installDir);
+  } catch { /* missing */ }
+  if (!st) {
+    f.error("TARGET_MISSING", `No Agent OS installation at ${layout.installDir}`, "Run the command in your project root, or pass --target <project folder>; install Agent OS first if the project has none");
+    return;
+  }
+  const links: string[] = [];
+  if (st.isSymbolicLink()) links.push(layout.installDir);
+  for (const rel of opts.noSymlinks) {
+    const p = path.join(layout.installDir, rel);
+    try {
+      if (fs.lstatSync(p).isSymbolicLink()) links.push(`${p} -> ${fs.readlinkSync(p)}`);
+    } catch { /* absent is fine */ }
+  }
+  if (links.length) {
+    f.error("SYMLINKED_INSTALL", `The installation is linked, not copied: ${links.join(", ")}; an upgrade would write through the link into its source`, "Replace the links with real folders (copy the linked content in place), or upgrade the linked source repository with git instead");
+    return;
+  }
+  const missing = opts.requiredTargetDirs.filter((d) => !isDir(path.join(layout.installDir, d)));
+  if (missing.length) {
+    f.error("TARGET_STRUCTURE", `Installation ${layout.installDir} has no ${missing.map((m) => `${m}/`).join(", ")}`, "Check --target points at a project with a complete Agent OS install (re-run the Agent OS installer if folders were deleted)");
+    return;
+  }
+  ev.target_structure_valid = true;
+  ev.target_path = layout.installDir;
+}
+
+function checkLock(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft<0>) {
+  if (!ctx.layout.installExists) return;
+  const st = readLock(ctx.layout);
+  if (st.kind === "absent") {
+    ev.no_concurrent_workflows = true;
+    return;
+  }
+  if (st.kind === "stale") {
+    f.error("LOCK_STALE", `An interrupted upgrade was found: ${describeLock(st)}`, "Run `agent-os-upgrade resume` to finish it or `agent-os-upgrade rollback` to undo it (`unlock --force` discards it)");
+  } else if (st.kind === "foreign") {
+    f.error("LOCK_HELD", `A foreign lock is present: ${describeLock(st)}`, "Make sure no other upgrade runs, then delete that file");
+  } else {
+    f.error("LOCK_HELD", `Another upgrade is running: ${describeLock(st)}`, `Wait for pid ${st.info.pid} to finish (\`agent-os-upgrade status\` shows it)`);
+  }
+}
+
+function checkVersions(ctx: UpgradeContext, ev: EvidenceDraft<0>) {
+  let from: string | null = null;
+  try {
+    const m = JSON.parse(fs.readFileSync(ctx.layout.installedManifest, "utf8"));
+    from = (m.version as string | undefined) ?? (m.source_commit as string | undefined)?.slice(0, 12) ?? null;
+    ev.from_commit = m.source_commit ?? null;
+  } catch { /* no installed manifest */ }
+  if (!from) {
+    const v = readVersionFile(ctx.layout.versionFile);
+    if (v.commit) {
+      from = v.version ?? v.commit.slice(0, 12);
+      ev.from_commit = v.commit;
+    }
+  }
+  if (!from && ctx.options.from) {
+    from = ctx.options.from;
+    ev.from_commit = ctx.options.from;
+  }
+  ev.from_version = from;
+}
+
+function checkDisk(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft<0>, opts: z.output<typeof PreflightOptions>) {
+  const { layout, options } = ctx;
+  if (!layout.installExists) return;
+  // What is actually copied: the folders and files the upgrade may change, and what it writes
+  // from the source. The venv is copied only when dependencies may be installed; the vector
+  // index and old backups are never copied.
+  const backedUp = ["standards/universal", "workflows", "usage", "mcp_server", "scripts", "config.json", "VERSION.txt", "UPDATE_LOG.txt", "INSTALLATION_SUMMARY.md", ".upgrade"]
+    .map((r) => treeSize(path.join(layout.installDir, r)))
+    .reduce((a, b) => a + b, 0) + (options.skipDeps ? 0 : treeSize(layout.venvDir));
+  const written = options.source && isDir(options.source)
+    ? ["universal", "mcp_server", "scripts"].map((r) => treeSize(path.join(options.source!, r))).reduce((a, b) => a + b, 0)
+    : 0;
+  const required = Math.ceil(opts.diskFactor * (backedUp + written));
+  const s = fs.statfsSync(layout.installDir);
+  const available = Number(s.bavail) * Number(s.bsize);
+  ev.disk_space_required = required;
+  ev.disk_space_available = available;
+  if (available < required) {
+    const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
+    f.error("DISK_SPACE", `Not enough free disk space on ${layout.installDir}: ${mb(available)} free, ${mb(required)} needed (${opts.diskFactor} × ${mb(backedUp + written)} to back up and write)`, "Free some space (old backups in .agent-os/.backups/ can go: `agent-os-upgrade backups prune`), then run again");
+  }
+}
+
+export function preflightPlugin(options: PreflightOptionsInput = {}) {
+  const opts = parsePluginOptions("preflight", PreflightOptions, options);
+  return definePlugin({
+    name: "preflight",
+    apply(hooks) {
+      hooks.preflight.tap(async (ctx, findings, ev) => {
+        checkTarget(ctx, findings, ev, opts);
+        checkLock(ctx, findings, ev);
+        checkVersions(ctx, ev);
+        await checkSource(ctx, findings, ev, opts);
+        checkDisk(ctx, findings, ev, opts);
+      });
+    },
+  });
+}

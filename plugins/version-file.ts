@@ -1,0 +1,42 @@
+/**
+ * `.agent-os/VERSION.txt`: `key=value` lines (upstream writes at least `commit=`). We read
+ * the keys we know and rewrite only those, keeping every other line the user or the
+ * installer put there.
+ */
+import fs from "node:fs";
+
+export interface VersionInfo {
+  commit: string | null;
+  version: string | null;
+  lines: string[];
+}
+
+export function readVersionFile(file: string): VersionInfo {
+  let text = "";
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch { /* absent: nothing known */ }
+  const lines = text.split("\n");
+  const get = (k: string) => {
+    const l = lines.find((x) => x.trim().toLowerCase().startsWith(`${k}=`));
+    const v = l?.slice(l.indexOf("=") + 1).trim();
+    return v ? v : null;
+  };
+  return { commit: get("commit"), version: get("version"), lines };
+}
+
+/** The new text of VERSION.txt with the given keys set (added at the end when missing). */
+export function updatedVersionText(info: VersionInfo, values: Record<string, string>): string {
+  const lines = info.lines.filter((l, i) => !(i === info.lines.length - 1 && l === ""));
+  const done = new Set<string>();
+  const out = lines.map((l) => {
+    const k = l.slice(0, l.indexOf("=")).trim().toLowerCase();
+    if (l.includes("=") && k in values) {
+      done.add(k);
+      return `${k}=${values[k]}`;
+    }
+    return l;
+  });
+  for (const [k, v] of Object.entries(values)) if (!done.has(k)) out.push(`${k}=${v}`);
+  return out.join("\n") + "\n";
+}

@@ -1,0 +1,93 @@
+/**
+ * Real temp projects for tests: a git source checkout with the Agent OS layout, and a
+ * project with an installed `.agent-os/`. Plus a tree snapshot to prove "byte-identical".
+ */
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { execFileSync } from "node:child_process";
+
+export function tmpDir(prefix = "aou-"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export function git(cwd: string, ...args: string[]): string {
+  return execFileSync("git", args, {
+    cwd,
+    encoding: "utf8",
+    env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t" },
+  }).trim();
+}
+
+export function writeFiles(root: string, files: Record<string, string>): void {
+  for (const [rel, content] of Object.entries(files)) {
+    const p = path.join(root, rel);
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    fs.writeFileSync(p, content);
+  }
+}
+
+/** A minimal Agent OS source checkout: a git repo with one commit. */
+export function makeSource(root: string, files: Record<string, string> = {}): { dir: string; commit: string } {
+  fs.mkdirSync(root, { recursive: true });
+  writeFiles(root, {
+    "universal/standards/testing/unit.md": "# Unit tests v2\n",
+    "universal/workflows/spec_execution_v1/metadata.json": "{\"name\":\"spec_execution_v1\"}\n",
+    "mcp_server/__init__.py": "",
+    "mcp_server/__main__.py": "print('server v2')\n",
+    "mcp_server/requirements.txt": "",
+    "scripts/install.sh": "#!/bin/sh\necho install\n",
+    ...files,
+  });
+  git(root, "init", "-q", "-b", "main");
+  git(root, "add", "-A");
+  git(root, "commit", "-qm", "release");
+  return { dir: root, commit: git(root, "rev-parse", "HEAD") };
+}
+
+/** A project with an installed `.agent-os/` (older content). */
+export function makeProject(root: string, files: Record<string, string> = {}): { dir: string; install: string } {
+  const install = path.join(root, ".agent-os");
+  writeFiles(install, {
+    "standards/universal/testing/unit.md": "# Unit tests v1\n",
+    "standards/development/mine.md": "user standard\n",
+    "workflows/spec_execution_v1/metadata.json": "{\"name\":\"spec_execution_v1\",\"old\":true}\n",
+    "mcp_server/__init__.py": "",
+    "mcp_server/__main__.py": "print('server v1')\n",
+    "specs/2025-01-01-feature/spec.md": "my spec\n",
+    "VERSION.txt": "commit=0000000000000000000000000000000000000000\n",
+    ...files,
+  });
+  fs.writeFileSync(path.join(root, ".gitignore"), "node_modules/\n");
+  return { dir: root, install };
+}
+
+export interface Entry {
+  type: "file" | "dir" | "symlink";
+  mode: number;
+  sha256?: string;
+  target?: string;
+  mtimeMs?: number;
+}
+
+/** Every path under root with its type, mode and content hash (or link target). */
+export function snapshotTree(root: string, opts: { mtime?: boolean; ignore?: (rel: string) => boolean } = {}): Record<string, Entry> {
+  const out: Record<string, Entry> = {};
+  const walk = (dir: string) => {
+    for (const name of fs.readdirSync(dir).sort()) {
+      const p = path.join(dir, name);
+      const rel = path.relative(root, p).split(path.sep).join("/");
+      if (opts.ignore?.(rel)) continue;
+      const st = fs.lstatSync(p);
+      const base = { mode: st.mode & 0o7777, ...(opts.mtime ? { mtimeMs: st.mtimeMs } : {}) };
+      if (st.isSymbolicLink()) out[rel] = { type: "symlink", ...base, target: fs.readlinkSync(p) };
+      else if (st.isDirectory()) {
+        out[rel] = { type: "dir", ...base };
+        walk(p);
+      } else out[rel] = { type: "file", ...base, sha256: crypto.createHash("sha256").update(fs.readFileSync(p)).digest("hex") };
+    }
+  };
+  walk(root);
+  return out;
+}
