@@ -5,6 +5,7 @@
  * (or a rejection, Error or not) is tagged with the plugin and the hook it came from.
  */
 import { tagPluginError, UpgradeError } from "./errors.ts";
+import { SyncHook } from "tapable";
 import type { HookName, Hooks } from "./hooks.ts";
 import { Findings } from "./types.ts";
 
@@ -50,7 +51,9 @@ export function isPlugin(value: unknown): value is Plugin {
     typeof (value as Plugin).apply === "function";
 }
 
-const ASYNC = (hook: unknown): boolean => typeof (hook as { tapPromise?: unknown }).tapPromise === "function";
+// SyncHook has a tapPromise that throws, so the class decides, not the method (tapable sets
+// `constructor` on each hook; its factories have no prototype for instanceof).
+const ASYNC = (hook: unknown): boolean => (hook as { constructor: unknown }).constructor !== SyncHook;
 
 function scopeArgs(args: unknown[], plugin: string): unknown[] {
   return args.map((a) => (a instanceof Findings ? a.scoped(plugin) : a));

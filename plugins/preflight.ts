@@ -75,7 +75,8 @@ async function checkSource(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft<0
   if (missing.length) {
     f.error("SOURCE_LAYOUT", `Source ${src} has no ${missing.map((m) => `${m}/`).join(" or ")}: it is not an Agent OS source checkout`, "Point --source at the root of an agent-os-enhanced clone");
   }
-  const git = ctx.$({ cwd: src, nothrow: true });
+  // GIT_OPTIONAL_LOCKS=0: `git status` would otherwise refresh .git/index, a write into the source.
+  const git = ctx.$({ cwd: src, nothrow: true, env: { ...process.env, GIT_OPTIONAL_LOCKS: "0" } });
   const inside = await git`git rev-parse --is-inside-work-tree`;
   if (inside.exitCode !== 0 || inside.stdout.trim() !== "true") {
     f.error("SOURCE_NOT_GIT", `Source ${src} is not a git work tree, so its version cannot be known`, "Use a git clone of agent-os-enhanced (git clone …), not a copied folder");
