@@ -1,0 +1,11 @@
+import fs from "node:fs";
+
+/** Polls until a file exists (a child process reached a point), or fails after a deadline. */
+export async function waitForFile(file: string, timeoutMs = 30_000): Promise<string> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (fs.existsSync(file)) return fs.readFileSync(file, "utf8");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${file}`);
+}
