@@ -1,0 +1,173 @@
+/**
+ * The content plugin (SPEC §5.2): a three-way upgrade of the system and shared folders of
+ * an installation, with the base B = what was installed, L = the installation, N = the source.
+ *
+ *   preflight    builds the plan read-only; stops the run on unsafe paths, plan errors, and
+ *                conflicts nobody can decide (no terminal, no policy) — before any lock or write
+ *   planContent  returns the plan (the same one a dry run renders, with diffs on --diff)
+ *   applyContent decides, writes through ctx.fs, verifies every hash, adds .gitignore lines,
+ *                and stages the new installed manifest
+ *   cleanup      on a completed upgrade, promotes the staged manifest (adding the server files
+ *                phase 3 installed); otherwise drops it
+ *
+ * The manifest is promoted only at the very end because it is the base of the next upgrade:
+ * if phase 3 or 4 fails, the rollback restores the old files and the old manifest must
+ * still describe them.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { parsePluginOptions } from "../core/config.ts";
+import { definePlugin } from "../core/plugin.ts";
+import type { ContentPlan, UpgradeContext } from "../core/types.ts";
+import { applyPlan } from "./content/apply.ts";
+import { buildPlan, type BuiltPlan } from "./content/build.ts";
+import { terminalPrompt, unresolvedMessage } from "./content/decide.ts";
+import { fileFacts } from "./content/hash.ts";
+import { readInstalledManifest, writeManifestFile } from "./content/manifest.ts";
+import { mergeFile } from "./content/merge.ts";
+import { ContentOptions, type ContentOptionsInput } from "./content/options.ts";
+import { matcher } from "./content/paths.ts";
+import type { ContentEntry, ContentPlanX } from "./content/plan.ts";
+import { planDiffs } from "./content/render.ts";
+import { scanSource } from "./content/scan.ts";
+
+export { ContentOptions, type ContentOptionsInput, DEFAULT_EXCLUDES, DEFAULT_MAPPINGS, DEFAULT_USER_PATHS } from "./content/options.ts";
+export type { ContentEntry, ContentPlanX, PlanCounts } from "./content/plan.ts";
+export { renderPlanJson, renderPlanText } from "./content/render.ts";
+
+export const PLUGIN_NAME = "content";
+
+/** Where the manifest of a running upgrade waits for the upgrade to complete. */
+export const pendingManifestOf = (installedManifest: string) => installedManifest.replace(/\.json$/, ".pending.json");
+
+function isDir(p: string | null): p is string {
+  try {
+    return p !== null && fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The content plugin factory; options default to SPEC §2's mapping table and excludes. */
+export function contentPlugin(options: ContentOptionsInput = {}) {
+  const opts = parsePluginOptions(PLUGIN_NAME, ContentOptions, options);
+  // The last plan built in this run, with its base (which holds functions, so not in the plan).
+  let last: BuiltPlan | null = null;
+
+  const plan = (ctx: UpgradeContext) =>
+    buildPlan({
+      $: ctx.$,
+      sourceRoot: path.resolve(ctx.options.source!),
+      projectRoot: ctx.layout.projectRoot,
+      installDir: ctx.layout.installDir,
+      installedManifest: ctx.layout.installedManifest,
+      versionFile: ctx.layout.versionFile,
+      gitignoreFile: ctx.layout.gitignore,
+      from: ctx.options.from,
+      policy: ctx.options.onConflict,
+      options: opts,
+    });
+
+  return definePlugin({
+    name: PLUGIN_NAME,
+    apply(hooks) {
+      hooks.preflight.tap(async (ctx, findings, ev) => {
+        // A missing source or installation is the preflight plugin's finding; nothing to plan.
+        if (!isDir(ctx.options.source) || !ctx.layout.installExists) return;
+        const built = await plan(ctx);
+        const p = built.plan;
+        for (const pr of p.problems) findings.error(pr.code, pr.message, pr.fix);
+        for (const w of p.warnings) findings.warn(w.code, w.message, w.fix);
+        // A plan with problems is not the plan that would run: its conflicts would only be noise.
+        const conflicts = p.problems.length ? [] : p.entries.filter((e) => e.action === "conflict");
+        const undecided = conflicts.filter((e) => !e.decision).map((e) => e.target);
+        const aborting = conflicts.filter((e) => e.decision === "abort").map((e) => e.target);
+        // A dry run exists to show the conflicts: it reports them without failing.
+        const report = ctx.dryRun ? findings.warn.bind(findings) : findings.error.bind(findings);
+        if (aborting.length) {
+          report("CONFLICTS_UNRESOLVED", `Cannot upgrade the content: the conflict decision is abort for ${aborting.length} file${aborting.length === 1 ? "" : "s"} (${aborting.slice(0, 20).join(", ")}${aborting.length > 20 ? ", …" : ""})`, "Choose keep, theirs, merge or skip for them (--on-conflict or a rule), or resolve them by hand; nothing was written");
+        }
+        if (undecided.length && !ctx.options.interactive) {
+          const { message, fix } = unresolvedMessage(undecided);
+          report("CONFLICTS_UNRESOLVED", message, fix);
+        }
+        ev.content_base = p.base;
+        ev.content_counts = p.counts;
+      });
+
+      hooks.planContent.tap(async (incoming: ContentPlan, ctx) => {
+        const built = await plan(ctx);
+        last = built;
+        const mine: ContentPlanX = built.plan;
+        const merged: ContentPlanX = { ...incoming, ...mine, entries: [...incoming.entries, ...mine.entries] };
+        if (ctx.dryRun && ctx.options.diff) {
+          merged.diffs = await planDiffs(mine, {
+            merge: async (e: ContentEntry) => {
+              if (e.opaque || !["both-changed", "added-both", "no-base"].includes(e.conflict ?? "")) return null;
+              const base = (await built.base.contents([e.target])).get(e.target) ?? null;
+              return await mergeFile(ctx.$, fs.readFileSync(path.join(mine.install, e.target)), base, fs.readFileSync(path.join(mine.source.root, e.source!)));
+            },
+          });
+        }
+        return merged;
+      });
+
+      hooks.applyContent.tap(async (p, ctx, ev) => {
+        const planX = p as ContentPlanX;
+        const base = last?.base ?? (await plan(ctx)).base;
+        const report = await applyPlan({
+          plan: planX,
+          fs: ctx.fs,
+          $: ctx.$,
+          base,
+          options: opts,
+          projectRoot: ctx.layout.projectRoot,
+          installDir: ctx.layout.installDir,
+          gitignoreFile: ctx.layout.gitignore,
+          pendingManifest: pendingManifestOf(ctx.layout.installedManifest),
+          interactive: ctx.options.interactive,
+          prompt: opts.prompt ?? terminalPrompt(),
+          journal: async (step, data) => {
+            await ctx.session?.journal(step, data);
+          },
+          log: ctx.log,
+          signal: ctx.signal,
+        });
+        Object.assign(ev, report, { base: planX.base });
+        ctx.log.info(`content: ${report.files_written} written, ${report.files_deleted} deleted, ${report.plan_counts.conflicts} conflict(s) decided${report.needs_attention.length ? `, ${report.needs_attention.length} need attention` : ""}`);
+      });
+
+      // Early in cleanup: the manifest is part of the upgrade, the report describes it.
+      hooks.cleanup.tap({ stage: -10 }, async (ctx, outcome, ev) => {
+        if (ctx.dryRun) return;
+        const pending = pendingManifestOf(ctx.layout.installedManifest);
+        if (!fs.existsSync(pending)) return;
+        if (outcome.status !== "completed") {
+          ctx.fs.rmSync(pending, { force: true });
+          return;
+        }
+        const staged = readInstalledManifest(pending);
+        if (staged.kind !== "ok") {
+          ctx.log.warn(`Cannot promote ${pending}: ${staged.kind === "invalid" ? staged.problem.message : "it vanished"}`);
+          return;
+        }
+        const files = { ...staged.manifest.files };
+        // Files phase 3 copied exactly: recorded when the installation now equals the source.
+        const replace = opts.mappings.filter((m) => m.mode === "replace");
+        if (ctx.options.source && replace.length) {
+          const src = await scanSource(path.resolve(ctx.options.source), replace, matcher(opts.excludes));
+          for (const f of src.files.values()) {
+            const local = path.join(ctx.layout.installDir, f.target);
+            try {
+              const [a, b] = await Promise.all([fileFacts(f.abs, opts.largeFileBytes), fileFacts(local, opts.largeFileBytes)]);
+              if (a.hash === b.hash) files[f.target] = a.hash;
+            } catch { /* not installed: not ours to record */ }
+          }
+        }
+        writeManifestFile(ctx.fs, ctx.layout.installedManifest, { ...staged.manifest, files });
+        ctx.fs.rmSync(pending, { force: true });
+        ev.installed_manifest = ctx.layout.installedManifest;
+      });
+    },
+  });
+}

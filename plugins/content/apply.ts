@@ -1,0 +1,288 @@
+/**
+ * Phase 2: executes a content plan. Every decision is taken and every byte to write is
+ * computed (sources re-hashed, merges run) before the first write, so an abort or a bad
+ * merge leaves the installation untouched. Writes go through the given fs (the context's,
+ * which refuses to write in a dry run), each file is read back and checked against its
+ * expected sha256, and a file the user changed after planning is left alone and listed.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { Shell } from "zx";
+import { UpgradeError } from "../../core/errors.ts";
+import type { Logger } from "../../core/log.ts";
+import type { FsApi } from "../../core/types.ts";
+import type { ResolvedBase } from "./base.ts";
+import { askMissing } from "./decide.ts";
+import { missingLines, withLines } from "./gitignore.ts";
+import { sha256 } from "./hash.ts";
+import { type InstalledManifest, MANIFEST_SCHEMA_VERSION, writeManifestFile } from "./manifest.ts";
+import { mergeFile } from "./merge.ts";
+import type { ContentOptions, Decision, PromptFn } from "./options.ts";
+import { insideJoin, PathMap } from "./paths.ts";
+import { type ContentEntry, type ContentPlanX, countPlan, manifestHash, type PlanCounts } from "./plan.ts";
+import { entryDiff } from "./render.ts";
+import { writeAtomicVia } from "./write.ts";
+
+export interface ApplyRequest {
+  plan: ContentPlanX;
+  fs: FsApi;
+  $: Shell;
+  base: ResolvedBase;
+  options: ContentOptions;
+  projectRoot: string;
+  installDir: string;
+  gitignoreFile: string;
+  /** Where the manifest of this upgrade waits until the upgrade completes. */
+  pendingManifest: string;
+  interactive: boolean;
+  prompt: PromptFn;
+  journal: (step: string, data?: Record<string, unknown>) => Promise<void>;
+  log: Logger;
+  signal?: AbortSignal;
+}
+
+export interface DecisionRecord {
+  target: string;
+  decision: Decision;
+  by: string;
+  result: string;
+}
+
+export interface ApplyReport {
+  plan_counts: PlanCounts;
+  files_written: number;
+  files_deleted: number;
+  written_hashes_verified: true;
+  needs_attention: string[];
+  decisions: DecisionRecord[];
+  changed_during_run: string[];
+  gitignore_added: string[];
+  installed_manifest_pending: string;
+}
+
+type Op =
+  | { kind: "write"; entry: ContentEntry; abs: string; data: Buffer; expected: string; mode?: number }
+  | { kind: "delete"; entry: ContentEntry; abs: string };
+
+const MERGEABLE = new Set(["both-changed", "added-both", "no-base"]);
+
+function hashOf(abs: string): string | null {
+  try {
+    return sha256(fs.readFileSync(abs));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
+  }
+}
+
+function failed(message: string, hint: string, details?: unknown): UpgradeError {
+  return new UpgradeError("CONTENT_FAILED", message, { hint, details });
+}
+
+export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
+  const { plan, options } = req;
+  const pathMap = new PathMap(options.mappings.filter((m) => m.mode === "three-way"));
+  // Only the entries of our mappings: other plugins may add entries of their own to the plan.
+  const entries = (plan.entries as ContentEntry[]).filter((e) => pathMap.toSource(e.target));
+  const errors = entries.filter((e) => e.action === "error");
+  if (errors.length || plan.problems?.length) {
+    throw failed(
+      `Cannot apply the content plan: it has ${errors.length || plan.problems.length} error(s) (${(plan.problems?.[0]?.message ?? errors[0]?.target) || ""})`,
+      "Fix the problems pre-flight reports, then run the upgrade again",
+      { problems: plan.problems, errors: errors.map((e) => e.target) },
+    );
+  }
+
+  await askMissing(entries, {
+    interactive: req.interactive,
+    prompt: req.prompt,
+    diffOf: (e) => entryDiff(plan, e),
+  });
+  const aborted = entries.find((e) => e.action === "conflict" && e.decision === "abort");
+  if (aborted) {
+    throw new UpgradeError("CONFLICTS_UNRESOLVED", `Cannot apply the content upgrade: the decision for ${aborted.target} is abort; nothing was written`, {
+      hint: "Run again and choose keep, theirs, merge or skip (--on-conflict or a rule), or resolve the file by hand first",
+      details: { conflict: aborted.target },
+    });
+  }
+
+  const needsAttention: string[] = [];
+  const changed: string[] = [];
+  const decisions: DecisionRecord[] = [];
+  const applied = new Map<string, Decision | "kept">();
+  const ops: Op[] = [];
+
+  const readSource = (e: ContentEntry): Buffer => {
+    const abs = insideJoin(plan.source.root, e.source!);
+    const data = fs.readFileSync(abs);
+    if (sha256(data) !== e.hashes.new) {
+      throw failed(`Cannot install ${e.target}: ${abs} changed since the plan was made`, "Leave the source alone while an upgrade runs, then run it again");
+    }
+    return data;
+  };
+  const writeOf = (e: ContentEntry, data: Buffer): Op => ({
+    kind: "write",
+    entry: e,
+    abs: insideJoin(req.installDir, e.target),
+    data,
+    expected: sha256(data),
+    mode: e.mode,
+  });
+
+  // Merges first: they need the base contents, fetched in one batch.
+  const toMerge = entries.filter((e) => e.action === "conflict" && e.decision === "merge" && MERGEABLE.has(e.conflict ?? "") && !e.opaque);
+  const baseContents = await req.base.contents(toMerge.map((e) => e.target));
+
+  for (const e of entries) {
+    switch (e.action) {
+      case "new":
+      case "update":
+        ops.push(writeOf(e, readSource(e)));
+        break;
+      case "delete":
+        ops.push({ kind: "delete", entry: e, abs: insideJoin(req.installDir, e.target) });
+        break;
+      case "conflict": {
+        const decision = e.decision as Decision;
+        let result: string;
+        if (decision === "keep") result = "kept local";
+        else if (decision === "skip") result = "skipped (asked again next upgrade)";
+        else if (decision === "theirs") {
+          if (e.hashes.new) {
+            ops.push(writeOf(e, readSource(e)));
+            result = "replaced by upstream";
+          } else {
+            ops.push({ kind: "delete", entry: e, abs: insideJoin(req.installDir, e.target) });
+            result = "deleted (as upstream)";
+          }
+        } else {
+          // merge
+          if (!toMerge.includes(e)) {
+            const why = e.opaque ? "binary or large file" : e.conflict === "deleted-locally" ? "deleted locally" : "deleted upstream";
+            applied.set(e.target, "kept");
+            needsAttention.push(e.target);
+            decisions.push({ target: e.target, decision, by: e.decided_by ?? "policy", result: `kept local: cannot merge (${why})` });
+            continue;
+          }
+          const local = fs.readFileSync(insideJoin(req.installDir, e.target));
+          if (sha256(local) !== e.hashes.local) {
+            changed.push(e.target);
+            needsAttention.push(e.target);
+            decisions.push({ target: e.target, decision, by: e.decided_by ?? "policy", result: "left alone: changed during the upgrade" });
+            continue;
+          }
+          const m = await mergeFile(req.$, local, baseContents.get(e.target) ?? null, readSource(e));
+          ops.push(writeOf(e, m.content));
+          if (!m.clean) needsAttention.push(e.target);
+          result = m.clean ? "merged cleanly" : `merged with ${m.conflicts} conflict${m.conflicts === 1 ? "" : "s"} marked`;
+        }
+        applied.set(e.target, decision);
+        decisions.push({ target: e.target, decision, by: e.decided_by ?? "policy", result });
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  if (decisions.length) await req.journal("content:decisions", { decisions });
+
+  let written = 0;
+  let deleted = 0;
+  const prunable = new Set<string>();
+  for (const [i, op] of ops.entries()) {
+    if (req.signal?.aborted) {
+      throw new UpgradeError("INTERRUPTED", `Cannot finish the content upgrade: interrupted after ${written} of ${ops.length} files`, { hint: "The upgrade is rolled back; run it again when ready" });
+    }
+    // The user may have saved a file since the plan was made: never overwrite that.
+    const now = hashOf(op.abs);
+    if (now !== op.entry.hashes.local && !(op.kind === "write" && now === op.expected)) {
+      changed.push(op.entry.target);
+      needsAttention.push(op.entry.target);
+      applied.set(op.entry.target, "skip");
+      const d = decisions.find((x) => x.target === op.entry.target);
+      if (d) d.result = "left alone: changed during the upgrade";
+      req.log.warn(`Left ${op.entry.target} alone: it changed after the plan was made`);
+      continue;
+    }
+    if (op.kind === "write") {
+      if (now !== op.expected) writeAtomicVia(req.fs, op.abs, op.data, op.mode);
+      const got = hashOf(op.abs);
+      if (got !== op.expected) {
+        throw failed(`Cannot verify ${op.entry.target}: its sha256 is ${got ?? "(missing)"} after writing, expected ${op.expected}`, "Check the disk (space, errors) and run the upgrade again; it is rolled back");
+      }
+      written++;
+    } else {
+      req.fs.rmSync(op.abs, { force: true });
+      if (fs.existsSync(op.abs)) throw failed(`Cannot delete ${op.entry.target}: it is still there`, "Check the folder's permissions, then run the upgrade again");
+      deleted++;
+      prunable.add(path.dirname(op.abs));
+    }
+    if ((i + 1) % 200 === 0) req.log.progress("content", i + 1, ops.length);
+  }
+  pruneEmptyDirs(req, pathMap, prunable);
+
+  const gitignoreAdded = applyGitignore(req);
+
+  const files: Record<string, string> = {};
+  for (const e of entries) {
+    const h = changed.includes(e.target) ? e.hashes.base : manifestHash(e, applied.get(e.target));
+    if (h) files[e.target] = h;
+  }
+  const manifest: InstalledManifest = {
+    schema_version: MANIFEST_SCHEMA_VERSION,
+    source_commit: plan.source.commit,
+    version: plan.source.version,
+    installed_at: new Date().toISOString(),
+    files,
+  };
+  writeManifestFile(req.fs, req.pendingManifest, manifest);
+  await req.journal("content:applied", { written, deleted });
+
+  return {
+    plan_counts: countPlan(entries),
+    files_written: written,
+    files_deleted: deleted,
+    written_hashes_verified: true,
+    needs_attention: [...new Set(needsAttention)].sort(),
+    decisions,
+    changed_during_run: changed,
+    gitignore_added: gitignoreAdded,
+    installed_manifest_pending: req.pendingManifest,
+  };
+}
+
+/** Folders emptied by deletions go too, up to (not including) their mapping's root. */
+function pruneEmptyDirs(req: ApplyRequest, pathMap: PathMap, dirs: Set<string>): void {
+  const roots = new Set(pathMap.mappings.map((m) => insideJoin(req.installDir, m.to)));
+  const sorted = [...dirs].sort((a, b) => b.length - a.length);
+  for (let dir of sorted) {
+    while (!roots.has(dir) && dir.startsWith(req.installDir + path.sep)) {
+      let names: string[];
+      try {
+        names = fs.readdirSync(dir);
+      } catch {
+        break;
+      }
+      if (names.length) break;
+      req.fs.rmdirSync(dir);
+      dir = path.dirname(dir);
+    }
+  }
+}
+
+function applyGitignore(req: ApplyRequest): string[] {
+  const wanted = req.plan.gitignore?.add ?? [];
+  if (wanted.length === 0) return [];
+  let existing: string | null = null;
+  try {
+    existing = fs.readFileSync(req.gitignoreFile, "utf8");
+  } catch { /* created below */ }
+  const add = missingLines(existing, wanted);
+  if (add.length === 0) return [];
+  const text = withLines(existing, add);
+  writeAtomicVia(req.fs, req.gitignoreFile, text, existing === null ? 0o644 : fs.statSync(req.gitignoreFile).mode & 0o777);
+  if (hashOf(req.gitignoreFile) !== sha256(text)) {
+    throw failed(`Cannot verify ${req.gitignoreFile} after adding ${add.length} line(s)`, "Check the disk, then run the upgrade again");
+  }
+  return add;
+}

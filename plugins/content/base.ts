@@ -1,0 +1,145 @@
+/**
+ * The base B of the three-way comparison is what was installed, found in this order:
+ *   1. the installed manifest we write (hashes; contents from the source's history at its commit),
+ *   2. the source repository's own history at the installed commit: VERSION.txt `commit=`,
+ *      else `--from <ref>`,
+ *   3. none — then every file that differs is a conflict, never overwritten.
+ * Upstream compared against the wrong base and silently dropped upstream changes to every
+ * file a user had touched; a wrong base is worse than none, so an unreadable manifest stops
+ * the plan instead of falling through.
+ */
+import path from "node:path";
+import type { Shell } from "zx";
+import { readVersionFile } from "../version-file.ts";
+import { catFiles, lsTree, resolveCommit } from "./gitobj.ts";
+import { sha256 } from "./hash.ts";
+import { readInstalledManifest } from "./manifest.ts";
+import type { Mapping } from "./options.ts";
+import type { PathMap } from "./paths.ts";
+import type { Problem } from "./scan.ts";
+
+export type BaseKind = "manifest" | "git" | "none";
+
+export interface ResolvedBase {
+  kind: BaseKind;
+  /** The installed source commit, when known. */
+  ref?: string;
+  /** Where the installed commit came from. */
+  via?: "installed-manifest" | "VERSION.txt" | "--from";
+  /** Installation path → sha256 of the installed content. */
+  hashes: Map<string, string>;
+  /** Stop the plan (pre-flight errors). */
+  problems: Problem[];
+  /** Worth saying, not stopping for. */
+  warnings: Problem[];
+  /** Base contents for merges, checked against `hashes`; a target is absent when its base cannot be read. */
+  contents(targets: readonly string[]): Promise<Map<string, Buffer>>;
+}
+
+export interface BaseInput {
+  $: Shell;
+  sourceRoot: string;
+  /** Source is a git work tree (history is available). */
+  sourceIsGit: boolean;
+  installedManifest: string;
+  versionFile: string;
+  from: string | null;
+  /** Three-way mappings only. */
+  mappings: readonly Mapping[];
+  pathMap: PathMap;
+}
+
+const none = (problems: Problem[] = [], warnings: Problem[] = []): ResolvedBase => ({
+  kind: "none",
+  hashes: new Map(),
+  problems,
+  warnings,
+  contents: async () => new Map(),
+});
+
+/** Reads `<commit>:<sourcePath>` for each target and keeps only bytes that match the expected hash. */
+function gitContents(input: BaseInput, commit: string | undefined, hashes: Map<string, string>) {
+  return async (targets: readonly string[]): Promise<Map<string, Buffer>> => {
+    const out = new Map<string, Buffer>();
+    if (!commit || !input.sourceIsGit) return out;
+    const names = new Map<string, string>();
+    for (const t of targets) {
+      const src = input.pathMap.toSource(t);
+      if (src && hashes.has(t)) names.set(`${commit}:${src.source}`, t);
+    }
+    const got = await catFiles(input.$, input.sourceRoot, [...names.keys()]);
+    for (const [name, buf] of got) {
+      const t = names.get(name)!;
+      if (buf && sha256(buf) === hashes.get(t)) out.set(t, buf);
+    }
+    return out;
+  };
+}
+
+async function fromGit(input: BaseInput, commit: string, via: ResolvedBase["via"]): Promise<ResolvedBase> {
+  const blobs = await lsTree(input.$, input.sourceRoot, commit, input.mappings.map((m) => m.from));
+  const byOid = await catFiles(input.$, input.sourceRoot, [...new Set(blobs.map((b) => b.oid))]);
+  const hashes = new Map<string, string>();
+  for (const b of blobs) {
+    const t = input.pathMap.toTarget(b.path);
+    const buf = byOid.get(b.oid);
+    if (t && buf) hashes.set(t.target, sha256(buf));
+  }
+  return { kind: "git", ref: commit, via, hashes, problems: [], warnings: [], contents: gitContents(input, commit, hashes) };
+}
+
+export async function resolveBase(input: BaseInput): Promise<ResolvedBase> {
+  const m = readInstalledManifest(input.installedManifest);
+  if (m.kind === "invalid") return none([m.problem]);
+  if (m.kind === "ok") {
+    const hashes = new Map(Object.entries(m.manifest.files));
+    const commit = m.manifest.source_commit ?? undefined;
+    const known = commit && input.sourceIsGit ? await resolveCommit(input.$, input.sourceRoot, commit) : null;
+    const warnings: Problem[] = [];
+    if (commit && !known) {
+      warnings.push({
+        code: "BASE_REF_UNKNOWN",
+        message: `The installed commit ${commit.slice(0, 12)} is not in the source's history: conflicts can be kept or replaced, but a merge has no base and marks the whole file`,
+        fix: "Fetch the source's full history (git fetch --unshallow) to merge against the installed version",
+      });
+    }
+    return { kind: "manifest", ref: commit, via: "installed-manifest", hashes, problems: [], warnings, contents: gitContents(input, known ?? undefined, hashes) };
+  }
+
+  const version = readVersionFile(input.versionFile);
+  const candidates: Array<{ ref: string; via: "VERSION.txt" | "--from" }> = [];
+  if (version.commit) candidates.push({ ref: version.commit, via: "VERSION.txt" });
+  if (input.from) candidates.push({ ref: input.from, via: "--from" });
+  if (candidates.length === 0) {
+    return none([], [{
+      code: "BASE_REF_UNKNOWN",
+      message: `The installed version is unknown (no ${path.basename(input.installedManifest)}, no commit= in ${input.versionFile}): every file that differs from the source is a conflict`,
+      fix: "Pass --from <the source commit that was installed> to upgrade files you did not change without asking",
+    }]);
+  }
+  if (!input.sourceIsGit) {
+    return none([], [{
+      code: "BASE_REF_UNKNOWN",
+      message: `The source ${input.sourceRoot} is not a git repository, so the installed commit ${candidates[0].ref} cannot be read: every file that differs is a conflict`,
+      fix: "Use a git clone of the source as --source",
+    }]);
+  }
+  const warnings: Problem[] = [];
+  for (const c of candidates) {
+    const commit = await resolveCommit(input.$, input.sourceRoot, c.ref);
+    if (commit) {
+      const base = await fromGit(input, commit, c.via);
+      base.warnings.push(...warnings);
+      return base;
+    }
+    const p: Problem = {
+      code: "BASE_REF_UNKNOWN",
+      message: `Cannot find the installed commit ${JSON.stringify(c.ref)} (from ${c.via}) in the source ${input.sourceRoot}`,
+      fix: c.via === "--from" ? "Pass a commit, tag or branch that exists in the source to --from" : "Fetch the source's full history, or pass --from <ref> naming the installed commit",
+    };
+    // The user named this ref on purpose: a typo must stop the run, not quietly turn every edit into a conflict.
+    if (c.via === "--from") return none([p], warnings);
+    warnings.push(p);
+  }
+  return none([], warnings);
+}

@@ -1,0 +1,205 @@
+/**
+ * The planner: scans the source (N) and the installation (L), resolves the base (B), and
+ * classifies every path of L ∪ N. It only reads; pre-flight, the dry run and phase 2 all
+ * call it, so the plan a dry run shows is the plan phase 2 executes.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { Shell } from "zx";
+import type { ConflictPolicy } from "../../core/types.ts";
+import { resolveBase, type ResolvedBase } from "./base.ts";
+import { staticDeciderOf } from "./decide.ts";
+import { missingLines, standardLines } from "./gitignore.ts";
+import { type FileFacts, fileFacts } from "./hash.ts";
+import type { ContentOptions, Mapping } from "./options.ts";
+import { insideJoin, matcher, PathMap } from "./paths.ts";
+import { classify, type ContentEntry, type ContentPlanX, countPlan } from "./plan.ts";
+import { type Problem, scanLocal, scanSource } from "./scan.ts";
+
+export interface PlanRequest {
+  $: Shell;
+  sourceRoot: string;
+  projectRoot: string;
+  installDir: string;
+  installedManifest: string;
+  versionFile: string;
+  gitignoreFile: string;
+  from: string | null;
+  policy: ConflictPolicy | null;
+  options: ContentOptions;
+}
+
+export interface BuiltPlan {
+  plan: ContentPlanX;
+  /** Kept beside the plan (not in it: it holds functions) for the merges of phase 2. */
+  base: ResolvedBase;
+}
+
+const toPosix = (p: string) => p.split(path.sep).join("/");
+
+async function sourceFacts($: Shell, root: string): Promise<{ isGit: boolean; commit: string | null; version: string | null }> {
+  const inside = await $`git -C ${root} rev-parse --is-inside-work-tree`.nothrow();
+  if (inside.exitCode !== 0 || inside.stdout.trim() !== "true") return { isGit: false, commit: null, version: null };
+  const head = await $`git -C ${root} rev-parse --verify --quiet HEAD`.nothrow();
+  const commit = head.exitCode === 0 ? head.stdout.trim() : null;
+  const tag = commit ? (await $`git -C ${root} describe --tags --exact-match HEAD`.nothrow()).stdout.trim() : "";
+  let version: string | null = tag || null;
+  if (!version) {
+    try {
+      // Upstream's manifest is stale for files but its version string is the only label a release has.
+      const m = JSON.parse(fs.readFileSync(path.join(root, "universal", ".universal-manifest.json"), "utf8"));
+      version = typeof m.version === "string" ? m.version : null;
+    } catch { /* no label */ }
+  }
+  return { isGit: true, commit, version };
+}
+
+export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
+  const opts = req.options;
+  const threeWay: Mapping[] = opts.mappings.filter((m) => m.mode === "three-way");
+  const pathMap = new PathMap(threeWay);
+  const excluded = matcher(opts.excludes);
+  const userOwned = matcher(opts.userPaths);
+  const src = await sourceFacts(req.$, req.sourceRoot);
+
+  const [n, l, base] = await Promise.all([
+    scanSource(req.sourceRoot, threeWay, excluded),
+    scanLocal(req.installDir, threeWay, pathMap, excluded, userOwned),
+    resolveBase({
+      $: req.$,
+      sourceRoot: req.sourceRoot,
+      sourceIsGit: src.isGit,
+      installedManifest: req.installedManifest,
+      versionFile: req.versionFile,
+      from: req.from,
+      mappings: threeWay,
+      pathMap,
+    }),
+  ]);
+  const problems: Problem[] = [...n.problems, ...l.problems, ...base.problems];
+  for (const m of n.missing) {
+    if (m.owner === "system") {
+      // A missing system folder would read as "upstream deleted everything": refuse instead.
+      problems.push({
+        code: "CONTENT_PLAN_ERROR",
+        message: `Cannot plan ${m.to}/: the source has no ${m.from}/ folder`,
+        fix: "Check that --source is an agent-os-enhanced checkout, or change the content plugin's mappings for this source",
+      });
+    }
+  }
+  const unsafeTargets = new Set(problems.filter((p) => p.target).map((p) => p.target!));
+
+  const localSymlinks = new Set([...l.files.values()].filter((f) => f.symlink).map((f) => f.target));
+  const localFiles = new Set(l.files.keys());
+  const decide = staticDeciderOf(opts.rules, req.policy);
+  const baseKnown = base.kind !== "none";
+  const entries: ContentEntry[] = [];
+  const targets = [...new Set([...n.files.keys(), ...l.files.keys()])].sort();
+
+  for (const target of targets) {
+    const nf = n.files.get(target);
+    const lf = l.files.get(target);
+    const owner = (nf?.mapping ?? pathMap.toSource(target)?.mapping)?.owner ?? "system";
+    const source = nf?.source ?? pathMap.toSource(target)?.source;
+    if (unsafeTargets.has(target)) {
+      entries.push({ target, source, owner, action: "error", hashes: { base: base.hashes.get(target) ?? null, local: null, new: null }, reason: "refused (see the error above)" });
+      continue;
+    }
+    if (lf?.symlink) {
+      if (nf) {
+        problems.push({ code: "UNSAFE_PATH", target, message: `Cannot update ${target}: it is a symlink in the installation (${fs.readlinkSync(lf.abs)}); an upgrade never writes through a link`, fix: `Replace ${lf.abs} with a real file (or remove it), then run the upgrade again` });
+        entries.push({ target, source, owner, action: "error", hashes: { base: base.hashes.get(target) ?? null, local: null, new: null }, reason: "symlink in the installation" });
+      } else {
+        entries.push({ target, owner, action: "keep", hashes: { base: null, local: null, new: null }, reason: "local symlink (never touched)" });
+      }
+      continue;
+    }
+    // A file can only be written where no local file or link stands in for one of its folders.
+    if (nf) {
+      const segs = target.split("/");
+      const blocker = segs.slice(1, -1).map((_, i) => segs.slice(0, i + 2).join("/")).find((a) => localFiles.has(a));
+      if (blocker) {
+        const why = localSymlinks.has(blocker) ? "a symlink" : "a file";
+        problems.push({ code: localSymlinks.has(blocker) ? "UNSAFE_PATH" : "CONTENT_PLAN_ERROR", target, message: `Cannot install ${target}: ${blocker} is ${why} in the installation where upstream has a folder`, fix: `Move ${path.join(req.installDir, blocker)} aside, then run the upgrade again` });
+        entries.push({ target, source, owner, action: "error", hashes: { base: null, local: null, new: null }, reason: `${blocker} is ${why}` });
+        continue;
+      }
+      if (!lf) {
+        const st = fs.lstatSync(insideJoin(req.installDir, target), { throwIfNoEntry: false });
+        if (st) {
+          problems.push({ code: "CONTENT_PLAN_ERROR", target, message: `Cannot install ${target}: a ${st.isDirectory() ? "folder" : "non-file"} of that name is in the installation`, fix: `Move ${path.join(req.installDir, target)} aside, then run the upgrade again` });
+          entries.push({ target, source, owner, action: "error", hashes: { base: null, local: null, new: null }, reason: "a folder stands where upstream has a file" });
+          continue;
+        }
+      }
+    }
+    let lFacts: FileFacts | null = null;
+    let nFacts: FileFacts | null = null;
+    try {
+      lFacts = lf ? await fileFacts(lf.abs, opts.largeFileBytes) : null;
+      nFacts = nf ? await fileFacts(nf.abs, opts.largeFileBytes) : null;
+    } catch (err) {
+      problems.push({ code: "CONTENT_PLAN_ERROR", target, message: `Cannot read ${target}: ${(err as Error).message}`, fix: "Check the file's permissions, then run the upgrade again" });
+      entries.push({ target, source, owner, action: "error", hashes: { base: null, local: null, new: null }, reason: "unreadable" });
+      continue;
+    }
+    const hashes = { base: base.hashes.get(target) ?? null, local: lFacts?.hash ?? null, new: nFacts?.hash ?? null };
+    const c = classify({ ...hashes, owner, baseKnown });
+    if (!c) continue;
+    const entry: ContentEntry = { target, owner, action: c.action, hashes, reason: c.reason };
+    if (nf) entry.source = nf.source;
+    if (c.conflict) entry.conflict = c.conflict;
+    if (lFacts?.opaque || nFacts?.opaque) entry.opaque = true;
+    // A new file gets the source's permission bits; an updated one keeps the user's.
+    if (nFacts && (c.action === "new" || c.action === "update" || c.action === "conflict")) entry.mode = lFacts?.mode ?? nFacts.mode;
+    if (c.action === "conflict") {
+      const d = decide(target);
+      if (d) {
+        entry.decision = d.decision;
+        entry.decided_by = d.by;
+      }
+    }
+    entries.push(entry);
+  }
+
+  const gitignore = planGitignore(req, n.files, opts);
+  const plan: ContentPlanX = {
+    base: { kind: base.kind, ...(base.ref ? { ref: base.ref } : {}), ...(base.via ? { via: base.via } : {}) },
+    entries,
+    source: { root: req.sourceRoot, commit: src.commit, version: src.version },
+    install: req.installDir,
+    counts: countPlan(entries),
+    gitignore,
+    problems,
+    warnings: base.warnings,
+  };
+  return { plan, base };
+}
+
+function planGitignore(
+  req: PlanRequest,
+  sourceFiles: Map<string, { abs: string }>,
+  opts: ContentOptions,
+): ContentPlanX["gitignore"] {
+  const file = toPosix(path.relative(req.projectRoot, req.gitignoreFile));
+  if (!opts.gitignore.enabled) return { file, add: [] };
+  // The standard as it will be after the upgrade: upstream's copy when it has one.
+  const std = opts.gitignore.standard;
+  const candidates = [sourceFiles.get(std)?.abs, insideJoin(req.installDir, std)];
+  let text: string | null = null;
+  for (const c of candidates) {
+    if (!c) continue;
+    try {
+      text = fs.readFileSync(c, "utf8");
+      break;
+    } catch { /* try the next */ }
+  }
+  const installRel = toPosix(path.relative(req.projectRoot, req.installDir));
+  const own = installRel && !installRel.startsWith("..") ? opts.gitignore.own.map((o) => `${installRel}/${o}`) : [];
+  const wanted = [...(text ? standardLines(text) : []), ...own];
+  let existing: string | null = null;
+  try {
+    existing = fs.readFileSync(req.gitignoreFile, "utf8");
+  } catch { /* no .gitignore yet */ }
+  return { file, add: missingLines(existing, wanted) };
+}

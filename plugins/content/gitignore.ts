@@ -1,0 +1,56 @@
+/**
+ * The `.gitignore` lines an installation needs: those of the standard
+ * `standards/universal/installation/gitignore-requirements.md` (its ```gitignore blocks,
+ * inline `# …` comments stripped — upstream's TL;DR block annotates sizes that way), plus
+ * our own records. Lines already present are not added again.
+ */
+
+/** Pattern lines of every ```gitignore fenced block of a markdown document, in order, once each. */
+export function standardLines(markdown: string): string[] {
+  const out: string[] = [];
+  let inBlock = false;
+  for (const raw of markdown.split(/\r?\n/)) {
+    const fence = /^\s*```+\s*([\w-]*)/.exec(raw);
+    if (fence) {
+      inBlock = !inBlock && fence[1].toLowerCase() === "gitignore";
+      continue;
+    }
+    if (!inBlock) continue;
+    const line = stripComment(raw);
+    if (line && !out.includes(line)) out.push(line);
+  }
+  return out;
+}
+
+/** A gitignore line without its comment: a whole-line `#…`, or ` # …` after a pattern. */
+export function stripComment(line: string): string {
+  const t = line.trim();
+  if (t.startsWith("#")) return "";
+  return t.replace(/\s+#.*$/, "").trim();
+}
+
+/** Compare patterns as git would treat them equal for our purpose: leading and trailing slash aside. */
+const norm = (l: string) => stripComment(l).replace(/^\/+/, "").replace(/\/+$/, "");
+
+/** The wanted lines that `.gitignore` (null: absent) does not already have. */
+export function missingLines(existing: string | null, wanted: readonly string[]): string[] {
+  const have = new Set((existing ?? "").split(/\r?\n/).map(norm).filter(Boolean));
+  const out: string[] = [];
+  for (const w of wanted) {
+    const n = norm(w);
+    if (n && !have.has(n)) {
+      have.add(n);
+      out.push(w);
+    }
+  }
+  return out;
+}
+
+export const SECTION_HEADER = "# Agent OS (added by agent-os-upgrade)";
+
+/** `.gitignore` with the lines appended as one section, the rest of the file untouched. */
+export function withLines(existing: string | null, add: readonly string[]): string {
+  if (add.length === 0) return existing ?? "";
+  const head = existing ? (existing.endsWith("\n") ? existing : existing + "\n") + "\n" : "";
+  return `${head}${SECTION_HEADER}\n${add.join("\n")}\n`;
+}

@@ -1,0 +1,68 @@
+/**
+ * The installed manifest (`.agent-os/.upgrade/installed-manifest.json`): the source commit,
+ * version and time of the last upgrade, and `{targetPath: sha256}` of what it installed.
+ * It is the base of the next upgrade's three-way comparison, so a damaged one is reported,
+ * never guessed around.
+ */
+import fs from "node:fs";
+import { z } from "zod";
+import type { FsApi } from "../../core/types.ts";
+import { isSafeRelative } from "./paths.ts";
+import { writeAtomicVia } from "./write.ts";
+import type { Problem } from "./scan.ts";
+
+export const MANIFEST_SCHEMA_VERSION = 1;
+
+export const InstalledManifest = z.looseObject({
+  schema_version: z.literal(MANIFEST_SCHEMA_VERSION),
+  source_commit: z.string().regex(/^[0-9a-f]{40}$/).nullable(),
+  version: z.string().nullable(),
+  installed_at: z.string().min(1),
+  files: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/, "expected a sha256 hex digest")),
+});
+export type InstalledManifest = z.infer<typeof InstalledManifest>;
+
+export type ManifestRead =
+  | { kind: "absent" }
+  | { kind: "ok"; manifest: InstalledManifest }
+  | { kind: "invalid"; problem: Problem };
+
+export function readInstalledManifest(file: string): ManifestRead {
+  let raw: string;
+  try {
+    raw = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { kind: "absent" };
+    throw err;
+  }
+  const fix = `Move ${file} aside and run again with --from <the installed source commit> (or without it, so that every differing file is a conflict to decide)`;
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (err) {
+    return { kind: "invalid", problem: { code: "INSTALLED_MANIFEST_INVALID", message: `Cannot read the installed manifest ${file}: it is not valid JSON (${(err as Error).message})`, fix } };
+  }
+  const r = InstalledManifest.safeParse(json);
+  if (!r.success) {
+    const first = r.error.issues.slice(0, 3).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+    return { kind: "invalid", problem: { code: "INSTALLED_MANIFEST_INVALID", message: `Cannot read the installed manifest ${file}: ${first}`, fix } };
+  }
+  const unsafe = Object.keys(r.data.files).filter((k) => !isSafeRelative(k));
+  if (unsafe.length) {
+    return {
+      kind: "invalid",
+      problem: {
+        code: "UNSAFE_PATH",
+        message: `Cannot use the installed manifest ${file}: it lists paths outside the installation (${unsafe.slice(0, 3).map((u) => JSON.stringify(u)).join(", ")})`,
+        fix,
+      },
+    };
+  }
+  return { kind: "ok", manifest: r.data };
+}
+
+/** Writes a manifest atomically through the given fs (so a dry run's guard applies). */
+export function writeManifestFile(fsApi: FsApi, file: string, manifest: InstalledManifest): void {
+  const files = Object.fromEntries(Object.entries(manifest.files).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  writeAtomicVia(fsApi, file, JSON.stringify({ ...manifest, files }, null, 2) + "\n");
+}

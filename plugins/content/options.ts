@@ -1,0 +1,123 @@
+/**
+ * Options of the content plugin. The defaults are SPEC §2's mapping and ownership table and
+ * copy excludes, so zero config upgrades a stock installation; a user config can change any
+ * of them. Paths are checked here, once: nothing later has to wonder whether a mapping can
+ * point outside the source or the installation.
+ */
+import { z } from "zod";
+import { CONFLICT_POLICIES } from "../../core/types.ts";
+import { isSafeRelative, matcher } from "./paths.ts";
+
+/** A folder relative to the source root or the installation folder, normalised without a trailing slash. */
+const relDir = z
+  .string()
+  .min(1)
+  .transform((p) => p.replace(/\/+$/, ""))
+  .refine(isSafeRelative, {
+    message: "must be a relative path inside its folder (no \"..\", not absolute, \"/\" separators)",
+  });
+
+export const Mapping = z.strictObject({
+  /** Folder in the source checkout, e.g. `universal/standards`. */
+  from: relDir,
+  /** Folder in the installation, e.g. `standards/universal`. */
+  to: relDir,
+  /** `system`: add, update, delete what upstream deleted. `shared`: add, update, never delete. */
+  owner: z.enum(["system", "shared"]),
+  /**
+   * `three-way`: planned and written by this plugin (phase 2). `replace`: copied exactly by the
+   * server plugin (phase 3); listed here so the installed manifest covers it.
+   */
+  mode: z.enum(["three-way", "replace"]).default("three-way"),
+});
+export type Mapping = z.output<typeof Mapping>;
+
+export const DEFAULT_MAPPINGS: Mapping[] = [
+  { from: "universal/standards", to: "standards/universal", owner: "system", mode: "three-way" },
+  { from: "universal/workflows", to: "workflows", owner: "system", mode: "three-way" },
+  { from: "universal/usage", to: "usage", owner: "shared", mode: "three-way" },
+  { from: "mcp_server", to: "mcp_server", owner: "system", mode: "replace" },
+  { from: "scripts", to: "scripts", owner: "system", mode: "replace" },
+];
+
+/** gitignore syntax, relative to the source root (SPEC §2 "Copy excludes"). */
+export const DEFAULT_EXCLUDES = [
+  "__pycache__/",
+  "*.pyc",
+  ".DS_Store",
+  ".pytest_cache/",
+  ".mypy_cache/",
+  "mcp_server/**/.agent-os/",
+  "mcp_server/**/.cursor/",
+];
+
+/** gitignore syntax, relative to the installation folder: the user's, never touched. */
+export const DEFAULT_USER_PATHS = ["/standards/development/", "/specs/", "/workspace/", "/config.json"];
+
+/** Our own records: no mapping may write into them. */
+export const RESERVED_PATHS = [".backups", ".cache", ".upgrade", ".upgrade-lock", ".upgrade_lock", "venv"];
+
+export const DECISIONS = CONFLICT_POLICIES.filter((p) => p !== "ask") as Exclude<(typeof CONFLICT_POLICIES)[number], "ask">[];
+export type Decision = (typeof DECISIONS)[number];
+
+export const ConflictRule = z.strictObject({
+  /** gitignore-syntax pattern(s) matched against the path in the installation, e.g. `usage/**`. */
+  glob: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  action: z.enum(DECISIONS as [Decision, ...Decision[]]),
+});
+export type ConflictRule = z.output<typeof ConflictRule>;
+
+export interface PromptRequest {
+  target: string;
+  reason: string;
+  /** Returns the unified diff local → upstream (or a note for binaries) for "show diff". */
+  diff: () => Promise<string>;
+}
+/** Asks a person to decide one conflict; "show diff" is the prompt's own business. */
+export type PromptFn = (req: PromptRequest) => Promise<Decision>;
+
+export const ContentOptions = z
+  .strictObject({
+    mappings: z.array(Mapping).min(1).default(DEFAULT_MAPPINGS),
+    excludes: z.array(z.string().min(1)).default(DEFAULT_EXCLUDES),
+    userPaths: z.array(z.string().min(1)).default(DEFAULT_USER_PATHS),
+    /** First matching rule decides a conflict; then `--on-conflict`; then a prompt on a terminal. */
+    rules: z.array(ConflictRule).default([]),
+    /** Files above this size are compared by hash only: no text diff, no merge. */
+    largeFileBytes: z.number().int().positive().default(2 * 1024 * 1024),
+    gitignore: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        /** The standard that lists the lines, relative to the installation folder. */
+        standard: z.string().min(1).refine(isSafeRelative, { message: "must be a relative path inside the installation" })
+          .default("standards/universal/installation/gitignore-requirements.md"),
+        /** Our own records, relative to the installation folder. */
+        own: z.array(z.string().min(1)).default([".backups/", ".upgrade-lock", ".cache/"]),
+      })
+      .default({ enabled: true, standard: "standards/universal/installation/gitignore-requirements.md", own: [".backups/", ".upgrade-lock", ".cache/"] }),
+    /** Replaces the interactive prompt (tests, other front ends). Only used when the run is interactive. */
+    prompt: z.custom<PromptFn>((v) => typeof v === "function", { message: "expected a function" }).optional(),
+  })
+  .superRefine((o, ctx) => {
+    const tos = o.mappings.map((m) => m.to);
+    const userOwned = matcher(o.userPaths);
+    o.mappings.forEach((m, i) => {
+      // Zod runs this even when a path already failed its own check: those are reported.
+      if (!isSafeRelative(m.to) || !isSafeRelative(m.from)) return;
+      for (const [j, other] of tos.entries()) {
+        if (j !== i && (other === m.to || other.startsWith(m.to + "/"))) {
+          ctx.addIssue({ code: "custom", path: ["mappings", i, "to"], message: `"${m.to}" overlaps "${other}": each installation path must come from one mapping` });
+        }
+      }
+      if (userOwned(`${m.to}/x`)) {
+        ctx.addIssue({ code: "custom", path: ["mappings", i, "to"], message: `"${m.to}" is user-owned (see userPaths): an upgrade never writes there` });
+      }
+      const top = m.to.split("/")[0];
+      if (RESERVED_PATHS.includes(top)) {
+        ctx.addIssue({ code: "custom", path: ["mappings", i, "to"], message: `"${m.to}" is a record of the upgrader itself` });
+      }
+    });
+  });
+
+export type ContentOptionsInput = z.input<typeof ContentOptions>;
+export type ContentOptions = z.output<typeof ContentOptions>;

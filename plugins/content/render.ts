@@ -1,0 +1,93 @@
+/**
+ * Rendering a plan: the dry run shows the very plan the real run executes, so these only
+ * read it (and the files it names). Counts per class, the file list, unified diffs
+ * (`diff`'s createTwoFilesPatch; binaries and large files are named, not diffed), JSON.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { createTwoFilesPatch } from "diff";
+import type { MergeResult } from "./merge.ts";
+import type { ContentEntry, ContentPlanX, PlanCounts } from "./plan.ts";
+
+export interface DiffOptions {
+  /** For conflicts decided `merge`: the merge a real run would write (null: it cannot merge). */
+  merge?: (entry: ContentEntry) => Promise<MergeResult | null>;
+}
+
+const CHANGING = new Set(["new", "update", "delete", "conflict"]);
+
+function read(file: string | null): Buffer | null {
+  if (!file) return null;
+  try {
+    return fs.readFileSync(file);
+  } catch {
+    return null;
+  }
+}
+
+/** A unified diff of one entry: local → what the run writes (upstream, or the merge). */
+export async function entryDiff(plan: ContentPlanX, entry: ContentEntry, opts: DiffOptions = {}): Promise<string> {
+  const localFile = entry.hashes.local ? path.join(plan.install, ...entry.target.split("/")) : null;
+  const newFile = entry.hashes.new && entry.source ? path.join(plan.source.root, ...entry.source.split("/")) : null;
+  const oldName = localFile ? `a/${entry.target}` : "/dev/null";
+  const newName = newFile ? `b/${entry.target}` : "/dev/null";
+  const note = entry.action === "conflict"
+    ? `# conflict: ${entry.reason ?? ""}; decision: ${entry.decision ?? "undecided"}\n`
+    : "";
+  if (entry.opaque) return `${note}Binary or large files ${oldName} and ${newName} differ\n`;
+  let after = read(newFile)?.toString("utf8") ?? "";
+  let header = "upstream";
+  if (entry.action === "conflict" && entry.decision === "merge" && opts.merge) {
+    const m = await opts.merge(entry);
+    if (m) {
+      after = m.content.toString("utf8");
+      header = m.clean ? "merged" : `merged with ${m.conflicts} conflict${m.conflicts === 1 ? "" : "s"} marked`;
+    }
+  }
+  const before = read(localFile)?.toString("utf8") ?? "";
+  return note + createTwoFilesPatch(oldName, newName, before, after, "local", header);
+}
+
+/** Diffs of every entry the run would change, by installation path. */
+export async function planDiffs(plan: ContentPlanX, opts: DiffOptions = {}): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const e of plan.entries as ContentEntry[]) {
+    if (CHANGING.has(e.action)) out[e.target] = await entryDiff(plan, e, opts);
+  }
+  if (plan.gitignore.add.length) {
+    out[plan.gitignore.file] = `--- a/${plan.gitignore.file}\n+++ b/${plan.gitignore.file}\n@@ appended @@\n${plan.gitignore.add.map((l) => `+${l}`).join("\n")}\n`;
+  }
+  return out;
+}
+
+const LABELS: Record<keyof PlanCounts, string> = {
+  new: "new",
+  updated: "updated",
+  unchanged: "unchanged",
+  kept_local: "kept local",
+  conflicts: "conflicts",
+  deleted: "deleted",
+  errors: "errors",
+};
+
+/** The human rendering: counts, then every path that is not unchanged, then the diffs if any. */
+export function renderPlanText(plan: ContentPlanX, diffs?: Record<string, string>): string {
+  const lines = [
+    `Content plan: base ${plan.base.kind}${plan.base.ref ? ` ${plan.base.ref.slice(0, 12)}` : ""}${plan.base.via ? ` (${plan.base.via})` : ""} → ${plan.source.version ?? plan.source.commit?.slice(0, 12) ?? "working tree"}`,
+    "  " + (Object.keys(LABELS) as (keyof PlanCounts)[]).map((k) => `${plan.counts[k]} ${LABELS[k]}`).join(", "),
+  ];
+  for (const e of plan.entries as ContentEntry[]) {
+    if (e.action === "unchanged") continue;
+    const d = e.decision ? ` → ${e.decision}${e.decided_by ? ` (${e.decided_by})` : ""}` : "";
+    lines.push(`  ${e.action.padEnd(10)} ${e.target}  (${e.reason ?? ""}${d})`);
+  }
+  if (plan.gitignore.add.length) lines.push(`  gitignore  ${plan.gitignore.file}  (+${plan.gitignore.add.length} line${plan.gitignore.add.length === 1 ? "" : "s"})`);
+  for (const p of plan.problems) lines.push(`  error      ${p.message}`);
+  if (diffs) for (const d of Object.values(diffs)) lines.push(d.trimEnd());
+  return lines.join("\n") + "\n";
+}
+
+/** The plan as JSON (`--json`), with a schema version. */
+export function renderPlanJson(plan: ContentPlanX): string {
+  return JSON.stringify({ schema_version: 1, ...plan }, null, 2) + "\n";
+}

@@ -1,0 +1,163 @@
+/**
+ * Walks the two trees a plan compares: the source's mapped folders (N) and the installation's
+ * mapped folders (L). Symlinks are never followed blindly: a source link is used only when it
+ * resolves to a file inside the source, and a link in the installation is never written
+ * through (it could lead into the source itself, the upstream "dogfood" layout).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { globby } from "globby";
+import type { Mapping } from "./options.ts";
+import { insideJoin, isInside, type PathMap } from "./paths.ts";
+
+export type ProblemCode = "UNSAFE_PATH" | "CONTENT_PLAN_ERROR" | "INSTALLED_MANIFEST_INVALID" | "BASE_REF_UNKNOWN";
+
+/** Something that stops the plan; pre-flight turns each into an error finding. */
+export interface Problem {
+  code: ProblemCode;
+  message: string;
+  fix: string;
+  target?: string;
+}
+
+export interface SourceFile {
+  target: string;
+  source: string;
+  /** What to read: the file itself, or the in-source file a symlink resolves to. */
+  abs: string;
+  mapping: Mapping;
+}
+
+export interface LocalFile {
+  target: string;
+  abs: string;
+  symlink: boolean;
+}
+
+async function walk(root: string) {
+  return await globby("**", { cwd: root, dot: true, onlyFiles: false, followSymbolicLinks: false, objectMode: true });
+}
+
+function realOrNull(p: string): string | null {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return null;
+  }
+}
+
+function lstatOrNull(p: string): fs.Stats | null {
+  try {
+    return fs.lstatSync(p);
+  } catch {
+    return null;
+  }
+}
+
+/** N: every file of the source's three-way mapped folders, by installation path. */
+export async function scanSource(
+  sourceRoot: string,
+  mappings: readonly Mapping[],
+  excluded: (sourceRel: string) => boolean,
+): Promise<{ files: Map<string, SourceFile>; problems: Problem[]; missing: Mapping[] }> {
+  const files = new Map<string, SourceFile>();
+  const problems: Problem[] = [];
+  const missing: Mapping[] = [];
+  const realRoot = realOrNull(sourceRoot) ?? path.resolve(sourceRoot);
+  for (const m of mappings) {
+    const dir = insideJoin(sourceRoot, m.from);
+    const real = realOrNull(dir);
+    if (real === null || !fs.statSync(real).isDirectory()) {
+      missing.push(m);
+      continue;
+    }
+    if (!isInside(realRoot, real)) {
+      problems.push({
+        code: "UNSAFE_PATH",
+        message: `Cannot copy ${m.from}/ from the source: it is a symlink to ${real}, outside the source ${sourceRoot}`,
+        fix: "Replace the link in the source with a real folder, or point --source at the checkout that holds the files",
+      });
+      continue;
+    }
+    for (const e of await walk(dir)) {
+      const sourceRel = `${m.from}/${e.path}`;
+      if (e.dirent.isDirectory() || excluded(sourceRel)) continue;
+      const target = `${m.to}/${e.path}`;
+      const abs = path.join(dir, e.path);
+      if (e.dirent.isFile()) {
+        files.set(target, { target, source: sourceRel, abs, mapping: m });
+      } else if (e.dirent.isSymbolicLink()) {
+        const to = realOrNull(abs);
+        if (to === null) {
+          problems.push({ code: "CONTENT_PLAN_ERROR", target, message: `Cannot copy ${sourceRel}: it is a symlink to nothing (${fs.readlinkSync(abs)})`, fix: "Fix or remove the broken link in the source, or add it to the content plugin's excludes" });
+        } else if (!isInside(realRoot, to)) {
+          problems.push({ code: "UNSAFE_PATH", target, message: `Cannot copy ${sourceRel}: it is a symlink to ${to}, outside the source ${sourceRoot}`, fix: "Remove the link from the source (or add it to the content plugin's excludes); an upgrade only installs files that live in the source" });
+        } else if (!fs.statSync(to).isFile()) {
+          problems.push({ code: "CONTENT_PLAN_ERROR", target, message: `Cannot copy ${sourceRel}: it is a symlink to a folder`, fix: "Replace the link with a real folder in the source, or add it to the content plugin's excludes" });
+        } else {
+          files.set(target, { target, source: sourceRel, abs: to, mapping: m });
+        }
+      } else {
+        problems.push({ code: "CONTENT_PLAN_ERROR", target, message: `Cannot copy ${sourceRel}: it is not a regular file`, fix: "Remove it from the source, or add it to the content plugin's excludes" });
+      }
+    }
+  }
+  return { files, problems, missing };
+}
+
+/** L: every file of the installation's three-way mapped folders, minus user-owned and excluded paths. */
+export async function scanLocal(
+  installDir: string,
+  mappings: readonly Mapping[],
+  pathMap: PathMap,
+  excluded: (sourceRel: string) => boolean,
+  userOwned: (targetRel: string) => boolean,
+): Promise<{ files: Map<string, LocalFile>; problems: Problem[] }> {
+  const files = new Map<string, LocalFile>();
+  const problems: Problem[] = [];
+  for (const m of mappings) {
+    // Every folder from the installation down to the mapped one must be real: a link
+    // anywhere on the way would send our writes elsewhere.
+    const segs = m.to.split("/");
+    let linked: string | null = null;
+    let blocked: string | null = null;
+    for (let i = 1; i <= segs.length; i++) {
+      const rel = segs.slice(0, i).join("/");
+      const st = lstatOrNull(insideJoin(installDir, rel));
+      if (st?.isSymbolicLink()) {
+        linked = rel;
+        break;
+      }
+      if (st && !st.isDirectory()) {
+        blocked = rel;
+        break;
+      }
+      if (!st) break;
+    }
+    if (linked) {
+      problems.push({
+        code: "UNSAFE_PATH",
+        target: linked,
+        message: `Cannot upgrade ${m.to}/: ${path.join(installDir, linked)} is a symlink (to ${fs.readlinkSync(insideJoin(installDir, linked))}); an upgrade never writes through a link`,
+        fix: "Replace the link with a real copy of its folder (cp -RL), then run the upgrade again",
+      });
+      continue;
+    }
+    if (blocked) {
+      problems.push({ code: "CONTENT_PLAN_ERROR", target: blocked, message: `Cannot upgrade ${m.to}/: ${path.join(installDir, blocked)} is a file, not a folder`, fix: "Move that file aside, then run the upgrade again" });
+      continue;
+    }
+    const dir = insideJoin(installDir, m.to);
+    if (!fs.existsSync(dir)) continue;
+    for (const e of await walk(dir)) {
+      const target = `${m.to}/${e.path}`;
+      if (e.dirent.isDirectory() || userOwned(target)) continue;
+      const src = pathMap.toSource(target);
+      if (src && excluded(src.source)) continue;
+      if (e.dirent.isFile() || e.dirent.isSymbolicLink()) {
+        files.set(target, { target, abs: path.join(dir, e.path), symlink: e.dirent.isSymbolicLink() });
+      }
+    }
+  }
+  return { files, problems };
+}

@@ -1,0 +1,137 @@
+// The pure parts of the content plugin: SPEC §5.2's table row by row, the .gitignore
+// extraction, path safety, and option validation (exact codes and messages).
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { isUpgradeError } from "../core/errors.ts";
+import { contentPlugin } from "../plugins/content.ts";
+import { missingLines, SECTION_HEADER, standardLines, stripComment, withLines } from "../plugins/content/gitignore.ts";
+import { insideJoin, isSafeRelative, PathMap } from "../plugins/content/paths.ts";
+import { classify, countPlan, manifestHash } from "../plugins/content/plan.ts";
+import { DEFAULT_MAPPINGS } from "../plugins/content/options.ts";
+import { staticDeciderOf } from "../plugins/content/decide.ts";
+
+const B = "b".repeat(64), L = "l".repeat(64), N = "n".repeat(64);
+const row = (base: string | null, local: string | null, n: string | null, owner: "system" | "shared" = "system", baseKnown = true) =>
+  classify({ base, local, new: n, owner, baseKnown });
+
+test("L = N → unchanged (whatever the base)", () => {
+  assert.is(row(B, N, N)?.action, "unchanged");
+  assert.is(row(null, N, N)?.action, "unchanged");
+  assert.is(row(null, N, N, "system", false)?.action, "unchanged");
+});
+
+test("L = B, N ≠ B → update", () => {
+  assert.equal(row(B, B, N), { action: "update", reason: "changed upstream" });
+});
+
+test("L ≠ B, N = B → keep local", () => {
+  assert.equal(row(B, L, B), { action: "keep_local", reason: "changed locally; upstream unchanged" });
+});
+
+test("L ≠ B, N ≠ B, L ≠ N → conflict", () => {
+  assert.equal(row(B, L, N), { action: "conflict", reason: "changed locally and upstream", conflict: "both-changed" });
+});
+
+test("no L, N only → add", () => {
+  assert.is(row(null, null, N)?.action, "new");
+  assert.is(row(null, null, N, "system", false)?.action, "new");
+});
+
+test("N deleted upstream, L = B → delete (system) / keep (shared)", () => {
+  assert.equal(row(B, B, null, "system"), { action: "delete", reason: "deleted upstream" });
+  assert.equal(row(B, B, null, "shared"), { action: "keep", reason: "deleted upstream; shared files are never deleted" });
+});
+
+test("N deleted upstream, L ≠ B → conflict (system); shared never deletes", () => {
+  assert.equal(row(B, L, null, "system"), { action: "conflict", reason: "deleted upstream, changed locally", conflict: "deleted-upstream" });
+  assert.is(row(B, L, null, "shared")?.action, "keep");
+});
+
+test("L only (user file) → keep", () => {
+  assert.equal(row(null, L, null), { action: "keep", reason: "local file (not from upstream)" });
+  assert.is(row(null, L, null, "system", false)?.action, "keep");
+});
+
+test("no base known, L ≠ N → conflict, never overwritten", () => {
+  assert.equal(row(null, L, N, "system", false), { action: "conflict", reason: "differs from upstream and no base is known", conflict: "no-base" });
+  // A base is known but this path was never installed: both sides added it.
+  assert.is(row(null, L, N, "system", true)?.conflict, "added-both");
+});
+
+test("files the user deleted: kept deleted when upstream did not change them, else conflict", () => {
+  assert.equal(row(B, null, B), { action: "keep_local", reason: "deleted locally; upstream unchanged" });
+  assert.equal(row(B, null, N), { action: "conflict", reason: "deleted locally, changed upstream", conflict: "deleted-locally" });
+  assert.is(row(B, null, null), null);
+});
+
+test("counts per class and the base the manifest records", () => {
+  const e = (action: string, hashes = { base: B, local: L, new: N }) => ({ target: "x", owner: "system" as const, action: action as never, hashes });
+  const entries = ["new", "update", "unchanged", "keep_local", "keep", "conflict", "delete", "error"].map((a) => e(a));
+  assert.equal(countPlan(entries), { new: 1, updated: 1, unchanged: 1, kept_local: 2, conflicts: 1, deleted: 1, errors: 1 });
+  assert.is(manifestHash(e("update")), N);
+  assert.is(manifestHash(e("keep_local")), N);
+  assert.is(manifestHash(e("delete")), null);
+  assert.is(manifestHash(e("keep")), null);
+  assert.is(manifestHash(e("conflict"), "keep"), N);
+  assert.is(manifestHash(e("conflict"), "skip"), B, "skip keeps the old base so the conflict is asked again");
+});
+
+test("gitignore: lines of the standard's gitignore blocks, inline comments stripped, once each", () => {
+  const md = [
+    "# Title", "```gitignore", "# Agent OS - Ephemeral content", ".agent-os/.cache/          # ~1.3GB - Vector index",
+    ".agent-os/venv/            # ~100MB", "```", "text", "```bash", "git status  # not ours", "```",
+    "```gitignore", ".agent-os/.cache/", ".agent-os.backup.*", "```",
+  ].join("\n");
+  assert.equal(standardLines(md), [".agent-os/.cache/", ".agent-os/venv/", ".agent-os.backup.*"]);
+  assert.is(stripComment("  foo/   # why"), "foo/");
+  assert.is(stripComment("# only a comment"), "");
+  assert.equal(missingLines(".agent-os/.cache\n/.agent-os/venv/ # mine\n", [".agent-os/.cache/", ".agent-os/venv/", "x", "x"]), ["x"]);
+  assert.is(withLines("node_modules/", ["a", "b"]), `node_modules/\n\n${SECTION_HEADER}\na\nb\n`);
+  assert.is(withLines(null, ["a"]), `${SECTION_HEADER}\na\n`);
+});
+
+test("paths: relative, normalised, inside", () => {
+  for (const ok of ["a", "a/b.md", "standards/universal", ".x/y"]) assert.ok(isSafeRelative(ok), ok);
+  for (const bad of ["", "/abs", "../x", "a/../b", "a/./b", "a//b", "a\\b", "C:/x", "a/"]) assert.not.ok(isSafeRelative(bad), bad);
+  assert.throws(() => insideJoin("/tmp/root", "../etc/passwd"), /Cannot use path "\.\.\/etc\/passwd": it leads outside \/tmp\/root/);
+  const pm = new PathMap(DEFAULT_MAPPINGS);
+  assert.equal(pm.toTarget("universal/standards/a/b.md")?.target, "standards/universal/a/b.md");
+  assert.equal(pm.toSource("usage/x.md")?.source, "universal/usage/x.md");
+  assert.is(pm.toSource("standards/development/x.md"), null);
+});
+
+function configError(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(isUpgradeError(err));
+    assert.is(err.code, "CONFIG_INVALID");
+    return err.message;
+  }
+  throw new Error("expected CONFIG_INVALID");
+}
+
+test("options: mapping paths with .. or absolute paths are refused with the key named", () => {
+  assert.is(
+    configError(() => contentPlugin({ mappings: [{ from: "../outside", to: "standards/universal", owner: "system" }] })),
+    'options of plugin "content": mappings.0.from: must be a relative path inside its folder (no "..", not absolute, "/" separators)',
+  );
+  assert.match(configError(() => contentPlugin({ mappings: [{ from: "universal/standards", to: "/etc", owner: "system" }] })), /mappings\.0\.to: must be a relative path/);
+  assert.match(configError(() => contentPlugin({ mappings: [{ from: "universal/x", to: "specs/x", owner: "system" }] })), /mappings\.0\.to: "specs\/x" is user-owned/);
+  assert.match(configError(() => contentPlugin({ mappings: [{ from: "universal/x", to: ".backups", owner: "system" }] })), /is a record of the upgrader itself/);
+  assert.match(configError(() => contentPlugin({ mappings: [{ from: "a", to: "w", owner: "system" }, { from: "b", to: "w/x", owner: "shared" }] })), /"w" overlaps "w\/x"/);
+  assert.match(configError(() => contentPlugin({ rules: [{ glob: "usage/**", action: "ask" as never }] })), /rules\.0\.action/);
+  assert.match(configError(() => contentPlugin({ bogus: 1 } as never)), /bogus/);
+});
+
+test("decisions: first matching rule, then the policy, else undecided", () => {
+  const d = staticDeciderOf([{ glob: "usage/**", action: "keep" }, { glob: ["*.json", "workflows/a/"], action: "theirs" }], "merge");
+  assert.equal(d("usage/x.md"), { decision: "keep", by: "rule:usage/**" });
+  assert.equal(d("workflows/a/b.md"), { decision: "theirs", by: "rule:*.json,workflows/a/" });
+  assert.equal(d("workflows/meta.json"), { decision: "theirs", by: "rule:*.json,workflows/a/" });
+  assert.equal(d("standards/universal/x.md"), { decision: "merge", by: "policy" });
+  assert.is(staticDeciderOf([], "ask")("x"), null);
+  assert.is(staticDeciderOf([], null)("x"), null);
+});
+
+test.run();

@@ -1,0 +1,258 @@
+/**
+ * Real temp trees for the content tests: a source checkout that is a real git repository
+ * (its history holds the old release, then the new one), a project with an installation
+ * of the old release, contexts made by core's own createContext, and a snapshot of a tree
+ * (bytes, modes, mtimes) to prove that something wrote nothing.
+ */
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { createContext } from "../../core/context.ts";
+import { createHooks } from "../../core/hooks.ts";
+import { resolveLayout } from "../../core/layout.ts";
+import { createLogger, type LogEvent } from "../../core/log.ts";
+import { applyPlugins, type Plugin } from "../../core/plugin.ts";
+import { type ContentPlan, Findings, type Outcome, type RunOptions, type SessionHandle, type UpgradeContext } from "../../core/types.ts";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const FIXTURES = path.resolve(HERE, "../../../shared/fixtures/agent-os-enhanced");
+export const OLD = "ced34ea";
+export const NEW = "395aab3";
+
+const temps: string[] = [];
+
+export function tmpDir(label = "content"): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), `aou-${label}-`));
+  temps.push(d);
+  return d;
+}
+
+export function removeTemps(): void {
+  for (const d of temps.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+}
+
+const extracted = new Map<string, string>();
+
+/** The `universal/` folder of a fixture release, extracted once per process. */
+export function release(name: string): string {
+  const known = extracted.get(name);
+  if (known) return known;
+  const dir = tmpDir(`release-${name}`);
+  execFileSync("tar", ["xzf", path.join(FIXTURES, `universal-${name}.tar.gz`), "-C", dir]);
+  const u = path.join(dir, "universal");
+  extracted.set(name, u);
+  return u;
+}
+
+export function git(cwd: string, ...args: string[]): string {
+  return execFileSync("git", ["-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", ...args], {
+    cwd,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  }).trim();
+}
+
+export type Tree = Record<string, string | Uint8Array>;
+
+export function writeTree(root: string, files: Tree): void {
+  for (const [rel, data] of Object.entries(files)) {
+    const abs = path.join(root, rel);
+    fs.mkdirSync(path.dirname(abs), { recursive: true });
+    fs.writeFileSync(abs, data);
+  }
+}
+
+export function readTree(root: string): Tree {
+  const out: Tree = {};
+  const walk = (dir: string, rel: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(path.join(dir, e.name), r);
+      else if (e.isFile()) out[r] = fs.readFileSync(path.join(dir, e.name));
+    }
+  };
+  walk(root, "");
+  return out;
+}
+
+/** One commit of a source: its `universal/` tree (a folder or files) plus a minimal server package. */
+export interface SourceCommit {
+  universal: string | Tree;
+  extra?: Tree;
+}
+
+/** A git source repository with one commit per entry; returns the full commit ids, oldest first. */
+export function makeSourceRepo(dir: string, commits: SourceCommit[]): string[] {
+  fs.mkdirSync(dir, { recursive: true });
+  git(dir, "init", "-q");
+  const ids: string[] = [];
+  for (const [i, c] of commits.entries()) {
+    fs.rmSync(path.join(dir, "universal"), { recursive: true, force: true });
+    if (typeof c.universal === "string") fs.cpSync(c.universal, path.join(dir, "universal"), { recursive: true });
+    else writeTree(path.join(dir, "universal"), c.universal);
+    writeTree(dir, { "mcp_server/__init__.py": `VERSION = ${i + 1}\n`, "mcp_server/requirements.txt": "", ...(c.extra ?? {}) });
+    git(dir, "add", "-A");
+    git(dir, "commit", "-q", "-m", `release ${i + 1}`);
+    ids.push(git(dir, "rev-parse", "HEAD"));
+  }
+  return ids;
+}
+
+const MAP: Array<[string, string]> = [["standards", "standards/universal"], ["workflows", "workflows"], ["usage", "usage"]];
+
+export interface InstallOptions {
+  /** Write VERSION.txt with this commit=. */
+  commit?: string;
+  /** Also write an installed manifest (as our own previous upgrade would have). */
+  manifest?: boolean;
+}
+
+/** Installs a `universal/` tree into `<project>/.agent-os/` as SPEC §2 maps it. */
+export function installUniversal(project: string, universal: string | Tree, opts: InstallOptions = {}): string {
+  const install = path.join(project, ".agent-os");
+  const files = typeof universal === "string" ? readTree(universal) : universal;
+  const manifestFiles: Record<string, string> = {};
+  for (const [rel, data] of Object.entries(files)) {
+    const m = MAP.find(([from]) => rel.startsWith(from + "/"));
+    if (!m) continue;
+    const target = m[1] + rel.slice(m[0].length);
+    writeTree(install, { [target]: data });
+    manifestFiles[target] = createHash("sha256").update(data).digest("hex");
+  }
+  writeTree(install, { "mcp_server/__init__.py": "VERSION = 1\n", "mcp_server/requirements.txt": "" });
+  fs.mkdirSync(path.join(install, "standards"), { recursive: true });
+  fs.mkdirSync(path.join(install, "workflows"), { recursive: true });
+  if (opts.commit) fs.writeFileSync(path.join(install, "VERSION.txt"), `version=old\ncommit=${opts.commit}\n`);
+  if (opts.manifest) {
+    writeTree(install, {
+      ".upgrade/installed-manifest.json": JSON.stringify({ schema_version: 1, source_commit: opts.commit ?? null, version: "old", installed_at: "2025-10-07T00:00:00.000Z", files: manifestFiles }, null, 2),
+    });
+  }
+  return install;
+}
+
+export interface CtxOptions extends Partial<RunOptions> {
+  source: string;
+}
+
+export interface TestCtx {
+  ctx: UpgradeContext;
+  events: LogEvent[];
+  journal: Array<{ step: string; data?: Record<string, unknown> }>;
+}
+
+export function makeCtx(project: string, o: CtxOptions, withSession = true): TestCtx {
+  const options: RunOptions = {
+    target: project,
+    dryRun: false,
+    diff: false,
+    onConflict: null,
+    yes: false,
+    json: false,
+    restart: false,
+    skipDeps: true,
+    keepBackups: 3,
+    from: null,
+    interactive: false,
+    ...o,
+  };
+  const events: LogEvent[] = [];
+  const journal: TestCtx["journal"] = [];
+  const session: SessionHandle = {
+    id: "00000000-0000-4000-8000-000000000000",
+    state: {} as SessionHandle["state"],
+    journal: async (step, data) => {
+      journal.push({ step, data });
+    },
+    hasStep: (step) => journal.some((j) => j.step === step),
+  };
+  const ctx = createContext({
+    layout: resolveLayout(project),
+    options,
+    log: createLogger((e) => events.push(e)),
+    signal: new AbortController().signal,
+    session: () => (withSession && !options.dryRun ? session : null),
+    evidence: () => undefined,
+  });
+  return { ctx, events, journal };
+}
+
+export interface TapRun {
+  findings: Findings;
+  preflight: Record<string, unknown>;
+  plan?: ContentPlan;
+  evidence?: Record<string, unknown>;
+  cleanup?: Record<string, unknown>;
+  error?: unknown;
+}
+
+/**
+ * Runs the plugins' taps in lifecycle order, as the upgrader does for phases 0, 2 and 5:
+ * pre-flight (stop on errors), then the plan, then (unless a dry run) apply and cleanup.
+ */
+export async function runTaps(plugins: Plugin[], ctx: UpgradeContext, stopAt: "preflight" | "plan" | "apply" | "cleanup" = "cleanup"): Promise<TapRun> {
+  const hooks = createHooks();
+  applyPlugins(hooks, plugins);
+  const run: TapRun = { findings: new Findings(), preflight: {} };
+  await hooks.preflight.promise(ctx, run.findings, run.preflight);
+  if (run.findings.errors.length || stopAt === "preflight") return run;
+  run.plan = await hooks.planContent.promise({ base: { kind: "none" }, entries: [] }, ctx);
+  if (ctx.dryRun || stopAt === "plan") return run;
+  run.evidence = {};
+  let outcome: Outcome = { status: "completed" };
+  try {
+    await hooks.applyContent.promise(run.plan, ctx, run.evidence);
+  } catch (err) {
+    run.error = err;
+    outcome = { status: "rolled_back" };
+  }
+  if (stopAt === "apply") return run;
+  run.cleanup = {};
+  await hooks.cleanup.promise(ctx, outcome, run.cleanup);
+  return run;
+}
+
+export interface NodeFacts {
+  type: "file" | "dir" | "link";
+  mode: number;
+  mtimeMs: number;
+  sha256?: string;
+  link?: string;
+}
+
+/** Every path under a folder with its type, mode, mtime and content hash. */
+export function snapshot(root: string): Map<string, NodeFacts> {
+  const out = new Map<string, NodeFacts>();
+  const walk = (abs: string, rel: string) => {
+    const st = fs.lstatSync(abs);
+    const base = { mode: st.mode, mtimeMs: st.mtimeMs };
+    if (st.isSymbolicLink()) out.set(rel, { type: "link", ...base, link: fs.readlinkSync(abs) });
+    else if (st.isDirectory()) {
+      out.set(rel, { type: "dir", ...base });
+      for (const n of fs.readdirSync(abs).sort()) walk(path.join(abs, n), rel ? `${rel}/${n}` : n);
+    } else out.set(rel, { type: "file", ...base, sha256: createHash("sha256").update(fs.readFileSync(abs)).digest("hex") });
+  };
+  walk(root, "");
+  return out;
+}
+
+export const read = (p: string) => fs.readFileSync(p, "utf8");
+export const sha = (data: string | Uint8Array) => createHash("sha256").update(data).digest("hex");
+
+/** `git merge-file -p` on three byte strings, with the labels the plugin uses. */
+export function gitMergeFile(local: Uint8Array, base: Uint8Array, theirs: Uint8Array): Buffer {
+  const d = tmpDir("merge");
+  const files = ["L", "B", "N"].map((n) => path.join(d, n));
+  fs.writeFileSync(files[0], local);
+  fs.writeFileSync(files[1], base);
+  fs.writeFileSync(files[2], theirs);
+  try {
+    return execFileSync("git", ["merge-file", "-p", "-L", "local", "-L", "base", "-L", "upstream", ...files]);
+  } catch (err) {
+    // Exit status = number of conflicts: the merged text is still on stdout.
+    return (err as { stdout: Buffer }).stdout;
+  }
+}
