@@ -6,7 +6,7 @@ import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { contentPlugin } from "../plugins/content.ts";
-import type { ContentEntry } from "../plugins/content/plan.ts";
+import type { ContentEntry, ContentPlanX } from "../plugins/content/plan.ts";
 import { git, installUniversal, makeCtx, makeSourceRepo, read, removeTemps, runTaps, sha, tmpDir, writeTree } from "./helpers/content-project.ts";
 
 const BIN_OLD = new Uint8Array([0, 1, 2, 3, 0, 5]);
@@ -273,7 +273,7 @@ test(".gitignore gets the standard's lines (comments stripped) and our own, once
     "node_modules/\n.agent-os/venv/\n\n# Agent OS (added by agent-os-upgrade)\n.agent-os/.cache/\n.agent-os/.upgrade_lock\n.agent-os/.backups/\n.agent-os/.upgrade-lock\n",
   );
   const again = await runTaps([contentPlugin()], makeCtx(s.project, { source: s.source }).ctx, "plan");
-  assert.equal((again.plan as { gitignore: { add: string[] } }).gitignore.add, []);
+  assert.equal((again.plan as unknown as ContentPlanX).gitignore.add, []);
 });
 
 test.after(removeTemps);
