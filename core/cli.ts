@@ -206,6 +206,12 @@ export async function main(argv: string[], io: CliIO = {}): Promise<number> {
     });
 
   try {
+    // The default command takes no arguments, so a mistyped command would read as "too many
+    // arguments"; name it instead.
+    const first = argv.find((a, i) => !a.startsWith("-") && !["--target", "--config"].includes(argv[i - 1]));
+    if (first !== undefined && argv.indexOf(first) === 0 && !program.commands.some((c) => c.name() === first)) {
+      throw new CommanderError(EXIT.usage, "commander.unknownCommand", `error: unknown command '${first}'`);
+    }
     await program.parseAsync(argv, { from: "user" });
   } catch (err) {
     if (err instanceof CommanderError) {
