@@ -56,7 +56,7 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
 
   const plan = (ctx: UpgradeContext) =>
     buildPlan({
-      $: ctx.$,
+      signal: ctx.signal,
       sourceRoot: path.resolve(ctx.options.source!),
       projectRoot: ctx.layout.projectRoot,
       installDir: ctx.layout.installDir,
@@ -105,7 +105,7 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
             merge: async (e: ContentEntry) => {
               if (e.opaque || !["both-changed", "added-both", "no-base"].includes(e.conflict ?? "")) return null;
               const base = (await built.base.contents([e.target])).get(e.target) ?? null;
-              return await mergeFile(ctx.$, fs.readFileSync(path.join(mine.install, e.target)), base, fs.readFileSync(path.join(mine.source.root, e.source!)));
+              return await mergeFile(fs.readFileSync(path.join(mine.install, e.target)), base, fs.readFileSync(path.join(mine.source.root, e.source!)), ctx.signal);
             },
           });
         }
@@ -118,7 +118,6 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
         const report = await applyPlan({
           plan: planX,
           fs: ctx.fs,
-          $: ctx.$,
           base,
           options: opts,
           projectRoot: ctx.layout.projectRoot,

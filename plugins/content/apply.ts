@@ -7,7 +7,6 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { Shell } from "zx";
 import { UpgradeError } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
 import type { FsApi } from "../../core/types.ts";
@@ -26,7 +25,6 @@ import { writeAtomicVia } from "./write.ts";
 export interface ApplyRequest {
   plan: ContentPlanX;
   fs: FsApi;
-  $: Shell;
   base: ResolvedBase;
   options: ContentOptions;
   projectRoot: string;
@@ -171,7 +169,7 @@ export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
             decisions.push({ target: e.target, decision, by: e.decided_by ?? "policy", result: "left alone: changed during the upgrade" });
             continue;
           }
-          const m = await mergeFile(req.$, local, baseContents.get(e.target) ?? null, readSource(e));
+          const m = await mergeFile(local, baseContents.get(e.target) ?? null, readSource(e), req.signal);
           ops.push(writeOf(e, m.content));
           if (!m.clean) needsAttention.push(e.target);
           result = m.clean ? "merged cleanly" : `merged with ${m.conflicts} conflict${m.conflicts === 1 ? "" : "s"} marked`;

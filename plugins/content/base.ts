@@ -9,7 +9,6 @@
  * the plan instead of falling through.
  */
 import path from "node:path";
-import type { Shell } from "zx";
 import { readVersionFile } from "../version-file.ts";
 import { catFiles, lsTree, resolveCommit } from "./gitobj.ts";
 import { sha256 } from "./hash.ts";
@@ -37,7 +36,6 @@ export interface ResolvedBase {
 }
 
 export interface BaseInput {
-  $: Shell;
   sourceRoot: string;
   /** Source is a git work tree (history is available). */
   sourceIsGit: boolean;
@@ -47,6 +45,7 @@ export interface BaseInput {
   /** Three-way mappings only. */
   mappings: readonly Mapping[];
   pathMap: PathMap;
+  signal?: AbortSignal;
 }
 
 const none = (problems: Problem[] = [], warnings: Problem[] = []): ResolvedBase => ({
@@ -67,7 +66,7 @@ function gitContents(input: BaseInput, commit: string | undefined, hashes: Map<s
       const src = input.pathMap.toSource(t);
       if (src && hashes.has(t)) names.set(`${commit}:${src.source}`, t);
     }
-    const got = await catFiles(input.$, input.sourceRoot, [...names.keys()]);
+    const got = await catFiles(input.sourceRoot, [...names.keys()], input.signal);
     for (const [name, buf] of got) {
       const t = names.get(name)!;
       if (buf && sha256(buf) === hashes.get(t)) out.set(t, buf);
@@ -77,8 +76,8 @@ function gitContents(input: BaseInput, commit: string | undefined, hashes: Map<s
 }
 
 async function fromGit(input: BaseInput, commit: string, via: ResolvedBase["via"]): Promise<ResolvedBase> {
-  const blobs = await lsTree(input.$, input.sourceRoot, commit, input.mappings.map((m) => m.from));
-  const byOid = await catFiles(input.$, input.sourceRoot, [...new Set(blobs.map((b) => b.oid))]);
+  const blobs = await lsTree(input.sourceRoot, commit, input.mappings.map((m) => m.from), input.signal);
+  const byOid = await catFiles(input.sourceRoot, [...new Set(blobs.map((b) => b.oid))], input.signal);
   const hashes = new Map<string, string>();
   for (const b of blobs) {
     const t = input.pathMap.toTarget(b.path);
@@ -94,7 +93,7 @@ export async function resolveBase(input: BaseInput): Promise<ResolvedBase> {
   if (m.kind === "ok") {
     const hashes = new Map(Object.entries(m.manifest.files));
     const commit = m.manifest.source_commit ?? undefined;
-    const known = commit && input.sourceIsGit ? await resolveCommit(input.$, input.sourceRoot, commit) : null;
+    const known = commit && input.sourceIsGit ? await resolveCommit(input.sourceRoot, commit, input.signal) : null;
     const warnings: Problem[] = [];
     if (commit && !known) {
       warnings.push({
@@ -126,7 +125,7 @@ export async function resolveBase(input: BaseInput): Promise<ResolvedBase> {
   }
   const warnings: Problem[] = [];
   for (const c of candidates) {
-    const commit = await resolveCommit(input.$, input.sourceRoot, c.ref);
+    const commit = await resolveCommit(input.sourceRoot, c.ref, input.signal);
     if (commit) {
       const base = await fromGit(input, commit, c.via);
       base.warnings.push(...warnings);

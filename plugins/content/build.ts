@@ -5,10 +5,10 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { Shell } from "zx";
 import type { ConflictPolicy } from "../../core/types.ts";
 import { resolveBase, type ResolvedBase } from "./base.ts";
 import { staticDeciderOf } from "./decide.ts";
+import { runGit } from "./gitobj.ts";
 import { missingLines, standardLines } from "./gitignore.ts";
 import { type FileFacts, fileFacts } from "./hash.ts";
 import type { ContentOptions, Mapping } from "./options.ts";
@@ -17,7 +17,7 @@ import { classify, type ContentEntry, type ContentPlanX, countPlan } from "./pla
 import { type Problem, scanLocal, scanSource } from "./scan.ts";
 
 export interface PlanRequest {
-  $: Shell;
+  signal?: AbortSignal;
   sourceRoot: string;
   projectRoot: string;
   installDir: string;
@@ -37,12 +37,14 @@ export interface BuiltPlan {
 
 const toPosix = (p: string) => p.split(path.sep).join("/");
 
-async function sourceFacts($: Shell, root: string): Promise<{ isGit: boolean; commit: string | null; version: string | null }> {
-  const inside = await $`git -C ${root} rev-parse --is-inside-work-tree`.nothrow();
-  if (inside.exitCode !== 0 || inside.stdout.trim() !== "true") return { isGit: false, commit: null, version: null };
-  const head = await $`git -C ${root} rev-parse --verify --quiet HEAD`.nothrow();
-  const commit = head.exitCode === 0 ? head.stdout.trim() : null;
-  const tag = commit ? (await $`git -C ${root} describe --tags --exact-match HEAD`.nothrow()).stdout.trim() : "";
+async function sourceFacts(root: string, signal?: AbortSignal): Promise<{ isGit: boolean; commit: string | null; version: string | null }> {
+  const text = async (...args: string[]) => {
+    const r = await runGit(["-C", root, ...args], { signal });
+    return r.code === 0 ? r.stdout.toString("utf8").trim() : null;
+  };
+  if ((await text("rev-parse", "--is-inside-work-tree")) !== "true") return { isGit: false, commit: null, version: null };
+  const commit = await text("rev-parse", "--verify", "--quiet", "HEAD");
+  const tag = commit ? await text("describe", "--tags", "--exact-match", "HEAD") : null;
   let version: string | null = tag || null;
   if (!version) {
     try {
@@ -60,13 +62,13 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
   const pathMap = new PathMap(threeWay);
   const excluded = matcher(opts.excludes);
   const userOwned = matcher(opts.userPaths);
-  const src = await sourceFacts(req.$, req.sourceRoot);
+  const src = await sourceFacts(req.sourceRoot, req.signal);
 
   const [n, l, base] = await Promise.all([
     scanSource(req.sourceRoot, threeWay, excluded),
     scanLocal(req.installDir, threeWay, pathMap, excluded, userOwned),
     resolveBase({
-      $: req.$,
+      signal: req.signal,
       sourceRoot: req.sourceRoot,
       sourceIsGit: src.isGit,
       installedManifest: req.installedManifest,

@@ -1,15 +1,60 @@
 /**
  * Reading the source repository's own history: the tree at a commit and blob contents,
- * in one `git cat-file --batch` process for any number of objects (binary-safe).
+ * in one `git cat-file --batch` process for any number of objects.
+ *
+ * Git runs through node:child_process here, not zx: zx's `ProcessOutput.buffer()` is
+ * `Buffer.from(stdout + stderr)` of chunks decoded as text, which corrupts binary blobs
+ * and shifts the byte offsets the batch protocol depends on.
  */
-import type { Shell } from "zx";
+import { spawn } from "node:child_process";
+import { UpgradeError } from "../../core/errors.ts";
+
+export interface GitResult {
+  code: number;
+  stdout: Buffer;
+  stderr: string;
+}
+
+export interface GitRunOptions {
+  cwd?: string;
+  input?: string | Uint8Array;
+  signal?: AbortSignal;
+}
+
+/** Runs git with its output as bytes; never throws for a non-zero exit (the code says). */
+export function runGit(args: readonly string[], opts: GitRunOptions = {}): Promise<GitResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("git", args, { cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"], signal: opts.signal });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (b: Buffer) => out.push(b));
+    child.stderr.on("data", (b: Buffer) => err.push(b));
+    child.on("error", (e) => {
+      reject(new UpgradeError("CONTENT_FAILED", `Cannot run git ${args[0] ?? ""}: ${e.message}`, { hint: "Install git and make sure it is on PATH", cause: e }));
+    });
+    child.on("close", (code) => resolve({ code: code ?? 255, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8") }));
+    // A child that exits before reading all of stdin would otherwise raise EPIPE here.
+    child.stdin.on("error", () => {});
+    child.stdin.end(opts.input ?? "");
+  });
+}
+
+async function gitOk(args: readonly string[], opts: GitRunOptions = {}): Promise<Buffer> {
+  const r = await runGit(args, opts);
+  if (r.code !== 0) {
+    throw new UpgradeError("CONTENT_FAILED", `Cannot read the source's git history: git ${args.join(" ")} exited ${r.code}: ${r.stderr.trim()}`, {
+      hint: "Check that --source is a healthy git clone (git fsck)",
+    });
+  }
+  return r.stdout;
+}
 
 /** The full commit id `ref` names in the repo, or null when it names no commit there. */
-export async function resolveCommit($: Shell, repo: string, ref: string): Promise<string | null> {
+export async function resolveCommit(repo: string, ref: string, signal?: AbortSignal): Promise<string | null> {
   if (!ref || ref.startsWith("-")) return null;
-  const r = await $`git -C ${repo} rev-parse --verify --quiet ${ref + "^{commit}"}`.nothrow();
-  const sha = r.stdout.trim();
-  return r.exitCode === 0 && /^[0-9a-f]{40}$/.test(sha) ? sha : null;
+  const r = await runGit(["-C", repo, "rev-parse", "--verify", "--quiet", `${ref}^{commit}`], { signal });
+  const sha = r.stdout.toString("utf8").trim();
+  return r.code === 0 && /^[0-9a-f]{40}$/.test(sha) ? sha : null;
 }
 
 export interface TreeBlob {
@@ -18,30 +63,29 @@ export interface TreeBlob {
 }
 
 /** Regular files (no links, no submodules) under the given folders of a commit's tree. */
-export async function lsTree($: Shell, repo: string, commit: string, dirs: readonly string[]): Promise<TreeBlob[]> {
+export async function lsTree(repo: string, commit: string, dirs: readonly string[], signal?: AbortSignal): Promise<TreeBlob[]> {
   if (dirs.length === 0) return [];
-  const r = await $`git -C ${repo} ls-tree -r -z --full-tree ${commit} -- ${dirs}`;
-  const out: TreeBlob[] = [];
-  for (const rec of r.stdout.split("\0")) {
+  const out = await gitOk(["-C", repo, "ls-tree", "-r", "-z", "--full-tree", commit, "--", ...dirs], { signal });
+  const blobs: TreeBlob[] = [];
+  for (const rec of out.toString("utf8").split("\0")) {
     if (!rec) continue;
     const tab = rec.indexOf("\t");
     const [mode, type, oid] = rec.slice(0, tab).split(" ");
-    if (type === "blob" && (mode === "100644" || mode === "100755")) out.push({ path: rec.slice(tab + 1), oid });
+    if (type === "blob" && (mode === "100644" || mode === "100755")) blobs.push({ path: rec.slice(tab + 1), oid });
   }
-  return out;
+  return blobs;
 }
 
 /**
  * Contents of objects by name (an oid, or `<commit>:<path>`); a missing object maps to null.
  * Names must not contain a newline: that is the batch protocol's separator.
  */
-export async function catFiles($: Shell, repo: string, names: readonly string[]): Promise<Map<string, Buffer | null>> {
+export async function catFiles(repo: string, names: readonly string[], signal?: AbortSignal): Promise<Map<string, Buffer | null>> {
   const result = new Map<string, Buffer | null>();
   const usable = names.filter((n) => !n.includes("\n"));
   for (const n of names) if (n.includes("\n")) result.set(n, null);
   if (usable.length === 0) return result;
-  const r = await $({ input: usable.join("\n") + "\n" })`git -C ${repo} cat-file --batch`;
-  const buf = r.buffer();
+  const buf = await gitOk(["-C", repo, "cat-file", "--batch"], { input: usable.join("\n") + "\n", signal });
   let pos = 0;
   for (const name of usable) {
     const nl = buf.indexOf(10, pos);
