@@ -1,0 +1,255 @@
+/**
+ * Python dependencies of the server, installed into the installation's own venv with the
+ * venv's own interpreter (`<venv>/bin/python -m pip install -r …`, never a `pip` from PATH),
+ * with a timeout, retries for network errors only, and `pip check` afterwards (pip exits 0
+ * on dependency conflicts). Post-install steps are detected from the requirements by rules.
+ */
+import { $ } from "zx";
+
+export interface CommandOutcome {
+  command: string[];
+  /** null when the command was killed (timeout) or could not start. */
+  exitCode: number | null;
+  timedOut: boolean;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+interface RunOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+/** Runs one command without a shell; a failure is a value, never a throw. */
+export async function runCommand(command: readonly string[], options: RunOptions = {}): Promise<CommandOutcome> {
+  const started = Date.now();
+  const [bin, ...args] = command;
+  const shell = $({
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    quiet: true,
+    nothrow: true,
+    ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
+  });
+  try {
+    const out = await shell`${bin} ${args}`;
+    return {
+      command: [...command],
+      exitCode: out.exitCode,
+      timedOut: out.exitCode === null && out.signal !== null,
+      stdout: out.stdout,
+      stderr: out.stderr,
+      durationMs: Date.now() - started,
+    };
+  } catch (err) {
+    return {
+      command: [...command],
+      exitCode: null,
+      timedOut: false,
+      stdout: "",
+      stderr: (err as Error).message,
+      durationMs: Date.now() - started,
+    };
+  }
+}
+
+/** pip output that says the network failed (worth a retry), as opposed to a resolution or build error. */
+export const NETWORK_ERROR =
+  /NewConnectionError|Failed to establish a new connection|Connection (?:refused|reset|aborted)|ConnectionError|ConnectTimeoutError|Read timed out|ReadTimeoutError|Temporary failure in name resolution|Name or service not known|Network is unreachable|RemoteDisconnected|ProxyError|SSLError|IncompleteRead|HTTP error 5\d\d/i;
+
+export interface PipAttempt {
+  exitCode: number | null;
+  timedOut: boolean;
+  networkError: boolean;
+  durationMs: number;
+  /** The last lines of pip's stderr (or stdout when stderr is empty). */
+  output: string;
+}
+
+export interface PipCheckResult {
+  ok: boolean;
+  /** pip's report: "No broken requirements found." or one line per conflict. */
+  output: string;
+}
+
+export interface PipInstallOptions {
+  /** The venv's interpreter, `<venv>/bin/python`. */
+  python: string;
+  /** Path of the requirements file. */
+  requirements: string;
+  /** From the config, e.g. `["--no-index", "--find-links", "/wheels"]`. */
+  extraArgs?: string[];
+  /** Per attempt. Default 600 000 ms. */
+  timeoutMs?: number;
+  /** Extra attempts after a network error. Default 2. */
+  retries?: number;
+  /** Pause before a retry, doubled each time. Default 2 000 ms. */
+  retryDelayMs?: number;
+  cwd?: string;
+  env?: Record<string, string>;
+}
+
+export interface PipInstallResult {
+  ok: boolean;
+  command: string[];
+  attempts: PipAttempt[];
+  /** Present when the install succeeded. */
+  check?: PipCheckResult;
+  durationMs: number;
+  error?: string;
+}
+
+/**
+ * `<python> -m pip install -r <requirements>`, retried on network errors only, then `pip check`.
+ * pip names a network failure only in its own retry warnings: with `--retries 0` an
+ * unreachable index reads like a missing package ("Could not find a version") and is not retried.
+ */
+export async function pipInstall(options: PipInstallOptions): Promise<PipInstallResult> {
+  const started = Date.now();
+  const command = [
+    options.python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
+    "-r", options.requirements, ...(options.extraArgs ?? []),
+  ];
+  const run = { cwd: options.cwd, env: options.env, timeoutMs: options.timeoutMs ?? 600_000 };
+  const retries = options.retries ?? 2;
+  const attempts: PipAttempt[] = [];
+  const done = (ok: boolean, extra: Partial<PipInstallResult>): PipInstallResult => ({
+    ok,
+    command,
+    attempts,
+    durationMs: Date.now() - started,
+    ...extra,
+  });
+  for (let attempt = 0; ; attempt++) {
+    const out = await runCommand(command, run);
+    const text = `${out.stderr}\n${out.stdout}`;
+    const networkError = out.exitCode !== 0 && !out.timedOut && NETWORK_ERROR.test(text);
+    attempts.push({
+      exitCode: out.exitCode,
+      timedOut: out.timedOut,
+      networkError,
+      durationMs: out.durationMs,
+      output: lastLines(out.stderr.trim() ? out.stderr : out.stdout),
+    });
+    if (out.exitCode === 0) break;
+    if (!networkError || attempt >= retries) {
+      const why = out.timedOut
+        ? `timed out after ${run.timeoutMs} ms`
+        : `exit ${out.exitCode}${networkError ? ` (network error, ${attempt + 1} attempts)` : ""}`;
+      return done(false, { error: `pip install -r "${options.requirements}" failed: ${why}: ${firstError(text)}` });
+    }
+    await new Promise((resolve) => setTimeout(resolve, (options.retryDelayMs ?? 2_000) * 2 ** attempt));
+  }
+  const check = await pipCheck(options.python, run);
+  if (!check.ok) return done(false, { check, error: `pip check found broken requirements: ${firstLineOf(check.output)}` });
+  return done(true, { check });
+}
+
+/** `<python> -m pip check`: pip installs conflicting versions with exit 0, this finds them. */
+export async function pipCheck(python: string, options: RunOptions = {}): Promise<PipCheckResult> {
+  const out = await runCommand([python, "-m", "pip", "check", "--disable-pip-version-check"], options);
+  return { ok: out.exitCode === 0, output: (out.stdout + out.stderr).trim() };
+}
+
+/** `<python> -m pip freeze` as sorted lines; `all` includes pip and setuptools themselves. */
+export async function pipFreeze(python: string, options: RunOptions & { all?: boolean } = {}): Promise<string[]> {
+  const out = await runCommand([python, "-m", "pip", "freeze", "--disable-pip-version-check", ...(options.all ? ["--all"] : [])], options);
+  if (out.exitCode !== 0) throw new Error(`Cannot list the packages of ${python}: ${firstLineOf(out.stderr) || `exit ${out.exitCode}`}`);
+  return out.stdout.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).sort();
+}
+
+export interface PostInstallRule {
+  /** Names the step in evidence and reports. */
+  name: string;
+  /** The requirement (distribution name) whose active line triggers the step. */
+  requirement: string;
+  /** The command; `{python}` stands for the venv's interpreter. */
+  command: string[];
+  timeoutMs?: number;
+}
+
+export interface PostInstallStep {
+  rule: string;
+  /** The requirements line that triggered it. */
+  line: string;
+  command: string[];
+  timeoutMs?: number;
+}
+
+export const DEFAULT_POST_INSTALL_RULES: readonly PostInstallRule[] = Object.freeze([
+  { name: "playwright-chromium", requirement: "playwright", command: ["{python}", "-m", "playwright", "install", "chromium"] },
+]);
+
+/** PEP 503 name normalisation: case-insensitive, runs of `-`, `_`, `.` are equal. */
+export function normalizeName(name: string): string {
+  return name.toLowerCase().replace(/[-_.]+/g, "-");
+}
+
+/** The active requirements of a requirements file: `{ name, line }`, comments and pip options left out. */
+export function activeRequirements(text: string): { name: string; line: string }[] {
+  const out: { name: string; line: string }[] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    // pip: a comment starts at a '#' at the line start or after whitespace.
+    const line = raw.replace(/(^|\s)#.*$/, "").trim();
+    if (!line || line.startsWith("-")) continue;
+    const name = /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?/.exec(line)?.[0];
+    if (name) out.push({ name: normalizeName(name), line });
+  }
+  return out;
+}
+
+/** The post-install steps the requirements call for (default rule: an active `playwright` line → install chromium). */
+export function detectPostInstall(
+  requirementsText: string,
+  options: { rules?: readonly PostInstallRule[]; python?: string } = {},
+): PostInstallStep[] {
+  const active = activeRequirements(requirementsText);
+  const steps: PostInstallStep[] = [];
+  for (const rule of options.rules ?? DEFAULT_POST_INSTALL_RULES) {
+    const hit = active.find((req) => req.name === normalizeName(rule.requirement));
+    if (!hit) continue;
+    steps.push({
+      rule: rule.name,
+      line: hit.line,
+      command: rule.command.map((word) => word.replaceAll("{python}", options.python ?? "python")),
+      ...(rule.timeoutMs === undefined ? {} : { timeoutMs: rule.timeoutMs }),
+    });
+  }
+  return steps;
+}
+
+export interface PostInstallOutcome extends PostInstallStep {
+  ok: boolean;
+  exitCode: number | null;
+  timedOut: boolean;
+  durationMs: number;
+  output: string;
+}
+
+/** Runs the steps in order and records each outcome; stops at the first failure. */
+export async function runPostInstall(steps: readonly PostInstallStep[], options: RunOptions = {}): Promise<PostInstallOutcome[]> {
+  const outcomes: PostInstallOutcome[] = [];
+  for (const step of steps) {
+    const out = await runCommand(step.command, { ...options, timeoutMs: step.timeoutMs ?? options.timeoutMs ?? 600_000 });
+    const ok = out.exitCode === 0;
+    outcomes.push({ ...step, ok, exitCode: out.exitCode, timedOut: out.timedOut, durationMs: out.durationMs, output: lastLines(out.stderr || out.stdout) });
+    if (!ok) break;
+  }
+  return outcomes;
+}
+
+function lastLines(text: string, n = 15): string {
+  return text.trim().split(/\r?\n/).slice(-n).join("\n");
+}
+
+function firstLineOf(text: string): string {
+  return text.trim().split(/\r?\n/)[0] ?? "";
+}
+
+/** pip's first `ERROR:` line, else its last line. */
+function firstError(text: string): string {
+  const lines = text.trim().split(/\r?\n/);
+  return (lines.find((l) => l.startsWith("ERROR:")) ?? lines.at(-1) ?? "").trim();
+}

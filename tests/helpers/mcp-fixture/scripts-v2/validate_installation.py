@@ -1,0 +1,3 @@
+"""Fixture script new in v2."""
+
+print("validate_installation v2")

@@ -1,0 +1,168 @@
+/**
+ * A temporary project with an Agent OS installation running the fixture MCP server, and a
+ * source checkout (a real git repository) holding a newer server:
+ *
+ *   <root>/proj/.agent-os/{mcp_server (v1), scripts, venv, workflows/…, standards/…}
+ *   <root>/proj/.cursor/mcp.json        launches <venv>/bin/python -m mcp_server
+ *   <root>/source/{universal/…, mcp_server (v2 or a broken variant), scripts}   committed
+ *
+ * Everything is real: the venv has the installed server's requirements from local wheels.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { $ } from "zx";
+import { createVenv, type Venv } from "./venv.ts";
+import { sharedWheelhouse } from "./wheels.ts";
+
+export const FIXTURE_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "mcp-fixture");
+
+export const SERVER_VERSIONS = ["v1", "v2", "v2-crash", "v2-missing-tool", "v2-hang", "v2-traceback", "v2-badreq"] as const;
+export type ServerVersion = typeof SERVER_VERSIONS[number];
+
+/** The fixture's `mcp_server/` folder of a version. */
+export const fixtureServerDir = (version: ServerVersion): string => path.join(FIXTURE_DIR, version, "mcp_server");
+
+/** The fixture's `scripts/` folder matching a version (every v2 variant ships v2's scripts). */
+export const fixtureScriptsDir = (version: ServerVersion): string =>
+  path.join(FIXTURE_DIR, version === "v1" ? "scripts-v1" : "scripts-v2");
+
+/** Active requirement lines of a version's requirements.txt. */
+export function fixtureRequirements(version: ServerVersion): string[] {
+  return fs.readFileSync(path.join(fixtureServerDir(version), "requirements.txt"), "utf8")
+    .split("\n").map((l) => l.replace(/(^|\s)#.*$/, "").trim()).filter(Boolean);
+}
+
+const SKIP = new Set(["__pycache__", ".DS_Store", ".mcp_server_state.json"]);
+
+/** Copies a folder tree (files and folders only), leaving out byte-code caches and state files. */
+export function copyTree(from: string, to: string): void {
+  fs.mkdirSync(to, { recursive: true });
+  for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
+    if (SKIP.has(entry.name) || entry.name.endsWith(".pyc")) continue;
+    const src = path.join(from, entry.name);
+    const dst = path.join(to, entry.name);
+    if (entry.isDirectory()) copyTree(src, dst);
+    else if (entry.isFile()) {
+      fs.copyFileSync(src, dst);
+      fs.chmodSync(dst, fs.statSync(src).mode & 0o7777);
+    }
+  }
+}
+
+function writeFiles(base: string, files: Record<string, string>): void {
+  for (const [rel, text] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(base, rel)), { recursive: true });
+    fs.writeFileSync(path.join(base, rel), text);
+  }
+}
+
+const STANDARDS: Record<string, string> = {
+  "ai-safety/credential-file-protection.md": "# Credential file protection\n\nNever write to .env files without asking.\n",
+  "testing/test-pyramid.md": "# Test pyramid\n\nMany unit tests, fewer integration tests, few end-to-end tests.\n",
+};
+
+const WORKFLOWS: Record<string, string> = {
+  "spec_creation_v1/metadata.json": '{ "name": "spec_creation_v1", "phases": 2 }\n',
+  "spec_creation_v1/phases/0/phase.md": "# Phase 0: context\n",
+  "spec_execution_v1/metadata.json": '{ "name": "spec_execution_v1", "phases": 3 }\n',
+  "spec_execution_v1/phases/0/phase.md": "# Phase 0: plan\n",
+};
+
+export interface McpProjectOptions {
+  /** The server in the installation. Default v1. */
+  installed?: ServerVersion;
+  /** The server in the source checkout. Default v2. */
+  source?: ServerVersion;
+  /** Launch args in mcp.json. Default `["-m", "mcp_server"]` (v1 style). */
+  mcpArgs?: string[];
+  /** Write mcp.json with `${workspaceFolder}` instead of absolute paths, as editors allow. */
+  workspaceVars?: boolean;
+  /** Create the venv (with the installed server's requirements). Default true. */
+  venv?: boolean;
+}
+
+export interface McpProject {
+  root: string;
+  project: string;
+  /** `<project>/.agent-os` */
+  install: string;
+  venv: Venv;
+  mcpJson: string;
+  source: string;
+  sourceCommit: string;
+  wheelhouse: string;
+  /** The installed server's launch command, as mcp.json has it (expanded). */
+  launch: { command: string; args: string[]; env: Record<string, string> };
+  cleanup(): void;
+}
+
+/** Builds the temp project and source checkout (see the file comment). */
+export async function createMcpProject(options: McpProjectOptions = {}): Promise<McpProject> {
+  const installed = options.installed ?? "v1";
+  const sourceVersion = options.source ?? "v2";
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "aou-mcp-"));
+  const project = path.join(root, "proj");
+  const install = path.join(project, ".agent-os");
+  const wheelhouse = await sharedWheelhouse();
+
+  copyTree(fixtureServerDir(installed), path.join(install, "mcp_server"));
+  copyTree(fixtureScriptsDir(installed), path.join(install, "scripts"));
+  writeFiles(path.join(install, "standards", "universal"), STANDARDS);
+  writeFiles(path.join(install, "standards", "development"), { "team-notes.md": "# Our notes\n\nUser-owned.\n" });
+  writeFiles(path.join(install, "workflows"), WORKFLOWS);
+  const venvDir = path.join(install, "venv");
+  const venv = options.venv === false
+    ? { dir: venvDir, python: path.join(venvDir, "bin", "python") }
+    : await createVenv(venvDir, { packages: fixtureRequirements(installed), wheelhouse });
+
+  const args = options.mcpArgs ?? ["-m", "mcp_server"];
+  const ws = (p: string) => options.workspaceVars ? p.replace(project, "${workspaceFolder}") : p;
+  const mcpJson = path.join(project, ".cursor", "mcp.json");
+  writeFiles(project, {
+    ".cursor/mcp.json": JSON.stringify(
+      {
+        mcpServers: {
+          "agent-os-rag": {
+            command: ws(venv.python),
+            args,
+            env: { PYTHONPATH: ws(install), PROJECT_ROOT: ws(project), PYTHONUNBUFFERED: "1" },
+          },
+        },
+      },
+      null,
+      2,
+    ) + "\n",
+  });
+
+  const source = path.join(root, "source");
+  writeFiles(path.join(source, "universal", "standards"), {
+    ...STANDARDS,
+    "testing/test-pyramid.md": "# Test pyramid\n\nMany unit tests, fewer integration tests, few end-to-end tests (updated).\n",
+  });
+  writeFiles(path.join(source, "universal", "workflows"), {
+    ...WORKFLOWS,
+    "agent_os_upgrade_v1/metadata.json": '{ "name": "agent_os_upgrade_v1", "phases": 6 }\n',
+  });
+  copyTree(fixtureServerDir(sourceVersion), path.join(source, "mcp_server"));
+  copyTree(fixtureScriptsDir(sourceVersion), path.join(source, "scripts"));
+  const git = $({ cwd: source, quiet: true });
+  await git`git init -q -b main`;
+  await git`git add -A`;
+  await git`git -c user.name=fixture -c user.email=fixture@example.invalid commit -q -m ${`Source with server ${sourceVersion}`}`;
+  const sourceCommit = (await git`git rev-parse HEAD`).stdout.trim();
+
+  return {
+    root,
+    project,
+    install,
+    venv,
+    mcpJson,
+    source,
+    sourceCommit,
+    wheelhouse,
+    launch: { command: venv.python, args, env: { PYTHONPATH: install, PROJECT_ROOT: project, PYTHONUNBUFFERED: "1" } },
+    cleanup: () => fs.rmSync(root, { recursive: true, force: true }),
+  };
+}
