@@ -90,6 +90,7 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
     }
   }
   const unsafeTargets = new Set(problems.filter((p) => p.target).map((p) => p.target!));
+  const unsafeList = [...unsafeTargets];
 
   const localSymlinks = new Set([...l.files.values()].filter((f) => f.symlink).map((f) => f.target));
   const localFiles = new Set(l.files.keys());
@@ -103,7 +104,7 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
     const lf = l.files.get(target);
     const owner = (nf?.mapping ?? pathMap.toSource(target)?.mapping)?.owner ?? "system";
     const source = nf?.source ?? pathMap.toSource(target)?.source;
-    if (unsafeTargets.has(target)) {
+    if (unsafeTargets.has(target) || unsafeList.some((u) => target.startsWith(u + "/"))) {
       entries.push({ target, source, owner, action: "error", hashes: { base: base.hashes.get(target) ?? null, local: null, new: null }, reason: "refused (see the error above)" });
       continue;
     }

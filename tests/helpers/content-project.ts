@@ -36,11 +36,12 @@ export function removeTemps(): void {
 
 const extracted = new Map<string, string>();
 
-/** The `universal/` folder of a fixture release, extracted once per process. */
+/** The `universal/` folder of a fixture release, extracted once per process (uvu runs every suite in one). */
 export function release(name: string): string {
   const known = extracted.get(name);
   if (known) return known;
-  const dir = tmpDir(`release-${name}`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `aou-release-${name}-`));
+  process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
   execFileSync("tar", ["xzf", path.join(FIXTURES, `universal-${name}.tar.gz`), "-C", dir]);
   const u = path.join(dir, "universal");
   extracted.set(name, u);
@@ -255,4 +256,29 @@ export function gitMergeFile(local: Uint8Array, base: Uint8Array, theirs: Uint8A
     // Exit status = number of conflicts: the merged text is still on stdout.
     return (err as { stdout: Buffer }).stdout;
   }
+}
+
+/**
+ * Stand-ins for the phases this plugin does not own (backup, server, validation), so the
+ * content plugin can run through the real upgrader end to end. They report evidence that
+ * passes the gates and touch nothing; the content plugin's own evidence is real.
+ */
+export function otherPhasesDouble(): Plugin {
+  return {
+    name: "other-phases-double",
+    apply(hooks) {
+      hooks.backup.tap((ctx, ev) => {
+        Object.assign(ev, { backup_path: `${ctx.layout.backupsDir}/double`, backup_id: "double", files_backed_up: 1, backup_size_bytes: 0, integrity_verified: true });
+      });
+      hooks.upgradeServer.tap((_ctx, ev) => {
+        Object.assign(ev, { code: { status: "unchanged", hashes_verified: true }, deps: { status: "skipped", pip_check_ok: null }, restart: { status: "skipped" } });
+      });
+      hooks.validate.tap((_ctx, _f, ev) => {
+        Object.assign(ev, { tools_expected: [], tools_registered: [], smoke_tests: [], stderr_errors: [], user_files_unchanged: true, validation_report: "double" });
+      });
+      hooks.rollback.tap((_ctx, req) => {
+        req.evidence.double = true;
+      });
+    },
+  };
 }

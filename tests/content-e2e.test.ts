@@ -1,0 +1,149 @@
+// The content plugin through the real upgrader (runLifecycle) and the real CLI (a child
+// process with no terminal), with the built-in pre-flight and report plugins beside it.
+import fs from "node:fs";
+import path from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { EXIT } from "../core/errors.ts";
+import { checkGate } from "../core/evidence.ts";
+import type { RunOptions } from "../core/types.ts";
+import { runLifecycle } from "../core/upgrader.ts";
+import { contentPlugin } from "../plugins/content.ts";
+import type { ContentPlanX } from "../plugins/content/plan.ts";
+import { preflightPlugin } from "../plugins/preflight.ts";
+import { reportPlugin } from "../plugins/report.ts";
+import { REPO, resultOf, runCli } from "./helpers/cli.ts";
+import { installUniversal, makeSourceRepo, NEW, OLD, otherPhasesDouble, release, removeTemps, snapshot, tmpDir } from "./helpers/content-project.ts";
+
+function setup() {
+  const root = tmpDir("e2e");
+  const source = path.join(root, "agent-os-enhanced");
+  const commits = makeSourceRepo(source, [{ universal: release(OLD) }, { universal: release(NEW) }]);
+  const project = path.join(root, "proj");
+  const install = installUniversal(project, release(OLD), { commit: commits[0] });
+  fs.appendFileSync(path.join(install, "standards/universal/testing/test-pyramid.md"), "\nOur note.\n");
+  fs.mkdirSync(path.join(install, "specs"), { recursive: true });
+  fs.writeFileSync(path.join(install, "specs/keep.md"), "mine\n");
+  return { root, source, commits, project, install };
+}
+
+const options = (s: ReturnType<typeof setup>, o: Partial<RunOptions>): RunOptions => ({
+  source: s.source,
+  target: s.project,
+  dryRun: false,
+  diff: false,
+  onConflict: null,
+  yes: false,
+  json: true,
+  restart: false,
+  skipDeps: true,
+  keepBackups: 3,
+  from: null,
+  interactive: false,
+  ...o,
+});
+
+const resolved = () => ({ file: null, config: {}, plugins: [preflightPlugin(), contentPlugin(), otherPhasesDouble(), reportPlugin()] });
+
+const strip = (plan: unknown) => {
+  const { diffs: _d, ...rest } = plan as ContentPlanX & { diffs?: unknown };
+  return rest;
+};
+
+test("runLifecycle: dry run writes nothing; the real run executes the same plan and records it", async () => {
+  const s = setup();
+  const before = snapshot(s.project);
+  const dry = await runLifecycle({ resolved: resolved(), options: options(s, { dryRun: true, diff: true, onConflict: "merge" }) });
+  assert.is(dry.status, "completed", JSON.stringify(dry.error));
+  assert.is(dry.exit_code, EXIT.ok);
+  assert.equal(snapshot(s.project), before, "no lock, no state, no backup, no log, no content");
+  const dryPlan = dry.plan as ContentPlanX & { diffs: Record<string, string> };
+  assert.is(dryPlan.counts.conflicts, 1);
+  assert.match(dryPlan.diffs["standards/universal/testing/test-pyramid.md"], /decision: merge/);
+
+  const real = await runLifecycle({ resolved: resolved(), options: options(s, { onConflict: "merge" }) });
+  assert.is(real.status, "completed", JSON.stringify(real.error));
+  assert.equal(strip(real.plan), strip(dry.plan));
+  const stateFile = path.join(s.install, ".cache/state", `${real.session_id}.json`);
+  const state = JSON.parse(fs.readFileSync(stateFile, "utf8"));
+  const ev2 = state.phases["2"].evidence;
+  assert.equal(checkGate(2, ev2), { ok: true });
+  assert.equal(ev2.plan_counts, dryPlan.counts);
+  assert.equal(ev2.needs_attention, ["standards/universal/testing/test-pyramid.md"]);
+  assert.equal(state.journal.map((j: { step: string }) => j.step).filter((x: string) => x.startsWith("content:")), ["content:decisions", "content:applied"]);
+  const manifest = JSON.parse(fs.readFileSync(path.join(s.install, ".upgrade/installed-manifest.json"), "utf8"));
+  assert.is(manifest.source_commit, s.commits[1]);
+  assert.not.ok(fs.existsSync(path.join(s.install, ".upgrade/installed-manifest.pending.json")));
+  const summary = fs.readFileSync(real.report_path!, "utf8");
+  assert.match(summary, /`standards\/universal\/testing\/test-pyramid\.md`: merge/);
+  assert.is(fs.readFileSync(path.join(s.install, "specs/keep.md"), "utf8"), "mine\n");
+
+  // The next upgrade uses our manifest as its base and finds nothing to do.
+  const again = await runLifecycle({ resolved: resolved(), options: options(s, { dryRun: true }) });
+  assert.equal((again.plan as ContentPlanX).base, { kind: "manifest", ref: s.commits[1], via: "installed-manifest" });
+  assert.equal((again.plan as ContentPlanX).counts.conflicts + (again.plan as ContentPlanX).counts.updated + (again.plan as ContentPlanX).counts.new, 0);
+});
+
+test("runLifecycle: a failure after content leaves no new manifest behind", async () => {
+  const s = setup();
+  const failing = { name: "failing-validation", apply(h: Parameters<ReturnType<typeof contentPlugin>["apply"]>[0]) { h.validate.tap((_c, f) => f.error("X", "validation double failed")); } };
+  const r = await runLifecycle({ resolved: { file: null, config: {}, plugins: [...resolved().plugins, failing] }, options: options(s, { onConflict: "keep" }) });
+  assert.is(r.status, "rolled_back");
+  assert.not.ok(fs.existsSync(path.join(s.install, ".upgrade/installed-manifest.json")));
+  assert.not.ok(fs.existsSync(path.join(s.install, ".upgrade/installed-manifest.pending.json")));
+});
+
+function configFile(root: string): string {
+  const file = path.join(root, "content.config.ts");
+  fs.writeFileSync(file, `import { contentPlugin } from ${JSON.stringify(path.join(REPO, "plugins/content.ts"))};\nexport default { plugins: [contentPlugin()] };\n`);
+  return file;
+}
+
+test("CLI without a terminal or a policy: exits with the conflicts code before any write, never waits", async () => {
+  const s = setup();
+  const config = configFile(s.root);
+  const before = snapshot(s.project);
+  const t0 = performance.now();
+  const r = await runCli(["--source", s.source, "--config", config], { cwd: s.project, timeoutMs: 60_000 });
+  assert.ok(performance.now() - t0 < 60_000);
+  assert.is(r.code, EXIT.conflicts, r.stdout + r.stderr);
+  assert.match(r.stdout + r.stderr, /Cannot upgrade the content without a decision: 1 conflict \(standards\/universal\/testing\/test-pyramid\.md\)/);
+  assert.match(r.stdout + r.stderr, /--on-conflict keep\|theirs\|merge\|skip/);
+  assert.equal(snapshot(s.project), before);
+});
+
+test("CLI --dry-run --json and --dry-run --diff: the plan, the diffs, and nothing written", async () => {
+  const s = setup();
+  const config = configFile(s.root);
+  const before = snapshot(s.project);
+  const r = await runCli(["--source", s.source, "--config", config, "--dry-run", "--json"], { cwd: s.project, timeoutMs: 60_000 });
+  assert.is(r.code, EXIT.ok, r.stdout + r.stderr);
+  const result = resultOf(r);
+  assert.equal(result.plan.counts, { new: 39, updated: 41, unchanged: 48, kept_local: 1, conflicts: 1, deleted: 0, errors: 0 });
+  assert.equal(result.plan.base, { kind: "git", ref: s.commits[0], via: "VERSION.txt" });
+  assert.equal(snapshot(s.project), before);
+
+  // A small change set for the human rendering: core/bin.ts exits before a large stdout drains.
+  const small = smallSetup();
+  const smallBefore = snapshot(small.project);
+  const human = await runCli(["--source", small.source, "--config", configFile(small.root), "--dry-run", "--diff"], { cwd: small.project, timeoutMs: 60_000 });
+  assert.is(human.code, EXIT.ok, human.stdout + human.stderr);
+  assert.match(human.stdout, /^ +update +standards\/universal\/a\.md +\(changed upstream\)$/m);
+  assert.match(human.stdout, /^ +new +workflows\/w\/new\.md +\(added upstream\)$/m);
+  assert.match(human.stdout, /--- a\/standards\/universal\/a\.md\tlocal\n\+\+\+ b\/standards\/universal\/a\.md\tupstream\n@@ -1,3 \+1,3 @@\n a\n-b\n\+B\n c\n/);
+  assert.match(human.stdout, /--- \/dev\/null\tlocal\n\+\+\+ b\/workflows\/w\/new\.md\tupstream\n/);
+  assert.equal(snapshot(small.project), smallBefore);
+});
+
+function smallSetup() {
+  const root = tmpDir("e2e-small");
+  const source = path.join(root, "src");
+  const OLDT = { "standards/a.md": "a\nb\nc\n", "workflows/w/m.md": "m\n" };
+  const commits = makeSourceRepo(source, [{ universal: OLDT }, { universal: { ...OLDT, "standards/a.md": "a\nB\nc\n", "workflows/w/new.md": "n\n" } }]);
+  const project = path.join(root, "proj");
+  installUniversal(project, OLDT, { commit: commits[0] });
+  return { root, source, project };
+}
+
+test.after(removeTemps);
+test.run();
