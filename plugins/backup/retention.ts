@@ -1,0 +1,212 @@
+/**
+ * The backups folder as a whole: listing, verifying one, pruning to the newest N, and
+ * sweeping what killed processes left (half-made backups, trash, restore staging).
+ * A backup whose session is not completed (running, interrupted, rolled back, failed) is
+ * never pruned: it may be the only way back for that session.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { UpgradeError } from "../../core/errors.ts";
+import type { Layout } from "../../core/layout.ts";
+import { pidAlive } from "../../core/proc.ts";
+import { StateStore } from "../../core/state.ts";
+import { compareIdsDesc, isBackupId } from "./names.ts";
+import { backupState, type BackupState, type Manifest, MANIFEST, readManifest, readMarker } from "./manifest.ts";
+import { FilePool } from "./pool.ts";
+import { lstatOrNull, removeTree, rmForce } from "./fsutil.ts";
+import { sweepStaging } from "./restore.ts";
+import { verifySnapshot, type VerifyReport } from "./verify.ts";
+
+export interface BackupInfo {
+  id: string;
+  path: string;
+  state: BackupState;
+  /** ISO time the backup started (from its manifest or marker). */
+  timestamp: string | null;
+  session_id: string | null;
+  /** The status of that session in `.cache/state/`: "missing" when its state file is gone, "corrupt" when unreadable. */
+  session_status: string | null;
+  files: number | null;
+  bytes: number | null;
+}
+
+type Head = Pick<Manifest, "backup_id" | "timestamp" | "session_id" | "file_count" | "total_size">;
+
+/** Reads the summary lines at the top of MANIFEST.json without parsing its (large) file list. */
+export function readManifestHead(dir: string): Head | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(path.join(dir, MANIFEST), "r");
+  } catch {
+    return null;
+  }
+  try {
+    const buf = Buffer.alloc(1 << 16);
+    let text = "";
+    let pos = 0;
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, pos);
+      if (n <= 0) break;
+      pos += n;
+      text += buf.subarray(0, n).toString("utf8");
+      const at = text.indexOf('\n  "files": {');
+      if (at >= 0) {
+        const head = JSON.parse(text.slice(0, at).replace(/,\s*$/, "") + "\n}") as Head;
+        return head;
+      }
+      if (pos > 1 << 24) break;
+    }
+    return null;
+  } catch {
+    return null;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function sessionStatuses(layout: Layout): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const s of new StateStore(layout.stateDir).list()) out.set(s.id, s.state?.status ?? "corrupt");
+  return out;
+}
+
+/** Every backup, newest first. */
+export function listBackups(layout: Layout): BackupInfo[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(layout.backupsDir);
+  } catch {
+    return [];
+  }
+  const statuses = sessionStatuses(layout);
+  return names.filter(isBackupId).sort(compareIdsDesc).map((id) => {
+    const dir = path.join(layout.backupsDir, id);
+    const state = backupState(dir);
+    const head = state === "complete" ? readManifestHead(dir) : null;
+    const marker = state === "complete" ? null : readMarker(dir);
+    const session = head?.session_id ?? marker?.session_id ?? null;
+    return {
+      id,
+      path: dir,
+      state,
+      timestamp: head?.timestamp ?? marker?.started_at ?? null,
+      session_id: session,
+      session_status: session ? statuses.get(session) ?? "missing" : null,
+      files: head?.file_count ?? null,
+      bytes: head?.total_size ?? null,
+    };
+  });
+}
+
+export function backupDirOf(layout: Layout, id: string): string {
+  if (!isBackupId(id)) {
+    throw new UpgradeError("USAGE", `Cannot find backup "${id}": a backup id looks like 2025-10-11-143022 or 2025-10-11-143022-1`, {
+      hint: "Run `agent-os-upgrade backups list` to see the backups of this project",
+    });
+  }
+  const dir = path.join(layout.backupsDir, id);
+  if (!lstatOrNull(dir)?.isDirectory()) {
+    throw new UpgradeError("BACKUP_INVALID", `Cannot find backup ${id}: ${dir} does not exist`, {
+      hint: "Run `agent-os-upgrade backups list` to see the backups of this project",
+      details: { backup_id: id },
+    });
+  }
+  return dir;
+}
+
+/** `backups verify <id>`: re-reads and hashes every file. A problem is reported, not thrown. */
+export async function verifyBackup(layout: Layout, id: string, opts: { threads?: number } = {}): Promise<VerifyReport> {
+  const dir = backupDirOf(layout, id);
+  const t0 = performance.now();
+  const state = backupState(dir);
+  const fail = (problem: string): VerifyReport => ({
+    backup_id: id,
+    ok: false,
+    mode: "full",
+    files_checked: 0,
+    files_hashed: 0,
+    problems: [{ path: MANIFEST, problem }],
+    duration_ms: Math.round(performance.now() - t0),
+  });
+  if (state !== "complete") {
+    return fail(state === "in-progress" ? "the backup is still being written" : "the backup never finished (its writer stopped before MANIFEST.json was written)");
+  }
+  let m: Manifest;
+  try {
+    m = readManifest(dir);
+  } catch (err) {
+    return fail((err as Error).message.replace(/^Cannot use backup [^:]+: /, ""));
+  }
+  const pool = new FilePool(opts.threads);
+  try {
+    return await verifySnapshot(dir, m, "full", { pool });
+  } finally {
+    await pool.close();
+  }
+}
+
+export interface PruneResult {
+  removed: string[];
+  kept: string[];
+  /** Backups left alone that are not counted (still being written, or not ours). */
+  skipped: Array<{ id: string; reason: string }>;
+}
+
+const UNFINISHED = new Set(["in_progress", "rolling_back", "rolled_back", "failed", "aborted", "corrupt"]);
+
+/**
+ * Keeps the newest `keep` complete backups, every id in `protectIds`, and every backup of a
+ * session that is not completed; removes the other complete backups and every abandoned one.
+ */
+export function pruneBackups(layout: Layout, keep: number, protectIds: readonly string[] = []): PruneResult {
+  if (!Number.isInteger(keep) || keep < 1) {
+    throw new UpgradeError("USAGE", `Cannot prune backups: --keep-backups must be a whole number of at least 1 (got ${keep})`, {
+      hint: "Pass e.g. --keep-backups 3",
+    });
+  }
+  sweepBackups(layout);
+  const all = listBackups(layout);
+  const protect = new Set(protectIds);
+  const result: PruneResult = { removed: [], kept: [], skipped: [] };
+  let newest = 0;
+  for (const b of all) {
+    if (b.state === "in-progress" || b.state === "incomplete") {
+      result.skipped.push({ id: b.id, reason: b.state === "in-progress" ? "still being written" : "no MANIFEST.json and no marker: not made by this tool, left alone" });
+      continue;
+    }
+    if (b.state === "abandoned") continue; // removed by the sweep above
+    const unfinished = b.session_status !== null && UNFINISHED.has(b.session_status);
+    if (newest < keep || protect.has(b.id) || unfinished) {
+      if (newest < keep) newest++;
+      result.kept.push(b.id);
+      continue;
+    }
+    removeTree(b.path);
+    result.removed.push(b.id);
+  }
+  return result;
+}
+
+/** Removes half-made backups whose writer is dead, leftover trash, and dead rollbacks' staging. */
+export function sweepBackups(layout: Layout): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(layout.backupsDir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const n of names) {
+    const p = path.join(layout.backupsDir, n);
+    const trash = /^\.trash-.+-(\d+)-\d+$/.exec(n);
+    if (trash && !pidAlive(Number(trash[1]))) {
+      rmForce(p);
+      removed.push(n);
+    } else if (isBackupId(n) && backupState(p) === "abandoned") {
+      removeTree(p);
+      removed.push(n);
+    }
+  }
+  removed.push(...sweepStaging(layout.backupsDir));
+  return removed;
+}
