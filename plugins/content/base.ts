@@ -25,8 +25,12 @@ export interface ResolvedBase {
   ref?: string;
   /** Where the installed commit came from. */
   via?: "installed-manifest" | "VERSION.txt" | "--from";
-  /** Installation path → sha256 of the installed content. */
+  /** Installation path → sha256 of the installed content (for a git base: as far as `fill` has learnt). */
   hashes: Map<string, string>;
+  /** A git base: installation path → git blob id, so that most paths compare without reading the blob. */
+  oids: Map<string, string> | null;
+  /** Reads the base blobs of these paths and records their sha256 in `hashes` (a git base only). */
+  fill(targets: readonly string[]): Promise<void>;
   /** Stop the plan (pre-flight errors). */
   problems: Problem[];
   /** Worth saying, not stopping for. */
@@ -51,6 +55,8 @@ export interface BaseInput {
 const none = (problems: Problem[] = [], warnings: Problem[] = []): ResolvedBase => ({
   kind: "none",
   hashes: new Map(),
+  oids: null,
+  fill: async () => {},
   problems,
   warnings,
   contents: async () => new Map(),
@@ -77,14 +83,21 @@ function gitContents(input: BaseInput, commit: string | undefined, hashes: Map<s
 
 async function fromGit(input: BaseInput, commit: string, via: ResolvedBase["via"]): Promise<ResolvedBase> {
   const blobs = await lsTree(input.sourceRoot, commit, input.mappings.map((m) => m.from), input.signal);
-  const byOid = await catFiles(input.sourceRoot, [...new Set(blobs.map((b) => b.oid))], input.signal);
-  const hashes = new Map<string, string>();
+  const oids = new Map<string, string>();
   for (const b of blobs) {
     const t = input.pathMap.toTarget(b.path);
-    const buf = byOid.get(b.oid);
-    if (t && buf) hashes.set(t.target, sha256(buf));
+    if (t) oids.set(t.target, b.oid);
   }
-  return { kind: "git", ref: commit, via, hashes, problems: [], warnings: [], contents: gitContents(input, commit, hashes) };
+  const hashes = new Map<string, string>();
+  const fill = async (targets: readonly string[]) => {
+    const want = targets.filter((t) => oids.has(t) && !hashes.has(t));
+    const got = await catFiles(input.sourceRoot, [...new Set(want.map((t) => oids.get(t)!))], input.signal);
+    for (const t of want) {
+      const buf = got.get(oids.get(t)!);
+      if (buf) hashes.set(t, sha256(buf));
+    }
+  };
+  return { kind: "git", ref: commit, via, hashes, oids, fill, problems: [], warnings: [], contents: gitContents(input, commit, hashes) };
 }
 
 export async function resolveBase(input: BaseInput): Promise<ResolvedBase> {
@@ -102,7 +115,7 @@ export async function resolveBase(input: BaseInput): Promise<ResolvedBase> {
         fix: "Fetch the source's full history (git fetch --unshallow) to merge against the installed version",
       });
     }
-    return { kind: "manifest", ref: commit, via: "installed-manifest", hashes, problems: [], warnings, contents: gitContents(input, known ?? undefined, hashes) };
+    return { kind: "manifest", ref: commit, via: "installed-manifest", hashes, oids: null, fill: async () => {}, problems: [], warnings, contents: gitContents(input, known ?? undefined, hashes) };
   }
 
   const version = readVersionFile(input.versionFile);

@@ -10,7 +10,7 @@ import { resolveBase, type ResolvedBase } from "./base.ts";
 import { staticDeciderOf } from "./decide.ts";
 import { runGit } from "./gitobj.ts";
 import { missingLines, standardLines } from "./gitignore.ts";
-import { type FileFacts, fileFacts } from "./hash.ts";
+import { type FileFacts, fileFacts, modeOf, smallFileFacts } from "./hash.ts";
 import type { ContentOptions, Mapping } from "./options.ts";
 import { insideJoin, matcher, PathMap } from "./paths.ts";
 import { classify, type ContentEntry, type ContentPlanX, countPlan } from "./plan.ts";
@@ -98,6 +98,7 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
   const baseKnown = base.kind !== "none";
   const entries: ContentEntry[] = [];
   const targets = [...new Set([...n.files.keys(), ...l.files.keys()])].sort();
+  const read: Array<{ target: string; owner: "system" | "shared"; source?: string; localAbs?: string; newAbs?: string; l: FileFacts | null; n: FileFacts | null }> = [];
 
   for (const target of targets) {
     const nf = n.files.get(target);
@@ -105,13 +106,13 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
     const owner = (nf?.mapping ?? pathMap.toSource(target)?.mapping)?.owner ?? "system";
     const source = nf?.source ?? pathMap.toSource(target)?.source;
     if (unsafeTargets.has(target) || unsafeList.some((u) => target.startsWith(u + "/"))) {
-      entries.push({ target, source, owner, action: "error", hashes: { base: base.hashes.get(target) ?? null, local: null, new: null }, reason: "refused (see the error above)" });
+      entries.push({ target, source, owner, action: "error", hashes: { base: null, local: null, new: null }, reason: "refused (see the error above)" });
       continue;
     }
     if (lf?.symlink) {
       if (nf) {
         problems.push({ code: "UNSAFE_PATH", target, message: `Cannot update ${target}: it is a symlink in the installation (${fs.readlinkSync(lf.abs)}); an upgrade never writes through a link`, fix: `Replace ${lf.abs} with a real file (or remove it), then run the upgrade again` });
-        entries.push({ target, source, owner, action: "error", hashes: { base: base.hashes.get(target) ?? null, local: null, new: null }, reason: "symlink in the installation" });
+        entries.push({ target, source, owner, action: "error", hashes: { base: null, local: null, new: null }, reason: "symlink in the installation" });
       } else {
         entries.push({ target, owner, action: "keep", hashes: { base: null, local: null, new: null }, reason: "local symlink (never touched)" });
       }
@@ -136,27 +137,47 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
         }
       }
     }
-    let lFacts: FileFacts | null = null;
-    let nFacts: FileFacts | null = null;
     try {
-      lFacts = lf ? await fileFacts(lf.abs, opts.largeFileBytes) : null;
-      nFacts = nf ? await fileFacts(nf.abs, opts.largeFileBytes) : null;
+      const withOid = base.oids !== null;
+      // Synchronous for ordinary files: a promise per file is measurable at 10k files.
+      const lFacts = lf ? smallFileFacts(lf.abs, opts.largeFileBytes, withOid) ?? await fileFacts(lf.abs, opts.largeFileBytes, withOid) : null;
+      const nFacts = nf ? smallFileFacts(nf.abs, opts.largeFileBytes, withOid) ?? await fileFacts(nf.abs, opts.largeFileBytes, withOid) : null;
+      read.push({ target, owner, source: nf?.source, localAbs: lf?.abs, newAbs: nf?.abs, l: lFacts, n: nFacts });
     } catch (err) {
       problems.push({ code: "CONTENT_PLAN_ERROR", target, message: `Cannot read ${target}: ${(err as Error).message}`, fix: "Check the file's permissions, then run the upgrade again" });
       entries.push({ target, source, owner, action: "error", hashes: { base: null, local: null, new: null }, reason: "unreadable" });
-      continue;
     }
-    const hashes = { base: base.hashes.get(target) ?? null, local: lFacts?.hash ?? null, new: nFacts?.hash ?? null };
-    const c = classify({ ...hashes, owner, baseKnown });
+  }
+
+  // A git base is compared by blob id: only a base that matches neither side is read.
+  const baseHash = new Map<string, string | null>();
+  const unread: string[] = [];
+  for (const r of read) {
+    const oid = base.oids?.get(r.target);
+    if (!base.oids) baseHash.set(r.target, base.hashes.get(r.target) ?? null);
+    else if (!oid) baseHash.set(r.target, null);
+    else if (oid === r.l?.oid) baseHash.set(r.target, r.l.hash);
+    else if (oid === r.n?.oid) baseHash.set(r.target, r.n.hash);
+    else unread.push(r.target);
+    // Merges check the base bytes they read against this hash.
+    const known = baseHash.get(r.target);
+    if (known) base.hashes.set(r.target, known);
+  }
+  await base.fill(unread);
+  for (const t of unread) baseHash.set(t, base.hashes.get(t) ?? null);
+
+  for (const r of read) {
+    const hashes = { base: baseHash.get(r.target) ?? null, local: r.l?.hash ?? null, new: r.n?.hash ?? null };
+    const c = classify({ ...hashes, owner: r.owner, baseKnown });
     if (!c) continue;
-    const entry: ContentEntry = { target, owner, action: c.action, hashes, reason: c.reason };
-    if (nf) entry.source = nf.source;
+    const entry: ContentEntry = { target: r.target, owner: r.owner, action: c.action, hashes, reason: c.reason };
+    if (r.source) entry.source = r.source;
     if (c.conflict) entry.conflict = c.conflict;
-    if (lFacts?.opaque || nFacts?.opaque) entry.opaque = true;
+    if (r.l?.opaque || r.n?.opaque) entry.opaque = true;
     // A new file gets the source's permission bits; an updated one keeps the user's.
-    if (nFacts && (c.action === "new" || c.action === "update" || c.action === "conflict")) entry.mode = lFacts?.mode ?? nFacts.mode;
+    if (r.newAbs && (c.action === "new" || c.action === "update" || c.action === "conflict")) entry.mode = modeOf(r.localAbs ?? r.newAbs);
     if (c.action === "conflict") {
-      const d = decide(target);
+      const d = decide(r.target);
       if (d) {
         entry.decision = d.decision;
         entry.decided_by = d.by;
@@ -164,6 +185,7 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
     }
     entries.push(entry);
   }
+  entries.sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
 
   const gitignore = planGitignore(req, n.files, opts);
   const plan: ContentPlanX = {

@@ -1,7 +1,9 @@
 /**
  * Content identity: sha256 of the bytes (what the installed manifest and the backup
  * manifest record), and the binary test git uses (a NUL byte in the first 8000 bytes), so
- * that binaries are compared by hash and never text-diffed or merged.
+ * that binaries are compared by hash and never text-diffed or merged. With a git base the
+ * planner also wants git's own blob id, so it can compare with the base tree without
+ * reading every base blob.
  */
 import { createHash } from "node:crypto";
 import fs from "node:fs";
@@ -11,9 +13,12 @@ export function sha256(data: string | Uint8Array): string {
 }
 
 export function looksBinary(data: Uint8Array): boolean {
-  const n = Math.min(data.length, 8000);
-  for (let i = 0; i < n; i++) if (data[i] === 0) return true;
-  return false;
+  return data.subarray(0, 8000).includes(0);
+}
+
+/** git's blob id of some bytes (`git hash-object`). */
+export function gitBlobId(data: Uint8Array): string {
+  return createHash("sha1").update(`blob ${data.length}\0`).update(data).digest("hex");
 }
 
 export interface FileFacts {
@@ -21,17 +26,51 @@ export interface FileFacts {
   size: number;
   /** Binary or above the large-file threshold: compared by hash only. */
   opaque: boolean;
-  mode: number;
+  /** git's blob id, when asked for. */
+  oid?: string;
+}
+
+/** Hashes a file of at most `largeFileBytes` synchronously (the common case: no promise per file); null when larger. */
+export function smallFileFacts(abs: string, largeFileBytes: number, withOid = false): FileFacts | null {
+  const data = readSmall(abs, largeFileBytes);
+  if (!data) return null;
+  return { hash: sha256(data), size: data.length, opaque: looksBinary(data), ...(withOid ? { oid: gitBlobId(data) } : {}) };
 }
 
 /** Hashes one file; large files are streamed so their size does not matter. */
-export async function fileFacts(abs: string, largeFileBytes: number): Promise<FileFacts> {
-  const st = fs.statSync(abs);
-  if (st.size <= largeFileBytes) {
-    const data = fs.readFileSync(abs);
-    return { hash: sha256(data), size: st.size, opaque: looksBinary(data), mode: st.mode & 0o777 };
-  }
+export async function fileFacts(abs: string, largeFileBytes: number, withOid = false): Promise<FileFacts> {
+  const small = smallFileFacts(abs, largeFileBytes, withOid);
+  if (small) return small;
+  const size = fs.statSync(abs).size;
   const h = createHash("sha256");
-  for await (const chunk of fs.createReadStream(abs)) h.update(chunk as Buffer);
-  return { hash: h.digest("hex"), size: st.size, opaque: true, mode: st.mode & 0o777 };
+  const o = withOid ? createHash("sha1").update(`blob ${size}\0`) : null;
+  for await (const chunk of fs.createReadStream(abs)) {
+    h.update(chunk as Buffer);
+    o?.update(chunk as Buffer);
+  }
+  return { hash: h.digest("hex"), size, opaque: true, ...(o ? { oid: o.digest("hex") } : {}) };
+}
+
+/** The whole file when it is at most `limit` bytes, else null (one open, no separate stat). */
+function readSmall(abs: string, limit: number): Buffer | null {
+  const fd = fs.openSync(abs, "r");
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size > limit) return null;
+    const buf = Buffer.allocUnsafe(size);
+    let off = 0;
+    while (off < size) {
+      const n = fs.readSync(fd, buf, off, size - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return off === size ? buf : buf.subarray(0, off);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Permission bits of a file (for the mode of a file the upgrade writes). */
+export function modeOf(abs: string): number {
+  return fs.statSync(abs).mode & 0o777;
 }
