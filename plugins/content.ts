@@ -17,6 +17,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { parsePluginOptions } from "../core/config.ts";
+import { UpgradeError } from "../core/errors.ts";
 import { definePlugin } from "../core/plugin.ts";
 import type { ContentPlan, UpgradeContext } from "../core/types.ts";
 import { applyPlan } from "./content/apply.ts";
@@ -96,6 +97,11 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
       });
 
       hooks.planContent.tap(async (incoming: ContentPlan, ctx) => {
+        if (!isDir(ctx.options.source)) {
+          throw new UpgradeError("CONTENT_FAILED", `Cannot plan the content upgrade: the source ${JSON.stringify(ctx.options.source)} is not a folder`, {
+            hint: "Pass --source <a clone of agent-os-enhanced>",
+          });
+        }
         const built = await plan(ctx);
         last = built;
         const mine: ContentPlanX = built.plan;
@@ -114,6 +120,11 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
 
       hooks.applyContent.tap(async (p, ctx, ev) => {
         const planX = p as ContentPlanX;
+        if (!planX.source?.root || !Array.isArray(planX.problems)) {
+          throw new UpgradeError("CONTENT_FAILED", "Cannot apply the content upgrade: the plan was not made by the content plugin's planContent tap", {
+            hint: "A plugin replaced the plan instead of extending it: return { ...plan, … } from planContent taps",
+          });
+        }
         const base = last?.base ?? (await plan(ctx)).base;
         const report = await applyPlan({
           plan: planX,

@@ -5,7 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { contentPlugin } from "../plugins/content.ts";
+import { contentPlugin, renderPlanJson, renderPlanText } from "../plugins/content.ts";
 import type { ContentEntry, ContentPlanX } from "../plugins/content/plan.ts";
 import { git, installUniversal, makeCtx, makeSourceRepo, read, removeTemps, runTaps, sha, tmpDir, writeTree } from "./helpers/content-project.ts";
 
@@ -274,6 +274,33 @@ test(".gitignore gets the standard's lines (comments stripped) and our own, once
   );
   const again = await runTaps([contentPlugin()], makeCtx(s.project, { source: s.source }).ctx, "plan");
   assert.equal((again.plan as unknown as ContentPlanX).gitignore.add, []);
+});
+
+test("large files are compared by hash only: no text diff, no merge", async () => {
+  const s = setup("git");
+  const plugin = contentPlugin({ largeFileBytes: 4 });
+  const dry = await runTaps([plugin], makeCtx(s.project, { source: s.source, onConflict: "merge", dryRun: true, diff: true }).ctx);
+  const e = byTarget(dry.plan!.entries);
+  assert.ok(e["standards/universal/both.md"].opaque);
+  const diffs = (dry.plan as unknown as { diffs: Record<string, string> }).diffs;
+  assert.is(diffs["standards/universal/both.md"], "# conflict: changed locally and upstream; decision: merge\nBinary or large files a/standards/universal/both.md and b/standards/universal/both.md differ\n");
+  const run = await runTaps([plugin], makeCtx(s.project, { source: s.source, onConflict: "merge" }).ctx);
+  assert.is(read(path.join(s.install, "standards/universal/both.md")), "a\nb\nc\nd\ne\nf\ng (mine)\n");
+  assert.ok((run.evidence!.needs_attention as string[]).includes("standards/universal/both.md"));
+  assert.is(read(path.join(s.install, "standards/universal/upd.md")), NEW_TREE["standards/upd.md"], "updates need no diff");
+});
+
+test("the plan renders as text and JSON", async () => {
+  const s = setup("git");
+  const dry = await runTaps([contentPlugin()], makeCtx(s.project, { source: s.source, onConflict: "keep", dryRun: true }).ctx);
+  const plan = dry.plan as unknown as ContentPlanX;
+  const text = renderPlanText(plan);
+  assert.match(text, new RegExp(`^Content plan: base git ${s.commits[0].slice(0, 12)} \\(VERSION\\.txt\\) → ${s.commits[1].slice(0, 12)}\n  2 new, 4 updated, 2 unchanged, 4 kept local, 5 conflicts, 2 deleted, 0 errors\n`));
+  assert.match(text, /^  conflict   standards\/universal\/both\.md  \(changed locally and upstream → keep \(policy\)\)$/m);
+  assert.not.match(text, /same\.md/, "unchanged files are counted, not listed");
+  const json = JSON.parse(renderPlanJson(plan));
+  assert.is(json.schema_version, 1);
+  assert.equal(json.entries, JSON.parse(JSON.stringify(plan.entries)));
 });
 
 test.after(removeTemps);
