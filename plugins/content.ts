@@ -28,7 +28,7 @@ import { readInstalledManifest, writeManifestFile } from "./content/manifest.ts"
 import { mergeFile } from "./content/merge.ts";
 import { ContentOptions, type ContentOptionsInput } from "./content/options.ts";
 import { matcher } from "./content/paths.ts";
-import type { ContentEntry, ContentPlanX } from "./content/plan.ts";
+import { canMerge, type ContentEntry, type ContentPlanX } from "./content/plan.ts";
 import { planDiffs } from "./content/render.ts";
 import { scanSource } from "./content/scan.ts";
 
@@ -109,7 +109,7 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
         if (ctx.dryRun && ctx.options.diff) {
           merged.diffs = await planDiffs(mine, {
             merge: async (e: ContentEntry) => {
-              if (e.opaque || !["both-changed", "added-both", "no-base"].includes(e.conflict ?? "")) return null;
+              if (!canMerge(e)) return null;
               const base = (await built.base.contents([e.target])).get(e.target) ?? null;
               return await mergeFile(fs.readFileSync(path.join(mine.install, e.target)), base, fs.readFileSync(path.join(mine.source.root, e.source!)), ctx.signal);
             },

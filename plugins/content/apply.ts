@@ -18,7 +18,7 @@ import { type InstalledManifest, MANIFEST_SCHEMA_VERSION, writeManifestFile } fr
 import { mergeFile } from "./merge.ts";
 import type { ContentOptions, Decision, PromptFn } from "./options.ts";
 import { insideJoin, PathMap } from "./paths.ts";
-import { type ContentEntry, type ContentPlanX, countPlan, manifestHash, type PlanCounts } from "./plan.ts";
+import { canMerge, type ContentEntry, type ContentPlanX, countPlan, manifestHash, type PlanCounts } from "./plan.ts";
 import { entryDiff } from "./render.ts";
 import { writeAtomicVia } from "./write.ts";
 
@@ -61,8 +61,6 @@ export interface ApplyReport {
 type Op =
   | { kind: "write"; entry: ContentEntry; abs: string; data: Buffer; expected: string; mode?: number }
   | { kind: "delete"; entry: ContentEntry; abs: string };
-
-const MERGEABLE = new Set(["both-changed", "added-both", "no-base"]);
 
 function hashOf(abs: string): string | null {
   try {
@@ -128,7 +126,7 @@ export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
   });
 
   // Merges first: they need the base contents, fetched in one batch.
-  const toMerge = entries.filter((e) => e.action === "conflict" && e.decision === "merge" && MERGEABLE.has(e.conflict ?? "") && !e.opaque);
+  const toMerge = entries.filter((e) => e.action === "conflict" && e.decision === "merge" && canMerge(e));
   const baseContents = await req.base.contents(toMerge.map((e) => e.target));
 
   for (const e of entries) {

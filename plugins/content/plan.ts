@@ -66,6 +66,11 @@ export interface ContentEntry extends PlanEntry {
   mode?: number;
 }
 
+/** A conflict `merge` can resolve: text on both sides, and no deletion involved. */
+export function canMerge(e: ContentEntry): boolean {
+  return !e.opaque && (e.conflict === "both-changed" || e.conflict === "added-both" || e.conflict === "no-base");
+}
+
 export interface PlanCounts {
   new: number;
   updated: number;
