@@ -13,16 +13,20 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 // @ts-types="../../node_modules/@modelcontextprotocol/sdk/dist/esm/client/streamableHttp.d.ts"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
-/** A smoke `tools/call`: the call must not be an error result and, if given, its text must contain `expect.contains`. */
+/** A smoke `tools/call`: the call must not be an error result, and its text must contain what `expect` lists. */
 export interface SmokeCall {
   tool: string;
   args?: Record<string, unknown>;
-  expect?: { contains?: string };
+  expect?: { contains?: string; containsAll?: string[] };
+  /** Skip (and pass) the call when the server does not register the tool. Default false: a missing tool fails it. */
+  ifRegistered?: boolean;
 }
 
 export interface SmokeCallResult {
   tool: string;
   ok: boolean;
+  /** The tool is not registered and the call said `ifRegistered`. */
+  skipped?: boolean;
   /** The text content items of the result, joined by newlines. */
   text: string;
   isError: boolean;
@@ -200,7 +204,10 @@ async function smokeCall(client: Client, call: SmokeCall, tools: string[], deadl
     durationMs: Date.now() - started,
     ...(error === undefined ? {} : { error }),
   });
-  if (!tools.includes(call.tool)) return result(false, "", false, `Tool "${call.tool}" is not registered`);
+  if (!tools.includes(call.tool)) {
+    if (call.ifRegistered) return { ...result(true, "", false), skipped: true };
+    return result(false, "", false, `Tool "${call.tool}" is not registered`);
+  }
   try {
     const answer = await client.callTool({ name: call.tool, arguments: call.args ?? {} }, undefined, {
       timeout: remaining(deadline),
@@ -212,9 +219,11 @@ async function smokeCall(client: Client, call: SmokeCall, tools: string[], deadl
       .join("\n");
     const isError = answer.isError === true;
     if (isError) return result(false, text, true, `Tool "${call.tool}" returned an error: ${firstLine(text)}`);
-    const want = call.expect?.contains;
-    if (want !== undefined && !text.includes(want)) {
-      return result(false, text, false, `Tool "${call.tool}" answered without "${want}": ${firstLine(text)}`);
+    const wanted = [...(call.expect?.contains === undefined ? [] : [call.expect.contains]), ...(call.expect?.containsAll ?? [])];
+    const absent = wanted.filter((want) => !text.includes(want));
+    if (absent.length > 0) {
+      const list = absent.map((want) => `"${want}"`).join(", ");
+      return result(false, text, false, `Tool "${call.tool}" answered without ${list}: ${firstLine(text)}`);
     }
     return result(true, text, false);
   } catch (err) {

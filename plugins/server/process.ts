@@ -207,14 +207,27 @@ export async function stopProjectServer(
   return { found, stop: await stopServer(found.state.pid, options) };
 }
 
-function leadsOwnGroup(pid: number): boolean {
+/** Fields of /proc/<pid>/stat after the command name (which may hold spaces and parentheses). */
+function statFields(pid: number): string[] | null {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(fields[2]) === pid; // field 5 of stat: the process group id
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   } catch {
-    return false;
+    return null;
   }
+}
+
+function leadsOwnGroup(pid: number): boolean {
+  return Number(statFields(pid)?.[2]) === pid; // stat field 5: the process group id
+}
+
+/**
+ * True when the process leads its own session, as a server started detached does (ours via
+ * `startDetached`, or a shell's `setsid`). A server an IDE spawned over stdio lives in the
+ * IDE's session: stopping it takes the user's tools away until they reload it there.
+ */
+export function ownsSession(pid: number): boolean {
+  return Number(statFields(pid)?.[3]) === pid; // stat field 6: the session id
 }
 
 function send(pid: number, signal: NodeJS.Signals, group: boolean): void {

@@ -1,0 +1,163 @@
+/**
+ * The deps plugin (SPEC §5.3): the server's Python dependencies, installed into the
+ * installation's venv with the venv's own interpreter when `requirements.txt` changed (or
+ * on request), then `pip check`, then the post-install steps the requirements call for.
+ *
+ *   preflight      read-only: whether an install will be needed, and whether the venv exists
+ *   upgradeServer  stage -10, before the server plugin swaps the code: a failed install
+ *                  fails phase 3 while the old server code is still in place; the backup
+ *                  restores the venv exactly on rollback
+ *
+ * `pip check` is compared with its result before the install, so conflicts the venv already
+ * had do not fail the upgrade; only new ones do.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { parsePluginOptions } from "../core/config.ts";
+import { UpgradeError } from "../core/errors.ts";
+import { definePlugin } from "../core/plugin.ts";
+import type { UpgradeContext } from "../core/types.ts";
+import { DEFAULT_POST_INSTALL_RULES, detectPostInstall, pipCheck, pipFreeze, pipInstall, runPostInstall } from "./server/pip.ts";
+import { journal, journalled, STEP } from "./server/shared.ts";
+
+export const PLUGIN_NAME = "deps";
+
+const PostInstallRuleSchema = z.strictObject({
+  name: z.string().min(1),
+  requirement: z.string().min(1),
+  command: z.array(z.string()).min(1),
+  timeoutMs: z.number().int().positive().optional(),
+});
+
+export const DepsOptions = z.strictObject({
+  /** The requirements file, relative to both the source root and the installation. */
+  requirements: z.string().min(1).default("mcp_server/requirements.txt"),
+  /** Extra `pip install` arguments, e.g. `["--no-index", "--find-links", "/wheels"]` offline. */
+  extraArgs: z.array(z.string()).default([]),
+  /** Per pip attempt. */
+  timeoutMs: z.number().int().positive().default(600_000),
+  /** Extra attempts after a network error. */
+  retries: z.number().int().min(0).default(2),
+  retryDelayMs: z.number().int().min(0).default(2_000),
+  /** Install even when requirements.txt did not change. */
+  force: z.boolean().default(false),
+  /** Post-install rules; default: an active `playwright` line → `python -m playwright install chromium`. */
+  postInstall: z.array(PostInstallRuleSchema).default(DEFAULT_POST_INSTALL_RULES.map((r) => ({ ...r, command: [...r.command] }))),
+});
+export type DepsOptionsInput = z.input<typeof DepsOptions>;
+
+function readOrNull(file: string): Buffer | null {
+  try {
+    return fs.readFileSync(file);
+  } catch {
+    return null;
+  }
+}
+
+export function depsPlugin(options: DepsOptionsInput = {}) {
+  const opts = parsePluginOptions(PLUGIN_NAME, DepsOptions, options);
+  const python = (ctx: UpgradeContext) => path.join(ctx.layout.venvDir, "bin", "python");
+  const files = (ctx: UpgradeContext) => ({
+    source: path.join(ctx.options.source!, opts.requirements),
+    live: path.join(ctx.layout.installDir, opts.requirements),
+  });
+  /** Whether the requirements differ (or an install is forced); null when the source has none. */
+  const needed = (ctx: UpgradeContext): boolean | null => {
+    const f = files(ctx);
+    const src = readOrNull(f.source);
+    if (src === null) return null;
+    const live = readOrNull(f.live);
+    return opts.force || live === null || !src.equals(live);
+  };
+
+  return definePlugin({
+    name: PLUGIN_NAME,
+    apply(hooks) {
+      hooks.preflight.tap((ctx, findings, ev) => {
+        if (!ctx.options.source || !fs.existsSync(ctx.options.source) || !ctx.layout.installExists) return;
+        const need = needed(ctx);
+        ev.deps_install_needed = ctx.options.skipDeps ? false : need === true;
+        if (need && !ctx.options.skipDeps && !fs.existsSync(python(ctx))) {
+          findings.error(
+            "VENV_MISSING",
+            `Cannot install the server's dependencies: there is no venv interpreter at "${python(ctx)}"`,
+            `Create it (python3 -m venv "${ctx.layout.venvDir}"), or pass --skip-deps to leave dependencies alone`,
+          );
+        }
+      });
+
+      hooks.upgradeServer.tap({ stage: -10 }, async (ctx, draft) => {
+        // The gate's schema types `deps` narrowly; the record keeps more (what was installed, how).
+        const ev = draft as Record<string, unknown>;
+        if (ctx.options.skipDeps) {
+          ev.deps = { status: "skipped", pip_check_ok: null, reason: "--skip-deps" };
+          return;
+        }
+        // A resumed run re-installs when the interrupted one had decided to (pip install is idempotent).
+        const need = journalled(ctx, STEP.depsPlanned) ? true : needed(ctx);
+        if (need !== true) {
+          ev.deps = { status: "unchanged", pip_check_ok: null, reason: need === null ? `the source has no ${opts.requirements}` : `${opts.requirements} did not change` };
+          return;
+        }
+        const t0 = performance.now();
+        const py = python(ctx);
+        const { source } = files(ctx);
+        await journal(ctx, STEP.depsPlanned, { requirements: source });
+        const checkBefore = await pipCheck(py);
+        const packagesBefore = await pipFreeze(py);
+        const r = await pipInstall({
+          python: py,
+          requirements: source,
+          extraArgs: opts.extraArgs,
+          timeoutMs: opts.timeoutMs,
+          retries: opts.retries,
+          retryDelayMs: opts.retryDelayMs,
+          cwd: ctx.layout.projectRoot,
+        });
+        const known = new Set(checkBefore.ok ? [] : checkBefore.output.split("\n"));
+        const newProblems = r.check && !r.check.ok ? r.check.output.split("\n").filter((l) => !known.has(l)) : [];
+        const installed = r.attempts.at(-1)?.exitCode === 0;
+        const record = {
+          status: "installed",
+          pip_check_ok: installed ? newProblems.length === 0 : false,
+          requirements: source,
+          command: r.command,
+          attempts: r.attempts.map((a) => ({ exit_code: a.exitCode, network_error: a.networkError, timed_out: a.timedOut, duration_ms: a.durationMs })),
+          packages_before: packagesBefore,
+        };
+        if (!installed || newProblems.length > 0) {
+          ev.deps = { ...record, status: "failed", error: r.error, pip_check_problems: newProblems };
+          throw new UpgradeError("SERVER_FAILED", `Cannot install the server's Python dependencies: ${installed ? `pip check: ${newProblems.join("; ")}` : r.error}`, {
+            hint: r.attempts.at(-1)?.networkError
+              ? "Check the network (or pass pip options such as --no-index --find-links <dir> in the deps plugin's extraArgs); the venv is restored from the backup"
+              : "Fix the requirement named above in the source's requirements.txt; the venv is restored from the backup",
+            details: { output: r.attempts.at(-1)?.output },
+          });
+        }
+        const packagesAfter = await pipFreeze(py);
+        const steps = detectPostInstall(fs.readFileSync(source, "utf8"), { rules: opts.postInstall, python: py });
+        const outcomes = await runPostInstall(steps, { cwd: ctx.layout.projectRoot, timeoutMs: opts.timeoutMs });
+        const postInstall = outcomes.map((o) => ({ rule: o.rule, command: o.command, ok: o.ok, exit_code: o.exitCode, duration_ms: o.durationMs }));
+        const added = packagesAfter.filter((p) => !packagesBefore.includes(p));
+        ev.deps = {
+          ...record,
+          packages_after: packagesAfter,
+          added,
+          removed: packagesBefore.filter((p) => !packagesAfter.includes(p)),
+          post_install: postInstall,
+          duration_ms: Math.round(performance.now() - t0),
+        };
+        const failed = outcomes.find((o) => !o.ok);
+        if (failed) {
+          throw new UpgradeError("SERVER_FAILED", `Cannot finish the dependency install: post-install step "${failed.rule}" (${failed.command.join(" ")}) ${failed.timedOut ? "timed out" : `exited with ${failed.exitCode}`}`, {
+            hint: "Run the step by hand to see why, or change the deps plugin's postInstall rules; the venv is restored from the backup",
+            details: { output: failed.output },
+          });
+        }
+        await journal(ctx, STEP.depsInstalled, { added: added });
+        ctx.log.info(`deps: installed from ${opts.requirements} (${added.join(", ") || "no new packages"})`);
+      });
+    },
+  });
+}

@@ -1,0 +1,275 @@
+/**
+ * The server plugin (SPEC §5.3–5.4): replaces `mcp_server/` and `scripts/` exactly through
+ * a verified staged copy and a swap, and restarts this project's MCP server by pid.
+ *
+ *   start          publishes the configured launch command to the other server plugins
+ *   preflight      records the running server (pid checked against /proc), reports leftovers
+ *                  of an interrupted swap and a state file naming someone else's process
+ *   upgradeServer  stages, verifies and swaps each folder (after deps, which taps earlier)
+ *   migrate        stage 100, after every migration: the restart — a detached server is
+ *                  stopped and started again with the (migrated) launch command and must
+ *                  answer MCP over HTTP; an IDE-owned one is left to the IDE, with a message
+ *   rollback       stage -100: stops what we started and undoes the swaps; stage 100 (after
+ *                  the backup is restored): starts the old server again if we had stopped it,
+ *                  and health-checks it
+ *   cleanup        removes the old folders once the upgrade completed
+ *
+ * The restart taps `migrate` because core has no hook between `migrate` and `validate`; it
+ * must see the launch arguments the migrations wrote.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { parsePluginOptions } from "../core/config.ts";
+import { UpgradeError } from "../core/errors.ts";
+import { definePlugin } from "../core/plugin.ts";
+import type { UpgradeContext } from "../core/types.ts";
+import { type LaunchCommand, needsTransportArg, serverEnv, transportOf, withTransport } from "./server/launch.ts";
+import { probeStdio } from "./server/mcp-client.ts";
+import { findProjectServer, identifyServer, ownsSession, processAlive, startDetached, stopServer } from "./server/process.ts";
+import { journal, journalled, launchFor, LaunchSpecSchema, type ServerBefore, SHARED, STEP } from "./server/shared.ts";
+import { DEFAULT_EXCLUDES, hashTree, oldPath, removeOld, repairSwap, stageCopy, stagedPath, swapStaged, undoSwap } from "./server/stage.ts";
+
+export const PLUGIN_NAME = "server";
+
+export const ServerOptions = z.strictObject({
+  /** Folders replaced exactly, relative to both the source root and the installation. */
+  folders: z.array(z.string().min(1)).default(["mcp_server", "scripts"]),
+  /** globby patterns left out of the copy (SPEC §2). */
+  excludes: z.array(z.string()).default([...DEFAULT_EXCLUDES]),
+  /** The launch command; default: the project's `.cursor/mcp.json` entry, else `<venv>/bin/python -m mcp_server --transport dual`. */
+  launch: LaunchSpecSchema.optional(),
+  /** Transport for a restarted server when the running one did not say. */
+  transport: z.enum(["dual", "http"]).default("dual"),
+  /** Until the restarted server answers MCP over HTTP. */
+  startTimeoutMs: z.number().int().positive().default(30_000),
+  /** SIGTERM grace before SIGKILL. */
+  stopTimeoutMs: z.number().int().positive().default(5_000),
+  /** The restarted server's output, relative to the installation. */
+  logFile: z.string().min(1).default(".cache/mcp-server.log"),
+  /** Also stop a server the IDE owns (it then stays down until the IDE reloads it). */
+  stopIdeServer: z.boolean().default(false),
+});
+export type ServerOptionsInput = z.input<typeof ServerOptions>;
+
+const IDE_RELOAD = "Reload the MCP server in your IDE (Cursor: Settings → MCP → restart it) so that it runs the new code";
+
+function swapId(ctx: UpgradeContext): string {
+  return ctx.session?.id ?? "no-session";
+}
+
+function serverError(message: string, hint: string, details?: unknown): UpgradeError {
+  return new UpgradeError("SERVER_FAILED", message, { hint, details });
+}
+
+/** The project's server now, as ServerBefore. */
+function currentServer(ctx: UpgradeContext): ServerBefore {
+  const found = findProjectServer(ctx.layout.installDir);
+  if (found.status !== "running") return { status: found.status, detached: false };
+  return {
+    status: "running",
+    pid: found.state.pid,
+    url: found.state.url,
+    transport: found.state.transport,
+    detached: ownsSession(found.state.pid),
+  };
+}
+
+/** Args for a detached start: the launch args with the transport the server ran in, when the server takes one. */
+function detachedArgs(launch: LaunchCommand, serverDir: string, transport: string): string[] {
+  if (!needsTransportArg(serverDir).needed) return launch.args;
+  const current = transportOf(launch.args);
+  return current === "http" || current === "dual" ? launch.args : withTransport(launch.args, transport);
+}
+
+export function serverPlugin(options: ServerOptionsInput = {}) {
+  const opts = parsePluginOptions(PLUGIN_NAME, ServerOptions, options);
+  const logFile = (ctx: UpgradeContext) => path.resolve(ctx.layout.installDir, opts.logFile);
+
+  async function swapFolder(ctx: UpgradeContext, folder: string) {
+    const source = path.join(ctx.options.source!, folder);
+    const live = path.join(ctx.layout.installDir, folder);
+    const id = swapId(ctx);
+    if (!fs.existsSync(source)) return { folder, status: "absent" as const };
+    // An interrupted earlier attempt of this session: put the original back first.
+    repairSwap(live, id, "back");
+    const wanted = await hashTree(source, opts.excludes);
+    const current = fs.existsSync(live) ? await hashTree(live, []) : null;
+    const same = current !== null && JSON.stringify(current) === JSON.stringify(wanted);
+    if (same) {
+      // Already the source's files: unchanged, or swapped by an interrupted run of this session.
+      return { folder, status: fs.existsSync(oldPath(live, id)) ? "swapped" as const : "unchanged" as const, files: Object.keys(wanted).length };
+    }
+    const staged = await stageCopy({ source, live, id, excludes: opts.excludes });
+    if (fs.existsSync(oldPath(live, id))) {
+      // The original is already aside (resumed run): replace the live copy only.
+      fs.rmSync(live, { recursive: true, force: true });
+      fs.renameSync(stagedPath(live, id), live);
+    } else {
+      swapStaged(live, id);
+    }
+    await journal(ctx, STEP.swapped, { folder });
+    return { folder, status: "swapped" as const, files: Object.keys(staged.files).length, bytes: staged.bytes };
+  }
+
+  async function restart(ctx: UpgradeContext, before: ServerBefore): Promise<Record<string, unknown>> {
+    if (!ctx.options.restart) return { status: "skipped", reason: "--no-restart" };
+    const now = currentServer(ctx);
+    if (before.status === "running" && !before.detached) {
+      if (opts.stopIdeServer && now.status === "running") await stopServer(now.pid!, { timeoutMs: opts.stopTimeoutMs });
+      ctx.log.warn(`The MCP server (pid ${before.pid}) belongs to your IDE: ${IDE_RELOAD}`);
+      return { status: "ide_reload_required", pid: before.pid, stopped: opts.stopIdeServer, message: IDE_RELOAD };
+    }
+    if (before.status !== "running") {
+      const launch = launchFor(ctx, opts.launch);
+      if (launch.source === "mcp.json") {
+        ctx.log.warn(`No MCP server of this project is running in the background: ${IDE_RELOAD}`);
+        return { status: "ide_reload_required", message: IDE_RELOAD };
+      }
+      return { status: "not_running" };
+    }
+    const t0 = performance.now();
+    let stopMs = 0;
+    if (now.status === "running" && now.pid !== undefined) {
+      const stop = await stopServer(now.pid, { timeoutMs: opts.stopTimeoutMs });
+      stopMs = stop.durationMs;
+      if (!stop.exited) throw serverError(`Cannot stop the MCP server (pid ${now.pid}): it survived SIGKILL`, "Stop it by hand, then run `agent-os-upgrade resume`");
+      await journal(ctx, STEP.stopped, { pid: now.pid, signal: stop.signal });
+    }
+    const launch = launchFor(ctx, opts.launch);
+    const args = detachedArgs(launch, path.join(ctx.layout.installDir, "mcp_server"), before.transport ?? opts.transport);
+    const started = await startDetached({
+      command: launch.command,
+      args,
+      env: serverEnv(launch.env),
+      cwd: launch.cwd,
+      installDir: ctx.layout.installDir,
+      logFile: logFile(ctx),
+      timeoutMs: opts.startTimeoutMs,
+    });
+    if (!started.ok) {
+      throw serverError(`Cannot restart the MCP server: ${started.error}`, `See ${started.logFile}; the upgrade is rolled back`, {
+        log: started.logFile,
+        probe: started.probe?.problems,
+      });
+    }
+    const info = { pid: started.state!.pid, url: started.state!.url, logFile: started.logFile };
+    ctx.shared.set(SHARED.started, info);
+    await journal(ctx, STEP.started, info);
+    const latency = Math.round(performance.now() - t0);
+    ctx.log.info(`server: restarted (pid ${before.pid} → ${info.pid}, ${info.url}) in ${latency} ms`);
+    return { status: "restarted", old_pid: before.pid, pid: info.pid, url: info.url, command: [launch.command, ...args], stop_ms: stopMs, latency_ms: latency };
+  }
+
+  return definePlugin({
+    name: PLUGIN_NAME,
+    apply(hooks) {
+      hooks.start.tap((ctx) => {
+        if (opts.launch) ctx.shared.set(SHARED.launch, opts.launch);
+      });
+
+      hooks.preflight.tap((ctx, findings, ev) => {
+        if (!ctx.layout.installExists) return;
+        const found = findProjectServer(ctx.layout.installDir);
+        if (found.status === "foreign") {
+          findings.warn("SERVER_STATE_FOREIGN", `${path.basename(ctx.layout.serverStateFile)} names a process that is not this project's server: ${found.reason}`, "It will not be stopped; delete the stale state file if no server of this project runs");
+        } else if (found.status === "invalid-state") {
+          findings.warn("SERVER_STATE_INVALID", found.reason, "Delete the file; a running server writes it again when it starts");
+        }
+        const leftovers = fs.readdirSync(ctx.layout.installDir)
+          .filter((n) => opts.folders.some((f) => n.startsWith(`${f}.staged-`) || n.startsWith(`${f}.old-`)));
+        if (leftovers.length) {
+          findings.warn("SERVER_SWAP_LEFTOVER", `Folders from an interrupted server swap: ${leftovers.join(", ")}`, "Run `agent-os-upgrade rollback` (or `resume`) for that session, or delete them once you have checked mcp_server/");
+        }
+        const now = currentServer(ctx);
+        ev.server_before = now;
+      });
+
+      hooks.upgradeServer.tap(async (ctx, draft) => {
+        const ev = draft as Record<string, unknown>; // the record keeps more than the gate checks
+        const t0 = performance.now();
+        const before = (journalled(ctx, STEP.before) as ServerBefore | undefined) ?? currentServer(ctx);
+        if (!journalled(ctx, STEP.before)) await journal(ctx, STEP.before, { ...before });
+        const folders = [];
+        for (const folder of opts.folders) folders.push(await swapFolder(ctx, folder));
+        const swapped = folders.some((f) => f.status === "swapped");
+        ev.code = {
+          status: swapped ? "swapped" : "unchanged",
+          hashes_verified: true,
+          folders,
+          duration_ms: Math.round(performance.now() - t0),
+        };
+        ctx.log.info(`server: ${folders.map((f) => `${f.folder} ${f.status}`).join(", ")}`);
+      });
+
+      hooks.migrate.tap({ stage: 100 }, async (ctx, draft) => {
+        const ev = draft as Record<string, unknown>;
+        const before = (journalled(ctx, STEP.before) as ServerBefore | undefined) ?? currentServer(ctx);
+        ev.restart = await restart(ctx, before);
+      });
+
+      hooks.rollback.tap({ stage: -100 }, async (ctx, request) => {
+        const started = (ctx.shared.get(SHARED.started) ?? journalled(ctx, STEP.started)) as { pid: number } | undefined;
+        const evidence: Record<string, unknown> = {};
+        if (started && processAlive(started.pid) && identifyServer(started.pid, ctx.layout.installDir).ours) {
+          evidence.stopped_new = await stopServer(started.pid, { timeoutMs: opts.stopTimeoutMs });
+        }
+        const id = swapId(ctx);
+        evidence.folders = opts.folders.map((folder) => {
+          const live = path.join(ctx.layout.installDir, folder);
+          if (fs.existsSync(oldPath(live, id))) {
+            undoSwap(live, id);
+            fs.rmSync(stagedPath(live, id), { recursive: true, force: true });
+            return { folder, action: "restored" };
+          }
+          return { folder, action: repairSwap(live, id, "back") };
+        });
+        request.evidence.server_code = evidence;
+      });
+
+      hooks.rollback.tap({ stage: 100 }, async (ctx, request) => {
+        const before = journalled(ctx, STEP.before) as ServerBefore | undefined;
+        const stopped = journalled(ctx, STEP.stopped);
+        const evidence: Record<string, unknown> = {};
+        if (before?.status === "running" && before.detached && stopped && ctx.options.restart) {
+          const launch = launchFor(ctx, opts.launch);
+          const args = detachedArgs(launch, path.join(ctx.layout.installDir, "mcp_server"), before.transport ?? opts.transport);
+          const r = await startDetached({
+            command: launch.command,
+            args,
+            env: serverEnv(launch.env),
+            cwd: launch.cwd,
+            installDir: ctx.layout.installDir,
+            logFile: logFile(ctx),
+            timeoutMs: opts.startTimeoutMs,
+          });
+          evidence.restart = r.ok
+            ? { status: "restarted", pid: r.state!.pid, url: r.state!.url, tools: r.probe!.tools }
+            : { status: "failed", error: r.error };
+          if (!r.ok) ctx.log.error(`The old MCP server did not come back after the rollback: ${r.error}`);
+        } else if (request.phase === 3 || request.phase === 4) {
+          // Health-check the restored server over stdio; it changes nothing (no byte-code written).
+          const launch = launchFor(ctx, opts.launch);
+          const serverDir = path.join(ctx.layout.installDir, "mcp_server");
+          const args = fs.existsSync(serverDir) && needsTransportArg(serverDir).needed ? withTransport(launch.args, "stdio") : launch.args;
+          const probe = await probeStdio({
+            command: launch.command,
+            args,
+            env: serverEnv({ ...launch.env, PYTHONDONTWRITEBYTECODE: "1" }),
+            cwd: launch.cwd,
+            timeoutMs: 15_000,
+            failOnStderrErrors: false,
+          });
+          evidence.health = { ok: probe.ok, tools: probe.tools, error: probe.error ?? null };
+          if (before?.status === "running") ctx.log.warn(`The upgrade was rolled back: ${IDE_RELOAD.replace("new", "restored")}`);
+        }
+        request.evidence.server_restart = evidence;
+      });
+
+      hooks.cleanup.tap(async (ctx, outcome) => {
+        if (ctx.dryRun || outcome.status !== "completed") return;
+        for (const folder of opts.folders) removeOld(path.join(ctx.layout.installDir, folder), swapId(ctx));
+      });
+    },
+  });
+}

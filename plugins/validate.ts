@@ -1,0 +1,152 @@
+/**
+ * The validate plugin (SPEC §5.5): a real MCP handshake with the upgraded server, with the
+ * official client. Expected tools are the config's plus, by default, every tool the old
+ * server had (probed in pre-flight); smoke calls default to `search_standards` answering
+ * and `list_workflows` naming every installed workflow; error lines in the server's stderr
+ * fail the check. Every failure is a finding, so all are reported together, and any of
+ * them makes the core roll back.
+ *
+ *   preflight  probes the installed server read-only: over HTTP when it runs in the
+ *              background, else by spawning it over stdio without writing byte-code
+ *   validate   probes the new server: over HTTP when the server plugin restarted it, else
+ *              over stdio with the launch command; writes `.cache/upgrade-validation-<ts>.json`
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { writeJsonAtomic } from "../core/atomic.ts";
+import { parsePluginOptions } from "../core/config.ts";
+import { definePlugin } from "../core/plugin.ts";
+import type { UpgradeContext } from "../core/types.ts";
+import { needsTransportArg, serverEnv, withTransport } from "./server/launch.ts";
+import { probeHttp, type ProbeResult, probeStdio, type SmokeCall } from "./server/mcp-client.ts";
+import { findProjectServer, processAlive } from "./server/process.ts";
+import { journalled, launchFor, LaunchSpecSchema, SHARED, SmokeCallSchema, STEP } from "./server/shared.ts";
+
+export const PLUGIN_NAME = "validate";
+
+export const ValidateOptions = z.strictObject({
+  /** Tools the new server must register, in addition to the old server's. */
+  expectTools: z.array(z.string().min(1)).default([]),
+  /** Also expect every tool the old server registered (probed in pre-flight). */
+  expectOldTools: z.boolean().default(true),
+  /** Smoke calls; default: search_standards answers, list_workflows names every installed workflow (each when registered). */
+  smoke: z.array(SmokeCallSchema).optional(),
+  /** The query of the default search_standards call. */
+  smokeQuery: z.string().min(1).default("testing standards"),
+  /** The whole probe of the new server (connection included). */
+  timeoutMs: z.number().int().positive().default(30_000),
+  /** Probe the installed server in pre-flight (to learn its tools). */
+  probeBefore: z.boolean().default(true),
+  probeBeforeTimeoutMs: z.number().int().positive().default(15_000),
+  /** The launch command; default: the server plugin's, else mcp.json, else the SPEC default. */
+  launch: LaunchSpecSchema.optional(),
+});
+export type ValidateOptionsInput = z.input<typeof ValidateOptions>;
+
+const stamp = (d: Date) => d.toISOString().replace(/[:.]/g, "-");
+
+function installedWorkflows(installDir: string): string[] {
+  try {
+    return fs.readdirSync(path.join(installDir, "workflows"), { withFileTypes: true })
+      .filter((d) => d.isDirectory() && !d.name.startsWith("."))
+      .map((d) => d.name)
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+export function validatePlugin(options: ValidateOptionsInput = {}) {
+  const opts = parsePluginOptions(PLUGIN_NAME, ValidateOptions, options);
+
+  /** Spawns the configured server over stdio (forcing `--transport stdio` when it takes one: no state file, no port). */
+  function stdioProbe(ctx: UpgradeContext, extra: { calls?: SmokeCall[]; expectTools?: string[]; timeoutMs: number; readOnly: boolean }) {
+    const launch = launchFor(ctx, opts.launch);
+    const serverDir = path.join(ctx.layout.installDir, "mcp_server");
+    const args = fs.existsSync(serverDir) && needsTransportArg(serverDir).needed ? withTransport(launch.args, "stdio") : launch.args;
+    return probeStdio({
+      command: launch.command,
+      args,
+      env: serverEnv(extra.readOnly ? { ...launch.env, PYTHONDONTWRITEBYTECODE: "1" } : launch.env),
+      cwd: launch.cwd,
+      timeoutMs: extra.timeoutMs,
+      calls: extra.calls,
+      expectTools: extra.expectTools,
+      failOnStderrErrors: !extra.readOnly,
+    });
+  }
+
+  return definePlugin({
+    name: PLUGIN_NAME,
+    apply(hooks) {
+      hooks.preflight.tap(async (ctx, findings, ev) => {
+        if (!opts.probeBefore || ctx.dryRun || !ctx.layout.installExists) return;
+        const running = findProjectServer(ctx.layout.installDir);
+        const probe = running.status === "running" && running.state.url
+          ? await probeHttp({ url: running.state.url, timeoutMs: opts.probeBeforeTimeoutMs, failOnStderrErrors: false })
+          : await stdioProbe(ctx, { timeoutMs: opts.probeBeforeTimeoutMs, readOnly: true });
+        const connected = probe.tools.length > 0;
+        ev.server_tools_before = connected ? probe.tools : null;
+        ev.server_probe_before = { ok: connected, transport: probe.transport, duration_ms: probe.durationMs, error: connected ? null : probe.error ?? null };
+        if (!connected) {
+          findings.warn("SERVER_PROBE_BEFORE", `Cannot list the installed server's tools: ${probe.error ?? "it registers none"}`, "Validation will expect only the tools named in the validate plugin's expectTools");
+        }
+      });
+
+      hooks.validate.tap(async (ctx, findings, ev) => {
+        const before = (ctx.evidence(0) as Record<string, unknown> | undefined)?.server_tools_before;
+        const expected = [...new Set([...opts.expectTools, ...(opts.expectOldTools && Array.isArray(before) ? before as string[] : [])])].sort();
+        const workflows = installedWorkflows(ctx.layout.installDir);
+        const calls: SmokeCall[] = opts.smoke ?? [
+          { tool: "search_standards", args: { query: opts.smokeQuery }, ifRegistered: true },
+          { tool: "list_workflows", expect: { containsAll: workflows }, ifRegistered: true },
+        ];
+        const started = (ctx.shared.get(SHARED.started) ?? journalled(ctx, STEP.started)) as { pid: number; url: string; logFile?: string } | undefined;
+        const probe: ProbeResult = started && processAlive(started.pid)
+          ? await probeHttp({ url: started.url, logFile: started.logFile, timeoutMs: opts.timeoutMs, calls, expectTools: expected })
+          : await stdioProbe(ctx, { calls, expectTools: expected, timeoutMs: opts.timeoutMs, readOnly: false });
+
+        const answered = probe.serverInfo !== undefined && !probe.problems.some((p) => p.startsWith("tools/list failed"));
+        if (!answered) {
+          findings.error("SERVER_UNHEALTHY", `The upgraded MCP server does not answer over ${probe.transport}: ${probe.error}`, "See the server's stderr in the validation report; the upgrade is rolled back");
+        }
+        if (probe.missingTools.length) {
+          findings.error("TOOLS_MISSING", `The upgraded MCP server lacks tool(s): ${probe.missingTools.join(", ")}`, "Expected tools are the old server's plus the validate plugin's expectTools; fix the server or the list");
+        }
+        for (const call of probe.calls) {
+          if (!call.ok && call.error) findings.error("SMOKE_FAILED", call.error, "Fix the tool, or change the validate plugin's smoke calls");
+        }
+        if (probe.stderrErrors.length) {
+          findings.error("SERVER_STDERR_ERRORS", `The upgraded MCP server logged ${probe.stderrErrors.length} error line(s), first: ${probe.stderrErrors[0]}`, "See the full stderr in the validation report");
+        }
+
+        const report = path.join(ctx.layout.cacheDir, `upgrade-validation-${stamp(new Date())}.json`);
+        fs.mkdirSync(ctx.layout.cacheDir, { recursive: true });
+        writeJsonAtomic(report, {
+          schema_version: 1,
+          session_id: ctx.session?.id ?? null,
+          transport: probe.transport,
+          server_info: probe.serverInfo ?? null,
+          tools_expected: expected,
+          tools_registered: probe.tools,
+          missing_tools: probe.missingTools,
+          smoke_tests: probe.calls,
+          stderr_errors: probe.stderrErrors,
+          stderr: probe.stderr,
+          problems: probe.problems,
+          duration_ms: probe.durationMs,
+        });
+        Object.assign(ev, {
+          tools_expected: expected,
+          tools_registered: probe.tools,
+          smoke_tests: probe.calls.map((c) => ({ tool: c.tool, ok: c.ok, ...(c.skipped ? { skipped: true } : {}), ...(c.error ? { error: c.error } : {}) })),
+          stderr_errors: probe.stderrErrors,
+          server_probe: { transport: probe.transport, ok: probe.ok, server_info: probe.serverInfo ?? null, duration_ms: probe.durationMs, attempts: probe.attempts },
+          validation_report: report,
+        });
+        ctx.log.info(`validate: ${probe.ok ? "healthy" : "NOT healthy"} over ${probe.transport} (${probe.tools.length} tools, ${probe.durationMs} ms)`);
+      });
+    },
+  });
+}
