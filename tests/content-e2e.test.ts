@@ -8,11 +8,13 @@ import { EXIT } from "../core/errors.ts";
 import { checkGate } from "../core/evidence.ts";
 import type { RunOptions } from "../core/types.ts";
 import { runLifecycle } from "../core/upgrader.ts";
+import { definePlugin } from "../core/plugin.ts";
+import { backupPlugin } from "../plugins/backup.ts";
 import { contentPlugin } from "../plugins/content.ts";
 import type { ContentPlanX } from "../plugins/content/plan.ts";
 import { preflightPlugin } from "../plugins/preflight.ts";
 import { reportPlugin } from "../plugins/report.ts";
-import { REPO, resultOf, runCli } from "./helpers/cli.ts";
+import { resultOf, runCli } from "./helpers/cli.ts";
 import { installUniversal, makeSourceRepo, NEW, OLD, otherPhasesDouble, release, removeTemps, snapshot, tmpDir } from "./helpers/content-project.ts";
 
 function setup() {
@@ -43,7 +45,7 @@ const options = (s: ReturnType<typeof setup>, o: Partial<RunOptions>): RunOption
   ...o,
 });
 
-const resolved = () => ({ file: null, config: {}, plugins: [preflightPlugin(), contentPlugin(), otherPhasesDouble(), reportPlugin()] });
+const resolved = () => ({ file: null, config: {}, plugins: [preflightPlugin(), backupPlugin(), contentPlugin(), otherPhasesDouble({ backup: false }), reportPlugin()] });
 
 const strip = (plan: unknown) => {
   const { diffs: _d, ...rest } = plan as ContentPlanX & { diffs?: unknown };
@@ -84,27 +86,33 @@ test("runLifecycle: dry run writes nothing; the real run executes the same plan 
   assert.equal((again.plan as ContentPlanX).counts.conflicts + (again.plan as ContentPlanX).counts.updated + (again.plan as ContentPlanX).counts.new, 0);
 });
 
-test("runLifecycle: a failure after content leaves no new manifest behind", async () => {
+test("runLifecycle with the real backup: a failure after content rolls the content back exactly, and no new manifest stays", async () => {
   const s = setup();
-  const failing = { name: "failing-validation", apply(h: Parameters<ReturnType<typeof contentPlugin>["apply"]>[0]) { h.validate.tap((_c, f) => f.error("X", "validation double failed")); } };
-  const r = await runLifecycle({ resolved: { file: null, config: {}, plugins: [...resolved().plugins, failing] }, options: options(s, { onConflict: "keep" }) });
-  assert.is(r.status, "rolled_back");
+  const failing = definePlugin({ name: "failing-validation", apply(h) { h.validate.tap((_c, f) => f.error("X", "validation double failed")); } });
+  const plugins = [preflightPlugin(), backupPlugin(), contentPlugin(), otherPhasesDouble({ backup: false }), failing, reportPlugin()];
+  const before = snapshot(s.install);
+  const gitignoreBefore = fs.existsSync(path.join(s.project, ".gitignore"));
+  const r = await runLifecycle({ resolved: { file: null, config: {}, plugins }, options: options(s, { onConflict: "theirs" }) });
+  assert.is(r.status, "rolled_back", JSON.stringify(r.error));
+  assert.is(r.exit_code, EXIT.rolledBack);
+  const after = snapshot(s.install);
+  for (const [rel, facts] of before) {
+    if (/^(\.cache|\.backups)(\/|$)/.test(rel) || rel === "") continue;
+    assert.equal({ ...after.get(rel), mtimeMs: 0 }, { ...facts, mtimeMs: 0 }, rel);
+  }
+  const created = [...after.keys()].filter((k) => !before.has(k) && !/^(\.cache|\.backups)(\/|$)/.test(k));
+  assert.equal(created, [], "files the upgrade added are gone");
+  assert.is(fs.existsSync(path.join(s.project, ".gitignore")), gitignoreBefore);
   assert.not.ok(fs.existsSync(path.join(s.install, ".upgrade/installed-manifest.json")));
   assert.not.ok(fs.existsSync(path.join(s.install, ".upgrade/installed-manifest.pending.json")));
 });
 
-function configFile(root: string): string {
-  const file = path.join(root, "content.config.ts");
-  fs.writeFileSync(file, `import { contentPlugin } from ${JSON.stringify(path.join(REPO, "plugins/content.ts"))};\nexport default { plugins: [contentPlugin()] };\n`);
-  return file;
-}
-
 test("CLI without a terminal or a policy: exits with the conflicts code before any write, never waits", async () => {
   const s = setup();
-  const config = configFile(s.root);
   const before = snapshot(s.project);
   const t0 = performance.now();
-  const r = await runCli(["--source", s.source, "--config", config], { cwd: s.project, timeoutMs: 60_000 });
+  // Zero config: content is a built-in plugin.
+  const r = await runCli(["--source", s.source], { cwd: s.project, timeoutMs: 60_000 });
   assert.ok(performance.now() - t0 < 60_000);
   assert.is(r.code, EXIT.conflicts, r.stdout + r.stderr);
   assert.match(r.stdout + r.stderr, /Cannot upgrade the content without a decision: 1 conflict \(standards\/universal\/testing\/test-pyramid\.md\)/);
@@ -114,9 +122,8 @@ test("CLI without a terminal or a policy: exits with the conflicts code before a
 
 test("CLI --dry-run --json and --dry-run --diff: the plan, the diffs, and nothing written", async () => {
   const s = setup();
-  const config = configFile(s.root);
   const before = snapshot(s.project);
-  const r = await runCli(["--source", s.source, "--config", config, "--dry-run", "--json"], { cwd: s.project, timeoutMs: 60_000 });
+  const r = await runCli(["--source", s.source, "--dry-run", "--json"], { cwd: s.project, timeoutMs: 60_000 });
   assert.is(r.code, EXIT.ok, r.stdout + r.stderr);
   const result = resultOf(r);
   assert.equal(result.plan.counts, { new: 39, updated: 41, unchanged: 48, kept_local: 1, conflicts: 1, deleted: 0, errors: 0 });
@@ -126,7 +133,7 @@ test("CLI --dry-run --json and --dry-run --diff: the plan, the diffs, and nothin
   // A small change set for the human rendering: core/bin.ts exits before a large stdout drains.
   const small = smallSetup();
   const smallBefore = snapshot(small.project);
-  const human = await runCli(["--source", small.source, "--config", configFile(small.root), "--dry-run", "--diff"], { cwd: small.project, timeoutMs: 60_000 });
+  const human = await runCli(["--source", small.source, "--dry-run", "--diff"], { cwd: small.project, timeoutMs: 60_000 });
   assert.is(human.code, EXIT.ok, human.stdout + human.stderr);
   assert.match(human.stdout, /^ +update +standards\/universal\/a\.md +\(changed upstream\)$/m);
   assert.match(human.stdout, /^ +new +workflows\/w\/new\.md +\(added upstream\)$/m);

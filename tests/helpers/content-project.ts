@@ -263,21 +263,23 @@ export function gitMergeFile(local: Uint8Array, base: Uint8Array, theirs: Uint8A
  * content plugin can run through the real upgrader end to end. They report evidence that
  * passes the gates and touch nothing; the content plugin's own evidence is real.
  */
-export function otherPhasesDouble(): Plugin {
+export function otherPhasesDouble(o: { backup?: boolean } = {}): Plugin {
   return {
     name: "other-phases-double",
     apply(hooks) {
-      hooks.backup.tap((ctx, ev) => {
-        Object.assign(ev, { backup_path: `${ctx.layout.backupsDir}/double`, backup_id: "double", files_backed_up: 1, backup_size_bytes: 0, integrity_verified: true });
-      });
+      if (o.backup !== false) {
+        hooks.backup.tap((ctx, ev) => {
+          Object.assign(ev, { backup_path: `${ctx.layout.backupsDir}/double`, backup_id: "double", files_backed_up: 1, backup_size_bytes: 0, integrity_verified: true });
+        });
+        hooks.rollback.tap((_ctx, req) => {
+          req.evidence.double = true;
+        });
+      }
       hooks.upgradeServer.tap((_ctx, ev) => {
         Object.assign(ev, { code: { status: "unchanged", hashes_verified: true }, deps: { status: "skipped", pip_check_ok: null }, restart: { status: "skipped" } });
       });
       hooks.validate.tap((_ctx, _f, ev) => {
         Object.assign(ev, { tools_expected: [], tools_registered: [], smoke_tests: [], stderr_errors: [], user_files_unchanged: true, validation_report: "double" });
-      });
-      hooks.rollback.tap((_ctx, req) => {
-        req.evidence.double = true;
       });
     },
   };
