@@ -57,9 +57,9 @@ export const ContentEvidence = z
 
 export const ServerEvidence = z
   .looseObject({
-    code: z.object({ status: z.enum(["swapped", "unchanged"]), hashes_verified: z.literal(true) }),
-    deps: z.object({ status: z.enum(["installed", "unchanged", "skipped"]), pip_check_ok: z.boolean().nullable() }),
-    restart: z.object({ status: z.enum(["restarted", "ide_reload_required", "not_running", "skipped"]) }),
+    code: z.looseObject({ status: z.enum(["swapped", "unchanged"]), hashes_verified: z.literal(true) }),
+    deps: z.looseObject({ status: z.enum(["installed", "unchanged", "skipped"]), pip_check_ok: z.boolean().nullable() }),
+    restart: z.looseObject({ status: z.enum(["restarted", "ide_reload_required", "not_running", "skipped"]) }),
   })
   .refine((e) => e.deps.status !== "installed" || e.deps.pip_check_ok === true, {
     message: "pip check did not pass after installing",

@@ -34,8 +34,10 @@ export function createHooks() {
     applyContent: new AsyncSeriesHook<[ContentPlan, UpgradeContext, EvidenceDraft<2>]>(["plan", "ctx", "evidence"]),
     /** Series, phase 3: server code, Python deps, restart. Then `migrate`. */
     upgradeServer: new AsyncSeriesHook<[UpgradeContext, EvidenceDraft<3>]>(["ctx", "evidence"]),
-    /** Series, phase 3 after `upgradeServer`: adapt project files to the new server. Then `validate`. */
+    /** Series, phase 3 after `upgradeServer`: adapt project files to the new server. Then `restartServer`. */
     migrate: new AsyncSeriesHook<[UpgradeContext, EvidenceDraft<3>]>(["ctx", "evidence"]),
+    /** Series, phase 3 last: restart the server (or ask the IDE to reload it) with the migrated launch. Then `validate`. */
+    restartServer: new AsyncSeriesHook<[UpgradeContext, EvidenceDraft<3>]>(["ctx", "evidence"]),
     /** Parallel, phase 4: checks add findings and evidence. Then `cleanup`. */
     validate: new AsyncParallelHook<[UpgradeContext, Findings, EvidenceDraft<4>]>(["ctx", "findings", "evidence"]),
     /** Series, only when phase 2–4 failed or was interrupted (or by hand): restore the backup. Then `cleanup`. */

@@ -237,6 +237,8 @@ export async function runLifecycle(req: LifecycleRequest, io: LifecycleIO = {}):
       await hooks.upgradeServer.promise(ctx, ev as EvidenceDraft<3>);
       if (engine.abort.signal.aborted) throw interruption(engine);
       await hooks.migrate.promise(ctx, ev as EvidenceDraft<3>);
+      if (engine.abort.signal.aborted) throw interruption(engine);
+      await hooks.restartServer.promise(ctx, ev as EvidenceDraft<3>);
     },
     4: async (ev) => {
       const findings = new Findings();

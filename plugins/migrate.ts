@@ -6,7 +6,7 @@
  * rollback restores it.
  *
  *   preflight  read-only: an mcp.json that exists but cannot be parsed is refused up front
- *   migrate    after the code swap, before the server plugin's restart (stage 100)
+ *   migrate    after the code swap, before the server plugin's restart (restartServer)
  *
  * Policy `apply` writes the change; `report` only warns (the IDE's launch will then fail
  * until the user adds the argument).

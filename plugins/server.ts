@@ -6,7 +6,7 @@
  *   preflight      records the running server (pid checked against /proc), reports leftovers
  *                  of an interrupted swap and a state file naming someone else's process
  *   upgradeServer  stages, verifies and swaps each folder (after deps, which taps earlier)
- *   migrate        stage 100, after every migration: the restart — a detached server is
+ *   restartServer  after every migration: the restart — a detached server is
  *                  stopped and started again with the (migrated) launch command and must
  *                  answer MCP over HTTP; an IDE-owned one is left to the IDE, with a message
  *   rollback       stage -100: stops what we started and undoes the swaps; stage 100 (after
@@ -14,8 +14,8 @@
  *                  and health-checks it
  *   cleanup        removes the old folders once the upgrade completed
  *
- * The restart taps `migrate` because core has no hook between `migrate` and `validate`; it
- * must see the launch arguments the migrations wrote.
+ * The restart has its own hook after `migrate`: it must see the launch arguments the
+ * migrations wrote.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -202,7 +202,7 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
         ctx.log.info(`server: ${folders.map((f) => `${f.folder} ${f.status}`).join(", ")}`);
       });
 
-      hooks.migrate.tap({ stage: 100 }, async (ctx, draft) => {
+      hooks.restartServer.tap(async (ctx, draft) => {
         const ev = draft as Record<string, unknown>;
         const before = (journalled(ctx, STEP.before) as ServerBefore | undefined) ?? currentServer(ctx);
         ev.restart = await restart(ctx, before);

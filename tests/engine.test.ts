@@ -46,6 +46,7 @@ test("the phases run in order and a recording plugin sees each hook with the rig
       hooks.applyContent.tap((plan, ctx, ev) => void seen.push(["applyContent", [plan.marker, typeof ev, ctx.evidence(1)?.backup_id]]));
       hooks.upgradeServer.tap((ctx) => void seen.push(["upgradeServer", [ctx.evidence(2)?.written_hashes_verified]]));
       hooks.migrate.tap((_ctx, ev) => void seen.push(["migrate", [(ev.code as { status: string }).status]]));
+      hooks.restartServer.tap((_ctx, ev) => void seen.push(["restartServer", [(ev.deps as { status: string }).status]]));
       hooks.validate.tap((ctx, f) => void seen.push(["validate", [f instanceof Findings, ctx.evidence(0)?.source_git_clean]]));
       hooks.rollback.tap(() => void seen.push(["rollback", []]));
       hooks.cleanup.tap((_ctx, outcome) => void seen.push(["cleanup", [outcome.status, outcome.error]]));
@@ -63,7 +64,7 @@ test("the phases run in order and a recording plugin sees each hook with the rig
     "phaseStart", "preflight", "phaseEnd",
     "phaseStart", "backup", "phaseEnd",
     "phaseStart", "planContent", "applyContent", "phaseEnd",
-    "phaseStart", "upgradeServer", "migrate", "phaseEnd",
+    "phaseStart", "upgradeServer", "migrate", "restartServer", "phaseEnd",
     "phaseStart", "validate", "phaseEnd",
     "phaseStart", "cleanup", "phaseEnd",
     "done",
@@ -77,6 +78,7 @@ test("the phases run in order and a recording plugin sees each hook with the rig
   assert.equal(args.applyContent, ["from-recorder", "object", "fake"]);
   assert.equal(args.upgradeServer, [true]);
   assert.equal(args.migrate, ["unchanged"]);
+  assert.equal(args.restartServer, ["skipped"]);
   assert.equal(args.validate, [true, true]);
   assert.equal(args.cleanup, ["completed", undefined]);
   assert.equal(args.done, ["completed", 0]);
@@ -92,7 +94,7 @@ test("the phases run in order and a recording plugin sees each hook with the rig
   assert.ok(fs.readFileSync(path.join(s.proj.install, "VERSION.txt"), "utf8").includes(`commit=${s.src.commit}`));
 });
 
-const HOOKS_IN_RUN = ["preflight", "backup", "planContent", "applyContent", "upgradeServer", "migrate", "validate", "cleanup", "phaseStart", "phaseEnd", "log"] as const;
+const HOOKS_IN_RUN = ["preflight", "backup", "planContent", "applyContent", "upgradeServer", "migrate", "restartServer", "validate", "cleanup", "phaseStart", "phaseEnd", "log"] as const;
 
 for (const hook of HOOKS_IN_RUN) {
   test(`a plugin that throws in "${hook}" yields an error naming the plugin and the hook`, async () => {
