@@ -6,6 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { builtinPlugins } from "../plugins/mod.ts";
+import { describeProblems, listBackups, pruneBackups, verifyBackup } from "../plugins/backup/mod.ts";
 import { loadConfigFile, type ResolvedConfig, resolveConfig } from "./config.ts";
 import { EXIT, isUpgradeError, toUpgradeError, UpgradeError } from "./errors.ts";
 import { resolveLayout } from "./layout.ts";
@@ -169,6 +170,52 @@ export async function main(argv: string[], io: CliIO = {}): Promise<number> {
     });
 
   program
+    .command("backups [action] [id]")
+    .description("list | verify <id> | prune the backups in .agent-os/.backups/")
+    .option("--keep-backups <n>", "with prune: backups to keep", positiveInt)
+    .action(async (action: string | undefined, id: string | undefined, o: { keepBackups?: number }, cmd: Command) => {
+      const g = globals(cmd);
+      json = Boolean(g.json);
+      const layout = resolveLayout(path.resolve(cwd, g.target ?? cwd));
+      const out = (value: Record<string, unknown>, human: string[]) => {
+        if (g.json) sink.out(JSON.stringify({ type: "result", schema_version: 1, command: `backups ${action ?? "list"}`, ...value }));
+        else for (const l of human) sink.out(l);
+      };
+      switch (action ?? "list") {
+        case "list": {
+          const all = listBackups(layout);
+          out({ backups: all }, all.length
+            ? all.map((b) => `${b.id}  ${b.state.padEnd(11)} ${String(b.files ?? "?").padStart(6)} files  ${b.bytes === null ? "?" : `${(b.bytes / 1048576).toFixed(1)} MB`}  session ${b.session_id ?? "-"} (${b.session_status ?? "-"})`)
+            : [`No backups in ${layout.backupsDir}`]);
+          return;
+        }
+        case "verify": {
+          if (!id) throw new UpgradeError("USAGE", "Cannot verify: no backup id given", { hint: "Run `agent-os-upgrade backups verify <id>`; `backups list` shows the ids" });
+          const r = await verifyBackup(layout, id);
+          out({ report: r }, r.ok
+            ? [`Backup ${id} is intact: ${r.files_checked} entries checked, ${r.files_hashed} files hashed in ${r.duration_ms} ms`]
+            : []);
+          if (!r.ok) {
+            throw new UpgradeError("BACKUP_INVALID", `Backup ${id} is damaged: ${describeProblems(r.problems)}`, {
+              hint: "Do not restore from it; `agent-os-upgrade rollback --to <another id>` uses another backup",
+              details: { problems: r.problems },
+            });
+          }
+          return;
+        }
+        case "prune": {
+          const resolved = await loadConfig(g);
+          const keep = o.keepBackups ?? resolved.config.keepBackups ?? 3;
+          const r = pruneBackups(layout, keep);
+          out({ ...r, keep }, [`Kept ${r.kept.length} (${r.kept.join(", ") || "none"}); removed ${r.removed.length}${r.removed.length ? ` (${r.removed.join(", ")})` : ""}`, ...r.skipped.map((s) => `  left alone: ${s.id}: ${s.reason}`)]);
+          return;
+        }
+        default:
+          throw new UpgradeError("USAGE", `Cannot run backups ${action}: unknown action`, { hint: "Use `backups list`, `backups verify <id>` or `backups prune`" });
+      }
+    });
+
+  program
     .command("unlock")
     .description("report the lock; with --force remove a stale or foreign one")
     .option("--force", "remove a lock whose owner is no longer running")
@@ -188,6 +235,24 @@ export async function main(argv: string[], io: CliIO = {}): Promise<number> {
       }
       const removed = forceUnlock(layout);
       sink.out(g.json ? JSON.stringify({ type: "result", schema_version: 1, command: "unlock", lock: removed, removed: true }) : `Removed the lock: ${describeLock(removed)}`);
+    });
+
+  program
+    .command("demo")
+    .description("run the built-in demo: a full upgrade and a rolled-back one, in a sandbox")
+    .option("--keep", "keep the sandbox folder")
+    .action(async (o: { keep?: boolean }) => {
+      // Loaded on demand: the demo uses the test fixtures of a source checkout.
+      const demo = "../demo/run.ts";
+      let mod: { runDemo(o: { sink: Sink; keep?: boolean }): Promise<number> };
+      try {
+        mod = await import(demo);
+      } catch (err) {
+        throw new UpgradeError("USAGE", `Cannot run the demo: ${(err as Error).message.split("\n")[0]}`, {
+          hint: "The demo runs from a checkout of the agent-os-upgrade repository: `npm ci && npm run demo`",
+        });
+      }
+      code = await mod.runDemo({ sink, keep: o.keep });
     });
 
   program
