@@ -11,6 +11,8 @@ const args = process.argv.slice(2);
 const which = args[0] && !args[0].startsWith("-") && ["node", "deno", "both"].includes(args[0]) ? args.shift()! : "both";
 const pattern = args[0] ?? "\\.test\\.ts$";
 const runtimes = which === "both" ? ["deno", "node"] : [which];
+// uvu has no per-test timeout: a hung test would hang CI. Past this, the run is killed and failed.
+const LIMIT_MS = Number(process.env.AOU_TEST_LIMIT_MS ?? 30 * 60_000);
 
 type Tally = { passed: number; failed: number; skipped: number };
 
@@ -23,10 +25,31 @@ function runOne(runtime: string): Promise<Tally> {
   // Deno would otherwise try to reach a registry; node_modules is already installed.
   const env = { ...process.env, AOU_TEST_RUNTIME: runtime, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
   return new Promise((resolve) => {
-    const child = spawn(runtime === "node" ? process.execPath : cmd, argv, { cwd: root, env, stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(runtime === "node" ? process.execPath : cmd, argv, { cwd: root, env, stdio: ["ignore", "pipe", "inherit"], detached: true });
     let out = "";
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(-child.pid!, "SIGKILL"); // the whole group: test servers and child CLIs too
+      } catch { /* already gone */ }
+    }, LIMIT_MS);
+    // The child leads its own group (so the timeout can kill everything it started); pass on a Ctrl-C.
+    const onInt = () => {
+      try {
+        process.kill(-child.pid!, "SIGINT");
+      } catch { /* gone */ }
+    };
+    process.once("SIGINT", onInt);
     child.stdout.on("data", (b: Buffer) => { out += b.toString(); process.stdout.write(b); });
     child.on("close", (code) => {
+      clearTimeout(timer);
+      process.off("SIGINT", onInt);
+      if (timedOut) {
+        console.log(`\n${runtime}: the test run passed its limit of ${LIMIT_MS / 60_000} min and was killed: counted as a failure`);
+        resolve({ passed: 0, failed: 1, skipped: 0 });
+        return;
+      }
       const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? NaN);
       const passed = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? NaN);
       const skipped = Number(/Skipped:\s+(\d+)/.exec(out)?.[1] ?? 0);
