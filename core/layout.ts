@@ -31,7 +31,7 @@ export interface Layout {
   venvDir: string;
 }
 
-function isDir(p: string): boolean {
+export function isDir(p: string): boolean {
   try {
     return fs.statSync(p).isDirectory();
   } catch {

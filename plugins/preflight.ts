@@ -8,6 +8,7 @@ import path from "node:path";
 import { z } from "zod";
 import { parsePluginOptions } from "../core/config.ts";
 import type { EvidenceDraft } from "../core/evidence.ts";
+import { isDir } from "../core/layout.ts";
 import { describeLock, readLock } from "../core/lock.ts";
 import { definePlugin } from "../core/plugin.ts";
 import type { Findings, UpgradeContext } from "../core/types.ts";
@@ -28,14 +29,6 @@ export const PreflightOptions = z.strictObject({
 export type PreflightOptionsInput = z.input<typeof PreflightOptions>;
 
 const COPY_EXCLUDE = new Set(["__pycache__", ".pytest_cache", ".mypy_cache", ".DS_Store", ".git"]);
-
-function isDir(p: string): boolean {
-  try {
-    return fs.statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
 
 /** Bytes under a path, following nothing; skips caches that are never copied. */
 export function treeSize(root: string): number {
