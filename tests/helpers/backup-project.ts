@@ -173,6 +173,12 @@ export const sha256File = (p: string) => sha(fs.readFileSync(p));
  * file turned into a folder. User-owned paths get changes too, which rollback must keep.
  */
 export function simulateUpgrade(layout: Layout): void {
+  simulateContent(layout);
+  simulateServer(layout);
+}
+
+/** Phase 2's share: content edits, adds, deletes; user-owned paths change meanwhile too. */
+export function simulateContent(layout: Layout): void {
   const I = (p: string) => path.join(layout.installDir, p);
   const std = I("standards/universal");
   const mdFiles = fs.readdirSync(path.join(std, "ai-safety")).map((n) => path.join(std, "ai-safety", n));
@@ -185,6 +191,16 @@ export function simulateUpgrade(layout: Layout): void {
   fs.rmSync(I("workflows"), { recursive: true }); // a whole system folder replaced
   fs.mkdirSync(I("workflows/spec_creation_v1"), { recursive: true });
   fs.writeFileSync(I("workflows/spec_creation_v1/metadata.json"), "{}\n");
+  fs.appendFileSync(layout.gitignore, ".agent-os/.backups/\n");
+  // User-owned paths change during the upgrade too; rollback must leave them as they are now.
+  fs.writeFileSync(I("specs/2025-10-01-feature/srd.md"), "# Spec, edited by the user meanwhile\n");
+  fs.writeFileSync(I("workspace/new-note.md"), "new\n");
+  fs.writeFileSync(I("standards/development/added.md"), "ours\n");
+}
+
+/** Phase 3's share: the server swap, pip's changes to the venv, records, mcp.json. */
+export function simulateServer(layout: Layout): void {
+  const I = (p: string) => path.join(layout.installDir, p);
   // The server swap: a new folder renamed into place, the old one gone.
   fs.mkdirSync(I("mcp_server.new"));
   fs.writeFileSync(I("mcp_server.new/__init__.py"), "__version__ = '2.0'\n");
@@ -213,13 +229,7 @@ export function simulateUpgrade(layout: Layout): void {
   fs.rmSync(I("venv/lib64"));
   fs.mkdirSync(I("venv/lib64")); // a link turned into a folder
   fs.symlinkSync("/etc/passwd", I("venv/bin/new-link"));
-  // Project files.
-  fs.appendFileSync(layout.gitignore, ".agent-os/.backups/\n");
   fs.writeFileSync(layout.mcpJson, "{}\n");
-  // User-owned paths change during the upgrade too; rollback must leave them as they are now.
-  fs.writeFileSync(I("specs/2025-10-01-feature/srd.md"), "# Spec, edited by the user meanwhile\n");
-  fs.writeFileSync(I("workspace/new-note.md"), "new\n");
-  fs.writeFileSync(I("standards/development/added.md"), "ours\n");
 }
 
 /** A child process on the runtime under test (AOU_TEST_RUNTIME), for kill tests. */
