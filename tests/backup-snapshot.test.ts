@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { checkGate } from "../core/evidence.ts";
 import { isUpgradeError, type UpgradeError } from "../core/errors.ts";
-import { readManifest } from "../plugins/backup/manifest.ts";
+import { readManifestJson as readManifest } from "../plugins/backup/manifest.ts";
 import { DEFAULT_INSTALL_PATHS, PROTECTED_PATHS } from "../plugins/backup/roots.ts";
 import { isBackupId } from "../plugins/backup/names.ts";
 import { harness, makeProject, sha256File } from "./helpers/backup-project.ts";

@@ -33,13 +33,149 @@ export type OtherEntry = ["o", string];
 export type Entry = DirEntry | FileEntry | LinkEntry | OtherEntry;
 export type RootKind = "dir" | "file" | "missing";
 
-export interface Manifest {
+export const K_DIR = 0;
+export const K_FILE = 1;
+export const K_LINK = 2;
+export const K_OTHER = 3;
+/** Numbers kept per entry: mode, size, mtimeMs, ctimeS, ino, copyIno, copyCtimeS. */
+const N = 7;
+
+/**
+ * The entries, in columns: a key array, a kind byte, seven numbers and 32 hash bytes per
+ * entry. At 100k files this is ~20 MB where a map of tuples and hex strings is ~60 MB, and
+ * it is filled by a line parser instead of one 30 MB JSON.parse. Sorted by key once complete,
+ * so every folder's subtree is one contiguous range.
+ */
+export class EntryTable {
+  keys: string[] = [];
+  kind = new Uint8Array(1024);
+  num = new Float64Array(1024 * N);
+  sha = new Uint8Array(1024 * 32);
+  /** Link targets and special-file kinds, by index. */
+  text = new Map<number, string>();
+  #index: Map<string, number> | null = null;
+
+  get length(): number {
+    return this.keys.length;
+  }
+
+  add(key: string, kind: number): number {
+    const i = this.keys.length;
+    if (i >= this.kind.length) this.#grow(this.kind.length * 2);
+    this.keys.push(key);
+    this.kind[i] = kind;
+    this.#index = null;
+    return i;
+  }
+
+  #grow(cap: number): void {
+    const kind = new Uint8Array(cap);
+    kind.set(this.kind);
+    const num = new Float64Array(cap * N);
+    num.set(this.num);
+    const sha = new Uint8Array(cap * 32);
+    sha.set(this.sha);
+    this.kind = kind;
+    this.num = num;
+    this.sha = sha;
+  }
+
+  mode(i: number): number {
+    return this.num[i * N];
+  }
+  size(i: number): number {
+    return this.num[i * N + 1];
+  }
+  mtimeMs(i: number): number {
+    return this.num[i * N + 2];
+  }
+  ctimeS(i: number): number {
+    return this.num[i * N + 3];
+  }
+  ino(i: number): number {
+    return this.num[i * N + 4];
+  }
+  copyIno(i: number): number {
+    return this.num[i * N + 5];
+  }
+  copyCtimeS(i: number): number {
+    return this.num[i * N + 6];
+  }
+  setNum(i: number, field: number, v: number): void {
+    this.num[i * N + field] = v;
+  }
+  setSha(i: number, hex: string): void {
+    Buffer.from(this.sha.buffer, this.sha.byteOffset + i * 32, 32).write(hex, "hex");
+  }
+  shaHex(i: number): string {
+    return Buffer.from(this.sha.buffer, this.sha.byteOffset + i * 32, 32).toString("hex");
+  }
+
+  indexOf(key: string): number {
+    if (!this.#index) {
+      this.#index = new Map();
+      this.keys.forEach((k, i) => this.#index!.set(k, i));
+    }
+    return this.#index.get(key) ?? -1;
+  }
+
+  /** The entry as the tuple written in MANIFEST.json. */
+  tuple(i: number): Entry {
+    const o = i * N;
+    const n = this.num;
+    switch (this.kind[i]) {
+      case K_DIR:
+        return ["d", n[o], n[o + 2]];
+      case K_FILE:
+        return ["f", n[o], n[o + 1], n[o + 2], n[o + 3], n[o + 4], n[o + 5], n[o + 6]];
+      case K_LINK:
+        return ["l", this.text.get(i) ?? ""];
+      default:
+        return ["o", this.text.get(i) ?? ""];
+    }
+  }
+
+  /** A copy in key order. */
+  sorted(): EntryTable {
+    const order = Array.from(this.keys.keys()).sort((a, b) => (this.keys[a] < this.keys[b] ? -1 : this.keys[a] > this.keys[b] ? 1 : 0));
+    const t = new EntryTable();
+    t.#grow(Math.max(1024, order.length));
+    for (const j of order) {
+      const i = t.add(this.keys[j], this.kind[j]);
+      t.num.set(this.num.subarray(j * N, j * N + N), i * N);
+      t.sha.set(this.sha.subarray(j * 32, j * 32 + 32), i * 32);
+      const tx = this.text.get(j);
+      if (tx !== undefined) t.text.set(i, tx);
+    }
+    return t;
+  }
+
+  /**
+   * Index of the parent folder entry of each entry (-1 for a root). Found by key, not by
+   * position: in string order a folder is not always followed by its subtree
+   * ("pkg1" < "pkg1-1.0.dist-info" < "pkg1/__init__.py").
+   */
+  parents(): Int32Array {
+    const out = new Int32Array(this.length).fill(-1);
+    for (let i = 0; i < this.length; i++) {
+      const k = this.keys[i];
+      const p = this.indexOf(k.slice(0, k.lastIndexOf("/")));
+      if (p >= 0 && this.kind[p] === K_DIR) out[i] = p;
+    }
+    return out;
+  }
+}
+
+/** Everything in MANIFEST.json but the entries: what listing and reporting need. */
+export interface ManifestHead {
   format: typeof MANIFEST_FORMAT;
   tool: "agent-os-upgrade";
   backup_id: string;
   /** When the backup started (ISO, UTC). */
   timestamp: string;
   started_at_ms: number;
+  /** When the copies were re-read for verification: copies whose ctime is this close are hashed by a rollback, not trusted by stat. */
+  verify_started_ms: number;
   duration_ms: number;
   backup_path: string;
   session_id: string | null;
@@ -59,41 +195,75 @@ export interface Manifest {
   /** Special files seen and left alone. */
   skipped: string[];
   entry_format: string;
-  /** sha256 of every regular file, taken from the original's bytes while copying. */
-  files: Record<string, string>;
-  entries: Record<string, Entry>;
 }
 
-export const ENTRY_FORMAT = 'd: [mode, mtimeMs] | f: [mode, size, mtimeMs, ctimeS, ino, copyIno, copyCtimeS] | l: [target] | o: [kind]';
+export interface Manifest extends ManifestHead {
+  /** Sorted by key. */
+  entries: EntryTable;
+}
+
+export const ENTRY_FORMAT = "d: [mode, mtimeMs] | f: [mode, size, mtimeMs, ctimeS, ino, copyIno, copyCtimeS] | l: [target] | o: [kind]";
 
 const SCALARS = [
-  "format", "tool", "backup_id", "timestamp", "started_at_ms", "duration_ms", "backup_path", "session_id",
+  "format", "tool", "backup_id", "timestamp", "started_at_ms", "verify_started_ms", "duration_ms", "backup_path", "session_id",
   "project_root", "install_dir", "method", "roots", "missing", "missing_parents", "total_size", "file_count",
   "dir_count", "symlink_count", "skipped", "entry_format",
 ] as const;
 
-/** One line per entry: readable, diffable, and no giant indented arrays. */
-export function serializeManifest(m: Manifest): string {
-  const lines: string[] = ["{"];
-  for (const k of SCALARS) lines.push(`  ${JSON.stringify(k)}: ${JSON.stringify(m[k])},`);
-  for (const k of ["files", "entries"] as const) {
-    const map = m[k] as Record<string, unknown>;
-    const keys = Object.keys(map).sort();
-    lines.push(`  ${JSON.stringify(k)}: {`);
-    keys.forEach((key, i) => lines.push(`    ${JSON.stringify(key)}: ${JSON.stringify(map[key])}${i < keys.length - 1 ? "," : ""}`));
-    lines.push(k === "files" ? "  }," : "  }");
+/**
+ * One line per entry: readable, diffable, no giant indented arrays. `entries` (every path)
+ * comes before `files` ({relpath: sha256} of every regular file), both in key order.
+ */
+export function* manifestLines(m: Manifest): Generator<string> {
+  yield "{";
+  for (const k of SCALARS) yield `  ${JSON.stringify(k)}: ${JSON.stringify(m[k])},`;
+  const t = m.entries;
+  yield `  "entries": {`;
+  for (let i = 0; i < t.length; i++) yield `    ${JSON.stringify(t.keys[i])}: ${JSON.stringify(t.tuple(i))}${i < t.length - 1 ? "," : ""}`;
+  yield "  },";
+  yield `  "files": {`;
+  let last = -1;
+  for (let i = 0; i < t.length; i++) if (t.kind[i] === K_FILE) last = i;
+  for (let i = 0; i <= last; i++) {
+    if (t.kind[i] === K_FILE) yield `    ${JSON.stringify(t.keys[i])}: "${t.shaHex(i)}"${i < last ? "," : ""}`;
   }
-  lines.push("}");
-  return lines.join("\n") + "\n";
+  yield "  }";
+  yield "}";
 }
 
-const sha256 = (data: Uint8Array | string) => createHash("sha256").update(data).digest("hex");
-
-/** Writes the manifest and its checksum, durably; the manifest is written first (see readManifest). */
+/**
+ * Writes the manifest durably (temp file, fsync, rename, fsync the folder), streamed in
+ * chunks and hashed on the way — at 100k files the text is ~30 MB, which as one string would
+ * double the peak memory of a backup — then its checksum, the same way.
+ */
 export function writeManifest(dir: string, m: Manifest): void {
-  const text = serializeManifest(m);
-  writeFileAtomic(path.join(dir, MANIFEST), text, 0o600);
-  writeFileAtomic(path.join(dir, MANIFEST_SUM), `${sha256(text)}  ${MANIFEST}\n`, 0o600);
+  const file = path.join(dir, MANIFEST);
+  const tmp = path.join(dir, `.${MANIFEST}.${process.pid}.tmp`);
+  const h = createHash("sha256");
+  const fd = fs.openSync(tmp, "w", 0o600);
+  try {
+    let chunk = "";
+    const flush = () => {
+      const b = Buffer.from(chunk, "utf8");
+      h.update(b);
+      for (let off = 0; off < b.length;) off += fs.writeSync(fd, b, off, b.length - off);
+      chunk = "";
+    };
+    for (const line of manifestLines(m)) {
+      chunk += line + "\n";
+      if (chunk.length >= 1 << 20) flush();
+    }
+    flush();
+    fs.fsyncSync(fd);
+  } catch (err) {
+    fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  fs.closeSync(fd);
+  fs.renameSync(tmp, file);
+  fsyncDir(dir);
+  writeFileAtomic(path.join(dir, MANIFEST_SUM), `${h.digest("hex")}  ${MANIFEST}\n`, 0o600);
 }
 
 function invalid(id: string, state: string, hint?: string): UpgradeError {
@@ -103,36 +273,155 @@ function invalid(id: string, state: string, hint?: string): UpgradeError {
   });
 }
 
-export function readManifest(dir: string): Manifest {
-  const id = path.basename(dir);
-  let raw: Buffer;
-  let sum: string;
+function expectedSum(dir: string, id: string): string {
+  const file = path.join(dir, MANIFEST);
+  if (!fs.existsSync(file)) throw invalid(id, `${file} does not exist (the backup never finished)`);
   try {
-    raw = fs.readFileSync(path.join(dir, MANIFEST));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-      throw invalid(id, `${path.join(dir, MANIFEST)} does not exist (the backup never finished)`);
-    }
-    throw err;
-  }
-  try {
-    sum = fs.readFileSync(path.join(dir, MANIFEST_SUM), "utf8").trim().split(/\s+/)[0] ?? "";
+    return fs.readFileSync(path.join(dir, MANIFEST_SUM), "utf8").trim().split(/\s+/)[0] ?? "";
   } catch {
     throw invalid(id, `${path.join(dir, MANIFEST_SUM)} is missing, so MANIFEST.json cannot be trusted`);
   }
-  if (sha256(raw) !== sum) {
-    throw invalid(id, `MANIFEST.json does not match MANIFEST.sha256: it was changed or damaged after the backup`);
-  }
-  let m: Manifest;
+}
+
+/** Lines of a file, read in 1 MiB chunks, with the sha256 of all its bytes at the end. */
+function* linesOf(file: string): Generator<string, string> {
+  const fd = fs.openSync(file, "r");
+  const h = createHash("sha256");
+  const buf = Buffer.allocUnsafe(1 << 20);
+  let rest = Buffer.alloc(0);
   try {
-    m = JSON.parse(raw.toString("utf8")) as Manifest;
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      if (n <= 0) break;
+      h.update(buf.subarray(0, n));
+      const data = rest.length ? Buffer.concat([rest, buf.subarray(0, n)]) : buf.subarray(0, n);
+      const cut = data.lastIndexOf(10);
+      if (cut < 0) {
+        rest = Buffer.from(data);
+        continue;
+      }
+      const text = data.toString("utf8", 0, cut);
+      rest = Buffer.from(data.subarray(cut + 1));
+      for (const line of text.split("\n")) yield line;
+    }
+    if (rest.length) yield rest.toString("utf8");
+  } finally {
+    fs.closeSync(fd);
+  }
+  return h.digest("hex");
+}
+
+/** `    "key": value` or `    "key": value,` → [key, value]; keys with escapes go through JSON.parse. */
+function splitEntryLine(line: string): [string, string] {
+  const end = line.indexOf('": ', 5);
+  const key = line.indexOf("\\", 5) < 0 || line.indexOf("\\", 5) > end ? line.slice(5, end) : null;
+  if (key !== null && end > 0) return [key, line.slice(end + 3, line.endsWith(",") ? -1 : undefined)];
+  const obj = JSON.parse(`{${line.trim().replace(/,$/, "")}}`) as Record<string, unknown>;
+  const k = Object.keys(obj)[0];
+  return [k, JSON.stringify(obj[k])];
+}
+
+/** Parses `[f,1,2,...]`-style tuples of whole numbers without allocating (after the kind). */
+function parseNums(v: string, from: number, out: Float64Array, at: number, count: number): void {
+  let i = from;
+  for (let f = 0; f < count; f++) {
+    while (i < v.length && (v.charCodeAt(i) < 48 || v.charCodeAt(i) > 57) && v.charCodeAt(i) !== 45) i++;
+    let neg = false;
+    if (v.charCodeAt(i) === 45) {
+      neg = true;
+      i++;
+    }
+    let n = 0;
+    while (i < v.length) {
+      const c = v.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      n = n * 10 + (c - 48);
+      i++;
+    }
+    out[at + f] = neg ? -n : n;
+  }
+}
+
+/**
+ * Reads and checks a manifest: its bytes must hash to MANIFEST.sha256 (so the line layout is
+ * the one writeManifest produced, and the fast line parser below is safe to use).
+ */
+export function readManifest(dir: string): Manifest {
+  const id = path.basename(dir);
+  const want = expectedSum(dir, id);
+  const t = new EntryTable();
+  const headLines: string[] = [];
+  let section: "head" | "entries" | "files" | "end" = "head";
+  let fileAt = 0;
+  const it = linesOf(path.join(dir, MANIFEST));
+  let got = "";
+  try {
+    for (;;) {
+      const r = it.next();
+      if (r.done) {
+        got = r.value;
+        break;
+      }
+      const line = r.value;
+      if (section === "head") {
+        if (line === '  "entries": {') section = "entries";
+        else if (line !== "{") headLines.push(line);
+      } else if (section === "entries") {
+        if (line === "  },") {
+          section = "files";
+          continue;
+        }
+        const [key, v] = splitEntryLine(line);
+        const kind = v.charCodeAt(2);
+        const i = t.add(key, kind === 100 ? K_DIR : kind === 102 ? K_FILE : kind === 108 ? K_LINK : K_OTHER);
+        if (kind === 100) {
+          parseNums(v, 5, t.num, i * N, 1);
+          parseNums(v, v.indexOf(",", 5) + 1, t.num, i * N + 2, 1);
+        } else if (kind === 102) parseNums(v, 5, t.num, i * N, N);
+        else t.text.set(i, (JSON.parse(v) as [string, string])[1]);
+      } else if (section === "files") {
+        if (line === '  "files": {') continue;
+        if (line === "  }") {
+          section = "end";
+          continue;
+        }
+        const [key, v] = splitEntryLine(line);
+        while (fileAt < t.length && t.keys[fileAt] !== key) fileAt++;
+        if (fileAt >= t.length) throw new Error(`"${key}" is in files but not in entries`);
+        t.setSha(fileAt, v.slice(1, 65));
+      }
+    }
+  } catch (err) {
+    // A damaged manifest usually fails to parse first: say what the checksum says, if it can.
+    let r = it.next();
+    try {
+      while (!r.done) r = it.next();
+    } catch { /* unreadable: report the parse error */ }
+    if (r.done && typeof r.value === "string" && r.value !== want) throw invalid(id, "MANIFEST.json does not match MANIFEST.sha256: it was changed or damaged after the backup");
+    throw invalid(id, `MANIFEST.json cannot be read (${(err as Error).message})`);
+  } finally {
+    it.return("");
+  }
+  if (got !== want) throw invalid(id, "MANIFEST.json does not match MANIFEST.sha256: it was changed or damaged after the backup");
+  let head: ManifestHead;
+  try {
+    head = JSON.parse(`{${headLines.join("\n").replace(/,\s*$/, "")}}`) as ManifestHead;
   } catch (err) {
     throw invalid(id, `MANIFEST.json is not valid JSON (${(err as Error).message})`);
   }
-  if (m?.format !== MANIFEST_FORMAT || typeof m.files !== "object" || typeof m.entries !== "object" || typeof m.roots !== "object") {
-    throw invalid(id, `MANIFEST.json has format ${JSON.stringify(m?.format)}, expected ${MANIFEST_FORMAT}`, "It was written by another version of agent-os-upgrade; use that version to restore it");
+  if (head.format !== MANIFEST_FORMAT || section !== "end") {
+    throw invalid(id, `MANIFEST.json has format ${JSON.stringify(head.format)}, expected ${MANIFEST_FORMAT}`, "It was written by another version of agent-os-upgrade; use that version to restore it");
   }
-  return m;
+  return { ...head, entries: t };
+}
+
+/** The manifest as plain JSON (checked against its checksum): for tools and tests, not for 100k-file rollbacks. */
+export function readManifestJson(dir: string): ManifestHead & { entries: Record<string, Entry>; files: Record<string, string> } {
+  const id = path.basename(dir);
+  const want = expectedSum(dir, id);
+  const raw = fs.readFileSync(path.join(dir, MANIFEST));
+  if (createHash("sha256").update(raw).digest("hex") !== want) throw invalid(id, "MANIFEST.json does not match MANIFEST.sha256: it was changed or damaged after the backup");
+  return JSON.parse(raw.toString("utf8"));
 }
 
 export interface Marker {

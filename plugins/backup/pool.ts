@@ -98,11 +98,42 @@ function hashOne(file) {
   }
 }
 
+// lstat of many paths, as a flat Float64Array [type, size, mode, mtimeMs, ctimeMs, ino] per
+// path (transferred, not copied): type 0 missing, 1 file, 2 folder, 3 link, 4 other, 5 error.
+function statMany(paths) {
+  const out = new Float64Array(paths.length * 6);
+  for (let i = 0; i < paths.length; i++) {
+    let st = null;
+    let type = 0;
+    try {
+      st = fs.lstatSync(paths[i]);
+    } catch (e) {
+      type = e && (e.code === "ENOENT" || e.code === "ENOTDIR") ? 0 : 5;
+    }
+    if (st) type = st.isFile() ? 1 : st.isDirectory() ? 2 : st.isSymbolicLink() ? 3 : 4;
+    const o = i * 6;
+    out[o] = type;
+    if (st) {
+      out[o + 1] = st.size;
+      out[o + 2] = st.mode & 0o7777;
+      out[o + 3] = st.mtimeMs;
+      out[o + 4] = st.ctimeMs;
+      out[o + 5] = st.ino;
+    }
+  }
+  return out;
+}
+
 function guard(fn) {
   try { return fn(); } catch (e) { return { err: [e && e.code || "EIO", e && e.message || String(e)] }; }
 }
 
 parentPort.on("message", (job) => {
+  if (job.op === "stat") {
+    const results = statMany(job.items.map((k) => job.base + k));
+    parentPort.postMessage({ id: job.id, results }, [results.buffer]);
+    return;
+  }
   let results;
   if (job.op === "copy") results = job.items.map((it) => guard(() => copyOne(it[0], it[1], it[2], it[3], job.clone, job.sync)));
   else results = job.items.map((it) => guard(() => hashOne(it)));
@@ -115,6 +146,10 @@ export type CopyOk = [string, number, number, number, number, number, number, nu
 /** [sha256, size, mode, ino, ctimeMs] of a hashed file. */
 export type HashOk = [string, number, number, number, number];
 export type JobResult<T> = { ok: T; err?: undefined } | { ok?: undefined; err: [code: string, message: string] };
+
+/** Fields per path in the result of `stat` (type: 0 missing, 1 file, 2 folder, 3 link, 4 other, 5 error). */
+export const STAT_FIELDS = 6;
+export const StatType = { Missing: 0, File: 1, Dir: 2, Link: 3, Other: 4, Error: 5 } as const;
 
 /** [source, destination, mode (-1: a backup copy), mtimeMs] */
 export type CopyItem = [string, string, number, number];
@@ -139,7 +174,9 @@ export class FilePool {
 
   constructor(threads: number = defaultThreads()) {
     for (let i = 0; i < Math.max(1, threads); i++) {
-      const w = new Worker(WORKER_SOURCE, { eval: true });
+      // Small heaps: a worker holds one batch at a time, and its garbage would otherwise be
+      // collected lazily, which costs tens of MB per worker at 100k files for nothing.
+      const w = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 48 } });
       w.on("message", (msg: { id: number; results: unknown }) => {
         const p = this.#pending.get(msg.id);
         this.#pending.delete(msg.id);
@@ -191,6 +228,11 @@ export class FilePool {
     return this.#run({ op: "hash", items: files });
   }
 
+  /** lstat of `base + key` for each key; see STAT_FIELDS. */
+  stat(base: string, keys: string[]): Promise<Float64Array> {
+    return this.#run({ op: "stat", base, items: keys });
+  }
+
   /** Jobs queued or running. */
   get busy(): number {
     return this.#queue.length + this.#pending.size;
@@ -218,6 +260,18 @@ export async function inBatches<I, R>(
       done += rs.length;
       onBatch?.(done);
     }));
+  }
+  await Promise.all(jobs);
+  return out;
+}
+
+/** lstat of every `base + key`, spread over the pool; STAT_FIELDS numbers per key, in order. */
+export async function statAll(pool: FilePool, base: string, keys: string[], batchSize = 2048): Promise<Float64Array> {
+  const out = new Float64Array(keys.length * STAT_FIELDS);
+  const jobs: Promise<void>[] = [];
+  for (let i = 0; i < keys.length; i += batchSize) {
+    const at = i;
+    jobs.push(pool.stat(base, keys.slice(at, at + batchSize)).then((r) => out.set(r, at * STAT_FIELDS)));
   }
   await Promise.all(jobs);
   return out;

@@ -26,8 +26,8 @@ import { fsyncDir } from "../../core/atomic.ts";
 import { UpgradeError } from "../../core/errors.ts";
 import type { Layout } from "../../core/layout.ts";
 import { pidAlive } from "../../core/proc.ts";
-import { ctimeOf, type Entry, type FileEntry, type Manifest, mtimeOf, readManifest } from "./manifest.ts";
-import { type CopyItem, FilePool, inBatches } from "./pool.ts";
+import { ctimeOf, EntryTable, K_DIR, K_FILE, K_LINK, type Manifest, mtimeOf, readManifest } from "./manifest.ts";
+import { type CopyItem, FilePool, inBatches, STAT_FIELDS, statAll, StatType } from "./pool.ts";
 import { absOf, assertNoLinkedParents } from "./roots.ts";
 import { lstatOrNull, rmForce } from "./fsutil.ts";
 import { describeProblems, verifySnapshot, type VerifyMode, type VerifyProblem } from "./verify.ts";
@@ -62,20 +62,17 @@ export interface RestoreReport {
 
 const STAGING_PREFIX = ".restore-";
 
-interface Plan {
+/** What to do, by manifest entry index (removals are live paths the manifest does not have). */
+export interface Plan {
   remove: string[];
-  mkdir: string[];
-  files: string[];
-  hashCheck: string[];
-  links: string[];
-  fixMeta: string[];
-  dirMeta: string[];
-  touchedDirs: Set<string>;
+  mkdir: number[];
+  files: number[];
+  hashCheck: number[];
+  links: number[];
+  fixMeta: number[];
+  dirMeta: number[];
+  touchedDirs: Set<number>;
   removeParents: string[];
-}
-
-function parentKey(key: string): string {
-  return key.slice(0, key.lastIndexOf("/"));
 }
 
 /** Removes staging folders of rollbacks whose process died. */
@@ -107,6 +104,7 @@ export function damagedBackupError(id: string, dir: string, problems: VerifyProb
 export async function restoreSnapshot(layout: Layout, dir: string, opts: RestoreOptions = {}): Promise<RestoreReport> {
   const t0 = performance.now();
   const m = readManifest(dir);
+  const t = m.entries;
   const id = m.backup_id;
   const batchSize = opts.batchSize ?? 128;
   const verifyMode = opts.verify ?? "stat";
@@ -117,19 +115,23 @@ export async function restoreSnapshot(layout: Layout, dir: string, opts: Restore
   const pool = new FilePool(opts.threads);
   const staging = path.join(layout.backupsDir, `${STAGING_PREFIX}${id}-${process.pid}`);
   try {
-    // 1. Check the backup and plan, changing nothing.
-    const report = await verifySnapshot(dir, m, verifyMode, { pool, batchSize, onProgress: (d, t) => opts.onProgress?.("verify", d, t) });
+    // 1. Check the backup and plan, changing nothing. The backup's copies and the live tree
+    //    are stat'ed at once, across the pool.
+    const [report, live] = await Promise.all([
+      verifySnapshot(dir, m, verifyMode, { pool, batchSize, onProgress: (d, n) => opts.onProgress?.("verify", d, n) }),
+      statAll(pool, "", t.keys.map((k) => absOf(layout, k))),
+    ]);
     if (!report.ok) throw damagedBackupError(id, dir, report.problems);
-    const plan = planRestore(layout, m);
+    const plan = planRestore(layout, m, live);
     if (plan.hashCheck.length) {
-      const rs = await inBatches(plan.hashCheck, batchSize, (keys) => pool.hash(keys.map((k) => absOf(layout, k))));
-      rs.forEach((r, i) => {
-        const key = plan.hashCheck[i];
-        const e = m.entries[key] as FileEntry;
-        if (r.ok && r.ok[0] === m.files[key] && r.ok[1] === e[2]) plan.fixMeta.push(key);
+      const rs = await inBatches(plan.hashCheck, batchSize, (idx) => pool.hash(idx.map((i) => absOf(layout, t.keys[i]))));
+      rs.forEach((r, j) => {
+        const i = plan.hashCheck[j];
+        if (r.ok && r.ok[0] === t.shaHex(i) && r.ok[1] === t.size(i)) plan.fixMeta.push(i);
         else {
-          plan.files.push(key);
-          plan.touchedDirs.add(parentKey(key));
+          plan.files.push(i);
+          const parent = parentOf(t, i);
+          if (parent >= 0) plan.touchedDirs.add(parent);
         }
       });
     }
@@ -140,16 +142,14 @@ export async function restoreSnapshot(layout: Layout, dir: string, opts: Restore
     let bytes = 0;
     if (plan.files.length) {
       fs.mkdirSync(staging, { recursive: true, mode: 0o700 });
-      const items: CopyItem[] = plan.files.map((key, i) => {
-        const e = m.entries[key] as FileEntry;
-        return [path.join(dir, key), path.join(staging, String(i)), e[1], e[3]];
-      });
+      const items: CopyItem[] = plan.files.map((i, n) => [path.join(dir, t.keys[i]), path.join(staging, String(n)), t.mode(i), t.mtimeMs(i)]);
       const rs = await inBatches(items, batchSize, (batch) => pool.copy(batch, { clone: false, sync: true }), (d) => opts.onProgress?.("stage", d, items.length));
       const bad: VerifyProblem[] = [];
-      rs.forEach((r, i) => {
-        const key = plan.files[i];
+      rs.forEach((r, n) => {
+        const i = plan.files[n];
+        const key = t.keys[i];
         if (r.err) bad.push({ path: key, problem: r.err[0] === "ENOENT" ? "missing from the backup" : `cannot be read (${r.err[0]}: ${r.err[1]})` });
-        else if (r.ok[0] !== m.files[key]) bad.push({ path: key, problem: `content differs from MANIFEST.json (sha256 ${r.ok[0].slice(0, 12)}…, expected ${m.files[key].slice(0, 12)}…)` });
+        else if (r.ok[0] !== t.shaHex(i)) bad.push({ path: key, problem: `content differs from MANIFEST.json (sha256 ${r.ok[0].slice(0, 12)}…, expected ${t.shaHex(i).slice(0, 12)}…)` });
         else bytes += r.ok[1];
       });
       if (bad.length) throw damagedBackupError(id, dir, bad);
@@ -162,7 +162,7 @@ export async function restoreSnapshot(layout: Layout, dir: string, opts: Restore
     const counts = commit(layout, m, plan, staging, opts);
     await opts.journal?.("backup.rollback:committed", { backup_id: id, ...counts });
     const tCommitted = performance.now();
-    const changed = [...plan.remove.map((k) => `-${k}`), ...plan.files.map((k) => `~${k}`), ...plan.links.map((k) => `~${k}`)];
+    const changed = [...plan.remove.map((k) => `-${k}`), ...plan.files.map((i) => `~${t.keys[i]}`), ...plan.links.map((i) => `~${t.keys[i]}`)];
     return {
       backup_id: id,
       backup_path: dir,
@@ -190,84 +190,122 @@ export async function restoreSnapshot(layout: Layout, dir: string, opts: Restore
   }
 }
 
-/** Compares the live tree with the manifest; reads nothing but metadata (and links). */
-export function planRestore(layout: Layout, m: Manifest): Plan {
-  const plan: Plan = { remove: [], mkdir: [], files: [], hashCheck: [], links: [], fixMeta: [], dirMeta: [], touchedDirs: new Set(), removeParents: [] };
-  const children = new Map<string, string[]>();
-  for (const key of Object.keys(m.entries)) {
-    const p = parentKey(key);
-    const list = children.get(p);
-    if (list) list.push(key);
-    else children.set(p, [key]);
+let parentCache: { t: EntryTable; parents: Int32Array } | null = null;
+function parentOf(t: EntryTable, i: number): number {
+  if (parentCache?.t !== t) parentCache = { t, parents: t.parents() };
+  return parentCache.parents[i];
+}
+
+/** lstat of every entry's live path, in table order (one at a time; restoreSnapshot uses the pool). */
+function statHere(layout: Layout, t: EntryTable): Float64Array {
+  const out = new Float64Array(t.length * STAT_FIELDS);
+  for (let i = 0; i < t.length; i++) {
+    const st = lstatOrNull(absOf(layout, t.keys[i]));
+    const o = i * STAT_FIELDS;
+    if (!st) continue;
+    out[o] = st.isFile() ? StatType.File : st.isDirectory() ? StatType.Dir : st.isSymbolicLink() ? StatType.Link : StatType.Other;
+    out[o + 1] = st.size;
+    out[o + 2] = st.mode & 0o7777;
+    out[o + 3] = st.mtimeMs;
+    out[o + 4] = st.ctimeMs;
+    out[o + 5] = st.ino;
   }
+  return out;
+}
+
+/**
+ * Compares the live tree with the manifest, from stats taken in table order (`live`), plus
+ * a readdir of each live folder (to find what the upgrade added) and a readlink of links.
+ */
+export function planRestore(layout: Layout, m: Manifest, live: Float64Array = statHere(layout, m.entries)): Plan {
+  const t = m.entries;
+  const plan: Plan = { remove: [], mkdir: [], files: [], hashCheck: [], links: [], fixMeta: [], dirMeta: [], touchedDirs: new Set(), removeParents: [] };
+  // Children of each folder, from the parent of each entry (a counting sort: no per-folder arrays).
+  const parents = t.parents();
+  parentCache = { t, parents };
+  const start = new Int32Array(t.length + 1);
+  for (let i = 0; i < t.length; i++) if (parents[i] >= 0) start[parents[i] + 1]++;
+  for (let i = 0; i < t.length; i++) start[i + 1] += start[i];
+  const child = new Int32Array(t.length);
+  const fill = start.slice(0, t.length);
+  for (let i = 0; i < t.length; i++) if (parents[i] >= 0) child[fill[parents[i]]++] = i;
   // Files changed up to 2 s before the backup started share their ctime second with a write
   // that could have landed just after we read them: compare those by content, never by stat.
   const racyFrom = ctimeOf(m.started_at_ms) - 2;
+  const S = STAT_FIELDS;
 
-  const absent = (key: string) => {
-    const e = m.entries[key];
-    plan.touchedDirs.add(parentKey(key));
-    if (e[0] === "d") {
-      plan.mkdir.push(key);
-      for (const c of children.get(key) ?? []) absent(c);
-    } else if (e[0] === "f") plan.files.push(key);
-    else if (e[0] === "l") plan.links.push(key);
+  const touch = (i: number) => {
+    if (i >= 0) plan.touchedDirs.add(i);
   };
-  const removeLive = (key: string) => {
+  const absent = (i: number) => {
+    touch(parents[i]);
+    const kind = t.kind[i];
+    if (kind === K_DIR) {
+      plan.mkdir.push(i);
+      for (let c = start[i]; c < start[i + 1]; c++) absent(child[c]);
+    } else if (kind === K_FILE) plan.files.push(i);
+    else if (kind === K_LINK) plan.links.push(i);
+  };
+  const removeLive = (key: string, parent: number) => {
     plan.remove.push(key);
-    plan.touchedDirs.add(parentKey(key));
+    touch(parent);
   };
-  const planFile = (key: string, e: FileEntry, st: fs.Stats | null) => {
-    if (!st) return absent(key);
-    if (st.isDirectory()) {
-      removeLive(key);
-      return absent(key);
+  const planEntry = (i: number) => {
+    const o = i * S;
+    const type = live[o];
+    if (type === StatType.Error) {
+      throw new UpgradeError("ROLLBACK_FAILED", `Cannot roll back: ${absOf(layout, t.keys[i])} cannot be read (permission denied?); nothing was changed`, {
+        hint: "Make the installation folder readable by this user, then run `agent-os-upgrade rollback` again",
+      });
     }
-    if (!st.isFile()) return absent(key); // a link or special file: the rename replaces it
-    const sameStat = st.ino === e[5] && st.size === e[2] && mtimeOf(st.mtimeMs) === e[3] && ctimeOf(st.ctimeMs) === e[4];
-    if (sameStat && e[4] < racyFrom && (st.mode & 0o7777) === e[1]) return;
-    if (st.size === e[2]) plan.hashCheck.push(key);
-    else absent(key);
-  };
-  const planLink = (key: string, target: string, st: fs.Stats | null) => {
-    if (st?.isSymbolicLink() && fs.readlinkSync(absOf(layout, key)) === target) return;
-    if (st?.isDirectory()) removeLive(key);
-    absent(key);
-  };
-  const planDir = (key: string, e: Entry, st: fs.Stats | null) => {
-    const abs = absOf(layout, key);
-    if (!st || !st.isDirectory()) {
-      if (st) removeLive(key);
-      return absent(key);
+    const kind = t.kind[i];
+    if (kind === K_DIR) {
+      if (type !== StatType.Dir) {
+        if (type !== StatType.Missing) removeLive(t.keys[i], parents[i]);
+        return absent(i);
+      }
+      if (live[o + 2] !== t.mode(i)) plan.dirMeta.push(i);
+      const prefix = t.keys[i].length + 1;
+      const names = new Set<string>();
+      for (let c = start[i]; c < start[i + 1]; c++) names.add(t.keys[child[c]].slice(prefix));
+      for (const name of fs.readdirSync(absOf(layout, t.keys[i]))) {
+        if (!names.has(name)) removeLive(`${t.keys[i]}/${name}`, i);
+      }
+      for (let c = start[i]; c < start[i + 1]; c++) planEntry(child[c]);
+    } else if (kind === K_FILE) {
+      if (type === StatType.Missing) return absent(i);
+      if (type === StatType.Dir) {
+        removeLive(t.keys[i], parents[i]);
+        return absent(i);
+      }
+      if (type !== StatType.File) return absent(i); // a link or special file: the rename replaces it
+      const size = t.size(i);
+      const sameStat = live[o + 5] === t.ino(i) && live[o + 1] === size && mtimeOf(live[o + 3]) === t.mtimeMs(i) && ctimeOf(live[o + 4]) === t.ctimeS(i);
+      if (sameStat && t.ctimeS(i) < racyFrom && live[o + 2] === t.mode(i)) return;
+      if (live[o + 1] === size) plan.hashCheck.push(i);
+      else absent(i);
+    } else if (kind === K_LINK) {
+      if (type === StatType.Link && fs.readlinkSync(absOf(layout, t.keys[i])) === t.text.get(i)) return;
+      if (type === StatType.Dir) removeLive(t.keys[i], parents[i]);
+      absent(i);
     }
-    if ((st.mode & 0o7777) !== e[1]) plan.dirMeta.push(key);
-    const expected = children.get(key) ?? [];
-    const names = new Set(expected.map((k) => k.slice(key.length + 1)));
-    for (const name of fs.readdirSync(abs)) {
-      if (!names.has(name)) removeLive(`${key}/${name}`);
-    }
-    for (const c of expected) planEntry(c, lstatOrNull(absOf(layout, c)));
-  };
-  const planEntry = (key: string, st: fs.Stats | null) => {
-    const e = m.entries[key];
-    if (e[0] === "d") planDir(key, e, st);
-    else if (e[0] === "f") planFile(key, e, st);
-    else if (e[0] === "l") planLink(key, e[1], st);
-    // "o": a special file we never copied; leave it
+    // K_OTHER: a special file we never copied; leave it
   };
 
+  const rootIndex = new Map<string, number>();
+  for (let i = 0; i < t.length; i++) if (parents[i] < 0) rootIndex.set(t.keys[i], i);
   for (const [key, kind] of Object.entries(m.roots)) {
     const abs = absOf(layout, key);
-    const st = lstatOrNull(abs);
     sweepRootTemps(abs);
     if (kind === "missing") {
-      if (st) removeLive(key);
+      if (lstatOrNull(abs)) plan.remove.push(key);
       plan.removeParents.push(...(m.missing_parents[key] ?? []));
       continue;
     }
-    planEntry(key, st);
+    const i = rootIndex.get(key);
+    if (i === undefined) throw new Error(`Cannot plan the restore: root "${key}" has no entry in MANIFEST.json`);
+    planEntry(i);
   }
-  plan.mkdir.sort();
   return plan;
 }
 
@@ -290,6 +328,8 @@ function sweepRootTemps(abs: string): void {
 }
 
 function commit(layout: Layout, m: Manifest, plan: Plan, staging: string, opts: RestoreOptions): { modes_fixed: number } {
+  const t = m.entries;
+  const abs = (i: number) => absOf(layout, t.keys[i]);
   const total = plan.remove.length + plan.mkdir.length + plan.files.length + plan.links.length + plan.fixMeta.length + plan.dirMeta.length;
   let done = 0;
   const step = () => {
@@ -307,81 +347,73 @@ function commit(layout: Layout, m: Manifest, plan: Plan, staging: string, opts: 
   };
 
   for (const key of plan.remove) attempt(key, "remove", () => rmForce(absOf(layout, key)));
-  for (const key of plan.mkdir) {
-    attempt(key, "create folder", () => {
-      const abs = absOf(layout, key);
-      if (!lstatOrNull(abs)?.isDirectory()) fs.mkdirSync(abs, { recursive: true, mode: 0o700 });
+  // Parents first: a parent's key is shorter than any of its children's.
+  for (const i of [...plan.mkdir].sort((a, b) => t.keys[a].length - t.keys[b].length)) {
+    attempt(t.keys[i], "create folder", () => {
+      if (!lstatOrNull(abs(i))?.isDirectory()) fs.mkdirSync(abs(i), { recursive: true, mode: 0o700 });
     });
   }
-  plan.files.forEach((key, i) => {
-    attempt(key, "restore file", () => {
-      const abs = absOf(layout, key);
-      const staged = path.join(staging, String(i));
-      if (!lstatOrNull(path.dirname(abs))) fs.mkdirSync(path.dirname(abs), { recursive: true, mode: 0o700 });
+  plan.files.forEach((i, n) => {
+    attempt(t.keys[i], "restore file", () => {
+      const target = abs(i);
+      const staged = path.join(staging, String(n));
+      if (!lstatOrNull(path.dirname(target))) fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
       try {
-        fs.renameSync(staged, abs);
+        fs.renameSync(staged, target);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
         // Another filesystem (a mounted venv, a project on another disk): copy beside, then rename.
-        const e = m.entries[key] as FileEntry;
-        const tmp = tempName(abs, "tmp");
+        const tmp = tempName(target, "tmp");
         fs.copyFileSync(staged, tmp);
-        fs.chmodSync(tmp, e[1]);
-        fs.utimesSync(tmp, new Date(), e[3] / 1000);
+        fs.chmodSync(tmp, t.mode(i));
+        fs.utimesSync(tmp, new Date(), t.mtimeMs(i) / 1000);
         const fd = fs.openSync(tmp, "r");
         fs.fsyncSync(fd);
         fs.closeSync(fd);
-        fs.renameSync(tmp, abs);
+        fs.renameSync(tmp, target);
       }
     });
   });
-  for (const key of plan.links) {
-    attempt(key, "restore link", () => {
-      const abs = absOf(layout, key);
-      const e = m.entries[key] as ["l", string];
-      const tmp = tempName(abs, "lnk");
+  for (const i of plan.links) {
+    attempt(t.keys[i], "restore link", () => {
+      const tmp = tempName(abs(i), "lnk");
       fs.rmSync(tmp, { force: true });
-      fs.symlinkSync(e[1], tmp);
-      fs.renameSync(tmp, abs);
+      fs.symlinkSync(t.text.get(i)!, tmp);
+      fs.renameSync(tmp, abs(i));
     });
   }
   let modesFixed = 0;
-  for (const key of plan.fixMeta) {
-    attempt(key, "restore mode and time", () => {
-      const abs = absOf(layout, key);
-      const e = m.entries[key] as FileEntry;
-      const st = fs.lstatSync(abs);
-      if ((st.mode & 0o7777) !== e[1]) {
-        fs.chmodSync(abs, e[1]);
+  for (const i of plan.fixMeta) {
+    attempt(t.keys[i], "restore mode and time", () => {
+      const st = fs.lstatSync(abs(i));
+      if ((st.mode & 0o7777) !== t.mode(i)) {
+        fs.chmodSync(abs(i), t.mode(i));
         modesFixed++;
       }
-      if (mtimeOf(st.mtimeMs) !== e[3]) fs.utimesSync(abs, st.atime, e[3] / 1000);
+      if (mtimeOf(st.mtimeMs) !== t.mtimeMs(i)) fs.utimesSync(abs(i), st.atime, t.mtimeMs(i) / 1000);
     });
   }
-  // Folder modes and times last, deepest first: a read-only folder must get its files first,
-  // and every change above moved its parent's mtime.
+  // Folder modes and times last, deepest (longest key) first: a read-only folder must get its
+  // files first, and every change above moved its parent's mtime.
   const dirMeta = new Set(plan.dirMeta);
   const dirs = new Set([...plan.dirMeta, ...plan.mkdir, ...plan.touchedDirs]);
-  for (const key of [...dirs].sort().reverse()) {
-    const e = m.entries[key];
-    if (!e || e[0] !== "d") continue;
-    const isMeta = dirMeta.has(key);
-    const doit = () => {
-      const abs = absOf(layout, key);
-      const st = lstatOrNull(abs);
+  for (const i of [...dirs].sort((a, b) => t.keys[b].length - t.keys[a].length)) {
+    if (t.kind[i] !== K_DIR) continue;
+    const fix = () => {
+      const st = lstatOrNull(abs(i));
       if (!st?.isDirectory()) return;
-      if ((st.mode & 0o7777) !== e[1]) {
-        fs.chmodSync(abs, e[1]);
+      if ((st.mode & 0o7777) !== t.mode(i)) {
+        fs.chmodSync(abs(i), t.mode(i));
         modesFixed++;
       }
-      fs.utimesSync(abs, new Date(), e[2] / 1000);
+      fs.utimesSync(abs(i), new Date(), t.mtimeMs(i) / 1000);
     };
-    if (isMeta) attempt(key, "restore folder mode", doit);
+    if (dirMeta.has(i)) attempt(t.keys[i], "restore folder mode", fix);
     else {
       try {
-        doit();
+        fix();
       } catch (err) {
-        failures.push({ key, action: "restore folder mode", error: (err as Error).message });
+        failures.push({ key: t.keys[i], action: "restore folder mode", error: (err as Error).message });
       }
     }
   }
@@ -394,7 +426,7 @@ function commit(layout: Layout, m: Manifest, plan: Plan, staging: string, opts: 
       if (code !== "ENOENT" && code !== "ENOTEMPTY" && code !== "EEXIST") failures.push({ key, action: "remove created folder", error: (err as Error).message });
     }
   }
-  const parents = new Set([...plan.files, ...plan.links, ...plan.remove].map((k) => path.dirname(absOf(layout, k))));
+  const parents = new Set([...plan.files.map(abs), ...plan.links.map(abs), ...plan.remove.map((k) => absOf(layout, k))].map((p) => path.dirname(p)));
   for (const p of parents) {
     try {
       fsyncDir(p);

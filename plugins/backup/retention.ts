@@ -49,7 +49,7 @@ export function readManifestHead(dir: string): Head | null {
       if (n <= 0) break;
       pos += n;
       text += buf.subarray(0, n).toString("utf8");
-      const at = text.indexOf('\n  "files": {');
+      const at = text.indexOf('\n  "entries": {');
       if (at >= 0) {
         const head = JSON.parse(text.slice(0, at).replace(/,\s*$/, "") + "\n}") as Head;
         return head;

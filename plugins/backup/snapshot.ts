@@ -30,8 +30,11 @@ import {
   clearMarker,
   ctimeOf,
   ENTRY_FORMAT,
-  type Entry,
-  type FileEntry,
+  EntryTable,
+  K_DIR,
+  K_FILE,
+  K_LINK,
+  K_OTHER,
   type Manifest,
   MANIFEST_FORMAT,
   mtimeOf,
@@ -146,63 +149,71 @@ export async function createSnapshot(layout: Layout, roots: Root[], opts: Snapsh
     writeMarker(dir, opts.sessionId);
     const clone = probeClone(dir);
     pool = new FilePool(opts.threads);
-    const entries: Record<string, Entry> = Object.create(null);
-    const files: Record<string, string> = Object.create(null);
+    const table = new EntryTable();
     const rootKinds: Record<string, RootKind> = {};
     const missing: string[] = [];
     const missingParentsOf: Record<string, string[]> = {};
     const skipped: string[] = [];
     const problems: Problem[] = [];
-    const fileKeys: string[] = [];
-    const vanished = new Set<string>();
+    /** Table index of each file, in the order the files were found. */
+    const fileIdx: number[] = [];
+    const vanished = new Set<number>();
 
     // Walk and copy: batches go to the pool as the walk finds them; at most a few batches
     // per worker are in flight, which bounds memory and lets an interruption stop quickly.
     const inFlight = new Set<Promise<void>>();
     let batch: CopyItem[] = [];
-    let batchKeys: string[] = [];
+    let batchIdx: number[] = [];
     let copied = 0;
-    const onResults = (keys: string[], results: JobResult<CopyOk>[]) => {
-      for (let i = 0; i < keys.length; i++) {
-        const r = results[i];
+    const onResults = (idx: number[], results: JobResult<CopyOk>[]) => {
+      for (let j = 0; j < idx.length; j++) {
+        const r = results[j];
+        const i = idx[j];
         if (r.err?.[0] === "ENOENT") {
           // Deleted between the walk and the copy (a server's __pycache__ churn): it is not
           // there any more, so it is not part of what the backup must restore.
-          vanished.add(keys[i]);
+          vanished.add(i);
           continue;
         }
         if (r.err) {
-          problems.push({ key: keys[i], code: r.err[0], message: r.err[1] });
+          problems.push({ key: table.keys[i], code: r.err[0], message: r.err[1] });
           continue;
         }
         const [sha, size, mode, mtimeMs, ctimeMs, ino] = r.ok;
-        files[keys[i]] = sha;
-        entries[keys[i]] = ["f", mode, size, mtimeOf(mtimeMs), ctimeOf(ctimeMs), ino, 0, 0];
+        table.setSha(i, sha);
+        table.setNum(i, 0, mode);
+        table.setNum(i, 1, size);
+        table.setNum(i, 2, mtimeOf(mtimeMs));
+        table.setNum(i, 3, ctimeOf(ctimeMs));
+        table.setNum(i, 4, ino);
       }
-      copied += keys.length;
-      opts.onProgress?.("copy", copied, fileKeys.length);
+      copied += idx.length;
+      opts.onProgress?.("copy", copied, fileIdx.length);
     };
     const flush = async () => {
       if (!batch.length) return;
       const items = batch;
-      const keys = batchKeys;
+      const idx = batchIdx;
       batch = [];
-      batchKeys = [];
-      const p: Promise<void> = pool!.copy(items, { clone, sync: false }).then((rs) => onResults(keys, rs));
+      batchIdx = [];
+      const p: Promise<void> = pool!.copy(items, { clone, sync: false }).then((rs) => onResults(idx, rs));
       inFlight.add(p);
       p.finally(() => inFlight.delete(p)).catch(() => {});
       while (inFlight.size >= pool!.size * 2) await Promise.race(inFlight);
       if (opts.signal?.aborted) throw interrupted(opts.signal);
     };
     const addFile = async (key: string, src: string) => {
-      fileKeys.push(key);
+      const i = table.add(key, K_FILE);
+      fileIdx.push(i);
       batch.push([src, path.join(dir, key), -1, 0]);
-      batchKeys.push(key);
+      batchIdx.push(i);
       if (batch.length >= batchSize) await flush();
     };
     const walk = async (key: string, src: string, st: fs.Stats) => {
       fs.mkdirSync(path.join(dir, key), { recursive: true, mode: 0o700 });
-      entries[key] = ["d", st.mode & 0o7777, mtimeOf(st.mtimeMs)];
+      const di = table.add(key, K_DIR);
+      table.setNum(di, 0, st.mode & 0o7777);
+      table.setNum(di, 2, mtimeOf(st.mtimeMs));
       for (const d of fs.readdirSync(src, { withFileTypes: true })) {
         const childKey = `${key}/${d.name}`;
         const child = path.join(src, d.name);
@@ -211,12 +222,12 @@ export async function createSnapshot(layout: Layout, roots: Root[], opts: Snapsh
         else if (d.isSymbolicLink()) {
           const target = fs.readlinkSync(child);
           fs.symlinkSync(target, path.join(dir, childKey));
-          entries[childKey] = ["l", target];
+          table.text.set(table.add(childKey, K_LINK), target);
         } else {
           // lstat, not the dirent: Deno's dirents do not tell a fifo from a device.
           const ls = fs.lstatSync(child);
           const kind = ls.isFIFO() ? "fifo" : ls.isSocket() ? "socket" : "device";
-          entries[childKey] = ["o", kind];
+          table.text.set(table.add(childKey, K_OTHER), kind);
           skipped.push(childKey);
           opts.onWarning?.(`Not backed up: ${child} is a ${kind}; rollback leaves it as it is`);
         }
@@ -255,32 +266,29 @@ export async function createSnapshot(layout: Layout, roots: Root[], opts: Snapsh
     const tCopied = performance.now();
     if (opts.signal?.aborted) throw interrupted(opts.signal);
     if (problems.length) throw copyFailed(layout, problems);
-    if (vanished.size) {
-      const kept = fileKeys.filter((k) => !vanished.has(k));
-      fileKeys.length = 0;
-      for (const k of kept) fileKeys.push(k);
-    }
+    const files = vanished.size ? fileIdx.filter((i) => !vanished.has(i)) : fileIdx;
 
     // Verify: re-read every copy and compare with the hash of the original.
+    const verifyStarted = Date.now();
     const bad: Problem[] = [];
     let verified = 0;
     const verifyJobs: Promise<void>[] = [];
-    for (let i = 0; i < fileKeys.length; i += batchSize) {
-      const keys = fileKeys.slice(i, i + batchSize);
-      verifyJobs.push(pool.hash(keys.map((k) => path.join(dir, k))).then((rs) => {
+    for (let b = 0; b < files.length; b += batchSize) {
+      const idx = files.slice(b, b + batchSize);
+      verifyJobs.push(pool.hash(idx.map((i) => path.join(dir, table.keys[i]))).then((rs) => {
         rs.forEach((r, j) => {
-          const key = keys[j];
-          const e = entries[key] as FileEntry;
+          const i = idx[j];
+          const key = table.keys[i];
           if (r.err) bad.push({ key, code: r.err[0], message: r.err[1] });
-          else if (r.ok[0] !== files[key] || r.ok[1] !== e[2]) {
-            bad.push({ key, code: "EVERIFY", message: `the copy does not match the original (sha256 ${r.ok[0].slice(0, 12)}…, expected ${files[key].slice(0, 12)}…)` });
+          else if (r.ok[0] !== table.shaHex(i) || r.ok[1] !== table.size(i)) {
+            bad.push({ key, code: "EVERIFY", message: `the copy does not match the original (sha256 ${r.ok[0].slice(0, 12)}…, expected ${table.shaHex(i).slice(0, 12)}…)` });
           } else {
-            e[6] = r.ok[3];
-            e[7] = ctimeOf(r.ok[4]);
+            table.setNum(i, 5, r.ok[3]);
+            table.setNum(i, 6, ctimeOf(r.ok[4]));
           }
         });
-        verified += keys.length;
-        opts.onProgress?.("verify", verified, fileKeys.length);
+        verified += idx.length;
+        opts.onProgress?.("verify", verified, files.length);
       }));
       if (verifyJobs.length % (pool.size * 4) === 0) {
         await Promise.all(verifyJobs.slice(-pool.size * 4));
@@ -297,16 +305,32 @@ export async function createSnapshot(layout: Layout, roots: Root[], opts: Snapsh
     }
     const tVerified = performance.now();
 
+    // Vanished files are dropped from the table; the rest is put in key order for the manifest.
+    let sortedTable = table;
+    if (vanished.size) {
+      const keep = new EntryTable();
+      for (let i = 0; i < table.length; i++) {
+        if (vanished.has(i)) continue;
+        const j = keep.add(table.keys[i], table.kind[i]);
+        keep.num.set(table.num.subarray(i * 7, i * 7 + 7), j * 7);
+        keep.sha.set(table.sha.subarray(i * 32, i * 32 + 32), j * 32);
+        const tx = table.text.get(i);
+        if (tx !== undefined) keep.text.set(j, tx);
+      }
+      sortedTable = keep;
+    }
+    sortedTable = sortedTable.sorted();
     let totalSize = 0;
     let dirs = 0;
     let links = 0;
-    for (const e of Object.values(entries)) {
-      if (e[0] === "f") totalSize += e[2];
-      else if (e[0] === "d") dirs++;
-      else if (e[0] === "l") links++;
+    for (let i = 0; i < sortedTable.length; i++) {
+      const k = sortedTable.kind[i];
+      if (k === K_FILE) totalSize += sortedTable.size(i);
+      else if (k === K_DIR) dirs++;
+      else if (k === K_LINK) links++;
     }
     let sync: SnapshotResult["sync"] = "none";
-    if (opts.sync !== false) sync = syncFilesystem(dir, () => fileKeys.map((k) => path.join(dir, k)));
+    if (opts.sync !== false) sync = syncFilesystem(dir, () => files.map((i) => path.join(dir, table.keys[i])));
     const tSynced = performance.now();
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,
@@ -314,6 +338,7 @@ export async function createSnapshot(layout: Layout, roots: Root[], opts: Snapsh
       backup_id: id,
       timestamp: started.toISOString(),
       started_at_ms: started.getTime(),
+      verify_started_ms: verifyStarted,
       duration_ms: Math.round(tSynced - t0),
       backup_path: dir,
       session_id: opts.sessionId,
@@ -324,13 +349,12 @@ export async function createSnapshot(layout: Layout, roots: Root[], opts: Snapsh
       missing,
       missing_parents: missingParentsOf,
       total_size: totalSize,
-      file_count: fileKeys.length,
+      file_count: files.length,
       dir_count: dirs,
       symlink_count: links,
       skipped,
       entry_format: ENTRY_FORMAT,
-      files,
-      entries,
+      entries: sortedTable,
     };
     writeManifest(dir, manifest);
     clearMarker(dir);

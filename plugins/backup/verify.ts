@@ -11,8 +11,8 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { ctimeOf, type FileEntry, type Manifest, MANIFEST, MANIFEST_SUM, MARKER } from "./manifest.ts";
-import { FilePool, inBatches } from "./pool.ts";
+import { ctimeOf, K_DIR, K_FILE, K_LINK, type Manifest, MANIFEST, MANIFEST_SUM, MARKER } from "./manifest.ts";
+import { FilePool, inBatches, STAT_FIELDS, statAll, StatType } from "./pool.ts";
 import { lstatOrNull } from "./fsutil.ts";
 
 export type VerifyMode = "full" | "stat";
@@ -41,43 +41,53 @@ export interface VerifyOptions {
 
 export async function verifySnapshot(dir: string, m: Manifest, mode: VerifyMode, opts: VerifyOptions): Promise<VerifyReport> {
   const t0 = performance.now();
+  const t = m.entries;
   const problems: VerifyProblem[] = [];
-  const toHash: string[] = [];
-  let checked = 0;
-  for (const [key, e] of Object.entries(m.entries)) {
-    const p = path.join(dir, key);
-    if (e[0] === "f") {
-      checked++;
-      if (mode === "full") {
-        toHash.push(key);
-        continue;
-      }
-      const st = lstatOrNull(p);
-      if (!st) problems.push({ path: key, problem: "missing from the backup" });
-      else if (!st.isFile()) problems.push({ path: key, problem: "is not a regular file in the backup" });
-      else if (st.size !== e[2]) problems.push({ path: key, problem: `size ${st.size} bytes, expected ${e[2]}` });
-      else if (st.ino !== e[6] || ctimeOf(st.ctimeMs) !== e[7]) toHash.push(key);
-    } else if (e[0] === "l") {
+  const files: number[] = [];
+  for (let i = 0; i < t.length; i++) {
+    const kind = t.kind[i];
+    if (kind === K_FILE) files.push(i);
+    else if (kind === K_LINK) {
       let target: string | null = null;
       try {
-        target = fs.readlinkSync(p);
+        target = fs.readlinkSync(path.join(dir, t.keys[i]));
       } catch { /* reported below */ }
-      if (target === null) problems.push({ path: key, problem: "the symbolic link is missing from the backup" });
-      else if (target !== e[1]) problems.push({ path: key, problem: `the symbolic link points to "${target}", expected "${e[1]}"` });
-    } else if (e[0] === "d" && mode === "full") {
-      if (!lstatOrNull(p)?.isDirectory()) problems.push({ path: key, problem: "the folder is missing from the backup" });
+      const want = t.text.get(i);
+      if (target === null) problems.push({ path: t.keys[i], problem: "the symbolic link is missing from the backup" });
+      else if (target !== want) problems.push({ path: t.keys[i], problem: `the symbolic link points to "${target}", expected "${want}"` });
+    } else if (kind === K_DIR && mode === "full") {
+      if (!lstatOrNull(path.join(dir, t.keys[i]))?.isDirectory()) problems.push({ path: t.keys[i], problem: "the folder is missing from the backup" });
     }
   }
-  const results = await inBatches(toHash, opts.batchSize ?? 128, (keys) => opts.pool.hash(keys.map((k) => path.join(dir, k))), (done) => opts.onProgress?.(done, toHash.length));
-  results.forEach((r, i) => {
-    const key = toHash[i];
-    const e = m.entries[key] as FileEntry;
+  let toHash: number[] = [];
+  if (mode === "full") toHash = files;
+  else {
+    // Stat every copy (in the pool, in parallel); only those whose fingerprint moved are read,
+    // and those written within 2 s of their verification, which a same-second write could
+    // have changed without moving the ctime second.
+    const racyFrom = ctimeOf(m.verify_started_ms) - 1;
+    const st = await statAll(opts.pool, dir + path.sep, files.map((i) => t.keys[i]));
+    for (let j = 0; j < files.length; j++) {
+      const i = files[j];
+      const o = j * STAT_FIELDS;
+      const type = st[o];
+      const key = t.keys[i];
+      if (type === StatType.Missing) problems.push({ path: key, problem: "missing from the backup" });
+      else if (type !== StatType.File) problems.push({ path: key, problem: type === StatType.Error ? "cannot be read" : "is not a regular file in the backup" });
+      else if (st[o + 1] !== t.size(i)) problems.push({ path: key, problem: `size ${st[o + 1]} bytes, expected ${t.size(i)}` });
+      else if (st[o + 5] !== t.copyIno(i) || ctimeOf(st[o + 4]) !== t.copyCtimeS(i) || t.copyCtimeS(i) >= racyFrom) toHash.push(i);
+    }
+  }
+  const results = await inBatches(toHash, opts.batchSize ?? 128, (idx) => opts.pool.hash(idx.map((i) => path.join(dir, t.keys[i]))), (done) => opts.onProgress?.(done, toHash.length));
+  results.forEach((r, j) => {
+    const i = toHash[j];
+    const key = t.keys[i];
     if (r.err) {
       problems.push({ path: key, problem: r.err[0] === "ENOENT" ? "missing from the backup" : `cannot be read (${r.err[0]})` });
-    } else if (r.ok[1] !== e[2]) {
-      problems.push({ path: key, problem: `size ${r.ok[1]} bytes, expected ${e[2]}` });
-    } else if (r.ok[0] !== m.files[key]) {
-      problems.push({ path: key, problem: `content differs from MANIFEST.json (sha256 ${r.ok[0].slice(0, 12)}…, expected ${m.files[key].slice(0, 12)}…)` });
+    } else if (r.ok[1] !== t.size(i)) {
+      problems.push({ path: key, problem: `size ${r.ok[1]} bytes, expected ${t.size(i)}` });
+    } else if (r.ok[0] !== t.shaHex(i)) {
+      problems.push({ path: key, problem: `content differs from MANIFEST.json (sha256 ${r.ok[0].slice(0, 12)}…, expected ${t.shaHex(i).slice(0, 12)}…)` });
     }
   });
   if (mode === "full") {
@@ -88,7 +98,7 @@ export async function verifySnapshot(dir: string, m: Manifest, mode: VerifyMode,
     backup_id: m.backup_id,
     ok: problems.length === 0,
     mode,
-    files_checked: checked,
+    files_checked: files.length,
     files_hashed: toHash.length,
     problems,
     duration_ms: Math.round(performance.now() - t0),
@@ -99,14 +109,15 @@ export async function verifySnapshot(dir: string, m: Manifest, mode: VerifyMode,
 function unexpected(dir: string, m: Manifest): string[] {
   const out: string[] = [];
   const own = new Set([MANIFEST, MANIFEST_SUM, MARKER]);
+  const roots = Object.keys(m.roots);
   const walk = (key: string | null) => {
     const abs = key ? path.join(dir, key) : dir;
     for (const d of fs.readdirSync(abs, { withFileTypes: true })) {
       if (!key && own.has(d.name)) continue;
       const k = key ? `${key}/${d.name}` : d.name;
-      const known = k in m.entries;
+      const known = m.entries.indexOf(k) >= 0;
       // `install` and `project` (and parents of file roots) are the backup's own folders.
-      const isContainer = !known && d.isDirectory() && Object.keys(m.roots).some((r) => r.startsWith(k + "/"));
+      const isContainer = !known && d.isDirectory() && roots.some((r) => r.startsWith(k + "/"));
       if (!known && !isContainer) {
         out.push(k);
         continue;
