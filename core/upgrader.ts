@@ -416,11 +416,19 @@ export function findResumable(store: StateStore, id: string | null): SessionStat
   });
 }
 
+/** A rollback error whose plugin says it changed nothing (`details.nothing_changed`), e.g. a refused damaged backup. */
+export function refusedUnchanged(err: UpgradeError): boolean {
+  const cause = (err as { cause?: unknown }).cause as UpgradeError | undefined;
+  const flag = (e?: UpgradeError) => (e?.details as { nothing_changed?: unknown } | undefined)?.nothing_changed === true;
+  return flag(err) || flag(cause);
+}
+
 /** Runs the rollback taps for a session and records the outcome; never throws. */
 export async function rollbackSession(engine: Engine, request: RollbackRequest): Promise<Outcome> {
   const { hooks, ctx, log, store } = engine;
   const state = engine.state;
   const t0 = performance.now();
+  const statusBefore = state?.status;
   if (state) {
     state.status = "rolling_back";
     state.rollback = { reason: request.reason, started_at: new Date().toISOString(), ended_at: null, duration_ms: null, status: "running", evidence: {} };
@@ -448,7 +456,9 @@ export async function rollbackSession(engine: Engine, request: RollbackRequest):
   const dt = Math.round(performance.now() - t0);
   if (state) {
     state.rollback = { ...state.rollback!, ended_at: new Date().toISOString(), duration_ms: dt, status: rollbackError ? "failed" : "completed", evidence: request.evidence };
-    state.status = rollbackError ? "failed" : "rolled_back";
+    // A manual rollback refused before it changed anything (a damaged backup, say) leaves the
+    // session as it was: a completed upgrade is still completed.
+    state.status = !rollbackError ? "rolled_back" : request.manual && refusedUnchanged(rollbackError) ? statusBefore! : "failed";
     if (rollbackError) state.error = rollbackError.toJSON();
     store.save(state);
   }
@@ -482,6 +492,7 @@ export async function runManualRollback(cmd: RollbackCommand, io: LifecycleIO = 
   const took = await Lock.acquire(layout, state?.session_id ?? randomUUID(), { takeOver: "any" });
   if (took.tookOver) engine.log.warn(`Took over the stale lock of session ${took.tookOver.session_id} (pid ${took.tookOver.pid} is no longer running)`);
   engine.state = state;
+  const statusBefore = state?.status;
   if (state) {
     state.pid = process.pid;
     store.save(state);
@@ -493,7 +504,10 @@ export async function runManualRollback(cmd: RollbackCommand, io: LifecycleIO = 
     manual: true,
     evidence: {},
   });
-  // Keep the lock only when the rollback failed (see runLifecycle).
-  if (!outcome.rollbackError) took.lock.release();
+  // After a failed rollback the lock stays only where an unfinished upgrade needs it to be
+  // noticed (see runLifecycle); a refusal that changed nothing, or a failed rollback of a
+  // finished session, must not block the next command.
+  const unfinished = took.tookOver !== null || (statusBefore !== undefined && ["in_progress", "rolling_back", "failed"].includes(statusBefore));
+  if (!outcome.rollbackError || refusedUnchanged(outcome.rollbackError) || !unfinished) took.lock.release();
   return { outcome, exitCode: outcome.rollbackError ? EXIT.rollbackFailed : EXIT.ok, sessionId: state?.session_id ?? null };
 }
