@@ -5,13 +5,14 @@
  * trusts it.
  *
  * Every path under the roots has an entry (a compact tuple: a venv has 100k of them):
- *   ["d", mode, mtimeMs]                                     a folder
+ *   ["d", mode, mtimeMs, ctimeS, ino]                        a folder
  *   ["f", mode, size, mtimeMs, ctimeS, ino, copyIno, copyCtimeS]  a regular file
  *   ["l", target]                                           a symbolic link (never followed)
  *   ["o", kind]                                             a socket/fifo/device: not copied, left alone
  * `ctimeS`/`ino` fingerprint the original when it was copied: a live file with the same
  * fingerprint has not been written since (ctime cannot be set by a program), so rollback need
- * not read it. `copyIno`/`copyCtimeS` do the same for the copy in the backup. ctime is kept in
+ * not read it; a folder with the same fingerprint has had no entry added, removed or renamed,
+ * so rollback need not list it. `copyIno`/`copyCtimeS` do the same for the copy in the backup. ctime is kept in
  * whole seconds and mtime in whole milliseconds because Deno's node:fs rounds them so.
  */
 import fs from "node:fs";
@@ -26,7 +27,7 @@ export const MANIFEST_SUM = "MANIFEST.sha256";
 export const MARKER = ".in-progress.json";
 export const MANIFEST_FORMAT = 1;
 
-export type DirEntry = ["d", number, number];
+export type DirEntry = ["d", number, number, number, number];
 export type FileEntry = ["f", number, number, number, number, number, number, number];
 export type LinkEntry = ["l", string];
 export type OtherEntry = ["o", string];
@@ -125,7 +126,7 @@ export class EntryTable {
     const n = this.num;
     switch (this.kind[i]) {
       case K_DIR:
-        return ["d", n[o], n[o + 2]];
+        return ["d", n[o], n[o + 2], n[o + 3], n[o + 4]];
       case K_FILE:
         return ["f", n[o], n[o + 1], n[o + 2], n[o + 3], n[o + 4], n[o + 5], n[o + 6]];
       case K_LINK:
@@ -202,7 +203,7 @@ export interface Manifest extends ManifestHead {
   entries: EntryTable;
 }
 
-export const ENTRY_FORMAT = "d: [mode, mtimeMs] | f: [mode, size, mtimeMs, ctimeS, ino, copyIno, copyCtimeS] | l: [target] | o: [kind]";
+export const ENTRY_FORMAT = "d: [mode, mtimeMs, ctimeS, ino] | f: [mode, size, mtimeMs, ctimeS, ino, copyIno, copyCtimeS] | l: [target] | o: [kind]";
 
 const SCALARS = [
   "format", "tool", "backup_id", "timestamp", "started_at_ms", "verify_started_ms", "duration_ms", "backup_path", "session_id",
@@ -321,6 +322,8 @@ function splitEntryLine(line: string): [string, string] {
   return [k, JSON.stringify(obj[k])];
 }
 
+const DIR_NUMS = new Float64Array(4);
+
 /** Parses `[f,1,2,...]`-style tuples of whole numbers without allocating (after the kind). */
 function parseNums(v: string, from: number, out: Float64Array, at: number, count: number): void {
   let i = from;
@@ -375,8 +378,9 @@ export function readManifest(dir: string): Manifest {
         const kind = v.charCodeAt(2);
         const i = t.add(key, kind === 100 ? K_DIR : kind === 102 ? K_FILE : kind === 108 ? K_LINK : K_OTHER);
         if (kind === 100) {
-          parseNums(v, 5, t.num, i * N, 1);
-          parseNums(v, v.indexOf(",", 5) + 1, t.num, i * N + 2, 1);
+          parseNums(v, 5, DIR_NUMS, 0, 4);
+          t.num[i * N] = DIR_NUMS[0];
+          t.num.set(DIR_NUMS.subarray(1, 4), i * N + 2);
         } else if (kind === 102) parseNums(v, 5, t.num, i * N, N);
         else t.text.set(i, (JSON.parse(v) as [string, string])[1]);
       } else if (section === "files") {

@@ -130,7 +130,13 @@ function guard(fn) {
 
 parentPort.on("message", (job) => {
   if (job.op === "stat") {
-    const results = statMany(job.items.map((k) => job.base + k));
+    // Keys are "install/..." or "project/..." (see roots.ts): resolved here, not in the main thread.
+    const bases = job.bases;
+    const results = statMany(job.items.map((k) => {
+      if (!bases) return job.base + k;
+      const slash = k.indexOf("/");
+      return bases[k.slice(0, slash)] + k.slice(slash + 1);
+    }));
     parentPort.postMessage({ id: job.id, results }, [results.buffer]);
     return;
   }
@@ -228,9 +234,9 @@ export class FilePool {
     return this.#run({ op: "hash", items: files });
   }
 
-  /** lstat of `base + key` for each key; see STAT_FIELDS. */
-  stat(base: string, keys: string[]): Promise<Float64Array> {
-    return this.#run({ op: "stat", base, items: keys });
+  /** lstat of `base + key` for each key — or, with `bases`, of `bases[namespace] + rest` — see STAT_FIELDS. */
+  stat(base: string | Record<string, string>, keys: string[]): Promise<Float64Array> {
+    return this.#run(typeof base === "string" ? { op: "stat", base, items: keys } : { op: "stat", bases: base, items: keys });
   }
 
   /** Jobs queued or running. */
@@ -266,7 +272,7 @@ export async function inBatches<I, R>(
 }
 
 /** lstat of every `base + key`, spread over the pool; STAT_FIELDS numbers per key, in order. */
-export async function statAll(pool: FilePool, base: string, keys: string[], batchSize = 2048): Promise<Float64Array> {
+export async function statAll(pool: FilePool, base: string | Record<string, string>, keys: string[], batchSize = 2048): Promise<Float64Array> {
   const out = new Float64Array(keys.length * STAT_FIELDS);
   const jobs: Promise<void>[] = [];
   for (let i = 0; i < keys.length; i += batchSize) {

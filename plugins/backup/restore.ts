@@ -119,7 +119,7 @@ export async function restoreSnapshot(layout: Layout, dir: string, opts: Restore
     //    are stat'ed at once, across the pool.
     const [report, live] = await Promise.all([
       verifySnapshot(dir, m, verifyMode, { pool, batchSize, onProgress: (d, n) => opts.onProgress?.("verify", d, n) }),
-      statAll(pool, "", t.keys.map((k) => absOf(layout, k))),
+      statAll(pool, { install: layout.installDir + path.sep, project: layout.projectRoot + path.sep }, t.keys),
     ]);
     if (!report.ok) throw damagedBackupError(id, dir, report.problems);
     const plan = planRestore(layout, m, live);
@@ -265,11 +265,16 @@ export function planRestore(layout: Layout, m: Manifest, live: Float64Array = st
         return absent(i);
       }
       if (live[o + 2] !== t.mode(i)) plan.dirMeta.push(i);
-      const prefix = t.keys[i].length + 1;
-      const names = new Set<string>();
-      for (let c = start[i]; c < start[i + 1]; c++) names.add(t.keys[child[c]].slice(prefix));
-      for (const name of fs.readdirSync(absOf(layout, t.keys[i]))) {
-        if (!names.has(name)) removeLive(`${t.keys[i]}/${name}`, i);
+      // A folder whose ctime has not moved has had no entry added, removed or renamed: no
+      // need to list it. Otherwise, whatever it holds that the manifest does not was created.
+      const unchanged = live[o + 5] === t.ino(i) && ctimeOf(live[o + 4]) === t.ctimeS(i) && t.ctimeS(i) < racyFrom;
+      if (!unchanged) {
+        const prefix = t.keys[i].length + 1;
+        const names = new Set<string>();
+        for (let c = start[i]; c < start[i + 1]; c++) names.add(t.keys[child[c]].slice(prefix));
+        for (const name of fs.readdirSync(absOf(layout, t.keys[i]))) {
+          if (!names.has(name)) removeLive(`${t.keys[i]}/${name}`, i);
+        }
       }
       for (let c = start[i]; c < start[i + 1]; c++) planEntry(child[c]);
     } else if (kind === K_FILE) {

@@ -214,6 +214,8 @@ export async function createSnapshot(layout: Layout, roots: Root[], opts: Snapsh
       const di = table.add(key, K_DIR);
       table.setNum(di, 0, st.mode & 0o7777);
       table.setNum(di, 2, mtimeOf(st.mtimeMs));
+      table.setNum(di, 3, ctimeOf(st.ctimeMs));
+      table.setNum(di, 4, st.ino);
       for (const d of fs.readdirSync(src, { withFileTypes: true })) {
         const childKey = `${key}/${d.name}`;
         const child = path.join(src, d.name);
