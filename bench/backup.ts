@@ -39,7 +39,13 @@ async function child(op: string, root: string): Promise<void> {
   const layout = layoutOf(root, path.join(root, ".agent-os"));
   const t0 = performance.now();
   let extra: Record<string, unknown> = {};
-  if (op === "backup" || op === "backup-nosync") {
+  if (op === "idle") {
+    // The floor: this runtime with the modules loaded and a pool started, before any work.
+    const { FilePool } = await import("../plugins/backup/pool.ts");
+    const pool = new FilePool();
+    await pool.hash([HERE]);
+    await pool.close();
+  } else if (op === "backup" || op === "backup-nosync") {
     const r = await createSnapshot(layout, resolveRoots(layout, { include: [], includeProject: [], exclude: [] }), { sessionId: null, sync: op === "backup" });
     extra = { id: r.id, files: r.manifest.file_count, bytes: r.manifest.total_size, method: r.manifest.method, timings: r.timings };
   } else if (op === "rollback") {
@@ -53,10 +59,13 @@ async function child(op: string, root: string): Promise<void> {
 
 // ---- parent side ----------------------------------------------------------------------------
 const isDeno = typeof (process.versions as Record<string, string | undefined>).deno === "string";
+/** The runtime of the measured steps: this one, or `--child-runtime node|deno`. */
+let childRuntime: "node" | "deno" = isDeno ? "deno" : "node";
 
 function runChild(op: string, root: string): Promise<Record<string, unknown> & { ms: number; peak: number }> {
-  const cmd = isDeno ? process.execPath : process.execPath;
-  const argv = isDeno ? ["run", "-A", HERE, "--op", op, root] : ["--import", "tsx", HERE, "--op", op, root];
+  const deno = childRuntime === "deno";
+  const cmd = deno ? (isDeno ? process.execPath : path.join(ROOT, "node_modules/.bin/deno")) : isDeno ? "node" : process.execPath;
+  const argv = deno ? ["run", "-A", HERE, "--op", op, root] : ["--import", "tsx", HERE, "--op", op, root];
   return new Promise((resolve, reject) => {
     const c = spawn(cmd, argv, { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
@@ -169,9 +178,12 @@ async function main(argv: string[]): Promise<void> {
     sizes = arg("--sizes")!.split(",").map((n) => ({ files: Number(n), bytes: Number(n) * bytesPerFile }));
   } else sizes = [{ files: 6000, bytes: 60 * 1048576 }];
   const keep = argv.includes("--keep");
+  if (arg("--child-runtime") === "deno" || arg("--child-runtime") === "node") childRuntime = arg("--child-runtime") as "node" | "deno";
   const rounds = Number(arg("--rounds") ?? 3);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "aou-bench-"));
-  console.log(`runtime: ${isDeno ? "deno " + (process.versions as Record<string, string>).deno : "node " + process.version}, ${os.cpus().length} cores, tree under ${work}`);
+  const floor = await runChild("idle", work);
+  console.log(`measured steps run on ${childRuntime}${childRuntime === "node" ? " " + process.version + " (with the tsx loader)" : ""}; ${os.cpus().length} cores; tree under ${work}`);
+  console.log(`memory floor (runtime + modules + worker pool, no work): ${mb(floor.peak)}`);
   const rows: string[] = [];
   try {
     for (const size of sizes) {
@@ -220,7 +232,8 @@ async function main(argv: string[]): Promise<void> {
   } finally {
     if (!keep) fs.rmSync(work, { recursive: true, force: true });
   }
-  console.log("\n| files | size | cp -a + sha256sum | backup+verify | + syncfs (default) | rollback | rollback, no-op | peak backup / rollback |");
+  console.log(`\nmeasured on ${childRuntime}; memory floor ${mb(floor.peak)}`);
+  console.log("| files | size | cp -a + sha256sum | backup+verify | + syncfs (default) | rollback | rollback, no-op | peak backup / rollback |");
   console.log("|---|---|---|---|---|---|---|---|");
   for (const r of rows) console.log(r);
 }

@@ -2,6 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import fs from "node:fs";
 import path from "node:path";
+import { spawnSync } from "node:child_process";
 import { isUpgradeError, type UpgradeError } from "../core/errors.ts";
 import { harness, makeProject, simulateUpgrade } from "./helpers/backup-project.ts";
 import { diffTrees, snapshotTree } from "./helpers/backup-tree.ts";
@@ -164,6 +165,47 @@ test("no backup at all: a clear refusal that says what to do", async () => {
   const bad = await rejects(harness(p.layout).rollback({ manual: true, backupId: "not-an-id" }));
   assert.is(bad.code, "USAGE");
   assert.ok(bad.message.includes('Cannot find backup "not-an-id"'), bad.message);
+});
+
+/** `chattr +i` makes a file undeletable even for root: a real, repeatable commit failure. */
+function canMakeImmutable(dir: string): boolean {
+  const f = path.join(dir, ".immutable-probe");
+  fs.writeFileSync(f, "");
+  const ok = spawnSync("chattr", ["+i", f]).status === 0;
+  if (ok) spawnSync("chattr", ["-i", f]);
+  fs.rmSync(f, { force: true });
+  return ok;
+}
+
+test("a rollback that cannot finish says exactly what remains and how to finish; running it again completes", async () => {
+  const p = makeProject({ venv: false });
+  if (!canMakeImmutable(p.root)) {
+    console.log("  (skipped: chattr +i is not available here)");
+    return;
+  }
+  const before = snapshotTree(p.root);
+  const h = harness(p.layout);
+  const ev = await h.backup();
+  h.beginPhase2();
+  const stuck = path.join(p.layout.installDir, "workflows", "created-by-upgrade.md");
+  fs.writeFileSync(stuck, "new");
+  fs.writeFileSync(path.join(p.layout.installDir, "VERSION.txt"), "version=2\n");
+  spawnSync("chattr", ["+i", stuck]);
+  try {
+    const err = await rejects(h.rollback());
+    assert.is(err.code, "ROLLBACK_FAILED");
+    assert.ok(err.message.includes(`Cannot finish the rollback: 1 change could not be made: remove ${stuck} (EPERM`), err.message);
+    assert.ok(err.message.endsWith("Everything else was restored"), err.message);
+    assert.ok(err.hint?.includes(`agent-os-upgrade rollback --to ${ev.backup_id}\` again: it redoes only what still differs`), err.hint);
+    assert.ok(err.hint?.includes(`rm -rf ${JSON.stringify(stuck)}`), err.hint);
+    assert.equal((err.details as { remaining: Array<{ key: string }> }).remaining.map((r) => r.key), ["install/workflows/created-by-upgrade.md"]);
+    assert.equal(diffTrees(before, snapshotTree(p.root)), ["created: .agent-os/workflows/created-by-upgrade.md"], "everything else was restored");
+  } finally {
+    spawnSync("chattr", ["-i", stuck]);
+  }
+  const again = await h.rollback({ manual: true });
+  assert.is(again.evidence.created_removed, 1);
+  assert.equal(diffTrees(before, snapshotTree(p.root)), []);
 });
 
 test.run();

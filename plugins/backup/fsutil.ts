@@ -27,12 +27,22 @@ export function removeTree(dir: string): void {
   rmForce(trash);
 }
 
-/** rm -rf that also gets through folders left without write permission. */
+/** rm -rf that also gets through folders left without write permission. Never follows links. */
 export function rmForce(p: string): void {
+  const st = lstatOrNull(p);
+  if (!st) return;
+  if (!st.isDirectory()) {
+    // unlink, not rm: rm's retry logic turns an EPERM into a confusing ENOTDIR
+    fs.unlinkSync(p);
+    return;
+  }
   try {
     fs.rmSync(p, { recursive: true, force: true });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EACCES" && (err as NodeJS.ErrnoException).code !== "EPERM") throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    // Only folders left without write permission can be helped; anything else (an immutable
+    // file, a read-only mount) is reported as it is.
+    if (code !== "EACCES" && code !== "EPERM") throw err;
     makeWritable(p);
     fs.rmSync(p, { recursive: true, force: true });
   }

@@ -346,7 +346,8 @@ function commit(layout: Layout, m: Manifest, plan: Plan, staging: string, opts: 
     try {
       fn();
     } catch (err) {
-      failures.push({ key, action, error: `${(err as NodeJS.ErrnoException).code ?? "Error"}: ${(err as Error).message}` });
+      const e = err as NodeJS.ErrnoException;
+      failures.push({ key, action, error: e.code && !e.message.startsWith(e.code) ? `${e.code}: ${e.message}` : e.message });
     }
     step();
   };
