@@ -49,7 +49,8 @@ async function child(op: string, root: string): Promise<void> {
     const r = await createSnapshot(layout, resolveRoots(layout, { include: [], includeProject: [], exclude: [] }), { sessionId: null, sync: op === "backup" });
     extra = { id: r.id, files: r.manifest.file_count, bytes: r.manifest.total_size, method: r.manifest.method, timings: r.timings };
   } else if (op === "rollback") {
-    const id = fs.readdirSync(layout.backupsDir).filter((n) => !n.startsWith(".")).sort().at(-1)!;
+    const { compareIdsDesc, isBackupId } = await import("../plugins/backup/names.ts");
+    const id = fs.readdirSync(layout.backupsDir).filter(isBackupId).sort(compareIdsDesc)[0];
     const r = await restoreSnapshot(layout, path.join(layout.backupsDir, id));
     extra = { files_restored: r.files_restored, created_removed: r.created_removed, symlinks: r.symlinks_restored, modes: r.modes_fixed, checked: r.files_checked, timings: r.timings };
   }
@@ -79,12 +80,11 @@ function runChild(op: string, root: string): Promise<Record<string, unknown> & {
 }
 
 /** The same paths the backup copies, copied by `cp -a`, then every copied file through `sha256sum`. */
-function baseline(root: string, work: string): { cp_ms: number; sha_ms: number; ms: number; peak: number } {
+function baseline(root: string, work: string, round: number): { cp_ms: number; sha_ms: number; ms: number; peak: number } {
   const layout = layoutOf(root, path.join(root, ".agent-os"));
   const rels = ["standards/universal", "workflows", "usage", "mcp_server", "scripts", "config.json", "VERSION.txt", "UPDATE_LOG.txt", "INSTALLATION_SUMMARY.md", ".upgrade", "venv"]
     .filter((r) => fs.existsSync(path.join(layout.installDir, r)));
-  const dest = path.join(work, "cp-a");
-  fs.rmSync(dest, { recursive: true, force: true });
+  const dest = path.join(work, `cp-a-${round}`);
   fs.mkdirSync(path.join(dest, "install", "standards"), { recursive: true });
   fs.mkdirSync(path.join(dest, "project", ".cursor"), { recursive: true });
   const script = [
@@ -103,7 +103,6 @@ function baseline(root: string, work: string): { cp_ms: number; sha_ms: number; 
   if (r.status !== 0) throw new Error(`baseline failed: ${r.stderr}`);
   const [cp, sha] = r.stdout.trim().split(/\s+/).map(Number);
   const peakKb = Number(r.stderr.trim().split("\n").at(-1));
-  fs.rmSync(dest, { recursive: true, force: true });
   return { cp_ms: cp, sha_ms: sha, ms: cp + sha, peak: peakKb * 1024 };
 }
 
@@ -146,9 +145,9 @@ function upgrade(root: string): number {
   return changed;
 }
 
-function settle(): void {
+function settle(seconds = 3): void {
   spawnSync("sync");
-  spawnSync("sleep", ["3"]);
+  spawnSync("sleep", [String(seconds)]);
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 const list = (xs: number[]) => `[${xs.map(fmtMs).join(", ")}]`;
@@ -191,21 +190,22 @@ async function main(argv: string[]): Promise<void> {
       const t = performance.now();
       const g = generateInstall(root, { files: size.files, bytes: size.bytes });
       console.log(`\n== ${g.files} files, ${mb(g.bytes)} (generated in ${fmtMs(performance.now() - t)})`);
-      // The disk is mounted with `discard` on some machines: a delete just before a timed
-      // step makes that step pay for the TRIMs. Every step therefore starts after a flush and
-      // a pause, the order of ours and the baseline alternates, and the medians are compared.
+      // Deleting a large tree just before a timed step makes that step pay for it (on a disk
+      // mounted with `discard`, several times over: measured here, cp -a of 10k files took
+      // 0.7 s on quiet storage and 10 s right after a delete). So nothing is deleted between
+      // timed steps — each writes into fresh space — every step starts after a flush and a
+      // pause, the order of ours and the baseline alternates, and medians are compared.
       const base: ReturnType<typeof baseline>[] = [];
       const nosync: Awaited<ReturnType<typeof runChild>>[] = [];
       const full: Awaited<ReturnType<typeof runChild>>[] = [];
       for (let round = 0; round < rounds; round++) {
         const steps = [
-          () => base.push(baseline(root, work)),
+          () => base.push(baseline(root, work, round)),
           async () => nosync.push(await runChild("backup-nosync", root)),
           async () => full.push(await runChild("backup", root)),
         ];
         if (round % 2 === 1) steps.reverse();
         for (const step of steps) {
-          fs.rmSync(path.join(root, ".agent-os/.backups"), { recursive: true, force: true });
           settle();
           await step();
         }
@@ -227,7 +227,11 @@ async function main(argv: string[]): Promise<void> {
       const again = await runChild("rollback", root);
       console.log(`second rollback (nothing to do): ${fmtMs(again.ms)}, ${again.files_restored} restored, peak ${mb(again.peak)}`);
       rows.push(`| ${g.files} | ${mb(g.bytes)} | ${fmtMs(b)} | ${fmtMs(n)} (${(n / b).toFixed(2)}x) | ${fmtMs(f)} (${(f / b).toFixed(2)}x) | ${fmtMs(rb.ms)} | ${fmtMs(again.ms)} | ${mb(peak)} / ${mb(Math.max(rb.peak, again.peak))} |`);
-      if (!keep) fs.rmSync(root, { recursive: true, force: true });
+      if (!keep) {
+        fs.rmSync(root, { recursive: true, force: true });
+        for (let round = 0; round < rounds; round++) fs.rmSync(path.join(work, `cp-a-${round}`), { recursive: true, force: true });
+        settle(15);
+      }
     }
   } finally {
     if (!keep) fs.rmSync(work, { recursive: true, force: true });

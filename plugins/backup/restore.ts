@@ -4,9 +4,11 @@
  * 1. Check and plan, changing nothing: the backup is checked (see verify.ts) while the live
  *    tree is compared with the manifest. A live file whose inode, size, mtime and ctime are
  *    those recorded when it was backed up has not been written since and is left alone
- *    without being read; only files that changed (few: what the upgrade touched) are
- *    hashed or copied. That is what keeps a rollback near a second whatever the size of the
- *    venv: its cost is a stat per file plus the bytes the upgrade actually changed.
+ *    without being read, and a live folder whose inode and ctime have not moved has had no
+ *    entry added or removed and is not listed; only what changed (few: what the upgrade
+ *    touched) is listed, hashed or copied. That keeps a rollback's cost to a stat per path
+ *    (spread over the worker pool) plus the bytes the upgrade actually changed, whatever
+ *    the size of the venv.
  *    (Renaming whole backed-up folders into place would be O(1), but it consumes the backup,
  *    which must stay restorable; and it would still have to check every file of the backup.)
  * 2. Stage: every file to restore is copied from the backup into `.backups/.restore-*`,
@@ -26,7 +28,7 @@ import { fsyncDir } from "../../core/atomic.ts";
 import { UpgradeError } from "../../core/errors.ts";
 import type { Layout } from "../../core/layout.ts";
 import { pidAlive } from "../../core/proc.ts";
-import { ctimeOf, EntryTable, K_DIR, K_FILE, K_LINK, type Manifest, mtimeOf, readManifest } from "./manifest.ts";
+import { ctimeOf, type EntryTable, K_DIR, K_FILE, K_LINK, type Manifest, mtimeOf, readManifest } from "./manifest.ts";
 import { type CopyItem, FilePool, inBatches, STAT_FIELDS, statAll, StatType } from "./pool.ts";
 import { absOf, assertNoLinkedParents } from "./roots.ts";
 import { lstatOrNull, rmForce } from "./fsutil.ts";
@@ -73,6 +75,8 @@ export interface Plan {
   dirMeta: number[];
   touchedDirs: Set<number>;
   removeParents: string[];
+  /** Index of each entry's parent folder (-1 for a root). */
+  parents: Int32Array;
 }
 
 /** Removes staging folders of rollbacks whose process died. */
@@ -130,7 +134,7 @@ export async function restoreSnapshot(layout: Layout, dir: string, opts: Restore
         if (r.ok && r.ok[0] === t.shaHex(i) && r.ok[1] === t.size(i)) plan.fixMeta.push(i);
         else {
           plan.files.push(i);
-          const parent = parentOf(t, i);
+          const parent = plan.parents[i];
           if (parent >= 0) plan.touchedDirs.add(parent);
         }
       });
@@ -190,12 +194,6 @@ export async function restoreSnapshot(layout: Layout, dir: string, opts: Restore
   }
 }
 
-let parentCache: { t: EntryTable; parents: Int32Array } | null = null;
-function parentOf(t: EntryTable, i: number): number {
-  if (parentCache?.t !== t) parentCache = { t, parents: t.parents() };
-  return parentCache.parents[i];
-}
-
 /** lstat of every entry's live path, in table order (one at a time; restoreSnapshot uses the pool). */
 function statHere(layout: Layout, t: EntryTable): Float64Array {
   const out = new Float64Array(t.length * STAT_FIELDS);
@@ -219,10 +217,9 @@ function statHere(layout: Layout, t: EntryTable): Float64Array {
  */
 export function planRestore(layout: Layout, m: Manifest, live: Float64Array = statHere(layout, m.entries)): Plan {
   const t = m.entries;
-  const plan: Plan = { remove: [], mkdir: [], files: [], hashCheck: [], links: [], fixMeta: [], dirMeta: [], touchedDirs: new Set(), removeParents: [] };
-  // Children of each folder, from the parent of each entry (a counting sort: no per-folder arrays).
   const parents = t.parents();
-  parentCache = { t, parents };
+  const plan: Plan = { remove: [], mkdir: [], files: [], hashCheck: [], links: [], fixMeta: [], dirMeta: [], touchedDirs: new Set(), removeParents: [], parents };
+  // Children of each folder, from the parent of each entry (a counting sort: no per-folder arrays).
   const start = new Int32Array(t.length + 1);
   for (let i = 0; i < t.length; i++) if (parents[i] >= 0) start[parents[i] + 1]++;
   for (let i = 0; i < t.length; i++) start[i + 1] += start[i];
