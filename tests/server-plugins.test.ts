@@ -1,7 +1,6 @@
 // The deps, server, migrate and validate plugins through the real upgrader (runLifecycle),
-// beside the built-in pre-flight, content and report plugins, on a real venv, real wheels
-// and real server processes. Backup and restore are a test double here (a plain copy of
-// the paths phase 3 touches), so these tests show what the server plugins do on their own.
+// beside the built-in pre-flight, backup, user-files, content and report plugins, on a real
+// venv, real wheels and real server processes: every rollback here is the real backup's.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -9,16 +8,18 @@ import { promisify } from "node:util";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { EXIT } from "../core/errors.ts";
-import { definePlugin, type Plugin } from "../core/plugin.ts";
+import type { Plugin } from "../core/plugin.ts";
 import type { SessionState } from "../core/state.ts";
 import type { RunOptions, UpgradeResult } from "../core/types.ts";
 import { runLifecycle } from "../core/upgrader.ts";
+import { backupPlugin } from "../plugins/backup.ts";
 import { contentPlugin } from "../plugins/content.ts";
 import { depsPlugin } from "../plugins/deps.ts";
 import { migratePlugin } from "../plugins/migrate.ts";
 import { preflightPlugin } from "../plugins/preflight.ts";
 import { reportPlugin } from "../plugins/report.ts";
 import { serverPlugin } from "../plugins/server.ts";
+import { userFilesPlugin } from "../plugins/user-files.ts";
 import { serverEnv, withTransport } from "../plugins/server/launch.ts";
 import { probeHttp, probeStdio } from "../plugins/server/mcp-client.ts";
 import { findProjectServer, identifyServer, processAlive, startDetached, stopServer } from "../plugins/server/process.ts";
@@ -49,50 +50,12 @@ async function project(options: Parameters<typeof createMcpProject>[0]): Promise
   return p;
 }
 
-/**
- * Backup double: copies what phase 3 may change and puts it back on rollback; reports the
- * user-owned folder unchanged only when it is byte-identical (the real backup plugin's job).
- */
-function copyBackupDouble(): Plugin {
-  const paths = (install: string, project: string) => [
-    ...["mcp_server", "scripts", "venv", "standards/universal", "workflows"].map((p) => path.join(install, p)),
-    path.join(project, ".cursor", "mcp.json"),
-  ];
-  let userBefore: Record<string, string> = {};
-  return definePlugin({
-    name: "copy-backup-double",
-    apply(hooks) {
-      hooks.backup.tap(async (ctx, ev) => {
-        const dir = path.join(ctx.layout.backupsDir, "double");
-        for (const p of paths(ctx.layout.installDir, ctx.layout.projectRoot)) {
-          const to = path.join(dir, path.relative(ctx.layout.projectRoot, p));
-          fs.mkdirSync(path.dirname(to), { recursive: true });
-          await run("cp", ["-a", p, to]);
-        }
-        userBefore = await hashTree(path.join(ctx.layout.installDir, "standards", "development"), []);
-        Object.assign(ev, { backup_path: dir, backup_id: "double", files_backed_up: 1, backup_size_bytes: 0, integrity_verified: true });
-      });
-      hooks.validate.tap(async (ctx, _f, ev) => {
-        const now = await hashTree(path.join(ctx.layout.installDir, "standards", "development"), []);
-        (ev as Record<string, unknown>).user_files_unchanged = JSON.stringify(now) === JSON.stringify(userBefore);
-      });
-      hooks.rollback.tap(async (ctx, request) => {
-        const dir = path.join(ctx.layout.backupsDir, "double");
-        for (const p of paths(ctx.layout.installDir, ctx.layout.projectRoot)) {
-          fs.rmSync(p, { recursive: true, force: true });
-          await run("cp", ["-a", path.join(dir, path.relative(ctx.layout.projectRoot, p)), p]);
-        }
-        request.evidence.double_restored = true;
-      });
-    },
-  });
-}
-
 function plugins(p: McpProject, extra: { validateTimeoutMs?: number } = {}): Plugin[] {
   return [
     preflightPlugin(),
     contentPlugin(),
-    copyBackupDouble(),
+    backupPlugin(),
+    userFilesPlugin(),
     depsPlugin({ extraArgs: offlinePipArgs(p.wheelhouse), retries: 0 }),
     serverPlugin({ startTimeoutMs: 10_000 }),
     migratePlugin(),
