@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { pidAlive } from "../../core/proc.ts";
 import { isInside, runsMcpServer } from "./launch.ts";
 import { type HttpProbeOptions, probeHttp, type ProbeResult } from "./mcp-client.ts";
 
@@ -51,31 +52,8 @@ export function readServerState(installDir: string): ServerStateRead {
   return { status: "ok", path: file, state: parsed.data, mtimeMs };
 }
 
-/**
- * True when the pid names a running process. Reads `/proc/<pid>/status` where there is one:
- * a zombie (exited, not yet reaped) is dead to us, while `kill(pid, 0)` would call it alive.
- */
-export function processAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  let status: string;
-  try {
-    status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT" && fs.existsSync("/proc/self/status")) return false;
-    return killZero(pid);
-  }
-  const state = /^State:\s+(\S)/m.exec(status)?.[1];
-  return state !== undefined && state !== "Z" && state !== "X";
-}
-
-function killZero(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
+/** True when the pid names a running process (zombies count as dead): core's check. */
+export const processAlive = (pid: number): boolean => pidAlive(pid);
 
 export interface ServerIdentity {
   pid: number;
