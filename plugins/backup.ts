@@ -136,13 +136,22 @@ export function backupPlugin(options: BackupPluginOptions = {}): Plugin {
     if (!id) {
       throw new UpgradeError("ROLLBACK_FAILED", `Cannot roll back: no backup${session ? ` of session ${session.id}` : ""} was found in ${layout.backupsDir}`, {
         hint: "Run `agent-os-upgrade backups list` and pass one with `agent-os-upgrade rollback --to <id>`",
+        details: { nothing_changed: true },
       });
     }
-    const dir = backupDirOf(layout, id);
+    let dir: string;
+    try {
+      dir = backupDirOf(layout, id);
+    } catch (err) {
+      const e = toUpgradeError(err);
+      e.details = { ...(e.details as Record<string, unknown> | undefined), nothing_changed: true };
+      throw e;
+    }
     const state = backupState(dir);
     if (state !== "complete") {
       throw new UpgradeError("ROLLBACK_FAILED", `Cannot roll back to backup ${id}: it is ${state === "in-progress" ? "still being written" : "incomplete (its writer stopped before it was verified)"}; nothing was changed`, {
         hint: "Pick a complete backup from `agent-os-upgrade backups list` and run `agent-os-upgrade rollback --to <id>`",
+        details: { backup_id: id, nothing_changed: true },
       });
     }
     await session?.journal("backup.rollback:begin", { backup_id: id });

@@ -59,6 +59,23 @@ test("a completed upgrade prunes old backups and can be undone by hand with `rol
   assertRestored(p, before);
 });
 
+test("`rollback` of a completed upgrade with a damaged backup is refused: nothing changes, the session stays completed", async () => {
+  const p = makeProject();
+  const r = await upgrade(p, null);
+  assert.is(r.status, "completed");
+  const s = onlySession(p);
+  const dir = s.phases["1"].evidence.backup_path as string;
+  const victim = path.join(dir, "install/VERSION.txt");
+  fs.appendFileSync(victim, "tampered");
+  const upgraded = snapshotTree(p.root);
+  const undo = await manualRollback(p);
+  assert.is(undo.exitCode, EXIT.rollbackFailed);
+  assert.ok(undo.outcome.rollbackError?.message.includes("install/VERSION.txt (size"), undo.outcome.rollbackError?.message);
+  assert.equal(diffTrees(upgraded, snapshotTree(p.root)), []);
+  assert.not.ok(fs.existsSync(p.layout.lockFile), "a refusal does not leave the lock behind");
+  assert.is(onlySession(p).status, "completed");
+});
+
 /** Starts an upgrade in a child and returns once it is at the chosen point. */
 async function childAt(p: Project, fail: string, label?: string, at?: number) {
   const ready = path.join(tmpDir("aou-e2e-"), "ready");

@@ -162,6 +162,7 @@ test("no backup at all: a clear refusal that says what to do", async () => {
   assert.is(err.code, "ROLLBACK_FAILED");
   assert.ok(err.message.endsWith(`Cannot roll back: no backup of session ${h.state.session_id} was found in ${p.layout.backupsDir}`), err.message);
   assert.ok(err.hint?.includes("rollback --to <id>"));
+  assert.is((err.details as { nothing_changed?: boolean }).nothing_changed, true);
   const bad = await rejects(harness(p.layout).rollback({ manual: true, backupId: "not-an-id" }));
   assert.is(bad.code, "USAGE");
   assert.ok(bad.message.includes('Cannot find backup "not-an-id"'), bad.message);
@@ -199,6 +200,7 @@ test("a rollback that cannot finish says exactly what remains and how to finish;
     assert.ok(err.hint?.includes(`agent-os-upgrade rollback --to ${ev.backup_id}\` again: it redoes only what still differs`), err.hint);
     assert.ok(err.hint?.includes(`rm -rf ${JSON.stringify(stuck)}`), err.hint);
     assert.equal((err.details as { remaining: Array<{ key: string }> }).remaining.map((r) => r.key), ["install/workflows/created-by-upgrade.md"]);
+    assert.is((err.details as { nothing_changed?: boolean }).nothing_changed, false);
     assert.equal(diffTrees(before, snapshotTree(p.root)), ["created: .agent-os/workflows/created-by-upgrade.md"], "everything else was restored");
   } finally {
     spawnSync("chattr", ["-i", stuck]);

@@ -70,6 +70,7 @@ for (const [what, key] of [
     assert.ok(err.message.includes(`Cannot roll back: cannot restore backup ${id}: 1 file in it does not match its MANIFEST.json: ${key} (content differs from MANIFEST.json`), err.message);
     assert.ok(err.message.endsWith("nothing was changed"), err.message);
     assert.ok(err.hint?.includes(`backups verify ${id}`), err.hint);
+    assert.is((err.details as { nothing_changed?: boolean }).nothing_changed, true);
     assert.equal(diffTrees(live, snapshotTree(p.root)), [], "the live tree is unchanged");
     assert.equal(diffTrees(backupBefore, snapshotTree(dir, () => false)), [], "the backup is unchanged");
     assert.equal(fs.readdirSync(p.layout.backupsDir).filter((n) => n.startsWith(".")), [], "no staging left");
@@ -103,6 +104,7 @@ test("a missing copy and a damaged manifest are named", async () => {
   const e2 = await rejects(h.rollback());
   assert.is(e2.code, "ROLLBACK_FAILED");
   assert.ok(e2.message.includes(`Cannot use backup ${id}: MANIFEST.json does not match MANIFEST.sha256`), e2.message);
+  assert.is((e2.details as { nothing_changed?: boolean }).nothing_changed, true);
   assert.equal(diffTrees(live, snapshotTree(p.root)), []);
 });
 

@@ -151,17 +151,31 @@ export class EntryTable {
     return t;
   }
 
+  /** Makes room for `n` entries at once (the parser knows the count from the manifest's head). */
+  reserve(n: number): void {
+    if (n > this.kind.length) this.#grow(n);
+  }
+
   /**
    * Index of the parent folder entry of each entry (-1 for a root). Found by key, not by
    * position: in string order a folder is not always followed by its subtree
-   * ("pkg1" < "pkg1-1.0.dist-info" < "pkg1/__init__.py").
+   * ("pkg1" < "pkg1-1.0.dist-info" < "pkg1/__init__.py"). The keys are sorted, so a binary
+   * search finds it without a 100k-entry map.
    */
   parents(): Int32Array {
     const out = new Int32Array(this.length).fill(-1);
-    for (let i = 0; i < this.length; i++) {
-      const k = this.keys[i];
-      const p = this.indexOf(k.slice(0, k.lastIndexOf("/")));
-      if (p >= 0 && this.kind[p] === K_DIR) out[i] = p;
+    const keys = this.keys;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i];
+      const want = k.slice(0, k.lastIndexOf("/"));
+      let lo = 0;
+      let hi = i; // a parent sorts before its children
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (keys[mid] < want) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo < i && keys[lo] === want && this.kind[lo] === K_DIR) out[i] = lo;
     }
     return out;
   }
@@ -367,8 +381,11 @@ export function readManifest(dir: string): Manifest {
       }
       const line = r.value;
       if (section === "head") {
-        if (line === '  "entries": {') section = "entries";
-        else if (line !== "{") headLines.push(line);
+        if (line === '  "entries": {') {
+          section = "entries";
+          const counts = /"file_count": (\d+),[\s\S]*"dir_count": (\d+),[\s\S]*"symlink_count": (\d+),/.exec(headLines.join("\n"));
+          if (counts) t.reserve(Number(counts[1]) + Number(counts[2]) + Number(counts[3]) + 16);
+        } else if (line !== "{") headLines.push(line);
       } else if (section === "entries") {
         if (line === "  },") {
           section = "files";

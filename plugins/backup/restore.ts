@@ -25,7 +25,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fsyncDir } from "../../core/atomic.ts";
-import { UpgradeError } from "../../core/errors.ts";
+import { isUpgradeError, UpgradeError } from "../../core/errors.ts";
 import type { Layout } from "../../core/layout.ts";
 import { pidAlive } from "../../core/proc.ts";
 import { ctimeOf, type EntryTable, K_DIR, K_FILE, K_LINK, type Manifest, mtimeOf, readManifest } from "./manifest.ts";
@@ -107,28 +107,31 @@ export function damagedBackupError(id: string, dir: string, problems: VerifyProb
 
 export async function restoreSnapshot(layout: Layout, dir: string, opts: RestoreOptions = {}): Promise<RestoreReport> {
   const t0 = performance.now();
-  const m = readManifest(dir);
-  const t = m.entries;
-  const id = m.backup_id;
-  const batchSize = opts.batchSize ?? 128;
-  const verifyMode = opts.verify ?? "stat";
-  sweepStaging(layout.backupsDir);
-  for (const key of Object.keys(m.roots)) assertNoLinkedParents(layout, { key, abs: absOf(layout, key) });
-  const tLoaded = performance.now();
-
-  const pool = new FilePool(opts.threads);
-  const staging = path.join(layout.backupsDir, `${STAGING_PREFIX}${id}-${process.pid}`);
+  /** Until the commit starts, any failure leaves the installation exactly as it was. */
+  let committing = false;
+  let pool: FilePool | null = null;
+  let staging: string | null = null;
   try {
+    const m = readManifest(dir);
+    const t = m.entries;
+    const id = m.backup_id;
+    const batchSize = opts.batchSize ?? 128;
+    const verifyMode = opts.verify ?? "stat";
+    sweepStaging(layout.backupsDir);
+    for (const key of Object.keys(m.roots)) assertNoLinkedParents(layout, { key, abs: absOf(layout, key) });
+    const tLoaded = performance.now();
+    const workers = (pool = new FilePool(opts.threads));
+    const stage = (staging = path.join(layout.backupsDir, `${STAGING_PREFIX}${id}-${process.pid}`));
     // 1. Check the backup and plan, changing nothing. The backup's copies and the live tree
     //    are stat'ed at once, across the pool.
     const [report, live] = await Promise.all([
-      verifySnapshot(dir, m, verifyMode, { pool, batchSize, onProgress: (d, n) => opts.onProgress?.("verify", d, n) }),
-      statAll(pool, { install: layout.installDir + path.sep, project: layout.projectRoot + path.sep }, t.keys),
+      verifySnapshot(dir, m, verifyMode, { pool: workers, batchSize, onProgress: (d, n) => opts.onProgress?.("verify", d, n) }),
+      statAll(workers, { install: layout.installDir + path.sep, project: layout.projectRoot + path.sep }, t.keys),
     ]);
     if (!report.ok) throw damagedBackupError(id, dir, report.problems);
     const plan = planRestore(layout, m, live);
     if (plan.hashCheck.length) {
-      const rs = await inBatches(plan.hashCheck, batchSize, (idx) => pool.hash(idx.map((i) => absOf(layout, t.keys[i]))));
+      const rs = await inBatches(plan.hashCheck, batchSize, (idx) => workers.hash(idx.map((i) => absOf(layout, t.keys[i]))));
       rs.forEach((r, j) => {
         const i = plan.hashCheck[j];
         if (r.ok && r.ok[0] === t.shaHex(i) && r.ok[1] === t.size(i)) plan.fixMeta.push(i);
@@ -145,9 +148,9 @@ export async function restoreSnapshot(layout: Layout, dir: string, opts: Restore
     // 2. Stage every file to restore, hashed against the manifest on the way.
     let bytes = 0;
     if (plan.files.length) {
-      fs.mkdirSync(staging, { recursive: true, mode: 0o700 });
-      const items: CopyItem[] = plan.files.map((i, n) => [path.join(dir, t.keys[i]), path.join(staging, String(n)), t.mode(i), t.mtimeMs(i)]);
-      const rs = await inBatches(items, batchSize, (batch) => pool.copy(batch, { clone: false, sync: true }), (d) => opts.onProgress?.("stage", d, items.length));
+      fs.mkdirSync(stage, { recursive: true, mode: 0o700 });
+      const items: CopyItem[] = plan.files.map((i, n) => [path.join(dir, t.keys[i]), path.join(stage, String(n)), t.mode(i), t.mtimeMs(i)]);
+      const rs = await inBatches(items, batchSize, (batch) => workers.copy(batch, { clone: false, sync: true }), (d) => opts.onProgress?.("stage", d, items.length));
       const bad: VerifyProblem[] = [];
       rs.forEach((r, n) => {
         const i = plan.files[n];
@@ -157,13 +160,14 @@ export async function restoreSnapshot(layout: Layout, dir: string, opts: Restore
         else bytes += r.ok[1];
       });
       if (bad.length) throw damagedBackupError(id, dir, bad);
-      fsyncDir(staging);
+      fsyncDir(stage);
     }
     await opts.journal?.("backup.rollback:staged", { backup_id: id, files: plan.files.length, bytes });
     const tStaged = performance.now();
 
     // 3. Commit.
-    const counts = commit(layout, m, plan, staging, opts);
+    committing = true;
+    const counts = commit(layout, m, plan, stage, opts);
     await opts.journal?.("backup.rollback:committed", { backup_id: id, ...counts });
     const tCommitted = performance.now();
     const changed = [...plan.remove.map((k) => `-${k}`), ...plan.files.map((i) => `~${t.keys[i]}`), ...plan.links.map((i) => `~${t.keys[i]}`)];
@@ -188,9 +192,19 @@ export async function restoreSnapshot(layout: Layout, dir: string, opts: Restore
         total_ms: Math.round(performance.now() - t0),
       },
     };
+  } catch (err) {
+    if (committing) throw err;
+    // Tell the caller (and the core, which keeps a finished session's status then) that the
+    // refusal changed nothing.
+    const e = isUpgradeError(err) ? err : new UpgradeError("ROLLBACK_FAILED", `Cannot roll back: ${(err as Error).message}; nothing was changed`, {
+      hint: "Fix the cause named above, then run `agent-os-upgrade rollback` again",
+      cause: err,
+    });
+    e.details = { ...(e.details as Record<string, unknown> | undefined), nothing_changed: true };
+    throw e;
   } finally {
-    await pool.close();
-    rmForce(staging);
+    await pool?.close();
+    if (staging) rmForce(staging);
   }
 }
 
@@ -447,6 +461,6 @@ function commitFailed(layout: Layout, m: Manifest, failures: Array<{ key: string
   );
   return new UpgradeError("ROLLBACK_FAILED", `Cannot finish the rollback: ${failures.length} change${failures.length === 1 ? "" : "s"} could not be made: ${lines.join("; ")}${failures.length > 5 ? `; and ${failures.length - 5} more` : ""}. Everything else was restored`, {
     hint: `Fix the cause (permissions, disk space) and run \`agent-os-upgrade rollback --to ${m.backup_id}\` again: it redoes only what still differs. By hand: ${manual.join("; ")}${failures.length > 3 ? "; and likewise for the rest listed in details.remaining" : ""} (the modes and links to restore are in ${path.join(dir, "MANIFEST.json")})`,
-    details: { backup_id: m.backup_id, remaining: failures.slice(0, 500) },
+    details: { backup_id: m.backup_id, remaining: failures.slice(0, 500), nothing_changed: false },
   });
 }
