@@ -4,7 +4,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { isUpgradeError, type UpgradeError } from "../core/errors.ts";
-import { harness, makeProject, simulateUpgrade } from "./helpers/backup-project.ts";
+import { readManifest } from "../plugins/backup/manifest.ts";
+import { harness, makeProject, sha256File, simulateUpgrade } from "./helpers/backup-project.ts";
 import { diffTrees, snapshotTree } from "./helpers/backup-tree.ts";
 
 /** What the simulated upgrade does to user-owned paths: rollback must keep exactly these. */
@@ -166,6 +167,31 @@ test("no backup at all: a clear refusal that says what to do", async () => {
   const bad = await rejects(harness(p.layout).rollback({ manual: true, backupId: "not-an-id" }));
   assert.is(bad.code, "USAGE");
   assert.ok(bad.message.includes('Cannot find backup "not-an-id"'), bad.message);
+});
+
+test("odd file names (quotes, backslashes, newlines, unicode, spaces) are backed up, parsed back and restored", async () => {
+  const p = makeProject({ venv: false });
+  const d = path.join(p.layout.installDir, "workflows", "odd names");
+  fs.mkdirSync(d);
+  const names = ['we"ird.md', "back\\slash.md", "line\nbreak.md", "ünïcødé ✓.md", "tab\there.md", "pkg1", "pkg1-1.0.dist-info", "a: b.md"];
+  for (const n of names) fs.writeFileSync(path.join(d, n), `content of ${n}`);
+  fs.symlinkSync('target with "quotes"', path.join(d, "link \\ odd"));
+  const before = snapshotTree(p.root);
+  const h = harness(p.layout);
+  const ev = await h.backup();
+  const m = readManifest(ev.backup_path as string);
+  for (const n of names) {
+    const i = m.entries.indexOf(`install/workflows/odd names/${n}`);
+    assert.ok(i >= 0, `${JSON.stringify(n)} is in the parsed manifest`);
+    assert.is(m.entries.shaHex(i), sha256File(path.join(d, n)));
+  }
+  assert.is(m.entries.text.get(m.entries.indexOf("install/workflows/odd names/link \\ odd")), 'target with "quotes"');
+  h.beginPhase2();
+  for (const n of names) fs.writeFileSync(path.join(d, n), "changed");
+  fs.rmSync(path.join(d, "link \\ odd"));
+  fs.writeFileSync(path.join(d, "new \"one\".md"), "x");
+  await h.rollback();
+  assert.equal(diffTrees(before, snapshotTree(p.root)), []);
 });
 
 /** `chattr +i` makes a file undeletable even for root: a real, repeatable commit failure. */

@@ -298,70 +298,64 @@ function expectedSum(dir: string, id: string): string {
   }
 }
 
-/** Lines of a file, read in 1 MiB chunks, with the sha256 of all its bytes at the end. */
-function* linesOf(file: string): Generator<string, string> {
+/**
+ * The lines of a file as byte ranges [buffer, start, end), read in 1 MiB chunks, with the
+ * sha256 of all its bytes at the end. Byte ranges, not strings: a key sliced out of a decoded
+ * chunk would keep the whole chunk alive (V8 sliced strings), i.e. the whole 30 MB manifest.
+ */
+function* lineRanges(file: string): Generator<[Buffer, number, number], string> {
   const fd = fs.openSync(file, "r");
   const h = createHash("sha256");
-  const buf = Buffer.allocUnsafe(1 << 20);
-  let rest = Buffer.alloc(0);
+  const chunk = Buffer.allocUnsafe(1 << 20);
+  let data = Buffer.alloc(0);
+  let pos = 0;
   try {
     for (;;) {
-      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      const n = fs.readSync(fd, chunk, 0, chunk.length, null);
       if (n <= 0) break;
-      h.update(buf.subarray(0, n));
-      const data = rest.length ? Buffer.concat([rest, buf.subarray(0, n)]) : buf.subarray(0, n);
-      const cut = data.lastIndexOf(10);
-      if (cut < 0) {
-        rest = Buffer.from(data);
-        continue;
+      h.update(chunk.subarray(0, n));
+      data = Buffer.concat([data.subarray(pos), chunk.subarray(0, n)]);
+      pos = 0;
+      for (let nl = data.indexOf(10, pos); nl >= 0; nl = data.indexOf(10, pos)) {
+        yield [data, pos, nl];
+        pos = nl + 1;
       }
-      const text = data.toString("utf8", 0, cut);
-      rest = Buffer.from(data.subarray(cut + 1));
-      for (const line of text.split("\n")) yield line;
     }
-    if (rest.length) yield rest.toString("utf8");
+    if (pos < data.length) yield [data, pos, data.length];
   } finally {
     fs.closeSync(fd);
   }
   return h.digest("hex");
 }
 
-/** `    "key": value` or `    "key": value,` → [key, value]; keys with escapes go through JSON.parse. */
-function splitEntryLine(line: string): [string, string] {
-  const end = line.indexOf('": ', 5);
-  const key = line.indexOf("\\", 5) < 0 || line.indexOf("\\", 5) > end ? line.slice(5, end) : null;
-  if (key !== null && end > 0) return [key, line.slice(end + 3, line.endsWith(",") ? -1 : undefined)];
-  const obj = JSON.parse(`{${line.trim().replace(/,$/, "")}}`) as Record<string, unknown>;
-  const k = Object.keys(obj)[0];
-  return [k, JSON.stringify(obj[k])];
-}
-
+const KEY_END = Buffer.from('": ');
 const DIR_NUMS = new Float64Array(4);
 
-/** Parses `[f,1,2,...]`-style tuples of whole numbers without allocating (after the kind). */
-function parseNums(v: string, from: number, out: Float64Array, at: number, count: number): void {
-  let i = from;
+/** Where the key of `    "key": value` ends (the index of its closing quote), or -1 when it has escapes. */
+function keyEnd(b: Buffer, s: number, e: number): number {
+  const q = b.indexOf(KEY_END, s + 5);
+  if (q < 0 || q >= e) return -1;
+  for (let i = s + 5; i < q; i++) if (b[i] === 92) return -1; // a backslash: take the slow path
+  return q;
+}
+
+/** Whole numbers from bytes [i, e), `count` of them, into out[at...]. */
+function parseNumsAt(b: Buffer, i: number, e: number, out: Float64Array, at: number, count: number): void {
   for (let f = 0; f < count; f++) {
-    while (i < v.length && (v.charCodeAt(i) < 48 || v.charCodeAt(i) > 57) && v.charCodeAt(i) !== 45) i++;
-    let neg = false;
-    if (v.charCodeAt(i) === 45) {
-      neg = true;
-      i++;
-    }
+    while (i < e && (b[i] < 48 || b[i] > 57) && b[i] !== 45) i++;
+    const neg = b[i] === 45;
+    if (neg) i++;
     let n = 0;
-    while (i < v.length) {
-      const c = v.charCodeAt(i);
-      if (c < 48 || c > 57) break;
-      n = n * 10 + (c - 48);
-      i++;
-    }
+    while (i < e && b[i] >= 48 && b[i] <= 57) n = n * 10 + (b[i++] - 48);
     out[at + f] = neg ? -n : n;
   }
 }
 
+const hexVal = (c: number) => (c <= 57 ? c - 48 : (c | 32) - 87);
+
 /**
- * Reads and checks a manifest: its bytes must hash to MANIFEST.sha256 (so the line layout is
- * the one writeManifest produced, and the fast line parser below is safe to use).
+ * Reads and checks a manifest: its bytes must hash to MANIFEST.sha256, which also guarantees
+ * the line layout writeManifest produced, so this byte-level parser is safe to use.
  */
 export function readManifest(dir: string): Manifest {
   const id = path.basename(dir);
@@ -370,7 +364,7 @@ export function readManifest(dir: string): Manifest {
   const headLines: string[] = [];
   let section: "head" | "entries" | "files" | "end" = "head";
   let fileAt = 0;
-  const it = linesOf(path.join(dir, MANIFEST));
+  const it = lineRanges(path.join(dir, MANIFEST));
   let got = "";
   try {
     for (;;) {
@@ -379,37 +373,57 @@ export function readManifest(dir: string): Manifest {
         got = r.value;
         break;
       }
-      const line = r.value;
+      const [b, s, e] = r.value;
       if (section === "head") {
+        const line = b.toString("utf8", s, e);
         if (line === '  "entries": {') {
           section = "entries";
           const counts = /"file_count": (\d+),[\s\S]*"dir_count": (\d+),[\s\S]*"symlink_count": (\d+),/.exec(headLines.join("\n"));
           if (counts) t.reserve(Number(counts[1]) + Number(counts[2]) + Number(counts[3]) + 16);
         } else if (line !== "{") headLines.push(line);
-      } else if (section === "entries") {
-        if (line === "  },") {
-          section = "files";
-          continue;
-        }
-        const [key, v] = splitEntryLine(line);
-        const kind = v.charCodeAt(2);
-        const i = t.add(key, kind === 100 ? K_DIR : kind === 102 ? K_FILE : kind === 108 ? K_LINK : K_OTHER);
-        if (kind === 100) {
-          parseNums(v, 5, DIR_NUMS, 0, 4);
+        continue;
+      }
+      if (section === "end") continue;
+      if (e - s <= 4 && b[s + 2] === 125) {
+        // "  }," closes the entries, "  }" the files
+        section = section === "entries" ? "files" : "end";
+        continue;
+      }
+      if (section === "files" && b[e - 1] === 123) continue; // '  "files": {'
+      let key: string;
+      let v = -1; // where the value starts (fast path)
+      let slow: unknown = undefined;
+      const q = keyEnd(b, s, e);
+      if (q >= 0) {
+        key = b.toString("utf8", s + 5, q);
+        v = q + 3;
+      } else {
+        const obj = JSON.parse(`{${b.toString("utf8", s, e).trim().replace(/,$/, "")}}`) as Record<string, unknown>;
+        key = Object.keys(obj)[0];
+        slow = obj[key];
+      }
+      if (section === "entries") {
+        const tuple = v < 0 ? (slow as Entry) : null;
+        const kc = tuple ? tuple[0].charCodeAt(0) : b[v + 2];
+        const i = t.add(key, kc === 100 ? K_DIR : kc === 102 ? K_FILE : kc === 108 ? K_LINK : K_OTHER);
+        if (tuple) {
+          if (tuple[0] === "d") t.num.set([tuple[1], 0, tuple[2], tuple[3] ?? 0, tuple[4] ?? 0], i * N);
+          else if (tuple[0] === "f") t.num.set(tuple.slice(1) as number[], i * N);
+          else t.text.set(i, tuple[1]);
+        } else if (kc === 100) {
+          parseNumsAt(b, v + 5, e, DIR_NUMS, 0, 4);
           t.num[i * N] = DIR_NUMS[0];
           t.num.set(DIR_NUMS.subarray(1, 4), i * N + 2);
-        } else if (kind === 102) parseNums(v, 5, t.num, i * N, N);
-        else t.text.set(i, (JSON.parse(v) as [string, string])[1]);
-      } else if (section === "files") {
-        if (line === '  "files": {') continue;
-        if (line === "  }") {
-          section = "end";
-          continue;
-        }
-        const [key, v] = splitEntryLine(line);
+        } else if (kc === 102) parseNumsAt(b, v + 5, e, t.num, i * N, N);
+        else t.text.set(i, (JSON.parse(b.toString("utf8", v, b[e - 1] === 44 ? e - 1 : e)) as [string, string])[1]);
+      } else {
         while (fileAt < t.length && t.keys[fileAt] !== key) fileAt++;
         if (fileAt >= t.length) throw new Error(`"${key}" is in files but not in entries`);
-        t.setSha(fileAt, v.slice(1, 65));
+        if (v < 0) t.setSha(fileAt, String(slow));
+        else {
+          const o = fileAt * 32;
+          for (let k = 0; k < 32; k++) t.sha[o + k] = (hexVal(b[v + 1 + 2 * k]) << 4) | hexVal(b[v + 2 + 2 * k]);
+        }
       }
     }
   } catch (err) {
