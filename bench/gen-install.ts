@@ -9,6 +9,7 @@
  *     node --import tsx bench/gen-install.ts <dir> [--files N] [--bytes 1G] [--release ced34ea]
  */
 import fs from "node:fs";
+import { Buffer } from "node:buffer";
 import path from "node:path";
 import os from "node:os";
 import { execFileSync } from "node:child_process";

@@ -1,4 +1,5 @@
 import { test } from "uvu";
+import { Buffer } from "node:buffer";
 import * as assert from "uvu/assert";
 import fs from "node:fs";
 import path from "node:path";

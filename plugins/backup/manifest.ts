@@ -16,6 +16,7 @@
  * whole seconds and mtime in whole milliseconds because Deno's node:fs rounds them so.
  */
 import fs from "node:fs";
+import { Buffer } from "node:buffer";
 import path from "node:path";
 import { createHash } from "node:crypto";
 import { fsyncDir, writeFileAtomic } from "../../core/atomic.ts";
@@ -299,33 +300,48 @@ function expectedSum(dir: string, id: string): string {
 }
 
 /**
- * The lines of a file as byte ranges [buffer, start, end), read in 1 MiB chunks, with the
- * sha256 of all its bytes at the end. Byte ranges, not strings: a key sliced out of a decoded
- * chunk would keep the whole chunk alive (V8 sliced strings), i.e. the whole 30 MB manifest.
+ * Calls `onLine(buffer, start, end)` for each line of a file, read in 1 MiB chunks, and
+ * returns the sha256 of all its bytes, plus the first error `onLine` threw (after which the
+ * rest is only hashed, so a damaged file is still reported by its checksum). Byte ranges
+ * and a callback, not strings and a generator: a key sliced out of a decoded chunk would
+ * keep the whole chunk alive (V8 sliced strings), and per-line objects at 200k lines would
+ * grow the young generation by tens of MB.
  */
-function* lineRanges(file: string): Generator<[Buffer, number, number], string> {
+function forEachLine(file: string, onLine: (b: Buffer, start: number, end: number) => void): { sha: string; error: unknown } {
   const fd = fs.openSync(file, "r");
   const h = createHash("sha256");
   const chunk = Buffer.allocUnsafe(1 << 20);
   let data = Buffer.alloc(0);
   let pos = 0;
+  let error: unknown = null;
   try {
     for (;;) {
       const n = fs.readSync(fd, chunk, 0, chunk.length, null);
       if (n <= 0) break;
       h.update(chunk.subarray(0, n));
+      if (error) continue;
       data = Buffer.concat([data.subarray(pos), chunk.subarray(0, n)]);
       pos = 0;
-      for (let nl = data.indexOf(10, pos); nl >= 0; nl = data.indexOf(10, pos)) {
-        yield [data, pos, nl];
-        pos = nl + 1;
+      try {
+        for (let nl = data.indexOf(10, pos); nl >= 0; nl = data.indexOf(10, pos)) {
+          onLine(data, pos, nl);
+          pos = nl + 1;
+        }
+      } catch (err) {
+        error = err;
       }
     }
-    if (pos < data.length) yield [data, pos, data.length];
+    if (!error && pos < data.length) {
+      try {
+        onLine(data, pos, data.length);
+      } catch (err) {
+        error = err;
+      }
+    }
   } finally {
     fs.closeSync(fd);
   }
-  return h.digest("hex");
+  return { sha: h.digest("hex"), error };
 }
 
 const KEY_END = Buffer.from('": ');
@@ -362,82 +378,67 @@ export function readManifest(dir: string): Manifest {
   const want = expectedSum(dir, id);
   const t = new EntryTable();
   const headLines: string[] = [];
-  let section: "head" | "entries" | "files" | "end" = "head";
-  let fileAt = 0;
-  const it = lineRanges(path.join(dir, MANIFEST));
-  let got = "";
-  try {
-    for (;;) {
-      const r = it.next();
-      if (r.done) {
-        got = r.value;
-        break;
-      }
-      const [b, s, e] = r.value;
-      if (section === "head") {
-        const line = b.toString("utf8", s, e);
-        if (line === '  "entries": {') {
-          section = "entries";
-          const counts = /"file_count": (\d+),[\s\S]*"dir_count": (\d+),[\s\S]*"symlink_count": (\d+),/.exec(headLines.join("\n"));
-          if (counts) t.reserve(Number(counts[1]) + Number(counts[2]) + Number(counts[3]) + 16);
-        } else if (line !== "{") headLines.push(line);
-        continue;
-      }
-      if (section === "end") continue;
-      if (e - s <= 4 && b[s + 2] === 125) {
-        // "  }," closes the entries, "  }" the files
-        section = section === "entries" ? "files" : "end";
-        continue;
-      }
-      if (section === "files" && b[e - 1] === 123) continue; // '  "files": {'
-      let key: string;
-      let v = -1; // where the value starts (fast path)
-      let slow: unknown = undefined;
-      const q = keyEnd(b, s, e);
-      if (q >= 0) {
-        key = b.toString("utf8", s + 5, q);
-        v = q + 3;
-      } else {
-        const obj = JSON.parse(`{${b.toString("utf8", s, e).trim().replace(/,$/, "")}}`) as Record<string, unknown>;
-        key = Object.keys(obj)[0];
-        slow = obj[key];
-      }
-      if (section === "entries") {
-        const tuple = v < 0 ? (slow as Entry) : null;
-        const kc = tuple ? tuple[0].charCodeAt(0) : b[v + 2];
-        const i = t.add(key, kc === 100 ? K_DIR : kc === 102 ? K_FILE : kc === 108 ? K_LINK : K_OTHER);
-        if (tuple) {
-          if (tuple[0] === "d") t.num.set([tuple[1], 0, tuple[2], tuple[3] ?? 0, tuple[4] ?? 0], i * N);
-          else if (tuple[0] === "f") t.num.set(tuple.slice(1) as number[], i * N);
-          else t.text.set(i, tuple[1]);
-        } else if (kc === 100) {
-          parseNumsAt(b, v + 5, e, DIR_NUMS, 0, 4);
-          t.num[i * N] = DIR_NUMS[0];
-          t.num.set(DIR_NUMS.subarray(1, 4), i * N + 2);
-        } else if (kc === 102) parseNumsAt(b, v + 5, e, t.num, i * N, N);
-        else t.text.set(i, (JSON.parse(b.toString("utf8", v, b[e - 1] === 44 ? e - 1 : e)) as [string, string])[1]);
-      } else {
-        while (fileAt < t.length && t.keys[fileAt] !== key) fileAt++;
-        if (fileAt >= t.length) throw new Error(`"${key}" is in files but not in entries`);
-        if (v < 0) t.setSha(fileAt, String(slow));
-        else {
-          const o = fileAt * 32;
-          for (let k = 0; k < 32; k++) t.sha[o + k] = (hexVal(b[v + 1 + 2 * k]) << 4) | hexVal(b[v + 2 + 2 * k]);
-        }
-      }
+  let section = "head" as "head" | "entries" | "files" | "end";
+  let fileAt = -1;
+  const onLine = (b: Buffer, s: number, e: number) => {
+    if (section === "head") {
+      const line = b.toString("utf8", s, e);
+      if (line === '  "entries": {') {
+        section = "entries";
+        const counts = /"file_count": (\d+),[\s\S]*"dir_count": (\d+),[\s\S]*"symlink_count": (\d+),/.exec(headLines.join("\n"));
+        if (counts) t.reserve(Number(counts[1]) + Number(counts[2]) + Number(counts[3]) + 16);
+      } else if (line !== "{") headLines.push(line);
+      return;
     }
-  } catch (err) {
-    // A damaged manifest usually fails to parse first: say what the checksum says, if it can.
-    let r = it.next();
-    try {
-      while (!r.done) r = it.next();
-    } catch { /* unreadable: report the parse error */ }
-    if (r.done && typeof r.value === "string" && r.value !== want) throw invalid(id, "MANIFEST.json does not match MANIFEST.sha256: it was changed or damaged after the backup");
-    throw invalid(id, `MANIFEST.json cannot be read (${(err as Error).message})`);
-  } finally {
-    it.return("");
-  }
+    if (section === "end") return;
+    if (e - s <= 4 && b[s + 2] === 125) {
+      // "  }," closes the entries, "  }" the files
+      section = section === "entries" ? "files" : "end";
+      return;
+    }
+    if (section === "files" && b[e - 1] === 123) return; // '  "files": {'
+    const q = keyEnd(b, s, e);
+    if (section === "files") {
+      // `files` lists exactly the file entries, in the same order (the checksum guarantees
+      // the layout): the next file entry is this one; its key length is checked, not decoded.
+      do fileAt++; while (fileAt < t.length && t.kind[fileAt] !== K_FILE);
+      if (fileAt >= t.length) throw new Error("files lists more files than entries");
+      if (q >= 0) {
+        if (q - s - 5 !== Buffer.byteLength(t.keys[fileAt])) throw new Error(`files and entries disagree at "${t.keys[fileAt]}"`);
+        const o = fileAt * 32;
+        for (let k = 0; k < 32; k++) t.sha[o + k] = (hexVal(b[q + 4 + 2 * k]) << 4) | hexVal(b[q + 5 + 2 * k]);
+      } else {
+        const obj = JSON.parse(`{${b.toString("utf8", s, e).trim().replace(/,$/, "")}}`) as Record<string, string>;
+        const key = Object.keys(obj)[0];
+        if (key !== t.keys[fileAt]) throw new Error(`files and entries disagree at "${t.keys[fileAt]}"`);
+        t.setSha(fileAt, obj[key]);
+      }
+      return;
+    }
+    if (q < 0) {
+      const obj = JSON.parse(`{${b.toString("utf8", s, e).trim().replace(/,$/, "")}}`) as Record<string, Entry>;
+      const key = Object.keys(obj)[0];
+      const tuple = obj[key];
+      const i = t.add(key, tuple[0] === "d" ? K_DIR : tuple[0] === "f" ? K_FILE : tuple[0] === "l" ? K_LINK : K_OTHER);
+      if (tuple[0] === "d") t.num.set([tuple[1], 0, tuple[2], tuple[3] ?? 0, tuple[4] ?? 0], i * N);
+      else if (tuple[0] === "f") t.num.set(tuple.slice(1) as number[], i * N);
+      else t.text.set(i, tuple[1]);
+      return;
+    }
+    const v = q + 3; // the value: ["d",... / ["f",... / ["l","target"] / ["o","kind"]
+    const kc = b[v + 2];
+    const i = t.add(b.toString("utf8", s + 5, q), kc === 100 ? K_DIR : kc === 102 ? K_FILE : kc === 108 ? K_LINK : K_OTHER);
+    if (kc === 100) {
+      parseNumsAt(b, v + 5, e, DIR_NUMS, 0, 4);
+      t.num[i * N] = DIR_NUMS[0];
+      t.num.set(DIR_NUMS.subarray(1, 4), i * N + 2);
+    } else if (kc === 102) parseNumsAt(b, v + 5, e, t.num, i * N, N);
+    else t.text.set(i, (JSON.parse(b.toString("utf8", v, b[e - 1] === 44 ? e - 1 : e)) as [string, string])[1]);
+  };
+  const { sha: got, error } = forEachLine(path.join(dir, MANIFEST), onLine);
+  // A damaged manifest usually fails to parse: say what the checksum says first.
   if (got !== want) throw invalid(id, "MANIFEST.json does not match MANIFEST.sha256: it was changed or damaged after the backup");
+  if (error) throw invalid(id, `MANIFEST.json cannot be read (${(error as Error).message})`);
   let head: ManifestHead;
   try {
     head = JSON.parse(`{${headLines.join("\n").replace(/,\s*$/, "")}}`) as ManifestHead;

@@ -16,6 +16,7 @@ const WORKER_SOURCE = String.raw`
 const fs = require("node:fs");
 const crypto = require("node:crypto");
 const { parentPort } = require("node:worker_threads");
+const { Buffer } = require("node:buffer");
 const BUF = Buffer.allocUnsafe(1 << 20);
 const NOFOLLOW = fs.constants.O_NOFOLLOW || 0;
 const FICLONE_FORCE = fs.constants.COPYFILE_FICLONE_FORCE;

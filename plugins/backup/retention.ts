@@ -5,6 +5,7 @@
  * never pruned: it may be the only way back for that session.
  */
 import fs from "node:fs";
+import { Buffer } from "node:buffer";
 import path from "node:path";
 import { UpgradeError } from "../../core/errors.ts";
 import type { Layout } from "../../core/layout.ts";

@@ -4,6 +4,7 @@
  * "upgrade" that changes the tree the ways a real one does.
  */
 import fs from "node:fs";
+import { Buffer } from "node:buffer";
 import os from "node:os";
 import path from "node:path";
 import { createHash } from "node:crypto";

@@ -1,0 +1,77 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import fs from "node:fs";
+import path from "node:path";
+import { main } from "../core/cli.ts";
+import { EXIT } from "../core/errors.ts";
+import { StateStore } from "../core/state.ts";
+import { makeProject, type Project } from "./helpers/backup-project.ts";
+import { diffTrees, snapshotTree } from "./helpers/backup-tree.ts";
+import { upgrade } from "./helpers/backup-upgrade.ts";
+
+/** The CLI as a user runs it, in the project folder, with its output captured. */
+async function cli(p: Project, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const code = await main(argv, { cwd: p.root, sink: { out: (l) => (out += l + "\n"), err: (l) => (err += l + "\n") } });
+  return { code, out, err };
+}
+
+async function upgraded() {
+  const p = makeProject();
+  const before = snapshotTree(p.root);
+  const r = await upgrade(p, null);
+  assert.is(r.status, "completed");
+  const s = new StateStore(p.layout.stateDir).list()[0].state!;
+  return { p, before, id: s.phases["1"].evidence.backup_id as string, dir: s.phases["1"].evidence.backup_path as string };
+}
+
+test("backups list and verify through the CLI; one flipped byte is named by `backups verify` and `rollback`, nothing changes", async () => {
+  const { p, id, dir } = await upgraded();
+  const list = await cli(p, "backups", "list");
+  assert.is(list.code, EXIT.ok, list.err);
+  assert.match(list.out, new RegExp(`^${id}  complete `));
+  const ok = await cli(p, "backups", "verify", id);
+  assert.is(ok.code, EXIT.ok, ok.err);
+  assert.match(ok.out, new RegExp(`^Backup ${id} is intact: `));
+
+  const key = "install/venv/lib/python3.11/site-packages/pkg2/__init__.py";
+  const file = path.join(dir, key);
+  const buf = fs.readFileSync(file);
+  buf[0] ^= 1;
+  fs.writeFileSync(file, buf);
+  const bad = await cli(p, "backups", "verify", id);
+  assert.is(bad.code, EXIT.failed);
+  assert.ok(bad.err.includes(`Backup ${id} is damaged: ${key} (content differs from MANIFEST.json`), bad.err);
+
+  const upgradedTree = snapshotTree(p.root);
+  const rb = await cli(p, "rollback");
+  assert.is(rb.code, EXIT.rollbackFailed, rb.err);
+  assert.ok(rb.err.includes(`${key} (content differs from MANIFEST.json`), rb.err);
+  assert.ok(rb.err.includes("nothing was changed"), rb.err);
+  assert.equal(diffTrees(upgradedTree, snapshotTree(p.root)), []);
+  assert.not.ok(fs.existsSync(p.layout.lockFile));
+});
+
+test("`rollback --to <id>` through the CLI undoes a completed upgrade exactly", async () => {
+  const { p, before, id } = await upgraded();
+  const rb = await cli(p, "rollback", "--to", id);
+  assert.is(rb.code, EXIT.ok, rb.err);
+  const diff = diffTrees(before, snapshotTree(p.root));
+  assert.is(diff.length, 3, diff.join("\n")); // the user's own changes made during the upgrade stay
+  assert.ok(diff.every((d) => /\.agent-os\/(specs|workspace|standards\/development)\//.test(d)), diff.join("\n"));
+});
+
+test("`backups prune --keep-backups 1` keeps the newest", async () => {
+  const { p, id } = await upgraded();
+  assert.is((await cli(p, "rollback", "--to", id)).code, EXIT.ok);
+  const second = await upgrade(p, null);
+  assert.is(second.status, "completed");
+  const newest = new StateStore(p.layout.stateDir).list()[0].state!.phases["1"].evidence.backup_id as string;
+  assert.is.not(newest, id);
+  const r = await cli(p, "backups", "prune", "--keep-backups", "1");
+  assert.is(r.code, EXIT.ok, r.err);
+  assert.equal(fs.readdirSync(p.layout.backupsDir), [newest]);
+});
+
+test.run();
