@@ -478,15 +478,19 @@ export interface RollbackCommand {
 export async function runManualRollback(cmd: RollbackCommand, io: LifecycleIO = {}): Promise<{ outcome: Outcome; exitCode: number; sessionId: string | null }> {
   const engine = await prepareEngine(cmd.resolved, cmd.options, io);
   const { layout, store } = engine;
-  // The session to mark: the named one, else the one holding a stale lock, else the newest unfinished one.
+  // The session to mark: the named one, else the one holding a stale lock, else the newest unfinished one, else the backup's.
   let state: SessionState | null = null;
   if (cmd.sessionId) state = store.load(cmd.sessionId);
   else {
     const ls = readLock(layout);
     const lockSession = ls.kind === "stale" ? ls.info.session_id : null;
     const all = store.list();
+    // Else the session that made the backup (`--to`), or the newest one that made any: so that
+    // undoing a finished upgrade is recorded in that upgrade's state.
+    const backupOf = (s: SessionState | undefined) => s?.phases["1"]?.evidence.backup_id as string | undefined;
     const pick = all.find((s) => s.state && s.state.session_id === lockSession) ??
-      all.find((s) => s.state && ["in_progress", "rolling_back", "failed"].includes(s.state.status));
+      all.find((s) => s.state && ["in_progress", "rolling_back", "failed"].includes(s.state.status)) ??
+      all.find((s) => cmd.backupId ? backupOf(s.state) === cmd.backupId : backupOf(s.state) !== undefined);
     state = pick?.state ?? null;
   }
   const took = await Lock.acquire(layout, state?.session_id ?? randomUUID(), { takeOver: "any" });

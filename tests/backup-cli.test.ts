@@ -51,6 +51,8 @@ test("backups list and verify through the CLI; one flipped byte is named by `bac
   assert.ok(rb.err.includes("nothing was changed"), rb.err);
   assert.equal(diffTrees(upgradedTree, snapshotTree(p.root)), []);
   assert.not.ok(fs.existsSync(p.layout.lockFile));
+  // The refusal changed nothing, so the upgrade it would have undone is still completed.
+  assert.is(new StateStore(p.layout.stateDir).list()[0].state!.status, "completed");
 });
 
 test("`rollback --to <id>` through the CLI undoes a completed upgrade exactly", async () => {
@@ -60,9 +62,14 @@ test("`rollback --to <id>` through the CLI undoes a completed upgrade exactly", 
   const diff = diffTrees(before, snapshotTree(p.root));
   assert.is(diff.length, 3, diff.join("\n")); // the user's own changes made during the upgrade stay
   assert.ok(diff.every((d) => /\.agent-os\/(specs|workspace|standards\/development)\//.test(d)), diff.join("\n"));
+  // The rollback is recorded in the session that made the backup.
+  const s = new StateStore(p.layout.stateDir).list()[0].state!;
+  assert.is(s.status, "rolled_back");
+  assert.is(s.rollback?.status, "completed");
+  assert.is(s.rollback?.reason, `manual rollback to ${id}`);
 });
 
-test("`backups prune --keep-backups 1` keeps the newest", async () => {
+test("`backups prune --keep-backups 1` keeps the newest, and the backup of a session that is not completed", async () => {
   const { p, id } = await upgraded();
   assert.is((await cli(p, "rollback", "--to", id)).code, EXIT.ok);
   const second = await upgrade(p, null);
@@ -71,7 +78,8 @@ test("`backups prune --keep-backups 1` keeps the newest", async () => {
   assert.is.not(newest, id);
   const r = await cli(p, "backups", "prune", "--keep-backups", "1");
   assert.is(r.code, EXIT.ok, r.err);
-  assert.equal(fs.readdirSync(p.layout.backupsDir), [newest]);
+  // The first upgrade was rolled back by hand (recorded in its session): not completed, so kept.
+  assert.equal(fs.readdirSync(p.layout.backupsDir).sort(), [id, newest].sort());
 });
 
 test.run();
