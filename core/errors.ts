@@ -150,7 +150,3 @@ export function tagPluginError(err: unknown, plugin: string, hook: string): Upgr
   }
   return e;
 }
-
-export function exitCodeOf(err: unknown): ExitCode {
-  return isUpgradeError(err) ? EXIT_CODE_OF[err.code] ?? EXIT.failed : EXIT.failed;
-}

@@ -13,7 +13,3 @@ export const PHASE_NAMES: Record<Phase, string> = {
 
 /** A failure in these phases has changed the installation, so it triggers rollback (SPEC §5.7). */
 export const ROLLBACK_PHASES: readonly Phase[] = [2, 3, 4];
-
-export function isPhase(n: unknown): n is Phase {
-  return typeof n === "number" && (PHASES as readonly number[]).includes(n);
-}
