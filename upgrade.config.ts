@@ -3,7 +3,7 @@
  * from "agent-os-upgrade" and "agent-os-upgrade/plugins" instead of these relative paths
  * (`agent-os-upgrade init` writes a starter file).
  */
-import { defineConfig, definePlugin } from "./core/mod.ts";
+import { defineConfig, definePlugin } from "./app/mod.ts";
 import { preflightPlugin } from "./plugins/mod.ts";
 
 /** A user plugin: adds one pre-flight warning when the source is not on a branch named main. */

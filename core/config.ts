@@ -5,12 +5,10 @@
  * with zod. No config at all is fine: the built-in plugins run with their defaults.
  */
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { cosmiconfig } from "cosmiconfig";
-import { createJiti } from "jiti";
+import fs from "node:fs";
 import { z } from "zod";
 import { isUpgradeError, UpgradeError } from "./errors.ts";
-import { isPlugin, type Plugin } from "./plugin.ts";
+import { isPlugin, missingRequirement, type Plugin } from "./plugin.ts";
 import { CONFLICT_POLICIES } from "./types.ts";
 
 export const CONFIG_FILES = ["upgrade.config.ts", "upgrade.config.mts", "upgrade.config.js", "upgrade.config.mjs"] as const;
@@ -52,19 +50,14 @@ export function defineConfig(config: UserConfig): UserConfig {
   return config;
 }
 
-function selfModule(rel: string): string {
-  const here = fileURLToPath(import.meta.url);
-  const ext = here.endsWith(".ts") ? ".ts" : ".js";
-  return path.resolve(path.dirname(here), rel + ext);
-}
+/** Module specifiers a config may import, mapped to files (the app maps "agent-os-upgrade" to itself). */
+export type ConfigAliases = Record<string, string>;
 
-function jitiLoader() {
+async function jitiLoader(aliases: ConfigAliases) {
+  const { createJiti } = await import("jiti");
   const jiti = createJiti(import.meta.url, {
     // Lets a config `import { defineConfig } from "agent-os-upgrade"` wherever this tool runs from (npx, a checkout).
-    alias: {
-      "agent-os-upgrade/plugins": selfModule("../plugins/mod"),
-      "agent-os-upgrade": selfModule("./mod"),
-    },
+    alias: aliases,
     moduleCache: false,
     fsCache: false,
     interopDefault: true,
@@ -87,9 +80,24 @@ function jitiLoader() {
   };
 }
 
+/** True when the project root has a config file or a package.json with our key. */
+function hasConfig(projectRoot: string): boolean {
+  if (CONFIG_FILES.some((f) => fs.existsSync(path.join(projectRoot, f)))) return true;
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot, "package.json"), "utf8"));
+    return pkg !== null && typeof pkg === "object" && PACKAGE_KEY in pkg;
+  } catch {
+    // No package.json, or one cosmiconfig would also fail on: let it say so.
+    return fs.existsSync(path.join(projectRoot, "package.json"));
+  }
+}
+
 /** Finds and loads the raw config: from `--config <file>` or from the project root. */
-export async function loadConfigFile(projectRoot: string, explicit?: string | null): Promise<{ file: string | null; raw: unknown }> {
-  const load = jitiLoader();
+export async function loadConfigFile(projectRoot: string, explicit?: string | null, aliases: ConfigAliases = {}): Promise<{ file: string | null; raw: unknown }> {
+  // The loaders cost ~0.1 s to import: a project with no config never loads them.
+  if (!explicit && !hasConfig(projectRoot)) return { file: null, raw: {} };
+  const load = await jitiLoader(aliases);
+  const { cosmiconfig } = await import("cosmiconfig");
   const explorer = cosmiconfig(PACKAGE_KEY, {
     searchPlaces: ["package.json", ...CONFIG_FILES],
     packageProp: PACKAGE_KEY,
@@ -161,8 +169,21 @@ export function resolveConfig(raw: unknown, file: string | null, builtins: reado
     ...builtins.filter((p) => !disabled.has(p.name)).map((p) => replaced.get(p.name) ?? p),
     ...user.filter((p) => !builtinNames.has(p.name)),
   ];
+  refuseMissingRequirements(plugins, file, disabled);
   if (config.source && file && !path.isAbsolute(config.source)) config.source = path.resolve(path.dirname(file), config.source);
   return { file, config, plugins };
+}
+
+/** A plugin whose `requires` names an absent one cannot run: refused here, before anything runs. */
+function refuseMissingRequirements(plugins: readonly Plugin[], file: string | null, disabled: Set<string>): void {
+  const miss = missingRequirement(plugins);
+  if (!miss) return;
+  const dependents = plugins.filter((p) => p.requires?.includes(miss.needs)).map((p) => `"${p.name}"`);
+  const how = disabled.has(miss.needs) ? `disable: "${miss.needs}" is needed by ${dependents.join(", ")}` : `plugins: ${dependents.join(", ")} need the plugin "${miss.needs}", which is not in the list`;
+  throw new UpgradeError("CONFIG_INVALID", `Invalid config in ${file ?? "the config"}: ${how}`, {
+    hint: `Keep "${miss.needs}", or disable ${dependents.join(", ")} too`,
+    details: { plugin: miss.plugin, requires: miss.needs },
+  });
 }
 
 /** Validates a plugin factory's options; the message names the plugin and the bad key. */

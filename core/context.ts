@@ -5,29 +5,41 @@
 import fsExtra from "fs-extra";
 import { $ as zx$ } from "zx";
 import { UpgradeError } from "./errors.ts";
-import type { EvidenceOf } from "./evidence.ts";
+import { Channels } from "./channel.ts";
 import type { Layout } from "./layout.ts";
 import type { Logger } from "./log.ts";
 import type { Phase } from "./phases.ts";
-import type { FsApi, RunOptions, SessionHandle, UpgradeContext } from "./types.ts";
+import type { ContentPlan, FsApi, RunOptions, SessionHandle, UpgradeContext } from "./types.ts";
 
 /** fs-extra methods that write; in a dry run each of them throws (enforces "writes nothing"). */
-const WRITING = /^(write|append|copy|move|remove|rm|mkdir|mkdtemp|mkdirs|mkdirp|ensure|output|rename|unlink|rmdir|chmod|lchmod|chown|lchown|fchmod|fchown|symlink|link|truncate|ftruncate|utimes|lutimes|futimes|createWriteStream|emptyDir|emptydir|cp|open|fsync|fdatasync)/;
+const WRITING = /^(write\w*|append\w*|copy\w*|cp|move|remove|rm|rmdir|unlink|mkdir\w*|mkdtemp|mkdirs|mkdirp|ensure\w*|output\w*|rename|chmod|lchmod|fchmod|chown|lchown|fchown|symlink|link|truncate|ftruncate|utimes|lutimes|futimes|createWriteStream|emptyDir|emptydir|open|fsync|fdatasync)(Sync)?$/;
 
-export function dryRunFs(): FsApi {
-  return new Proxy(fsExtra, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
-      if (typeof prop === "string" && typeof value === "function" && WRITING.test(prop)) {
-        return () => {
-          throw new UpgradeError("DRY_RUN_WRITE", `Cannot write in a dry run: a plugin called fs.${prop}`, {
-            hint: "Plugins must check ctx.dryRun before writing; report this to the plugin's author",
-          });
-        };
-      }
+/** Namespaces of fs-extra that hold writing functions too (`fs.promises.writeFile`). */
+const NESTED = new Set(["promises"]);
+
+function refuse(name: string): () => never {
+  return () => {
+    throw new UpgradeError("DRY_RUN_WRITE", `Cannot write in a dry run: a plugin called fs.${name}`, {
+      hint: "Plugins must check ctx.dryRun before writing; report this to the plugin's author",
+    });
+  };
+}
+
+function guard<T extends object>(target: T, prefix: string): T {
+  return new Proxy(target, {
+    get(t, prop, receiver) {
+      const value = Reflect.get(t, prop, receiver);
+      if (typeof prop !== "string") return value;
+      if (typeof value === "function" && WRITING.test(prop)) return refuse(prefix + prop);
+      if (NESTED.has(prop) && value && typeof value === "object") return guard(value as object, `${prefix}${prop}.`);
       return value;
     },
-  }) as FsApi;
+  });
+}
+
+/** fs-extra where every writing method, including those of `fs.promises`, throws DRY_RUN_WRITE. */
+export function dryRunFs(): FsApi {
+  return guard(fsExtra, "") as FsApi;
 }
 
 export interface ContextInit {
@@ -37,11 +49,12 @@ export interface ContextInit {
   signal: AbortSignal;
   session: () => SessionHandle | null;
   evidence: (phase: Phase) => Record<string, unknown> | undefined;
+  plan: () => ContentPlan | null;
 }
 
 export function createContext(init: ContextInit): UpgradeContext {
   const $ = zx$({ cwd: init.layout.projectRoot, quiet: true, signal: init.signal, verbose: false });
-  const shared = new Map<string, unknown>();
+  const channels = new Channels();
   const fs = init.options.dryRun ? dryRunFs() : fsExtra;
   return Object.freeze({
     layout: init.layout,
@@ -54,9 +67,12 @@ export function createContext(init: ContextInit): UpgradeContext {
     get session() {
       return init.session();
     },
-    evidence<P extends Phase>(phase: P) {
-      return init.evidence(phase) as EvidenceOf<P> | undefined;
+    evidence(phase: Phase) {
+      return init.evidence(phase);
     },
-    shared,
+    get plan() {
+      return init.plan();
+    },
+    channels,
   });
 }

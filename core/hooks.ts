@@ -24,13 +24,17 @@ export function createHooks() {
     config: new AsyncSeriesWaterfallHook<[ResolvedConfig]>(["config"]),
     /** Series: the run begins (context ready, nothing written). Then `preflight`. */
     start: new AsyncSeriesHook<[UpgradeContext]>(["ctx"]),
-    /** Parallel, phase 0: checks add findings and evidence; writes nothing. Then `backup`. */
+    /** Parallel, phase 0: checks add findings and evidence; writes nothing. Then `planContent`. */
     preflight: new AsyncParallelHook<[UpgradeContext, Findings, EvidenceDraft<0>]>(["ctx", "findings", "evidence"]),
-    /** Series, phase 1: the lock is held; back up everything the upgrade may change. Then `planContent`. */
+    /**
+     * Waterfall, once per run: phase 0 after the checks (also for a dry run), or first thing on
+     * resume. Each tap returns the plan (extend it: `{ ...plan, … }`); problems go to findings.
+     * The engine keeps the result (`ctx.plan`) for every later step. Then `backup`.
+     */
+    planContent: new AsyncSeriesWaterfallHook<[ContentPlan, UpgradeContext, Findings]>(["plan", "ctx", "findings"]),
+    /** Series, phase 1: the lock is held; back up everything the upgrade may change. Then `applyContent`. */
     backup: new AsyncSeriesHook<[UpgradeContext, EvidenceDraft<1>]>(["ctx", "evidence"]),
-    /** Waterfall, phase 2 (and dry run): each tap returns the plan. Then `applyContent`. */
-    planContent: new AsyncSeriesWaterfallHook<[ContentPlan, UpgradeContext]>(["plan", "ctx"]),
-    /** Series, phase 2: execute the plan. Then `upgradeServer`. */
+    /** Series, phase 2: execute the plan built by `planContent`. Then `upgradeServer`. */
     applyContent: new AsyncSeriesHook<[ContentPlan, UpgradeContext, EvidenceDraft<2>]>(["plan", "ctx", "evidence"]),
     /** Series, phase 3: server code, Python deps, restart. Then `migrate`. */
     upgradeServer: new AsyncSeriesHook<[UpgradeContext, EvidenceDraft<3>]>(["ctx", "evidence"]),

@@ -1,26 +1,36 @@
 /**
  * The plugin contract. A plugin is a `{ name, apply(hooks) }` object, usually made by a
  * factory that validates its options. `apply` receives tap-only hooks: plugins cannot call
- * hooks, so only the core runs the lifecycle. Every tap is wrapped so that an error thrown
- * (or a rejection, Error or not) is tagged with the plugin and the hook it came from.
+ * hooks, so only the core runs the lifecycle. A plugin also declares what the engine needs
+ * to know about it without knowing it: the evidence it contributes to each phase's gate and
+ * the plugins it cannot work without.
  */
-import { tagPluginError, UpgradeError } from "./errors.ts";
 import { SyncHook } from "tapable";
+import { tagPluginError, UpgradeError } from "./errors.ts";
+import type { EvidenceSchemas } from "./evidence.ts";
 import type { HookName, Hooks } from "./hooks.ts";
 import { Findings } from "./types.ts";
 
 export interface TapOptions {
-  /** Lower stages run first (tapable semantics); default 0. */
+  /** Lower stages run first (tapable semantics); use the named `STAGE` values. */
   stage?: number;
-  /** Run before the named plugin's tap. */
-  before?: string;
+  /** Run before the named plugins' taps on this hook. */
+  before?: string | string[];
 }
+
+/** Named stages, so that order between plugins is declared, never a magic number. */
+export const STAGE = Object.freeze({
+  /** Before every ordinary tap (e.g. stop the new server before files are restored). */
+  first: -100,
+  normal: 0,
+  /** After every ordinary tap (e.g. start the old server once files are restored). */
+  last: 100,
+});
 
 type Awaitable<T> = T | Promise<T>;
 
 /** A hook as a plugin sees it: taps only. Async hooks accept sync or async functions. */
-export type TapOnlyHook<H> = H extends { tapPromise: unknown; promise(...args: infer A): Promise<infer R> }
-  ? {
+export type TapOnlyHook<H> = H extends { tapPromise: unknown; promise(...args: infer A): Promise<infer R> } ? {
     tap(fn: (...args: A) => Awaitable<R>): void;
     tap(options: TapOptions, fn: (...args: A) => Awaitable<R>): void;
     tapPromise(fn: (...args: A) => Promise<R>): void;
@@ -38,6 +48,10 @@ export interface Plugin {
   /** Unique among the plugins of a run; errors and logs carry it. */
   name: string;
   apply(hooks: TapOnlyHooks): void;
+  /** Per phase, the zod schema of the evidence this plugin contributes; merged into the phase's gate. */
+  evidence?: EvidenceSchemas;
+  /** Plugins this one cannot work without (by name); a config that disables one is refused. */
+  requires?: readonly string[];
 }
 
 /** Gives a user's plugin its types; returns it unchanged. */
@@ -51,22 +65,56 @@ export function isPlugin(value: unknown): value is Plugin {
     typeof (value as Plugin).apply === "function";
 }
 
+type AnyHook = {
+  constructor: unknown;
+  intercept(i: { register(tap: { name: string; fn: (...a: unknown[]) => unknown }): unknown }): void;
+  withOptions(o: { name: string }): { tap(o: object, fn: unknown): void; tapPromise(o: object, fn: unknown): void };
+};
+
 // SyncHook has a tapPromise that throws, so the class decides, not the method (tapable sets
 // `constructor` on each hook; its factories have no prototype for instanceof).
-const ASYNC = (hook: unknown): boolean => (hook as { constructor: unknown }).constructor !== SyncHook;
+const isAsync = (hook: AnyHook): boolean => hook.constructor !== SyncHook;
 
-function scopeArgs(args: unknown[], plugin: string): unknown[] {
-  return args.map((a) => (a instanceof Findings ? a.scoped(plugin) : a));
+/**
+ * Every tap of a hook, whoever registers it, is wrapped when registered (tapable's `register`
+ * interceptor): errors are tagged with the tap's plugin and the hook, a rejection that is not
+ * an Error is normalised, and a Findings argument is scoped to the plugin.
+ */
+function attributeTaps(hooks: Hooks): void {
+  for (const name of Object.keys(hooks) as HookName[]) {
+    const hook = hooks[name] as unknown as AnyHook;
+    const async = isAsync(hook);
+    hook.intercept({
+      register(tap) {
+        const fn = tap.fn;
+        const args = (a: unknown[]) => a.map((x) => (x instanceof Findings ? x.scoped(tap.name) : x));
+        tap.fn = async
+          ? async (...a: unknown[]) => {
+            try {
+              return await fn(...args(a));
+            } catch (err) {
+              throw tagPluginError(err, tap.name, name);
+            }
+          }
+          : (...a: unknown[]) => {
+            try {
+              return fn(...args(a));
+            } catch (err) {
+              throw tagPluginError(err, tap.name, name);
+            }
+          };
+        return tap;
+      },
+    });
+  }
 }
 
 function tapOnlyView(hooks: Hooks, plugin: string): TapOnlyHooks {
   const view: Record<string, unknown> = {};
   for (const name of Object.keys(hooks) as HookName[]) {
-    const hook = hooks[name] as unknown as {
-      tap(o: object, fn: (...a: unknown[]) => unknown): void;
-      tapPromise(o: object, fn: (...a: unknown[]) => Promise<unknown>): void;
-    };
-    const split = (a: unknown, b: unknown): [TapOptions, (...x: unknown[]) => unknown] => {
+    const hook = hooks[name] as unknown as AnyHook;
+    const scoped = hook.withOptions({ name: plugin });
+    const tap = (a: unknown, b?: unknown) => {
       const [opts, fn] = typeof a === "function" ? [{}, a] : [a ?? {}, b];
       if (typeof fn !== "function") {
         throw new UpgradeError("PLUGIN_ERROR", `Plugin "${plugin}" tapped hook "${name}" without a function`, {
@@ -75,53 +123,36 @@ function tapOnlyView(hooks: Hooks, plugin: string): TapOnlyHooks {
           hint: "Call hooks.<name>.tap(fn) or hooks.<name>.tap({ stage }, fn)",
         });
       }
-      return [opts as TapOptions, fn as (...x: unknown[]) => unknown];
+      const { stage, before } = opts as TapOptions;
+      const o = { stage, before };
+      // Async hooks take sync functions too: a promise tap awaits whatever comes back.
+      if (isAsync(hook)) scoped.tapPromise(o, async (...x: unknown[]) => await (fn as (...y: unknown[]) => unknown)(...x));
+      else scoped.tap(o, fn);
     };
-    const tapOpts = (o: TapOptions) => ({ name: plugin, stage: o.stage, before: o.before });
-    if (ASYNC(hook)) {
-      const tapAsync = (a: unknown, b?: unknown) => {
-        const [opts, fn] = split(a, b);
-        hook.tapPromise(tapOpts(opts), async (...args: unknown[]) => {
-          try {
-            return await fn(...scopeArgs(args, plugin));
-          } catch (err) {
-            throw tagPluginError(err, plugin, name);
-          }
-        });
-      };
-      view[name] = Object.freeze({ tap: tapAsync, tapPromise: tapAsync });
-    } else {
-      view[name] = Object.freeze({
-        tap: (a: unknown, b?: unknown) => {
-          const [opts, fn] = split(a, b);
-          hook.tap(tapOpts(opts), (...args: unknown[]) => {
-            try {
-              return fn(...scopeArgs(args, plugin));
-            } catch (err) {
-              throw tagPluginError(err, plugin, name);
-            }
-          });
-        },
-      });
-    }
+    view[name] = Object.freeze(isAsync(hook) ? { tap, tapPromise: tap } : { tap });
   }
   return Object.freeze(view) as unknown as TapOnlyHooks;
 }
 
+function checkPlugin(p: unknown, seen: Set<string>): asserts p is Plugin {
+  if (!isPlugin(p)) {
+    throw new UpgradeError("CONFIG_INVALID", `Cannot use plugin: ${JSON.stringify(p) ?? String(p)} is not a { name, apply } object`, {
+      hint: "Create plugins with definePlugin({ name, apply(hooks) { … } }) or a plugin factory",
+    });
+  }
+  if (seen.has(p.name)) {
+    throw new UpgradeError("PLUGIN_DUPLICATE", `Cannot use two plugins named "${p.name}"`, {
+      hint: `Rename one of them, or list "${p.name}" once in upgrade.config.ts`,
+    });
+  }
+}
+
 /** Applies plugins in order. Duplicate names are refused: errors and taps are keyed by name. */
 export function applyPlugins(hooks: Hooks, plugins: readonly Plugin[]): void {
+  attributeTaps(hooks);
   const seen = new Set<string>();
   for (const p of plugins) {
-    if (!isPlugin(p)) {
-      throw new UpgradeError("CONFIG_INVALID", `Cannot use plugin: ${JSON.stringify(p) ?? String(p)} is not a { name, apply } object`, {
-        hint: "Create plugins with definePlugin({ name, apply(hooks) { … } }) or a plugin factory",
-      });
-    }
-    if (seen.has(p.name)) {
-      throw new UpgradeError("PLUGIN_DUPLICATE", `Cannot use two plugins named "${p.name}"`, {
-        hint: `Rename one of them, or list "${p.name}" once in upgrade.config.ts`,
-      });
-    }
+    checkPlugin(p, seen);
     seen.add(p.name);
     try {
       p.apply(tapOnlyView(hooks, p.name));
@@ -129,4 +160,13 @@ export function applyPlugins(hooks: Hooks, plugins: readonly Plugin[]): void {
       throw tagPluginError(err, p.name, "apply");
     }
   }
+}
+
+/** The first plugin whose `requires` names one that is absent, as a config error naming both. */
+export function missingRequirement(plugins: readonly Plugin[]): { plugin: string; needs: string } | null {
+  const present = new Set(plugins.map((p) => p.name));
+  for (const p of plugins) {
+    for (const need of p.requires ?? []) if (!present.has(need)) return { plugin: p.name, needs: need };
+  }
+  return null;
 }

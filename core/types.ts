@@ -2,7 +2,7 @@
 import type fsExtra from "fs-extra";
 import type { Shell } from "zx";
 import type { UpgradeError } from "./errors.ts";
-import type { EvidenceOf } from "./evidence.ts";
+import type { Channels } from "./channel.ts";
 import type { Layout } from "./layout.ts";
 import type { Logger } from "./log.ts";
 import type { Phase } from "./phases.ts";
@@ -57,9 +57,11 @@ export interface UpgradeContext {
   /** The running session; null in a dry run and during pre-flight (which writes nothing). */
   readonly session: SessionHandle | null;
   /** Evidence of an earlier phase of this session (or of this run's pre-flight). */
-  evidence<P extends Phase>(phase: P): EvidenceOf<P> | undefined;
-  /** A place for plugins to hand values to later hooks of the same run (not persisted). */
-  readonly shared: Map<string, unknown>;
+  evidence(phase: Phase): Readonly<Record<string, unknown>> | undefined;
+  /** The content plan of this run, once `planContent` has built it (in pre-flight, or on resume). */
+  readonly plan: ContentPlan | null;
+  /** Typed values plugins hand each other within this run (see core/channel.ts). */
+  readonly channels: Channels;
 }
 
 export interface Finding {

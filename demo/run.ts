@@ -16,7 +16,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { resolveConfig } from "../core/config.ts";
-import { humanRenderer, type Sink, processSink } from "../core/render.ts";
+import { humanRenderer, type Sink, processSink } from "../app/render.ts";
 import type { RunOptions } from "../core/types.ts";
 import { runLifecycle } from "../core/upgrader.ts";
 import { builtinPlugins, depsPlugin } from "../plugins/mod.ts";

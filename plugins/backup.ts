@@ -12,7 +12,9 @@ import type { SessionState } from "../core/state.ts";
 import type { UpgradeContext } from "../core/types.ts";
 import { backupState } from "./backup/manifest.ts";
 import { restoreSnapshot } from "./backup/restore.ts";
-import { backupDirOf, listBackups, pruneBackups, sweepBackups } from "./backup/retention.ts";
+import { backupDirOf, type BackupInfo, listBackups, pruneBackups, type PruneResult, sweepBackups, verifyBackup } from "./backup/retention.ts";
+import { describeProblems, type VerifyReport } from "./backup/verify.ts";
+import type { Layout } from "../core/layout.ts";
 import { resolveRoots } from "./backup/roots.ts";
 import { createSnapshot } from "./backup/snapshot.ts";
 import { removeTree } from "./backup/fsutil.ts";
@@ -36,6 +38,27 @@ export const BackupOptionsSchema = z.strictObject({
 
 export type BackupPluginOptions = z.input<typeof BackupOptionsSchema>;
 
+/** What phase 1's gate demands of this plugin: a backup that exists and was verified. */
+export const BackupEvidence = z.looseObject({
+  backup_path: z.string().min(1),
+  backup_id: z.string().min(1),
+  files_backed_up: z.number().int().positive(),
+  backup_size_bytes: z.number().int().nonnegative(),
+  integrity_verified: z.literal(true),
+});
+
+/** The `backups list | verify | prune` commands go through the configured backup plugin. */
+export interface BackupManager {
+  list(layout: Layout): Promise<BackupInfo[]>;
+  verify(layout: Layout, id: string): Promise<VerifyReport>;
+  prune(layout: Layout, keep: number): Promise<PruneResult>;
+  describeProblems(problems: VerifyReport["problems"]): string;
+}
+
+export interface BackupPlugin extends Plugin {
+  manage: BackupManager;
+}
+
 const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
 
 /** The rollback of this session that was cut off (its backup id), if any: a re-run finishes that one. */
@@ -54,7 +77,7 @@ function changedAnything(state: Readonly<SessionState>): boolean {
   return ["2", "3", "4", "5"].some((p) => state.phases[p] !== undefined);
 }
 
-export function backupPlugin(options: BackupPluginOptions = {}): Plugin {
+export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
   const opts = parsePluginOptions("backup", BackupOptionsSchema, options);
   /** The backup made by this run (never pruned by its own cleanup). */
   let current: string | null = null;
@@ -117,7 +140,7 @@ export function backupPlugin(options: BackupPluginOptions = {}): Plugin {
     const t0 = performance.now();
     const layout = ctx.layout;
     const session = ctx.session;
-    let id = request.backupId ?? unfinishedRollback(session?.state) ?? ctx.evidence(1)?.backup_id ?? null;
+    let id = request.backupId ?? unfinishedRollback(session?.state) ?? (ctx.evidence(1)?.backup_id as string | undefined) ?? null;
     if (!id && session) {
       id = listBackups(layout).find((b) => b.session_id === session.id && b.state === "complete")?.id ?? null;
       if (!id && !changedAnything(session.state)) {
@@ -188,6 +211,13 @@ export function backupPlugin(options: BackupPluginOptions = {}): Plugin {
 
   return {
     name: "backup",
+    evidence: { 1: BackupEvidence },
+    manage: {
+      list: async (layout) => listBackups(layout),
+      verify: (layout, id) => verifyBackup(layout, id, { threads: opts.threads }),
+      prune: async (layout, keep) => pruneBackups(layout, keep),
+      describeProblems: (problems) => describeProblems(problems),
+    },
     apply(hooks) {
       hooks.backup.tap(backup);
       hooks.rollback.tap(rollback);
@@ -196,7 +226,7 @@ export function backupPlugin(options: BackupPluginOptions = {}): Plugin {
         try {
           sweepBackups(ctx.layout);
           if (outcome.status !== "completed") return;
-          const keep = current ?? ctx.evidence(1)?.backup_id ?? null;
+          const keep = current ?? (ctx.evidence(1)?.backup_id as string | undefined) ?? null;
           const r = pruneBackups(ctx.layout, ctx.options.keepBackups, keep ? [keep] : []);
           evidence.backups_kept = r.kept;
           evidence.backups_pruned = r.removed;

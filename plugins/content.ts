@@ -2,9 +2,10 @@
  * The content plugin (SPEC §5.2): a three-way upgrade of the system and shared folders of
  * an installation, with the base B = what was installed, L = the installation, N = the source.
  *
- *   preflight    builds the plan read-only; stops the run on unsafe paths, plan errors, and
- *                conflicts nobody can decide (no terminal, no policy) — before any lock or write
- *   planContent  returns the plan (the same one a dry run renders, with diffs on --diff)
+ *   planContent  builds the plan once per run, read-only, in pre-flight (the same plan a dry
+ *                run renders, with diffs on --diff); stops the run on unsafe paths, plan
+ *                errors, and conflicts nobody can decide (no terminal, no policy) — before
+ *                any lock or write
  *   applyContent decides, writes through ctx.fs, verifies every hash, adds .gitignore lines,
  *                and stages the new installed manifest
  *   cleanup      on a completed upgrade, promotes the staged manifest (adding the server files
@@ -19,7 +20,8 @@ import path from "node:path";
 import { parsePluginOptions } from "../core/config.ts";
 import { UpgradeError } from "../core/errors.ts";
 import { definePlugin } from "../core/plugin.ts";
-import type { ContentPlan, UpgradeContext } from "../core/types.ts";
+import type { ContentPlan, Findings, UpgradeContext } from "../core/types.ts";
+import { ContentBase, ContentEvidence } from "./content/channel.ts";
 import { applyPlan } from "./content/apply.ts";
 import { buildPlan, type BuiltPlan } from "./content/build.ts";
 import { terminalPrompt, unresolvedMessage } from "./content/decide.ts";
@@ -37,6 +39,7 @@ export type { ContentEntry, ContentPlanX, PlanCounts } from "./content/plan.ts";
 export { renderPlanJson, renderPlanText } from "./content/render.ts";
 
 export const PLUGIN_NAME = "content";
+export { ContentBase, ContentEvidence, type ContentResult, contentResultOf } from "./content/channel.ts";
 
 /** Where the manifest of a running upgrade waits for the upgrade to complete. */
 export const pendingManifestOf = (installedManifest: string) => installedManifest.replace(/\.json$/, ".pending.json");
@@ -52,9 +55,6 @@ function isDir(p: string | null): p is string {
 /** The content plugin factory; options default to SPEC §2's mapping table and excludes. */
 export function contentPlugin(options: ContentOptionsInput = {}) {
   const opts = parsePluginOptions(PLUGIN_NAME, ContentOptions, options);
-  // The last plan built in this run, with its base (which holds functions, so not in the plan).
-  let last: BuiltPlan | null = null;
-
   const plan = (ctx: UpgradeContext) =>
     buildPlan({
       signal: ctx.signal,
@@ -71,61 +71,30 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
 
   return definePlugin({
     name: PLUGIN_NAME,
+    evidence: { 2: ContentEvidence },
+    // The files it writes are restored by the backup plugin.
+    requires: ["backup"],
     apply(hooks) {
-      hooks.preflight.tap(async (ctx, findings, ev) => {
+      hooks.planContent.tap(async (incoming: ContentPlan, ctx, findings) => {
         // A missing source or installation is the preflight plugin's finding; nothing to plan.
-        if (!isDir(ctx.options.source) || !ctx.layout.installExists) return;
+        if (!isDir(ctx.options.source) || !ctx.layout.installExists) return incoming;
         const built = await plan(ctx);
-        const p = built.plan;
-        for (const pr of p.problems) findings.error(pr.code, pr.message, pr.fix);
-        for (const w of p.warnings) findings.warn(w.code, w.message, w.fix);
-        // A plan with problems is not the plan that would run: its conflicts would only be noise.
-        const conflicts = p.problems.length ? [] : p.entries.filter((e) => e.action === "conflict");
-        const undecided = conflicts.filter((e) => !e.decision).map((e) => e.target);
-        const aborting = conflicts.filter((e) => e.decision === "abort").map((e) => e.target);
-        // A dry run exists to show the conflicts: it reports them without failing.
-        const report = ctx.dryRun ? findings.warn.bind(findings) : findings.error.bind(findings);
-        if (aborting.length) {
-          report("CONFLICTS_UNRESOLVED", `Cannot upgrade the content: the conflict decision is abort for ${aborting.length} file${aborting.length === 1 ? "" : "s"} (${aborting.slice(0, 20).join(", ")}${aborting.length > 20 ? ", …" : ""})`, "Choose keep, theirs, merge or skip for them (--on-conflict or a rule), or resolve them by hand; nothing was written");
-        }
-        if (undecided.length && !ctx.options.interactive) {
-          const { message, fix } = unresolvedMessage(undecided);
-          report("CONFLICTS_UNRESOLVED", message, fix);
-        }
-        ev.content_base = p.base;
-        ev.content_counts = p.counts;
-      });
-
-      hooks.planContent.tap(async (incoming: ContentPlan, ctx) => {
-        if (!isDir(ctx.options.source)) {
-          throw new UpgradeError("CONTENT_FAILED", `Cannot plan the content upgrade: the source ${JSON.stringify(ctx.options.source)} is not a folder`, {
-            hint: "Pass --source <a clone of agent-os-enhanced>",
-          });
-        }
-        const built = await plan(ctx);
-        last = built;
+        ctx.channels.set(ContentBase, built.base);
         const mine: ContentPlanX = built.plan;
+        reportPlanProblems(ctx, mine, findings);
         const merged: ContentPlanX = { ...incoming, ...mine, entries: [...incoming.entries, ...mine.entries] };
-        if (ctx.dryRun && ctx.options.diff) {
-          merged.diffs = await planDiffs(mine, {
-            merge: async (e: ContentEntry) => {
-              if (!canMerge(e)) return null;
-              const base = (await built.base.contents([e.target])).get(e.target) ?? null;
-              return await mergeFile(fs.readFileSync(path.join(mine.install, e.target)), base, fs.readFileSync(path.join(mine.source.root, e.source!)), ctx.signal);
-            },
-          });
-        }
+        if (ctx.dryRun && ctx.options.diff) merged.diffs = await diffsOf(ctx, built);
         return merged;
       });
 
       hooks.applyContent.tap(async (p, ctx, ev) => {
         const planX = p as ContentPlanX;
-        if (!planX.source?.root || !Array.isArray(planX.problems)) {
+        const base = ctx.channels.get(ContentBase);
+        if (!planX.source?.root || !Array.isArray(planX.problems) || !base) {
           throw new UpgradeError("CONTENT_FAILED", "Cannot apply the content upgrade: the plan was not made by the content plugin's planContent tap", {
             hint: "A plugin replaced the plan instead of extending it: return { ...plan, … } from planContent taps",
           });
         }
-        const base = last?.base ?? (await plan(ctx)).base;
         const report = await applyPlan({
           plan: planX,
           fs: ctx.fs,
@@ -147,8 +116,8 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
         ctx.log.info(`content: ${report.files_written} written, ${report.files_deleted} deleted, ${report.plan_counts.conflicts} conflict(s) decided${report.needs_attention.length ? `, ${report.needs_attention.length} need attention` : ""}`);
       });
 
-      // Early in cleanup: the manifest is part of the upgrade, the report describes it.
-      hooks.cleanup.tap({ stage: -10 }, async (ctx, outcome, ev) => {
+      // Before the report: the manifest is part of the upgrade, the report describes it.
+      hooks.cleanup.tap({ before: "report" }, async (ctx, outcome, ev) => {
         if (ctx.dryRun) return;
         const pending = pendingManifestOf(ctx.layout.installedManifest);
         if (!fs.existsSync(pending)) return;
@@ -156,28 +125,63 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
           ctx.fs.rmSync(pending, { force: true });
           return;
         }
-        const staged = readInstalledManifest(pending);
-        if (staged.kind !== "ok") {
-          ctx.log.warn(`Cannot promote ${pending}: ${staged.kind === "invalid" ? staged.problem.message : "it vanished"}`);
-          return;
-        }
-        const files = { ...staged.manifest.files };
-        // Files phase 3 copied exactly: recorded when the installation now equals the source.
-        const replace = opts.mappings.filter((m) => m.mode === "replace");
-        if (ctx.options.source && replace.length) {
-          const src = await scanSource(path.resolve(ctx.options.source), replace, matcher(opts.excludes));
-          for (const f of src.files.values()) {
-            const local = path.join(ctx.layout.installDir, f.target);
-            try {
-              const [a, b] = await Promise.all([fileFacts(f.abs, opts.largeFileBytes), fileFacts(local, opts.largeFileBytes)]);
-              if (a.hash === b.hash) files[f.target] = a.hash;
-            } catch { /* not installed: not ours to record */ }
-          }
-        }
-        writeManifestFile(ctx.fs, ctx.layout.installedManifest, { ...staged.manifest, files });
-        ctx.fs.rmSync(pending, { force: true });
-        ev.installed_manifest = ctx.layout.installedManifest;
+        const installed = await promoteManifest(ctx, pending);
+        if (installed) ev.installed_manifest = installed;
       });
     },
   });
+
+  /** Plan problems and undecidable conflicts stop the run in pre-flight, before any lock or write. */
+  function reportPlanProblems(ctx: UpgradeContext, p: ContentPlanX, findings: Findings): void {
+    for (const pr of p.problems) findings.error(pr.code, pr.message, pr.fix);
+    for (const w of p.warnings) findings.warn(w.code, w.message, w.fix);
+    // A plan with problems is not the plan that would run: its conflicts would only be noise.
+    const conflicts = p.problems.length ? [] : p.entries.filter((e) => e.action === "conflict");
+    const undecided = conflicts.filter((e) => !e.decision).map((e) => e.target);
+    const aborting = conflicts.filter((e) => e.decision === "abort").map((e) => e.target);
+    // A dry run exists to show the conflicts: it reports them without failing.
+    const report = ctx.dryRun ? findings.warn.bind(findings) : findings.error.bind(findings);
+    if (aborting.length) {
+      report("CONFLICTS_UNRESOLVED", `Cannot upgrade the content: the conflict decision is abort for ${aborting.length} file${aborting.length === 1 ? "" : "s"} (${aborting.slice(0, 20).join(", ")}${aborting.length > 20 ? ", …" : ""})`, "Choose keep, theirs, merge or skip for them (--on-conflict or a rule), or resolve them by hand; nothing was written");
+    }
+    if (undecided.length && !ctx.options.interactive) {
+      const { message, fix } = unresolvedMessage(undecided);
+      report("CONFLICTS_UNRESOLVED", message, fix);
+    }
+  }
+
+  function diffsOf(ctx: UpgradeContext, built: BuiltPlan) {
+    const mine = built.plan;
+    return planDiffs(mine, {
+      merge: async (e: ContentEntry) => {
+        if (!canMerge(e)) return null;
+        const base = (await built.base.contents([e.target])).get(e.target) ?? null;
+        return await mergeFile(fs.readFileSync(path.join(mine.install, e.target)), base, fs.readFileSync(path.join(mine.source.root, e.source!)), ctx.signal);
+      },
+    });
+  }
+
+  /** The staged manifest becomes the installed one, with the server files phase 3 copied exactly. */
+  async function promoteManifest(ctx: UpgradeContext, pending: string): Promise<string | null> {
+    const staged = readInstalledManifest(pending);
+    if (staged.kind !== "ok") {
+      ctx.log.warn(`Cannot promote ${pending}: ${staged.kind === "invalid" ? staged.problem.message : "it vanished"}`);
+      return null;
+    }
+    const files = { ...staged.manifest.files };
+    const replace = opts.mappings.filter((m) => m.mode === "replace");
+    if (ctx.options.source && replace.length) {
+      const src = await scanSource(path.resolve(ctx.options.source), replace, matcher(opts.excludes));
+      for (const f of src.files.values()) {
+        const local = path.join(ctx.layout.installDir, f.target);
+        try {
+          const [a, b] = await Promise.all([fileFacts(f.abs, opts.largeFileBytes), fileFacts(local, opts.largeFileBytes)]);
+          if (a.hash === b.hash) files[f.target] = a.hash;
+        } catch { /* not installed: not ours to record */ }
+      }
+    }
+    writeManifestFile(ctx.fs, ctx.layout.installedManifest, { ...staged.manifest, files });
+    ctx.fs.rmSync(pending, { force: true });
+    return ctx.layout.installedManifest;
+  }
 }

@@ -55,6 +55,16 @@ function readOrNull(file: string): Buffer | null {
   }
 }
 
+/** Phase 3's gate, for this plugin: dependencies installed (and pip check passed), unchanged, or skipped. */
+export const DepsEvidence = z
+  .looseObject({
+    deps: z.looseObject({ status: z.enum(["installed", "unchanged", "skipped"]), pip_check_ok: z.boolean().nullable() }),
+  })
+  .refine((e) => e.deps.status !== "installed" || e.deps.pip_check_ok === true, {
+    message: "pip check did not pass after installing",
+    path: ["deps", "pip_check_ok"],
+  });
+
 export function depsPlugin(options: DepsOptionsInput = {}) {
   const opts = parsePluginOptions(PLUGIN_NAME, DepsOptions, options);
   const python = (ctx: UpgradeContext) => path.join(ctx.layout.venvDir, "bin", "python");
@@ -73,6 +83,9 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
 
   return definePlugin({
     name: PLUGIN_NAME,
+    evidence: { 3: DepsEvidence },
+    // The venv it changes is restored by the backup plugin.
+    requires: ["backup"],
     apply(hooks) {
       hooks.preflight.tap((ctx, findings, ev) => {
         if (!ctx.options.source || !fs.existsSync(ctx.options.source) || !ctx.layout.installExists) return;
@@ -87,7 +100,7 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
         }
       });
 
-      hooks.upgradeServer.tap({ stage: -10 }, async (ctx, draft) => {
+      hooks.upgradeServer.tap({ before: "server" }, async (ctx, draft) => {
         // The gate's schema types `deps` narrowly; the record keeps more (what was installed, how).
         const ev = draft as Record<string, unknown>;
         if (ctx.options.skipDeps) {

@@ -50,6 +50,8 @@ export function migratePlugin(options: MigrateOptionsInput = {}) {
 
   return definePlugin({
     name: PLUGIN_NAME,
+    // The project files it edits are restored by the backup plugin.
+    requires: ["backup"],
     apply(hooks) {
       hooks.preflight.tap((ctx, findings) => {
         const read = readMcpJson(ctx.layout.mcpJson);

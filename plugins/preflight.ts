@@ -88,7 +88,7 @@ async function checkSource(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft<0
   ev.source_commit = head.stdout.trim();
   ev.source_branch = branch.exitCode === 0 ? branch.stdout.trim() : null;
   ev.source_tag = tag.exitCode === 0 ? tag.stdout.trim() : null;
-  ev.to_version = (ev.source_tag as string | null) ?? ev.source_commit.slice(0, 12);
+  ev.to_version = (ev.source_tag as string | null) ?? String(ev.source_commit).slice(0, 12);
   const lines = status.stdout.split("\n").filter(Boolean);
   const changed = lines.filter((l) => !l.startsWith("??"));
   const untracked = lines.filter((l) => l.startsWith("??")).map((l) => l.slice(3));
@@ -195,10 +195,32 @@ function checkDisk(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft<0>, opts:
   }
 }
 
+const sha1 = z.string().regex(/^[0-9a-f]{40}$/, "expected a 40-hex git commit");
+
+/** Phase 0's gate, for this plugin: a clean source at a known commit, a valid target, room on disk, no other upgrade. */
+export const PreflightEvidence = z
+  .looseObject({
+    source_path: z.string().min(1),
+    source_commit: sha1,
+    source_branch: z.string().nullable(),
+    source_git_clean: z.literal(true),
+    target_structure_valid: z.literal(true),
+    disk_space_available: z.number().nonnegative(),
+    disk_space_required: z.number().nonnegative(),
+    no_concurrent_workflows: z.literal(true),
+    from_version: z.string().nullable(),
+    to_version: z.string().min(1),
+  })
+  .refine((e) => e.disk_space_available >= e.disk_space_required, {
+    message: "not enough free disk space",
+    path: ["disk_space_available"],
+  });
+
 export function preflightPlugin(options: PreflightOptionsInput = {}) {
   const opts = parsePluginOptions("preflight", PreflightOptions, options);
   return definePlugin({
     name: "preflight",
+    evidence: { 0: PreflightEvidence },
     apply(hooks) {
       hooks.preflight.tap(async (ctx, findings, ev) => {
         checkTarget(ctx, findings, ev, opts);

@@ -10,7 +10,8 @@ import { z } from "zod";
 import { writeFileAtomic } from "../core/atomic.ts";
 import { parsePluginOptions } from "../core/config.ts";
 import { PHASE_NAMES, PHASES } from "../core/phases.ts";
-import { definePlugin } from "../core/plugin.ts";
+import { definePlugin, STAGE } from "../core/plugin.ts";
+import { contentResultOf } from "./content/channel.ts";
 import type { Outcome, UpgradeContext } from "../core/types.ts";
 import { readVersionFile, updatedVersionText } from "./version-file.ts";
 
@@ -25,7 +26,7 @@ const stamp = (d: Date) => d.toISOString().replace(/[:.]/g, "-");
 export function renderSummary(ctx: UpgradeContext, outcome: Outcome, at: Date): string {
   const s = ctx.session!.state;
   const e0 = (s.phases["0"]?.evidence ?? {}) as Record<string, unknown>;
-  const e2 = (s.phases["2"]?.evidence ?? {}) as Record<string, unknown>;
+  const content = contentResultOf(ctx);
   const lines = [
     `# Agent OS upgrade — ${outcome.status}`,
     "",
@@ -43,27 +44,30 @@ export function renderSummary(ctx: UpgradeContext, outcome: Outcome, at: Date): 
     const r = s.phases[String(p)];
     lines.push(`| ${p} ${PHASE_NAMES[p]} | ${p === 5 && !r ? "running" : r?.status ?? "not run"} | ${r?.duration_ms != null ? `${r.duration_ms} ms` : "-"} |`);
   }
-  const counts = e2.plan_counts as Record<string, number> | undefined;
-  if (counts) {
-    lines.push("", "## Files", "", ...Object.entries(counts).map(([k, v]) => `- ${k.replace("_", " ")}: ${v}`));
+  if (content) {
+    lines.push("", "## Files", "", ...Object.entries(content.plan_counts).map(([k, v]) => `- ${k.replace("_", " ")}: ${v}`));
   }
-  const decisions = e2.decisions as Array<{ target: string; decision: string }> | undefined;
+  const decisions = content?.decisions;
   if (decisions?.length) {
     lines.push("", "## Conflict decisions", "", ...decisions.map((d) => `- \`${d.target}\`: ${d.decision}`));
   }
-  const attention = e2.needs_attention as string[] | undefined;
+  const attention = content?.needs_attention;
   if (attention?.length) lines.push("", "## Needs attention (conflict markers)", "", ...attention.map((a) => `- \`${a}\``));
   const warnings = s.journal.filter((j) => j.step.startsWith("warning:"));
   if (warnings.length) lines.push("", "## Warnings", "", ...warnings.map((w) => `- ${w.step.slice(8)}`));
   return lines.join("\n") + "\n";
 }
 
+/** Phase 5's gate, for this plugin: the summary was written. */
+export const ReportEvidence = z.looseObject({ report_path: z.string().min(1) });
+
 export function reportPlugin(options: ReportOptionsInput = {}) {
   const opts = parsePluginOptions("report", ReportOptions, options);
   return definePlugin({
     name: "report",
+    evidence: { 5: ReportEvidence },
     apply(hooks) {
-      hooks.cleanup.tap({ stage: 100 }, async (ctx, outcome, ev) => {
+      hooks.cleanup.tap({ stage: STAGE.last }, async (ctx, outcome, ev) => {
         const session = ctx.session;
         if (!session || ctx.dryRun) return; // no session: nothing was changed, nothing to report on disk
         const { layout } = ctx;

@@ -22,12 +22,12 @@ import path from "node:path";
 import { z } from "zod";
 import { parsePluginOptions } from "../core/config.ts";
 import { UpgradeError } from "../core/errors.ts";
-import { definePlugin } from "../core/plugin.ts";
+import { definePlugin, STAGE } from "../core/plugin.ts";
 import type { UpgradeContext } from "../core/types.ts";
 import { type LaunchCommand, needsTransportArg, serverEnv, transportOf, withTransport } from "./server/launch.ts";
 import { probeStdio } from "./server/mcp-client.ts";
 import { findProjectServer, identifyServer, ownsSession, processAlive, startDetached, stopServer } from "./server/process.ts";
-import { journal, journalled, launchFor, LaunchSpecSchema, type ServerBefore, SHARED, STEP } from "./server/shared.ts";
+import { journal, journalled, launchFor, LaunchSpecSchema, type ServerBefore, type StartedServer, ServerLaunch, ServerStarted, STEP } from "./server/shared.ts";
 import { DEFAULT_EXCLUDES, hashTree, oldPath, removeOld, repairSwap, stageCopy, stagedPath, swapStaged, undoSwap } from "./server/stage.ts";
 
 export const PLUGIN_NAME = "server";
@@ -81,6 +81,12 @@ function detachedArgs(launch: LaunchCommand, serverDir: string, transport: strin
   const current = transportOf(launch.args);
   return current === "http" || current === "dual" ? launch.args : withTransport(launch.args, transport);
 }
+
+/** Phase 3's gate, for this plugin: the code swapped (or already current) with verified hashes, and a restart decision. */
+export const ServerEvidence = z.looseObject({
+  code: z.looseObject({ status: z.enum(["swapped", "unchanged"]), hashes_verified: z.literal(true) }),
+  restart: z.looseObject({ status: z.enum(["restarted", "ide_reload_required", "not_running", "skipped"]) }),
+});
 
 export function serverPlugin(options: ServerOptionsInput = {}) {
   const opts = parsePluginOptions(PLUGIN_NAME, ServerOptions, options);
@@ -154,7 +160,7 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
       });
     }
     const info = { pid: started.state!.pid, url: started.state!.url, logFile: started.logFile };
-    ctx.shared.set(SHARED.started, info);
+    ctx.channels.set(ServerStarted, info);
     await journal(ctx, STEP.started, info);
     const latency = Math.round(performance.now() - t0);
     ctx.log.info(`server: restarted (pid ${before.pid} → ${info.pid}, ${info.url}) in ${latency} ms`);
@@ -163,9 +169,10 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
 
   return definePlugin({
     name: PLUGIN_NAME,
+    evidence: { 3: ServerEvidence },
     apply(hooks) {
       hooks.start.tap((ctx) => {
-        if (opts.launch) ctx.shared.set(SHARED.launch, opts.launch);
+        if (opts.launch) ctx.channels.set(ServerLaunch, opts.launch);
       });
 
       hooks.preflight.tap((ctx, findings, ev) => {
@@ -208,8 +215,9 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
         ev.restart = await restart(ctx, before);
       });
 
-      hooks.rollback.tap({ stage: -100 }, async (ctx, request) => {
-        const started = (ctx.shared.get(SHARED.started) ?? journalled(ctx, STEP.started)) as { pid: number } | undefined;
+      // Stop the new server before the backup plugin restores its files; start the old one after.
+      hooks.rollback.tap({ stage: STAGE.first }, async (ctx, request) => {
+        const started = ctx.channels.get(ServerStarted) ?? (journalled(ctx, STEP.started) as StartedServer | undefined);
         const evidence: Record<string, unknown> = {};
         if (started && processAlive(started.pid) && identifyServer(started.pid, ctx.layout.installDir).ours) {
           evidence.stopped_new = await stopServer(started.pid, { timeoutMs: opts.stopTimeoutMs });
@@ -227,7 +235,7 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
         request.evidence.server_code = evidence;
       });
 
-      hooks.rollback.tap({ stage: 100 }, async (ctx, request) => {
+      hooks.rollback.tap({ stage: STAGE.last }, async (ctx, request) => {
         const before = journalled(ctx, STEP.before) as ServerBefore | undefined;
         const stopped = journalled(ctx, STEP.stopped);
         const evidence: Record<string, unknown> = {};

@@ -46,10 +46,14 @@ export function diffDigests(before: Record<string, string>, after: Record<string
   return changed.sort();
 }
 
+/** Phase 4's gate, for this plugin: every user-owned file is as phase 1 found it. */
+export const UserFilesEvidence = z.looseObject({ user_files_unchanged: z.literal(true) });
+
 export function userFilesPlugin(options: UserFilesOptionsInput = {}) {
   const opts = parsePluginOptions("user-files", UserFilesOptions, options);
   return definePlugin({
     name: "user-files",
+    evidence: { 4: UserFilesEvidence },
     apply(hooks) {
       hooks.backup.tap((ctx, ev) => {
         ev.user_files = digestUserFiles(ctx.layout.installDir, opts.paths);

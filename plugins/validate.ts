@@ -21,7 +21,7 @@ import type { UpgradeContext } from "../core/types.ts";
 import { needsTransportArg, serverEnv, withTransport } from "./server/launch.ts";
 import { probeHttp, type ProbeResult, probeStdio, type SmokeCall } from "./server/mcp-client.ts";
 import { findProjectServer, processAlive } from "./server/process.ts";
-import { journalled, launchFor, LaunchSpecSchema, SHARED, SmokeCallSchema, STEP } from "./server/shared.ts";
+import { journalled, launchFor, LaunchSpecSchema, ServerStarted, SmokeCallSchema, type StartedServer, STEP } from "./server/shared.ts";
 
 export const PLUGIN_NAME = "validate";
 
@@ -57,6 +57,21 @@ function installedWorkflows(installDir: string): string[] {
   }
 }
 
+/** Phase 4's gate, for this plugin: every expected tool registered, smoke calls passed, a clean stderr, a report. */
+export const ValidationEvidence = z
+  .looseObject({
+    tools_expected: z.array(z.string()),
+    tools_registered: z.array(z.string()),
+    smoke_tests: z.array(z.object({ tool: z.string(), ok: z.boolean() })),
+    stderr_errors: z.array(z.string()).max(0, "the server logged errors during the checks"),
+    validation_report: z.string().min(1),
+  })
+  .refine((e) => e.tools_expected.every((t) => e.tools_registered.includes(t)), {
+    message: "the server does not register every expected tool",
+    path: ["tools_registered"],
+  })
+  .refine((e) => e.smoke_tests.every((s) => s.ok), { message: "a smoke test failed", path: ["smoke_tests"] });
+
 export function validatePlugin(options: ValidateOptionsInput = {}) {
   const opts = parsePluginOptions(PLUGIN_NAME, ValidateOptions, options);
 
@@ -79,6 +94,7 @@ export function validatePlugin(options: ValidateOptionsInput = {}) {
 
   return definePlugin({
     name: PLUGIN_NAME,
+    evidence: { 4: ValidationEvidence },
     apply(hooks) {
       hooks.preflight.tap(async (ctx, findings, ev) => {
         if (!opts.probeBefore || ctx.dryRun || !ctx.layout.installExists) return;
@@ -102,9 +118,9 @@ export function validatePlugin(options: ValidateOptionsInput = {}) {
           { tool: "search_standards", args: { query: opts.smokeQuery }, ifRegistered: true },
           { tool: "list_workflows", expect: { containsAll: workflows }, ifRegistered: true },
         ];
-        const started = (ctx.shared.get(SHARED.started) ?? journalled(ctx, STEP.started)) as { pid: number; url: string; logFile?: string } | undefined;
-        const probe: ProbeResult = started && processAlive(started.pid)
-          ? await probeHttp({ url: started.url, logFile: started.logFile, timeoutMs: opts.timeoutMs, calls, expectTools: expected })
+        const started = ctx.channels.get(ServerStarted) ?? (journalled(ctx, STEP.started) as StartedServer | undefined);
+        const probe: ProbeResult = started?.url && processAlive(started.pid)
+          ? await probeHttp({ url: started.url!, logFile: started.logFile, timeoutMs: opts.timeoutMs, calls, expectTools: expected })
           : await stdioProbe(ctx, { calls, expectTools: expected, timeoutMs: opts.timeoutMs, readOnly: false });
 
         const answered = probe.serverInfo !== undefined && !probe.problems.some((p) => p.startsWith("tools/list failed"));

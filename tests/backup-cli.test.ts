@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import fs from "node:fs";
 import path from "node:path";
-import { main } from "../core/cli.ts";
+import { main } from "../app/cli.ts";
 import { EXIT } from "../core/errors.ts";
 import { StateStore } from "../core/state.ts";
 import { makeProject, type Project } from "./helpers/backup-project.ts";

@@ -2,7 +2,8 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import fs from "node:fs";
 import path from "node:path";
-import { checkGate } from "../core/evidence.ts";
+import { checkGate, gateParts } from "../core/evidence.ts";
+import { builtinPlugins } from "../plugins/mod.ts";
 import { isUpgradeError, type UpgradeError } from "../core/errors.ts";
 import { readManifestJson as readManifest } from "../plugins/backup/manifest.ts";
 import { DEFAULT_INSTALL_PATHS, PROTECTED_PATHS } from "../plugins/backup/roots.ts";
@@ -44,7 +45,7 @@ test("backs up every path the upgrade may change, hashed, with modes and links, 
   const p = makeProject();
   const h = harness(p.layout);
   const ev = await h.backup();
-  assert.equal(checkGate(1, ev), { ok: true });
+  assert.equal(checkGate(gateParts(1, builtinPlugins()), ev), { ok: true });
   const dir = ev.backup_path as string;
   assert.ok(isBackupId(path.basename(dir)));
   assert.is(ev.backup_id, path.basename(dir));

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { CONFIG_ALIASES } from "../app/options.ts";
 import { loadConfigFile, resolveConfig } from "../core/config.ts";
 import { builtinPlugins } from "../plugins/mod.ts";
 import { REPO, resultOf, runCli } from "./helpers/cli.ts";
@@ -107,7 +108,7 @@ test("`init` writes a starter config that loads as it is", async () => {
   const again = await runCli(["init"], { cwd: s.proj.dir });
   assert.is(again.code, 2);
   assert.match(again.stderr, "already exists");
-  const { file, raw } = await loadConfigFile(s.proj.dir);
+  const { file, raw } = await loadConfigFile(s.proj.dir, null, CONFIG_ALIASES());
   assert.is(file, path.join(s.proj.dir, "upgrade.config.ts"));
   assert.is(resolveConfig(raw, file, builtinPlugins()).config.keepBackups, 3);
 });

@@ -5,7 +5,8 @@ import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { EXIT } from "../core/errors.ts";
-import { checkGate } from "../core/evidence.ts";
+import { checkGate, gateParts } from "../core/evidence.ts";
+import { builtinPlugins } from "../plugins/mod.ts";
 import type { RunOptions } from "../core/types.ts";
 import { runLifecycle } from "../core/upgrader.ts";
 import { definePlugin } from "../core/plugin.ts";
@@ -69,7 +70,7 @@ test("runLifecycle: dry run writes nothing; the real run executes the same plan 
   const stateFile = path.join(s.install, ".cache/state", `${real.session_id}.json`);
   const state = JSON.parse(fs.readFileSync(stateFile, "utf8"));
   const ev2 = state.phases["2"].evidence;
-  assert.equal(checkGate(2, ev2), { ok: true });
+  assert.equal(checkGate(gateParts(2, builtinPlugins()), ev2), { ok: true });
   assert.equal(ev2.plan_counts, dryPlan.counts);
   assert.equal(ev2.needs_attention, ["standards/universal/testing/test-pyramid.md"]);
   assert.equal(state.journal.map((j: { step: string }) => j.step).filter((x: string) => x.startsWith("content:")), ["content:decisions", "content:applied"]);

@@ -5,6 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { Findings } from "../core/types.ts";
 import { createHooks } from "../core/hooks.ts";
 import { isUpgradeError } from "../core/errors.ts";
 import { applyPlugins, definePlugin } from "../core/plugin.ts";
@@ -130,7 +131,7 @@ test("a plan rewritten by another plugin to leave the installation is refused at
   const hooks = createHooks();
   applyPlugins(hooks, [contentPlugin(), hostile]);
   const { ctx } = makeCtx(s.project, { source: s.source, onConflict: "theirs" });
-  const plan = await hooks.planContent.promise({ base: { kind: "none" }, entries: [] }, ctx);
+  const plan = await hooks.planContent.promise({ base: { kind: "none" }, entries: [] }, ctx, new Findings());
   const before = snapshot(s.root);
   let err: unknown;
   try {
@@ -170,7 +171,7 @@ test("no terminal, no policy, conflicts: pre-flight stops the run before any wri
   const hooks = createHooks();
   applyPlugins(hooks, [plugin]);
   const { ctx } = makeCtx(s.project, { source: s.source });
-  const plan = await hooks.planContent.promise({ base: { kind: "none" }, entries: [] }, ctx);
+  const plan = await hooks.planContent.promise({ base: { kind: "none" }, entries: [] }, ctx, new Findings());
   let err: unknown;
   try {
     await hooks.applyContent.promise(plan, ctx, {});

@@ -61,9 +61,9 @@ test("the phases run in order and a recording plugin sees each hook with the rig
   const names = seen.map(([n]) => n);
   assert.equal(names, [
     "config", "start",
-    "phaseStart", "preflight", "phaseEnd",
+    "phaseStart", "preflight", "planContent", "phaseEnd",
     "phaseStart", "backup", "phaseEnd",
-    "phaseStart", "planContent", "applyContent", "phaseEnd",
+    "phaseStart", "applyContent", "phaseEnd",
     "phaseStart", "upgradeServer", "migrate", "restartServer", "phaseEnd",
     "phaseStart", "validate", "phaseEnd",
     "phaseStart", "cleanup", "phaseEnd",
@@ -210,7 +210,7 @@ test("a failure in phase 1 does not roll back; a gate that sees a false value fa
   const { result } = await run([p]);
   assert.is(result.status, "failed");
   assert.is(result.error!.code, "GATE_FAILED");
-  assert.match(String(result.error!.message), "Cannot complete phase 1 (backup): its evidence does not show success: integrity_verified");
+  assert.match(String(result.error!.message), "Cannot complete phase 1 (backup): its evidence does not show success: fake-phases: integrity_verified");
   assert.is(rolled, false);
   assert.is(result.exit_code, 1);
 });

@@ -40,8 +40,9 @@ test("killed with SIGKILL after phase 2: resume re-takes the lock and runs phase
   assert.is(res.session_id, id);
   assert.match(resumed.stdout, `Took over the stale lock of session ${id} (pid ${pid} is no longer running)`);
   const calls = fs.readFileSync(record, "utf8").trim().split("\n").map((l) => l.split(" ")[0]);
-  // First run: backup, applyContent, upgradeServer (killed there). Resume: phase 3 again, then 4.
-  assert.equal(calls, ["backup", "applyContent", "upgradeServer", "upgradeServer", "validate"]);
+  // First run: the plan, backup, applyContent, upgradeServer (killed there). Resume: phase 3
+  // again, then 4; phase 2 is done, so no plan is built again.
+  assert.equal(calls, ["planContent", "backup", "applyContent", "upgradeServer", "upgradeServer", "validate"]);
   const final = store.load(id);
   assert.is(final.status, "completed");
   assert.equal(final.completed_phases, [0, 1, 2, 3, 4, 5]);

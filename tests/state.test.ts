@@ -6,7 +6,12 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { StateStore } from "../core/state.ts";
 import { writeFileAtomic } from "../core/atomic.ts";
-import { checkGate } from "../core/evidence.ts";
+import { checkGate as checkParts, gateParts } from "../core/evidence.ts";
+import type { Phase } from "../core/phases.ts";
+import { builtinPlugins } from "../plugins/mod.ts";
+
+// The gates of a zero-config run: the engine's and every built-in's.
+const checkGate = (p: Phase, ev: unknown) => checkParts(gateParts(p, builtinPlugins()), ev);
 import { REPO, runCli, tsCommand } from "./helpers/cli.ts";
 import { makeProject, tmpDir } from "./helpers/project.ts";
 
@@ -113,7 +118,7 @@ test("gates check values, not keys", () => {
   const v = { tools_expected: ["a", "b"], tools_registered: ["a"], smoke_tests: [], stderr_errors: [], user_files_unchanged: true, validation_report: "r" };
   const g4 = checkGate(4, v);
   assert.is(g4.ok, false);
-  assert.match((g4 as { problems: string[] }).problems.join(), "tools_registered: the server does not register every expected tool");
+  assert.match((g4 as { problems: string[] }).problems.join(), "validate: tools_registered: the server does not register every expected tool");
   assert.equal(checkGate(4, { ...v, tools_registered: ["b", "a", "c"] }), { ok: true });
   assert.is(checkGate(4, { ...v, tools_registered: ["a", "b"], stderr_errors: ["Traceback"] }).ok, false);
   assert.is(checkGate(3, { code: { status: "swapped", hashes_verified: true }, deps: { status: "installed", pip_check_ok: false }, restart: { status: "restarted" } }).ok, false);

@@ -1,10 +1,10 @@
 /**
  * What the server-side plugins (deps, server, migrate, validate) share: option schemas for
- * a launch command and a smoke call, the keys under which they hand values to each other in
- * `ctx.shared`, and journal look-ups that let a resumed session find what an interrupted
+ * a launch command and a smoke call, the typed channels on which they hand values to each other, and journal look-ups that let a resumed session find what an interrupted
  * run already did.
  */
 import { z } from "zod";
+import { defineChannel } from "../../core/channel.ts";
 import type { UpgradeContext } from "../../core/types.ts";
 import { type LaunchCommand, resolveLaunch } from "./launch.ts";
 
@@ -22,13 +22,16 @@ export const SmokeCallSchema = z.strictObject({
   ifRegistered: z.boolean().optional(),
 });
 
-/** Keys in `ctx.shared`. */
-export const SHARED = Object.freeze({
-  /** The launch command from the server plugin's options (a LaunchSpec), for every plugin. */
-  launch: "server.launch",
-  /** The server plugin's restart: `{ pid, url, logFile }` of the server it started. */
-  started: "server.started",
-});
+/** The launch command from the server plugin's options, for every server-side plugin. */
+export const ServerLaunch = defineChannel<z.input<typeof LaunchSpecSchema>>("server.launch");
+
+/** The server the server plugin started in phase 3 (validate probes it, rollback stops it). */
+export interface StartedServer {
+  pid: number;
+  url?: string;
+  logFile?: string;
+}
+export const ServerStarted = defineChannel<StartedServer>("server.started");
 
 /** Journal steps (the session's durable record of what was done). */
 export const STEP = Object.freeze({
@@ -57,7 +60,7 @@ export function launchFor(ctx: UpgradeContext, explicit?: z.input<typeof LaunchS
   return resolveLaunch({
     projectRoot: ctx.layout.projectRoot,
     installDir: ctx.layout.installDir,
-    explicit: explicit ?? (ctx.shared.get(SHARED.launch) as z.input<typeof LaunchSpecSchema> | undefined),
+    explicit: explicit ?? ctx.channels.get(ServerLaunch),
     mcpJsonPath: ctx.layout.mcpJson,
   });
 }

@@ -12,7 +12,8 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { generateInstall, type GenOptions } from "../../bench/gen-install.ts";
 import { createContext } from "../../core/context.ts";
-import { checkGate, type EvidenceDraft } from "../../core/evidence.ts";
+import { checkGate, gateParts, type EvidenceDraft } from "../../core/evidence.ts";
+import { builtinPlugins } from "../../plugins/mod.ts";
 import { createHooks } from "../../core/hooks.ts";
 import { type Layout, layoutOf } from "../../core/layout.ts";
 import { createLogger, type LogEvent } from "../../core/log.ts";
@@ -118,6 +119,7 @@ export function harness(layout: Layout, o: HarnessOptions = {}): Harness {
     signal: abort.signal,
     session: () => (o.noSession ? null : handle),
     evidence: (p) => (state.completed_phases.includes(p) ? state.phases[String(p)]?.evidence : undefined),
+    plan: () => null,
   });
   return {
     ctx,
@@ -137,7 +139,7 @@ export function harness(layout: Layout, o: HarnessOptions = {}): Harness {
         store.save(state);
         throw err;
       }
-      const gate = checkGate(1, ev);
+      const gate = checkGate(gateParts(1, builtinPlugins()), ev);
       if (!gate.ok) throw new Error(`phase 1 gate: ${gate.problems.join("; ")}`);
       endPhase(state, 1, "completed", ev, Math.round(performance.now() - t0));
       store.save(state);

@@ -7,7 +7,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const BIN = path.join(REPO, "core/bin.ts");
+export const BIN = path.join(REPO, "app/bin.ts");
 export const RUNTIME = (process.env.AOU_TEST_RUNTIME ?? "node") as "node" | "deno";
 
 /** The command line that runs a TypeScript entry file on the runtime under test. */

@@ -177,6 +177,7 @@ export function makeCtx(project: string, o: CtxOptions, withSession = true): Tes
     signal: new AbortController().signal,
     session: () => (withSession && !options.dryRun ? session : null),
     evidence: () => undefined,
+    plan: () => null,
   });
   return { ctx, events, journal };
 }
@@ -199,8 +200,10 @@ export async function runTaps(plugins: Plugin[], ctx: UpgradeContext, stopAt: "p
   applyPlugins(hooks, plugins);
   const run: TapRun = { findings: new Findings(), preflight: {} };
   await hooks.preflight.promise(ctx, run.findings, run.preflight);
+  // As the engine does: the plan is built once, in pre-flight, and its problems are pre-flight findings.
+  const plan = await hooks.planContent.promise({ base: { kind: "none" }, entries: [] }, ctx, run.findings);
   if (run.findings.errors.length || stopAt === "preflight") return run;
-  run.plan = await hooks.planContent.promise({ base: { kind: "none" }, entries: [] }, ctx);
+  run.plan = plan;
   if (ctx.dryRun || stopAt === "plan") return run;
   run.evidence = {};
   let outcome: Outcome = { status: "completed" };

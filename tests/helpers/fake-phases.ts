@@ -9,6 +9,10 @@
 import fs from "node:fs";
 import { definePlugin } from "../../core/plugin.ts";
 import type { HookName } from "../../core/hooks.ts";
+import { BackupEvidence } from "../../plugins/backup.ts";
+import { ContentEvidence } from "../../plugins/content/channel.ts";
+import { ServerEvidence } from "../../plugins/server.ts";
+import { ValidationEvidence } from "../../plugins/validate.ts";
 
 export interface FakeOptions {
   failAt?: string;
@@ -39,7 +43,13 @@ export function fakePhases(o: FakeOptions = {}) {
   };
   return definePlugin({
     name: o.name ?? "fake-phases",
+    // The real plugins' gates: the doubles must satisfy what the real ones promise.
+    evidence: { 1: BackupEvidence, 2: ContentEvidence, 3: ServerEvidence, 4: ValidationEvidence },
     apply(hooks) {
+      hooks.planContent.tap(async (plan) => {
+        await step("planContent");
+        return plan;
+      });
       hooks.backup.tap(async (ctx, ev) => {
         await step("backup");
         Object.assign(ev, { backup_path: `${ctx.layout.backupsDir}/fake`, backup_id: "fake", files_backed_up: 1, backup_size_bytes: 0, integrity_verified: true });

@@ -3,8 +3,8 @@
  * their fix, a final summary) and newline-delimited JSON. The switch is exhaustive, so a new
  * event kind fails to compile until both renderers handle it.
  */
-import type { LogEvent } from "./log.ts";
-import type { UpgradeResult } from "./types.ts";
+import type { LogEvent } from "../core/log.ts";
+import type { UpgradeResult } from "../core/types.ts";
 
 export interface Sink {
   out(line: string): void;

@@ -4,21 +4,22 @@
  */
 import path from "node:path";
 import { builtinPlugins } from "../plugins/mod.ts";
-import { resolveConfig, type UserConfig } from "./config.ts";
-import type { LogEvent } from "./log.ts";
-import type { RunOptions, UpgradeResult } from "./types.ts";
-import { runLifecycle } from "./upgrader.ts";
+import { resolveConfig, type UserConfig } from "../core/config.ts";
+import type { LogEvent } from "../core/log.ts";
+import type { RunOptions, UpgradeResult } from "../core/types.ts";
+import { runLifecycle } from "../core/upgrader.ts";
 
-export { defineConfig, parsePluginOptions, type ResolvedConfig, type UserConfig } from "./config.ts";
-export { definePlugin, type Plugin, type TapOnlyHooks, type TapOptions } from "./plugin.ts";
-export type { HookName, Hooks } from "./hooks.ts";
-export { EXIT, type ErrorCode, UpgradeError } from "./errors.ts";
-export { EVIDENCE_SCHEMAS, type EvidenceDraft, type EvidenceOf } from "./evidence.ts";
-export { type Phase, PHASE_NAMES, PHASES } from "./phases.ts";
-export type { LogEvent } from "./log.ts";
-export type { Layout } from "./layout.ts";
-export type * from "./types.ts";
-export { Findings } from "./types.ts";
+export { defineConfig, parsePluginOptions, type ResolvedConfig, type UserConfig } from "../core/config.ts";
+export { definePlugin, type Plugin, STAGE, type TapOnlyHooks, type TapOptions } from "../core/plugin.ts";
+export { type Channel, defineChannel } from "../core/channel.ts";
+export type { HookName, Hooks } from "../core/hooks.ts";
+export { EXIT, type ErrorCode, UpgradeError } from "../core/errors.ts";
+export { ENGINE_EVIDENCE, type EvidenceDraft, type EvidenceSchemas } from "../core/evidence.ts";
+export { type Phase, PHASE_NAMES, PHASES } from "../core/phases.ts";
+export type { LogEvent } from "../core/log.ts";
+export type { Layout } from "../core/layout.ts";
+export type * from "../core/types.ts";
+export { Findings } from "../core/types.ts";
 
 export interface RunUpgradeOptions extends Partial<RunOptions> {
   /** Receives every event of the run. */

@@ -1,0 +1,58 @@
+/** `backups list | verify <id> | prune`, through the configured backup plugin (its options apply). */
+import type { Command } from "commander";
+import { UpgradeError } from "../../core/errors.ts";
+import { resolveLayout } from "../../core/layout.ts";
+import type { BackupManager, BackupPlugin } from "../../plugins/backup.ts";
+import { globals, loadConfig, targetOf } from "../options.ts";
+import type { Sink } from "../render.ts";
+
+async function manager(cwd: string, cmd: Command): Promise<BackupManager> {
+  const resolved = await loadConfig(cwd, globals(cmd));
+  const plugin = resolved.plugins.find((p) => p.name === "backup") as Partial<BackupPlugin> | undefined;
+  if (!plugin?.manage) {
+    throw new UpgradeError("CONFIG_INVALID", `Cannot manage backups: ${plugin ? "the configured \"backup\" plugin does not manage backups" : "the backup plugin is disabled"}${resolved.file ? ` in ${resolved.file}` : ""}`, {
+      hint: "Enable the built-in backup plugin (remove it from `disable`), or manage .agent-os/.backups/ by hand",
+    });
+  }
+  return plugin.manage;
+}
+
+export async function backupsCommand(action: string, id: string | undefined, o: { keepBackups?: number }, cmd: Command, cwd: string, sink: Sink): Promise<void> {
+  const g = globals(cmd);
+  const layout = resolveLayout(targetOf(cwd, g));
+  const out = (value: Record<string, unknown>, human: string[]) => {
+    if (g.json) sink.out(JSON.stringify({ type: "result", schema_version: 1, command: `backups ${action}`, ...value }));
+    else for (const l of human) sink.out(l);
+  };
+  switch (action) {
+    case "list": {
+      const all = await (await manager(cwd, cmd)).list(layout);
+      out({ backups: all }, all.length
+        ? all.map((b) => `${b.id}  ${b.state.padEnd(11)} ${String(b.files ?? "?").padStart(6)} files  ${b.bytes === null ? "?" : `${(b.bytes / 1048576).toFixed(1)} MB`}  session ${b.session_id ?? "-"} (${b.session_status ?? "-"})`)
+        : [`No backups in ${layout.backupsDir}`]);
+      return;
+    }
+    case "verify": {
+      if (!id) throw new UpgradeError("USAGE", "Cannot verify: no backup id given", { hint: "Run `agent-os-upgrade backups verify <id>`; `backups list` shows the ids" });
+      const m = await manager(cwd, cmd);
+      const r = await m.verify(layout, id);
+      out({ report: r }, r.ok ? [`Backup ${id} is intact: ${r.files_checked} entries checked, ${r.files_hashed} files hashed in ${r.duration_ms} ms`] : []);
+      if (!r.ok) {
+        throw new UpgradeError("BACKUP_INVALID", `Backup ${id} is damaged: ${m.describeProblems(r.problems)}`, {
+          hint: "Do not restore from it; `agent-os-upgrade rollback --to <another id>` uses another backup",
+          details: { problems: r.problems },
+        });
+      }
+      return;
+    }
+    case "prune": {
+      const resolved = await loadConfig(cwd, g);
+      const keep = o.keepBackups ?? resolved.config.keepBackups ?? 3;
+      const r = await (await manager(cwd, cmd)).prune(layout, keep);
+      out({ ...r, keep }, [`Kept ${r.kept.length} (${r.kept.join(", ") || "none"}); removed ${r.removed.length}${r.removed.length ? ` (${r.removed.join(", ")})` : ""}`, ...r.skipped.map((s) => `  left alone: ${s.id}: ${s.reason}`)]);
+      return;
+    }
+    default:
+      throw new UpgradeError("USAGE", `Cannot run backups ${action}: unknown action`, { hint: "Use `backups list`, `backups verify <id>` or `backups prune`" });
+  }
+}

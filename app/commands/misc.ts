@@ -1,0 +1,48 @@
+/** `unlock`, `init` and `demo`: small commands that need neither the engine nor the plugins. */
+import fs from "node:fs";
+import path from "node:path";
+import { UpgradeError } from "../../core/errors.ts";
+import { resolveLayout } from "../../core/layout.ts";
+import { describeLock, forceUnlock, readLock } from "../../core/lock.ts";
+import type { Sink } from "../render.ts";
+import { STARTER_CONFIG } from "../starter-config.ts";
+
+export function unlockCommand(target: string, force: boolean, json: boolean, sink: Sink): void {
+  const layout = resolveLayout(target);
+  const st = readLock(layout);
+  if (st.kind === "absent") {
+    sink.out(json ? JSON.stringify({ type: "result", schema_version: 1, command: "unlock", lock: st, removed: false }) : "No lock: nothing to do");
+    return;
+  }
+  if (!force) {
+    throw new UpgradeError("LOCK_HELD", `The lock is held: ${describeLock(st)}`, {
+      hint: st.kind === "held" ? "Wait for that upgrade to finish" : "Run `agent-os-upgrade unlock --force` to remove it (or resume / rollback the session)",
+    });
+  }
+  const removed = forceUnlock(layout);
+  sink.out(json ? JSON.stringify({ type: "result", schema_version: 1, command: "unlock", lock: removed, removed: true }) : `Removed the lock: ${describeLock(removed)}`);
+}
+
+export function initCommand(target: string, force: boolean, sink: Sink): void {
+  const layout = resolveLayout(target);
+  const file = path.join(layout.projectRoot, "upgrade.config.ts");
+  if (fs.existsSync(file) && !force) {
+    throw new UpgradeError("USAGE", `Cannot write ${file}: it already exists`, { hint: "Pass --force to overwrite it" });
+  }
+  fs.writeFileSync(file, STARTER_CONFIG);
+  sink.out(`Wrote ${file}`);
+}
+
+export async function demoCommand(keep: boolean, sink: Sink): Promise<number> {
+  // Loaded on demand: the demo brings its own assets.
+  const demo = "../../demo/run.ts";
+  let mod: { runDemo(o: { sink: Sink; keep?: boolean }): Promise<number> };
+  try {
+    mod = await import(demo);
+  } catch (err) {
+    throw new UpgradeError("USAGE", `Cannot run the demo: ${(err as Error).message.split("\n")[0]}`, {
+      hint: "The demo runs from a checkout of the agent-os-upgrade repository: `npm ci && npm run demo`",
+    });
+  }
+  return await mod.runDemo({ sink, keep });
+}

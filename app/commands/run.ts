@@ -1,0 +1,39 @@
+/** `upgrade`, `resume` and `rollback`: the commands that run the engine. */
+import type { Command } from "commander";
+import { UpgradeError } from "../../core/errors.ts";
+import { runLifecycle } from "../../core/upgrader.ts";
+import { runManualRollback } from "../../core/rollback.ts";
+import { globals, loadConfig, renderer, runOptions } from "../options.ts";
+import type { Sink } from "../render.ts";
+
+export async function upgradeCommand(cmd: Command, cwd: string, sink: Sink): Promise<number> {
+  const g = globals(cmd);
+  const resolved = await loadConfig(cwd, g);
+  const options = runOptions(cmd, g, resolved, cwd);
+  if (options.diff && !options.dryRun) throw new UpgradeError("USAGE", "Cannot use --diff without --dry-run", { hint: "Add --dry-run to see the diffs of the plan" });
+  const result = await runLifecycle({ resolved, options }, { onEvent: await renderer(g, sink), handleSignals: true });
+  return result.exit_code;
+}
+
+export async function resumeCommand(cmd: Command, session: string | null, cwd: string, sink: Sink): Promise<number> {
+  const g = globals(cmd);
+  const resolved = await loadConfig(cwd, g);
+  const options = runOptions(cmd, g, resolved, cwd);
+  const result = await runLifecycle({ resolved, options, resume: { sessionId: session } }, { onEvent: await renderer(g, sink), handleSignals: true });
+  return result.exit_code;
+}
+
+export async function rollbackCommand(cmd: Command, o: { to?: string; session?: string }, cwd: string, sink: Sink): Promise<number> {
+  const g = globals(cmd);
+  const resolved = await loadConfig(cwd, g);
+  const options = runOptions(cmd, g, resolved, cwd);
+  const r = await runManualRollback({ resolved, options, backupId: o.to ?? null, sessionId: o.session ?? null }, { onEvent: await renderer(g, sink), handleSignals: false });
+  const err = r.outcome.rollbackError;
+  if (g.json) {
+    sink.out(JSON.stringify({ type: "result", schema_version: 1, command: "rollback", status: r.outcome.status, exit_code: r.exitCode, session_id: r.sessionId, error: err?.toJSON() }));
+  } else if (err) {
+    sink.err(`Error [${err.code}]: ${err.message}`);
+    if (err.hint) sink.err(`  hint: ${err.hint}`);
+  } else sink.out(`Rolled back${r.sessionId ? ` session ${r.sessionId}` : ""}${o.to ? ` to backup ${o.to}` : ""}`);
+  return r.exitCode;
+}

@@ -1,0 +1,72 @@
+/** What every command shares: the global flags, the config (loaded only when there is one), run options. */
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Command } from "commander";
+import type { ResolvedConfig } from "../core/config.ts";
+import type { LogEvent } from "../core/log.ts";
+import { isInteractiveTerminal } from "../core/runtime.ts";
+import type { ConflictPolicy, RunOptions } from "../core/types.ts";
+import type { Sink } from "./render.ts";
+
+export interface GlobalFlags {
+  target?: string;
+  config?: string;
+  json?: boolean;
+  yes?: boolean;
+  verbose?: boolean;
+}
+
+export const globals = (cmd: Command): GlobalFlags => cmd.optsWithGlobals() as GlobalFlags;
+
+export const targetOf = (cwd: string, g: GlobalFlags): string => path.resolve(cwd, g.target ?? cwd);
+
+function selfModule(rel: string): string {
+  const here = fileURLToPath(import.meta.url);
+  const ext = here.endsWith(".ts") ? ".ts" : ".js";
+  return path.resolve(path.dirname(here), rel + ext);
+}
+
+/** Lets a config `import … from "agent-os-upgrade"` wherever this tool runs from (npx, a checkout). */
+export const CONFIG_ALIASES = () => ({
+  "agent-os-upgrade/plugins": selfModule("../plugins/mod"),
+  "agent-os-upgrade": selfModule("./mod"),
+});
+
+/** The config of the project (or `--config`) with the built-in plugins composed in. */
+export async function loadConfig(cwd: string, g: GlobalFlags): Promise<ResolvedConfig> {
+  const [{ loadConfigFile, resolveConfig }, { resolveLayout }, { builtinPlugins }] = await Promise.all([
+    import("../core/config.ts"),
+    import("../core/layout.ts"),
+    import("../plugins/mod.ts"),
+  ]);
+  const layout = resolveLayout(targetOf(cwd, g));
+  const { file, raw } = await loadConfigFile(layout.projectRoot, g.config ? path.resolve(cwd, g.config) : null, CONFIG_ALIASES());
+  return resolveConfig(raw, file, builtinPlugins());
+}
+
+export async function renderer(g: GlobalFlags, sink: Sink): Promise<(e: LogEvent) => void> {
+  const { humanRenderer, jsonRenderer } = await import("./render.ts");
+  return g.json ? jsonRenderer(sink) : humanRenderer(sink, { verbose: g.verbose, tty: Boolean(process.stderr.isTTY) });
+}
+
+/** CLI flags over config values over defaults. */
+export function runOptions(cmd: Command, g: GlobalFlags, resolved: ResolvedConfig, cwd: string): RunOptions {
+  const o = cmd.opts() as Record<string, unknown>;
+  const c = resolved.config;
+  const fromCli = (k: string) => cmd.getOptionValueSource(k) === "cli";
+  const source = (o.source as string | undefined) ?? c.source ?? null;
+  return {
+    source: source ? path.resolve(cwd, source) : null,
+    target: targetOf(cwd, g),
+    dryRun: Boolean(o.dryRun),
+    diff: Boolean(o.diff),
+    onConflict: (o.onConflict as ConflictPolicy | undefined) ?? c.onConflict ?? null,
+    yes: Boolean(g.yes),
+    json: Boolean(g.json),
+    restart: fromCli("restart") ? Boolean(o.restart) : c.restart ?? true,
+    skipDeps: fromCli("skipDeps") ? Boolean(o.skipDeps) : c.skipDeps ?? false,
+    keepBackups: (o.keepBackups as number | undefined) ?? c.keepBackups ?? 3,
+    from: (o.from as string | undefined) ?? null,
+    interactive: !g.json && isInteractiveTerminal(),
+  };
+}

@@ -1,0 +1,36 @@
+/**
+ * Typed channels: how plugins hand values to each other within one run, instead of a
+ * string-keyed map and casts. A channel is declared once, in the module of the plugin that
+ * publishes it (`defineChannel<T>("server.started")`), and imported by the plugins that read
+ * it, so the compiler checks both ends. Values live for one run and are not persisted: a
+ * resumed run re-publishes what it needs (from the session journal, where it matters).
+ */
+
+/** A named, typed slot. The symbol makes two channels with the same name distinct. */
+export interface Channel<T> {
+  readonly key: symbol;
+  readonly name: string;
+  /** Phantom field: carries T for the type checker only. */
+  readonly __type?: T;
+}
+
+export function defineChannel<T>(name: string): Channel<T> {
+  return Object.freeze({ key: Symbol(name), name });
+}
+
+/** The channels of one run. */
+export class Channels {
+  readonly #values = new Map<symbol, unknown>();
+
+  set<T>(channel: Channel<T>, value: T): void {
+    this.#values.set(channel.key, value);
+  }
+
+  get<T>(channel: Channel<T>): T | undefined {
+    return this.#values.get(channel.key) as T | undefined;
+  }
+
+  has(channel: Channel<unknown>): boolean {
+    return this.#values.has(channel.key);
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * The engine of one command: hooks with the plugins applied, the layout, a logger, the
+ * context, the session store, and the run's content plan once it is built. Every command
+ * (upgrade, resume, rollback) starts here.
+ */
+import { createContext } from "./context.ts";
+import { toUpgradeError, UpgradeError } from "./errors.ts";
+import { checkGate, gateParts } from "./evidence.ts";
+import { createHooks, type Hooks } from "./hooks.ts";
+import { type Layout, resolveLayout } from "./layout.ts";
+import { createLogger, type LogEvent, type Logger } from "./log.ts";
+import { type Phase, PHASE_NAMES } from "./phases.ts";
+import { applyPlugins, type Plugin } from "./plugin.ts";
+import type { ResolvedConfig } from "./config.ts";
+import { type SessionState, StateStore } from "./state.ts";
+import { type ContentPlan, type Finding, Findings, type RunOptions, type SessionHandle, type UpgradeContext } from "./types.ts";
+
+export interface LifecycleIO {
+  /** Receives every event (the CLI renders them). */
+  onEvent?: (event: LogEvent) => void;
+  /** Install SIGINT/SIGTERM handlers for the run (the CLI does; a library caller may not want it). */
+  handleSignals?: boolean;
+}
+
+export interface Engine {
+  hooks: Hooks;
+  plugins: readonly Plugin[];
+  layout: Layout;
+  log: Logger;
+  ctx: UpgradeContext;
+  abort: AbortController;
+  store: StateStore;
+  /** The session, once there is one. */
+  state: SessionState | null;
+  /** Evidence of this run's phases that has no session yet (phase 0). */
+  memEvidence: Map<Phase, Record<string, unknown>>;
+  /** The content plan, built once per run by `planContent`. */
+  plan: ContentPlan | null;
+  findings: Finding[];
+}
+
+const emptyPlan = (): ContentPlan => ({ base: { kind: "none" }, entries: [] });
+
+function sessionHandle(engine: Engine): () => SessionHandle | null {
+  let handle: SessionHandle | null = null;
+  return () => {
+    const st = engine.state;
+    if (!st) return null;
+    if (handle?.id === st.session_id) return handle;
+    handle = {
+      id: st.session_id,
+      get state() {
+        return engine.state!;
+      },
+      journal: async (step, data) => {
+        engine.state!.journal.push({ at: new Date().toISOString(), phase: engine.state!.current_phase, step, data });
+        engine.store.save(engine.state!);
+      },
+      hasStep: (step) => engine.state!.journal.some((j) => j.step === step),
+    };
+    return handle;
+  };
+}
+
+export async function prepareEngine(resolved: ResolvedConfig, options: RunOptions, io: LifecycleIO): Promise<Engine> {
+  const hooks = createHooks();
+  applyPlugins(hooks, resolved.plugins);
+  const layout = resolveLayout(options.target);
+  const findings: Finding[] = [];
+  const emit = (event: LogEvent) => {
+    if (event.type === "finding") findings.push(event.finding);
+    io.onEvent?.(event);
+    hooks.log.call(event);
+  };
+  const engine: Engine = {
+    hooks,
+    plugins: resolved.plugins,
+    layout,
+    log: createLogger(emit),
+    abort: new AbortController(),
+    store: new StateStore(layout.stateDir),
+    state: null,
+    memEvidence: new Map(),
+    plan: null,
+    findings,
+    ctx: undefined as unknown as UpgradeContext,
+  };
+  engine.ctx = createContext({
+    layout,
+    options,
+    log: engine.log,
+    signal: engine.abort.signal,
+    session: sessionHandle(engine),
+    evidence: (p) => engine.memEvidence.get(p) ?? (engine.state?.completed_phases.includes(p) ? engine.state.phases[String(p)]?.evidence : undefined),
+    plan: () => engine.plan,
+  });
+  await hooks.config.promise(resolved);
+  await hooks.start.promise(engine.ctx);
+  return engine;
+}
+
+/** Builds the run's content plan (once); its problems are added to `findings`. */
+export async function planOnce(engine: Engine, findings: Findings): Promise<ContentPlan> {
+  if (engine.plan) return engine.plan;
+  const t0 = performance.now();
+  engine.plan = await engine.hooks.planContent.promise(emptyPlan(), engine.ctx, findings);
+  engine.log.debug("content planned", { ms: Math.round(performance.now() - t0), entries: engine.plan.entries.length });
+  return engine.plan;
+}
+
+/** Throws GATE_FAILED unless the phase's evidence passes the engine's and every present plugin's schema. */
+export function enforceGate(engine: Engine, p: Phase, evidence: Record<string, unknown>): void {
+  const gate = checkGate(gateParts(p, engine.plugins), evidence);
+  if (gate.ok) return;
+  throw new UpgradeError("GATE_FAILED", `Cannot complete phase ${p} (${PHASE_NAMES[p]}): its evidence does not show success: ${gate.problems.join("; ")}`, {
+    hint: "A plugin did not do its part; the log above says which step failed",
+    details: { phase: p, problems: gate.problems },
+  });
+}
+
+/** SIGINT/SIGTERM abort the run (rollback follows in phases 2–4); a second one exits at once. */
+export function setupSignals(engine: Engine, enabled: boolean): () => void {
+  if (!enabled) return () => {};
+  let count = 0;
+  const onSignal = (sig: string) => {
+    count++;
+    if (count === 1) {
+      engine.log.warn(`Received ${sig}: stopping after the current step${engine.state ? " and rolling back if needed" : ""}`);
+      engine.abort.abort(new UpgradeError("INTERRUPTED", `Cannot continue: interrupted by ${sig}`, {
+        hint: "Run the upgrade again when ready",
+      }));
+      return;
+    }
+    // A second signal: leave now. The lock stays (its owner will be dead), so the next
+    // command reports the interrupted session and offers resume or rollback.
+    engine.log.error(`Received ${sig} again: exiting now; run \`agent-os-upgrade rollback\` or \`resume\``);
+    process.exit(130);
+  };
+  const onInt = () => onSignal("SIGINT");
+  const onTerm = () => onSignal("SIGTERM");
+  process.on("SIGINT", onInt);
+  process.on("SIGTERM", onTerm);
+  return () => {
+    process.off("SIGINT", onInt);
+    process.off("SIGTERM", onTerm);
+  };
+}
+
+export function interruption(engine: Engine): UpgradeError {
+  const r = engine.abort.signal.reason;
+  return r instanceof Error ? toUpgradeError(r, "INTERRUPTED") : new UpgradeError("INTERRUPTED", "Cannot continue: interrupted");
+}

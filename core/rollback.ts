@@ -1,0 +1,114 @@
+/**
+ * Rollback: automatic (called by the upgrader when phase 2, 3 or 4 fails or is interrupted)
+ * and manual (`agent-os-upgrade rollback [--to <backup>]`). The restore itself is the
+ * `rollback` hook's; this module records it in the session and never throws over the first
+ * error.
+ */
+import { randomUUID } from "node:crypto";
+import { type Engine, type LifecycleIO, prepareEngine } from "./engine.ts";
+import { EXIT, toUpgradeError, UpgradeError } from "./errors.ts";
+import { Lock, readLock } from "./lock.ts";
+import { PHASE_NAMES } from "./phases.ts";
+import type { ResolvedConfig } from "./config.ts";
+import type { SessionState } from "./state.ts";
+import type { Outcome, RollbackRequest, RunOptions } from "./types.ts";
+
+/** A rollback error whose plugin says it changed nothing (`details.nothing_changed`), e.g. a refused damaged backup. */
+export function refusedUnchanged(err: UpgradeError): boolean {
+  const cause = (err as { cause?: unknown }).cause as UpgradeError | undefined;
+  const flag = (e?: UpgradeError) => (e?.details as { nothing_changed?: unknown } | undefined)?.nothing_changed === true;
+  return flag(err) || flag(cause);
+}
+
+/** Runs the rollback taps for a session and records the outcome; never throws. */
+export async function rollbackSession(engine: Engine, request: RollbackRequest): Promise<Outcome> {
+  const { hooks, ctx, log, store } = engine;
+  const state = engine.state;
+  const t0 = performance.now();
+  const statusBefore = state?.status;
+  if (state) {
+    state.status = "rolling_back";
+    state.rollback = { reason: request.reason, started_at: new Date().toISOString(), ended_at: null, duration_ms: null, status: "running", evidence: {} };
+    store.save(state);
+  }
+  log.warn(`Rolling back${request.phase !== null ? ` after phase ${request.phase} (${PHASE_NAMES[request.phase]})` : ""}: ${request.reason}`);
+  let rollbackError: UpgradeError | undefined;
+  if (hooks.rollback.taps.length === 0) {
+    rollbackError = new UpgradeError("ROLLBACK_FAILED", "Cannot roll back: no plugin restores backups (is the backup plugin disabled?)", {
+      hint: "Restore .agent-os/ from .agent-os/.backups/<newest>/ by hand, or enable the backup plugin and run `agent-os-upgrade rollback`",
+    });
+  } else {
+    try {
+      await hooks.rollback.promise(ctx, request);
+    } catch (err) {
+      const e = toUpgradeError(err, "ROLLBACK_FAILED");
+      rollbackError = e.code === "ROLLBACK_FAILED" ? e : new UpgradeError("ROLLBACK_FAILED", `Cannot finish the rollback: ${e.message}`, {
+        hint: e.hint ?? "Run `agent-os-upgrade rollback` again; if it fails again, restore from .agent-os/.backups/ by hand",
+        plugin: e.plugin,
+        hook: e.hook,
+        cause: e,
+      });
+    }
+  }
+  const dt = Math.round(performance.now() - t0);
+  if (state) {
+    state.rollback = { ...state.rollback!, ended_at: new Date().toISOString(), duration_ms: dt, status: rollbackError ? "failed" : "completed", evidence: request.evidence };
+    // A manual rollback refused before it changed anything (a damaged backup, say) leaves the
+    // session as it was: a completed upgrade is still completed.
+    state.status = !rollbackError ? "rolled_back" : request.manual && refusedUnchanged(rollbackError) ? statusBefore! : "failed";
+    if (rollbackError) state.error = rollbackError.toJSON();
+    store.save(state);
+  }
+  if (!rollbackError) log.info(`Rolled back in ${dt} ms`);
+  return { status: rollbackError ? "failed" : "rolled_back", error: request.error, rollbackError, phase: request.phase ?? undefined };
+}
+
+export interface RollbackCommand {
+  resolved: ResolvedConfig;
+  options: RunOptions;
+  /** `--to <backup>` */
+  backupId?: string | null;
+  sessionId?: string | null;
+}
+
+/** `agent-os-upgrade rollback`: restores a session's backup (or `--to` one) by hand. */
+export async function runManualRollback(cmd: RollbackCommand, io: LifecycleIO = {}): Promise<{ outcome: Outcome; exitCode: number; sessionId: string | null }> {
+  const engine = await prepareEngine(cmd.resolved, cmd.options, io);
+  const { layout, store } = engine;
+  // The session to mark: the named one, else the one holding a stale lock, else the newest unfinished one, else the backup's.
+  let state: SessionState | null = null;
+  if (cmd.sessionId) state = store.load(cmd.sessionId);
+  else {
+    const ls = readLock(layout);
+    const lockSession = ls.kind === "stale" ? ls.info.session_id : null;
+    const all = store.list();
+    // Else the session that made the backup (`--to`), or the newest one that made any: so that
+    // undoing a finished upgrade is recorded in that upgrade's state.
+    const backupOf = (s: SessionState | undefined) => s?.phases["1"]?.evidence.backup_id as string | undefined;
+    const pick = all.find((s) => s.state && s.state.session_id === lockSession) ??
+      all.find((s) => s.state && ["in_progress", "rolling_back", "failed"].includes(s.state.status)) ??
+      all.find((s) => cmd.backupId ? backupOf(s.state) === cmd.backupId : backupOf(s.state) !== undefined);
+    state = pick?.state ?? null;
+  }
+  const took = await Lock.acquire(layout, state?.session_id ?? randomUUID(), { takeOver: "any" });
+  if (took.tookOver) engine.log.warn(`Took over the stale lock of session ${took.tookOver.session_id} (pid ${took.tookOver.pid} is no longer running)`);
+  engine.state = state;
+  const statusBefore = state?.status;
+  if (state) {
+    state.pid = process.pid;
+    store.save(state);
+  }
+  const outcome = await rollbackSession(engine, {
+    reason: cmd.backupId ? `manual rollback to ${cmd.backupId}` : "manual rollback",
+    phase: null,
+    backupId: cmd.backupId ?? undefined,
+    manual: true,
+    evidence: {},
+  });
+  // After a failed rollback the lock stays only where an unfinished upgrade needs it to be
+  // noticed (see runLifecycle); a refusal that changed nothing, or a failed rollback of a
+  // finished session, must not block the next command.
+  const unfinished = took.tookOver !== null || (statusBefore !== undefined && ["in_progress", "rolling_back", "failed"].includes(statusBefore));
+  if (!outcome.rollbackError || refusedUnchanged(outcome.rollbackError) || !unfinished) took.lock.release();
+  return { outcome, exitCode: outcome.rollbackError ? EXIT.rollbackFailed : EXIT.ok, sessionId: state?.session_id ?? null };
+}

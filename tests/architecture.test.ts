@@ -1,0 +1,187 @@
+/**
+ * The seams of the architecture: the engine imports no plugin and no app code; the dry-run
+ * guard refuses every writing method of ctx.fs and ctx.fs.promises; the content plan is
+ * built once per run (new run, dry run, resume).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { createContext } from "../core/context.ts";
+import { resolveLayout } from "../core/layout.ts";
+import { createLogger } from "../core/log.ts";
+import { definePlugin } from "../core/plugin.ts";
+import type { RunOptions } from "../core/types.ts";
+import { resolveConfig } from "../core/config.ts";
+import { runLifecycle } from "../core/upgrader.ts";
+import { builtinPlugins } from "../plugins/mod.ts";
+import { REPO, runCli, startCli } from "./helpers/cli.ts";
+import { writeFakeConfig } from "./helpers/config-files.ts";
+import { makeProject, makeSource, snapshotTree, tmpDir } from "./helpers/project.ts";
+import { waitForFile } from "./helpers/wait.ts";
+
+const test = suite("architecture");
+
+/** Every module specifier a file imports, statically or dynamically. */
+function importsOf(file: string): string[] {
+  const text = fs.readFileSync(file, "utf8");
+  const specs: string[] = [];
+  for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g)) specs.push(m[1] ?? m[2]);
+  return specs;
+}
+
+test("core/ imports nothing from plugins/ or app/", () => {
+  const core = path.join(REPO, "core");
+  const offenders: string[] = [];
+  let files = 0;
+  for (const name of fs.readdirSync(core).filter((n) => n.endsWith(".ts"))) {
+    files++;
+    for (const spec of importsOf(path.join(core, name))) {
+      if (!spec.startsWith(".")) continue;
+      const target = path.relative(REPO, path.resolve(core, spec));
+      if (!target.startsWith(`core${path.sep}`)) offenders.push(`core/${name} → ${spec}`);
+    }
+  }
+  assert.ok(files >= 15, `read ${files} core files`);
+  assert.equal(offenders, []);
+  // The check itself sees imports: a plugin file does import core.
+  assert.ok(importsOf(path.join(REPO, "plugins/backup.ts")).includes("../core/errors.ts"));
+});
+
+function options(source: string, target: string, o: Partial<RunOptions> = {}): RunOptions {
+  return { source, target, dryRun: false, diff: false, onConflict: "theirs", yes: false, json: true, restart: false, skipDeps: true, keepBackups: 3, from: null, interactive: false, ...o };
+}
+
+/** Every writing method of node's fs and fs-extra, with arguments that would write into `dir`. */
+function writers(dir: string): Array<[string, unknown[]]> {
+  const f = path.join(dir, "file.txt");
+  const n = path.join(dir, "new");
+  return [
+    ["writeFile", [f, "x"]], ["writeFileSync", [f, "x"]], ["appendFile", [f, "x"]], ["appendFileSync", [f, "x"]],
+    ["copyFile", [f, n]], ["copyFileSync", [f, n]], ["cp", [f, n]], ["cpSync", [f, n]], ["rename", [f, n]], ["renameSync", [f, n]],
+    ["rm", [f]], ["rmSync", [f]], ["rmdir", [dir]], ["rmdirSync", [dir]], ["unlink", [f]], ["unlinkSync", [f]],
+    ["mkdir", [n]], ["mkdirSync", [n]], ["mkdtemp", [n]], ["mkdtempSync", [n]], ["symlink", [f, n]], ["symlinkSync", [f, n]],
+    ["link", [f, n]], ["linkSync", [f, n]], ["truncate", [f]], ["truncateSync", [f]], ["chmod", [f, 0o777]], ["chmodSync", [f, 0o777]],
+    ["chown", [f, 0, 0]], ["chownSync", [f, 0, 0]], ["lchown", [f, 0, 0]], ["utimes", [f, 1, 1]], ["utimesSync", [f, 1, 1]], ["lutimes", [f, 1, 1]],
+    ["open", [f, "w"]], ["openSync", [f, "w"]], ["createWriteStream", [f]], ["write", [0, "x"]], ["writeSync", [0, "x"]],
+    // fs-extra's own
+    ["copy", [f, n]], ["copySync", [f, n]], ["move", [f, n]], ["moveSync", [f, n]], ["remove", [f]], ["removeSync", [f]],
+    ["outputFile", [n, "x"]], ["outputFileSync", [n, "x"]], ["outputJson", [n, {}]], ["outputJsonSync", [n, {}]], ["writeJson", [n, {}]], ["writeJsonSync", [n, {}]],
+    ["ensureDir", [n]], ["ensureDirSync", [n]], ["ensureFile", [n]], ["ensureFileSync", [n]], ["ensureLink", [f, n]], ["ensureSymlink", [f, n]],
+    ["emptyDir", [dir]], ["emptyDirSync", [dir]], ["mkdirs", [n]], ["mkdirsSync", [n]], ["mkdirp", [n]], ["mkdirpSync", [n]],
+  ];
+}
+
+const PROMISE_WRITERS = ["writeFile", "appendFile", "copyFile", "cp", "rename", "rm", "rmdir", "unlink", "mkdir", "mkdtemp", "symlink", "link", "truncate", "chmod", "chown", "lchown", "utimes", "lutimes", "open"];
+
+test("a dry run's ctx.fs refuses every writing method, ctx.fs.promises included, and the tree is unchanged", async () => {
+  const dir = tmpDir();
+  try {
+    fs.writeFileSync(path.join(dir, "file.txt"), "original");
+    const before = snapshotTree(dir, { mtime: true });
+    const ctx = createContext({
+      layout: resolveLayout(dir),
+      options: options(dir, dir, { dryRun: true }),
+      log: createLogger(() => {}),
+      signal: new AbortController().signal,
+      session: () => null,
+      evidence: () => undefined,
+      plan: () => null,
+    });
+    const api = ctx.fs as unknown as Record<string, (...a: unknown[]) => unknown>;
+    const promises = (ctx.fs as unknown as { promises: Record<string, (...a: unknown[]) => unknown> }).promises;
+    const refused: string[] = [];
+    const calls: Array<[string, () => unknown]> = [
+      ...writers(dir).filter(([name]) => typeof api[name] === "function").map(([name, args]) => [name, () => api[name](...args)] as [string, () => unknown]),
+      ...PROMISE_WRITERS.map((name) => [`promises.${name}`, () => promises[name](...(writers(dir).find(([w]) => w === name)?.[1] ?? []))] as [string, () => unknown]),
+    ];
+    for (const [name, call] of calls) {
+      try {
+        await call();
+      } catch (err) {
+        if ((err as { code?: string }).code === "DRY_RUN_WRITE" && (err as Error).message.endsWith(`fs.${name}`)) refused.push(name);
+      }
+    }
+    assert.equal(calls.map(([n]) => n).filter((n) => !refused.includes(n)), [], "every writer refused");
+    assert.ok(calls.length > 70, `${calls.length} writers called`);
+    assert.equal(snapshotTree(dir, { mtime: true }), before);
+    // Readers still work.
+    assert.is(ctx.fs.readFileSync(path.join(dir, "file.txt"), "utf8"), "original");
+    assert.is(await promises.readFile(path.join(dir, "file.txt"), "utf8"), "original");
+    assert.ok(Array.isArray(await promises.readdir(dir)));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A plugin that counts how often the plan is built (planContent runs once per build). */
+function planCounter() {
+  const counter = { plans: 0 };
+  const plugin = definePlugin({
+    name: "plan-counter",
+    apply(hooks) {
+      hooks.planContent.tap((plan) => {
+        counter.plans++;
+        return plan;
+      });
+    },
+  });
+  return { counter, plugin };
+}
+
+test("the content plan is built once per run: a real run and a dry run with the built-in plugins", async () => {
+  const root = tmpDir();
+  try {
+    const src = makeSource(path.join(root, "src"), { "universal/standards/a.md": "new a\n", "universal/workflows/w/x.md": "x\n" });
+    const proj = makeProject(path.join(root, "proj"), { "standards/universal/a.md": "old a\n" });
+    for (const dryRun of [true, false]) {
+      const { counter, plugin } = planCounter();
+      const plugins = [...builtinPlugins().filter((p) => !["deps", "server", "migrate", "validate"].includes(p.name)), plugin];
+      const result = await runLifecycle({ resolved: { file: null, config: {}, plugins }, options: options(src.dir, proj.dir, { dryRun }) });
+      assert.is(result.status, "completed", JSON.stringify(result.error));
+      assert.is(counter.plans, 1, `dry run ${dryRun}: plans built`);
+      assert.ok(result.plan!.entries.some((e) => e.target === "standards/universal/a.md"), "the plan is the result's plan");
+    }
+    assert.is(fs.readFileSync(path.join(proj.install, "standards/universal/a.md"), "utf8"), "new a\n");
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("a resumed run whose phase 2 was cut off builds the plan once more, from the tree as it is", async () => {
+  const root = tmpDir();
+  try {
+    const src = makeSource(path.join(root, "src"));
+    const proj = makeProject(path.join(root, "proj"));
+    writeFakeConfig(proj.dir);
+    const pause = path.join(root, "paused");
+    const record = path.join(root, "record");
+    const { child, done } = startCli(["--source", src.dir], {
+      cwd: proj.dir,
+      env: { AOU_PAUSE_AT: "applyContent", AOU_PAUSE_FILE: pause, AOU_RELEASE_FILE: path.join(root, "never"), AOU_RECORD: record },
+    });
+    await waitForFile(pause);
+    child.kill("SIGKILL");
+    await done;
+    const resumed = await runCli(["resume", "--json"], { cwd: proj.dir, env: { AOU_RECORD: record } });
+    assert.is(resumed.code, 0, resumed.stdout + resumed.stderr);
+    const calls = fs.readFileSync(record, "utf8").trim().split("\n").map((l) => l.split(" ")[0]);
+    assert.equal(calls, ["planContent", "backup", "applyContent", "planContent", "applyContent", "upgradeServer", "validate"]);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("config: a plugin whose dependency is disabled is refused before anything runs, naming both", () => {
+  try {
+    resolveConfig({ disable: ["backup"] }, "/p/upgrade.config.ts", builtinPlugins());
+    assert.unreachable("should refuse");
+  } catch (err) {
+    const e = err as { code: string; message: string; hint: string };
+    assert.is(e.code, "CONFIG_INVALID");
+    assert.is(e.message, 'Invalid config in /p/upgrade.config.ts: disable: "backup" is needed by "content", "deps", "migrate"');
+    assert.is(e.hint, 'Keep "backup", or disable "content", "deps", "migrate" too');
+  }
+});
+
+test.run();
