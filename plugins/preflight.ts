@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { OWNERSHIP, REQUIRED_INSTALL_DIRS, REQUIRED_SOURCE_DIRS } from "./ownership.ts";
 import { parsePluginOptions } from "../core/config.ts";
 import type { EvidenceDraft } from "../core/evidence.ts";
 import { isDir } from "../core/layout.ts";
@@ -20,11 +21,11 @@ export const PreflightOptions = z.strictObject({
   /** Free space must be at least this many times what will be backed up and written. */
   diskFactor: z.number().positive().default(2),
   /** Folders the installation must have. */
-  requiredTargetDirs: z.array(z.string().min(1)).default(["standards", "workflows", "mcp_server"]),
+  requiredTargetDirs: z.array(z.string().min(1)).default([...REQUIRED_INSTALL_DIRS]),
   /** Folders the source must have. */
-  requiredSourceDirs: z.array(z.string().min(1)).default(["universal", "mcp_server"]),
+  requiredSourceDirs: z.array(z.string().min(1)).default([...REQUIRED_SOURCE_DIRS]),
   /** Installation paths (relative) that the upgrade writes into: none may be a symlink. */
-  noSymlinks: z.array(z.string().min(1)).default(["standards", "standards/universal", "workflows", "usage", "mcp_server", "scripts", "venv", ".upgrade", ".cache", ".backups"]),
+  noSymlinks: z.array(z.string().min(1)).default(["standards", ...OWNERSHIP.filter((p) => p.owner !== "user").map((p) => p.install), ".upgrade", ".cache", ".backups"]),
 });
 export type PreflightOptionsInput = z.input<typeof PreflightOptions>;
 

@@ -20,6 +20,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { REPLACED_FOLDERS } from "./ownership.ts";
 import { parsePluginOptions } from "../core/config.ts";
 import { UpgradeError } from "../core/errors.ts";
 import { definePlugin, STAGE } from "../core/plugin.ts";
@@ -34,7 +35,7 @@ export const PLUGIN_NAME = "server";
 
 export const ServerOptions = z.strictObject({
   /** Folders replaced exactly, relative to both the source root and the installation. */
-  folders: z.array(z.string().min(1)).default(["mcp_server", "scripts"]),
+  folders: z.array(z.string().min(1)).default([...REPLACED_FOLDERS]),
   /** globby patterns left out of the copy (SPEC §2). */
   excludes: z.array(z.string()).default([...DEFAULT_EXCLUDES]),
   /** The launch command; default: the project's `.cursor/mcp.json` entry, else `<venv>/bin/python -m mcp_server --transport dual`. */

@@ -8,12 +8,13 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { USER_PATHS } from "./ownership.ts";
 import { parsePluginOptions } from "../core/config.ts";
 import { definePlugin } from "../core/plugin.ts";
 
 export const UserFilesOptions = z.strictObject({
   /** User-owned paths, relative to the installation folder (SPEC §2). */
-  paths: z.array(z.string().min(1)).default(["standards/development", "specs", "workspace", "config.json"]),
+  paths: z.array(z.string().min(1)).default([...USER_PATHS]),
 });
 export type UserFilesOptionsInput = z.input<typeof UserFilesOptions>;
 

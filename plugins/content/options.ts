@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { CONFLICT_POLICIES } from "../../core/types.ts";
 import { isSafeRelative, matcher } from "./paths.ts";
+import { OWNERSHIP, pathsWith, RECORD_PATHS, USER_PATHS } from "../ownership.ts";
 
 /** A folder relative to the source root or the installation folder, normalised without a trailing slash. */
 const relDir = z
@@ -32,13 +33,10 @@ export const Mapping = z.strictObject({
 });
 export type Mapping = z.output<typeof Mapping>;
 
-export const DEFAULT_MAPPINGS: Mapping[] = [
-  { from: "universal/standards", to: "standards/universal", owner: "system", mode: "three-way" },
-  { from: "universal/workflows", to: "workflows", owner: "system", mode: "three-way" },
-  { from: "universal/usage", to: "usage", owner: "shared", mode: "three-way" },
-  { from: "mcp_server", to: "mcp_server", owner: "system", mode: "replace" },
-  { from: "scripts", to: "scripts", owner: "system", mode: "replace" },
-];
+/** The ownership table's source-backed rows (SPEC §2). */
+export const DEFAULT_MAPPINGS: Mapping[] = OWNERSHIP
+  .filter((p) => p.source && (p.mode === "three-way" || p.mode === "replace"))
+  .map((p) => ({ from: p.source!, to: p.install, owner: p.owner as "system" | "shared", mode: p.mode as "three-way" | "replace" }));
 
 /** gitignore syntax, relative to the source root (SPEC §2 "Copy excludes"). */
 export const DEFAULT_EXCLUDES = [
@@ -52,10 +50,10 @@ export const DEFAULT_EXCLUDES = [
 ];
 
 /** gitignore syntax, relative to the installation folder: the user's, never touched. */
-export const DEFAULT_USER_PATHS = ["/standards/development/", "/specs/", "/workspace/", "/config.json"];
+export const DEFAULT_USER_PATHS = USER_PATHS.map((p) => (p.includes(".") ? `/${p}` : `/${p}/`));
 
 /** Our own records: no mapping may write into them. */
-export const RESERVED_PATHS = [".backups", ".cache", ".upgrade", ".upgrade-lock", ".upgrade_lock", "venv"];
+export const RESERVED_PATHS = [...RECORD_PATHS, ...pathsWith("deps")];
 
 export const DECISIONS = CONFLICT_POLICIES.filter((p) => p !== "ask") as Exclude<(typeof CONFLICT_POLICIES)[number], "ask">[];
 export type Decision = (typeof DECISIONS)[number];
