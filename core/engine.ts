@@ -20,6 +20,8 @@ export interface LifecycleIO {
   onEvent?: (event: LogEvent) => void;
   /** Install SIGINT/SIGTERM handlers for the run (the CLI does; a library caller may not want it). */
   handleSignals?: boolean;
+  /** Asks the person at the terminal a yes/no question; absent off a terminal (nothing prompts there). */
+  confirm?: (question: string) => Promise<boolean>;
 }
 
 export interface Engine {

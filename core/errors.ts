@@ -10,6 +10,7 @@ export type ErrorCode =
   | "BACKUP_INVALID"
   | "CONFIG_INVALID"
   | "CONFIG_LOAD_FAILED"
+  | "CONFIRMATION_NEEDED"
   | "CONFLICTS_UNRESOLVED"
   | "CONTENT_FAILED"
   | "DRY_RUN_WRITE"
@@ -51,6 +52,8 @@ export const EXIT = Object.freeze({
   rollbackFailed: 8,
   /** A state file is corrupt, or the named session cannot be resumed. */
   state: 9,
+  /** A manual rollback would discard changes made since the upgrade: confirm with --yes (or on a terminal). */
+  confirm: 10,
 });
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -60,6 +63,7 @@ const EXIT_CODE_OF: Record<ErrorCode, ExitCode> = {
   BACKUP_INVALID: EXIT.failed,
   CONFIG_INVALID: EXIT.config,
   CONFIG_LOAD_FAILED: EXIT.config,
+  CONFIRMATION_NEEDED: EXIT.confirm,
   CONFLICTS_UNRESOLVED: EXIT.conflicts,
   CONTENT_FAILED: EXIT.failed,
   DRY_RUN_WRITE: EXIT.failed,

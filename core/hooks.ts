@@ -13,6 +13,7 @@ import type {
   ContentPlan,
   Findings,
   Outcome,
+  RollbackPreview,
   RollbackRequest,
   UpgradeContext,
   UpgradeResult,
@@ -44,6 +45,8 @@ export function createHooks() {
     restartServer: new AsyncSeriesHook<[UpgradeContext, EvidenceDraft<3>]>(["ctx", "evidence"]),
     /** Parallel, phase 4: checks add findings and evidence. Then `cleanup`. */
     validate: new AsyncParallelHook<[UpgradeContext, Findings, EvidenceDraft<4>]>(["ctx", "findings", "evidence"]),
+    /** Waterfall, manual rollback only, before `rollback`: taps name the backup and the files changed since the upgrade it undoes. */
+    planRollback: new AsyncSeriesWaterfallHook<[RollbackPreview, UpgradeContext, RollbackRequest]>(["preview", "ctx", "request"]),
     /** Series, only when phase 2–4 failed or was interrupted (or by hand): restore the backup. Then `cleanup`. */
     rollback: new AsyncSeriesHook<[UpgradeContext, RollbackRequest]>(["ctx", "request"]),
     /** Series, phase 5 and always last: receives the outcome; prune, report, log. Then `done`. */

@@ -71,40 +71,81 @@ export interface RollbackCommand {
   sessionId?: string | null;
 }
 
+export interface ManualRollbackResult {
+  outcome: Outcome;
+  exitCode: number;
+  sessionId: string | null;
+  /** Set when nothing was done, with the reason (already rolled back). */
+  note?: string;
+}
+
+/** The session a manual rollback records itself in: the named one, a stale lock's, an unfinished one, else the backup's. */
+function sessionToMark(engine: Engine, cmd: RollbackCommand): SessionState | null {
+  if (cmd.sessionId) return engine.store.load(cmd.sessionId);
+  const ls = readLock(engine.layout);
+  const lockSession = ls.kind === "stale" ? ls.info.session_id : null;
+  const all = engine.store.list();
+  // Else the session that made the backup (`--to`), or the newest one that made any: so that
+  // undoing a finished upgrade is recorded in that upgrade's state.
+  const backupOf = (s: SessionState | undefined) => s?.phases["1"]?.evidence.backup_id as string | undefined;
+  const pick = all.find((s) => s.state && s.state.session_id === lockSession) ??
+    all.find((s) => s.state && ["in_progress", "rolling_back", "failed"].includes(s.state.status)) ??
+    all.find((s) => cmd.backupId ? backupOf(s.state) === cmd.backupId : backupOf(s.state) !== undefined);
+  return pick?.state ?? null;
+}
+
+/**
+ * A manual rollback never destroys work silently: files changed since the upgrade it undoes
+ * are confirmed on a terminal, or need `--yes` off one. Resolves when it may proceed.
+ */
+async function confirmDiscard(engine: Engine, cmd: RollbackCommand, request: RollbackRequest, io: LifecycleIO): Promise<void> {
+  const preview = await engine.hooks.planRollback.promise({ backup_id: null, changed: [] }, engine.ctx, request);
+  if (!preview.changed.length || cmd.options.yes) return;
+  const n = preview.changed.length;
+  const list = preview.changed.slice(0, 20).join(", ") + (n > 20 ? `, … (${n - 20} more)` : "");
+  for (const f of preview.changed) engine.log.warn(`changed since the upgrade: ${f}`);
+  const question = `${n} file${n === 1 ? "" : "s"} changed since the upgrade (${list}). Roll back anyway? They are kept in a "before rollback" backup first`;
+  if (io.confirm && await io.confirm(question)) return;
+  throw new UpgradeError("CONFIRMATION_NEEDED", `Cannot roll back without confirmation: ${n} file${n === 1 ? "" : "s"} changed since the upgrade: ${list}`, {
+    hint: "Run `agent-os-upgrade rollback --yes` to roll back anyway (the current files are first kept in a \"before rollback\" backup that `rollback --to <id>` brings back); nothing was changed",
+    details: { changed: preview.changed, backup_id: preview.backup_id, nothing_changed: true },
+  });
+}
+
 /** `agent-os-upgrade rollback`: restores a session's backup (or `--to` one) by hand. */
-export async function runManualRollback(cmd: RollbackCommand, io: LifecycleIO = {}): Promise<{ outcome: Outcome; exitCode: number; sessionId: string | null }> {
+export async function runManualRollback(cmd: RollbackCommand, io: LifecycleIO = {}): Promise<ManualRollbackResult> {
   const engine = await prepareEngine(cmd.resolved, cmd.options, io);
   const { layout, store } = engine;
-  // The session to mark: the named one, else the one holding a stale lock, else the newest unfinished one, else the backup's.
-  let state: SessionState | null = null;
-  if (cmd.sessionId) state = store.load(cmd.sessionId);
-  else {
-    const ls = readLock(layout);
-    const lockSession = ls.kind === "stale" ? ls.info.session_id : null;
-    const all = store.list();
-    // Else the session that made the backup (`--to`), or the newest one that made any: so that
-    // undoing a finished upgrade is recorded in that upgrade's state.
-    const backupOf = (s: SessionState | undefined) => s?.phases["1"]?.evidence.backup_id as string | undefined;
-    const pick = all.find((s) => s.state && s.state.session_id === lockSession) ??
-      all.find((s) => s.state && ["in_progress", "rolling_back", "failed"].includes(s.state.status)) ??
-      all.find((s) => cmd.backupId ? backupOf(s.state) === cmd.backupId : backupOf(s.state) !== undefined);
-    state = pick?.state ?? null;
+  const state = sessionToMark(engine, cmd);
+  if (state?.status === "rolled_back" && !cmd.backupId) {
+    const note = `Session ${state.session_id} was already rolled back${state.rollback?.ended_at ? ` at ${state.rollback.ended_at}` : ""}; nothing was changed`;
+    engine.log.info(note);
+    return { outcome: { status: "rolled_back" }, exitCode: EXIT.ok, sessionId: state.session_id, note };
   }
   const took = await Lock.acquire(layout, state?.session_id ?? randomUUID(), { takeOver: "any" });
   if (took.tookOver) engine.log.warn(`Took over the stale lock of session ${took.tookOver.session_id} (pid ${took.tookOver.pid} is no longer running)`);
   engine.state = state;
   const statusBefore = state?.status;
-  if (state) {
-    state.pid = process.pid;
-    store.save(state);
-  }
-  const outcome = await rollbackSession(engine, {
+  const request: RollbackRequest = {
     reason: cmd.backupId ? `manual rollback to ${cmd.backupId}` : "manual rollback",
     phase: null,
     backupId: cmd.backupId ?? undefined,
     manual: true,
+    keepCurrent: true,
     evidence: {},
-  });
+  };
+  try {
+    await confirmDiscard(engine, cmd, request, io);
+  } catch (err) {
+    took.lock.release();
+    const e = toUpgradeError(err);
+    return { outcome: { status: "aborted", error: e }, exitCode: e.exitCode, sessionId: state?.session_id ?? null };
+  }
+  if (state) {
+    state.pid = process.pid;
+    store.save(state);
+  }
+  const outcome = await rollbackSession(engine, request);
   // After a failed rollback the lock stays only where an unfinished upgrade needs it to be
   // noticed (see runLifecycle); a refusal that changed nothing, or a failed rollback of a
   // finished session, must not block the next command.

@@ -137,8 +137,18 @@ export interface RollbackRequest {
   /** `rollback --to <backup>`; else the session's own backup. */
   backupId?: string;
   manual: boolean;
+  /** Keep the current state as a backup ("before rollback") before restoring, so the rollback can be undone. */
+  keepCurrent?: boolean;
   /** Filled by the rollback taps; recorded in the session state. */
   evidence: Record<string, unknown>;
+}
+
+/** What a manual rollback would do, as the rollback taps see it before anything is restored. */
+export interface RollbackPreview {
+  /** The backup that would be restored. */
+  backup_id: string | null;
+  /** Files that changed since the upgrade being undone: restoring would discard these changes. */
+  changed: string[];
 }
 
 export type OutcomeStatus = "completed" | "rolled_back" | "failed" | "aborted";

@@ -23,17 +23,25 @@ export async function resumeCommand(cmd: Command, session: string | null, cwd: s
   return result.exit_code;
 }
 
+/** A yes/no question on the terminal (default no). */
+async function askYesNo(question: string): Promise<boolean> {
+  const { confirm } = await import("@inquirer/prompts");
+  return await confirm({ message: question, default: false });
+}
+
 export async function rollbackCommand(cmd: Command, o: { to?: string; session?: string }, cwd: string, sink: Sink): Promise<number> {
   const g = globals(cmd);
   const resolved = await loadConfig(cwd, g);
   const options = runOptions(cmd, g, resolved, cwd);
-  const r = await runManualRollback({ resolved, options, backupId: o.to ?? null, sessionId: o.session ?? null }, { onEvent: await renderer(g, sink), handleSignals: false });
-  const err = r.outcome.rollbackError;
+  const confirm = options.interactive ? askYesNo : undefined;
+  const r = await runManualRollback({ resolved, options, backupId: o.to ?? null, sessionId: o.session ?? null }, { onEvent: await renderer(g, sink), handleSignals: false, confirm });
+  const err = r.outcome.rollbackError ?? (r.outcome.status === "aborted" ? r.outcome.error : undefined);
   if (g.json) {
-    sink.out(JSON.stringify({ type: "result", schema_version: 1, command: "rollback", status: r.outcome.status, exit_code: r.exitCode, session_id: r.sessionId, error: err?.toJSON() }));
+    sink.out(JSON.stringify({ type: "result", schema_version: 1, command: "rollback", status: r.outcome.status, exit_code: r.exitCode, session_id: r.sessionId, note: r.note, error: err?.toJSON() }));
   } else if (err) {
     sink.err(`Error [${err.code}]: ${err.message}`);
     if (err.hint) sink.err(`  hint: ${err.hint}`);
-  } else sink.out(`Rolled back${r.sessionId ? ` session ${r.sessionId}` : ""}${o.to ? ` to backup ${o.to}` : ""}`);
+  } else if (r.note) sink.out(r.note);
+  else sink.out(`Rolled back${r.sessionId ? ` session ${r.sessionId}` : ""}${o.to ? ` to backup ${o.to}` : ""}`);
   return r.exitCode;
 }
