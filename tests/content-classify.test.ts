@@ -37,14 +37,16 @@ test("no L, N only → add", () => {
   assert.is(row(null, null, N, "system", false)?.action, "new");
 });
 
-test("N deleted upstream, L = B → delete (system) / keep (shared)", () => {
+test("N deleted upstream, L = B → delete (system and shared: an unedited copy holds nothing to lose)", () => {
   assert.equal(row(B, B, null, "system"), { action: "delete", reason: "deleted upstream" });
-  assert.equal(row(B, B, null, "shared"), { action: "keep", reason: "deleted upstream; shared files are never deleted" });
+  assert.equal(row(B, B, null, "shared"), { action: "delete", reason: "deleted upstream" });
 });
 
-test("N deleted upstream, L ≠ B → conflict (system); shared never deletes", () => {
+test("N deleted upstream, L ≠ B → conflict (system) / keep and report (shared)", () => {
   assert.equal(row(B, L, null, "system"), { action: "conflict", reason: "deleted upstream, changed locally", conflict: "deleted-upstream" });
-  assert.is(row(B, L, null, "shared")?.action, "keep");
+  assert.equal(row(B, L, null, "shared"), { action: "keep", reason: "deleted upstream; kept because you edited it" });
+  // Without a base nobody knows the file came from upstream: it is the user's.
+  assert.equal(row(null, L, null, "shared", false), { action: "keep", reason: "local file (not from upstream)" });
 });
 
 test("L only (user file) → keep", () => {

@@ -107,9 +107,9 @@ test("ced34ea → 395aab3 with user edits and --on-conflict merge: every file en
   assert.equal(run.findings.errors, []);
   const plan = run.plan as ContentPlanX;
   assert.equal(plan.base, { kind: "manifest", ref: w.commits[0], via: "installed-manifest" });
-  // The fixture README: 39 added, 42 edited, 1 deleted (a shared file). Four of the edited
-  // files were also edited by the user, two files the user deleted, two the user added.
-  assert.equal(plan.counts, { new: 39, updated: 38, unchanged: 46, kept_local: 5, conflicts: 4, deleted: 0, errors: 0 });
+  // The fixture README: 39 added, 42 edited, 1 deleted (a shared file, unedited: removed). Four
+  // of the edited files were also edited by the user, two files the user deleted, two the user added.
+  assert.equal(plan.counts, { new: 39, updated: 38, unchanged: 46, kept_local: 4, conflicts: 4, deleted: 1, errors: 0 });
   const action = Object.fromEntries((plan.entries as ContentEntry[]).map((e) => [e.target, e.action]));
   assert.is(action[EDITS.cleanMerge], "conflict");
   assert.is(action[EDITS.markers], "conflict");
@@ -119,7 +119,7 @@ test("ced34ea → 395aab3 with user edits and --on-conflict merge: every file en
   assert.is(action[EDITS.deletedUnchanged], "keep_local");
   assert.is(action[EDITS.userStandard], "keep");
   assert.is(action[EDITS.userWorkflow], "keep");
-  assert.is(action[EDITS.retiredShared], "keep");
+  assert.is(action[EDITS.retiredShared], "delete");
 
   const I = (p: string) => path.join(w.install, p);
   // Every upstream file the user did not touch is upstream's new version, byte for byte.
@@ -145,7 +145,7 @@ test("ced34ea → 395aab3 with user edits and --on-conflict merge: every file en
   assert.equal(fs.readFileSync(I(EDITS.userWorkflow)), w.mine[EDITS.userWorkflow]);
   assert.not.ok(fs.existsSync(I(EDITS.deletedUnchanged)));
   assert.not.ok(fs.existsSync(I(EDITS.deletedChanged)));
-  assert.equal(fs.readFileSync(I(EDITS.retiredShared)), oldFile(EDITS.retiredShared), "shared files are never deleted");
+  assert.not.ok(fs.existsSync(I(EDITS.retiredShared)), "an unedited shared file upstream deleted goes (the backup has it)");
   // User-owned folders: not a byte, not an mtime.
   assert.equal(userOwned(w), before);
 
@@ -203,7 +203,7 @@ test("dry run: the whole project is byte- and mtime-identical, and its plan is t
   assert.equal(d.findings.errors, []);
   assert.equal(snapshot(w.project), before);
   const diffs = (d.plan as ContentPlanX & { diffs: Record<string, string> }).diffs;
-  assert.is(Object.keys(diffs).length, 39 + 38 + 4 + 1, "every file the run changes, and .gitignore");
+  assert.is(Object.keys(diffs).length, 39 + 38 + 4 + 1 + 1, "every file the run adds, updates, decides or deletes, and .gitignore");
   assert.match(diffs["usage/creating-specs.md"], /^--- a\/usage\/creating-specs\.md\tlocal\n\+\+\+ b\/usage\/creating-specs\.md\tupstream\n@@ /m);
   assert.match(diffs[EDITS.markers], /^# conflict: changed locally and upstream; decision: merge\n/);
   assert.match(diffs[EDITS.markers], /\+<<<<<<< local\n/, "the diff of a merge shows the merge the run will write");

@@ -1,6 +1,7 @@
 // Every row of SPEC §5.2's table on real files: a real git source with the installed
 // release and the new one in its history, a real installation with user edits, and the
-// content plugin's taps run as the upgrader runs them. Each base kind is exercised.
+// content plugin's taps run as the upgrader runs them. Each base kind is exercised, and a
+// base inferred from the source's history when the installation records nothing.
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "uvu";
@@ -55,12 +56,14 @@ interface Setup {
   commits: string[];
 }
 
-function setup(base: "manifest" | "git" | "none"): Setup {
+function setup(base: "manifest" | "git" | "none" | "inferred"): Setup {
   const root = tmpDir("rows");
   const source = path.join(root, "source");
   const commits = makeSourceRepo(source, [{ universal: OLD_TREE }, { universal: NEW_TREE }]);
   const project = path.join(root, "proj");
-  const install = installUniversal(project, OLD_TREE, { commit: base === "none" ? undefined : commits[0], manifest: base === "manifest" });
+  const install = installUniversal(project, OLD_TREE, { commit: base === "none" || base === "inferred" ? undefined : commits[0], manifest: base === "manifest" });
+  // No history at all: the only way to have no base.
+  if (base === "none") fs.rmSync(path.join(source, ".git"), { recursive: true });
   // The user's changes.
   writeTree(install, {
     "standards/universal/local.md": "original, edited by me\n",
@@ -98,19 +101,26 @@ const EXPECTED_WITH_BASE = {
   "standards/universal/same.md": "unchanged",
   "standards/universal/upd.md": "update",
   "usage/guide.md": "update",
-  "usage/retired.md": "keep",
+  "usage/retired.md": "delete",
   "workflows/wf_v1/metadata.json": "update",
   "workflows/wf_v2/metadata.json": "new",
 };
 
-for (const base of ["manifest", "git"] as const) {
+const BASES = {
+  manifest: (s: Setup) => ({ kind: "manifest", ref: s.commits[0], via: "installed-manifest" }),
+  git: (s: Setup) => ({ kind: "git", ref: s.commits[0], via: "VERSION.txt" }),
+  // 15 local files: 8 are as release 1 has them, same-change.md as release 2 has it, 6 are edited or the user's own.
+  inferred: (s: Setup) => ({ kind: "git", ref: s.commits[0], via: "inferred", matched: 8, unedited: 9, total: 15 }),
+};
+
+for (const base of ["manifest", "git", "inferred"] as const) {
   test(`every row of the table on real files (base: ${base})`, async () => {
     const s = setup(base);
     const { ctx } = makeCtx(s.project, { source: s.source, onConflict: "merge" });
     const run = await runTaps([contentPlugin()], ctx);
     assert.is(run.error, undefined, String(run.error));
     assert.equal(run.findings.errors, []);
-    assert.equal(run.plan!.base, { kind: base, ref: s.commits[0], via: base === "manifest" ? "installed-manifest" : "VERSION.txt" });
+    assert.equal(run.plan!.base, BASES[base](s));
     assert.equal(actions(run.plan!.entries), EXPECTED_WITH_BASE);
     const e = byTarget(run.plan!.entries);
     assert.is(e["standards/universal/both.md"].conflict, "both-changed");
@@ -129,10 +139,10 @@ for (const base of ["manifest", "git"] as const) {
     assert.is(read(I("standards/universal/local.md")), "original, edited by me\n");
     assert.is(read(I("standards/universal/mine.md")), "my own standard\n");
     assert.not.ok(fs.existsSync(I("standards/universal/deleted-by-user.md")), "a file the user deleted stays deleted");
-    // delete (system) and keep (shared)
+    // delete (system and unedited shared)
     assert.not.ok(fs.existsSync(I("standards/universal/gone.md")));
     assert.not.ok(fs.existsSync(I("standards/universal/nested")), "folders emptied by deletions go too");
-    assert.is(read(I("usage/retired.md")), "retired upstream\n");
+    assert.not.ok(fs.existsSync(I("usage/retired.md")));
     // conflicts with --on-conflict merge
     assert.is(read(I("standards/universal/both.md")), "a\nb (upstream)\nc\nd\ne\nf\ng (mine)\n", "a clean merge is written");
     assert.is(read(I("standards/universal/both-clash.md")), "one\n<<<<<<< local\ntwo (mine)\n=======\ntwo (upstream)\n>>>>>>> upstream\nthree\n");
@@ -144,9 +154,9 @@ for (const base of ["manifest", "git"] as const) {
     assert.is(read(I("specs/2025-10-01-x/README.md")), "a spec\n");
 
     const ev = run.evidence!;
-    assert.equal(ev.plan_counts, { new: 2, updated: 4, unchanged: 2, kept_local: 4, conflicts: 5, deleted: 2, errors: 0 });
+    assert.equal(ev.plan_counts, { new: 2, updated: 4, unchanged: 2, kept_local: 3, conflicts: 5, deleted: 3, errors: 0 });
     assert.is(ev.files_written, 8);
-    assert.is(ev.files_deleted, 2);
+    assert.is(ev.files_deleted, 3);
     assert.is(ev.written_hashes_verified, true);
     assert.equal(ev.needs_attention, [
       "standards/universal/blob-edited.bin",
@@ -181,7 +191,7 @@ for (const base of ["manifest", "git"] as const) {
   });
 }
 
-test("no base at all: every differing file is a conflict, missing ones are added, nothing is overwritten", async () => {
+test("no base at all (a source without history): every differing file is a conflict, missing ones are added, nothing is overwritten", async () => {
   const s = setup("none");
   const { ctx } = makeCtx(s.project, { source: s.source, dryRun: true });
   const run = await runTaps([contentPlugin()], ctx, "plan");
@@ -197,8 +207,8 @@ test("no base at all: every differing file is a conflict, missing ones are added
   assert.ok((run.plan!.entries as ContentEntry[]).filter((e) => e.action === "conflict").every((e) => e.conflict === "no-base"));
 });
 
-test("--from names the installed commit when the installation records none", async () => {
-  const s = setup("none");
+test("--from names the installed commit when the installation records none (and wins over inference)", async () => {
+  const s = setup("inferred");
   const run = await runTaps([contentPlugin()], makeCtx(s.project, { source: s.source, from: s.commits[0].slice(0, 10), onConflict: "keep" }).ctx, "plan");
   assert.equal(run.plan!.base, { kind: "git", ref: s.commits[0], via: "--from" });
   assert.equal(actions(run.plan!.entries), EXPECTED_WITH_BASE);
@@ -295,7 +305,7 @@ test("the plan renders as text and JSON", async () => {
   const dry = await runTaps([contentPlugin()], makeCtx(s.project, { source: s.source, onConflict: "keep", dryRun: true }).ctx);
   const plan = dry.plan as unknown as ContentPlanX;
   const text = renderPlanText(plan);
-  assert.match(text, new RegExp(`^Content plan: base git ${s.commits[0].slice(0, 12)} \\(VERSION\\.txt\\) → ${s.commits[1].slice(0, 12)}\n  2 new, 4 updated, 2 unchanged, 4 kept local, 5 conflicts, 2 deleted, 0 errors\n`));
+  assert.match(text, new RegExp(`^Content plan: base git ${s.commits[0].slice(0, 12)} \\(VERSION\\.txt\\) → ${s.commits[1].slice(0, 12)}\n  2 new, 4 updated, 2 unchanged, 3 kept local, 5 conflicts, 3 deleted, 0 errors\n`));
   assert.match(text, /^  conflict   standards\/universal\/both\.md  \(changed locally and upstream → keep \(policy\)\)$/m);
   assert.not.match(text, /same\.md/, "unchanged files are counted, not listed");
   const json = JSON.parse(renderPlanJson(plan));

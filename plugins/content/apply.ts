@@ -233,6 +233,8 @@ export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
   };
   writeManifestFile(req.fs, req.pendingManifest, manifest);
   await req.journal("content:applied", { written, deleted });
+  // The report lists journal steps named `warning:…`: how the base was found, edited files upstream deleted or moved.
+  for (const w of plan.warnings ?? []) await req.journal(`warning:${w.message}`, { code: w.code, ...(w.target ? { target: w.target } : {}) });
 
   return {
     plan_counts: countPlan(entries),

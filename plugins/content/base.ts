@@ -3,15 +3,17 @@
  *   1. the installed manifest we write (hashes; contents from the source's history at its commit),
  *   2. the source repository's own history at the installed commit: VERSION.txt `commit=`,
  *      else `--from <ref>`,
- *   3. none — then every file that differs is a conflict, never overwritten.
+ *   3. inferred from the source's history (infer.ts), when nothing recorded the installed commit,
+ *   4. none — only when the source has no history: every file that differs is a conflict.
  * Upstream compared against the wrong base and silently dropped upstream changes to every
  * file a user had touched; a wrong base is worse than none, so an unreadable manifest stops
  * the plan instead of falling through.
  */
 import path from "node:path";
 import { readVersionFile } from "../version-file.ts";
-import { catFiles, lsTree, resolveCommit } from "./gitobj.ts";
+import { catFiles, firstParentHistory, lsTree, resolveCommit } from "./gitobj.ts";
 import { sha256 } from "./hash.ts";
+import { inferBase } from "./infer.ts";
 import { readInstalledManifest } from "./manifest.ts";
 import type { Mapping } from "./options.ts";
 import type { PathMap } from "./paths.ts";
@@ -24,7 +26,16 @@ export interface ResolvedBase {
   /** The installed source commit, when known. */
   ref?: string;
   /** Where the installed commit came from. */
-  via?: "installed-manifest" | "VERSION.txt" | "--from";
+  via?: "installed-manifest" | "VERSION.txt" | "--from" | "inferred";
+  /** A commit of the source's history the installation derives from (where to look for upstream's renames). */
+  commit?: string;
+  /** How well an inferred base fits the installation. */
+  inference?: InferenceFacts;
+  /**
+   * Set when nothing recorded the installed commit but the source has history: infers the
+   * base from the installed files' git blob ids (installation path → blob id).
+   */
+  infer?: (local: ReadonlyMap<string, string>) => Promise<ResolvedBase>;
   /** Installation path → sha256 of the installed content (for a git base: as far as `fill` has learnt). */
   hashes: Map<string, string>;
   /** A git base: installation path → git blob id, so that most paths compare without reading the blob. */
@@ -37,6 +48,15 @@ export interface ResolvedBase {
   warnings: Problem[];
   /** Base contents for merges, checked against `hashes`; a target is absent when its base cannot be read. */
   contents(targets: readonly string[]): Promise<Map<string, Buffer>>;
+}
+
+export interface InferenceFacts {
+  /** Local files identical to their version at the inferred commit. */
+  matched: number;
+  /** Local files identical to some version upstream ever had (hand-copied ones included). */
+  unedited: number;
+  /** Local files of the mapped folders. */
+  total: number;
 }
 
 export interface BaseInput {
@@ -81,6 +101,33 @@ function gitContents(input: BaseInput, commit: string | undefined, hashes: Map<s
   };
 }
 
+/** A base given as a blob id per installation path; contents are read by blob id, in one batch. */
+function fromOids(input: BaseInput, oids: Map<string, string>, ref: string, via: ResolvedBase["via"]): ResolvedBase {
+  const hashes = new Map<string, string>();
+  const read = async (targets: readonly string[]) => {
+    const want = targets.filter((t) => oids.has(t));
+    const got = await catFiles(input.sourceRoot, [...new Set(want.map((t) => oids.get(t)!))], input.signal);
+    return { want, got };
+  };
+  const fill = async (targets: readonly string[]) => {
+    const { want, got } = await read(targets.filter((t) => !hashes.has(t)));
+    for (const t of want) {
+      const buf = got.get(oids.get(t)!);
+      if (buf) hashes.set(t, sha256(buf));
+    }
+  };
+  const contents = async (targets: readonly string[]) => {
+    const { want, got } = await read(targets.filter((t) => hashes.has(t)));
+    const out = new Map<string, Buffer>();
+    for (const t of want) {
+      const buf = got.get(oids.get(t)!);
+      if (buf && sha256(buf) === hashes.get(t)) out.set(t, buf);
+    }
+    return out;
+  };
+  return { kind: "git", ref, via, commit: ref, hashes, oids, fill, problems: [], warnings: [], contents };
+}
+
 async function fromGit(input: BaseInput, commit: string, via: ResolvedBase["via"]): Promise<ResolvedBase> {
   const blobs = await lsTree(input.sourceRoot, commit, input.mappings.map((m) => m.from), input.signal);
   const oids = new Map<string, string>();
@@ -88,16 +135,47 @@ async function fromGit(input: BaseInput, commit: string, via: ResolvedBase["via"
     const t = input.pathMap.toTarget(b.path);
     if (t) oids.set(t.target, b.oid);
   }
-  const hashes = new Map<string, string>();
-  const fill = async (targets: readonly string[]) => {
-    const want = targets.filter((t) => oids.has(t) && !hashes.has(t));
-    const got = await catFiles(input.sourceRoot, [...new Set(want.map((t) => oids.get(t)!))], input.signal);
-    for (const t of want) {
-      const buf = got.get(oids.get(t)!);
-      if (buf) hashes.set(t, sha256(buf));
-    }
-  };
-  return { kind: "git", ref: commit, via, hashes, oids, fill, problems: [], warnings: [], contents: gitContents(input, commit, hashes) };
+  return fromOids(input, oids, commit, via);
+}
+
+const short = (sha: string) => sha.slice(0, 7);
+
+/** The base from the source's history alone (see infer.ts); none when not one local file matches it. */
+async function inferred(input: BaseInput, local: ReadonlyMap<string, string>, warnings: Problem[]): Promise<ResolvedBase> {
+  const bySource = new Map<string, string>();
+  for (const [target, oid] of local) {
+    const src = input.pathMap.toSource(target);
+    if (src) bySource.set(src.source, oid);
+  }
+  const history = await firstParentHistory(input.sourceRoot, input.mappings.map((m) => m.from), input.signal);
+  const inf = inferBase(history, bySource);
+  if (!inf.commit) {
+    return none([], [...warnings, {
+      code: "BASE_REF_UNKNOWN",
+      message: `The installed version is unknown (no ${path.basename(input.installedManifest)}, no commit= in ${input.versionFile}) and not one of the ${inf.total} installed files matches a version in the source's history: every file that differs from the source is a conflict`,
+      fix: "Pass --from <the source commit that was installed> to upgrade files you did not change without asking",
+    }]);
+  }
+  const oids = new Map<string, string>();
+  for (const [source, oid] of inf.bases) {
+    const t = input.pathMap.toTarget(source);
+    if (t) oids.set(t.target, oid);
+  }
+  const base = fromOids(input, oids, inf.commit, "inferred");
+  base.inference = { matched: inf.matched, unedited: inf.unedited, total: inf.total };
+  const others = inf.unedited - inf.matched;
+  const edited = inf.total - inf.unedited;
+  base.warnings.push(...warnings, {
+    code: "BASE_INFERRED",
+    message: `Base inferred: ${short(inf.commit)}, ${inf.matched} of ${inf.total} files match${others ? `; ${others} more match another upstream version` : ""}${edited ? `; ${edited} edited or your own` : ""}`,
+    fix: `Nothing recorded which commit was installed, so the source's history was searched; pass --from <commit> if another commit was installed`,
+  });
+  return base;
+}
+
+/** No recorded base yet, to be inferred from the source's history once the installed files' blob ids are known. */
+function inferable(input: BaseInput, warnings: Problem[]): ResolvedBase {
+  return { ...none([], warnings), infer: (local) => inferred(input, local, warnings) };
 }
 
 export async function resolveBase(input: BaseInput): Promise<ResolvedBase> {
@@ -115,7 +193,7 @@ export async function resolveBase(input: BaseInput): Promise<ResolvedBase> {
         fix: "Fetch the source's full history (git fetch --unshallow) to merge against the installed version",
       });
     }
-    return { kind: "manifest", ref: commit, via: "installed-manifest", hashes, oids: null, fill: async () => {}, problems: [], warnings, contents: gitContents(input, known ?? undefined, hashes) };
+    return { kind: "manifest", ref: commit, via: "installed-manifest", ...(known ? { commit: known } : {}), hashes, oids: null, fill: async () => {}, problems: [], warnings, contents: gitContents(input, known ?? undefined, hashes) };
   }
 
   const version = readVersionFile(input.versionFile);
@@ -123,10 +201,11 @@ export async function resolveBase(input: BaseInput): Promise<ResolvedBase> {
   if (version.commit) candidates.push({ ref: version.commit, via: "VERSION.txt" });
   if (input.from) candidates.push({ ref: input.from, via: "--from" });
   if (candidates.length === 0) {
+    if (input.sourceIsGit) return inferable(input, []);
     return none([], [{
       code: "BASE_REF_UNKNOWN",
-      message: `The installed version is unknown (no ${path.basename(input.installedManifest)}, no commit= in ${input.versionFile}): every file that differs from the source is a conflict`,
-      fix: "Pass --from <the source commit that was installed> to upgrade files you did not change without asking",
+      message: `The installed version is unknown (no ${path.basename(input.installedManifest)}, no commit= in ${input.versionFile}) and the source ${input.sourceRoot} is not a git repository, so it cannot be inferred: every file that differs from the source is a conflict`,
+      fix: "Use a git clone of the source as --source, or pass --from <the source commit that was installed> with one",
     }]);
   }
   if (!input.sourceIsGit) {
@@ -153,5 +232,6 @@ export async function resolveBase(input: BaseInput): Promise<ResolvedBase> {
     if (c.via === "--from") return none([p], warnings);
     warnings.push(p);
   }
-  return none([], warnings);
+  // A recorded commit the source does not know: the history can still tell what was installed.
+  return inferable(input, warnings);
 }

@@ -8,7 +8,7 @@ import path from "node:path";
 import type { ConflictPolicy } from "../../core/types.ts";
 import { resolveBase, type ResolvedBase } from "./base.ts";
 import { staticDeciderOf } from "./decide.ts";
-import { runGit } from "./gitobj.ts";
+import { renamesBetween, runGit } from "./gitobj.ts";
 import { missingLines, standardLines } from "./gitignore.ts";
 import { type FileFacts, fileFacts, modeOf, smallFileFacts } from "./hash.ts";
 import type { ContentOptions, Mapping } from "./options.ts";
@@ -64,7 +64,7 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
   const userOwned = matcher(opts.userPaths);
   const src = await sourceFacts(req.sourceRoot, req.signal);
 
-  const [n, l, base] = await Promise.all([
+  const [n, l, resolved] = await Promise.all([
     scanSource(req.sourceRoot, threeWay, excluded),
     scanLocal(req.installDir, threeWay, pathMap, excluded, userOwned),
     resolveBase({
@@ -78,6 +78,7 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
       pathMap,
     }),
   ]);
+  let base = resolved;
   const problems: Problem[] = [...n.problems, ...l.problems, ...base.problems];
   for (const m of n.missing) {
     if (m.owner === "system") {
@@ -95,7 +96,6 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
   const localSymlinks = new Set([...l.files.values()].filter((f) => f.symlink).map((f) => f.target));
   const localFiles = new Set(l.files.keys());
   const decide = staticDeciderOf(opts.rules, req.policy);
-  const baseKnown = base.kind !== "none";
   const entries: ContentEntry[] = [];
   const targets = [...new Set([...n.files.keys(), ...l.files.keys()])].sort();
   const read: Array<{ target: string; owner: "system" | "shared"; source?: string; localAbs?: string; newAbs?: string; l: FileFacts | null; n: FileFacts | null }> = [];
@@ -138,7 +138,7 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
       }
     }
     try {
-      const withOid = base.oids !== null;
+      const withOid = base.oids !== null || base.infer !== undefined;
       // Synchronous for ordinary files: a promise per file is measurable at 10k files.
       const lFacts = lf ? smallFileFacts(lf.abs, opts.largeFileBytes, withOid) ?? await fileFacts(lf.abs, opts.largeFileBytes, withOid) : null;
       const nFacts = nf ? smallFileFacts(nf.abs, opts.largeFileBytes, withOid) ?? await fileFacts(nf.abs, opts.largeFileBytes, withOid) : null;
@@ -148,6 +148,13 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
       entries.push({ target, source, owner, action: "error", hashes: { base: null, local: null, new: null }, reason: "unreadable" });
     }
   }
+
+  if (base.infer) {
+    const local = new Map<string, string>();
+    for (const r of read) if (r.l?.oid) local.set(r.target, r.l.oid);
+    base = await base.infer(local);
+  }
+  const baseKnown = base.kind !== "none";
 
   // A git base is compared by blob id: only a base that matches neither side is read.
   const baseHash = new Map<string, string | null>();
@@ -186,19 +193,73 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
     entries.push(entry);
   }
   entries.sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
+  const warnings = [...base.warnings, ...await reportDeletions(req, entries, base, src.commit, threeWay, pathMap)];
 
   const gitignore = planGitignore(req, n.files, opts);
   const plan: ContentPlanX = {
-    base: { kind: base.kind, ...(base.ref ? { ref: base.ref } : {}), ...(base.via ? { via: base.via } : {}) },
+    base: { kind: base.kind, ...(base.ref ? { ref: base.ref } : {}), ...(base.via ? { via: base.via } : {}), ...base.inference },
     entries,
     source: { root: req.sourceRoot, commit: src.commit, version: src.version },
     install: req.installDir,
     counts: countPlan(entries),
     gitignore,
     problems,
-    warnings: base.warnings,
+    warnings,
   };
   return { plan, base };
+}
+
+/**
+ * Upstream's deletions, told with where the file went when upstream moved it (git's rename
+ * detection from the installed commit to the new one, one `git diff` per run); and a warning
+ * for every edited file a deletion leaves behind, so that the user can carry the edit over.
+ */
+async function reportDeletions(
+  req: PlanRequest,
+  entries: ContentEntry[],
+  base: ResolvedBase,
+  head: string | null,
+  threeWay: readonly Mapping[],
+  pathMap: PathMap,
+): Promise<Problem[]> {
+  const gone = entries.filter((e) => e.hashes.new === null && e.hashes.base !== null && e.hashes.local !== null && e.action !== "error");
+  if (gone.length === 0) return [];
+  const moves = base.commit && head && base.commit !== head
+    ? await renamesBetween(req.sourceRoot, base.commit, head, threeWay.map((m) => m.from), req.signal)
+    : new Map<string, string>();
+  const warnings: Problem[] = [];
+  for (const e of gone) {
+    const from = pathMap.toSource(e.target)?.source;
+    const to = from ? moves.get(from) : undefined;
+    const where = to ? pathMap.toTarget(to)?.target ?? `${to} in the source (not installed)` : undefined;
+    if (to) e.moved_to = pathMap.toTarget(to)?.target ?? to;
+    const edited = e.hashes.local !== e.hashes.base;
+    if (!edited) {
+      if (where) e.reason = `moved upstream to ${where}`;
+      continue;
+    }
+    if (where) {
+      e.reason = e.action === "keep"
+        ? `moved upstream to ${where}; kept because you edited it: carry your edit there`
+        : `moved upstream to ${where}, changed locally: if you keep it, carry your edit there`;
+      warnings.push({
+        code: "UPSTREAM_MOVED_EDITED",
+        target: e.target,
+        message: e.action === "keep"
+          ? `Kept ${e.target} (edited); upstream moved it to ${where}: carry your edit there`
+          : `${e.target} (edited) was moved upstream to ${where}: if you keep it, carry your edit there`,
+        fix: `Copy your change into ${where}, then delete ${e.target}`,
+      });
+    } else if (e.action === "keep") {
+      warnings.push({
+        code: "UPSTREAM_DELETED_EDITED",
+        target: e.target,
+        message: `Kept ${e.target} (edited): upstream deleted it`,
+        fix: `Delete ${e.target} once you no longer need your version of it`,
+      });
+    }
+  }
+  return warnings;
 }
 
 function planGitignore(

@@ -104,3 +104,80 @@ export async function catFiles(repo: string, names: readonly string[], signal?: 
   }
   return result;
 }
+
+/** One line of `git log --raw` / `git diff --raw`: a path's blob before and after (null: absent or not a regular file). */
+export interface RawChange {
+  /** `A`dded, `M`odified, `D`eleted, `R`enamed, `T`ype changed. */
+  status: string;
+  path: string;
+  /** For a rename: the path it came from. */
+  from?: string;
+  before: string | null;
+  after: string | null;
+}
+
+export interface CommitChanges {
+  commit: string;
+  changes: RawChange[];
+}
+
+const REGULAR = new Set(["100644", "100755"]);
+const COMMIT_MARK = "\x01";
+
+/** Parses `--raw -z --no-abbrev` records (`:mode mode oid oid status\0path\0[path\0]`) starting at token `i`. */
+function parseRaw(tokens: readonly string[], i: number, out: RawChange[]): number {
+  while (i < tokens.length) {
+    const meta = tokens[i].startsWith("\n") ? tokens[i].slice(1) : tokens[i];
+    if (!meta.startsWith(":")) break;
+    const [oldMode, newMode, oldOid, newOid, status] = meta.slice(1).split(" ");
+    const letter = status[0];
+    const before = REGULAR.has(oldMode) ? oldOid : null;
+    const after = REGULAR.has(newMode) ? newOid : null;
+    if (letter === "R" || letter === "C") {
+      out.push({ status: letter, from: tokens[i + 1], path: tokens[i + 2], before, after });
+      i += 3;
+    } else {
+      out.push({ status: letter, path: tokens[i + 1], before, after });
+      i += 2;
+    }
+  }
+  return i;
+}
+
+/**
+ * Every commit of HEAD's first-parent line that changed the given folders, oldest first,
+ * with its changes against its first parent (renames detected): replaying them from an
+ * empty tree gives each commit's tree of those folders. One `git log` for the whole history.
+ */
+export async function firstParentHistory(repo: string, dirs: readonly string[], signal?: AbortSignal): Promise<CommitChanges[]> {
+  if (dirs.length === 0) return [];
+  const out = await gitOk([
+    "-C", repo, "-c", "log.showSignature=false", "log", "--first-parent", "--diff-merges=first-parent", "--reverse",
+    "--raw", "-z", "--no-abbrev", "-M", `--format=${COMMIT_MARK}%H`, "HEAD", "--", ...dirs,
+  ], { signal });
+  const tokens = out.toString("utf8").split("\0");
+  const commits: CommitChanges[] = [];
+  let i = 0;
+  while (i < tokens.length) {
+    const t = tokens[i].startsWith("\n") ? tokens[i].slice(1) : tokens[i];
+    if (!t.startsWith(COMMIT_MARK)) {
+      i++;
+      continue;
+    }
+    const c: CommitChanges = { commit: t.slice(1), changes: [] };
+    i = parseRaw(tokens, i + 1, c.changes);
+    commits.push(c);
+  }
+  return commits;
+}
+
+/** Paths git sees as renamed between two commits under the given folders: old path → new path. */
+export async function renamesBetween(repo: string, from: string, to: string, dirs: readonly string[], signal?: AbortSignal): Promise<Map<string, string>> {
+  const moved = new Map<string, string>();
+  if (dirs.length === 0) return moved;
+  const out = await gitOk(["-C", repo, "diff", "--raw", "-z", "--no-abbrev", "-M", from, to, "--", ...dirs], { signal });
+  const changes: RawChange[] = [];
+  parseRaw(out.toString("utf8").split("\0"), 0, changes);
+  for (const c of changes) if (c.status === "R" && c.from) moved.set(c.from, c.path);
+  return moved;
+}

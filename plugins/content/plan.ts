@@ -4,7 +4,7 @@
  * around this; every row is tested here and again on real files.
  */
 import type { ContentPlan, PlanAction, PlanEntry } from "../../core/types.ts";
-import type { ResolvedBase } from "./base.ts";
+import type { InferenceFacts, ResolvedBase } from "./base.ts";
 import type { Decision } from "./options.ts";
 import type { Problem } from "./scan.ts";
 
@@ -42,8 +42,9 @@ export function classify({ base: b, local: l, new: n, owner, baseKnown }: Classi
   }
   if (n === null) {
     if (b === null) return { action: "keep", reason: "local file (not from upstream)" };
-    if (owner === "shared") return { action: "keep", reason: "deleted upstream; shared files are never deleted" };
+    // An unedited copy is nothing to lose (and the backup has it); left behind, the server would index it beside its replacement.
     if (l === b) return { action: "delete", reason: "deleted upstream" };
+    if (owner === "shared") return { action: "keep", reason: "deleted upstream; kept because you edited it" };
     return { action: "conflict", reason: "deleted upstream, changed locally", conflict: "deleted-upstream" };
   }
   if (b === null) {
@@ -64,6 +65,8 @@ export interface ContentEntry extends PlanEntry {
   decided_by?: string;
   /** Permission bits to give a written file. */
   mode?: number;
+  /** Upstream deleted this path by moving it (git's rename detection, base → new): the installation path it moved to. */
+  moved_to?: string;
 }
 
 /** A conflict `merge` can resolve: text on both sides, and no deletion involved. */
@@ -83,7 +86,8 @@ export interface PlanCounts {
 
 /** The plan as the content plugin builds it: core's ContentPlan plus what a renderer and the apply step need. */
 export interface ContentPlanX extends ContentPlan {
-  base: { kind: ResolvedBase["kind"]; ref?: string; via?: ResolvedBase["via"] };
+  /** Which base, how it was found, and for an inferred one how well it fits (see InferenceFacts). */
+  base: { kind: ResolvedBase["kind"]; ref?: string; via?: ResolvedBase["via"] } & Partial<InferenceFacts>;
   entries: PlanEntry[];
   source: { root: string; commit: string | null; version: string | null };
   install: string;

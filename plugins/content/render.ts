@@ -72,8 +72,10 @@ const LABELS: Record<keyof PlanCounts, string> = {
 
 /** The human rendering: counts, then every path that is not unchanged, then the diffs if any. */
 export function renderPlanText(plan: ContentPlanX, diffs?: Record<string, string>): string {
+  const b = plan.base;
+  const via = b.via === "inferred" && b.total !== undefined ? `inferred: ${b.matched} of ${b.total} files match` : b.via;
   const lines = [
-    `Content plan: base ${plan.base.kind}${plan.base.ref ? ` ${plan.base.ref.slice(0, 12)}` : ""}${plan.base.via ? ` (${plan.base.via})` : ""} → ${plan.source.version ?? plan.source.commit?.slice(0, 12) ?? "working tree"}`,
+    `Content plan: base ${b.kind}${b.ref ? ` ${b.ref.slice(0, 12)}` : ""}${via ? ` (${via})` : ""} → ${plan.source.version ?? plan.source.commit?.slice(0, 12) ?? "working tree"}`,
     "  " + (Object.keys(LABELS) as (keyof PlanCounts)[]).map((k) => `${plan.counts[k]} ${LABELS[k]}`).join(", "),
   ];
   for (const e of plan.entries as ContentEntry[]) {
@@ -83,6 +85,7 @@ export function renderPlanText(plan: ContentPlanX, diffs?: Record<string, string
   }
   if (plan.gitignore.add.length) lines.push(`  gitignore  ${plan.gitignore.file}  (+${plan.gitignore.add.length} line${plan.gitignore.add.length === 1 ? "" : "s"})`);
   for (const p of plan.problems) lines.push(`  error      ${p.message}`);
+  for (const w of plan.warnings) lines.push(`  warning    ${w.message}`);
   if (diffs) for (const d of Object.values(diffs)) lines.push(d.trimEnd());
   return lines.join("\n") + "\n";
 }

@@ -10,9 +10,16 @@ import { globby } from "globby";
 import type { Mapping } from "./options.ts";
 import { insideJoin, isInside, type PathMap } from "./paths.ts";
 
-export type ProblemCode = "UNSAFE_PATH" | "CONTENT_PLAN_ERROR" | "INSTALLED_MANIFEST_INVALID" | "BASE_REF_UNKNOWN";
+export type ProblemCode =
+  | "BASE_INFERRED"
+  | "BASE_REF_UNKNOWN"
+  | "CONTENT_PLAN_ERROR"
+  | "INSTALLED_MANIFEST_INVALID"
+  | "UNSAFE_PATH"
+  | "UPSTREAM_DELETED_EDITED"
+  | "UPSTREAM_MOVED_EDITED";
 
-/** Something that stops the plan; pre-flight turns each into an error finding. */
+/** Something that stops the plan (pre-flight turns each into an error finding), or, in a plan's warnings, is worth saying. */
 export interface Problem {
   code: ProblemCode;
   message: string;
