@@ -1,0 +1,312 @@
+// Base inference (SPEC §5.2) on real git histories: an installation that records nothing,
+// a source whose history holds three releases and the commits between them (renames,
+// deletions, moves out of usage/), and the plan, the dry run, --json and the summary that
+// report what was inferred. Also shared files upstream deleted, and files upstream moved.
+import fs from "node:fs";
+import path from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { EXIT } from "../core/errors.ts";
+import type { RunOptions } from "../core/types.ts";
+import { runLifecycle } from "../core/upgrader.ts";
+import { backupPlugin } from "../plugins/backup.ts";
+import { contentPlugin, renderPlanText } from "../plugins/content.ts";
+import type { CommitChanges } from "../plugins/content/gitobj.ts";
+import { inferBase } from "../plugins/content/infer.ts";
+import type { ContentEntry, ContentPlanX } from "../plugins/content/plan.ts";
+import { preflightPlugin } from "../plugins/preflight.ts";
+import { reportPlugin } from "../plugins/report.ts";
+import { resultOf, runCli } from "./helpers/cli.ts";
+import { gitMergeFile, makeCtx, makeSourceRepo, otherPhasesDouble, read, removeTemps, runTaps, sha, snapshot, tmpDir, type Tree, writeTree } from "./helpers/content-project.ts";
+import { installWithoutRecords, planOf, withoutHistory } from "./helpers/infer-project.ts";
+
+const lines = (name: string, n: number, change: Record<number, string> = {}) =>
+  Array.from({ length: n }, (_, i) => change[i] ?? `${name} line ${i + 1}`).join("\n") + "\n";
+
+// Release 1 and what each later commit changes in `universal/`.
+const R1: Tree = {
+  "standards/a.md": lines("a", 8),
+  "standards/b.md": lines("b", 12),
+  "standards/c.md": lines("c", 6),
+  "standards/d.md": lines("d", 6),
+  "standards/e.md": lines("e", 6),
+  "standards/h.md": lines("h", 6),
+  "standards/same.md": lines("same", 4),
+  "standards/x-old.md": lines("x", 10),
+  "standards/sys-gone.md": lines("sys-gone", 3),
+  "workflows/w_v1/one.md": lines("one", 5),
+  "usage/guide.md": lines("guide", 5),
+  "usage/old-note.md": lines("old-note", 5),
+  "usage/moved.md": lines("moved", 20),
+  "usage/moved-clean.md": lines("moved-clean", 20),
+};
+const FIX1: Tree = { ...R1, "standards/e.md": lines("e", 6, { 2: "e line 3, typo fixed" }) };
+const R2: Tree = (() => {
+  const t: Tree = {
+    ...FIX1,
+    "standards/c.md": lines("c", 6, { 0: "c, release 2" }),
+    "standards/d.md": lines("d", 6, { 0: "d, release 2" }),
+    "standards/h.md": lines("h", 6, { 0: "h, release 2" }),
+    // Renamed, and edited a little on the way.
+    "standards/x-new.md": lines("x", 10, { 9: "x line 10, renamed" }),
+  };
+  delete t["standards/x-old.md"];
+  return t;
+})();
+const FIX2: Tree = { ...R2, "workflows/w_v2/two.md": lines("two", 5) };
+const R3: Tree = (() => {
+  const t: Tree = {
+    ...FIX2,
+    "standards/b.md": lines("b", 12, { 1: "b line 2, release 3" }),
+    "standards/h.md": lines("h", 6, { 0: "h, release 2", 5: "h line 6, release 3" }),
+    // usage/ retired: two files move under standards/, two go.
+    "standards/ai/moved.md": R1["usage/moved.md"],
+    "standards/ai/moved-clean.md": R1["usage/moved-clean.md"],
+  };
+  for (const gone of ["usage/guide.md", "usage/old-note.md", "usage/moved.md", "usage/moved-clean.md", "standards/sys-gone.md"]) delete t[gone];
+  return t;
+})();
+
+const MINE = {
+  "standards/universal/a.md": lines("a", 8, { 7: "a line 8, our team's rule" }),
+  "standards/universal/b.md": lines("b", 12, { 10: "b line 11, ours" }),
+  "usage/old-note.md": lines("old-note", 5, { 0: "old-note: we still use this" }),
+  "usage/moved.md": lines("moved", 20, { 19: "moved line 20, our addition" }),
+};
+
+interface World {
+  source: string;
+  commits: string[];
+  project: string;
+  install: string;
+}
+
+let repo: { source: string; commits: string[] } | null = null;
+
+function sourceRepo() {
+  if (!repo) {
+    const source = path.join(tmpDir("infer-src"), "agent-os-enhanced");
+    repo = { source, commits: makeSourceRepo(source, [R1, FIX1, R2, FIX2, R3].map((universal) => ({ universal }))) };
+  }
+  return repo;
+}
+const RELEASE = { r1: 0, fix1: 1, r2: 2, fix2: 3, r3: 4 };
+
+/** Release 1 installed by upstream's installer (no records), one file hand-copied from release 2, the user's edits. */
+function world(): World {
+  const { source, commits } = sourceRepo();
+  const project = path.join(tmpDir("infer"), "proj");
+  const install = installWithoutRecords(project, R1);
+  writeTree(install, { "standards/universal/h.md": R2["standards/h.md"], ...MINE, "standards/universal/ours.md": "# Our own standard\n" });
+  return { source, commits, project, install };
+}
+
+const actionsOf = (plan: ContentPlanX) => Object.fromEntries((plan.entries as ContentEntry[]).filter((e) => e.action !== "unchanged").map((e) => [e.target, e.action]));
+
+test("no records, three releases: the base is release 1, the hand-copied file updates, exactly one conflict", async () => {
+  const w = world();
+  const { run, plan, byTarget } = await planOf(w.project, { source: w.source });
+  // 15 local files: 9 as release 1 has them, h.md as release 2 has it, 4 edited, 1 the user's own.
+  assert.equal(plan.base, { kind: "git", ref: w.commits[RELEASE.r1], via: "inferred", matched: 9, unedited: 10, total: 15 });
+  assert.equal(run.findings.warnings.map((f) => [f.code, f.message]), [
+    ["BASE_INFERRED", `Base inferred: ${w.commits[0].slice(0, 7)}, 9 of 15 files match; 1 more match another upstream version; 5 edited or your own`],
+    ["UPSTREAM_MOVED_EDITED", "Kept usage/moved.md (edited); upstream moved it to standards/universal/ai/moved.md: carry your edit there"],
+    ["UPSTREAM_DELETED_EDITED", "Kept usage/old-note.md (edited): upstream deleted it"],
+    ["CONFLICTS_UNRESOLVED", "Cannot upgrade the content without a decision: 1 conflict (standards/universal/b.md)"],
+  ]);
+  assert.equal(actionsOf(plan), {
+    "standards/universal/a.md": "keep_local",
+    "standards/universal/ai/moved-clean.md": "new",
+    "standards/universal/ai/moved.md": "new",
+    "standards/universal/b.md": "conflict",
+    "standards/universal/c.md": "update",
+    "standards/universal/d.md": "update",
+    "standards/universal/e.md": "update",
+    "standards/universal/h.md": "update",
+    "standards/universal/ours.md": "keep",
+    "standards/universal/sys-gone.md": "delete",
+    "standards/universal/x-new.md": "new",
+    "standards/universal/x-old.md": "delete",
+    "usage/guide.md": "delete",
+    "usage/moved-clean.md": "delete",
+    "usage/moved.md": "keep",
+    "usage/old-note.md": "keep",
+    "workflows/w_v2/two.md": "new",
+  });
+  assert.equal(plan.counts, { new: 4, updated: 4, unchanged: 2, kept_local: 4, conflicts: 1, deleted: 4, errors: 0 });
+  // The hand-copied file's base is the release-2 version it is a copy of.
+  assert.equal(byTarget["standards/universal/h.md"].hashes, { base: sha(R2["standards/h.md"]), local: sha(R2["standards/h.md"]), new: sha(R3["standards/h.md"]) });
+  // The edited files' base is the inferred commit's version: a real three-way comparison.
+  assert.equal(byTarget["standards/universal/b.md"].hashes.base, sha(R1["standards/b.md"]));
+  assert.is(byTarget["standards/universal/b.md"].conflict, "both-changed");
+  assert.equal(byTarget["standards/universal/a.md"].hashes.base, sha(R1["standards/a.md"]));
+  // Upstream's moves, named where they matter.
+  assert.is(byTarget["standards/universal/x-old.md"].reason, "moved upstream to standards/universal/x-new.md");
+  assert.is(byTarget["usage/moved-clean.md"].reason, "moved upstream to standards/universal/ai/moved-clean.md");
+  assert.is(byTarget["usage/moved.md"].reason, "moved upstream to standards/universal/ai/moved.md; kept because you edited it: carry your edit there");
+  assert.is(byTarget["usage/moved.md"].moved_to, "standards/universal/ai/moved.md");
+  assert.is(byTarget["usage/old-note.md"].reason, "deleted upstream; kept because you edited it");
+  assert.is(byTarget["usage/guide.md"].reason, "deleted upstream");
+
+  const text = renderPlanText(plan);
+  assert.match(text, new RegExp(`^Content plan: base git ${w.commits[0].slice(0, 12)} \\(inferred: 9 of 15 files match\\) → ${w.commits[4].slice(0, 12)}\n`));
+  assert.match(text, /^  warning    Kept usage\/moved\.md \(edited\); upstream moved it to standards\/universal\/ai\/moved\.md: carry your edit there$/m);
+});
+
+test("the same installation with the installed commit recorded: the hand-copied file becomes a second, false conflict", async () => {
+  const w = world();
+  const { plan } = await planOf(w.project, { source: w.source, from: w.commits[RELEASE.r1] });
+  assert.equal(plan.base, { kind: "git", ref: w.commits[0], via: "--from" });
+  assert.equal((plan.entries as ContentEntry[]).filter((e) => e.action === "conflict").map((e) => e.target), ["standards/universal/b.md", "standards/universal/h.md"]);
+  // Without any history nothing is known: every file that differs is a conflict.
+  const flat = withoutHistory(w.source, path.join(tmpDir("infer-flat"), "src"));
+  const none = await planOf(w.project, { source: flat });
+  assert.equal(none.plan.base, { kind: "none" });
+  assert.is(none.plan.counts.conflicts, 6, "a, b, c, d, e, h: every local file that differs from release 3");
+});
+
+test("--on-conflict merge: what the run writes, deletes and keeps", async () => {
+  const w = world();
+  const { ctx, journal } = makeCtx(w.project, { source: w.source, onConflict: "merge" });
+  const run = await runTaps([contentPlugin()], ctx);
+  assert.is(run.error, undefined, String(run.error));
+  const I = (p: string) => path.join(w.install, p);
+  const U = (p: string) => R3[p] as string;
+  assert.is(read(I("standards/universal/h.md")), U("standards/h.md"), "the hand-copied file is updated cleanly");
+  assert.is(read(I("standards/universal/b.md")), gitMergeFile(Buffer.from(MINE["standards/universal/b.md"]), Buffer.from(R1["standards/b.md"] as string), Buffer.from(U("standards/b.md"))).toString());
+  assert.ok(read(I("standards/universal/b.md")).includes("b line 2, release 3\n") && read(I("standards/universal/b.md")).includes("b line 11, ours\n"), "both changes, no markers");
+  assert.is(read(I("standards/universal/a.md")), MINE["standards/universal/a.md"]);
+  for (const p of ["c.md", "d.md", "e.md", "x-new.md", "ai/moved.md", "ai/moved-clean.md"]) assert.is(read(I(`standards/universal/${p}`)), U(`standards/${p}`), p);
+  // Unedited shared and system files upstream deleted are gone; the edited shared ones stay, byte for byte.
+  for (const p of ["usage/guide.md", "usage/moved-clean.md", "standards/universal/sys-gone.md", "standards/universal/x-old.md"]) assert.not.ok(fs.existsSync(I(p)), p);
+  assert.is(read(I("usage/old-note.md")), MINE["usage/old-note.md"]);
+  assert.is(read(I("usage/moved.md")), MINE["usage/moved.md"]);
+  assert.equal(fs.readdirSync(I("usage")).sort(), ["moved.md", "old-note.md"]);
+  assert.equal(run.evidence!.needs_attention, []);
+  assert.equal((run.evidence!.base as ContentPlanX["base"]).via, "inferred");
+  // The summary lists journal steps named warning:…
+  assert.equal(journal.filter((j) => j.step.startsWith("warning:")).map((j) => j.step), [
+    `warning:Base inferred: ${w.commits[0].slice(0, 7)}, 9 of 15 files match; 1 more match another upstream version; 5 edited or your own`,
+    "warning:Kept usage/moved.md (edited); upstream moved it to standards/universal/ai/moved.md: carry your edit there",
+    "warning:Kept usage/old-note.md (edited): upstream deleted it",
+  ]);
+  // From now on the installed manifest is the base: nothing is inferred, nothing is asked.
+  const next = await planOf(w.project, { source: w.source });
+  assert.equal(next.plan.base, { kind: "manifest", ref: w.commits[4], via: "installed-manifest" });
+  assert.equal(actionsOf(next.plan), { "standards/universal/a.md": "keep_local", "standards/universal/b.md": "keep_local", "standards/universal/ours.md": "keep", "usage/moved.md": "keep", "usage/old-note.md": "keep" });
+});
+
+test("an edited system file upstream moved: a conflict whose reason names the new path", async () => {
+  const w = world();
+  writeTree(w.install, { "standards/universal/x-old.md": lines("x", 10, { 0: "x line 1, ours" }) });
+  const { run, byTarget } = await planOf(w.project, { source: w.source });
+  const e = byTarget["standards/universal/x-old.md"];
+  assert.equal([e.action, e.conflict, e.moved_to], ["conflict", "deleted-upstream", "standards/universal/x-new.md"]);
+  assert.is(e.reason, "moved upstream to standards/universal/x-new.md, changed locally: if you keep it, carry your edit there");
+  const moved = run.findings.warnings.find((f) => f.code === "UPSTREAM_MOVED_EDITED" && f.message.startsWith("standards/"));
+  assert.equal([moved?.message, moved?.fix], [
+    "standards/universal/x-old.md (edited) was moved upstream to standards/universal/x-new.md: if you keep it, carry your edit there",
+    "Copy your change into standards/universal/x-new.md, then delete standards/universal/x-old.md",
+  ]);
+});
+
+test("installed from the middle release: its commit is found, not the oldest one", async () => {
+  const { source, commits } = sourceRepo();
+  const project = path.join(tmpDir("infer-mid"), "proj");
+  installWithoutRecords(project, R2);
+  const { plan } = await planOf(project, { source });
+  // Release 2 and the commit after it (it only adds a file) tie: the oldest wins.
+  assert.equal(plan.base, { kind: "git", ref: commits[RELEASE.r2], via: "inferred", matched: 14, unedited: 14, total: 14 });
+  assert.is(plan.counts.conflicts, 0);
+  assert.equal(Object.values(actionsOf(plan)).filter((a) => a === "update").length, 2, "b.md and h.md");
+});
+
+test("a VERSION.txt commit the source does not know: said, then inferred", async () => {
+  const w = world();
+  fs.writeFileSync(path.join(w.install, "VERSION.txt"), "version=1.0\ncommit=0123456789abcdef0123456789abcdef01234567\n");
+  const { run, plan } = await planOf(w.project, { source: w.source });
+  assert.equal([plan.base.via, plan.base.ref], ["inferred", w.commits[0]]);
+  assert.equal(run.findings.warnings.map((f) => f.code).slice(0, 2), ["BASE_REF_UNKNOWN", "BASE_INFERRED"]);
+  assert.is(plan.counts.conflicts, 1);
+});
+
+test("nothing local matches any version upstream ever had: no base, and it says so", async () => {
+  const { source } = sourceRepo();
+  const project = path.join(tmpDir("infer-nomatch"), "proj");
+  installWithoutRecords(project, { "standards/a.md": "not upstream's\n", "standards/b.md": "nor this\n" });
+  const { run, plan } = await planOf(project, { source });
+  assert.equal(plan.base, { kind: "none" });
+  assert.equal(run.findings.warnings.map((f) => f.code), ["BASE_REF_UNKNOWN", "CONFLICTS_UNRESOLVED"]);
+  assert.match(run.findings.warnings[0].message, /and not one of the 2 installed files matches a version in the source's history: every file that differs from the source is a conflict$/);
+  assert.is(plan.counts.conflicts, 2);
+});
+
+// The inference itself, on hand-made histories (the raw changes `git log --raw` would give).
+const ch = (path: string, before: string | null, after: string | null, from?: string) => ({ status: from ? "R" : after === null ? "D" : before === null ? "A" : "M", path, before, after, ...(from ? { from } : {}) });
+
+test("inferBase: ties go to the oldest commit; a rename keeps a file's versions together", () => {
+  const history: CommitChanges[] = [
+    { commit: "c1", changes: [ch("u/a", null, "a1"), ch("u/b", null, "b1")] },
+    { commit: "c2", changes: [ch("u/c", null, "c1")] },
+    { commit: "c3", changes: [ch("u/b2", "b1", "b2", "u/b"), ch("u/a", "a1", "a2")] },
+    { commit: "c4", changes: [ch("u/b2", "b2", "b3")] },
+  ];
+  // a as c1..c2 had it, b as its renamed successor had it in c4: an old path holding a newer version.
+  const r = inferBase(history, new Map([["u/a", "a1"], ["u/b", "b3"], ["u/mine", "m"]]));
+  assert.equal({ ...r, bases: Object.fromEntries(r.bases) }, {
+    commit: "c1",
+    matched: 1,
+    unedited: 2,
+    total: 3,
+    bases: { "u/a": "a1", "u/b": "b3" },
+  });
+  const none = inferBase(history, new Map([["u/a", "zz"]]));
+  assert.equal([none.commit, none.matched, none.unedited, none.bases.size], [null, 0, 0, 0]);
+  const later = inferBase(history, new Map([["u/a", "a2"], ["u/b2", "b2"], ["u/c", "c1"]]));
+  assert.equal([later.commit, later.matched, Object.fromEntries(later.bases)], ["c3", 3, { "u/a": "a2", "u/b2": "b2", "u/c": "c1" }]);
+});
+
+// Through the real upgrader and the real CLI: the plan's base in --json, the dry run's text, the summary.
+const runOptions = (w: World, o: Partial<RunOptions>): RunOptions => ({
+  source: w.source,
+  target: w.project,
+  dryRun: false,
+  diff: false,
+  onConflict: null,
+  yes: false,
+  json: true,
+  restart: false,
+  skipDeps: true,
+  keepBackups: 3,
+  from: null,
+  interactive: false,
+  ...o,
+});
+
+test("runLifecycle: the summary says which base was inferred and which edited files upstream deleted or moved", async () => {
+  const w = world();
+  const plugins = [preflightPlugin(), backupPlugin(), contentPlugin(), otherPhasesDouble({ backup: false }), reportPlugin()];
+  const r = await runLifecycle({ resolved: { file: null, config: {}, plugins }, options: runOptions(w, { onConflict: "merge" }) });
+  assert.is(r.status, "completed", JSON.stringify(r.error));
+  assert.equal((r.plan as ContentPlanX).base, { kind: "git", ref: w.commits[0], via: "inferred", matched: 9, unedited: 10, total: 15 });
+  const summary = fs.readFileSync(r.report_path!, "utf8");
+  assert.match(summary, new RegExp(`\n## Warnings\n\n- Base inferred: ${w.commits[0].slice(0, 7)}, 9 of 15 files match; 1 more match another upstream version; 5 edited or your own\n- Kept usage/moved\\.md \\(edited\\); upstream moved it to standards/universal/ai/moved\\.md: carry your edit there\n- Kept usage/old-note\\.md \\(edited\\): upstream deleted it\n`));
+});
+
+test("CLI --dry-run --json and --dry-run: the inferred base in the plan and in the text; nothing written", async () => {
+  const w = world();
+  const before = snapshot(w.project);
+  const j = await runCli(["--source", w.source, "--dry-run", "--json"], { cwd: w.project, timeoutMs: 60_000 });
+  assert.is(j.code, EXIT.ok, j.stdout + j.stderr);
+  const result = resultOf(j);
+  assert.equal(result.plan.base, { kind: "git", ref: w.commits[0], via: "inferred", matched: 9, unedited: 10, total: 15 });
+  assert.is(result.plan.counts.conflicts, 1);
+  const h = await runCli(["--source", w.source, "--dry-run"], { cwd: w.project, timeoutMs: 60_000 });
+  assert.is(h.code, EXIT.ok, h.stdout + h.stderr);
+  assert.match(h.stdout, new RegExp(`^  ! Base inferred: ${w.commits[0].slice(0, 7)}, 9 of 15 files match; 1 more match another upstream version; 5 edited or your own$`, "m"));
+  assert.match(h.stdout, /^ +keep +usage\/moved\.md +\(moved upstream to standards\/universal\/ai\/moved\.md; kept because you edited it: carry your edit there\)$/m);
+  assert.equal(snapshot(w.project), before);
+});
+
+test.after(removeTemps);
+test.run();
