@@ -11,7 +11,7 @@
  */
 import path from "node:path";
 import { readVersionFile } from "../version-file.ts";
-import { catFiles, firstParentHistory, lsTree, resolveCommit } from "./gitobj.ts";
+import { catFiles, type CommitChanges, firstParentHistory, lsTree, resolveCommit } from "./gitobj.ts";
 import { sha256 } from "./hash.ts";
 import { inferBase } from "./infer.ts";
 import { readInstalledManifest } from "./manifest.ts";
@@ -141,14 +141,13 @@ async function fromGit(input: BaseInput, commit: string, via: ResolvedBase["via"
 const short = (sha: string) => sha.slice(0, 7);
 
 /** The base from the source's history alone (see infer.ts); none when not one local file matches it. */
-async function inferred(input: BaseInput, local: ReadonlyMap<string, string>, warnings: Problem[]): Promise<ResolvedBase> {
+async function inferred(input: BaseInput, history: Promise<CommitChanges[]>, local: ReadonlyMap<string, string>, warnings: Problem[]): Promise<ResolvedBase> {
   const bySource = new Map<string, string>();
   for (const [target, oid] of local) {
     const src = input.pathMap.toSource(target);
     if (src) bySource.set(src.source, oid);
   }
-  const history = await firstParentHistory(input.sourceRoot, input.mappings.map((m) => m.from), input.signal);
-  const inf = inferBase(history, bySource);
+  const inf = inferBase(await history, bySource);
   if (!inf.commit) {
     return none([], [...warnings, {
       code: "BASE_REF_UNKNOWN",
@@ -175,7 +174,10 @@ async function inferred(input: BaseInput, local: ReadonlyMap<string, string>, wa
 
 /** No recorded base yet, to be inferred from the source's history once the installed files' blob ids are known. */
 function inferable(input: BaseInput, warnings: Problem[]): ResolvedBase {
-  return { ...none([], warnings), infer: (local) => inferred(input, local, warnings) };
+  // Read now: git walks the history while the planner hashes the installation.
+  const history = firstParentHistory(input.sourceRoot, input.mappings.map((m) => m.from), input.signal);
+  history.catch(() => {}); // awaited (and its error thrown) by infer; never left unhandled
+  return { ...none([], warnings), infer: (local) => inferred(input, history, local, warnings) };
 }
 
 export async function resolveBase(input: BaseInput): Promise<ResolvedBase> {
