@@ -9,7 +9,7 @@
  * inference reads (git's own cost, the floor), and the whole plan with the installed commit
  * recorded (VERSION.txt commit=) against the whole plan that has to infer it.
  *
- *     node --import tsx bench/content-infer.ts [--commits 1000] [--files 300] [--runs 7]
+ *     node --import tsx bench/content-infer.ts [--commits 1000] [--tree 300] [--runs 7]
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -27,7 +27,7 @@ const arg = (name: string, def: number) => {
   return i > 0 ? Number(process.argv[i + 1]) : def;
 };
 const COMMITS = arg("commits", 1000);
-const FILES = arg("files", 300);
+const FILES = arg("tree", 300);
 const RUNS = arg("runs", 7);
 const ASSETS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../demo/assets");
 const DIRS = ["universal/standards", "universal/workflows", "universal/usage"];
