@@ -23,7 +23,10 @@ export const Mapping = z.strictObject({
   from: relDir,
   /** Folder in the installation, e.g. `standards/universal`. */
   to: relDir,
-  /** `system`: add, update, delete what upstream deleted. `shared`: add, update, never delete. */
+  /**
+   * `system`: add, update, delete what upstream deleted (an edited one is a conflict).
+   * `shared`: add, update, delete what upstream deleted only when unedited (an edited one is kept and reported).
+   */
   owner: z.enum(["system", "shared"]),
   /**
    * `three-way`: planned and written by this plugin (phase 2). `replace`: copied exactly by the
