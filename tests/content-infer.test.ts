@@ -11,13 +11,13 @@ import type { RunOptions } from "../core/types.ts";
 import { runLifecycle } from "../core/upgrader.ts";
 import { backupPlugin } from "../plugins/backup.ts";
 import { contentPlugin, renderPlanText } from "../plugins/content.ts";
-import type { CommitChanges } from "../plugins/content/gitobj.ts";
+import { type CommitChanges, firstParentHistory, renamesBetween } from "../plugins/content/gitobj.ts";
 import { inferBase } from "../plugins/content/infer.ts";
 import type { ContentEntry, ContentPlanX } from "../plugins/content/plan.ts";
 import { preflightPlugin } from "../plugins/preflight.ts";
 import { reportPlugin } from "../plugins/report.ts";
 import { resultOf, runCli } from "./helpers/cli.ts";
-import { gitMergeFile, makeCtx, makeSourceRepo, otherPhasesDouble, read, removeTemps, runTaps, sha, snapshot, tmpDir, type Tree, writeTree } from "./helpers/content-project.ts";
+import { git, gitMergeFile, makeCtx, makeSourceRepo, otherPhasesDouble, read, removeTemps, runTaps, sha, snapshot, tmpDir, type Tree, writeTree } from "./helpers/content-project.ts";
 import { installWithoutRecords, planOf, withoutHistory } from "./helpers/infer-project.ts";
 
 const lines = (name: string, n: number, change: Record<number, string> = {}) =>
@@ -264,6 +264,33 @@ test("inferBase: ties go to the oldest commit; a rename keeps a file's versions 
   assert.equal([none.commit, none.matched, none.unedited, none.bases.size], [null, 0, 0, 0]);
   const later = inferBase(history, new Map([["u/a", "a2"], ["u/b2", "b2"], ["u/c", "c1"]]));
   assert.equal([later.commit, later.matched, Object.fromEntries(later.bases)], ["c3", 3, { "u/a": "a2", "u/b2": "b2", "u/c": "c1" }]);
+});
+
+test("firstParentHistory on a real repository with a merge: the main line only, each commit against its first parent", async () => {
+  const dir = path.join(tmpDir("infer-merge"), "src");
+  const [c1] = makeSourceRepo(dir, [{ universal: { "standards/a.md": "a1\n", "standards/b.md": lines("b", 10) } }]);
+  git(dir, "checkout", "-q", "-b", "side");
+  writeTree(dir, { "universal/standards/a.md": "a2 (side)\n" });
+  git(dir, "commit", "-qam", "side 1");
+  writeTree(dir, { "universal/standards/a.md": "a3 (side)\n" });
+  git(dir, "commit", "-qam", "side 2");
+  git(dir, "checkout", "-q", "main");
+  git(dir, "mv", "universal/standards/b.md", "universal/standards/b-renamed.md");
+  git(dir, "commit", "-qm", "rename on main");
+  const renamed = git(dir, "rev-parse", "HEAD");
+  git(dir, "merge", "-q", "--no-ff", "-m", "merge side", "side");
+  const merge = git(dir, "rev-parse", "HEAD");
+  const blob = (rev: string) => git(dir, "rev-parse", rev);
+  const history = await firstParentHistory(dir, ["universal/standards"]);
+  assert.equal(history, [
+    { commit: c1, changes: [
+      { status: "A", path: "universal/standards/a.md", before: null, after: blob(`${c1}:universal/standards/a.md`) },
+      { status: "A", path: "universal/standards/b.md", before: null, after: blob(`${c1}:universal/standards/b.md`) },
+    ] },
+    { commit: renamed, changes: [{ status: "R", from: "universal/standards/b.md", path: "universal/standards/b-renamed.md", before: blob(`${c1}:universal/standards/b.md`), after: blob(`${c1}:universal/standards/b.md`) }] },
+    { commit: merge, changes: [{ status: "M", path: "universal/standards/a.md", before: blob(`${c1}:universal/standards/a.md`), after: blob(`${merge}:universal/standards/a.md`) }] },
+  ]);
+  assert.equal(await renamesBetween(dir, c1, merge, ["universal/standards"]), new Map([["universal/standards/b.md", "universal/standards/b-renamed.md"]]));
 });
 
 // Through the real upgrader and the real CLI: the plan's base in --json, the dry run's text, the summary.

@@ -107,10 +107,10 @@ export async function catFiles(repo: string, names: readonly string[], signal?: 
 
 /** One line of `git log --raw` / `git diff --raw`: a path's blob before and after (null: absent or not a regular file). */
 export interface RawChange {
-  /** `A`dded, `M`odified, `D`eleted, `R`enamed, `T`ype changed. */
+  /** `A`dded, `M`odified, `D`eleted, `R`enamed, `C`opied, `T`ype changed. */
   status: string;
   path: string;
-  /** For a rename: the path it came from. */
+  /** For a rename: the path it came from (which no longer exists). */
   from?: string;
   before: string | null;
   after: string | null;
@@ -134,7 +134,8 @@ function parseRaw(tokens: readonly string[], i: number, out: RawChange[]): numbe
     const before = REGULAR.has(oldMode) ? oldOid : null;
     const after = REGULAR.has(newMode) ? newOid : null;
     if (letter === "R" || letter === "C") {
-      out.push({ status: letter, from: tokens[i + 1], path: tokens[i + 2], before, after });
+      // A copy leaves its origin in place: only a rename moves a file.
+      out.push(letter === "R" ? { status: letter, from: tokens[i + 1], path: tokens[i + 2], before, after } : { status: letter, path: tokens[i + 2], before: null, after });
       i += 3;
     } else {
       out.push({ status: letter, path: tokens[i + 1], before, after });
