@@ -109,7 +109,7 @@ test("no records, three releases: the base is release 1, the hand-copied file up
   // 15 local files: 9 as release 1 has them, h.md as release 2 has it, 4 edited, 1 the user's own.
   assert.equal(plan.base, { kind: "git", ref: w.commits[RELEASE.r1], via: "inferred", matched: 9, unedited: 10, total: 15 });
   assert.equal(run.findings.warnings.map((f) => [f.code, f.message]), [
-    ["BASE_INFERRED", `Base inferred: ${w.commits[0].slice(0, 7)}, 9 of 15 files match; 1 more match another upstream version; 5 edited or your own`],
+    ["BASE_INFERRED", `Base inferred: ${w.commits[0].slice(0, 7)}, 9 of 15 files match; 1 more matches another upstream version; 5 edited or your own`],
     ["UPSTREAM_MOVED_EDITED", "Kept usage/moved.md (edited); upstream moved it to standards/universal/ai/moved.md: carry your edit there"],
     ["UPSTREAM_DELETED_EDITED", "Kept usage/old-note.md (edited): upstream deleted it"],
     ["CONFLICTS_UNRESOLVED", "Cannot upgrade the content without a decision: 1 conflict (standards/universal/b.md)"],
@@ -186,7 +186,7 @@ test("--on-conflict merge: what the run writes, deletes and keeps", async () => 
   assert.equal((run.evidence!.base as ContentPlanX["base"]).via, "inferred");
   // The summary lists journal steps named warning:…
   assert.equal(journal.filter((j) => j.step.startsWith("warning:")).map((j) => j.step), [
-    `warning:Base inferred: ${w.commits[0].slice(0, 7)}, 9 of 15 files match; 1 more match another upstream version; 5 edited or your own`,
+    `warning:Base inferred: ${w.commits[0].slice(0, 7)}, 9 of 15 files match; 1 more matches another upstream version; 5 edited or your own`,
     "warning:Kept usage/moved.md (edited); upstream moved it to standards/universal/ai/moved.md: carry your edit there",
     "warning:Kept usage/old-note.md (edited): upstream deleted it",
   ]);
@@ -317,7 +317,7 @@ test("runLifecycle: the summary says which base was inferred and which edited fi
   assert.is(r.status, "completed", JSON.stringify(r.error));
   assert.equal((r.plan as ContentPlanX).base, { kind: "git", ref: w.commits[0], via: "inferred", matched: 9, unedited: 10, total: 15 });
   const summary = fs.readFileSync(r.report_path!, "utf8");
-  assert.match(summary, new RegExp(`\n## Warnings\n\n- Base inferred: ${w.commits[0].slice(0, 7)}, 9 of 15 files match; 1 more match another upstream version; 5 edited or your own\n- Kept usage/moved\\.md \\(edited\\); upstream moved it to standards/universal/ai/moved\\.md: carry your edit there\n- Kept usage/old-note\\.md \\(edited\\): upstream deleted it\n`));
+  assert.match(summary, new RegExp(`\n## Warnings\n\n- Base inferred: ${w.commits[0].slice(0, 7)}, 9 of 15 files match; 1 more matches another upstream version; 5 edited or your own\n- Kept usage/moved\\.md \\(edited\\); upstream moved it to standards/universal/ai/moved\\.md: carry your edit there\n- Kept usage/old-note\\.md \\(edited\\): upstream deleted it\n`));
 });
 
 test("CLI --dry-run --json and --dry-run: the inferred base in the plan and in the text; nothing written", async () => {
@@ -330,7 +330,7 @@ test("CLI --dry-run --json and --dry-run: the inferred base in the plan and in t
   assert.is(result.plan.counts.conflicts, 1);
   const h = await runCli(["--source", w.source, "--dry-run"], { cwd: w.project, timeoutMs: 60_000 });
   assert.is(h.code, EXIT.ok, h.stdout + h.stderr);
-  assert.match(h.stdout, new RegExp(`^  ! Base inferred: ${w.commits[0].slice(0, 7)}, 9 of 15 files match; 1 more match another upstream version; 5 edited or your own$`, "m"));
+  assert.match(h.stdout, new RegExp(`^  ! Base inferred: ${w.commits[0].slice(0, 7)}, 9 of 15 files match; 1 more matches another upstream version; 5 edited or your own$`, "m"));
   assert.match(h.stdout, /^ +keep +usage\/moved\.md +\(moved upstream to standards\/universal\/ai\/moved\.md; kept because you edited it: carry your edit there\)$/m);
   assert.equal(snapshot(w.project), before);
 });

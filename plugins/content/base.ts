@@ -166,7 +166,7 @@ async function inferred(input: BaseInput, history: Promise<CommitChanges[]>, loc
   const edited = inf.total - inf.unedited;
   base.warnings.push(...warnings, {
     code: "BASE_INFERRED",
-    message: `Base inferred: ${short(inf.commit)}, ${inf.matched} of ${inf.total} files match${others ? `; ${others} more match another upstream version` : ""}${edited ? `; ${edited} edited or your own` : ""}`,
+    message: `Base inferred: ${short(inf.commit)}, ${inf.matched} of ${inf.total} files match${others ? `; ${others} more ${others === 1 ? "matches" : "match"} another upstream version` : ""}${edited ? `; ${edited} edited or your own` : ""}`,
     fix: `Nothing recorded which commit was installed, so the source's history was searched; pass --from <commit> if another commit was installed`,
   });
   return base;
