@@ -241,6 +241,19 @@ test("nothing local matches any version upstream ever had: no base, and it says 
   assert.is(plan.counts.conflicts, 2);
 });
 
+test("a source repository without a commit yet: no base, and the reason", async () => {
+  const source = path.join(tmpDir("infer-unborn"), "src");
+  writeTree(source, { "universal/standards/a.md": "a\n", "universal/workflows/w/x.md": "x\n", "mcp_server/__init__.py": "" });
+  git(source, "init", "-q");
+  const project = path.join(tmpDir("infer-unborn"), "proj");
+  installWithoutRecords(project, { "standards/a.md": "a, older\n" });
+  const { run, plan } = await planOf(project, { source });
+  assert.equal(plan.base, { kind: "none" });
+  assert.equal(run.findings.errors, []);
+  assert.is(run.findings.warnings[0].message, "The installed version is unknown and the source's history cannot be read (fatal: bad revision 'HEAD'): every file that differs from the source is a conflict");
+  assert.equal((plan.entries as ContentEntry[]).map((e) => [e.target, e.action]), [["standards/universal/a.md", "conflict"], ["workflows/w/x.md", "new"]]);
+});
+
 // The inference itself, on hand-made histories (the raw changes `git log --raw` would give).
 const ch = (path: string, before: string | null, after: string | null, from?: string) => ({ status: from ? "R" : after === null ? "D" : before === null ? "A" : "M", path, before, after, ...(from ? { from } : {}) });
 

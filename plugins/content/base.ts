@@ -147,7 +147,19 @@ async function inferred(input: BaseInput, history: Promise<CommitChanges[]>, loc
     const src = input.pathMap.toSource(target);
     if (src) bySource.set(src.source, oid);
   }
-  const inf = inferBase(await history, bySource);
+  let commits: CommitChanges[];
+  try {
+    commits = await history;
+  } catch (err) {
+    if (input.signal?.aborted) throw err;
+    // A history git cannot read (no commit yet, a broken clone) leaves no base, never a guess.
+    return none([], [...warnings, {
+      code: "BASE_REF_UNKNOWN",
+      message: `The installed version is unknown and the source's history cannot be read (${gitReason(err)}): every file that differs from the source is a conflict`,
+      fix: "Use a healthy git clone of the source as --source, or pass --from <the source commit that was installed>",
+    }]);
+  }
+  const inf = inferBase(commits, bySource);
   if (!inf.commit) {
     return none([], [...warnings, {
       code: "BASE_REF_UNKNOWN",
@@ -170,6 +182,12 @@ async function inferred(input: BaseInput, history: Promise<CommitChanges[]>, loc
     fix: `Nothing recorded which commit was installed, so the source's history was searched; pass --from <commit> if another commit was installed`,
   });
   return base;
+}
+
+/** What git said, without the command line around it. */
+function gitReason(err: unknown): string {
+  const said = (err as { details?: { git_stderr?: unknown } }).details?.git_stderr;
+  return typeof said === "string" && said ? said.split("\n")[0] : (err as Error).message;
 }
 
 /** No recorded base yet, to be inferred from the source's history once the installed files' blob ids are known. */

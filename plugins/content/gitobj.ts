@@ -44,6 +44,7 @@ async function gitOk(args: readonly string[], opts: GitRunOptions = {}): Promise
   if (r.code !== 0) {
     throw new UpgradeError("CONTENT_FAILED", `Cannot read the source's git history: git ${args.join(" ")} exited ${r.code}: ${r.stderr.trim()}`, {
       hint: "Check that --source is a healthy git clone (git fsck)",
+      details: { git_stderr: r.stderr.trim(), exit_code: r.code },
     });
   }
   return r.stdout;
