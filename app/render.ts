@@ -93,16 +93,50 @@ export function renderResult(r: UpgradeResult, sink: Sink = processSink): void {
   const tail = r.session_id ? ` (session ${r.session_id})` : "";
   switch (r.status) {
     case "completed":
-      sink.out(`${what} ${r.dry_run ? "finished, nothing was written" : "completed"} in ${ms(total)}${tail}${r.report_path ? `; report: ${r.report_path}` : ""}`);
-      return;
+      sink.out(`${what} ${r.dry_run ? "finished, nothing was written" : "completed"} in ${ms(total)}${tail}`);
+      break;
     case "rolled_back":
       sink.out(`${what} failed and was rolled back; the installation is as it was${tail}`);
-      return;
+      break;
     case "aborted":
       sink.out(`${what} stopped before changing anything${tail}`);
-      return;
+      break;
     case "failed":
       sink.out(`${what} failed${tail}`);
-      return;
+      break;
   }
+  if (!r.dry_run) for (const line of summaryLines(r)) sink.out(line);
+}
+
+const COUNT_LABELS: Record<string, string> = { kept_local: "kept local" };
+
+/** The lines a person acts on after a run: what changed, what was decided, what to finish, where to look, how to undo. */
+export function summaryLines(r: UpgradeResult): string[] {
+  const s = r.summary;
+  if (!s) return [];
+  const lines: string[] = [];
+  const counts = Object.entries(s.counts).filter(([, n]) => n > 0);
+  if (counts.length) lines.push(`  Files: ${counts.map(([k, n]) => `${n} ${COUNT_LABELS[k] ?? k}`).join(", ")}`);
+  if (s.decisions.length) {
+    lines.push(`  Conflict decisions (${s.decisions.length}):`);
+    for (const d of s.decisions) lines.push(`    ${d.target}: ${d.decision} (${d.by}), ${d.result}`);
+  }
+  if (s.needs_attention.length) {
+    lines.push(`  To finish by hand (${s.needs_attention.length}):`);
+    for (const a of s.needs_attention) lines.push(`    ${a.path}: ${a.why}; ${a.how}`);
+  }
+  if (s.warnings.length) {
+    lines.push(`  Warnings (${s.warnings.length}):`);
+    for (const w of s.warnings) lines.push(`    ${w}`);
+  }
+  if (r.report_path) lines.push(`  Report: ${r.report_path}`);
+  if (s.validation_report) lines.push(`  Validation report: ${s.validation_report}`);
+  if (s.backup_id) lines.push(`  Backup: ${s.backup_id}; ${backupHint(r.status, s.backup_id)}`);
+  return lines;
+}
+
+function backupHint(status: UpgradeResult["status"], id: string): string {
+  if (status === "rolled_back") return "restored, the installation is as it was before";
+  if (status === "completed") return `to undo this upgrade: agent-os-upgrade rollback (or agent-os-upgrade rollback --to ${id})`;
+  return `to restore it: agent-os-upgrade rollback --to ${id}`;
 }
