@@ -78,6 +78,11 @@ function renderPlan(r: UpgradeResult, sink: Sink): void {
 
 export function renderResult(r: UpgradeResult, sink: Sink = processSink): void {
   if (r.dry_run) renderPlan(r, sink);
+  if (abortedByUser(r)) {
+    // The person chose it: no error, no hint, one line.
+    sink.out(String(r.error!.message));
+    return;
+  }
   if (r.error) {
     const e = r.error as { code?: string; message?: string; hint?: string };
     sink.err(`Error [${e.code}]: ${e.message}`);
@@ -106,6 +111,10 @@ export function renderResult(r: UpgradeResult, sink: Sink = processSink): void {
       break;
   }
   if (!r.dry_run) for (const line of summaryLines(r)) sink.out(line);
+}
+
+function abortedByUser(r: UpgradeResult): boolean {
+  return r.status === "aborted" && (r.error?.details as { aborted_by_user?: boolean } | undefined)?.aborted_by_user === true;
 }
 
 const COUNT_LABELS: Record<string, string> = { kept_local: "kept local" };
