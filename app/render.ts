@@ -28,18 +28,60 @@ export function jsonRenderer(sink: Sink = processSink): (e: LogEvent) => void {
 
 const ms = (n: number | null) => (n === null ? "" : n < 1000 ? `${n} ms` : `${(n / 1000).toFixed(1)} s`);
 
-export function humanRenderer(sink: Sink = processSink, opts: { verbose?: boolean; tty?: boolean } = {}): (e: LogEvent) => void {
-  let progressShown = false;
+/** Where the progress line goes: replaced in place on a terminal (app/progress.ts), plain lines elsewhere. */
+export interface ProgressView {
+  /** Shows `line` as the current progress. */
+  update(line: string): void;
+  /** Removes the progress line before other output. */
+  clear(): void;
+}
+
+/** Off a terminal: each update is a plain line of its own (the renderer sends at most one a second). */
+export const plainProgress = (sink: Sink): ProgressView => ({ update: (line) => sink.err(line), clear: () => {} });
+
+export interface HumanOptions {
+  /** Show debug lines (each step, with its time since the start of the run). */
+  verbose?: boolean;
+  /** On a terminal: progress replaces itself and updates often; off one it is plain lines. */
+  tty?: boolean;
+  /** Default: plain lines on the sink's err. */
+  progress?: ProgressView;
+  /** Milliseconds clock (tests). */
+  now?: () => number;
+}
+
+/** A step shows progress only once it has run this long: a short step stays quiet. */
+export const PROGRESS_AFTER_MS = 1000;
+
+export function humanRenderer(sink: Sink = processSink, opts: HumanOptions = {}): (e: LogEvent) => void {
+  const now = opts.now ?? (() => performance.now());
+  const view = opts.progress ?? plainProgress(sink);
+  const t0 = now();
+  let stepStart = t0;
+  let lastShown = -Infinity;
+  let shown = false;
   const clearProgress = () => {
-    if (progressShown && opts.tty) process.stderr.write("\r\x1b[2K");
-    progressShown = false;
+    if (shown) view.clear();
+    shown = false;
+  };
+  const showProgress = (e: Extract<LogEvent, { type: "progress" }>) => {
+    const t = now();
+    const finished = e.done >= e.total;
+    if (t - stepStart < PROGRESS_AFTER_MS) return;
+    if (!finished && t - lastShown < (opts.tty ? 100 : 1000)) return;
+    lastShown = t;
+    shown = true;
+    view.update(`  ${e.label} ${e.done}/${e.total}${e.total > 0 ? ` (${Math.floor((100 * e.done) / e.total)}%)` : ""}`);
   };
   return (e) => {
     if (e.type !== "progress") clearProgress();
     switch (e.type) {
       case "phase-start":
+        stepStart = now();
+        if (opts.verbose) sink.out(`  ${elapsed(stepStart - t0)} phase ${e.phase} ${e.name} started`);
         return;
       case "phase-end":
+        stepStart = now();
         sink.out(`${e.status === "completed" ? "✓" : "✗"} phase ${e.phase} ${e.name.padEnd(11)} ${e.status.padEnd(9)} ${ms(e.duration_ms)}`);
         return;
       case "finding":
@@ -47,19 +89,30 @@ export function humanRenderer(sink: Sink = processSink, opts: { verbose?: boolea
         if (e.finding.fix) sink.out(`    fix: ${e.finding.fix}`);
         return;
       case "log":
-        if (e.level === "debug" && !opts.verbose) return;
-        (e.level === "error" || e.level === "warn" ? sink.err : sink.out)(`  ${e.level === "info" || e.level === "debug" ? "" : `${e.level}: `}${e.message}`);
+        if (e.level === "debug") {
+          if (opts.verbose) sink.out(`  ${elapsed(now() - t0)} ${e.message}${dataText(e.data)}`);
+          return;
+        }
+        (e.level === "error" || e.level === "warn" ? sink.err : sink.out)(`  ${e.level === "info" ? "" : `${e.level}: `}${e.message}`);
         return;
       case "progress":
-        if (!opts.tty) return;
-        progressShown = true;
-        process.stderr.write(`\r\x1b[2K  ${e.label} ${e.done}/${e.total}`);
+        showProgress(e);
         return;
       case "result":
         renderResult(e.result, sink);
         return;
     }
   };
+}
+
+/** `+1.234s`: the time since the run began, fixed width so the messages line up. */
+const elapsed = (t: number) => `+${(t / 1000).toFixed(3).padStart(7)}s`;
+
+function dataText(data: Record<string, unknown> | undefined): string {
+  if (!data) return "";
+  const parts = Object.entries(data).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`);
+  const text = parts.join(" ");
+  return parts.length ? ` (${text.length > 300 ? text.slice(0, 299) + "…" : text})` : "";
 }
 
 function renderPlan(r: UpgradeResult, sink: Sink): void {
