@@ -50,7 +50,7 @@ export function summaryOf(ctx: UpgradeContext, outcome: Outcome, warnings: reado
   }
   summary.warnings = [...warnings];
   const report = s.phases["4"]?.evidence?.validation_report;
-  summary.validation_report = typeof report === "string" && path.isAbsolute(report) ? report : null;
+  summary.validation_report = typeof report === "string" ? report : null;
   const backup = s.phases["1"]?.evidence?.backup_id;
   summary.backup_id = typeof backup === "string" ? backup : null;
   return summary;
