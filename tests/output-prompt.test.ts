@@ -141,7 +141,7 @@ test("on a real terminal: 'n of N', 'Same for all … remaining', a long diff pa
   const line = `cd ${quote(s.project)} && ${[cmd, ...argv].map(quote).join(" ")}; echo EXIT=$?; sleep 60`;
   tmux("new-session", "-d", "-s", "t", "-x", "120", "-y", "24", "-e", "PAGER=less -R", "-e", "DENO_NO_UPDATE_CHECK=1", "-e", "NO_COLOR=1", line);
   try {
-    const first = await waitFor(/Conflict 1 of 3/);
+    const first = await waitFor(/Conflict 1 of 3/, 180_000); // a loaded machine starts the CLI slowly
     assert.match(first, /Conflict 1 of 3: standards\/universal\/a\.md \(changed locally and upstream\)\. What now\?/);
     assert.match(first, /Same for all 3 remaining…/);
     assert.match(first, /Abort the upgrade \(nothing is changed\)/);
@@ -155,7 +155,7 @@ test("on a real terminal: 'n of N', 'Same for all … remaining', a long diff pa
     for (let i = 0; i < 6; i++) tmux("send-keys", "-t", "t", "Down");
     await waitFor(/❯ Abort the upgrade/);
     tmux("send-keys", "-t", "t", "Enter");
-    const end = await waitFor(/EXIT=\d+/);
+    const end = await waitFor(/EXIT=\d+/, 120_000);
     assert.match(end, /^Aborted by you; nothing was changed$/m);
     assert.match(end, /EXIT=6/);
     assert.not.match(end, /Error \[|Plugin "content" failed/);
