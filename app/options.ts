@@ -46,7 +46,10 @@ export async function loadConfig(cwd: string, g: GlobalFlags): Promise<ResolvedC
 
 export async function renderer(g: GlobalFlags, sink: Sink): Promise<(e: LogEvent) => void> {
   const { humanRenderer, jsonRenderer } = await import("./render.ts");
-  return g.json ? jsonRenderer(sink) : humanRenderer(sink, { verbose: g.verbose, tty: Boolean(process.stderr.isTTY) });
+  if (g.json) return jsonRenderer(sink);
+  const tty = Boolean(process.stderr.isTTY);
+  const progress = tty ? (await import("./progress.ts")).terminalProgress() : undefined;
+  return humanRenderer(sink, { verbose: g.verbose, tty, progress });
 }
 
 /** CLI flags over config values over defaults. */

@@ -28,18 +28,60 @@ export function jsonRenderer(sink: Sink = processSink): (e: LogEvent) => void {
 
 const ms = (n: number | null) => (n === null ? "" : n < 1000 ? `${n} ms` : `${(n / 1000).toFixed(1)} s`);
 
-export function humanRenderer(sink: Sink = processSink, opts: { verbose?: boolean; tty?: boolean } = {}): (e: LogEvent) => void {
-  let progressShown = false;
+/** Where the progress line goes: replaced in place on a terminal (app/progress.ts), plain lines elsewhere. */
+export interface ProgressView {
+  /** Shows `line` as the current progress. */
+  update(line: string): void;
+  /** Removes the progress line before other output. */
+  clear(): void;
+}
+
+/** Off a terminal: each update is a plain line of its own (the renderer sends at most one a second). */
+export const plainProgress = (sink: Sink): ProgressView => ({ update: (line) => sink.err(line), clear: () => {} });
+
+export interface HumanOptions {
+  /** Show debug lines (each step, with its time since the start of the run). */
+  verbose?: boolean;
+  /** On a terminal: progress replaces itself and updates often; off one it is plain lines. */
+  tty?: boolean;
+  /** Default: plain lines on the sink's err. */
+  progress?: ProgressView;
+  /** Milliseconds clock (tests). */
+  now?: () => number;
+}
+
+/** A step shows progress only once it has run this long: a short step stays quiet. */
+export const PROGRESS_AFTER_MS = 1000;
+
+export function humanRenderer(sink: Sink = processSink, opts: HumanOptions = {}): (e: LogEvent) => void {
+  const now = opts.now ?? (() => performance.now());
+  const view = opts.progress ?? plainProgress(sink);
+  const t0 = now();
+  let stepStart = t0;
+  let lastShown = -Infinity;
+  let shown = false;
   const clearProgress = () => {
-    if (progressShown && opts.tty) process.stderr.write("\r\x1b[2K");
-    progressShown = false;
+    if (shown) view.clear();
+    shown = false;
+  };
+  const showProgress = (e: Extract<LogEvent, { type: "progress" }>) => {
+    const t = now();
+    const finished = e.done >= e.total;
+    if (t - stepStart < PROGRESS_AFTER_MS) return;
+    if (!finished && t - lastShown < (opts.tty ? 100 : 1000)) return;
+    lastShown = t;
+    shown = true;
+    view.update(`  ${e.label} ${e.done}/${e.total}${e.total > 0 ? ` (${Math.floor((100 * e.done) / e.total)}%)` : ""}`);
   };
   return (e) => {
     if (e.type !== "progress") clearProgress();
     switch (e.type) {
       case "phase-start":
+        stepStart = now();
+        if (opts.verbose) sink.out(`  ${elapsed(stepStart - t0)} phase ${e.phase} ${e.name} started`);
         return;
       case "phase-end":
+        stepStart = now();
         sink.out(`${e.status === "completed" ? "✓" : "✗"} phase ${e.phase} ${e.name.padEnd(11)} ${e.status.padEnd(9)} ${ms(e.duration_ms)}`);
         return;
       case "finding":
@@ -47,19 +89,30 @@ export function humanRenderer(sink: Sink = processSink, opts: { verbose?: boolea
         if (e.finding.fix) sink.out(`    fix: ${e.finding.fix}`);
         return;
       case "log":
-        if (e.level === "debug" && !opts.verbose) return;
-        (e.level === "error" || e.level === "warn" ? sink.err : sink.out)(`  ${e.level === "info" || e.level === "debug" ? "" : `${e.level}: `}${e.message}`);
+        if (e.level === "debug") {
+          if (opts.verbose) sink.out(`  ${elapsed(now() - t0)} ${e.message}${dataText(e.data)}`);
+          return;
+        }
+        (e.level === "error" || e.level === "warn" ? sink.err : sink.out)(`  ${e.level === "info" ? "" : `${e.level}: `}${e.message}`);
         return;
       case "progress":
-        if (!opts.tty) return;
-        progressShown = true;
-        process.stderr.write(`\r\x1b[2K  ${e.label} ${e.done}/${e.total}`);
+        showProgress(e);
         return;
       case "result":
         renderResult(e.result, sink);
         return;
     }
   };
+}
+
+/** `+1.234s`: the time since the run began, fixed width so the messages line up. */
+const elapsed = (t: number) => `+${(t / 1000).toFixed(3).padStart(7)}s`;
+
+function dataText(data: Record<string, unknown> | undefined): string {
+  if (!data) return "";
+  const parts = Object.entries(data).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`);
+  const text = parts.join(" ");
+  return parts.length ? ` (${text.length > 300 ? text.slice(0, 299) + "…" : text})` : "";
 }
 
 function renderPlan(r: UpgradeResult, sink: Sink): void {
@@ -78,6 +131,11 @@ function renderPlan(r: UpgradeResult, sink: Sink): void {
 
 export function renderResult(r: UpgradeResult, sink: Sink = processSink): void {
   if (r.dry_run) renderPlan(r, sink);
+  if (abortedByUser(r)) {
+    // The person chose it: no error, no hint, one line.
+    sink.out(String(r.error!.message));
+    return;
+  }
   if (r.error) {
     const e = r.error as { code?: string; message?: string; hint?: string };
     sink.err(`Error [${e.code}]: ${e.message}`);
@@ -93,16 +151,54 @@ export function renderResult(r: UpgradeResult, sink: Sink = processSink): void {
   const tail = r.session_id ? ` (session ${r.session_id})` : "";
   switch (r.status) {
     case "completed":
-      sink.out(`${what} ${r.dry_run ? "finished, nothing was written" : "completed"} in ${ms(total)}${tail}${r.report_path ? `; report: ${r.report_path}` : ""}`);
-      return;
+      sink.out(`${what} ${r.dry_run ? "finished, nothing was written" : "completed"} in ${ms(total)}${tail}`);
+      break;
     case "rolled_back":
       sink.out(`${what} failed and was rolled back; the installation is as it was${tail}`);
-      return;
+      break;
     case "aborted":
       sink.out(`${what} stopped before changing anything${tail}`);
-      return;
+      break;
     case "failed":
       sink.out(`${what} failed${tail}`);
-      return;
+      break;
   }
+  if (!r.dry_run) for (const line of summaryLines(r)) sink.out(line);
+}
+
+function abortedByUser(r: UpgradeResult): boolean {
+  return r.status === "aborted" && (r.error?.details as { aborted_by_user?: boolean } | undefined)?.aborted_by_user === true;
+}
+
+const COUNT_LABELS: Record<string, string> = { kept_local: "kept local" };
+
+/** The lines a person acts on after a run: what changed, what was decided, what to finish, where to look, how to undo. */
+export function summaryLines(r: UpgradeResult): string[] {
+  const s = r.summary;
+  if (!s) return [];
+  const lines: string[] = [];
+  const counts = Object.entries(s.counts).filter(([, n]) => n > 0);
+  if (counts.length) lines.push(`  Files: ${counts.map(([k, n]) => `${n} ${COUNT_LABELS[k] ?? k}`).join(", ")}`);
+  if (s.decisions.length) {
+    lines.push(`  Conflict decisions (${s.decisions.length}):`);
+    for (const d of s.decisions) lines.push(`    ${d.target}: ${d.decision} (${d.by}), ${d.result}`);
+  }
+  if (s.needs_attention.length) {
+    lines.push(`  To finish by hand (${s.needs_attention.length}):`);
+    for (const a of s.needs_attention) lines.push(`    ${a.path}: ${a.why}; ${a.how}`);
+  }
+  if (s.warnings.length) {
+    lines.push(`  Warnings (${s.warnings.length}):`);
+    for (const w of s.warnings) lines.push(`    ${w}`);
+  }
+  if (r.report_path) lines.push(`  Report: ${r.report_path}`);
+  if (s.validation_report) lines.push(`  Validation report: ${s.validation_report}`);
+  if (s.backup_id) lines.push(`  Backup: ${s.backup_id}; ${backupHint(r.status, s.backup_id)}`);
+  return lines;
+}
+
+function backupHint(status: UpgradeResult["status"], id: string): string {
+  if (status === "rolled_back") return "restored, the installation is as it was before";
+  if (status === "completed") return `to undo this upgrade: agent-os-upgrade rollback (or agent-os-upgrade rollback --to ${id})`;
+  return `to restore it: agent-os-upgrade rollback --to ${id}`;
 }

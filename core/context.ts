@@ -3,7 +3,7 @@
  * `ctx.fs` (fs-extra, or a guard in a dry run that throws on any write), `ctx.log`.
  */
 import fsExtra from "fs-extra";
-import { $ as zx$ } from "zx";
+import { type LogEntry, $ as zx$ } from "zx";
 import { UpgradeError } from "./errors.ts";
 import { Channels } from "./channel.ts";
 import type { Layout } from "./layout.ts";
@@ -52,8 +52,22 @@ export interface ContextInit {
   plan: () => ContentPlan | null;
 }
 
+/** Every command a plugin spawns through `ctx.$`, with its exit and time, as debug lines (`--verbose`). */
+function spawnLog(log: Logger): (entry: LogEntry) => void {
+  const running = new Map<string, string>();
+  return (entry) => {
+    if (entry.kind === "cmd") {
+      running.set(entry.id, entry.cmd);
+      log.debug(`spawn ${entry.cmd}`, { cwd: entry.cwd });
+    } else if (entry.kind === "end") {
+      log.debug(`exit ${entry.exitCode ?? entry.signal} in ${Math.round(entry.duration)} ms: ${running.get(entry.id) ?? "?"}`);
+      running.delete(entry.id);
+    }
+  };
+}
+
 export function createContext(init: ContextInit): UpgradeContext {
-  const $ = zx$({ cwd: init.layout.projectRoot, quiet: true, signal: init.signal, verbose: false });
+  const $ = zx$({ cwd: init.layout.projectRoot, quiet: true, signal: init.signal, verbose: false, log: spawnLog(init.log) });
   const channels = new Channels();
   const fs = init.options.dryRun ? dryRunFs() : fsExtra;
   return Object.freeze({

@@ -171,6 +171,33 @@ export interface PhaseSummary {
 
 export const RESULT_SCHEMA_VERSION = 1;
 
+/** A file a person must finish by hand after the run, and how. */
+export interface AttentionItem {
+  /** Relative to the project root, e.g. `.agent-os/workflows/x.md`. */
+  path: string;
+  /** What happened to it, e.g. "merged with 1 conflict marked". */
+  why: string;
+  /** What to do, e.g. "edit it, remove the <<<<<<< markers". */
+  how: string;
+}
+
+/**
+ * What a person needs at the end of a run, filled by plugins in their `done` taps (the
+ * engine only provides the empty shape): the report plugin summarises the evidence.
+ */
+export interface RunSummary {
+  /** Files by class (new, updated, unchanged, kept_local, conflicts, deleted, errors). */
+  counts: Record<string, number>;
+  decisions: { target: string; decision: string; by: string; result: string }[];
+  needs_attention: AttentionItem[];
+  warnings: string[];
+  validation_report: string | null;
+  /** The backup of this run (`rollback --to <id>`), or null when none was made. */
+  backup_id: string | null;
+}
+
+export const emptySummary = (): RunSummary => ({ counts: {}, decisions: [], needs_attention: [], warnings: [], validation_report: null, backup_id: null });
+
 export interface UpgradeResult {
   schema_version: typeof RESULT_SCHEMA_VERSION;
   status: OutcomeStatus;
@@ -185,4 +212,6 @@ export interface UpgradeResult {
   secondary_errors: Record<string, unknown>[];
   backup_path?: string;
   report_path?: string;
+  /** What to act on: counts, decisions, files to finish by hand, warnings, reports, backup. */
+  summary: RunSummary;
 }

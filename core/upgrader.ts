@@ -14,7 +14,7 @@ import type { ResolvedConfig } from "./config.ts";
 import { rollbackSession } from "./rollback.ts";
 import { beginPhase, endPhase, type SessionState, StateStore } from "./state.ts";
 import { resolveLayout } from "./layout.ts";
-import { type Finding, Findings, type Outcome, type PhaseSummary, RESULT_SCHEMA_VERSION, type RunOptions, type UpgradeResult } from "./types.ts";
+import { emptySummary, type Finding, Findings, type Outcome, type PhaseSummary, RESULT_SCHEMA_VERSION, type RunOptions, type UpgradeResult } from "./types.ts";
 
 export { type Engine, type LifecycleIO, prepareEngine } from "./engine.ts";
 export { refusedUnchanged, type RollbackCommand, rollbackSession, runManualRollback } from "./rollback.ts";
@@ -244,6 +244,7 @@ function resultOf(run: Run, outcome: Outcome): UpgradeResult {
     secondary_errors: run.secondary.map((e) => e.toJSON()),
     backup_path: engine.state?.phases["1"]?.evidence.backup_path as string | undefined,
     report_path: engine.state?.phases["5"]?.evidence.report_path as string | undefined,
+    summary: emptySummary(),
   };
 }
 

@@ -24,14 +24,14 @@ import type { ContentPlan, Findings, UpgradeContext } from "../core/types.ts";
 import { ContentBase, ContentEvidence } from "./content/channel.ts";
 import { applyPlan } from "./content/apply.ts";
 import { buildPlan, type BuiltPlan } from "./content/build.ts";
-import { terminalPrompt, unresolvedMessage } from "./content/decide.ts";
+import { abortedByYou, askMissing, terminalPrompt, unresolvedMessage } from "./content/decide.ts";
 import { fileFacts } from "./content/hash.ts";
 import { readInstalledManifest, writeManifestFile } from "./content/manifest.ts";
 import { mergeFile } from "./content/merge.ts";
 import { ContentOptions, type ContentOptionsInput } from "./content/options.ts";
 import { matcher } from "./content/paths.ts";
 import { canMerge, type ContentEntry, type ContentPlanX } from "./content/plan.ts";
-import { planDiffs } from "./content/render.ts";
+import { entryDiff, planDiffs } from "./content/render.ts";
 import { scanSource } from "./content/scan.ts";
 
 export { ContentOptions, type ContentOptionsInput, DEFAULT_EXCLUDES, DEFAULT_MAPPINGS, DEFAULT_USER_PATHS } from "./content/options.ts";
@@ -81,6 +81,7 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
         const built = await plan(ctx);
         ctx.channels.set(ContentBase, built.base);
         const mine: ContentPlanX = built.plan;
+        await askInPreflight(ctx, mine);
         reportPlanProblems(ctx, mine, findings);
         const merged: ContentPlanX = { ...incoming, ...mine, entries: [...incoming.entries, ...mine.entries] };
         if (ctx.dryRun && ctx.options.diff) merged.diffs = await diffsOf(ctx, built);
@@ -130,6 +131,18 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
       });
     },
   });
+
+  /**
+   * A person at a terminal decides the open conflicts here, before the lock and the backup:
+   * an Abort then leaves nothing behind. (A resumed run plans in phase 2 and asks there.)
+   */
+  async function askInPreflight(ctx: UpgradeContext, p: ContentPlanX): Promise<void> {
+    if (ctx.dryRun || !ctx.options.interactive || p.problems.length) return;
+    const entries = p.entries as ContentEntry[];
+    await askMissing(entries, { interactive: true, prompt: opts.prompt ?? terminalPrompt(), diffOf: (e) => entryDiff(p, e) });
+    const aborted = entries.find((e) => e.action === "conflict" && e.decision === "abort" && e.decided_by === "prompt");
+    if (aborted) throw abortedByYou(aborted.target);
+  }
 
   /** Plan problems and undecidable conflicts stop the run in pre-flight, before any lock or write. */
   function reportPlanProblems(ctx: UpgradeContext, p: ContentPlanX, findings: Findings): void {

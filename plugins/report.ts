@@ -9,10 +9,10 @@ import path from "node:path";
 import { z } from "zod";
 import { writeFileAtomic } from "../core/atomic.ts";
 import { parsePluginOptions } from "../core/config.ts";
-import { PHASE_NAMES, PHASES } from "../core/phases.ts";
+import { type Phase, PHASE_NAMES, PHASES } from "../core/phases.ts";
 import { definePlugin, STAGE } from "../core/plugin.ts";
 import { contentResultOf } from "./content/channel.ts";
-import type { Outcome, UpgradeContext } from "../core/types.ts";
+import { emptySummary, type Outcome, type PhaseSummary, type RunSummary, type UpgradeContext } from "../core/types.ts";
 import { readVersionFile, updatedVersionText } from "./version-file.ts";
 
 export const ReportOptions = z.strictObject({
@@ -23,10 +23,51 @@ export type ReportOptionsInput = z.input<typeof ReportOptions>;
 
 const stamp = (d: Date) => d.toISOString().replace(/[:.]/g, "-");
 
-export function renderSummary(ctx: UpgradeContext, outcome: Outcome, at: Date): string {
+/** How to finish a file the upgrade could not finish, from what content's decision record says happened to it. */
+export function howToFinish(why: string): string {
+  if (/conflicts? marked$/.test(why)) return "edit it, remove the <<<<<<< markers";
+  if (why.startsWith("left alone")) return "it was left as you saved it; merge upstream's version by hand if you want it";
+  return "it was kept as it is; compare it with upstream's version by hand";
+}
+
+/** The run summary from the session's evidence (also after a resume): counts, decisions, files to finish, reports, backup. */
+export function summaryOf(ctx: UpgradeContext, outcome: Outcome, warnings: readonly string[]): RunSummary {
+  const summary = emptySummary();
+  const s = ctx.session?.state;
+  if (!s) return { ...summary, warnings: [...warnings] };
+  const content = contentResultOf(ctx);
+  if (content) {
+    summary.counts = { ...content.plan_counts };
+    summary.decisions = content.decisions.map((d) => ({ ...d }));
+    // After a rollback the files are as they were before: nothing is left to finish.
+    if (outcome.status === "completed") {
+      const { installDir, projectRoot } = ctx.layout;
+      summary.needs_attention = content.needs_attention.map((target) => {
+        const why = content.decisions.find((d) => d.target === target)?.result ?? "needs a look";
+        return { path: path.relative(projectRoot, path.join(installDir, target)), why, how: howToFinish(why) };
+      });
+    }
+  }
+  summary.warnings = [...warnings];
+  const report = s.phases["4"]?.evidence?.validation_report;
+  summary.validation_report = typeof report === "string" ? report : null;
+  const backup = s.phases["1"]?.evidence?.backup_id;
+  summary.backup_id = typeof backup === "string" ? backup : null;
+  return summary;
+}
+
+export interface SummaryInput {
+  outcome: Outcome;
+  at: Date;
+  summary: RunSummary;
+  /** The run's phase table once it is final (the `done` refresh); before that phase 5 is running. */
+  phases?: readonly PhaseSummary[];
+}
+
+export function renderSummary(ctx: UpgradeContext, input: SummaryInput): string {
+  const { outcome, at, summary, phases } = input;
   const s = ctx.session!.state;
   const e0 = (s.phases["0"]?.evidence ?? {}) as Record<string, unknown>;
-  const content = contentResultOf(ctx);
   const lines = [
     `# Agent OS upgrade — ${outcome.status}`,
     "",
@@ -37,25 +78,29 @@ export function renderSummary(ctx: UpgradeContext, outcome: Outcome, at: Date): 
     `- Source: ${s.source.path ?? "?"}`,
     `- Installation: ${s.target.install}`,
   ];
+  if (summary.backup_id) lines.push(`- Backup: ${summary.backup_id}`);
+  if (summary.validation_report) lines.push(`- Validation report: ${summary.validation_report}`);
   if (outcome.error) lines.push(`- Error: ${outcome.error.message}`);
   if (s.rollback) lines.push(`- Rollback: ${s.rollback.status} in ${s.rollback.duration_ms ?? "?"} ms`);
   lines.push("", "## Phases", "", "| phase | status | time |", "|---|---|---|");
-  for (const p of PHASES) {
-    const r = s.phases[String(p)];
-    lines.push(`| ${p} ${PHASE_NAMES[p]} | ${p === 5 && !r ? "running" : r?.status ?? "not run"} | ${r?.duration_ms != null ? `${r.duration_ms} ms` : "-"} |`);
+  for (const p of PHASES) lines.push(phaseRow(p, s.phases[String(p)], phases?.find((x) => x.phase === p)));
+  const counts = Object.entries(summary.counts);
+  if (counts.length) lines.push("", "## Files", "", ...counts.map(([k, v]) => `- ${k.replace("_", " ")}: ${v}`));
+  if (summary.decisions.length) {
+    lines.push("", "## Conflict decisions", "", ...summary.decisions.map((d) => `- \`${d.target}\`: ${d.decision} (${d.by}): ${d.result}`));
   }
-  if (content) {
-    lines.push("", "## Files", "", ...Object.entries(content.plan_counts).map(([k, v]) => `- ${k.replace("_", " ")}: ${v}`));
+  if (summary.needs_attention.length) {
+    lines.push("", "## Needs attention", "", ...summary.needs_attention.map((a) => `- \`${a.path}\`: ${a.why}; ${a.how}`));
   }
-  const decisions = content?.decisions;
-  if (decisions?.length) {
-    lines.push("", "## Conflict decisions", "", ...decisions.map((d) => `- \`${d.target}\`: ${d.decision}`));
-  }
-  const attention = content?.needs_attention;
-  if (attention?.length) lines.push("", "## Needs attention (conflict markers)", "", ...attention.map((a) => `- \`${a}\``));
-  const warnings = s.journal.filter((j) => j.step.startsWith("warning:"));
-  if (warnings.length) lines.push("", "## Warnings", "", ...warnings.map((w) => `- ${w.step.slice(8)}`));
+  if (summary.warnings.length) lines.push("", "## Warnings", "", ...summary.warnings.map((w) => `- ${w}`));
   return lines.join("\n") + "\n";
+}
+
+/** One row of the phase table: the final summary when known, else the session's record (phase 5 is then still running). */
+function phaseRow(p: Phase, recorded: { status: string; duration_ms?: number | null } | undefined, final: PhaseSummary | undefined): string {
+  const status = final ? (final.status === "pending" ? "not run" : final.status) : recorded?.status ?? (p === 5 ? "running" : "not run");
+  const ms = final ? final.duration_ms : recorded?.duration_ms;
+  return `| ${p} ${PHASE_NAMES[p]} | ${status} | ${ms != null ? `${ms} ms` : "-"} |`;
 }
 
 /** Phase 5's gate, for this plugin: the summary was written. */
@@ -67,14 +112,28 @@ export function reportPlugin(options: ReportOptionsInput = {}) {
     name: "report",
     evidence: { 5: ReportEvidence },
     apply(hooks) {
+      // One run's state, reset when a run starts (a plugin object may serve several runs).
+      let warnings: string[] = [];
+      let finished: { ctx: UpgradeContext; input: SummaryInput; file: string | null } | null = null;
+      hooks.start.tap(() => {
+        warnings = [];
+        finished = null;
+      });
+      hooks.log.tap((e) => {
+        if (e.type === "log" && e.level === "warn") warnings.push(e.message);
+        else if (e.type === "finding" && e.finding.level === "warning") warnings.push(e.finding.message);
+      });
+
       hooks.cleanup.tap({ stage: STAGE.last }, async (ctx, outcome, ev) => {
         const session = ctx.session;
         if (!session || ctx.dryRun) return; // no session: nothing was changed, nothing to report on disk
         const { layout } = ctx;
         const at = new Date();
         const summaryFile = path.join(layout.cacheDir, `upgrade-summary-${stamp(at)}.md`);
+        const input: SummaryInput = { outcome, at, summary: summaryOf(ctx, outcome, warnings) };
         await ctx.fs.ensureDir(layout.cacheDir);
-        writeFileAtomic(summaryFile, renderSummary(ctx, outcome, at));
+        writeFileAtomic(summaryFile, renderSummary(ctx, input));
+        finished = { ctx, input, file: summaryFile };
         ev.report_path = summaryFile;
         if (outcome.status !== "completed") return;
         const e0 = (session.state.phases["0"]?.evidence ?? {}) as Record<string, unknown>;
@@ -99,6 +158,18 @@ export function reportPlugin(options: ReportOptionsInput = {}) {
           } else ctx.log.warn("gitCommit is on but the project is not a git repository; nothing committed");
           await session.journal("report:git");
         }
+      });
+
+      // Phase 5 ends after its cleanup taps: the final phase table (and the summary every
+      // front end prints) is known only now, so the report is refreshed with it.
+      hooks.done.tap((result) => {
+        if (!finished) return;
+        const { ctx, input, file } = finished;
+        finished = null;
+        result.summary = input.summary;
+        // A failed or rolled-back run has no phase 5 evidence, but it has its report.
+        result.report_path ??= file ?? undefined;
+        if (file && fs.existsSync(file)) writeFileAtomic(file, renderSummary(ctx, { ...input, phases: result.phases }));
       });
     },
   });

@@ -227,14 +227,15 @@ test("on a terminal the prompt decides each conflict, and can show the diff firs
   assert.equal(journal.map((j) => j.step), ["content:decisions", "content:applied"]);
 });
 
-test("choosing abort at the prompt stops before the first write", async () => {
+test("choosing abort at the prompt stops in pre-flight, before the lock, the backup and the first write", async () => {
   const s = setup();
   fs.writeFileSync(path.join(s.install, "standards/universal/b.md"), "mine\n");
   const before = snapshot(s.root);
-  const run = await runTaps([contentPlugin({ prompt: async () => "abort" })], makeCtx(s.project, { source: s.source, interactive: true }).ctx);
-  assert.ok(isUpgradeError(run.error));
-  assert.is(run.error.code, "CONFLICTS_UNRESOLVED");
-  assert.is(run.error.message, 'Plugin "content" failed in hook "applyContent": Cannot apply the content upgrade: the decision for standards/universal/b.md is abort; nothing was written');
+  const err = await runTaps([contentPlugin({ prompt: async () => "abort" })], makeCtx(s.project, { source: s.source, interactive: true }).ctx).catch((e) => e);
+  assert.ok(isUpgradeError(err));
+  assert.is(err.code, "CONFLICTS_UNRESOLVED");
+  assert.is(err.message, "Aborted by you; nothing was changed");
+  assert.is(err.hook, "planContent");
   assert.equal(snapshot(s.root), before);
 });
 

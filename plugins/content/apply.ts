@@ -167,7 +167,9 @@ export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
             decisions.push({ target: e.target, decision, by: e.decided_by ?? "policy", result: "left alone: changed during the upgrade" });
             continue;
           }
+          const t0 = performance.now();
           const m = await mergeFile(local, baseContents.get(e.target) ?? null, readSource(e), req.signal);
+          req.log.debug(`merged ${e.target}`, { clean: m.clean, ms: Math.round(performance.now() - t0) });
           ops.push(writeOf(e, m.content));
           if (!m.clean) needsAttention.push(e.target);
           result = m.clean ? "merged cleanly" : `merged with ${m.conflicts} conflict${m.conflicts === 1 ? "" : "s"} marked`;
@@ -207,13 +209,15 @@ export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
         throw failed(`Cannot verify ${op.entry.target}: its sha256 is ${got ?? "(missing)"} after writing, expected ${op.expected}`, "Check the disk (space, errors) and run the upgrade again; it is rolled back");
       }
       written++;
+      req.log.debug(`wrote ${op.entry.target}`, { bytes: op.data.length, sha256: op.expected.slice(0, 12) });
     } else {
       req.fs.rmSync(op.abs, { force: true });
       if (fs.existsSync(op.abs)) throw failed(`Cannot delete ${op.entry.target}: it is still there`, "Check the folder's permissions, then run the upgrade again");
       deleted++;
+      req.log.debug(`deleted ${op.entry.target}`);
       prunable.add(path.dirname(op.abs));
     }
-    if ((i + 1) % 200 === 0) req.log.progress("content", i + 1, ops.length);
+    if ((i + 1) % 200 === 0 || i + 1 === ops.length) req.log.progress("content files", i + 1, ops.length);
   }
   pruneEmptyDirs(req, pathMap, prunable);
 

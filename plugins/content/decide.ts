@@ -4,6 +4,7 @@
  * is at a terminal — a prompt with "show diff". Without a terminal nothing ever prompts:
  * an undecided conflict stops the run before anything is written.
  */
+import { spawn } from "node:child_process";
 import { UpgradeError } from "../../core/errors.ts";
 import type { ConflictPolicy } from "../../core/types.ts";
 import type { ConflictRule, Decision, PromptFn } from "./options.ts";
@@ -45,7 +46,20 @@ export interface AskOptions {
   diffOf: (entry: ContentEntry) => Promise<string>;
 }
 
-/** Fills in every missing decision by asking; throws CONFLICTS_UNRESOLVED when nobody can be asked. */
+/** The error of a person choosing Abort: asked in pre-flight, so nothing was changed. */
+export function abortedByYou(target: string): UpgradeError {
+  return new UpgradeError("CONFLICTS_UNRESOLVED", "Aborted by you; nothing was changed", {
+    plugin: "content",
+    hook: "planContent",
+    hint: `Run the upgrade again when ready to decide, or pass ${CONFLICT_FLAGS}`,
+    details: { aborted_by_user: true, conflict: target },
+  });
+}
+
+/**
+ * Fills in every missing decision by asking ("n of N", or one answer for all remaining);
+ * stops at the first Abort. Throws CONFLICTS_UNRESOLVED when nobody can be asked.
+ */
 export async function askMissing(entries: readonly ContentEntry[], opts: AskOptions): Promise<void> {
   const open = entries.filter((e) => e.action === "conflict" && !e.decision);
   if (open.length === 0) return;
@@ -53,31 +67,80 @@ export async function askMissing(entries: readonly ContentEntry[], opts: AskOpti
     const { message, fix } = unresolvedMessage(open.map((e) => e.target));
     throw new UpgradeError("CONFLICTS_UNRESOLVED", message, { hint: fix, details: { conflicts: open.map((e) => e.target) } });
   }
-  for (const e of open) {
-    e.decision = await opts.prompt({ target: e.target, reason: e.reason ?? "conflict", diff: () => opts.diffOf(e) });
-    e.decided_by = "prompt";
-    if (e.decision === "abort") return;
+  for (const [i, e] of open.entries()) {
+    const answer = await opts.prompt({ target: e.target, reason: e.reason ?? "conflict", index: i + 1, total: open.length, diff: () => opts.diffOf(e) });
+    if (typeof answer === "string") {
+      e.decision = answer;
+      e.decided_by = "prompt";
+      if (answer === "abort") return;
+      continue;
+    }
+    for (const rest of open.slice(i)) {
+      rest.decision = answer.decision;
+      rest.decided_by = rest === e ? "prompt" : "prompt (same for all remaining)";
+    }
+    return;
   }
 }
 
-/** The terminal prompt: @inquirer/prompts' select, looping on "show diff". */
-export function terminalPrompt(print: (text: string) => void = (t) => process.stdout.write(t)): PromptFn {
+const SAME_FOR_ALL = "all";
+const CHOICES: { name: string; value: Decision }[] = [
+  { name: "Keep mine", value: "keep" },
+  { name: "Take upstream (theirs)", value: "theirs" },
+  { name: "Three-way merge (markers where it cannot)", value: "merge" },
+  { name: "Skip (ask again next upgrade)", value: "skip" },
+];
+
+export interface TerminalPromptIO {
+  /** Prints text on the terminal (a short diff). */
+  print?: (text: string) => void;
+  /** Shows a long diff one screen at a time; default: `$PAGER` (else `less -R`) on a terminal. */
+  page?: (text: string) => Promise<void>;
+  /** Rows of the terminal: a diff taller than this is paged. */
+  rows?: () => number;
+}
+
+/** The terminal prompt: @inquirer/prompts' select, "n of N", looping on "show diff". */
+export function terminalPrompt(io: TerminalPromptIO = {}): PromptFn {
+  const print = io.print ?? ((t: string) => process.stdout.write(t));
+  const page = io.page ?? pager;
+  const rows = io.rows ?? (() => process.stdout.rows ?? 24);
   return async (req) => {
     const { select } = await import("@inquirer/prompts");
+    const remaining = req.total - req.index + 1;
     for (;;) {
-      const answer = await select<Decision | "diff">({
-        message: `Conflict in ${req.target} (${req.reason}): what now?`,
+      const answer = await select<Decision | "diff" | typeof SAME_FOR_ALL>({
+        message: `Conflict ${req.index} of ${req.total}: ${req.target} (${req.reason}). What now?`,
         choices: [
           { name: "Show diff (local → upstream)", value: "diff" },
-          { name: "Keep mine", value: "keep" },
-          { name: "Take upstream (theirs)", value: "theirs" },
-          { name: "Three-way merge (markers where it cannot)", value: "merge" },
-          { name: "Skip (ask again next upgrade)", value: "skip" },
-          { name: "Abort the upgrade (nothing written)", value: "abort" },
+          ...CHOICES,
+          ...(remaining > 1 ? [{ name: `Same for all ${remaining} remaining…`, value: SAME_FOR_ALL } as const] : []),
+          { name: "Abort the upgrade (nothing is changed)", value: "abort" },
         ],
+        pageSize: 10,
       });
+      if (answer === SAME_FOR_ALL) {
+        const decision = await select<Decision>({ message: `For this and the ${remaining - 1} conflicts after it:`, choices: CHOICES });
+        return { decision, remaining: true };
+      }
       if (answer !== "diff") return answer;
-      print((await req.diff()).trimEnd() + "\n");
+      const diff = (await req.diff()).trimEnd() + "\n";
+      if (diff.split("\n").length > rows() - 4) await page(diff);
+      else print(diff);
     }
   };
+}
+
+/** Pipes text into `$PAGER` (default `less -R`) on the terminal; waits until the person quits it. */
+export function pager(text: string, command = process.env.PAGER || "less -R"): Promise<void> {
+  return new Promise((resolve) => {
+    const child = spawn(command, { shell: true, stdio: ["pipe", "inherit", "inherit"] });
+    child.on("error", () => {
+      process.stdout.write(text);
+      resolve();
+    });
+    child.on("close", () => resolve());
+    child.stdin!.on("error", () => {}); // the pager may quit before reading it all
+    child.stdin!.end(text);
+  });
 }

@@ -71,11 +71,16 @@ export type ConflictRule = z.output<typeof ConflictRule>;
 export interface PromptRequest {
   target: string;
   reason: string;
+  /** This conflict's place among the undecided ones: "`index` of `total`", from 1. */
+  index: number;
+  total: number;
   /** Returns the unified diff local → upstream (or a note for binaries) for "show diff". */
   diff: () => Promise<string>;
 }
+/** A decision for this conflict, or (`remaining: true`) for this one and every one after it. */
+export type PromptAnswer = Decision | { decision: Decision; remaining: true };
 /** Asks a person to decide one conflict; "show diff" is the prompt's own business. */
-export type PromptFn = (req: PromptRequest) => Promise<Decision>;
+export type PromptFn = (req: PromptRequest) => Promise<PromptAnswer>;
 
 export const ContentOptions = z
   .strictObject({
