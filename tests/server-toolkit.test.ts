@@ -32,8 +32,10 @@ import {
   stopServer,
 } from "../plugins/server/process.ts";
 import { hashTree, oldPath, removeOld, repairSwap, sha256File, stageCopy, stagedPath, swapStaged, verifyTree } from "../plugins/server/stage.ts";
-import { copyTree, createMcpProject, fixtureServerDir, type McpProject, type ServerVersion } from "./helpers/mcp-project.ts";
-import { buildWheelhouse, offlinePipArgs, SYSTEM_PYTHON } from "./helpers/wheels.ts";
+import { fixtureServerDir, type ServerVersion } from "../demo/kit/fixture-server.ts";
+import { copyTree } from "../demo/kit/tree.ts";
+import { buildWheelhouse, offlinePipArgs, SYSTEM_PYTHON } from "../demo/kit/wheels.ts";
+import { createMcpProject, type McpProject } from "./helpers/mcp-project.ts";
 
 const projects: McpProject[] = [];
 const children: ChildProcess[] = [];
