@@ -47,11 +47,6 @@ function rng(seed: number): () => number {
   };
 }
 
-/** A fixture release's `universal/` folder (demo/assets), extracted once per process. */
-export function fixtureUniversal(release: string = RELEASES.old): string {
-  return releaseUniversal(release);
-}
-
 function copyTree(from: string, to: string, counter: { files: number; bytes: number }): void {
   fs.mkdirSync(to, { recursive: true });
   for (const e of fs.readdirSync(from, { withFileTypes: true })) {
@@ -84,7 +79,7 @@ export function generateInstall(root: string, opts: GenOptions = {}): GeneratedI
   const installDir = path.join(projectRoot, ".agent-os");
   const counter = { files: 0, bytes: 0 };
 
-  const universal = fixtureUniversal(release);
+  const universal = releaseUniversal(release);
   copyTree(path.join(universal, "standards"), path.join(installDir, "standards", "universal"), counter);
   copyTree(path.join(universal, "workflows"), path.join(installDir, "workflows"), counter);
   if (fs.existsSync(path.join(universal, "usage"))) copyTree(path.join(universal, "usage"), path.join(installDir, "usage"), counter);
