@@ -36,17 +36,17 @@ import { fixtureServerDir, type ServerVersion } from "../demo/kit/fixture-server
 import { copyTree } from "../demo/kit/tree.ts";
 import { buildWheelhouse, offlinePipArgs, SYSTEM_PYTHON } from "../demo/kit/wheels.ts";
 import { createMcpProject, type McpProject } from "./helpers/mcp-project.ts";
+import { removeTemps, tmpDir } from "./helpers/temp.ts";
 
 const projects: McpProject[] = [];
 const children: ChildProcess[] = [];
 const servers: number[] = [];
-const temps: string[] = [];
 
 test.after(async () => {
   for (const pid of servers) if (processAlive(pid)) await stopServer(pid, { timeoutMs: 1_000 });
   for (const child of children) if (child.pid && processAlive(child.pid)) child.kill("SIGKILL");
   for (const p of projects) p.cleanup();
-  for (const dir of temps) fs.rmSync(dir, { recursive: true, force: true });
+  removeTemps();
 });
 
 async function project(options: Parameters<typeof createMcpProject>[0] = {}): Promise<McpProject> {
@@ -55,11 +55,7 @@ async function project(options: Parameters<typeof createMcpProject>[0] = {}): Pr
   return p;
 }
 
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "aou-toolkit-"));
-  temps.push(dir);
-  return dir;
-}
+const tempDir = () => tmpDir("toolkit");
 
 /** Puts a fixture version's server into the installation (what the swap will do for real). */
 function installServer(p: McpProject, version: ServerVersion): void {

@@ -9,13 +9,13 @@
  * Everything is real: the venv has the installed server's requirements from local wheels.
  */
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { $ } from "zx";
 import { fixtureRequirements, fixtureScriptsDir, fixtureServerDir, type ServerVersion } from "../../demo/kit/fixture-server.ts";
 import { copyTree } from "../../demo/kit/tree.ts";
 import { createVenv, type Venv } from "../../demo/kit/venv.ts";
 import { sharedWheelhouse } from "../../demo/kit/wheels.ts";
+import { tmpDir } from "./temp.ts";
 
 function writeFiles(base: string, files: Record<string, string>): void {
   for (const [rel, text] of Object.entries(files)) {
@@ -68,7 +68,7 @@ export interface McpProject {
 export async function createMcpProject(options: McpProjectOptions = {}): Promise<McpProject> {
   const installed = options.installed ?? "v1";
   const sourceVersion = options.source ?? "v2";
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), "aou-mcp-"));
+  const root = tmpDir("mcp");
   const project = path.join(root, "proj");
   const install = path.join(project, ".agent-os");
   const wheelhouse = await sharedWheelhouse();
