@@ -7,7 +7,9 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { EXIT, isUpgradeError, toUpgradeError } from "../core/errors.ts";
 import { CONFLICT_POLICIES } from "../core/types.ts";
+import { resolveLayout } from "../core/layout.ts";
 import { globals, targetOf } from "./options.ts";
+import { requireInstall } from "./require-install.ts";
 import { processSink, type Sink } from "./render.ts";
 
 export const VERSION = "0.1.0";
@@ -77,6 +79,7 @@ export async function main(argv: string[], io: CliIO = {}): Promise<number> {
     .description("continue an interrupted upgrade at its first incomplete phase")
     .action(async (session: string | undefined, _o, cmd: Command) => {
       json = Boolean(globals(cmd).json);
+      requireInstall(resolveLayout(targetOf(cwd, globals(cmd))));
       code = await (await import("./commands/run.ts")).resumeCommand(cmd, session ?? null, cwd, sink);
     });
 
@@ -87,6 +90,7 @@ export async function main(argv: string[], io: CliIO = {}): Promise<number> {
     .option("--session <id>", "the session to mark as rolled back")
     .action(async (o: { to?: string; session?: string }, cmd: Command) => {
       json = Boolean(globals(cmd).json);
+      requireInstall(resolveLayout(targetOf(cwd, globals(cmd))));
       code = await (await import("./commands/run.ts")).rollbackCommand(cmd, o, cwd, sink);
     });
 
@@ -96,6 +100,7 @@ export async function main(argv: string[], io: CliIO = {}): Promise<number> {
     .action(async (session: string | undefined, _o, cmd: Command) => {
       const g = globals(cmd);
       json = Boolean(g.json);
+      requireInstall(resolveLayout(targetOf(cwd, g)));
       code = (await import("./commands/status.ts")).statusCommand(targetOf(cwd, g), session ?? null, Boolean(g.json), sink);
     });
 
@@ -105,6 +110,7 @@ export async function main(argv: string[], io: CliIO = {}): Promise<number> {
     .option("--keep-backups <n>", "with prune: backups to keep", positiveInt)
     .action(async (action: string | undefined, id: string | undefined, o: { keepBackups?: number }, cmd: Command) => {
       json = Boolean(globals(cmd).json);
+      requireInstall(resolveLayout(targetOf(cwd, globals(cmd))));
       await (await import("./commands/backups.ts")).backupsCommand(action ?? "list", id, o, cmd, cwd, sink);
     });
 

@@ -11,13 +11,10 @@
 import fs from "node:fs";
 import { Buffer } from "node:buffer";
 import path from "node:path";
-import os from "node:os";
-import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { NEW_RELEASE, OLD_RELEASE, releaseUniversal } from "../demo/kit/assets.ts";
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-export const FIXTURES = path.resolve(HERE, "../../shared/fixtures/agent-os-enhanced");
-export const RELEASES = { old: "ced34ea", new: "395aab3" } as const;
+export const RELEASES = { old: OLD_RELEASE, new: NEW_RELEASE } as const;
 
 export interface GenOptions {
   /** Total number of regular files in the installation, content included (venv fills the rest). */
@@ -48,24 +45,6 @@ function rng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-const extracted = new Map<string, string>();
-
-/** Extracts a fixture release once per process and returns its `universal/` folder. */
-export function fixtureUniversal(release: string = RELEASES.old): string {
-  const known = extracted.get(release);
-  if (known) return known;
-  const archive = path.join(FIXTURES, `universal-${release}.tar.gz`);
-  if (!fs.existsSync(archive)) {
-    throw new Error(`Cannot find fixture release ${release}: ${archive} does not exist (run from a checkout next to ../shared)`);
-  }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `aou-fixture-${release}-`));
-  execFileSync("tar", ["xzf", archive, "-C", dir]);
-  const universal = path.join(dir, "universal");
-  extracted.set(release, universal);
-  process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
-  return universal;
 }
 
 function copyTree(from: string, to: string, counter: { files: number; bytes: number }): void {
@@ -100,7 +79,7 @@ export function generateInstall(root: string, opts: GenOptions = {}): GeneratedI
   const installDir = path.join(projectRoot, ".agent-os");
   const counter = { files: 0, bytes: 0 };
 
-  const universal = fixtureUniversal(release);
+  const universal = releaseUniversal(release);
   copyTree(path.join(universal, "standards"), path.join(installDir, "standards", "universal"), counter);
   copyTree(path.join(universal, "workflows"), path.join(installDir, "workflows"), counter);
   if (fs.existsSync(path.join(universal, "usage"))) copyTree(path.join(universal, "usage"), path.join(installDir, "usage"), counter);

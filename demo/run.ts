@@ -7,43 +7,33 @@
  * Act 2 commits a server that crashes on start and upgrades again: validation fails and the
  * installation is rolled back to exactly what act 1 left.
  *
- * It uses the test fixtures (tests/helpers/) for the server, wheels and venv, so it runs
- * from a checkout of this repository: `npm run demo`.
+ * Everything it needs is in `demo/` (the assets and the kit: fixture server, wheels, venv),
+ * which ships in the npm package: `npx agent-os-upgrade demo` or, from a checkout, `npm run demo`.
  */
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { resolveConfig } from "../core/config.ts";
 import { humanRenderer, type Sink, processSink } from "../app/render.ts";
 import type { RunOptions } from "../core/types.ts";
 import { runLifecycle } from "../core/upgrader.ts";
 import { builtinPlugins, depsPlugin } from "../plugins/mod.ts";
-import { copyTree, fixtureRequirements, fixtureScriptsDir, fixtureServerDir, type ServerVersion } from "../tests/helpers/mcp-project.ts";
-import { createVenv } from "../tests/helpers/venv.ts";
-import { offlinePipArgs, sharedWheelhouse } from "../tests/helpers/wheels.ts";
-import { snapshotTree } from "../tests/helpers/project.ts";
-
-const ASSETS = path.join(path.dirname(fileURLToPath(import.meta.url)), "assets");
-const OLD = "universal-ced34ea.tar.gz";
-const NEW = "universal-395aab3.tar.gz";
+import { extractRelease, NEW_RELEASE, OLD_RELEASE, type Release } from "./kit/assets.ts";
+import { fixtureRequirements, fixtureScriptsDir, type ServerVersion, writeFixtureServer } from "./kit/fixture-server.ts";
+import { copyTree, diffTrees, snapshotTree } from "./kit/tree.ts";
+import { createVenv } from "./kit/venv.ts";
+import { offlinePipArgs, sharedWheelhouse } from "./kit/wheels.ts";
 
 function git(cwd: string, ...args: string[]): string {
   return execFileSync("git", ["-c", "user.name=demo", "-c", "user.email=demo@example.invalid", ...args], { cwd, encoding: "utf8" }).trim();
 }
 
-function extractUniversal(tarball: string, into: string): void {
-  fs.rmSync(path.join(into, "universal"), { recursive: true, force: true });
-  execFileSync("tar", ["xzf", path.join(ASSETS, tarball), "-C", into]);
-}
-
-function commitRelease(source: string, tarball: string, server: ServerVersion, message: string): string {
-  extractUniversal(tarball, source);
-  for (const [dir, from] of [["mcp_server", fixtureServerDir(server)], ["scripts", fixtureScriptsDir(server)]] as const) {
-    fs.rmSync(path.join(source, dir), { recursive: true, force: true });
-    copyTree(from, path.join(source, dir));
-  }
+function commitRelease(source: string, release: Release, server: ServerVersion, message: string): string {
+  extractRelease(release, source);
+  for (const dir of ["mcp_server", "scripts"]) fs.rmSync(path.join(source, dir), { recursive: true, force: true });
+  writeFixtureServer(server, path.join(source, "mcp_server"));
+  copyTree(fixtureScriptsDir(server), path.join(source, "scripts"));
   git(source, "add", "-A");
   git(source, "commit", "-qm", message);
   return git(source, "rev-parse", "HEAD");
@@ -81,15 +71,14 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
     say("Setting up: a source checkout with two releases, a project with the older one installed, a venv …");
     fs.mkdirSync(source, { recursive: true });
     git(source, "init", "-q", "-b", "main");
-    const c1 = commitRelease(source, OLD, "v1", "Agent OS Enhanced v1.3.0");
+    const c1 = commitRelease(source, OLD_RELEASE, "v1", "Agent OS Enhanced v1.3.0");
     // The project: release 1 installed (SPEC §2 mapping), as the upstream installer would.
     const rel1 = path.join(root, "release-1");
-    fs.mkdirSync(rel1);
-    extractUniversal(OLD, rel1);
+    extractRelease(OLD_RELEASE, rel1);
     copyTree(path.join(rel1, "universal/standards"), path.join(install, "standards/universal"));
     copyTree(path.join(rel1, "universal/workflows"), path.join(install, "workflows"));
     copyTree(path.join(rel1, "universal/usage"), path.join(install, "usage"));
-    copyTree(fixtureServerDir("v1"), path.join(install, "mcp_server"));
+    writeFixtureServer("v1", path.join(install, "mcp_server"));
     copyTree(fixtureScriptsDir("v1"), path.join(install, "scripts"));
     fs.writeFileSync(path.join(install, "VERSION.txt"), `version=1.3.0\ncommit=${c1}\n`);
     const wheelhouse = await sharedWheelhouse();
@@ -101,7 +90,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
     fs.writeFileSync(path.join(project, ".gitignore"), "node_modules/\n");
 
     // Release 2 upstream; meanwhile the user edited things.
-    const c2 = commitRelease(source, NEW, "v2", "Dual-transport release");
+    const c2 = commitRelease(source, NEW_RELEASE, "v2", "Dual-transport release");
     const changedUpstream = git(source, "diff", "--name-only", "--diff-filter=M", c1, c2, "--", "universal/standards").split("\n").filter((f) => f.endsWith(".md"));
     const edited = changedUpstream[0].replace(/^universal\/standards\//, "standards/universal/");
     const p = path.join(install, edited);
@@ -137,11 +126,13 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
     say();
     say("Act 2: upstream commits a server that crashes on start; upgrade again");
     const ignore = (rel: string) => rel.startsWith(".cache") || rel.startsWith(".backups") || rel === "UPDATE_LOG.txt" || rel.includes("__pycache__");
-    const before = snapshotTree(install, { ignore });
-    commitRelease(source, NEW, "v2-crash", "A broken server");
+    const before = snapshotTree(install, { skip: ignore });
+    commitRelease(source, NEW_RELEASE, "v2-crash", "A broken server");
     const r2 = await runLifecycle({ resolved, options }, { onEvent: render });
-    const same = JSON.stringify(snapshotTree(install, { ignore })) === JSON.stringify(before);
+    const differences = diffTrees(before, snapshotTree(install, { skip: ignore }));
+    const same = differences.length === 0;
     say(`  installation after the automatic rollback is byte-identical to before act 2: ${same ? "yes" : "NO"}`);
+    for (const d of differences.slice(0, 20)) say(`    ${d}`);
     say();
     say(r2.status === "rolled_back" && same ? "Demo finished: one upgrade completed, one failed and was rolled back exactly." : "Demo did not end as expected.");
     return r2.status === "rolled_back" && same ? 0 : 1;

@@ -17,7 +17,8 @@ import { runLifecycle } from "../core/upgrader.ts";
 import { builtinPlugins } from "../plugins/mod.ts";
 import { REPO, runCli, startCli } from "./helpers/cli.ts";
 import { writeFakeConfig } from "./helpers/config-files.ts";
-import { makeProject, makeSource, snapshotTree, tmpDir } from "./helpers/project.ts";
+import { snapshotTree } from "../demo/kit/tree.ts";
+import { makeProject, makeSource, tmpDir } from "./helpers/project.ts";
 import { waitForFile } from "./helpers/wait.ts";
 
 const test = suite("architecture");

@@ -5,8 +5,8 @@ import path from "node:path";
 import { main } from "../app/cli.ts";
 import { EXIT } from "../core/errors.ts";
 import { StateStore } from "../core/state.ts";
-import { makeProject, type Project } from "./helpers/backup-project.ts";
-import { diffTrees, snapshotTree } from "./helpers/backup-tree.ts";
+import { makeProject, ownRecords, type Project } from "./helpers/backup-project.ts";
+import { diffTrees, snapshotTree } from "../demo/kit/tree.ts";
 import { upgrade } from "./helpers/backup-upgrade.ts";
 
 /** The CLI as a user runs it, in the project folder, with its output captured. */
@@ -19,7 +19,7 @@ async function cli(p: Project, ...argv: string[]): Promise<{ code: number; out: 
 
 async function upgraded() {
   const p = makeProject();
-  const before = snapshotTree(p.root);
+  const before = snapshotTree(p.root, { skip: ownRecords });
   const r = await upgrade(p, null);
   assert.is(r.status, "completed");
   const s = new StateStore(p.layout.stateDir).list()[0].state!;
@@ -44,12 +44,12 @@ test("backups list and verify through the CLI; one flipped byte is named by `bac
   assert.is(bad.code, EXIT.failed);
   assert.ok(bad.err.includes(`Backup ${id} is damaged: ${key} (content differs from MANIFEST.json`), bad.err);
 
-  const upgradedTree = snapshotTree(p.root);
+  const upgradedTree = snapshotTree(p.root, { skip: ownRecords });
   const rb = await cli(p, "rollback");
   assert.is(rb.code, EXIT.rollbackFailed, rb.err);
   assert.ok(rb.err.includes(`${key} (content differs from MANIFEST.json`), rb.err);
   assert.ok(rb.err.includes("nothing was changed"), rb.err);
-  assert.equal(diffTrees(upgradedTree, snapshotTree(p.root)), []);
+  assert.equal(diffTrees(upgradedTree, snapshotTree(p.root, { skip: ownRecords })), []);
   assert.not.ok(fs.existsSync(p.layout.lockFile));
   // The refusal changed nothing, so the upgrade it would have undone is still completed.
   assert.is(new StateStore(p.layout.stateDir).list()[0].state!.status, "completed");
@@ -59,7 +59,7 @@ test("`rollback --to <id>` through the CLI undoes a completed upgrade exactly", 
   const { p, before, id } = await upgraded();
   const rb = await cli(p, "rollback", "--to", id);
   assert.is(rb.code, EXIT.ok, rb.err);
-  const diff = diffTrees(before, snapshotTree(p.root));
+  const diff = diffTrees(before, snapshotTree(p.root, { skip: ownRecords }));
   assert.is(diff.length, 3, diff.join("\n")); // the user's own changes made during the upgrade stay
   assert.ok(diff.every((d) => /\.agent-os\/(specs|workspace|standards\/development)\//.test(d)), diff.join("\n"));
   // The rollback is recorded in the session that made the backup.

@@ -6,15 +6,15 @@ import { EXIT } from "../core/errors.ts";
 import { StateStore } from "../core/state.ts";
 import { isBackupId } from "../plugins/backup/names.ts";
 import { listBackups } from "../plugins/backup/retention.ts";
-import { makeProject, type Project, ROOT, spawnChild, tmpDir, waitFor } from "./helpers/backup-project.ts";
-import { diffTrees, snapshotTree, type Tree } from "./helpers/backup-tree.ts";
+import { makeProject, ownRecords, type Project, ROOT, spawnChild, tmpDir, waitFor } from "./helpers/backup-project.ts";
+import { diffTrees, snapshotTree, type Tree } from "../demo/kit/tree.ts";
 import { manualRollback, upgrade } from "./helpers/backup-upgrade.ts";
 
 const CHILD = path.join(ROOT, "tests/helpers/backup-e2e-child.ts");
 
 /** The tree must equal `before` except for what the user changed in user-owned paths meanwhile. */
 function assertRestored(p: Project, before: Tree): void {
-  const diff = diffTrees(before, snapshotTree(p.root));
+  const diff = diffTrees(before, snapshotTree(p.root, { skip: ownRecords }));
   assert.equal(diff.filter((d) => !/^(changed|created): \.agent-os\/(specs|workspace|standards\/development)\//.test(d)), [], "byte-identical outside user-owned paths");
   assert.is(diff.length, 3, `only the three user changes differ: ${diff.join("\n")}`);
   assert.not.ok(fs.existsSync(p.layout.lockFile), "the lock is released");
@@ -30,7 +30,7 @@ function onlySession(p: Project) {
 for (const phase of [2, 3, 4] as const) {
   test(`a failure in phase ${phase} is rolled back automatically: the project is byte-identical, modes and links included`, async () => {
     const p = makeProject();
-    const before = snapshotTree(p.root);
+    const before = snapshotTree(p.root, { skip: ownRecords });
     const r = await upgrade(p, phase);
     assert.is(r.status, "rolled_back");
     assert.is(r.exit_code, EXIT.rolledBack);
@@ -48,7 +48,7 @@ for (const phase of [2, 3, 4] as const) {
 
 test("a completed upgrade prunes old backups and can be undone by hand with `rollback`", async () => {
   const p = makeProject();
-  const before = snapshotTree(p.root);
+  const before = snapshotTree(p.root, { skip: ownRecords });
   const r = await upgrade(p, null);
   assert.is(r.status, "completed", JSON.stringify(r.error));
   assert.is(r.exit_code, EXIT.ok);
@@ -67,18 +67,18 @@ test("`rollback` of a completed upgrade with a damaged backup is refused: nothin
   const dir = s.phases["1"].evidence.backup_path as string;
   const victim = path.join(dir, "install/VERSION.txt");
   fs.appendFileSync(victim, "tampered");
-  const upgraded = snapshotTree(p.root);
+  const upgraded = snapshotTree(p.root, { skip: ownRecords });
   const undo = await manualRollback(p);
   assert.is(undo.exitCode, EXIT.rollbackFailed);
   assert.ok(undo.outcome.rollbackError?.message.includes("install/VERSION.txt (size"), undo.outcome.rollbackError?.message);
-  assert.equal(diffTrees(upgraded, snapshotTree(p.root)), []);
+  assert.equal(diffTrees(upgraded, snapshotTree(p.root, { skip: ownRecords })), []);
   assert.not.ok(fs.existsSync(p.layout.lockFile), "a refusal does not leave the lock behind");
   assert.is(onlySession(p).status, "completed");
 });
 
 /** Starts an upgrade in a child and returns once it is at the chosen point. */
 async function childAt(p: Project, fail: string, label?: string, at?: number) {
-  const ready = path.join(tmpDir("aou-e2e-"), "ready");
+  const ready = path.join(tmpDir("e2e"), "ready");
   const child = spawnChild(CHILD, [p.root, fail, ready, ...(label ? [label, String(at)] : [])]);
   let out = "";
   child.stdout!.on("data", (b: Buffer) => (out += b));
@@ -93,7 +93,7 @@ async function childAt(p: Project, fail: string, label?: string, at?: number) {
 
 test("SIGTERM during phase 3: the upgrader rolls back and exits with the rolled-back code", async () => {
   const p = makeProject();
-  const before = snapshotTree(p.root);
+  const before = snapshotTree(p.root, { skip: ownRecords });
   const c = await childAt(p, "sigterm3");
   c.child.kill("SIGTERM");
   const end = await c.exited;
@@ -124,20 +124,20 @@ test("SIGKILL during the backup: `resume` re-runs phase 1 and finishes the upgra
 
 test("SIGKILL during the backup: `rollback` finds nothing changed and removes the partial backup", async () => {
   const p = makeProject();
-  const before = snapshotTree(p.root);
+  const before = snapshotTree(p.root, { skip: ownRecords });
   const c = await childAt(p, "none", "backup:copy", 200);
   c.child.kill("SIGKILL");
   await c.exited;
   const r = await manualRollback(p);
   assert.is(r.exitCode, EXIT.ok, JSON.stringify(r.outcome.rollbackError));
-  assert.equal(diffTrees(before, snapshotTree(p.root)), []);
+  assert.equal(diffTrees(before, snapshotTree(p.root, { skip: ownRecords })), []);
   assert.equal(fs.readdirSync(p.layout.backupsDir).filter(isBackupId), []);
   assert.is(onlySession(p).rollback?.evidence.restored, false);
 });
 
 test("SIGKILL during the automatic rollback: `rollback` finishes it exactly", async () => {
   const p = makeProject();
-  const before = snapshotTree(p.root);
+  const before = snapshotTree(p.root, { skip: ownRecords });
   const c = await childAt(p, "3", "rollback:commit", 48);
   c.child.kill("SIGKILL");
   await c.exited;

@@ -5,14 +5,14 @@ import path from "node:path";
 import { backupState } from "../plugins/backup/manifest.ts";
 import { isBackupId } from "../plugins/backup/names.ts";
 import { listBackups, verifyBackup } from "../plugins/backup/retention.ts";
-import { harness, makeProject, ROOT, simulateUpgrade, spawnChild, tmpDir, waitFor } from "./helpers/backup-project.ts";
-import { diffTrees, snapshotTree } from "./helpers/backup-tree.ts";
+import { harness, makeProject, ownRecords, ROOT, simulateUpgrade, spawnChild, tmpDir, waitFor } from "./helpers/backup-project.ts";
+import { diffTrees, snapshotTree } from "../demo/kit/tree.ts";
 
 const CHILD = path.join(ROOT, "tests/helpers/backup-child.ts");
 
 /** Runs the child until it freezes at the chosen point, then SIGKILLs it. */
 async function killAt(op: "backup" | "rollback", root: string, sessionId: string, label: string, at: number): Promise<void> {
-  const ready = path.join(tmpDir("aou-kill-"), "ready");
+  const ready = path.join(tmpDir("kill"), "ready");
   const child = spawnChild(CHILD, [op, root, sessionId, label, String(at), ready]);
   let stderr = "";
   child.stderr!.on("data", (b: Buffer) => (stderr += b));
@@ -27,7 +27,7 @@ async function killAt(op: "backup" | "rollback", root: string, sessionId: string
 
 test("SIGKILL during the backup: the half-made backup is detected; rollback and a re-run finish exactly", async () => {
   const p = makeProject();
-  const before = snapshotTree(p.root);
+  const before = snapshotTree(p.root, { skip: ownRecords });
   const parent = harness(p.layout);
   const sid = parent.state.session_id;
   await killAt("backup", p.root, sid, "backup:copy", 200);
@@ -36,14 +36,14 @@ test("SIGKILL during the backup: the half-made backup is detected; rollback and 
   assert.is(ids.length, 1);
   assert.is(backupState(path.join(p.layout.backupsDir, ids[0])), "abandoned");
   assert.equal(listBackups(p.layout).map((b) => [b.state, b.session_id]), [["abandoned", sid]]);
-  assert.equal(diffTrees(before, snapshotTree(p.root)), [], "the live tree was not touched");
+  assert.equal(diffTrees(before, snapshotTree(p.root, { skip: ownRecords })), [], "the live tree was not touched");
 
   // The next command (here: rollback of that session) sees there is nothing to restore and clears it.
   const r = await harness(p.layout, { sessionId: sid }).rollback({ manual: true });
   assert.is(r.evidence.restored, false);
   assert.equal(r.evidence.removed_partial_backups, [ids[0]]);
   assert.equal(fs.readdirSync(p.layout.backupsDir), []);
-  assert.equal(diffTrees(before, snapshotTree(p.root)), []);
+  assert.equal(diffTrees(before, snapshotTree(p.root, { skip: ownRecords })), []);
 });
 
 test("SIGKILL during the backup, then resume: phase 1 runs again and leaves one complete, verified backup", async () => {
@@ -59,15 +59,15 @@ test("SIGKILL during the backup, then resume: phase 1 runs again and leaves one 
 
 test("SIGKILL during a rollback: running rollback again finishes it exactly", async () => {
   const p = makeProject();
-  const before = snapshotTree(p.root);
+  const before = snapshotTree(p.root, { skip: ownRecords });
   const h = harness(p.layout);
   await h.backup();
   h.beginPhase2();
   simulateUpgrade(p.layout);
-  const upgraded = snapshotTree(p.root);
+  const upgraded = snapshotTree(p.root, { skip: ownRecords });
   await killAt("rollback", p.root, h.state.session_id, "rollback:commit", 48);
 
-  const mid = snapshotTree(p.root);
+  const mid = snapshotTree(p.root, { skip: ownRecords });
   assert.ok(diffTrees(upgraded, mid).length > 0, "the killed rollback had started changing files");
   assert.ok(diffTrees(before, mid).length > 3, "and had not finished");
   assert.ok(fs.readdirSync(p.layout.backupsDir).some((n) => n.startsWith(".restore-")), "its staging was left behind");
@@ -76,7 +76,7 @@ test("SIGKILL during a rollback: running rollback again finishes it exactly", as
   const r = await again.rollback({ manual: true });
   assert.is(r.evidence.restored, true);
   assert.is(r.evidence.backup_id, h.state.phases["1"].evidence.backup_id);
-  const diff = diffTrees(before, snapshotTree(p.root));
+  const diff = diffTrees(before, snapshotTree(p.root, { skip: ownRecords }));
   assert.equal(diff.filter((d) => !/(specs|workspace|standards\/development)\//.test(d)), []);
   assert.is(diff.length, 3, "only the user's own changes differ");
   assert.equal(fs.readdirSync(p.layout.backupsDir).filter((n) => n.startsWith(".")), [], "the dead run's staging is swept");
@@ -89,7 +89,7 @@ test("a rollback --to that was killed is finished with the same backup by a plai
   const p = makeProject();
   const h1 = harness(p.layout);
   const first = await h1.backup();
-  const atFirst = snapshotTree(p.root);
+  const atFirst = snapshotTree(p.root, { skip: ownRecords });
   fs.writeFileSync(path.join(p.layout.installDir, "VERSION.txt"), "version=1.4\n");
   const h = harness(p.layout);
   await h.backup();
@@ -99,7 +99,7 @@ test("a rollback --to that was killed is finished with the same backup by a plai
   await h.ctx.session!.journal("backup.rollback:begin", { backup_id: first.backup_id });
   const r = await harness(p.layout, { sessionId: h.state.session_id }).rollback({ manual: true });
   assert.is(r.evidence.backup_id, first.backup_id);
-  assert.is(diffTrees(atFirst, snapshotTree(p.root)).length, 3);
+  assert.is(diffTrees(atFirst, snapshotTree(p.root, { skip: ownRecords })).length, 3);
 });
 
 test.run();

@@ -6,8 +6,8 @@ import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { isUpgradeError, type UpgradeError } from "../core/errors.ts";
 import { readManifest } from "../plugins/backup/manifest.ts";
-import { harness, makeProject, sha256File, simulateUpgrade } from "./helpers/backup-project.ts";
-import { diffTrees, snapshotTree } from "./helpers/backup-tree.ts";
+import { harness, makeProject, ownRecords, sha256File, simulateUpgrade } from "./helpers/backup-project.ts";
+import { diffTrees, snapshotTree } from "../demo/kit/tree.ts";
 
 /** What the simulated upgrade does to user-owned paths: rollback must keep exactly these. */
 const USER_CHANGES = [
@@ -28,14 +28,14 @@ async function rejects(p: Promise<unknown>): Promise<UpgradeError> {
 
 test("rollback restores every backed-up path exactly (bytes, modes, links, types) and removes what the upgrade created", async () => {
   const p = makeProject();
-  const before = snapshotTree(p.root);
+  const before = snapshotTree(p.root, { skip: ownRecords });
   const h = harness(p.layout);
   await h.backup();
   h.beginPhase2();
   simulateUpgrade(p.layout);
-  assert.ok(diffTrees(before, snapshotTree(p.root)).length > 100, "the upgrade changed the tree");
+  assert.ok(diffTrees(before, snapshotTree(p.root, { skip: ownRecords })).length > 100, "the upgrade changed the tree");
   const req = await h.rollback();
-  assert.equal(diffTrees(before, snapshotTree(p.root)), USER_CHANGES);
+  assert.equal(diffTrees(before, snapshotTree(p.root, { skip: ownRecords })), USER_CHANGES);
   const ev = req.evidence;
   assert.is(ev.restored, true);
   assert.is(ev.backup_verified, true);
@@ -58,9 +58,9 @@ test("a second rollback finds nothing to do and changes nothing", async () => {
   h.beginPhase2();
   simulateUpgrade(p.layout);
   await h.rollback();
-  const once = snapshotTree(p.root);
+  const once = snapshotTree(p.root, { skip: ownRecords });
   const again = await h.rollback();
-  assert.equal(diffTrees(once, snapshotTree(p.root)), []);
+  assert.equal(diffTrees(once, snapshotTree(p.root, { skip: ownRecords })), []);
   assert.is(again.evidence.files_restored, 0);
   assert.is(again.evidence.created_removed, 0);
   assert.is(again.evidence.symlinks_restored, 0);
@@ -70,7 +70,7 @@ test("a root created by the upgrade is removed, with the parent folder it needed
   const p = makeProject({ venv: false });
   fs.rmSync(path.join(p.root, ".cursor"), { recursive: true });
   fs.rmSync(path.join(p.layout.installDir, "usage"), { recursive: true });
-  const before = snapshotTree(p.root);
+  const before = snapshotTree(p.root, { skip: ownRecords });
   const h = harness(p.layout);
   await h.backup();
   h.beginPhase2();
@@ -80,7 +80,7 @@ test("a root created by the upgrade is removed, with the parent folder it needed
   fs.writeFileSync(path.join(p.layout.installDir, "usage", "sub", "guide.md"), "x");
   fs.mkdirSync(p.layout.venvDir);
   await h.rollback();
-  assert.equal(diffTrees(before, snapshotTree(p.root)), []);
+  assert.equal(diffTrees(before, snapshotTree(p.root, { skip: ownRecords })), []);
 });
 
 test("a created parent folder that now holds something else is kept", async () => {
@@ -105,7 +105,7 @@ test("read-only folders and files are restored with their modes; a same-size rew
   fs.chmodSync(path.join(ro, "a.md"), 0o444);
   fs.chmodSync(ro, 0o555);
   const target = path.join(p.layout.installDir, "VERSION.txt");
-  const before = snapshotTree(p.root);
+  const before = snapshotTree(p.root, { skip: ownRecords });
   const h = harness(p.layout);
   await h.backup();
   h.beginPhase2();
@@ -120,18 +120,18 @@ test("read-only folders and files are restored with their modes; a same-size rew
   fs.writeFileSync(target, same);
   fs.utimesSync(target, st.atime, st.mtime);
   await h.rollback();
-  assert.equal(diffTrees(before, snapshotTree(p.root)), []);
+  assert.equal(diffTrees(before, snapshotTree(p.root, { skip: ownRecords })), []);
   assert.is(fs.statSync(ro).mode & 0o7777, 0o555);
 });
 
 test("rollback --to restores an older backup; without a session a manual rollback takes the newest", async () => {
   const p = makeProject();
-  const atFirst = snapshotTree(p.root);
+  const atFirst = snapshotTree(p.root, { skip: ownRecords });
   const h1 = harness(p.layout);
   const ev1 = await h1.backup();
   fs.writeFileSync(path.join(p.layout.installDir, "VERSION.txt"), "version=1.4\n");
   fs.writeFileSync(path.join(p.layout.installDir, "workflows", "added-by-1.4.md"), "x");
-  const atSecond = snapshotTree(p.root);
+  const atSecond = snapshotTree(p.root, { skip: ownRecords });
   const h2 = harness(p.layout);
   const ev2 = await h2.backup();
   assert.is.not(ev1.backup_id, ev2.backup_id);
@@ -140,20 +140,20 @@ test("rollback --to restores an older backup; without a session a manual rollbac
   const manual = harness(p.layout, { noSession: true });
   const r = await manual.rollback({ manual: true });
   assert.is(r.evidence.backup_id, ev2.backup_id);
-  assert.equal(diffTrees(atSecond, snapshotTree(p.root)), USER_CHANGES);
+  assert.equal(diffTrees(atSecond, snapshotTree(p.root, { skip: ownRecords })), USER_CHANGES);
   const r2 = await manual.rollback({ manual: true, backupId: ev1.backup_id as string });
   assert.is(r2.evidence.backup_id, ev1.backup_id);
-  assert.equal(diffTrees(atFirst, snapshotTree(p.root)), USER_CHANGES);
+  assert.equal(diffTrees(atFirst, snapshotTree(p.root, { skip: ownRecords })), USER_CHANGES);
 });
 
 test("a session that stopped before phase 2 has nothing to restore", async () => {
   const p = makeProject({ venv: false });
-  const before = snapshotTree(p.root);
+  const before = snapshotTree(p.root, { skip: ownRecords });
   const h = harness(p.layout);
   const r = await h.rollback();
   assert.is(r.evidence.restored, false);
   assert.ok(String(r.evidence.reason).includes("before phase 2"));
-  assert.equal(diffTrees(before, snapshotTree(p.root)), []);
+  assert.equal(diffTrees(before, snapshotTree(p.root, { skip: ownRecords })), []);
 });
 
 test("no backup at all: a clear refusal that says what to do", async () => {
@@ -177,7 +177,7 @@ test("odd file names (quotes, backslashes, newlines, unicode, spaces) are backed
   const names = ['we"ird.md', "back\\slash.md", "line\nbreak.md", "ünïcødé ✓.md", "tab\there.md", "pkg1", "pkg1-1.0.dist-info", "a: b.md"];
   for (const n of names) fs.writeFileSync(path.join(d, n), `content of ${n}`);
   fs.symlinkSync('target with "quotes"', path.join(d, "link \\ odd"));
-  const before = snapshotTree(p.root);
+  const before = snapshotTree(p.root, { skip: ownRecords });
   const h = harness(p.layout);
   const ev = await h.backup();
   const m = readManifest(ev.backup_path as string);
@@ -192,7 +192,7 @@ test("odd file names (quotes, backslashes, newlines, unicode, spaces) are backed
   fs.rmSync(path.join(d, "link \\ odd"));
   fs.writeFileSync(path.join(d, "new \"one\".md"), "x");
   await h.rollback();
-  assert.equal(diffTrees(before, snapshotTree(p.root)), []);
+  assert.equal(diffTrees(before, snapshotTree(p.root, { skip: ownRecords })), []);
 });
 
 /** `chattr +i` makes a file undeletable even for root: a real, repeatable commit failure. */
@@ -211,7 +211,7 @@ test("a rollback that cannot finish says exactly what remains and how to finish;
     console.log("  (skipped: chattr +i is not available here)");
     return;
   }
-  const before = snapshotTree(p.root);
+  const before = snapshotTree(p.root, { skip: ownRecords });
   const h = harness(p.layout);
   const ev = await h.backup();
   h.beginPhase2();
@@ -228,13 +228,13 @@ test("a rollback that cannot finish says exactly what remains and how to finish;
     assert.ok(err.hint?.includes(`rm -rf ${JSON.stringify(stuck)}`), err.hint);
     assert.equal((err.details as { remaining: Array<{ key: string }> }).remaining.map((r) => r.key), ["install/workflows/created-by-upgrade.md"]);
     assert.is((err.details as { nothing_changed?: boolean }).nothing_changed, false);
-    assert.equal(diffTrees(before, snapshotTree(p.root)), ["created: .agent-os/workflows/created-by-upgrade.md"], "everything else was restored");
+    assert.equal(diffTrees(before, snapshotTree(p.root, { skip: ownRecords })), ["created: .agent-os/workflows/created-by-upgrade.md"], "everything else was restored");
   } finally {
     spawnSync("chattr", ["-i", stuck]);
   }
   const again = await h.rollback({ manual: true });
   assert.is(again.evidence.created_removed, 1);
-  assert.equal(diffTrees(before, snapshotTree(p.root)), []);
+  assert.equal(diffTrees(before, snapshotTree(p.root, { skip: ownRecords })), []);
 });
 
 test.run();

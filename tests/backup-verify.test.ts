@@ -6,8 +6,8 @@ import path from "node:path";
 import { isUpgradeError, type UpgradeError } from "../core/errors.ts";
 import { readManifest } from "../plugins/backup/manifest.ts";
 import { verifyBackup } from "../plugins/backup/retention.ts";
-import { harness, makeProject, simulateUpgrade } from "./helpers/backup-project.ts";
-import { diffTrees, snapshotTree } from "./helpers/backup-tree.ts";
+import { harness, makeProject, ownRecords, simulateUpgrade } from "./helpers/backup-project.ts";
+import { diffTrees, snapshotTree } from "../demo/kit/tree.ts";
 
 async function rejects(p: Promise<unknown>): Promise<UpgradeError> {
   try {
@@ -64,16 +64,16 @@ for (const [what, key] of [
     assert.is(r.problems[0].path, key);
     assert.match(r.problems[0].problem, /^content differs from MANIFEST\.json \(sha256 [0-9a-f]{12}…, expected [0-9a-f]{12}…\)$/);
 
-    const live = snapshotTree(p.root);
-    const backupBefore = snapshotTree(dir, () => false);
+    const live = snapshotTree(p.root, { skip: ownRecords });
+    const backupBefore = snapshotTree(dir);
     const err = await rejects(h.rollback());
     assert.is(err.code, "ROLLBACK_FAILED");
     assert.ok(err.message.includes(`Cannot roll back: cannot restore backup ${id}: 1 file in it does not match its MANIFEST.json: ${key} (content differs from MANIFEST.json`), err.message);
     assert.ok(err.message.endsWith("nothing was changed"), err.message);
     assert.ok(err.hint?.includes(`backups verify ${id}`), err.hint);
     assert.is((err.details as { nothing_changed?: boolean }).nothing_changed, true);
-    assert.equal(diffTrees(live, snapshotTree(p.root)), [], "the live tree is unchanged");
-    assert.equal(diffTrees(backupBefore, snapshotTree(dir, () => false)), [], "the backup is unchanged");
+    assert.equal(diffTrees(live, snapshotTree(p.root, { skip: ownRecords })), [], "the live tree is unchanged");
+    assert.equal(diffTrees(backupBefore, snapshotTree(dir)), [], "the backup is unchanged");
     assert.equal(fs.readdirSync(p.layout.backupsDir).filter((n) => n.startsWith(".")), [], "no staging left");
   });
 }
@@ -101,12 +101,12 @@ test("a missing copy and a damaged manifest are named", async () => {
   fs.writeFileSync(manifest, fs.readFileSync(manifest, "utf8").replace('"total_size": ', '"total_size": 1'));
   const r2 = await verifyBackup(p.layout, id);
   assert.equal(r2.problems, [{ path: "MANIFEST.json", problem: "MANIFEST.json does not match MANIFEST.sha256: it was changed or damaged after the backup" }]);
-  const live = snapshotTree(p.root);
+  const live = snapshotTree(p.root, { skip: ownRecords });
   const e2 = await rejects(h.rollback());
   assert.is(e2.code, "ROLLBACK_FAILED");
   assert.ok(e2.message.includes(`Cannot use backup ${id}: MANIFEST.json does not match MANIFEST.sha256`), e2.message);
   assert.is((e2.details as { nothing_changed?: boolean }).nothing_changed, true);
-  assert.equal(diffTrees(live, snapshotTree(p.root)), []);
+  assert.equal(diffTrees(live, snapshotTree(p.root, { skip: ownRecords })), []);
 });
 
 test("a file added to a backup is reported by verify", async () => {

@@ -7,7 +7,8 @@ import { CONFIG_ALIASES } from "../app/options.ts";
 import { loadConfigFile, resolveConfig } from "../core/config.ts";
 import { builtinPlugins } from "../plugins/mod.ts";
 import { REPO, resultOf, runCli } from "./helpers/cli.ts";
-import { makeProject, makeSource, snapshotTree, tmpDir } from "./helpers/project.ts";
+import { makeProject, makeSource, tmpDir } from "./helpers/project.ts";
+import { snapshotTree } from "../demo/kit/tree.ts";
 
 const test = suite("config");
 

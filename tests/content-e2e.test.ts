@@ -16,7 +16,8 @@ import type { ContentPlanX } from "../plugins/content/plan.ts";
 import { preflightPlugin } from "../plugins/preflight.ts";
 import { reportPlugin } from "../plugins/report.ts";
 import { resultOf, runCli } from "./helpers/cli.ts";
-import { installUniversal, makeSourceRepo, NEW, OLD, otherPhasesDouble, release, removeTemps, snapshot, tmpDir } from "./helpers/content-project.ts";
+import { installUniversal, makeSourceRepo, NEW, OLD, otherPhasesDouble, release, removeTemps, tmpDir } from "./helpers/content-project.ts";
+import { diffTrees, snapshotTree } from "../demo/kit/tree.ts";
 
 function setup() {
   const root = tmpDir("e2e");
@@ -55,11 +56,11 @@ const strip = (plan: unknown) => {
 
 test("runLifecycle: dry run writes nothing; the real run executes the same plan and records it", async () => {
   const s = setup();
-  const before = snapshot(s.project);
+  const before = snapshotTree(s.project, { mtime: true });
   const dry = await runLifecycle({ resolved: resolved(), options: options(s, { dryRun: true, diff: true, onConflict: "merge" }) });
   assert.is(dry.status, "completed", JSON.stringify(dry.error));
   assert.is(dry.exit_code, EXIT.ok);
-  assert.equal(snapshot(s.project), before, "no lock, no state, no backup, no log, no content");
+  assert.equal(snapshotTree(s.project, { mtime: true }), before, "no lock, no state, no backup, no log, no content");
   const dryPlan = dry.plan as ContentPlanX & { diffs: Record<string, string> };
   assert.is(dryPlan.counts.conflicts, 1);
   assert.match(dryPlan.diffs["standards/universal/testing/test-pyramid.md"], /decision: merge/);
@@ -91,18 +92,14 @@ test("runLifecycle with the real backup: a failure after content rolls the conte
   const s = setup();
   const failing = definePlugin({ name: "failing-validation", apply(h) { h.validate.tap((_c, f) => f.error("X", "validation double failed")); } });
   const plugins = [preflightPlugin(), backupPlugin(), contentPlugin(), otherPhasesDouble({ backup: false }), failing, reportPlugin()];
-  const before = snapshot(s.install);
+  // Our records (.cache, .backups) change on purpose; mtimes of restored files may differ.
+  const skip = (rel: string) => /^(\.cache|\.backups)(\/|$)/.test(rel);
+  const before = snapshotTree(s.install, { skip });
   const gitignoreBefore = fs.existsSync(path.join(s.project, ".gitignore"));
   const r = await runLifecycle({ resolved: { file: null, config: {}, plugins }, options: options(s, { onConflict: "theirs" }) });
   assert.is(r.status, "rolled_back", JSON.stringify(r.error));
   assert.is(r.exit_code, EXIT.rolledBack);
-  const after = snapshot(s.install);
-  for (const [rel, facts] of before) {
-    if (/^(\.cache|\.backups)(\/|$)/.test(rel) || rel === "") continue;
-    assert.equal({ ...after.get(rel), mtimeMs: 0 }, { ...facts, mtimeMs: 0 }, rel);
-  }
-  const created = [...after.keys()].filter((k) => !before.has(k) && !/^(\.cache|\.backups)(\/|$)/.test(k));
-  assert.equal(created, [], "files the upgrade added are gone");
+  assert.equal(diffTrees(before, snapshotTree(s.install, { skip })), [], "restored exactly; files the upgrade added are gone");
   assert.is(fs.existsSync(path.join(s.project, ".gitignore")), gitignoreBefore);
   assert.not.ok(fs.existsSync(path.join(s.install, ".upgrade/installed-manifest.json")));
   assert.not.ok(fs.existsSync(path.join(s.install, ".upgrade/installed-manifest.pending.json")));
@@ -110,7 +107,7 @@ test("runLifecycle with the real backup: a failure after content rolls the conte
 
 test("CLI without a terminal or a policy: exits with the conflicts code before any write, never waits", async () => {
   const s = setup();
-  const before = snapshot(s.project);
+  const before = snapshotTree(s.project, { mtime: true });
   const t0 = performance.now();
   // Zero config: content is a built-in plugin.
   const r = await runCli(["--source", s.source], { cwd: s.project, timeoutMs: 60_000 });
@@ -118,29 +115,29 @@ test("CLI without a terminal or a policy: exits with the conflicts code before a
   assert.is(r.code, EXIT.conflicts, r.stdout + r.stderr);
   assert.match(r.stdout + r.stderr, /Cannot upgrade the content without a decision: 1 conflict \(standards\/universal\/testing\/test-pyramid\.md\)/);
   assert.match(r.stdout + r.stderr, /--on-conflict keep\|theirs\|merge\|skip/);
-  assert.equal(snapshot(s.project), before);
+  assert.equal(snapshotTree(s.project, { mtime: true }), before);
 });
 
 test("CLI --dry-run --json and --dry-run --diff: the plan, the diffs, and nothing written", async () => {
   const s = setup();
-  const before = snapshot(s.project);
+  const before = snapshotTree(s.project, { mtime: true });
   const r = await runCli(["--source", s.source, "--dry-run", "--json"], { cwd: s.project, timeoutMs: 60_000 });
   assert.is(r.code, EXIT.ok, r.stdout + r.stderr);
   const result = resultOf(r);
   assert.equal(result.plan.counts, { new: 39, updated: 41, unchanged: 48, kept_local: 0, conflicts: 1, deleted: 1, errors: 0 });
   assert.equal(result.plan.base, { kind: "git", ref: s.commits[0], via: "VERSION.txt" });
-  assert.equal(snapshot(s.project), before);
+  assert.equal(snapshotTree(s.project, { mtime: true }), before);
 
   // A small change set for the human rendering: core/bin.ts exits before a large stdout drains.
   const small = smallSetup();
-  const smallBefore = snapshot(small.project);
+  const smallBefore = snapshotTree(small.project, { mtime: true });
   const human = await runCli(["--source", small.source, "--dry-run", "--diff"], { cwd: small.project, timeoutMs: 60_000 });
   assert.is(human.code, EXIT.ok, human.stdout + human.stderr);
   assert.match(human.stdout, /^ +update +standards\/universal\/a\.md +\(changed upstream\)$/m);
   assert.match(human.stdout, /^ +new +workflows\/w\/new\.md +\(added upstream\)$/m);
   assert.match(human.stdout, /--- a\/standards\/universal\/a\.md\tlocal\n\+\+\+ b\/standards\/universal\/a\.md\tupstream\n@@ -1,3 \+1,3 @@\n a\n-b\n\+B\n c\n/);
   assert.match(human.stdout, /--- \/dev\/null\tlocal\n\+\+\+ b\/workflows\/w\/new\.md\tupstream\n/);
-  assert.equal(snapshot(small.project), smallBefore);
+  assert.equal(snapshotTree(small.project, { mtime: true }), smallBefore);
 });
 
 function smallSetup() {

@@ -17,7 +17,8 @@ import type { ContentEntry, ContentPlanX } from "../plugins/content/plan.ts";
 import { preflightPlugin } from "../plugins/preflight.ts";
 import { reportPlugin } from "../plugins/report.ts";
 import { resultOf, runCli } from "./helpers/cli.ts";
-import { git, gitMergeFile, makeCtx, makeSourceRepo, otherPhasesDouble, read, removeTemps, runTaps, sha, snapshot, tmpDir, type Tree, writeTree } from "./helpers/content-project.ts";
+import { git, gitMergeFile, makeCtx, makeSourceRepo, otherPhasesDouble, read, removeTemps, runTaps, sha, tmpDir, type Tree, writeTree } from "./helpers/content-project.ts";
+import { snapshotTree } from "../demo/kit/tree.ts";
 import { installWithoutRecords, planOf, withoutHistory } from "./helpers/infer-project.ts";
 
 const lines = (name: string, n: number, change: Record<number, string> = {}) =>
@@ -335,7 +336,7 @@ test("runLifecycle: the summary says which base was inferred and which edited fi
 
 test("CLI --dry-run --json and --dry-run: the inferred base in the plan and in the text; nothing written", async () => {
   const w = world();
-  const before = snapshot(w.project);
+  const before = snapshotTree(w.project, { mtime: true });
   const j = await runCli(["--source", w.source, "--dry-run", "--json"], { cwd: w.project, timeoutMs: 60_000 });
   assert.is(j.code, EXIT.ok, j.stdout + j.stderr);
   const result = resultOf(j);
@@ -345,7 +346,7 @@ test("CLI --dry-run --json and --dry-run: the inferred base in the plan and in t
   assert.is(h.code, EXIT.ok, h.stdout + h.stderr);
   assert.match(h.stdout, new RegExp(`^  ! Base inferred: ${w.commits[0].slice(0, 7)}, 9 of 15 files match; 1 more matches another upstream version; 5 edited or your own$`, "m"));
   assert.match(h.stdout, /^ +keep +usage\/moved\.md +\(moved upstream to standards\/universal\/ai\/moved\.md; kept because you edited it: carry your edit there\)$/m);
-  assert.equal(snapshot(w.project), before);
+  assert.equal(snapshotTree(w.project, { mtime: true }), before);
 });
 
 test.after(removeTemps);

@@ -17,10 +17,10 @@ import {
   release,
   removeTemps,
   runTaps,
-  snapshot,
   tmpDir,
   writeTree,
 } from "./helpers/content-project.ts";
+import { snapshotTree } from "../demo/kit/tree.ts";
 
 const EDITS = {
   cleanMerge: "standards/universal/concurrency/locking-strategies.md",
@@ -89,8 +89,8 @@ function world(opts: { manifest: boolean }): World {
 }
 
 const userOwned = (w: World) => ({
-  dev: snapshot(path.join(w.install, "standards/development")),
-  specs: snapshot(path.join(w.install, "specs")),
+  dev: snapshotTree(path.join(w.install, "standards/development"), { mtime: true }),
+  specs: snapshotTree(path.join(w.install, "specs"), { mtime: true }),
 });
 
 const strip = (plan: unknown) => {
@@ -197,11 +197,11 @@ test("no installed manifest, VERSION.txt commit= into the source's history: the 
 
 test("dry run: the whole project is byte- and mtime-identical, and its plan is the plan the real run executes", async () => {
   const w = world({ manifest: false });
-  const before = snapshot(w.project);
+  const before = snapshotTree(w.project, { mtime: true });
   const dry = makeCtx(w.project, { source: w.source, onConflict: "merge", dryRun: true, diff: true });
   const d = await runTaps([contentPlugin()], dry.ctx);
   assert.equal(d.findings.errors, []);
-  assert.equal(snapshot(w.project), before);
+  assert.equal(snapshotTree(w.project, { mtime: true }), before);
   const diffs = (d.plan as ContentPlanX & { diffs: Record<string, string> }).diffs;
   assert.is(Object.keys(diffs).length, 39 + 38 + 4 + 1 + 1, "every file the run adds, updates, decides or deletes, and .gitignore");
   assert.match(diffs["usage/creating-specs.md"], /^--- a\/usage\/creating-specs\.md\tlocal\n\+\+\+ b\/usage\/creating-specs\.md\tupstream\n@@ /m);
@@ -213,7 +213,7 @@ test("dry run: the whole project is byte- and mtime-identical, and its plan is t
   const r = await runTaps([contentPlugin()], real.ctx);
   assert.is(r.error, undefined);
   assert.equal(strip(r.plan), strip(d.plan));
-  assert.not.equal(snapshot(w.project), before);
+  assert.not.equal(snapshotTree(w.project, { mtime: true }), before);
 });
 
 test.after(removeTemps);

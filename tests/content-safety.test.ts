@@ -12,7 +12,8 @@ import { applyPlugins, definePlugin } from "../core/plugin.ts";
 import type { ContentPlan } from "../core/types.ts";
 import { contentPlugin } from "../plugins/content.ts";
 import type { PromptRequest } from "../plugins/content/options.ts";
-import { git, installUniversal, makeCtx, makeSourceRepo, read, removeTemps, runTaps, snapshot, tmpDir, writeTree } from "./helpers/content-project.ts";
+import { git, installUniversal, makeCtx, makeSourceRepo, read, removeTemps, runTaps, tmpDir, writeTree } from "./helpers/content-project.ts";
+import { snapshotTree } from "../demo/kit/tree.ts";
 
 const OLD = { "standards/a.md": "a\nb\nc\n", "standards/b.md": "one\n", "workflows/w/m.json": "{}\n" };
 const NEW = { "standards/a.md": "a\nB\nc\n", "standards/b.md": "two\n", "workflows/w/m.json": "{}\n", "standards/c.md": "new\n" };
@@ -37,7 +38,7 @@ test("a source symlink pointing outside the source is refused; nothing is writte
   fs.writeFileSync(secret, "not for installing\n");
   fs.symlinkSync(secret, path.join(s.source, "universal/standards/leak.md"));
   commitAll(s.source);
-  const before = snapshot(s.root);
+  const before = snapshotTree(s.root, { mtime: true });
   const run = await runTaps([contentPlugin()], makeCtx(s.project, { source: s.source, onConflict: "theirs" }).ctx);
   assert.equal(run.findings.errors.map((f) => [f.code, f.message]), [[
     "UNSAFE_PATH",
@@ -45,7 +46,7 @@ test("a source symlink pointing outside the source is refused; nothing is writte
   ]]);
   assert.match(run.findings.errors[0].fix!, /Remove the link from the source/);
   assert.is(run.plan, undefined, "pre-flight stops the run");
-  assert.equal(snapshot(s.root), before);
+  assert.equal(snapshotTree(s.root, { mtime: true }), before);
 });
 
 test("a source symlink to a file inside the source installs that file's bytes, not a link", async () => {
@@ -64,13 +65,13 @@ test("an installed manifest naming paths outside the installation is refused", a
   writeTree(s.install, {
     ".upgrade/installed-manifest.json": JSON.stringify({ schema_version: 1, source_commit: s.commits[0], version: null, installed_at: "x", files: { "../../evil.md": "0".repeat(64) } }),
   });
-  const before = snapshot(s.root);
+  const before = snapshotTree(s.root, { mtime: true });
   const run = await runTaps([contentPlugin()], makeCtx(s.project, { source: s.source, onConflict: "theirs" }).ctx);
   assert.equal(run.findings.errors.map((f) => [f.code, f.message]), [[
     "UNSAFE_PATH",
     `Cannot use the installed manifest ${path.join(s.install, ".upgrade/installed-manifest.json")}: it lists paths outside the installation ("../../evil.md")`,
   ]]);
-  assert.equal(snapshot(s.root), before);
+  assert.equal(snapshotTree(s.root, { mtime: true }), before);
 });
 
 test("a damaged installed manifest stops the plan instead of guessing a base", async () => {
@@ -87,11 +88,11 @@ test("a symlinked folder in the installation is never written through", async ()
   const elsewhere = path.join(s.root, "elsewhere");
   fs.renameSync(path.join(s.install, "workflows"), elsewhere);
   fs.symlinkSync(elsewhere, path.join(s.install, "workflows"));
-  const before = snapshot(s.root);
+  const before = snapshotTree(s.root, { mtime: true });
   const run = await runTaps([contentPlugin()], makeCtx(s.project, { source: s.source, onConflict: "theirs" }).ctx);
   assert.equal(run.findings.errors.map((f) => f.code), ["UNSAFE_PATH"]);
   assert.is(run.findings.errors[0].message, `Cannot upgrade workflows/: ${path.join(s.install, "workflows")} is a symlink (to ${elsewhere}); an upgrade never writes through a link`);
-  assert.equal(snapshot(s.root), before);
+  assert.equal(snapshotTree(s.root, { mtime: true }), before);
 });
 
 test("a symlinked file in the installation where upstream has the file is refused", async () => {
@@ -132,7 +133,7 @@ test("a plan rewritten by another plugin to leave the installation is refused at
   applyPlugins(hooks, [contentPlugin(), hostile]);
   const { ctx } = makeCtx(s.project, { source: s.source, onConflict: "theirs" });
   const plan = await hooks.planContent.promise({ base: { kind: "none" }, entries: [] }, ctx, new Findings());
-  const before = snapshot(s.root);
+  const before = snapshotTree(s.root, { mtime: true });
   let err: unknown;
   try {
     await hooks.applyContent.promise(plan, ctx, {});
@@ -143,7 +144,7 @@ test("a plan rewritten by another plugin to leave the installation is refused at
   assert.is(err.code, "CONTENT_FAILED");
   assert.match(err.message, /Cannot use path "standards\/universal\/\.\.\/\.\.\/\.\.\/evil\.md": it leads outside/);
   assert.not.ok(fs.existsSync(path.join(s.root, "evil.md")));
-  assert.equal(snapshot(s.root), before);
+  assert.equal(snapshotTree(s.root, { mtime: true }), before);
 });
 
 test("no terminal, no policy, conflicts: pre-flight stops the run before any write and names the flags", async () => {
@@ -151,7 +152,7 @@ test("no terminal, no policy, conflicts: pre-flight stops the run before any wri
   fs.writeFileSync(path.join(s.install, "standards/universal/a.md"), "a\nmine\nc\n");
   const asked: string[] = [];
   const plugin = contentPlugin({ prompt: async (r) => (asked.push(r.target), "keep") });
-  const before = snapshot(s.root);
+  const before = snapshotTree(s.root, { mtime: true });
   const t0 = performance.now();
   const run = await runTaps([plugin], makeCtx(s.project, { source: s.source, interactive: false, onConflict: null }).ctx);
   assert.ok(performance.now() - t0 < 20_000, "never waits for input");
@@ -161,7 +162,7 @@ test("no terminal, no policy, conflicts: pre-flight stops the run before any wri
     "Pass --on-conflict keep|theirs|merge|skip (or abort), add per-glob rules to the content plugin in upgrade.config.ts, or run on a terminal to choose per file; nothing was written",
   ]]);
   assert.equal(asked, []);
-  assert.equal(snapshot(s.root), before);
+  assert.equal(snapshotTree(s.root, { mtime: true }), before);
 
   // `--on-conflict ask` without a terminal is no policy either.
   const ask = await runTaps([plugin], makeCtx(s.project, { source: s.source, onConflict: "ask" }).ctx, "preflight");
@@ -182,7 +183,7 @@ test("no terminal, no policy, conflicts: pre-flight stops the run before any wri
   assert.is(err.code, "CONFLICTS_UNRESOLVED");
   assert.is(err.exitCode, 6);
   assert.equal(asked, []);
-  assert.equal(snapshot(s.root), before);
+  assert.equal(snapshotTree(s.root, { mtime: true }), before);
 
   // A dry run shows the conflicts instead of failing on them.
   const dry = await runTaps([plugin], makeCtx(s.project, { source: s.source, dryRun: true }).ctx);
@@ -230,13 +231,13 @@ test("on a terminal the prompt decides each conflict, and can show the diff firs
 test("choosing abort at the prompt stops in pre-flight, before the lock, the backup and the first write", async () => {
   const s = setup();
   fs.writeFileSync(path.join(s.install, "standards/universal/b.md"), "mine\n");
-  const before = snapshot(s.root);
+  const before = snapshotTree(s.root, { mtime: true });
   const err = await runTaps([contentPlugin({ prompt: async () => "abort" })], makeCtx(s.project, { source: s.source, interactive: true }).ctx).catch((e) => e);
   assert.ok(isUpgradeError(err));
   assert.is(err.code, "CONFLICTS_UNRESOLVED");
   assert.is(err.message, "Aborted by you; nothing was changed");
   assert.is(err.hook, "planContent");
-  assert.equal(snapshot(s.root), before);
+  assert.equal(snapshotTree(s.root, { mtime: true }), before);
 });
 
 test.after(removeTemps);

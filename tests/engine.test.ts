@@ -12,7 +12,8 @@ import { Findings } from "../core/types.ts";
 import { preflightPlugin } from "../plugins/preflight.ts";
 import { reportPlugin } from "../plugins/report.ts";
 import { fakePhases } from "./helpers/fake-phases.ts";
-import { makeProject, makeSource, snapshotTree, tmpDir } from "./helpers/project.ts";
+import { makeProject, makeSource, tmpDir } from "./helpers/project.ts";
+import { snapshotTree } from "../demo/kit/tree.ts";
 
 const test = suite("engine");
 

@@ -8,7 +8,8 @@ import { Lock, readLock } from "../core/lock.ts";
 import { pidAlive } from "../core/proc.ts";
 import { resultOf, runCli, startCli } from "./helpers/cli.ts";
 import { writeFakeConfig } from "./helpers/config-files.ts";
-import { makeProject, makeSource, snapshotTree, tmpDir } from "./helpers/project.ts";
+import { makeProject, makeSource, tmpDir } from "./helpers/project.ts";
+import { snapshotTree } from "../demo/kit/tree.ts";
 import { waitForFile } from "./helpers/wait.ts";
 
 const test = suite("lock");

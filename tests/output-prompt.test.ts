@@ -16,7 +16,8 @@ import type { PromptAnswer, PromptRequest } from "../plugins/content/options.ts"
 import { preflightPlugin } from "../plugins/preflight.ts";
 import { reportPlugin } from "../plugins/report.ts";
 import { BIN, tsCommand } from "./helpers/cli.ts";
-import { installUniversal, makeSourceRepo, otherPhasesDouble, read, removeTemps, snapshot, tmpDir, type Tree } from "./helpers/content-project.ts";
+import { installUniversal, makeSourceRepo, otherPhasesDouble, read, removeTemps, tmpDir, type Tree } from "./helpers/content-project.ts";
+import { snapshotTree } from "../demo/kit/tree.ts";
 
 const lines = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix} line ${i + 1}`).join("\n") + "\n";
 
@@ -88,14 +89,14 @@ test("prompt seam: each conflict is asked as 'n of N'; 'same for all remaining' 
 
 test("prompt seam: Abort ends the run in pre-flight: 'Aborted by you; nothing was changed', no lock, no backup, no state", async () => {
   const s = setup();
-  const before = snapshot(s.project);
+  const before = snapshotTree(s.project, { mtime: true });
   const { result, asked, out } = await run(s, (r) => (r.index === 1 ? "keep" : "abort"));
   assert.equal(asked, ["1 of 3: standards/universal/a.md", "2 of 3: standards/universal/b.md"]);
   assert.is(result.status, "aborted");
   assert.is(result.exit_code, EXIT.conflicts);
   assert.is(result.session_id, null);
   assert.is(result.error?.message, "Aborted by you; nothing was changed");
-  assert.equal(snapshot(s.project), before);
+  assert.equal(snapshotTree(s.project, { mtime: true }), before);
   assert.not.ok(fs.existsSync(path.join(s.install, ".backups")));
   assert.match(out[0], /^✗ phase 0 pre-flight  failed/);
   assert.equal(out.slice(1), ["Aborted by you; nothing was changed"]);
@@ -136,7 +137,7 @@ test("on a real terminal: 'n of N', 'Same for all … remaining', a long diff pa
     return;
   }
   const s = setup();
-  const before = snapshot(s.project);
+  const before = snapshotTree(s.project, { mtime: true });
   const [cmd, argv] = tsCommand(BIN, ["--source", s.source]);
   const line = `cd ${quote(s.project)} && ${[cmd, ...argv].map(quote).join(" ")}; echo EXIT=$?; sleep 60`;
   tmux("new-session", "-d", "-s", "t", "-x", "120", "-y", "24", "-e", "PAGER=less -R", "-e", "DENO_NO_UPDATE_CHECK=1", "-e", "NO_COLOR=1", line);
@@ -162,7 +163,7 @@ test("on a real terminal: 'n of N', 'Same for all … remaining', a long diff pa
   } finally {
     tmux("kill-server");
   }
-  assert.equal(snapshot(s.project), before);
+  assert.equal(snapshotTree(s.project, { mtime: true }), before);
   assert.not.ok(fs.existsSync(path.join(s.install, ".backups")));
 });
 

@@ -5,7 +5,8 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { resultOf, runCli } from "./helpers/cli.ts";
 import { writeFakeConfig } from "./helpers/config-files.ts";
-import { git, makeProject, makeSource, snapshotTree, tmpDir } from "./helpers/project.ts";
+import { git, makeProject, makeSource, tmpDir } from "./helpers/project.ts";
+import { snapshotTree } from "../demo/kit/tree.ts";
 
 const test = suite("preflight");
 

@@ -2,7 +2,11 @@
 // uvu's own summary is not a line CI understands and it exits 0 when nothing ran, so this
 // wrapper parses its totals, prints `N passed, N failed, N skipped` last, and fails on
 // zero tests or on any failure (including a suite that crashed while loading).
+// Each runtime gets a fresh private TMPDIR: whatever `aou-*` folder is left in it when the
+// run ends is a temp folder a test (or the tool) made and did not remove, and fails the run.
 import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 
@@ -16,14 +20,35 @@ const LIMIT_MS = Number(process.env.AOU_TEST_LIMIT_MS ?? 30 * 60_000);
 
 type Tally = { passed: number; failed: number; skipped: number };
 
-function runOne(runtime: string): Promise<Tally> {
+/** Our temp-folder prefixes: tests and helpers use `aou-`, the demo its sandbox name. */
+const OURS = /^(aou-|agent-os-upgrade-demo-)/;
+
+const ours = (dir: string): string[] => fs.readdirSync(dir).filter((n) => OURS.test(n)).sort();
+
+/** Runs one runtime's suites in a private TMPDIR; a temp folder left behind counts as a failure. */
+async function runInPrivateTmp(runtime: string): Promise<Tally> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `aou-test-run-${runtime}-`));
+  try {
+    const before = ours(tmp);
+    const tally = await runOne(runtime, tmp);
+    const leaked = ours(tmp).filter((n) => !before.includes(n));
+    console.log(`${runtime}: ${leaked.length} temp folder(s) left behind in ${tmp}`);
+    if (leaked.length === 0) return tally;
+    for (const n of leaked.slice(0, 30)) console.log(`  leaked: ${n}`);
+    return { ...tally, failed: tally.failed + 1 };
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+function runOne(runtime: string, tmp: string): Promise<Tally> {
   const uvu = path.join(root, "node_modules/uvu/bin.js");
   const cmd = runtime === "node" ? process.execPath : path.join(root, "node_modules/.bin/deno");
   const argv = runtime === "node"
     ? ["--import", "tsx", uvu, "tests", pattern, "--no-color"]
     : ["run", "-A", uvu, "tests", pattern, "--no-color"];
   // Deno would otherwise try to reach a registry; node_modules is already installed.
-  const env = { ...process.env, AOU_TEST_RUNTIME: runtime, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
+  const env = { ...process.env, TMPDIR: tmp, AOU_TEST_RUNTIME: runtime, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
   return new Promise((resolve) => {
     const child = spawn(runtime === "node" ? process.execPath : cmd, argv, { cwd: root, env, stdio: ["ignore", "pipe", "inherit"], detached: true });
     let out = "";
@@ -68,7 +93,7 @@ function runOne(runtime: string): Promise<Tally> {
 
 const sum: Tally = { passed: 0, failed: 0, skipped: 0 };
 for (const rt of runtimes) {
-  const t = await runOne(rt);
+  const t = await runInPrivateTmp(rt);
   sum.passed += t.passed; sum.failed += t.failed; sum.skipped += t.skipped;
 }
 if (sum.passed + sum.failed === 0) sum.failed = 1; // zero tests is a failure, not a pass

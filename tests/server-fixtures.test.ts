@@ -12,9 +12,11 @@ import { serverEnv } from "../plugins/server/launch.ts";
 import { probeStdio } from "../plugins/server/mcp-client.ts";
 import { identifyServer, processAlive, readServerState, startDetached, stopServer } from "../plugins/server/process.ts";
 import { sha256File } from "../plugins/server/stage.ts";
-import { copyTree, createMcpProject, FIXTURE_DIR, fixtureServerDir, type McpProject, SERVER_VERSIONS } from "./helpers/mcp-project.ts";
-import { createVenv, pipFreeze, venvTimings } from "./helpers/venv.ts";
-import { buildWheel, sharedWheelhouse, SYSTEM_PYTHON } from "./helpers/wheels.ts";
+import { FIXTURE_DIR, fixtureServerDir, SERVER_LAYERS, SERVER_VERSIONS } from "../demo/kit/fixture-server.ts";
+import { copyTree } from "../demo/kit/tree.ts";
+import { createVenv, pipFreeze, venvTimings } from "../demo/kit/venv.ts";
+import { buildWheel, sharedWheelhouse, SYSTEM_PYTHON } from "../demo/kit/wheels.ts";
+import { createMcpProject, type McpProject } from "./helpers/mcp-project.ts";
 
 const run = promisify(execFile);
 const projects: McpProject[] = [];
@@ -34,17 +36,19 @@ test.after(async () => {
   for (const p of projects) p.cleanup();
 });
 
-test("fixture: every version's _common.py is the same file, and each version is a complete package", async () => {
-  const hashes = new Set<string>();
+test("fixture: the seven variants are generated from one _common.py, each a complete package", async () => {
+  const base = await sha256File(path.join(FIXTURE_DIR, "common", "_common.py"));
   for (const version of SERVER_VERSIONS) {
     const dir = fixtureServerDir(version);
     for (const file of ["__init__.py", "__main__.py", "_common.py", "requirements.txt"]) {
       assert.ok(fs.existsSync(path.join(dir, file)), `${version}/mcp_server/${file}`);
     }
-    hashes.add(await sha256File(path.join(dir, "_common.py")));
+    assert.is(await sha256File(path.join(dir, "_common.py")), base, `${version}/mcp_server/_common.py is the base`);
   }
-  assert.is(hashes.size, 1);
-  assert.equal(fs.readdirSync(FIXTURE_DIR).sort(), [...SERVER_VERSIONS, "scripts-v1", "scripts-v2"].sort());
+  // One copy on disk: only `common/` holds _common.py, and every layer folder is used.
+  const layers = new Set(Object.values(SERVER_LAYERS).flat());
+  assert.equal(fs.readdirSync(FIXTURE_DIR).sort(), [...layers, "scripts-v1", "scripts-v2"].sort());
+  for (const layer of layers) assert.is(fs.existsSync(path.join(FIXTURE_DIR, layer, "_common.py")), layer === "common", `${layer}/_common.py`);
 });
 
 test("wheels: a stdlib-built wheel has exact METADATA and WHEEL, and a RECORD pip's format expects", async () => {

@@ -25,9 +25,10 @@ import { probeHttp, probeStdio } from "../plugins/server/mcp-client.ts";
 import { findProjectServer, identifyServer, processAlive, startDetached, stopServer } from "../plugins/server/process.ts";
 import { hashTree } from "../plugins/server/stage.ts";
 import { validatePlugin } from "../plugins/validate.ts";
-import { createMcpProject, fixtureScriptsDir, fixtureServerDir, type McpProject, type ServerVersion } from "./helpers/mcp-project.ts";
-import { pipFreeze } from "./helpers/venv.ts";
-import { offlinePipArgs } from "./helpers/wheels.ts";
+import { fixtureScriptsDir, fixtureServerDir, type ServerVersion } from "../demo/kit/fixture-server.ts";
+import { pipFreeze } from "../demo/kit/venv.ts";
+import { offlinePipArgs } from "../demo/kit/wheels.ts";
+import { createMcpProject, type McpProject } from "./helpers/mcp-project.ts";
 
 const run = promisify(execFile);
 const projects: McpProject[] = [];

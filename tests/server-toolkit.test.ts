@@ -5,7 +5,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
-import os from "node:os";
 import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -32,19 +31,21 @@ import {
   stopServer,
 } from "../plugins/server/process.ts";
 import { hashTree, oldPath, removeOld, repairSwap, sha256File, stageCopy, stagedPath, swapStaged, verifyTree } from "../plugins/server/stage.ts";
-import { copyTree, createMcpProject, fixtureServerDir, type McpProject, type ServerVersion } from "./helpers/mcp-project.ts";
-import { buildWheelhouse, offlinePipArgs, SYSTEM_PYTHON } from "./helpers/wheels.ts";
+import { fixtureServerDir, type ServerVersion } from "../demo/kit/fixture-server.ts";
+import { copyTree } from "../demo/kit/tree.ts";
+import { buildWheelhouse, offlinePipArgs, SYSTEM_PYTHON } from "../demo/kit/wheels.ts";
+import { createMcpProject, type McpProject } from "./helpers/mcp-project.ts";
+import { removeTemps, tmpDir } from "./helpers/temp.ts";
 
 const projects: McpProject[] = [];
 const children: ChildProcess[] = [];
 const servers: number[] = [];
-const temps: string[] = [];
 
 test.after(async () => {
   for (const pid of servers) if (processAlive(pid)) await stopServer(pid, { timeoutMs: 1_000 });
   for (const child of children) if (child.pid && processAlive(child.pid)) child.kill("SIGKILL");
   for (const p of projects) p.cleanup();
-  for (const dir of temps) fs.rmSync(dir, { recursive: true, force: true });
+  removeTemps();
 });
 
 async function project(options: Parameters<typeof createMcpProject>[0] = {}): Promise<McpProject> {
@@ -53,11 +54,7 @@ async function project(options: Parameters<typeof createMcpProject>[0] = {}): Pr
   return p;
 }
 
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "aou-toolkit-"));
-  temps.push(dir);
-  return dir;
-}
+const tempDir = () => tmpDir("toolkit");
 
 /** Puts a fixture version's server into the installation (what the swap will do for real). */
 function installServer(p: McpProject, version: ServerVersion): void {

@@ -34,15 +34,8 @@ export function initCommand(target: string, force: boolean, sink: Sink): void {
 }
 
 export async function demoCommand(keep: boolean, sink: Sink): Promise<number> {
-  // Loaded on demand: the demo brings its own assets.
-  const demo = "../../demo/run.ts";
-  let mod: { runDemo(o: { sink: Sink; keep?: boolean }): Promise<number> };
-  try {
-    mod = await import(demo);
-  } catch (err) {
-    throw new UpgradeError("USAGE", `Cannot run the demo: ${(err as Error).message.split("\n")[0]}`, {
-      hint: "The demo runs from a checkout of the agent-os-upgrade repository: `npm ci && npm run demo`",
-    });
-  }
-  return await mod.runDemo({ sink, keep });
+  // Loaded on demand: only the demo needs its kit (fixture server, wheels, venv). A literal
+  // specifier, so the build compiles the demo into the package.
+  const { runDemo } = await import("../../demo/run.ts");
+  return await runDemo({ sink, keep });
 }

@@ -5,7 +5,6 @@
  */
 import fs from "node:fs";
 import { Buffer } from "node:buffer";
-import os from "node:os";
 import path from "node:path";
 import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
@@ -24,15 +23,13 @@ import { backupPlugin, type BackupPluginOptions } from "../../plugins/backup.ts"
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-const made: string[] = [];
-process.once("exit", () => {
-  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
-});
+import { tmpDir } from "./temp.ts";
 
-export function tmpDir(prefix = "aou-backup-"): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  made.push(d);
-  return d;
+export { tmpDir };
+
+/** Our own records, which an upgrade or a rollback writes on purpose (SPEC §2 "records we own"): leave them out of tree comparisons. */
+export function ownRecords(rel: string): boolean {
+  return /^\.agent-os\/(\.backups|\.cache\/state|\.upgrade-lock|\.cache\/upgrade-(summary|validation)-)/.test(rel) || rel === ".agent-os/.cache/state";
 }
 
 export interface Project {
@@ -42,7 +39,7 @@ export interface Project {
 
 /** A realistic project (fixture content, server, records, user files, a small venv with links). */
 export function makeProject(opts: GenOptions = {}): Project {
-  const root = tmpDir();
+  const root = tmpDir("backup");
   generateInstall(root, { files: 700, bytes: 3 << 20, ...opts });
   return { root, layout: layoutOf(root, path.join(root, ".agent-os")) };
 }

@@ -1,52 +1,29 @@
 /**
  * Real temp trees for the content tests: a source checkout that is a real git repository
  * (its history holds the old release, then the new one), a project with an installation
- * of the old release, contexts made by core's own createContext, and a snapshot of a tree
- * (bytes, modes, mtimes) to prove that something wrote nothing.
+ * of the old release, and contexts made by core's own createContext.
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { createContext } from "../../core/context.ts";
+import { NEW_RELEASE, OLD_RELEASE, releaseUniversal } from "../../demo/kit/assets.ts";
 import { createHooks } from "../../core/hooks.ts";
 import { resolveLayout } from "../../core/layout.ts";
 import { createLogger, type LogEvent } from "../../core/log.ts";
 import { applyPlugins, type Plugin } from "../../core/plugin.ts";
 import { type ContentPlan, Findings, type Outcome, type RunOptions, type SessionHandle, type UpgradeContext } from "../../core/types.ts";
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-export const FIXTURES = path.resolve(HERE, "../../../shared/fixtures/agent-os-enhanced");
-export const OLD = "ced34ea";
-export const NEW = "395aab3";
+export const OLD = OLD_RELEASE;
+export const NEW = NEW_RELEASE;
 
-const temps: string[] = [];
+import { removeTemps, tmpDir } from "./temp.ts";
 
-export function tmpDir(label = "content"): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), `aou-${label}-`));
-  temps.push(d);
-  return d;
-}
+export { removeTemps, tmpDir };
 
-export function removeTemps(): void {
-  for (const d of temps.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-}
-
-const extracted = new Map<string, string>();
-
-/** The `universal/` folder of a fixture release, extracted once per process (uvu runs every suite in one). */
-export function release(name: string): string {
-  const known = extracted.get(name);
-  if (known) return known;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `aou-release-${name}-`));
-  process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
-  execFileSync("tar", ["xzf", path.join(FIXTURES, `universal-${name}.tar.gz`), "-C", dir]);
-  const u = path.join(dir, "universal");
-  extracted.set(name, u);
-  return u;
-}
+/** The `universal/` folder of a fixture release, extracted once per process (read-only). */
+export const release = (name: string): string => releaseUniversal(name);
 
 export function git(cwd: string, ...args: string[]): string {
   return execFileSync("git", ["-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", ...args], {
@@ -217,30 +194,6 @@ export async function runTaps(plugins: Plugin[], ctx: UpgradeContext, stopAt: "p
   run.cleanup = {};
   await hooks.cleanup.promise(ctx, outcome, run.cleanup);
   return run;
-}
-
-export interface NodeFacts {
-  type: "file" | "dir" | "link";
-  mode: number;
-  mtimeMs: number;
-  sha256?: string;
-  link?: string;
-}
-
-/** Every path under a folder with its type, mode, mtime and content hash. */
-export function snapshot(root: string): Map<string, NodeFacts> {
-  const out = new Map<string, NodeFacts>();
-  const walk = (abs: string, rel: string) => {
-    const st = fs.lstatSync(abs);
-    const base = { mode: st.mode, mtimeMs: st.mtimeMs };
-    if (st.isSymbolicLink()) out.set(rel, { type: "link", ...base, link: fs.readlinkSync(abs) });
-    else if (st.isDirectory()) {
-      out.set(rel, { type: "dir", ...base });
-      for (const n of fs.readdirSync(abs).sort()) walk(path.join(abs, n), rel ? `${rel}/${n}` : n);
-    } else out.set(rel, { type: "file", ...base, sha256: createHash("sha256").update(fs.readFileSync(abs)).digest("hex") });
-  };
-  walk(root, "");
-  return out;
 }
 
 export const read = (p: string) => fs.readFileSync(p, "utf8");

@@ -1,34 +1,17 @@
 /**
- * Fixtures for base inference: the real releases from `demo/assets/` (loaded from there, one
- * path constant), and installations as upstream's own installer leaves them — the mapped
+ * Fixtures for base inference: the real releases from `demo/assets/` (through demo/kit), and installations as upstream's own installer leaves them — the mapped
  * files and nothing else: no VERSION.txt, no installed manifest.
  */
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { releaseUniversal } from "../../demo/kit/assets.ts";
 import { contentPlugin } from "../../plugins/content.ts";
 import type { ContentEntry, ContentPlanX } from "../../plugins/content/plan.ts";
 import { installUniversal, makeCtx, runTaps, type TapRun, type Tree } from "./content-project.ts";
 import type { CtxOptions } from "./content-project.ts";
 
-/** The real upstream releases (see its README). */
-export const ASSETS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../demo/assets");
-
-const extracted = new Map<string, string>();
-
-/** The `universal/` folder of `demo/assets/universal-<name>.tar.gz`, extracted once per process. */
-export function assetRelease(name: string): string {
-  const known = extracted.get(name);
-  if (known) return known;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `aou-infer-asset-${name}-`));
-  process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
-  execFileSync("tar", ["xzf", path.join(ASSETS, `universal-${name}.tar.gz`), "-C", dir]);
-  const u = path.join(dir, "universal");
-  extracted.set(name, u);
-  return u;
-}
+/** The `universal/` folder of a real upstream release (demo/assets, the one copy), extracted once per process. */
+export const assetRelease = releaseUniversal;
 
 /** An installation with no record of what was installed, as upstream's installer makes it. */
 export function installWithoutRecords(project: string, universal: string | Tree): string {

@@ -9,47 +9,13 @@
  * Everything is real: the venv has the installed server's requirements from local wheels.
  */
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { $ } from "zx";
-import { createVenv, type Venv } from "./venv.ts";
-import { sharedWheelhouse } from "./wheels.ts";
-
-export const FIXTURE_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "mcp-fixture");
-
-export const SERVER_VERSIONS = ["v1", "v2", "v2-crash", "v2-missing-tool", "v2-hang", "v2-traceback", "v2-badreq"] as const;
-export type ServerVersion = typeof SERVER_VERSIONS[number];
-
-/** The fixture's `mcp_server/` folder of a version. */
-export const fixtureServerDir = (version: ServerVersion): string => path.join(FIXTURE_DIR, version, "mcp_server");
-
-/** The fixture's `scripts/` folder matching a version (every v2 variant ships v2's scripts). */
-export const fixtureScriptsDir = (version: ServerVersion): string =>
-  path.join(FIXTURE_DIR, version === "v1" ? "scripts-v1" : "scripts-v2");
-
-/** Active requirement lines of a version's requirements.txt. */
-export function fixtureRequirements(version: ServerVersion): string[] {
-  return fs.readFileSync(path.join(fixtureServerDir(version), "requirements.txt"), "utf8")
-    .split("\n").map((l) => l.replace(/(^|\s)#.*$/, "").trim()).filter(Boolean);
-}
-
-const SKIP = new Set(["__pycache__", ".DS_Store", ".mcp_server_state.json"]);
-
-/** Copies a folder tree (files and folders only), leaving out byte-code caches and state files. */
-export function copyTree(from: string, to: string): void {
-  fs.mkdirSync(to, { recursive: true });
-  for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
-    if (SKIP.has(entry.name) || entry.name.endsWith(".pyc")) continue;
-    const src = path.join(from, entry.name);
-    const dst = path.join(to, entry.name);
-    if (entry.isDirectory()) copyTree(src, dst);
-    else if (entry.isFile()) {
-      fs.copyFileSync(src, dst);
-      fs.chmodSync(dst, fs.statSync(src).mode & 0o7777);
-    }
-  }
-}
+import { fixtureRequirements, fixtureScriptsDir, fixtureServerDir, type ServerVersion } from "../../demo/kit/fixture-server.ts";
+import { copyTree } from "../../demo/kit/tree.ts";
+import { createVenv, type Venv } from "../../demo/kit/venv.ts";
+import { sharedWheelhouse } from "../../demo/kit/wheels.ts";
+import { tmpDir } from "./temp.ts";
 
 function writeFiles(base: string, files: Record<string, string>): void {
   for (const [rel, text] of Object.entries(files)) {
@@ -102,7 +68,7 @@ export interface McpProject {
 export async function createMcpProject(options: McpProjectOptions = {}): Promise<McpProject> {
   const installed = options.installed ?? "v1";
   const sourceVersion = options.source ?? "v2";
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), "aou-mcp-"));
+  const root = tmpDir("mcp");
   const project = path.join(root, "proj");
   const install = path.join(project, ".agent-os");
   const wheelhouse = await sharedWheelhouse();

@@ -1,16 +1,14 @@
 /**
  * Real temp projects for tests: a git source checkout with the Agent OS layout, and a
- * project with an installed `.agent-os/`. Plus a tree snapshot to prove "byte-identical".
+ * project with an installed `.agent-os/` (`demo/kit/tree.ts` snapshots trees).
  */
-import crypto from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 
-export function tmpDir(prefix = "aou-"): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-}
+import { tmpDir } from "./temp.ts";
+
+export { tmpDir };
 
 export function git(cwd: string, ...args: string[]): string {
   return execFileSync("git", args, {
@@ -61,33 +59,4 @@ export function makeProject(root: string, files: Record<string, string> = {}): {
   });
   fs.writeFileSync(path.join(root, ".gitignore"), "node_modules/\n");
   return { dir: root, install };
-}
-
-export interface Entry {
-  type: "file" | "dir" | "symlink";
-  mode: number;
-  sha256?: string;
-  target?: string;
-  mtimeMs?: number;
-}
-
-/** Every path under root with its type, mode and content hash (or link target). */
-export function snapshotTree(root: string, opts: { mtime?: boolean; ignore?: (rel: string) => boolean } = {}): Record<string, Entry> {
-  const out: Record<string, Entry> = {};
-  const walk = (dir: string) => {
-    for (const name of fs.readdirSync(dir).sort()) {
-      const p = path.join(dir, name);
-      const rel = path.relative(root, p).split(path.sep).join("/");
-      if (opts.ignore?.(rel)) continue;
-      const st = fs.lstatSync(p);
-      const base = { mode: st.mode & 0o7777, ...(opts.mtime ? { mtimeMs: st.mtimeMs } : {}) };
-      if (st.isSymbolicLink()) out[rel] = { type: "symlink", ...base, target: fs.readlinkSync(p) };
-      else if (st.isDirectory()) {
-        out[rel] = { type: "dir", ...base };
-        walk(p);
-      } else out[rel] = { type: "file", ...base, sha256: crypto.createHash("sha256").update(fs.readFileSync(p)).digest("hex") };
-    }
-  };
-  walk(root);
-  return out;
 }

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 
-/** Polls until a file exists (a child process reached a point), or fails after a deadline. */
-export async function waitForFile(file: string, timeoutMs = 30_000): Promise<string> {
+/** Polls until a file exists (a child process reached a point), or fails after a deadline (generous: on a loaded shared machine a CLI child may take 30 s to start). */
+export async function waitForFile(file: string, timeoutMs = 120_000): Promise<string> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     if (fs.existsSync(file)) return fs.readFileSync(file, "utf8");

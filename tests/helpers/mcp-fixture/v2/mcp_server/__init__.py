@@ -1,3 +1,0 @@
-"""Agent OS test MCP server (agent-os-upgrade fixture), version 2."""
-
-__version__ = "2.0.0"
