@@ -64,6 +64,13 @@ export interface SummaryInput {
   phases?: readonly PhaseSummary[];
 }
 
+/** The installed version: recorded (pre-flight), else the commit the content plan inferred from the source's history. */
+function fromVersion(ctx: UpgradeContext, e0: Record<string, unknown>): string {
+  if (typeof e0.from_version === "string") return e0.from_version;
+  const base = ctx.plan?.base as { via?: string; ref?: string } | undefined;
+  return base?.via === "inferred" && base.ref ? `${base.ref.slice(0, 12)} (inferred)` : "unknown";
+}
+
 export function renderSummary(ctx: UpgradeContext, input: SummaryInput): string {
   const { outcome, at, summary, phases } = input;
   const s = ctx.session!.state;
@@ -73,7 +80,7 @@ export function renderSummary(ctx: UpgradeContext, input: SummaryInput): string 
     "",
     `- Session: ${s.session_id}`,
     `- When: ${at.toISOString()}`,
-    `- From: ${e0.from_version ?? "unknown"}`,
+    `- From: ${fromVersion(ctx, e0)}`,
     `- To: ${e0.to_version ?? "unknown"} (${e0.source_commit ?? "?"}${e0.source_branch ? ` on ${e0.source_branch}` : ""})`,
     `- Source: ${s.source.path ?? "?"}`,
     `- Installation: ${s.target.install}`,
@@ -140,8 +147,8 @@ export function reportPlugin(options: ReportOptionsInput = {}) {
         const commit = String(e0.source_commit ?? "");
         const to = String(e0.to_version ?? commit.slice(0, 12));
         if (!session.hasStep("report:logs")) {
-          fs.appendFileSync(layout.updateLog, `${at.toISOString()} upgraded ${e0.from_version ?? "unknown"} -> ${to} (commit ${commit}, session ${session.id})\n`);
-          fs.appendFileSync(layout.installationSummary, `\n## Upgrade ${at.toISOString()}\n\n- From ${e0.from_version ?? "unknown"} to ${to} (commit ${commit})\n- Summary: ${path.relative(layout.installDir, summaryFile)}\n`);
+          fs.appendFileSync(layout.updateLog, `${at.toISOString()} upgraded ${fromVersion(ctx, e0)} -> ${to} (commit ${commit}, session ${session.id})\n`);
+          fs.appendFileSync(layout.installationSummary, `\n## Upgrade ${at.toISOString()}\n\n- From ${fromVersion(ctx, e0)} to ${to} (commit ${commit})\n- Summary: ${path.relative(layout.installDir, summaryFile)}\n`);
           writeFileAtomic(layout.versionFile, updatedVersionText(readVersionFile(layout.versionFile), {
             commit,
             version: to,
