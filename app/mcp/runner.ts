@@ -56,7 +56,7 @@ export async function runCliDetached(args: string[], opts: RunCliOptions = {}): 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "agent-os-upgrade-mcp-"));
   const eventsFile = path.join(dir, "events.ndjson");
   const stderrFile = path.join(dir, "stderr.log");
-  const finalArgs = args.map((a) => a.replace(/^\{(\w+)\}$/, (m, name: string) => {
+  const finalArgs = args.map((a) => a.replace(/^\{([\w.-]+)\}$/, (m, name: string) => {
     if (!opts.files || !(name in opts.files)) return m;
     const file = path.join(dir, name);
     fs.writeFileSync(file, opts.files[name]);

@@ -8,10 +8,14 @@
  *   <root>/source/   release 1, then release 2 (HEAD)
  *   <root>/proj/.agent-os/   release 1, with the user's edit to EDITED (changed upstream too)
  */
+import type { Buffer } from "node:buffer";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { REPO } from "./cli.ts";
+import { Client } from "@modelcontextprotocol/sdk/client";
+// @ts-types="../../node_modules/@modelcontextprotocol/sdk/dist/esm/client/stdio.d.ts"
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { BIN, REPO, tsCommand } from "./cli.ts";
 import { fixtureRequirements, fixtureScriptsDir, fixtureServerDir, type ServerVersion } from "../../demo/kit/fixture-server.ts";
 import { copyTree } from "../../demo/kit/tree.ts";
 import { createVenv } from "../../demo/kit/venv.ts";
@@ -133,4 +137,29 @@ export default { plugins: [depsPlugin({ extraArgs: ${JSON.stringify(offlinePipAr
     python: venv.python,
     cleanup: () => fs.rmSync(root, { recursive: true, force: true }),
   };
+}
+
+/** A connected MCP client of `agent-os-upgrade mcp`, started like an IDE would (real stdio). */
+export interface UpgradeServer {
+  client: Client;
+  /** The server's pid (to kill it as an IDE reload would). */
+  pid: number;
+  stderr: () => string;
+  close(): Promise<void>;
+}
+
+/** Starts `agent-os-upgrade mcp --target <project> [extra]` on the runtime under test and connects the official client. */
+export async function connectUpgradeServer(project: string, extra: string[] = [], env: Record<string, string> = {}): Promise<UpgradeServer> {
+  const [command, args] = tsCommand(BIN, ["mcp", "--target", project, ...extra]);
+  const transport = new StdioClientTransport({
+    command,
+    args,
+    env: { ...process.env as Record<string, string>, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...env },
+    stderr: "pipe",
+  });
+  let err = "";
+  transport.stderr?.on("data", (b: Buffer) => (err += b.toString()));
+  const client = new Client({ name: "aou-mcp-test", version: "1.0.0" });
+  await client.connect(transport, { timeout: 60_000 });
+  return { client, pid: transport.pid!, stderr: () => err, close: () => client.close() };
 }
