@@ -10,6 +10,7 @@
  */
 import type { Buffer } from "node:buffer";
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client";
@@ -57,6 +58,8 @@ const RELEASE_2: Record<string, string> = {
 /** The user-edited file, also changed upstream: a conflict that merges cleanly. */
 export const EDITED = "standards/universal/testing/test-pyramid.md";
 export const USER_LINE = "<!-- team note: we follow this strictly -->";
+/** EDITED after a merge: the user's line and upstream's change. */
+export const MERGED = `${USER_LINE}\n${PYRAMID_2}`;
 
 const MAP: Array<[string, string]> = [["standards/", "standards/universal/"], ["workflows/", "workflows/"]];
 
@@ -88,12 +91,16 @@ export interface UpgradeProject {
   source: string;
   commits: [string, string];
   python: string;
+  /** Where the pause plugin meets the test (see pause-plugin.ts). */
+  pauseDir: string;
   cleanup(): void;
 }
 
 export interface UpgradeProjectOptions {
   /** The server of release 2. Default v2. */
   server?: ServerVersion;
+  /** Add the pause plugin (tests/helpers/pause-plugin.ts), holding on files in `<root>/pause`. */
+  pause?: boolean;
 }
 
 /** Builds the project and source described in the file comment, under a fresh temp folder. */
@@ -102,6 +109,8 @@ export async function createUpgradeProject(opts: UpgradeProjectOptions = {}): Pr
   const source = path.join(root, "source");
   const project = path.join(root, "proj");
   const install = path.join(project, ".agent-os");
+  const pauseDir = path.join(root, "pause");
+  fs.mkdirSync(pauseDir);
   fs.mkdirSync(source, { recursive: true });
   git(source, "init", "-q", "-b", "main");
   const c1 = commitRelease(source, RELEASE_1, "v1", "release 1");
@@ -125,7 +134,13 @@ export async function createUpgradeProject(opts: UpgradeProjectOptions = {}): Pr
     }, null, 2) + "\n",
     ".gitignore": "node_modules/\n",
     "upgrade.config.ts": `import { depsPlugin } from ${JSON.stringify(path.join(REPO, "plugins/mod.ts"))};
-export default { plugins: [depsPlugin({ extraArgs: ${JSON.stringify(offlinePipArgs(wheelhouse))}, retries: 0 })] };
+import { pausePlugin } from ${JSON.stringify(path.join(REPO, "tests/helpers/pause-plugin.ts"))};
+export default {
+  plugins: [
+    depsPlugin({ extraArgs: ${JSON.stringify(offlinePipArgs(wheelhouse))}, retries: 0 }),
+    ${opts.pause ? `pausePlugin(${JSON.stringify(pauseDir)}),` : ""}
+  ],
+};
 `,
   });
   return {
@@ -135,6 +150,7 @@ export default { plugins: [depsPlugin({ extraArgs: ${JSON.stringify(offlinePipAr
     source,
     commits: [c1, c2],
     python: venv.python,
+    pauseDir,
     cleanup: () => fs.rmSync(root, { recursive: true, force: true }),
   };
 }
@@ -162,4 +178,45 @@ export async function connectUpgradeServer(project: string, extra: string[] = []
   const client = new Client({ name: "aou-mcp-test", version: "1.0.0" });
   await client.connect(transport, { timeout: 60_000 });
   return { client, pid: transport.pid!, stderr: () => err, close: () => client.close() };
+}
+
+function treeHashes(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string, rel: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (e.name === "__pycache__") continue;
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(path.join(d, e.name), r);
+      else out[r] = createHash("sha256").update(fs.readFileSync(path.join(d, e.name))).digest("hex");
+    }
+  };
+  walk(dir, "");
+  return out;
+}
+
+/** What is not as a completed upgrade to release 2 (with EDITED merged) leaves it: empty when all is. */
+export function notUpgraded(p: UpgradeProject): string[] {
+  const problems: string[] = [];
+  for (const dir of ["mcp_server", "scripts"]) {
+    if (JSON.stringify(treeHashes(path.join(p.source, dir))) !== JSON.stringify(treeHashes(path.join(p.install, dir)))) problems.push(`${dir}/ is not the source's`);
+  }
+  const at = (rel: string) => path.join(p.install, rel);
+  if (fs.readFileSync(at(EDITED), "utf8") !== MERGED) problems.push(`${EDITED} is not the merge`);
+  for (const rel of ["standards/universal/ai-safety/production-code-checklist.md", "workflows/agent_os_upgrade_v1/metadata.json"]) if (!fs.existsSync(at(rel))) problems.push(`${rel} is missing`);
+  for (const rel of ["standards/universal/ai-safety/old-name.md", "workflows/spec_creation_v1/phases/1/obsolete.md"]) if (fs.existsSync(at(rel))) problems.push(`${rel} is still there`);
+  const site = fs.readdirSync(at("venv/lib")).map((v) => at(`venv/lib/${v}/site-packages/aou_fixture_b`));
+  if (!site.some((d) => fs.existsSync(d))) problems.push("the venv lacks aou-fixture-b");
+  if (fs.existsSync(at(".upgrade-lock"))) problems.push("the lock is still there");
+  return problems;
+}
+
+/** Resolves with the file's text once it exists and is not empty. */
+export async function waitForFile(file: string, timeoutMs = 120_000): Promise<string> {
+  const t0 = Date.now();
+  for (;;) {
+    const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+    if (text) return text;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${file}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
