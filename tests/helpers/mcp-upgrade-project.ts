@@ -151,7 +151,8 @@ export default {
     commits: [c1, c2],
     python: venv.python,
     pauseDir,
-    cleanup: () => fs.rmSync(root, { recursive: true, force: true }),
+    // Retried: a detached upgrade a failed test left behind may still be writing.
+    cleanup: () => fs.rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 }),
   };
 }
 
