@@ -1,0 +1,61 @@
+/**
+ * upgrade_rollback through the MCP tools after a completed upgrade: the installation is
+ * restored exactly as it was before the upgrade (content, server code, venv), the session
+ * is marked rolled_back, and upgrade_status says so. Real server, official client, real
+ * stdio, real project.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { snapshotTree } from "./helpers/project.ts";
+import { connectUpgradeServer, createUpgradeProject, EDITED, type UpgradeProject, type UpgradeServer, USER_LINE } from "./helpers/mcp-upgrade-project.ts";
+
+const test = suite("mcp-rollback");
+
+let p: UpgradeProject;
+let srv: UpgradeServer | undefined;
+
+test.before(async () => {
+  p = await createUpgradeProject();
+});
+
+test.after(async () => {
+  await srv?.close();
+  p?.cleanup();
+});
+
+// deno-lint-ignore no-explicit-any
+type Any = any;
+const OPTS = { timeout: 180_000 };
+
+async function call(name: string, args: Record<string, unknown>): Promise<Any> {
+  const r = await srv!.client.callTool({ name, arguments: args }, undefined, OPTS);
+  assert.is(r.isError, undefined, JSON.stringify(r.content));
+  return r.structuredContent;
+}
+
+// Our own records (state, backups, logs) and Python's byte-code caches are not the installation.
+const OURS = /^(\.backups|\.cache|\.upgrade-lock|UPDATE_LOG\.txt|INSTALLATION_SUMMARY\.md)(\/|$)|(^|\/)__pycache__(\/|$)/;
+const installTree = () => snapshotTree(p.install, { ignore: (rel) => OURS.test(rel) });
+
+test("after a completed upgrade, upgrade_rollback with confirm restores the installation exactly", async () => {
+  srv = await connectUpgradeServer(p.project);
+  const before = installTree();
+  const up = await call("upgrade_start", { source: p.source, decisions: { [EDITED]: "merge" } });
+  assert.is(up.status, "completed", JSON.stringify(up));
+  assert.not.equal(installTree(), before);
+
+  const rb = await call("upgrade_rollback", { confirm: true });
+  assert.is(rb.status, "rolled_back", JSON.stringify(rb));
+  assert.is(rb.session_id, up.session_id);
+  assert.equal({ session_status: rb.result.session_status, rollback: rb.result.rollback.status }, { session_status: "rolled_back", rollback: "completed" });
+  assert.equal(installTree(), before, "the installation is as it was before the upgrade");
+  assert.ok(fs.readFileSync(path.join(p.install, EDITED), "utf8").startsWith(`${USER_LINE}\n# Test pyramid\n\n`));
+
+  const st = await call("upgrade_status", {});
+  assert.equal({ state: st.state, session_id: st.session_id, lock: st.lock }, { state: "rolled_back", session_id: up.session_id, lock: { kind: "absent" } });
+  assert.match(st.next, "upgrade_start");
+});
+
+test.run();
