@@ -84,6 +84,7 @@ test("killed in phases 1, 2 and 3: each new server reports running, the last one
   }
   assert.is(await call, "answered: completed");
   const last = await server();
+  assert.equal(fs.readdirSync(path.join(p.root, "tmp")).filter((n) => n.startsWith("agent-os-upgrade-mcp-")), [], "the new server swept the folders of the killed servers' runs");
   const st = await status(last);
   assert.equal({ state: st.state, lock: st.lock }, { state: "completed", lock: { kind: "absent" } });
   const again = (await last.client.callTool({ name: "upgrade_continue", arguments: {} }, undefined, OPTS)).structuredContent as Any;

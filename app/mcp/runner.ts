@@ -16,6 +16,7 @@ import os from "node:os";
 import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { fileURLToPath } from "node:url";
+import { pidAlive } from "../../core/proc.ts";
 import { entryCommand } from "../../core/runtime.ts";
 
 /** One line of the CLI's `--json` output (an event, or the final result with `type: "result"`). */
@@ -52,8 +53,10 @@ export const CLI_BIN = path.resolve(HERE, "../bin" + EXT);
 const PACKAGE_ROOT = path.resolve(HERE, EXT === ".ts" ? "../.." : "../../..");
 
 /** Starts `agent-os-upgrade <args>` detached and waits for it to end, reporting its events. */
+const PREFIX = "agent-os-upgrade-mcp-";
+
 export async function runCliDetached(args: string[], opts: RunCliOptions = {}): Promise<CliRun> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "agent-os-upgrade-mcp-"));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), PREFIX));
   const eventsFile = path.join(dir, "events.ndjson");
   const stderrFile = path.join(dir, "stderr.log");
   const finalArgs = args.map((a) => a.replace(/^\{([\w.-]+)\}$/, (m, name: string) => {
@@ -79,6 +82,7 @@ export async function runCliDetached(args: string[], opts: RunCliOptions = {}): 
   }
   // Our event loop must not wait for the child: when the client goes away we exit, it goes on.
   child.unref();
+  if (child.pid) fs.writeFileSync(path.join(dir, "pid"), String(child.pid));
 
   const tail = lineTail(eventsFile);
   let result: Record<string, unknown> | null = null;
@@ -145,4 +149,35 @@ function tailOf(file: string, max = 2000): string {
   } catch {
     return "";
   }
+}
+
+/**
+ * Removes the folders of runs whose waiting server was killed (its `finally` never ran):
+ * those whose child has ended. A folder without a pid file is left for a minute (its
+ * server may be starting the child right now).
+ */
+export function sweepRunFolders(): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith(PREFIX));
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const dir = path.join(os.tmpdir(), name);
+    try {
+      const pid = Number(fs.readFileSync(path.join(dir, "pid"), "utf8"));
+      if (pid > 0 && pidAlive(pid)) continue;
+    } catch {
+      try {
+        if (Date.now() - fs.statSync(dir).mtimeMs < 60_000) continue;
+      } catch {
+        continue;
+      }
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  return removed;
 }

@@ -9,6 +9,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { resolveLayout } from "../../core/layout.ts";
 import { PROMPT_NAME, promptArgs, promptText } from "./prompt.ts";
+import { sweepRunFolders } from "./runner.ts";
 import { errorText, type ToolContext, TOOLS } from "./tools.ts";
 
 export interface McpServerOptions {
@@ -76,6 +77,7 @@ export async function runMcpServer(opts: McpServerOptions): Promise<number> {
   // A plugin's stray console.log would corrupt the protocol on stdout.
   console.log = console.error;
   console.info = console.error;
+  for (const dir of sweepRunFolders()) log(`removed the folder of an ended run: ${dir}`);
   const server = buildMcpServer(opts);
   const closed = new Promise<void>((resolve) => {
     server.server.onclose = () => resolve();
