@@ -1,8 +1,9 @@
 /**
- * upgrade_rollback through the MCP tools after a completed upgrade: the installation is
- * restored exactly as it was before the upgrade (content, server code, venv), the session
- * is marked rolled_back, and upgrade_status says so. Real server, official client, real
- * stdio, real project.
+ * upgrade_rollback through the MCP tools after a completed upgrade: without confirm it
+ * refuses when the user changed a file since the upgrade, naming it, and changes nothing;
+ * with confirm the installation is restored exactly as it was before the upgrade (content,
+ * server code, venv), the user's later edit kept in a "before rollback" backup, the session
+ * marked rolled_back. Real server, official client, real stdio, real project.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -39,12 +40,26 @@ async function call(name: string, args: Record<string, unknown>): Promise<Any> {
 const OURS = /^(\.backups|\.cache|\.upgrade-lock|UPDATE_LOG\.txt|INSTALLATION_SUMMARY\.md)(\/|$)|(^|\/)__pycache__(\/|$)/;
 const installTree = () => snapshotTree(p.install, { ignore: (rel) => OURS.test(rel) });
 
-test("after a completed upgrade, upgrade_rollback with confirm restores the installation exactly", async () => {
+const NEW_FILE = "standards/universal/ai-safety/production-code-checklist.md";
+
+test("after a completed upgrade and a later edit: refused without confirm (file named, nothing changed), exact with confirm", async () => {
   srv = await connectUpgradeServer(p.project);
   const before = installTree();
   const up = await call("upgrade_start", { source: p.source, decisions: { [EDITED]: "merge" } });
   assert.is(up.status, "completed", JSON.stringify(up));
   assert.not.equal(installTree(), before);
+
+  // The user edits a file the upgrade wrote: a rollback would discard that edit.
+  const later = path.join(p.install, NEW_FILE);
+  fs.appendFileSync(later, "\nOur addition after the upgrade.\n");
+  const edited = installTree();
+  const refused = await call("upgrade_rollback", { confirm: false });
+  assert.equal({ status: refused.status, code: refused.error.code }, { status: "refused", code: "CONFIRMATION_NEEDED" }, JSON.stringify(refused));
+  assert.match(refused.error.message, NEW_FILE);
+  assert.ok(refused.error.details.changed.some((f: string) => f.endsWith(NEW_FILE)), JSON.stringify(refused.error.details));
+  assert.match(refused.next, "confirm: true");
+  assert.equal(installTree(), edited, "the refusal changed nothing");
+  assert.is((await call("upgrade_status", {})).state, "completed");
 
   const rb = await call("upgrade_rollback", { confirm: true });
   assert.is(rb.status, "rolled_back", JSON.stringify(rb));
@@ -56,6 +71,8 @@ test("after a completed upgrade, upgrade_rollback with confirm restores the inst
   const st = await call("upgrade_status", {});
   assert.equal({ state: st.state, session_id: st.session_id, lock: st.lock }, { state: "rolled_back", session_id: up.session_id, lock: { kind: "absent" } });
   assert.match(st.next, "upgrade_start");
+  const backups = (await call("backups_list", {})).backups;
+  assert.is(backups.length, 2, "the upgrade's backup and the one kept before the rollback");
 });
 
 test.run();
