@@ -275,7 +275,9 @@ async function runOutcome(ctx: ToolContext, run: CliRun, retry: { source?: strin
     const open = conflictsOf(plan, true).filter((c) => !c.decision);
     if (open.length) return { status: "needs_decision", conflicts: open, ...(result ? { result } : {}), next: NEXT.needs_decision };
   }
-  if (!sessionId) return { status: "refused", ...(result ? { result } : {}), ...(err ? { error: err } : {}), next: NEXT.refused };
+  // Another run holds the lock: the status of that run says what to call.
+  const next = err?.code === "LOCK_HELD" ? statusOf(ctx.layout).next : NEXT.refused;
+  if (!sessionId) return { status: "refused", ...(result ? { result } : {}), ...(err ? { error: err } : {}), next };
   return { status: "failed", ...withSession, ...(result ? { result } : {}), ...(err ? { error: err } : {}), next: NEXT.failed };
 }
 
