@@ -468,7 +468,7 @@ export const upgradeRollback = declare({
       const common = { ...(sessionId ? { session_id: sessionId } : {}), ...(result ? { result } : {}), ...(err ? { error: err } : {}) };
       const unchanged = r.nothing_changed === true;
       if (r.status === "rolled_back") data = { status: "rolled_back", ...common, next: "Tell the user the installation is back to the state of the backup (backups_list lists the backups)." };
-      else if (unchanged) data = { status: "refused", ...common, next: "Nothing was changed: show the user the error (it names the files); call again with confirm: true only if they agree." };
+      else if (unchanged) data = { status: "refused", ...common, next: "Nothing was changed: show the user the error and any files it names; call again with confirm: true only if they agree to discard those changes." };
       else data = { status: "failed", ...common, next: "Tell the user the rollback did not finish (error and hint); call upgrade_rollback again, or restore from .agent-os/.backups/ by hand." };
     }
     return { data, text: runText(data) };
