@@ -57,7 +57,7 @@ test("plan, needs_decision, merge: a completed upgrade with the user's edit merg
   assert.equal(plan.sc.base, { kind: "git", ref: p.commits[0], via: "VERSION.txt" });
   assert.equal(plan.sc.counts, { new: 2, updated: 0, unchanged: 3, kept_local: 0, conflicts: 1, deleted: 2, errors: 0 });
   assert.equal(plan.sc.entries, [
-    { path: "standards/universal/ai-safety/old-name.md", action: "delete", reason: "deleted upstream" },
+    { path: "standards/universal/ai-safety/old-name.md", action: "delete", reason: "moved upstream to standards/universal/ai-safety/production-code-checklist.md" },
     { path: "standards/universal/ai-safety/production-code-checklist.md", action: "new", reason: "added upstream" },
     { path: EDITED, action: "conflict", reason: "changed locally and upstream" },
     { path: "workflows/agent_os_upgrade_v1/metadata.json", action: "new", reason: "added upstream" },
