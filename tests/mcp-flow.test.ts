@@ -10,7 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { snapshot } from "./helpers/content-project.ts";
+import { snapshotTree } from "../demo/kit/tree.ts";
 import { connectUpgradeServer, createUpgradeProject, EDITED, USER_LINE, type UpgradeProject, type UpgradeServer } from "./helpers/mcp-upgrade-project.ts";
 
 const test = suite("mcp-flow");
@@ -51,7 +51,7 @@ test("plan, needs_decision, merge: a completed upgrade with the user's edit merg
   assert.equal(tools.map((t) => t.name).sort(), ["backups_list", "upgrade_continue", "upgrade_plan", "upgrade_rollback", "upgrade_start", "upgrade_status"]);
   assert.ok(tools.every((t) => t.outputSchema?.type === "object"), "every tool declares an output schema");
 
-  const before = snapshot(p.project);
+  const before = snapshotTree(p.project, { mtime: true });
   const plan = await call("upgrade_plan", { source: p.source, diff: true });
   assert.is(plan.isError, false, plan.text);
   assert.equal(plan.sc.base, { kind: "git", ref: p.commits[0], via: "VERSION.txt" });
@@ -66,7 +66,7 @@ test("plan, needs_decision, merge: a completed upgrade with the user's edit merg
   assert.equal(plan.sc.conflicts.map((c: Any) => [c.path, c.reason]), [[EDITED, "changed locally and upstream"]]);
   assert.match(plan.sc.conflicts[0].diff, `-${USER_LINE}`);
   assert.match(plan.sc.conflicts[0].diff, "+Real parts wired together, real databases included.");
-  assert.equal(snapshot(p.project), before, "the plan wrote nothing (bytes, modes and mtimes)");
+  assert.equal(snapshotTree(p.project, { mtime: true }), before, "the plan wrote nothing (bytes, modes and mtimes)");
 
   const undecided = await call("upgrade_start", { source: p.source });
   assert.is(undecided.sc.status, "needs_decision", undecided.text);
@@ -74,7 +74,7 @@ test("plan, needs_decision, merge: a completed upgrade with the user's edit merg
   assert.equal(undecided.sc.conflicts.map((c: Any) => c.path), [EDITED]);
   assert.match(undecided.sc.conflicts[0].diff, `-${USER_LINE}`);
   assert.match(undecided.sc.next, "decisions");
-  assert.equal(snapshot(p.project), before, "needs_decision wrote nothing");
+  assert.equal(snapshotTree(p.project, { mtime: true }), before, "needs_decision wrote nothing");
 
   const progress: string[] = [];
   const done = await call("upgrade_start", { source: p.source, decisions: { [EDITED]: "merge" } }, progress);

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { snapshot } from "./helpers/content-project.ts";
+import { diffTrees, snapshotTree, type Tree } from "../demo/kit/tree.ts";
 import { connectUpgradeServer, createUpgradeProject, type UpgradeProject, type UpgradeServer } from "./helpers/mcp-upgrade-project.ts";
 
 const test = suite("mcp-readonly");
@@ -28,9 +28,8 @@ test.after(async () => {
 type Any = any;
 const OPTS = { timeout: 120_000 };
 
-function changed(before: Map<string, unknown>, after: Map<string, unknown>): string[] {
-  return [...new Set([...before.keys(), ...after.keys()])].filter((k) => JSON.stringify(before.get(k)) !== JSON.stringify(after.get(k)));
-}
+/** The paths that differ between two snapshots. */
+const changed = (before: Tree, after: Tree): string[] => diffTrees(before, after).map((d) => d.replace(/^\w+: /, "").split(": ")[0]);
 
 async function server(extra: string[] = []): Promise<UpgradeServer> {
   const s = await connectUpgradeServer(p.project, extra);
@@ -49,7 +48,7 @@ test("--read-only lists exactly upgrade_plan, upgrade_status and backups_list; a
   const { tools } = await s.client.listTools();
   assert.equal(tools.map((t) => t.name).sort(), ["backups_list", "upgrade_plan", "upgrade_status"]);
   assert.ok(tools.every((t) => t.annotations?.readOnlyHint === true));
-  const before = snapshot(p.project);
+  const before = snapshotTree(p.project, { mtime: true });
   for (const name of ["upgrade_start", "upgrade_continue", "upgrade_rollback"]) {
     const r = await call(s, name, { source: p.source, confirm: true });
     assert.is(r.isError, true, name);
@@ -62,12 +61,12 @@ test("--read-only lists exactly upgrade_plan, upgrade_status and backups_list; a
     next: "No upgrade has run here yet: call upgrade_plan with the Agent OS source checkout to see what an upgrade would change.",
   });
   assert.equal((await call(s, "backups_list", {})).sc, { backups: [] });
-  assert.equal(changed(before, snapshot(p.project)), []);
+  assert.equal(changed(before, snapshotTree(p.project, { mtime: true })), []);
 });
 
 test("refusals change nothing and say why: a missing source, skipping validation, an unknown backup", async () => {
   const s = await server();
-  const before = snapshot(p.project);
+  const before = snapshotTree(p.project, { mtime: true });
   const missing = path.join(p.root, "no-such-source");
 
   const plan = await call(s, "upgrade_plan", { source: missing });
@@ -86,13 +85,13 @@ test("refusals change nothing and say why: a missing source, skipping validation
 
   const cont = await call(s, "upgrade_continue", {});
   assert.equal({ status: cont.sc.status, code: cont.sc.error.code }, { status: "refused", code: "NO_SESSION" });
-  assert.equal(changed(before, snapshot(p.project)), [], "nothing was written");
+  assert.equal(changed(before, snapshotTree(p.project, { mtime: true })), [], "nothing was written");
 
   const rollback = await call(s, "upgrade_rollback", { to: "2020-01-01-000000", confirm: true });
   assert.equal({ status: rollback.sc.status, code: rollback.sc.error.code }, { status: "refused", code: "ROLLBACK_FAILED" });
   assert.match(rollback.sc.error.message, "Cannot find backup 2020-01-01-000000");
   // The rollback takes the lock before it looks for the backup: only the folder's mtime moved.
-  assert.equal(changed(before, snapshot(p.project)), [".agent-os"]);
+  assert.equal(changed(before, snapshotTree(p.project, { mtime: true })), [".agent-os"]);
   assert.not.ok(fs.existsSync(path.join(p.install, ".upgrade-lock")));
 });
 

@@ -9,7 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { snapshotTree } from "./helpers/project.ts";
+import { snapshotTree } from "../demo/kit/tree.ts";
 import { connectUpgradeServer, createUpgradeProject, EDITED, type UpgradeProject, type UpgradeServer, USER_LINE } from "./helpers/mcp-upgrade-project.ts";
 
 const test = suite("mcp-rollback");
@@ -38,7 +38,7 @@ async function call(name: string, args: Record<string, unknown>): Promise<Any> {
 
 // Our own records (state, backups, logs) and Python's byte-code caches are not the installation.
 const OURS = /^(\.backups|\.cache|\.upgrade-lock|UPDATE_LOG\.txt|INSTALLATION_SUMMARY\.md)(\/|$)|(^|\/)__pycache__(\/|$)/;
-const installTree = () => snapshotTree(p.install, { ignore: (rel) => OURS.test(rel) });
+const installTree = () => snapshotTree(p.install, { skip: (rel) => OURS.test(rel) });
 
 const NEW_FILE = "standards/universal/ai-safety/production-code-checklist.md";
 
