@@ -65,6 +65,7 @@ export async function main(argv: string[], io: CliIO = {}): Promise<number> {
     .option("--dry-run", "plan only: print what would change, write nothing")
     .option("--diff", "with --dry-run: print unified diffs")
     .addOption(new Option("--on-conflict <policy>", "how to resolve conflicts").choices([...CONFLICT_POLICIES]))
+    .option("--decisions <file>", "JSON file: a conflict decision per path of the plan ({\"path\": \"merge\"})")
     .option("--no-restart", "do not restart the MCP server")
     .option("--skip-deps", "do not install Python dependencies")
     .option("--keep-backups <n>", "backups to keep", positiveInt)
@@ -122,6 +123,15 @@ export async function main(argv: string[], io: CliIO = {}): Promise<number> {
       const g = globals(cmd);
       json = Boolean(g.json);
       (await import("./commands/misc.ts")).unlockCommand(targetOf(cwd, g), Boolean(o.force), Boolean(g.json), sink);
+    });
+
+  program
+    .command("mcp")
+    .description("serve the upgrade as MCP tools over stdio, for AI assistants")
+    .option("--read-only", "only the tools that read: upgrade_plan, upgrade_status, backups_list")
+    .action(async (o: { readOnly?: boolean }, cmd: Command) => {
+      const { runMcpServer } = await import("./mcp/server.ts");
+      code = await runMcpServer({ target: targetOf(cwd, globals(cmd)), readOnly: Boolean(o.readOnly), version: VERSION });
     });
 
   program

@@ -5,6 +5,7 @@ import type { Command } from "commander";
 import type { ResolvedConfig } from "../core/config.ts";
 import type { LogEvent } from "../core/log.ts";
 import { isInteractiveTerminal } from "../core/runtime.ts";
+import { readDecisionsFile } from "../plugins/content/decide.ts";
 import type { ConflictPolicy, RunOptions } from "../core/types.ts";
 import type { Sink } from "./render.ts";
 
@@ -64,6 +65,7 @@ export function runOptions(cmd: Command, g: GlobalFlags, resolved: ResolvedConfi
     dryRun: Boolean(o.dryRun),
     diff: Boolean(o.diff),
     onConflict: (o.onConflict as ConflictPolicy | undefined) ?? c.onConflict ?? null,
+    ...(o.decisions ? { decisions: readDecisionsFile(path.resolve(cwd, o.decisions as string)) } : {}),
     yes: Boolean(g.yes),
     json: Boolean(g.json),
     restart: fromCli("restart") ? Boolean(o.restart) : c.restart ?? true,

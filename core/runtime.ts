@@ -12,3 +12,14 @@ export const runtime: { name: "node" | "deno"; version: string } = typeof Deno !
 export function isInteractiveTerminal(): boolean {
   return Boolean(process.stdin.isTTY && process.stdout.isTTY);
 }
+
+/**
+ * The command line that runs one of this package's entry files (e.g. the CLI's bin) in a new
+ * process on this runtime: `deno run -A <file>` on Deno; on Node the file itself, or, for a
+ * `.ts` file of a source checkout, under the tsx loader this process was started with.
+ */
+export function entryCommand(file: string): { command: string; args: string[] } {
+  if (runtime.name === "deno") return { command: process.execPath, args: ["run", "-A", file] };
+  if (!file.endsWith(".ts")) return { command: process.execPath, args: [file] };
+  return { command: process.execPath, args: ["--import", import.meta.resolve("tsx"), file] };
+}

@@ -20,6 +20,8 @@ export interface RunOptions {
   dryRun: boolean;
   diff: boolean;
   onConflict: ConflictPolicy | null;
+  /** `--decisions <file>`: a conflict decision per installation path; it wins over rules and the policy. */
+  decisions?: Record<string, Exclude<ConflictPolicy, "ask">>;
   yes: boolean;
   json: boolean;
   restart: boolean;

@@ -66,6 +66,7 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
       gitignoreFile: ctx.layout.gitignore,
       from: ctx.options.from,
       policy: ctx.options.onConflict,
+      decisions: ctx.options.decisions,
       options: opts,
     });
 

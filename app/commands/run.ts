@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { UpgradeError } from "../../core/errors.ts";
 import { runLifecycle } from "../../core/upgrader.ts";
-import { runManualRollback } from "../../core/rollback.ts";
+import { refusedUnchanged, runManualRollback } from "../../core/rollback.ts";
 import { globals, loadConfig, renderer, runOptions } from "../options.ts";
 import type { Sink } from "../render.ts";
 
@@ -37,7 +37,7 @@ export async function rollbackCommand(cmd: Command, o: { to?: string; session?: 
   const r = await runManualRollback({ resolved, options, backupId: o.to ?? null, sessionId: o.session ?? null }, { onEvent: await renderer(g, sink), handleSignals: false, confirm });
   const err = r.outcome.rollbackError ?? (r.outcome.status === "aborted" ? r.outcome.error : undefined);
   if (g.json) {
-    sink.out(JSON.stringify({ type: "result", schema_version: 1, command: "rollback", status: r.outcome.status, exit_code: r.exitCode, session_id: r.sessionId, note: r.note, error: err?.toJSON() }));
+    sink.out(JSON.stringify({ type: "result", schema_version: 1, command: "rollback", status: r.outcome.status, exit_code: r.exitCode, session_id: r.sessionId, note: r.note, error: err?.toJSON(), nothing_changed: err ? refusedUnchanged(err) : false }));
   } else if (err) {
     sink.err(`Error [${err.code}]: ${err.message}`);
     if (err.hint) sink.err(`  hint: ${err.hint}`);

@@ -11,7 +11,7 @@ import { staticDeciderOf } from "./decide.ts";
 import { renamesBetween, runGit } from "./gitobj.ts";
 import { missingLines, standardLines } from "./gitignore.ts";
 import { type FileFacts, fileFacts, modeOf, smallFileFacts } from "./hash.ts";
-import type { ContentOptions, Mapping } from "./options.ts";
+import type { ContentOptions, Decision, Mapping } from "./options.ts";
 import { insideJoin, matcher, PathMap } from "./paths.ts";
 import { classify, type ContentEntry, type ContentPlanX, countPlan } from "./plan.ts";
 import { type Problem, scanLocal, scanSource } from "./scan.ts";
@@ -26,6 +26,8 @@ export interface PlanRequest {
   gitignoreFile: string;
   from: string | null;
   policy: ConflictPolicy | null;
+  /** Per-path decisions of this run, by installation path (`--decisions`). */
+  decisions?: Readonly<Record<string, Decision>>;
   options: ContentOptions;
 }
 
@@ -95,7 +97,7 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
 
   const localSymlinks = new Set([...l.files.values()].filter((f) => f.symlink).map((f) => f.target));
   const localFiles = new Set(l.files.keys());
-  const decide = staticDeciderOf(opts.rules, req.policy);
+  const decide = staticDeciderOf(opts.rules, req.policy, req.decisions);
   const entries: ContentEntry[] = [];
   const targets = [...new Set([...n.files.keys(), ...l.files.keys()])].sort();
   const read: Array<{ target: string; owner: "system" | "shared"; source?: string; localAbs?: string; newAbs?: string; l: FileFacts | null; n: FileFacts | null }> = [];

@@ -5,9 +5,11 @@
  * an undecided conflict stops the run before anything is written.
  */
 import { spawn } from "node:child_process";
+import fs from "node:fs";
+import { z } from "zod";
 import { UpgradeError } from "../../core/errors.ts";
 import type { ConflictPolicy } from "../../core/types.ts";
-import type { ConflictRule, Decision, PromptFn } from "./options.ts";
+import { type ConflictRule, type Decision, DECISIONS, type PromptFn } from "./options.ts";
 import { matcher } from "./paths.ts";
 import type { ContentEntry } from "./plan.ts";
 
@@ -16,17 +18,42 @@ export interface StaticDecision {
   by: string;
 }
 
-/** Decides from config rules and the policy alone (deterministic: a dry run shows the same decisions). */
-export function staticDeciderOf(rules: readonly ConflictRule[], policy: ConflictPolicy | null) {
+/**
+ * Decides from the run's per-path decisions (`--decisions`), then config rules, then the
+ * policy (deterministic: a dry run shows the same decisions).
+ */
+export function staticDeciderOf(rules: readonly ConflictRule[], policy: ConflictPolicy | null, perPath: Readonly<Record<string, Decision>> = {}) {
   const compiled = rules.map((r) => {
     const globs = Array.isArray(r.glob) ? r.glob : [r.glob];
     return { match: matcher(globs), action: r.action, label: `rule:${globs.join(",")}` };
   });
   return (target: string): StaticDecision | null => {
+    if (Object.hasOwn(perPath, target)) return { decision: perPath[target], by: "decision" };
     for (const r of compiled) if (r.match(target)) return { decision: r.action, by: r.label };
     if (policy && policy !== "ask") return { decision: policy, by: "policy" };
     return null;
   };
+}
+
+const DecisionsFile = z.record(z.string().min(1), z.enum(DECISIONS as [Decision, ...Decision[]]));
+
+/** Reads a `--decisions` file: a JSON object `{ "<installation path>": "keep"|"theirs"|"merge"|"skip"|"abort" }`. */
+export function readDecisionsFile(file: string): Record<string, Decision> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new UpgradeError("USAGE", `Cannot read the decisions file ${file}: ${(err as Error).message.split("\n")[0]}`, {
+      hint: 'Pass --decisions <file> with a JSON object such as {"standards/universal/x.md": "merge"}',
+    });
+  }
+  const r = DecisionsFile.safeParse(raw);
+  if (!r.success) {
+    throw new UpgradeError("USAGE", `Cannot use the decisions file ${file}: ${r.error.issues.map((i) => `${i.path.join(".") || "(top level)"}: ${i.message}`).join("; ")}`, {
+      hint: `Map each conflicting path (as the plan lists it) to one of ${DECISIONS.join(", ")}`,
+    });
+  }
+  return r.data;
 }
 
 export const CONFLICT_FLAGS = "--on-conflict keep|theirs|merge|skip";

@@ -61,7 +61,7 @@ export interface ContentEntry extends PlanEntry {
   conflict?: ConflictKind;
   /** Binary or large: compared by hash, never text-diffed or merged. */
   opaque?: boolean;
-  /** Who chose `decision`: `rule:<glob>`, `policy` (--on-conflict / config) or `prompt`. */
+  /** Who chose `decision`: `decision` (--decisions), `rule:<glob>`, `policy` (--on-conflict / config) or `prompt`. */
   decided_by?: string;
   /** Permission bits to give a written file. */
   mode?: number;
