@@ -49,7 +49,7 @@ export async function backupsCommand(action: string, id: string | undefined, o: 
       const resolved = await loadConfig(cwd, g);
       const keep = o.keepBackups ?? resolved.config.keepBackups ?? 3;
       const r = await (await manager(cwd, cmd)).prune(layout, keep);
-      out({ ...r, keep }, [`Kept ${r.kept.length} (${r.kept.join(", ") || "none"}); removed ${r.removed.length}${r.removed.length ? ` (${r.removed.join(", ")})` : ""}`, ...r.skipped.map((s) => `  left alone: ${s.id}: ${s.reason}`)]);
+      out({ ...r, keep }, [`Kept ${r.kept.length} (${r.kept.join(", ") || "none"}); removed ${r.removed.length}${r.removed.length ? ` (${r.removed.join(", ")})` : ""}`, ...r.kept.map((k) => `  kept ${k}: ${r.reasons[k]}`), ...r.skipped.map((s) => `  left alone: ${s.id}: ${s.reason}`)]);
       return;
     }
     default:
