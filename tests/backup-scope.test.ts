@@ -13,8 +13,8 @@ import { readManifest } from "../plugins/backup/manifest.ts";
 import { listBackups } from "../plugins/backup/retention.ts";
 import { backupPlugin } from "../plugins/backup.ts";
 import { backupScope } from "../plugins/backup/scope.ts";
-import { makeProject, type Project, runOptions } from "./helpers/backup-project.ts";
-import { diffTrees, snapshotTree } from "./helpers/backup-tree.ts";
+import { makeProject, ownRecords, type Project, runOptions } from "./helpers/backup-project.ts";
+import { diffTrees, snapshotTree } from "../demo/kit/tree.ts";
 import { resolvedWith } from "./helpers/backup-upgrade.ts";
 
 type Fail = null | 2 | "swap";
@@ -112,7 +112,7 @@ test("the backup holds exactly the declared scope; mcp_server is taken by the sw
 
 test("rollback --to the oldest of three upgrades undoes them newest first, exactly", async () => {
   const p = makeProject();
-  const before = snapshotTree(p.root);
+  const before = snapshotTree(p.root, { skip: ownRecords });
   const ids: string[] = [];
   for (const n of [1, 2, 3]) {
     const r = await upgrade(p, n);
@@ -122,17 +122,17 @@ test("rollback --to the oldest of three upgrades undoes them newest first, exact
   assert.match(fs.readFileSync(p.layout.updateLog, "utf8"), /upgrade 3\n$/);
   const rb = await rollbackTo(p, ids[0]);
   assert.is(rb.exitCode, 0, JSON.stringify(rb.outcome.rollbackError));
-  assert.equal(diffTrees(before, snapshotTree(p.root)), []);
+  assert.equal(diffTrees(before, snapshotTree(p.root, { skip: ownRecords })), []);
   assert.equal(rb.outcome.status, "rolled_back");
   fs.rmSync(p.root, { recursive: true, force: true });
 });
 
 test("stopped between the two renames of the server swap: the rollback puts the old folder back exactly", async () => {
   const p = makeProject();
-  const before = snapshotTree(p.root);
+  const before = snapshotTree(p.root, { skip: ownRecords });
   const r = await upgrade(p, 1, "swap");
   assert.is(r.status, "rolled_back", JSON.stringify(r.error));
-  assert.equal(diffTrees(before, snapshotTree(p.root)), []);
+  assert.equal(diffTrees(before, snapshotTree(p.root, { skip: ownRecords })), []);
   fs.rmSync(p.root, { recursive: true, force: true });
 });
 

@@ -21,8 +21,8 @@ import { serverPlugin } from "../plugins/server.ts";
 import { userFilesPlugin } from "../plugins/user-files.ts";
 import { validatePlugin } from "../plugins/validate.ts";
 import { createMcpProject, type McpProject } from "./helpers/mcp-project.ts";
-import { pipFreeze } from "./helpers/venv.ts";
-import { offlinePipArgs } from "./helpers/wheels.ts";
+import { pipFreeze } from "../demo/kit/venv.ts";
+import { offlinePipArgs } from "../demo/kit/wheels.ts";
 
 const run = promisify(execFile);
 const projects: McpProject[] = [];
