@@ -18,6 +18,7 @@ import path from "node:path";
 import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { layoutOf } from "../core/layout.ts";
+import { DEFAULT_INSTALL_PATHS, DEFAULT_PROJECT_PATHS } from "../plugins/backup/roots.ts";
 import { generateInstall } from "./gen-install.ts";
 
 const HERE = fileURLToPath(import.meta.url);
@@ -46,7 +47,7 @@ async function child(op: string, root: string): Promise<void> {
     await pool.hash([HERE]);
     await pool.close();
   } else if (op === "backup" || op === "backup-nosync") {
-    const r = await createSnapshot(layout, resolveRoots(layout, { include: [], includeProject: [], exclude: [] }), { sessionId: null, sync: op === "backup" });
+    const r = await createSnapshot(layout, resolveRoots(layout, [], { include: [...DEFAULT_INSTALL_PATHS], includeProject: [...DEFAULT_PROJECT_PATHS], exclude: [] }), { sessionId: null, sync: op === "backup" });
     extra = { id: r.id, files: r.manifest.file_count, bytes: r.manifest.total_size, method: r.manifest.method, timings: r.timings };
   } else if (op === "rollback") {
     const { compareIdsDesc, isBackupId } = await import("../plugins/backup/names.ts");

@@ -99,6 +99,8 @@ class Run {
 const BODIES: Record<1 | 2 | 3 | 4, (run: Run, ev: EvidenceDraft) => Promise<void>> = {
   1: async ({ engine, lock }, ev) => {
     ev.lock_acquired = lock?.owned() === true;
+    // The backup covers what the plan will change: a resumed run builds the plan first.
+    if (!engine.plan) await planOnce(engine, new Findings());
     await engine.hooks.backup.promise(engine.ctx, ev);
   },
   2: async ({ engine }, ev) => {

@@ -1,8 +1,12 @@
 /**
- * The backup plugin: phase 1 backs up every path the upgrade may change and verifies the
+ * The backup plugin: phase 1 backs up what this upgrade will change — the scope the other
+ * plugins declare on the scope channel (`backup/scope.ts`), nothing else — and verifies the
  * copy; `rollback` restores a backup exactly (automatic after a failure in phases 2–4, or by
- * hand with `rollback [--to <id>]`); `cleanup` prunes old backups after a completed upgrade.
- * The work itself lives in `plugins/backup/` (snapshot, verify, restore, retention).
+ * hand with `rollback [--to <id>]`, which first undoes every later finished upgrade, newest
+ * first); `cleanup` keeps the newest `keepBackups` backups. Costs follow the change, not the
+ * installation: folders replaced by a swap are moved into the backup (a rename), the venv is
+ * in scope only when phase 3 will change it, and a rollback looks only at backed-up paths.
+ * The work itself lives in `plugins/backup/` (scope, snapshot, moved, verify, restore, retention).
  */
 import { z } from "zod";
 import { parsePluginOptions } from "../core/config.ts";
@@ -10,12 +14,20 @@ import { isUpgradeError, toUpgradeError, UpgradeError } from "../core/errors.ts"
 import type { Plugin } from "../core/plugin.ts";
 import type { SessionState } from "../core/state.ts";
 import type { UpgradeContext } from "../core/types.ts";
-import { backupState } from "./backup/manifest.ts";
+import { backupState, readManifest } from "./backup/manifest.ts";
 import { restoreSnapshot } from "./backup/restore.ts";
 import { backupDirOf, type BackupInfo, listBackups, pruneBackups, type PruneResult, sweepBackups, verifyBackup } from "./backup/retention.ts";
 import { describeProblems, type VerifyReport } from "./backup/verify.ts";
 import type { Layout } from "../core/layout.ts";
-import { resolveRoots } from "./backup/roots.ts";
+import { absOf, keyOf, resolveRoots } from "./backup/roots.ts";
+import fs from "node:fs";
+import { STAGE } from "../core/plugin.ts";
+import { checkMoved, type MovedRecord, putBack, recordMoved } from "./backup/moved.ts";
+import { backupScope } from "./backup/scope.ts";
+import { readManifestHead } from "./backup/retention.ts";
+import { StateStore } from "../core/state.ts";
+import path from "node:path";
+import { damagedBackupError } from "./backup/restore.ts";
 import { createSnapshot } from "./backup/snapshot.ts";
 import { removeTree } from "./backup/fsutil.ts";
 
@@ -42,7 +54,7 @@ export type BackupPluginOptions = z.input<typeof BackupOptionsSchema>;
 export const BackupEvidence = z.looseObject({
   backup_path: z.string().min(1),
   backup_id: z.string().min(1),
-  files_backed_up: z.number().int().positive(),
+  files_backed_up: z.number().int().nonnegative(),
   backup_size_bytes: z.number().int().nonnegative(),
   integrity_verified: z.literal(true),
 });
@@ -77,15 +89,47 @@ function changedAnything(state: Readonly<SessionState>): boolean {
   return ["2", "3", "4", "5"].some((p) => state.phases[p] !== undefined);
 }
 
+/** The folders to move aside that exist (recorded, moved later) and the scope's other paths. */
+function splitScope(layout: Layout, paths: Iterable<string>, moveAside: Iterable<string>, covered: (key: string) => boolean) {
+  const moved: Record<string, MovedRecord> = {};
+  const copy = [...paths];
+  for (const abs of moveAside) {
+    const key = keyOf(layout, abs);
+    if (covered(key)) continue; // a copied root holds it already
+    const rec = recordMoved(abs);
+    if (rec.kind === "missing") copy.push(abs); // created by the upgrade: rollback removes it
+    else moved[key] = rec;
+  }
+  return { moved, copy };
+}
+
 export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
   const opts = parsePluginOptions("backup", BackupOptionsSchema, options);
   /** The backup made by this run (never pruned by its own cleanup). */
-  let current: string | null = null;
+  let current: { id: string; dir: string; moved: Set<string> } | null = null;
+
+  /** This session's backup and the folders it takes by move (from memory, else from its manifest on resume). */
+  function sessionBackup(ctx: UpgradeContext): { dir: string; moved: Set<string> } | null {
+    if (current) return current;
+    const dir = ctx.evidence(1)?.backup_path as string | undefined;
+    if (!dir) return null;
+    const head = readManifestHead(dir);
+    current = { id: path.basename(dir), dir, moved: new Set(Object.keys(head?.moved ?? {})) };
+    return current;
+  }
 
   async function backup(ctx: UpgradeContext, evidence: Record<string, unknown>): Promise<void> {
     if (ctx.dryRun) return;
     const layout = ctx.layout;
-    const roots = resolveRoots(layout, opts);
+    const scope = await backupScope(ctx).collect(ctx);
+    const roots = resolveRoots(layout, scope.paths.keys(), opts);
+    const rootKeys = new Set(roots.map((r) => r.key));
+    const covered = (key: string) => {
+      for (let i = key.indexOf("/", key.indexOf("/") + 1); i > 0; i = key.indexOf("/", i + 1)) if (rootKeys.has(key.slice(0, i))) return true;
+      return rootKeys.has(key);
+    };
+    const { moved, copy } = splitScope(layout, scope.paths.keys(), scope.moveAside.keys(), covered);
+    const allRoots = copy.length === scope.paths.size ? roots : resolveRoots(layout, copy, opts);
     sweepBackups(layout);
     // Phase 1 re-run by `resume`: an earlier backup of this session predates whatever
     // happened since, and phase 2 never started, so a fresh one replaces it.
@@ -97,12 +141,13 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
     }
     let res;
     try {
-      res = await createSnapshot(layout, roots, {
+      res = await createSnapshot(layout, allRoots, {
         sessionId: session?.id ?? null,
         threads: opts.threads,
         batchSize: opts.batchSize,
         sync: opts.sync,
         signal: ctx.signal,
+        moved,
         onProgress: (stage, done, total) => ctx.log.progress(`backup:${stage}`, done, total),
         onWarning: (m) => ctx.log.warn(m),
       });
@@ -116,9 +161,10 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
         cause: err,
       });
     }
-    current = res.id;
+    current = { id: res.id, dir: res.dir, moved: new Set(Object.keys(moved)) };
     const m = res.manifest;
     await session?.journal("backup.created", { backup_id: res.id });
+    const movedFiles = Object.values(moved).reduce((n, r) => n + Object.values(r.entries).filter((e) => e[0] === "f").length, 0);
     Object.assign(evidence, {
       backup_path: res.dir,
       backup_id: res.id,
@@ -130,10 +176,50 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
       dirs_backed_up: m.dir_count,
       symlinks_backed_up: m.symlink_count,
       paths_missing: m.missing,
+      roots: allRoots.length,
+      moved_aside: Object.keys(moved),
+      moved_files_recorded: movedFiles,
+      scope_by: Object.fromEntries([...scope.paths, ...scope.moveAside].map(([p, by]) => [keyOf(layout, p), by.join(",")])),
       synced: res.sync,
       timings: res.timings,
     });
-    ctx.log.info(`Backed up ${m.file_count} files (${mib(m.total_size)}) to ${res.dir} in ${(res.timings.total_ms / 1000).toFixed(1)} s (${m.method}, verified)`);
+    ctx.log.info(`Backed up ${m.file_count} files (${mib(m.total_size)}) to ${res.dir} in ${(res.timings.total_ms / 1000).toFixed(1)} s (${m.method}, verified)${movedFiles ? `; ${Object.keys(moved).join(", ")} recorded (${movedFiles} files), moved in by the swap` : ""}`);
+  }
+
+  /** Restores one backup: moved folders checked, copies restored, moved folders put back. */
+  async function restoreOne(ctx: UpgradeContext, id: string): Promise<Record<string, unknown>> {
+    const layout = ctx.layout;
+    const dir = backupDirOf(layout, id);
+    const state = backupState(dir);
+    if (state !== "complete") {
+      throw new UpgradeError("ROLLBACK_FAILED", `Cannot roll back to backup ${id}: it is ${state === "in-progress" ? "still being written" : "incomplete (its writer stopped before it was verified)"}; nothing was changed`, {
+        hint: "Pick a complete backup from `agent-os-upgrade backups list` and run `agent-os-upgrade rollback --to <id>`",
+        details: { backup_id: id, nothing_changed: true },
+      });
+    }
+    let moved: Record<string, MovedRecord>;
+    try {
+      moved = readManifest(dir).moved; // checked against MANIFEST.sha256 before it is trusted
+    } catch (err) {
+      const e = toUpgradeError(err);
+      e.details = { ...(e.details as Record<string, unknown> | undefined), nothing_changed: true };
+      throw e;
+    }
+    const problems = Object.entries(moved).flatMap(([key, rec]) => {
+      const aside = path.join(dir, key);
+      return backupLstat(aside) ? checkMoved(key, aside, rec) : [];
+    });
+    if (problems.length) throw damagedBackupError(id, dir, problems);
+    const report = await restoreSnapshot(layout, dir, {
+      threads: opts.threads,
+      batchSize: opts.batchSize,
+      verify: opts.rollbackVerify,
+      // No abort signal: a rollback started by an interruption must still run to the end.
+      onProgress: (stage, done, total) => ctx.log.progress(`rollback:${stage}`, done, total),
+      journal: ctx.session ? (step, data) => ctx.session!.journal(step, data) : undefined,
+    });
+    const putBackDone = Object.keys(moved).map((key) => ({ key, action: putBack(absOf(layout, key), path.join(dir, key), layout.backupsDir) }));
+    return { ...report, moved: putBackDone };
   }
 
   async function rollback(ctx: UpgradeContext, request: { backupId?: string; manual: boolean; evidence: Record<string, unknown> }): Promise<void> {
@@ -162,51 +248,36 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
         details: { nothing_changed: true },
       });
     }
-    let dir: string;
     try {
-      dir = backupDirOf(layout, id);
+      backupDirOf(layout, id);
     } catch (err) {
       const e = toUpgradeError(err);
       e.details = { ...(e.details as Record<string, unknown> | undefined), nothing_changed: true };
       throw e;
     }
-    const state = backupState(dir);
-    if (state !== "complete") {
-      throw new UpgradeError("ROLLBACK_FAILED", `Cannot roll back to backup ${id}: it is ${state === "in-progress" ? "still being written" : "incomplete (its writer stopped before it was verified)"}; nothing was changed`, {
-        hint: "Pick a complete backup from `agent-os-upgrade backups list` and run `agent-os-upgrade rollback --to <id>`",
-        details: { backup_id: id, nothing_changed: true },
-      });
-    }
-    await session?.journal("backup.rollback:begin", { backup_id: id });
-    let report;
-    try {
-      report = await restoreSnapshot(layout, dir, {
-        threads: opts.threads,
-        batchSize: opts.batchSize,
-        verify: opts.rollbackVerify,
-        // No abort signal: a rollback started by an interruption must still run to the end.
-        onProgress: (stage, done, total) => ctx.log.progress(`rollback:${stage}`, done, total),
-        journal: session ? (step, data) => session.journal(step, data) : undefined,
-      });
-    } catch (err) {
-      const e = toUpgradeError(err);
-      if (e.code === "ROLLBACK_FAILED") throw e;
-      if (e.code === "BACKUP_INVALID") {
-        throw new UpgradeError("ROLLBACK_FAILED", e.message.replace(/^Cannot restore/, "Cannot roll back: cannot restore"), {
-          hint: `${e.hint}. The installation is as the interrupted upgrade left it`,
-          details: e.details,
-          cause: e,
-        });
+    // Backups hold only what their upgrade changed: going back past later finished upgrades
+    // undoes each of them first, newest first, each from its own backup.
+    const later = laterUpgrades(layout, id, session?.id ?? null);
+    await session?.journal("backup.rollback:begin", { backup_id: id, through: later.map((b) => b.id) });
+    const reports: Record<string, unknown>[] = [];
+    let lastReport: Record<string, unknown> = {};
+    for (const step of [...later, { id, session_id: null as string | null }]) {
+      let report: Record<string, unknown>;
+      try {
+        report = await restoreOne(ctx, step.id);
+      } catch (err) {
+        throw rollbackFailure(err, step.id, layout);
       }
-      throw new UpgradeError("ROLLBACK_FAILED", `Cannot finish the rollback from backup ${id}: ${e.message}`, {
-        hint: `Fix the cause and run \`agent-os-upgrade rollback --to ${id}\` again: it redoes only what still differs (the backup in ${dir} is unchanged)`,
-        cause: e,
-      });
+      if (step.session_id) markRolledBack(layout, step.session_id, `rolled back by \`rollback --to ${id}\``);
+      reports.push({ backup_id: step.id, files_restored: report.files_restored, created_removed: report.created_removed, moved: report.moved });
+      lastReport = report;
+      if (step.id !== id) ctx.log.info(`Undid the later upgrade of backup ${step.id} (${report.files_restored} files restored)`);
     }
     await session?.journal("backup.rollback:done", { backup_id: id });
     const ms = Math.round(performance.now() - t0);
-    Object.assign(request.evidence, { restored: true, ...report, duration_ms: ms });
-    ctx.log.info(`Restored backup ${id}: ${report.files_restored} files restored, ${report.symlinks_restored} links, ${report.created_removed} created paths removed, ${report.modes_fixed} modes fixed (${report.files_checked} files checked) in ${ms} ms`);
+    Object.assign(request.evidence, { restored: true, ...lastReport, undone: reports, duration_ms: ms });
+    const r = lastReport as { files_restored: number; symlinks_restored: number; created_removed: number; modes_fixed: number; files_checked: number };
+    ctx.log.info(`Restored backup ${id}: ${r.files_restored} files restored, ${r.symlinks_restored} links, ${r.created_removed} created paths removed, ${r.modes_fixed} modes fixed (${r.files_checked} files checked) in ${ms} ms`);
   }
 
   return {
@@ -219,14 +290,24 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
       describeProblems: (problems) => describeProblems(problems),
     },
     apply(hooks) {
-      hooks.backup.tap(backup);
+      hooks.start.tap((ctx) => {
+        // Where the swap moves a folder declared with `moveAside`: into this session's backup.
+        backupScope(ctx).setAside((abs) => {
+          const b = sessionBackup(ctx);
+          const key = keyOf(ctx.layout, abs);
+          return b?.moved.has(key) ? path.join(b.dir, key) : null;
+        });
+        // The installed manifest and .gitignore are written by content, but also by whoever
+        // records an install: the options' `include`s cover any others.
+      });
+      hooks.backup.tap({ stage: STAGE.last }, backup);
       hooks.rollback.tap(rollback);
-      hooks.cleanup.tap(async (ctx, outcome, evidence) => {
+      hooks.cleanup.tap(async (ctx, _outcome, evidence) => {
         if (ctx.dryRun) return;
         try {
           sweepBackups(ctx.layout);
-          if (outcome.status !== "completed") return;
-          const keep = current ?? (ctx.evidence(1)?.backup_id as string | undefined) ?? null;
+          // Every outcome counts: failed and rolled-back runs leave backups too.
+          const keep = current?.id ?? (ctx.evidence(1)?.backup_id as string | undefined) ?? null;
           const r = pruneBackups(ctx.layout, ctx.options.keepBackups, keep ? [keep] : []);
           evidence.backups_kept = r.kept;
           evidence.backups_pruned = r.removed;
@@ -238,4 +319,49 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
       });
     },
   };
+}
+
+function backupLstat(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Complete backups newer than `id` whose upgrade finished and was not undone, newest first (the current session's own excluded). */
+function laterUpgrades(layout: Layout, id: string, sessionId: string | null): Array<{ id: string; session_id: string | null }> {
+  const all = listBackups(layout);
+  const out: Array<{ id: string; session_id: string | null }> = [];
+  for (const b of all) {
+    if (b.id === id) break;
+    if (b.state === "complete" && b.session_status === "completed" && b.session_id !== sessionId) out.push({ id: b.id, session_id: b.session_id });
+  }
+  return out;
+}
+
+function markRolledBack(layout: Layout, sessionId: string, reason: string): void {
+  const store = new StateStore(layout.stateDir);
+  const s = store.list().find((x) => x.id === sessionId)?.state;
+  if (!s || s.status !== "completed") return;
+  s.status = "rolled_back";
+  s.rollback = { reason, started_at: new Date().toISOString(), ended_at: new Date().toISOString(), duration_ms: 0, status: "completed", evidence: {} };
+  store.save(s);
+}
+
+function rollbackFailure(err: unknown, id: string, layout: Layout): UpgradeError {
+  const e = toUpgradeError(err);
+  if (e.code === "ROLLBACK_FAILED") return e;
+  if (e.code === "BACKUP_INVALID") {
+    return new UpgradeError("ROLLBACK_FAILED", e.message.replace(/^Cannot restore/, "Cannot roll back: cannot restore"), {
+      hint: `${e.hint}. The installation is as the interrupted upgrade left it`,
+      details: e.details,
+      cause: e,
+    });
+  }
+  return new UpgradeError("ROLLBACK_FAILED", `Cannot finish the rollback from backup ${id}: ${e.message}`, {
+    hint: `Fix the cause and run \`agent-os-upgrade rollback --to ${id}\` again: it redoes only what still differs (the backup in ${path.join(layout.backupsDir, id)} is unchanged)`,
+    cause: e,
+  });
 }

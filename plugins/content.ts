@@ -22,6 +22,7 @@ import { UpgradeError } from "../core/errors.ts";
 import { definePlugin } from "../core/plugin.ts";
 import type { ContentPlan, Findings, UpgradeContext } from "../core/types.ts";
 import { ContentBase, ContentEvidence } from "./content/channel.ts";
+import { backupScope } from "./backup/scope.ts";
 import { applyPlan } from "./content/apply.ts";
 import { buildPlan, type BuiltPlan } from "./content/build.ts";
 import { abortedByYou, askMissing, terminalPrompt, unresolvedMessage } from "./content/decide.ts";
@@ -52,6 +53,9 @@ function isDir(p: string | null): p is string {
   }
 }
 
+/** Plan actions that change the file at the entry's target (a conflict may, depending on the decision). */
+const WRITES: ReadonlySet<string> = new Set(["new", "update", "conflict", "delete"]);
+
 /** The content plugin factory; options default to SPEC §2's mapping table and excludes. */
 export function contentPlugin(options: ContentOptionsInput = {}) {
   const opts = parsePluginOptions(PLUGIN_NAME, ContentOptions, options);
@@ -76,6 +80,16 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
     // The files it writes are restored by the backup plugin.
     requires: ["backup"],
     apply(hooks) {
+      hooks.start.tap((ctx) => {
+        // What phase 2 will write, delete or create: the plan's changes, .gitignore, the manifests.
+        backupScope(ctx).add(PLUGIN_NAME, (c) => ({
+          paths: [
+            ...(c.plan?.entries ?? []).filter((e) => WRITES.has(e.action)).map((e) => path.join(c.layout.installDir, e.target)),
+            c.layout.gitignore,
+            path.dirname(c.layout.installedManifest),
+          ],
+        }));
+      });
       hooks.planContent.tap(async (incoming: ContentPlan, ctx, findings) => {
         // A missing source or installation is the preflight plugin's finding; nothing to plan.
         if (!isDir(ctx.options.source) || !ctx.layout.installExists) return incoming;

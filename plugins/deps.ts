@@ -20,6 +20,7 @@ import { definePlugin } from "../core/plugin.ts";
 import type { UpgradeContext } from "../core/types.ts";
 import { DEFAULT_POST_INSTALL_RULES, detectPostInstall, pipCheck, pipFreeze, pipInstall, runPostInstall } from "./server/pip.ts";
 import { journal, journalled, STEP } from "./server/shared.ts";
+import { backupScope } from "./backup/scope.ts";
 
 export const PLUGIN_NAME = "deps";
 
@@ -81,12 +82,27 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
     return opts.force || live === null || !src.equals(live);
   };
 
+  /**
+   * The venv, when phase 3 will change it; else nothing. Copied (a reflink clone where the
+   * filesystem has one, see backup/snapshot.ts), not renamed aside: pip installs into it in
+   * place, and a fresh venv would need every package again (offline installs fail, and it is
+   * slower than the copy); what pip will touch is not known before it resolves.
+   */
+  const venvScope = (ctx: UpgradeContext): string[] => {
+    if (ctx.options.skipDeps || !ctx.options.source) return [];
+    return journalled(ctx, STEP.depsPlanned) || needed(ctx) === true ? [ctx.layout.venvDir] : [];
+  };
+
   return definePlugin({
     name: PLUGIN_NAME,
     evidence: { 3: DepsEvidence },
     // The venv it changes is restored by the backup plugin.
     requires: ["backup"],
     apply(hooks) {
+      hooks.start.tap((ctx) => {
+        // The venv is in the backup only when phase 3 will install into it (see venvScope).
+        backupScope(ctx).add(PLUGIN_NAME, (c) => ({ paths: venvScope(c) }));
+      });
       hooks.preflight.tap((ctx, findings, ev) => {
         if (!ctx.options.source || !fs.existsSync(ctx.options.source) || !ctx.layout.installExists) return;
         const need = needed(ctx);

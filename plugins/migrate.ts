@@ -17,6 +17,7 @@ import { writeFileAtomic } from "../core/atomic.ts";
 import { parsePluginOptions } from "../core/config.ts";
 import { UpgradeError } from "../core/errors.ts";
 import { definePlugin } from "../core/plugin.ts";
+import { backupScope } from "./backup/scope.ts";
 import {
   findServerEntry,
   formatMcpJson,
@@ -53,6 +54,9 @@ export function migratePlugin(options: MigrateOptionsInput = {}) {
     // The project files it edits are restored by the backup plugin.
     requires: ["backup"],
     apply(hooks) {
+      hooks.start.tap((ctx) => {
+        backupScope(ctx).add(PLUGIN_NAME, (c) => ({ paths: [c.layout.mcpJson] }));
+      });
       hooks.preflight.tap((ctx, findings) => {
         const read = readMcpJson(ctx.layout.mcpJson);
         if (read.status === "invalid") {

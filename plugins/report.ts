@@ -13,6 +13,7 @@ import { type Phase, PHASE_NAMES, PHASES } from "../core/phases.ts";
 import { definePlugin, STAGE } from "../core/plugin.ts";
 import { contentResultOf } from "./content/channel.ts";
 import { emptySummary, type Outcome, type PhaseSummary, type RunSummary, type UpgradeContext } from "../core/types.ts";
+import { backupScope } from "./backup/scope.ts";
 import { readVersionFile, updatedVersionText } from "./version-file.ts";
 
 export const ReportOptions = z.strictObject({
@@ -122,7 +123,9 @@ export function reportPlugin(options: ReportOptionsInput = {}) {
       // One run's state, reset when a run starts (a plugin object may serve several runs).
       let warnings: string[] = [];
       let finished: { ctx: UpgradeContext; input: SummaryInput; file: string | null } | null = null;
-      hooks.start.tap(() => {
+      hooks.start.tap((ctx) => {
+        // What phase 5 writes, for the backup (see plugins/backup/scope.ts).
+        backupScope(ctx).add("report", (c) => ({ paths: [c.layout.versionFile, c.layout.updateLog, c.layout.installationSummary] }));
         warnings = [];
         finished = null;
       });

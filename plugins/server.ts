@@ -29,6 +29,7 @@ import { type LaunchCommand, needsTransportArg, serverEnv, transportOf, withTran
 import { probeStdio } from "./server/mcp-client.ts";
 import { findProjectServer, identifyServer, ownsSession, processAlive, startDetached, stopServer } from "./server/process.ts";
 import { journal, journalled, launchFor, LaunchSpecSchema, type ServerBefore, type StartedServer, ServerLaunch, ServerStarted, STEP } from "./server/shared.ts";
+import { backupScope } from "./backup/scope.ts";
 import { DEFAULT_EXCLUDES, hashTree, oldPath, removeOld, repairSwap, stageCopy, stagedPath, swapStaged, undoSwap } from "./server/stage.ts";
 
 export const PLUGIN_NAME = "server";
@@ -57,6 +58,11 @@ const IDE_RELOAD = "Reload the MCP server in your IDE (Cursor: Settings → MCP 
 
 function swapId(ctx: UpgradeContext): string {
   return ctx.session?.id ?? "no-session";
+}
+
+/** Where the old folder goes in the swap: into the backup when it took this folder, else beside the live one. */
+function oldFor(ctx: UpgradeContext, live: string): string {
+  return backupScope(ctx).asideFor(live) ?? oldPath(live, swapId(ctx));
 }
 
 function serverError(message: string, hint: string, details?: unknown): UpgradeError {
@@ -98,22 +104,25 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
     const live = path.join(ctx.layout.installDir, folder);
     const id = swapId(ctx);
     if (!fs.existsSync(source)) return { folder, status: "absent" as const };
+    // The old folder goes into the backup when the backup plugin took it (the move is the backup).
+    const old = oldFor(ctx, live);
     // An interrupted earlier attempt of this session: put the original back first.
-    repairSwap(live, id, "back");
+    repairSwap(live, id, "back", old);
     const wanted = await hashTree(source, opts.excludes);
     const current = fs.existsSync(live) ? await hashTree(live, []) : null;
     const same = current !== null && JSON.stringify(current) === JSON.stringify(wanted);
     if (same) {
       // Already the source's files: unchanged, or swapped by an interrupted run of this session.
-      return { folder, status: fs.existsSync(oldPath(live, id)) ? "swapped" as const : "unchanged" as const, files: Object.keys(wanted).length };
+      return { folder, status: fs.existsSync(old) ? "swapped" as const : "unchanged" as const, files: Object.keys(wanted).length };
     }
     const staged = await stageCopy({ source, live, id, excludes: opts.excludes });
-    if (fs.existsSync(oldPath(live, id))) {
+    if (fs.existsSync(old)) {
       // The original is already aside (resumed run): replace the live copy only.
       fs.rmSync(live, { recursive: true, force: true });
       fs.renameSync(stagedPath(live, id), live);
     } else {
-      swapStaged(live, id);
+      fs.mkdirSync(path.dirname(old), { recursive: true });
+      swapStaged(live, id, old);
     }
     await journal(ctx, STEP.swapped, { folder });
     return { folder, status: "swapped" as const, files: Object.keys(staged.files).length, bytes: staged.bytes };
@@ -174,6 +183,10 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
     apply(hooks) {
       hooks.start.tap((ctx) => {
         if (opts.launch) ctx.channels.set(ServerLaunch, opts.launch);
+        // The folders phase 3 replaces: moved aside whole, so the backup takes them by that move.
+        backupScope(ctx).add(PLUGIN_NAME, (c) => ({
+          moveAside: c.options.source ? opts.folders.filter((f) => fs.existsSync(path.join(c.options.source!, f))).map((f) => path.join(c.layout.installDir, f)) : [],
+        }));
       });
 
       hooks.preflight.tap((ctx, findings, ev) => {
@@ -226,6 +239,11 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
         const id = swapId(ctx);
         evidence.folders = opts.folders.map((folder) => {
           const live = path.join(ctx.layout.installDir, folder);
+          if (backupScope(ctx).asideFor(live)) {
+            // The old folder is in the backup: the backup plugin checks it and puts it back.
+            fs.rmSync(stagedPath(live, id), { recursive: true, force: true });
+            return { folder, action: "left to the backup" };
+          }
           if (fs.existsSync(oldPath(live, id))) {
             undoSwap(live, id);
             fs.rmSync(stagedPath(live, id), { recursive: true, force: true });
@@ -277,7 +295,11 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
 
       hooks.cleanup.tap(async (ctx, outcome) => {
         if (ctx.dryRun || outcome.status !== "completed") return;
-        for (const folder of opts.folders) removeOld(path.join(ctx.layout.installDir, folder), swapId(ctx));
+        // A folder moved into the backup stays there: it is that upgrade's backup (pruned with it).
+        for (const folder of opts.folders) {
+          const live = path.join(ctx.layout.installDir, folder);
+          if (!backupScope(ctx).asideFor(live)) removeOld(live, swapId(ctx));
+        }
       });
     },
   });

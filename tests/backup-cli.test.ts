@@ -69,7 +69,7 @@ test("`rollback --to <id>` through the CLI undoes a completed upgrade exactly", 
   assert.is(s.rollback?.reason, `manual rollback to ${id}`);
 });
 
-test("`backups prune --keep-backups 1` keeps the newest, and the backup of a session that is not completed", async () => {
+test("`backups prune --keep-backups 1` keeps the newest only (a rolled-back session's backup counts), and says why", async () => {
   const { p, id } = await upgraded();
   assert.is((await cli(p, "rollback", "--to", id)).code, EXIT.ok);
   const second = await upgrade(p, null);
@@ -78,8 +78,9 @@ test("`backups prune --keep-backups 1` keeps the newest, and the backup of a ses
   assert.is.not(newest, id);
   const r = await cli(p, "backups", "prune", "--keep-backups", "1");
   assert.is(r.code, EXIT.ok, r.err);
-  // The first upgrade was rolled back by hand (recorded in its session): not completed, so kept.
-  assert.equal(fs.readdirSync(p.layout.backupsDir).sort(), [id, newest].sort());
+  // The first upgrade was rolled back by hand: its backup counts like any other, so it goes.
+  assert.equal(fs.readdirSync(p.layout.backupsDir).sort(), [".gitignore", newest].sort());
+  assert.equal(r.out.trim().split("\n"), [`Kept 1 (${newest}); removed 1 (${id})`, `  kept ${newest}: the newest backup`]);
 });
 
 test.run();

@@ -18,7 +18,7 @@ function assertRestored(p: Project, before: Tree): void {
   assert.equal(diff.filter((d) => !/^(changed|created): \.agent-os\/(specs|workspace|standards\/development)\//.test(d)), [], "byte-identical outside user-owned paths");
   assert.is(diff.length, 3, `only the three user changes differ: ${diff.join("\n")}`);
   assert.not.ok(fs.existsSync(p.layout.lockFile), "the lock is released");
-  assert.equal(fs.readdirSync(p.layout.backupsDir).filter((n) => n.startsWith(".")), [], "no staging or trash left");
+  assert.equal(fs.readdirSync(p.layout.backupsDir).filter((n) => n.startsWith(".") && n !== ".gitignore"), [], "no staging or trash left");
 }
 
 function onlySession(p: Project) {
@@ -118,7 +118,7 @@ test("SIGKILL during the backup: `resume` re-runs phase 1 and finishes the upgra
   const r = await upgrade(p, null, { resume: true });
   assert.is(r.status, "completed", JSON.stringify(r.error));
   const s = onlySession(p);
-  assert.equal(fs.readdirSync(p.layout.backupsDir), [s.phases["1"].evidence.backup_id]);
+  assert.equal(fs.readdirSync(p.layout.backupsDir).sort(), [".gitignore", s.phases["1"].evidence.backup_id].sort());
   assert.equal(listBackups(p.layout).map((b) => b.state), ["complete"]);
 });
 

@@ -42,7 +42,7 @@ test("SIGKILL during the backup: the half-made backup is detected; rollback and 
   const r = await harness(p.layout, { sessionId: sid }).rollback({ manual: true });
   assert.is(r.evidence.restored, false);
   assert.equal(r.evidence.removed_partial_backups, [ids[0]]);
-  assert.equal(fs.readdirSync(p.layout.backupsDir), []);
+  assert.equal(fs.readdirSync(p.layout.backupsDir), [".gitignore"]);
   assert.equal(diffTrees(before, snapshotTree(p.root, { skip: ownRecords })), []);
 });
 
@@ -53,7 +53,7 @@ test("SIGKILL during the backup, then resume: phase 1 runs again and leaves one 
   const resumed = harness(p.layout, { sessionId: sid });
   const ev = await resumed.backup();
   const left = fs.readdirSync(p.layout.backupsDir);
-  assert.equal(left, [ev.backup_id]);
+  assert.equal(left.sort(), [".gitignore", ev.backup_id as string].sort());
   assert.ok((await verifyBackup(p.layout, ev.backup_id as string)).ok);
 });
 
@@ -79,7 +79,7 @@ test("SIGKILL during a rollback: running rollback again finishes it exactly", as
   const diff = diffTrees(before, snapshotTree(p.root, { skip: ownRecords }));
   assert.equal(diff.filter((d) => !/(specs|workspace|standards\/development)\//.test(d)), []);
   assert.is(diff.length, 3, "only the user's own changes differ");
-  assert.equal(fs.readdirSync(p.layout.backupsDir).filter((n) => n.startsWith(".")), [], "the dead run's staging is swept");
+  assert.equal(fs.readdirSync(p.layout.backupsDir).filter((n) => n.startsWith(".") && n !== ".gitignore"), [], "the dead run's staging is swept");
   const steps = again.state.journal.map((j) => j.step);
   assert.is(steps.filter((s) => s === "backup.rollback:begin").length, 2);
   assert.is(steps.filter((s) => s === "backup.rollback:done").length, 1);

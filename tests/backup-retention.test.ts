@@ -7,9 +7,9 @@ import { claimBackupDir, compareIdsDesc, isBackupId, stampOf } from "../plugins/
 import { createSnapshot } from "../plugins/backup/snapshot.ts";
 import { resolveRoots } from "../plugins/backup/roots.ts";
 import { listBackups, pruneBackups, verifyBackup } from "../plugins/backup/retention.ts";
-import { harness, makeProject, tmpDir } from "./helpers/backup-project.ts";
+import { harness, makeProject, tmpDir, WIDE } from "./helpers/backup-project.ts";
 
-const noRoots = { include: [], includeProject: [], exclude: [] };
+const noRoots = { ...WIDE, exclude: [] };
 
 test("names: UTC stamp, -N within one second, ordered newest first with -10 after -9", () => {
   const d = tmpDir();
@@ -28,7 +28,7 @@ test("names: UTC stamp, -N within one second, ordered newest first with -10 afte
 
 test("two backups started in the same second, at once, get distinct names and both verify", async () => {
   const p = makeProject({ venv: false });
-  const roots = resolveRoots(p.layout, noRoots);
+  const roots = resolveRoots(p.layout, [], noRoots);
   const now = new Date();
   const [a, b] = await Promise.all([
     createSnapshot(p.layout, roots, { sessionId: null, now, sync: false }),
@@ -50,20 +50,20 @@ async function backupOf(layout: ReturnType<typeof makeProject>["layout"], status
     store.save(s);
     sessionId = s.session_id;
   }
-  const roots = resolveRoots(layout, { include: [], includeProject: [], exclude: ["venv", "standards/universal", "workflows", "usage", "mcp_server"] });
+  const roots = resolveRoots(layout, [], { ...WIDE, exclude: ["venv", "standards/universal", "workflows", "usage", "mcp_server"] });
   return (await createSnapshot(layout, roots, { sessionId, now: at, sync: false })).id;
 }
 
-test("prune keeps the newest N, the protected one, and every backup of an unfinished session", async () => {
+test("prune counts every backup whatever its session status; keeps the newest, the protected one and an unfinished session's, each with its reason", async () => {
   const p = makeProject({ venv: false });
   const t = Date.UTC(2025, 0, 1, 0, 0, 0);
   const ids = [
     await backupOf(p.layout, "completed", new Date(t + 1000)), // 0 oldest
-    await backupOf(p.layout, "rolled_back", new Date(t + 2000)), // 1 unfinished: kept
+    await backupOf(p.layout, "rolled_back", new Date(t + 2000)), // 1 rolled back: counted like any other
     await backupOf(p.layout, "completed", new Date(t + 3000)), // 2 protected (current)
     await backupOf(p.layout, null, new Date(t + 4000)), // 3 no session
     await backupOf(p.layout, "completed", new Date(t + 5000)), // 4
-    await backupOf(p.layout, "in_progress", new Date(t + 6000)), // 5 newest, unfinished
+    await backupOf(p.layout, "in_progress", new Date(t + 6000)), // 5 newest, and unfinished
   ];
   // An abandoned half-made backup (its writer died) and a folder that is not ours.
   const dead = claimBackupDir(p.layout.backupsDir, new Date(t + 7000));
@@ -76,28 +76,35 @@ test("prune keeps the newest N, the protected one, and every backup of an unfini
   assert.equal(listed.slice(2).map((b) => b.session_status), ["in_progress", "completed", null, "completed", "rolled_back", "completed"]);
   assert.ok(listed[2].files! > 0 && listed[2].bytes! > 0);
 
-  const r = pruneBackups(p.layout, 2, [ids[2]]);
-  assert.equal(r.kept, [ids[5], ids[4], ids[2], ids[1]]);
-  assert.equal(r.removed, [ids[3], ids[0]]);
+  // keep 3: the newest and the protected one are forced, one place is left for the next newest.
+  const r = pruneBackups(p.layout, 3, [ids[2]]);
+  assert.equal(r.kept, [ids[5], ids[4], ids[2]]);
+  assert.equal(r.removed, [ids[3], ids[1], ids[0]]);
+  assert.equal(r.reasons, { [ids[5]]: "the newest backup", [ids[4]]: "one of the newest 3 (keepBackups)", [ids[2]]: "the backup of this run" });
   assert.equal(r.skipped.map((s) => s.id), [foreign]);
   const left = fs.readdirSync(p.layout.backupsDir).filter(isBackupId).sort();
-  assert.equal(left, [ids[1], ids[2], ids[4], ids[5], foreign].sort());
-  assert.equal(fs.readdirSync(p.layout.backupsDir).filter((n) => n.startsWith(".")), []);
+  assert.equal(left, [ids[2], ids[4], ids[5], foreign].sort());
+  // An unfinished session's backup survives any prune, even keep 1, even when not the newest.
+  const later = await backupOf(p.layout, "completed", new Date(t + 9000));
+  const r1 = pruneBackups(p.layout, 1);
+  assert.equal(r1.kept, [later, ids[5]]);
+  assert.match(r1.reasons[ids[5]], /unfinished \(in_progress\)/);
+  assert.equal(fs.readdirSync(p.layout.backupsDir).filter((n) => n.startsWith(".") && n !== ".gitignore"), []);
 });
 
-test("cleanup prunes after a completed upgrade, never the current backup, and not after a rollback", async () => {
+test("cleanup prunes after any outcome (a rolled-back run too), never the current backup", async () => {
   const p = makeProject({ venv: false });
   const t = Date.UTC(2025, 0, 1, 0, 0, 0);
   const old = [await backupOf(p.layout, "completed", new Date(t)), await backupOf(p.layout, "completed", new Date(t + 1000))];
   const h = harness(p.layout, { keepBackups: 1 });
   const ev = await h.backup();
-  const rolled = await h.cleanup({ status: "rolled_back" });
-  assert.equal(rolled, {});
   assert.is(listBackups(p.layout).length, 3);
-  const done = await h.cleanup({ status: "completed" });
-  assert.equal(done.backups_kept, [ev.backup_id]);
-  assert.equal(done.backups_pruned, [old[1], old[0]]);
+  const rolled = await h.cleanup({ status: "rolled_back" });
+  assert.equal(rolled.backups_kept, [ev.backup_id]);
+  assert.equal(rolled.backups_pruned, [old[1], old[0]]);
   assert.equal(listBackups(p.layout).map((b) => b.id), [ev.backup_id]);
+  const done = await h.cleanup({ status: "completed" });
+  assert.equal(done.backups_pruned, []);
 });
 
 test("prune refuses a keep count below 1", () => {

@@ -146,7 +146,9 @@ test("an interrupted backup removes its half-made folder and says so", async () 
   assert.is(err.message, "Plugin \"backup\" failed in hook \"backup\": Cannot finish the backup: interrupted by SIGINT");
   assert.ok(err.hint?.includes("partial backup was removed"));
   assert.equal(backupDirs(p.layout.backupsDir), []);
-  assert.equal(fs.readdirSync(p.layout.backupsDir), []);
+  // Only the folder's own .gitignore (`*`: backups never show in git status) is left.
+  assert.equal(fs.readdirSync(p.layout.backupsDir), [".gitignore"]);
+  assert.match(fs.readFileSync(path.join(p.layout.backupsDir, ".gitignore"), "utf8"), /^\*$/m);
 });
 
 test("a special file (a fifo) is recorded and left alone, never opened", async () => {

@@ -3,10 +3,20 @@ import type { Command } from "commander";
 import { UpgradeError } from "../../core/errors.ts";
 import { resolveLayout } from "../../core/layout.ts";
 import type { BackupManager, BackupPlugin } from "../../plugins/backup.ts";
-import { globals, loadConfig, targetOf } from "../options.ts";
+import path from "node:path";
+import { CONFIG_ALIASES, globals, loadConfig, targetOf } from "../options.ts";
 import type { Sink } from "../render.ts";
 
+/** The project's config file, or null: without one, the built-in backup plugin is all these commands need. */
+async function configFile(cwd: string, cmd: Command): Promise<string | null> {
+  const g = globals(cmd);
+  const { loadConfigFile } = await import("../../core/config.ts");
+  return (await loadConfigFile(resolveLayout(targetOf(cwd, g)).projectRoot, g.config ? path.resolve(cwd, g.config) : null, CONFIG_ALIASES())).file;
+}
+
 async function manager(cwd: string, cmd: Command): Promise<BackupManager> {
+  // Zero config: load the backup plugin alone, not every built-in plugin and its libraries.
+  if (!(await configFile(cwd, cmd))) return (await import("../../plugins/backup.ts")).backupPlugin().manage;
   const resolved = await loadConfig(cwd, globals(cmd));
   const plugin = resolved.plugins.find((p) => p.name === "backup") as Partial<BackupPlugin> | undefined;
   if (!plugin?.manage) {
@@ -46,10 +56,9 @@ export async function backupsCommand(action: string, id: string | undefined, o: 
       return;
     }
     case "prune": {
-      const resolved = await loadConfig(cwd, g);
-      const keep = o.keepBackups ?? resolved.config.keepBackups ?? 3;
+      const keep = o.keepBackups ?? ((await configFile(cwd, cmd)) ? (await loadConfig(cwd, g)).config.keepBackups : undefined) ?? 3;
       const r = await (await manager(cwd, cmd)).prune(layout, keep);
-      out({ ...r, keep }, [`Kept ${r.kept.length} (${r.kept.join(", ") || "none"}); removed ${r.removed.length}${r.removed.length ? ` (${r.removed.join(", ")})` : ""}`, ...r.skipped.map((s) => `  left alone: ${s.id}: ${s.reason}`)]);
+      out({ ...r, keep }, [`Kept ${r.kept.length} (${r.kept.join(", ") || "none"}); removed ${r.removed.length}${r.removed.length ? ` (${r.removed.join(", ")})` : ""}`, ...r.kept.map((k) => `  kept ${k}: ${r.reasons[k]}`), ...r.skipped.map((s) => `  left alone: ${s.id}: ${s.reason}`)]);
       return;
     }
     default:

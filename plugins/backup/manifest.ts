@@ -22,6 +22,7 @@ import { createHash } from "node:crypto";
 import { fsyncDir, writeFileAtomic } from "../../core/atomic.ts";
 import { UpgradeError } from "../../core/errors.ts";
 import { hostname, pidAlive, processStartTime } from "../../core/proc.ts";
+import type { MovedRecord } from "./moved.ts";
 
 export const MANIFEST = "MANIFEST.json";
 export const MANIFEST_SUM = "MANIFEST.sha256";
@@ -211,6 +212,8 @@ export interface ManifestHead {
   /** Special files seen and left alone. */
   skipped: string[];
   entry_format: string;
+  /** Folders the upgrade moves into this backup instead of copying them (see moved.ts), with their recorded entries. */
+  moved: Record<string, MovedRecord>;
 }
 
 export interface Manifest extends ManifestHead {
@@ -223,7 +226,7 @@ export const ENTRY_FORMAT = "d: [mode, mtimeMs, ctimeS, ino] | f: [mode, size, m
 const SCALARS = [
   "format", "tool", "backup_id", "timestamp", "started_at_ms", "verify_started_ms", "duration_ms", "backup_path", "session_id",
   "project_root", "install_dir", "method", "roots", "missing", "missing_parents", "total_size", "file_count",
-  "dir_count", "symlink_count", "skipped", "entry_format",
+  "dir_count", "symlink_count", "skipped", "entry_format", "moved",
 ] as const;
 
 /**
@@ -448,7 +451,7 @@ export function readManifest(dir: string): Manifest {
   if (head.format !== MANIFEST_FORMAT || section !== "end") {
     throw invalid(id, `MANIFEST.json has format ${JSON.stringify(head.format)}, expected ${MANIFEST_FORMAT}`, "It was written by another version of agent-os-upgrade; use that version to restore it");
   }
-  return { ...head, entries: t };
+  return { ...head, moved: head.moved ?? {}, entries: t };
 }
 
 /** The manifest as plain JSON (checked against its checksum): for tools and tests, not for 100k-file rollbacks. */

@@ -36,6 +36,7 @@ export function compareIdsDesc(a: string, b: string): number {
 /** Creates `<dir>/<stamp>[-N]` and returns its name; never reuses an existing folder. */
 export function claimBackupDir(dir: string, now: Date = new Date()): string {
   fs.mkdirSync(dir, { recursive: true });
+  ignoreItself(dir);
   const stamp = stampOf(now);
   for (let n = 0; n < 10000; n++) {
     const id = n === 0 ? stamp : `${stamp}-${n}`;
@@ -47,4 +48,17 @@ export function claimBackupDir(dir: string, now: Date = new Date()): string {
     }
   }
   throw new Error(`Cannot name a backup in ${dir}: 10000 backups already use ${stamp}`);
+}
+
+/**
+ * The backups folder ignores itself (a `.gitignore` of `*`, as pytest and mypy do with their
+ * caches): backups never show in `git status`, whatever the project's own .gitignore says.
+ */
+export function ignoreItself(dir: string): void {
+  const file = path.join(dir, ".gitignore");
+  try {
+    fs.writeFileSync(file, "# Created by agent-os-upgrade: backups stay out of git.\n*\n", { flag: "wx", mode: 0o644 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
 }

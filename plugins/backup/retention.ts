@@ -31,7 +31,7 @@ export interface BackupInfo {
   bytes: number | null;
 }
 
-type Head = Pick<Manifest, "backup_id" | "timestamp" | "session_id" | "file_count" | "total_size">;
+type Head = Pick<Manifest, "backup_id" | "timestamp" | "session_id" | "file_count" | "total_size"> & Partial<Pick<Manifest, "moved">>;
 
 /** Reads the summary lines at the top of MANIFEST.json without parsing its (large) file list. */
 export function readManifestHead(dir: string): Head | null {
@@ -65,6 +65,13 @@ export function readManifestHead(dir: string): Head | null {
   }
 }
 
+/** Bytes of the folders the swap moved into the backup (those that are there now). */
+function movedBytes(dir: string, moved: Manifest["moved"] | undefined): number {
+  let n = 0;
+  for (const [key, rec] of Object.entries(moved ?? {})) if (lstatOrNull(path.join(dir, key))) n += rec.bytes;
+  return n;
+}
+
 function sessionStatuses(layout: Layout): Map<string, string> {
   const out = new Map<string, string>();
   for (const s of new StateStore(layout.stateDir).list()) out.set(s.id, s.state?.status ?? "corrupt");
@@ -94,7 +101,7 @@ export function listBackups(layout: Layout): BackupInfo[] {
       session_id: session,
       session_status: session ? statuses.get(session) ?? "missing" : null,
       files: head?.file_count ?? null,
-      bytes: head?.total_size ?? null,
+      bytes: head ? head.total_size + movedBytes(dir, head.moved) : null,
     };
   });
 }
@@ -149,15 +156,28 @@ export async function verifyBackup(layout: Layout, id: string, opts: { threads?:
 export interface PruneResult {
   removed: string[];
   kept: string[];
+  /** Why each kept backup was kept, by id. */
+  reasons: Record<string, string>;
   /** Backups left alone that are not counted (still being written, or not ours). */
   skipped: Array<{ id: string; reason: string }>;
 }
 
-const UNFINISHED = new Set(["in_progress", "rolling_back", "rolled_back", "failed", "aborted", "corrupt"]);
+/** Sessions whose backup may be their only way back: still running, or stopped midway (interrupted). */
+const UNFINISHED = new Set(["in_progress", "rolling_back"]);
+
+/** Why a backup must stay whatever the count, or null when only the count decides. */
+function mustKeep(b: BackupInfo, protect: ReadonlySet<string>): string | null {
+  if (protect.has(b.id)) return "the backup of this run";
+  if (b.session_status !== null && UNFINISHED.has(b.session_status)) return `its session ${b.session_id} is unfinished (${b.session_status}): it may be the only way back; finish it with \`resume\` or \`rollback\``;
+  if (b.session_status === "corrupt") return `the state file of its session ${b.session_id} cannot be read, so whether that session is finished is unknown`;
+  return null;
+}
 
 /**
- * Keeps the newest `keep` complete backups, every id in `protectIds`, and every backup of a
- * session that is not completed; removes the other complete backups and every abandoned one.
+ * Keeps `keep` backups: every backup counts, whatever its session's status (failed and
+ * rolled-back runs leave backups too). Never removes the newest one, the ids in
+ * `protectIds`, or the backup of an unfinished (interrupted) session; those count toward
+ * `keep`, and the rest of it goes to the newest others. Every kept backup has a reason.
  */
 export function pruneBackups(layout: Layout, keep: number, protectIds: readonly string[] = []): PruneResult {
   if (!Number.isInteger(keep) || keep < 1) {
@@ -168,18 +188,25 @@ export function pruneBackups(layout: Layout, keep: number, protectIds: readonly 
   sweepBackups(layout);
   const all = listBackups(layout);
   const protect = new Set(protectIds);
-  const result: PruneResult = { removed: [], kept: [], skipped: [] };
-  let newest = 0;
+  const result: PruneResult = { removed: [], kept: [], reasons: {}, skipped: [] };
+  const counted: BackupInfo[] = [];
   for (const b of all) {
     if (b.state === "in-progress" || b.state === "incomplete") {
       result.skipped.push({ id: b.id, reason: b.state === "in-progress" ? "still being written" : "no MANIFEST.json and no marker: not made by this tool, left alone" });
-      continue;
-    }
-    if (b.state === "abandoned") continue; // removed by the sweep above
-    const unfinished = b.session_status !== null && UNFINISHED.has(b.session_status);
-    if (newest < keep || protect.has(b.id) || unfinished) {
-      if (newest < keep) newest++;
+    } else if (b.state !== "abandoned") counted.push(b); // abandoned ones were removed by the sweep above
+  }
+  const forced = new Map<string, string>();
+  counted.forEach((b, i) => {
+    const why = i === 0 ? "the newest backup" : mustKeep(b, protect);
+    if (why) forced.set(b.id, why);
+  });
+  let room = Math.max(0, keep - forced.size);
+  for (const b of counted) {
+    const why = forced.get(b.id) ?? (room > 0 ? `one of the newest ${keep} (keepBackups)` : null);
+    if (why) {
+      if (!forced.has(b.id)) room--;
       result.kept.push(b.id);
+      result.reasons[b.id] = why;
       continue;
     }
     removeTree(b.path);

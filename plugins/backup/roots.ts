@@ -18,7 +18,11 @@ export interface Root {
   abs: string;
 }
 
-/** Install-relative paths the upgrade may change (system and shared folders, records). */
+/**
+ * What the built-in plugins change in a full upgrade, as the whole-install backup of earlier
+ * versions held it. Not a default any more (the scope comes from the plugins, see scope.ts);
+ * kept for `include` in tests and configs that want a wide backup on purpose.
+ */
 export const DEFAULT_INSTALL_PATHS = [
   "standards/universal",
   "workflows",
@@ -75,18 +79,14 @@ export function absOf(layout: Layout, key: string): string {
 
 const SEP = path.sep;
 
-/** The roots of a backup, checked: no protected path inside or around one, no root inside another. */
-export function resolveRoots(layout: Layout, opts: RootOptions): Root[] {
+/**
+ * The roots of a backup from absolute paths (the scope plugins declared plus the options'
+ * `include`s), checked: nothing protected inside or around one. A root inside another is
+ * dropped (the outer one holds it), so plugins need not know each other's paths.
+ */
+export function resolveRoots(layout: Layout, paths: Iterable<string>, opts: RootOptions): Root[] {
   const abs = [
-    ...DEFAULT_INSTALL_PATHS.map((p) => path.join(layout.installDir, p)),
-    layout.versionFile,
-    layout.updateLog,
-    layout.installationSummary,
-    layout.upgradeDir,
-    layout.venvDir,
-    ...DEFAULT_PROJECT_PATHS.map((p) => path.join(layout.projectRoot, p)),
-    layout.gitignore,
-    layout.mcpJson,
+    ...paths,
     ...opts.include.map((p) => path.resolve(layout.installDir, p)),
     ...opts.includeProject.map((p) => path.resolve(layout.projectRoot, p)),
   ];
@@ -103,16 +103,12 @@ export function resolveRoots(layout: Layout, opts: RootOptions): Root[] {
       }
     }
   }
-  const sorted = [...keys].sort();
-  for (let i = 1; i < sorted.length; i++) {
-    if (inside(sorted[i - 1], sorted[i])) {
-      throw new UpgradeError("CONFIG_INVALID", `Cannot back up "${sorted[i]}" on its own: it is inside "${sorted[i - 1]}", which is already backed up`, {
-        hint: "Remove the narrower path from the backup plugin's options",
-        plugin: "backup",
-      });
-    }
-  }
-  return sorted.map((key) => ({ key, abs: absOf(layout, key) }));
+  const all = new Set(keys);
+  const underAnother = (k: string) => {
+    for (let i = k.indexOf("/", k.indexOf("/") + 1); i > 0; i = k.indexOf("/", i + 1)) if (all.has(k.slice(0, i))) return true;
+    return false;
+  };
+  return keys.filter((k) => !underAnother(k)).sort().map((key) => ({ key, abs: absOf(layout, key) }));
 }
 
 /**

@@ -45,6 +45,7 @@ import {
 import { type CopyItem, type CopyOk, FilePool, type JobResult } from "./pool.ts";
 import { assertNoLinkedParents, type Root } from "./roots.ts";
 import { lstatOrNull, removeTree, syncFilesystem } from "./fsutil.ts";
+import type { MovedRecord } from "./moved.ts";
 
 export interface SnapshotOptions {
   sessionId: string | null;
@@ -58,6 +59,8 @@ export interface SnapshotOptions {
   onProgress?: (stage: "copy" | "verify", done: number, total: number) => void;
   onWarning?: (message: string) => void;
   now?: Date;
+  /** Folders recorded (hashed) but not copied: the upgrade moves them into the backup (moved.ts). */
+  moved?: Record<string, MovedRecord>;
 }
 
 export interface SnapshotResult {
@@ -356,6 +359,7 @@ export async function createSnapshot(layout: Layout, roots: Root[], opts: Snapsh
       symlink_count: links,
       skipped,
       entry_format: ENTRY_FORMAT,
+      moved: opts.moved ?? {},
       entries: sortedTable,
     };
     writeManifest(dir, manifest);

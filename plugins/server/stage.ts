@@ -8,6 +8,9 @@
  * two, `live` does not exist; a crash there leaves `.old-<id>` and `.staged-<id>` and no live
  * folder. Linux's renameat2(RENAME_EXCHANGE) would close the window, but Node and Deno do
  * not expose it, so `repairSwap` finishes or undoes an interrupted swap from what is on disk.
+ *
+ * Where the old folder goes is the caller's choice (`old`): beside the live one by default,
+ * or into the upgrade's backup (same filesystem), which makes the rename the backup itself.
  */
 import { createHash } from "node:crypto";
 import fs from "node:fs";
@@ -115,9 +118,8 @@ export interface SwapResult {
  * Swaps a verified staged folder in: live → `<live>.old-<id>`, staged → live. The old folder
  * is kept for the caller to remove (`removeOld`) once the new one is healthy.
  */
-export function swapStaged(live: string, id: string): SwapResult {
+export function swapStaged(live: string, id: string, old: string = oldPath(live, id)): SwapResult {
   const staged = stagedPath(live, id);
-  const old = oldPath(live, id);
   if (!fs.existsSync(staged)) throw new Error(`Cannot swap "${live}": the staged folder "${staged}" does not exist`);
   if (fs.existsSync(old)) throw new Error(`Cannot swap "${live}": "${old}" already exists (an earlier swap with the same id)`);
   const hadLive = fs.existsSync(live);
@@ -133,8 +135,7 @@ export function removeOld(live: string, id: string): void {
 }
 
 /** Puts the old folder back after a swap (e.g. the new server failed): live → removed, old → live. */
-export function undoSwap(live: string, id: string): void {
-  const old = oldPath(live, id);
+export function undoSwap(live: string, id: string, old: string = oldPath(live, id)): void {
   if (!fs.existsSync(old)) throw new Error(`Cannot undo the swap of "${live}": "${old}" does not exist`);
   fs.rmSync(live, { recursive: true, force: true });
   fs.renameSync(old, live);
@@ -164,9 +165,8 @@ export type RepairAction =
  * "forward" is only safe when the staged copy had been verified, which swapStaged's callers
  * guarantee (stageCopy verifies before returning).
  */
-export function repairSwap(live: string, id: string, prefer: "forward" | "back" = "back"): RepairAction {
+export function repairSwap(live: string, id: string, prefer: "forward" | "back" = "back", old: string = oldPath(live, id)): RepairAction {
   const staged = stagedPath(live, id);
-  const old = oldPath(live, id);
   const [hasLive, hasOld, hasStaged] = [live, old, staged].map((p) => fs.existsSync(p));
   if (!hasLive && hasOld && hasStaged) {
     if (prefer === "forward") {

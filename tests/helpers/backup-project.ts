@@ -20,6 +20,7 @@ import { applyPlugins, type Plugin } from "../../core/plugin.ts";
 import { beginPhase, endPhase, type SessionState, StateStore } from "../../core/state.ts";
 import type { Outcome, RollbackRequest, RunOptions, SessionHandle, UpgradeContext } from "../../core/types.ts";
 import { backupPlugin, type BackupPluginOptions } from "../../plugins/backup.ts";
+import { DEFAULT_INSTALL_PATHS, DEFAULT_PROJECT_PATHS } from "../../plugins/backup/roots.ts";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -62,6 +63,13 @@ export function runOptions(layout: Layout, over: Partial<RunOptions> = {}): RunO
   };
 }
 
+/**
+ * The fake upgrades of these tests change the whole install (simulateUpgrade); the built-in
+ * plugins that would declare those paths are absent, so the tests declare them through the
+ * backup plugin's `include` options: the old whole-install scope, on purpose.
+ */
+export const WIDE = { include: [...DEFAULT_INSTALL_PATHS], includeProject: [...DEFAULT_PROJECT_PATHS] };
+
 export interface Harness {
   ctx: UpgradeContext;
   state: SessionState;
@@ -89,7 +97,7 @@ export interface HarnessOptions {
 
 export function harness(layout: Layout, o: HarnessOptions = {}): Harness {
   const hooks = createHooks();
-  applyPlugins(hooks, o.plugins ?? [backupPlugin({ batchSize: 16, sync: false, ...o.plugin })]);
+  applyPlugins(hooks, o.plugins ?? [backupPlugin({ batchSize: 16, sync: false, ...WIDE, ...o.plugin })]);
   const store = new StateStore(layout.stateDir);
   const state = o.sessionId ? store.load(o.sessionId) : store.create({ options: {}, source: { path: null, commit: null }, target: { project: layout.projectRoot, install: layout.installDir } });
   const events: LogEvent[] = [];

@@ -10,7 +10,7 @@ import type { LogEvent } from "../../core/log.ts";
 import { runLifecycle, runManualRollback } from "../../core/upgrader.ts";
 import type { UpgradeResult } from "../../core/types.ts";
 import { backupPlugin, type BackupPluginOptions } from "../../plugins/backup.ts";
-import { type Project, runOptions, simulateContent, simulateServer } from "./backup-project.ts";
+import { type Project, runOptions, simulateContent, simulateServer, WIDE } from "./backup-project.ts";
 
 export type FailIn = 2 | 3 | 4 | "sigterm3" | null;
 
@@ -82,7 +82,7 @@ export function resolvedWith(plugins: Plugin[]): ResolvedConfig {
 }
 
 export function upgrade(p: Project, failIn: FailIn, o: { backup?: BackupPluginOptions; onEvent?: (e: LogEvent) => void; handleSignals?: boolean; readyFile?: string; resume?: boolean } = {}): Promise<UpgradeResult> {
-  const plugins = [fakeUpgradePlugin(failIn, o.readyFile), backupPlugin({ batchSize: 16, sync: false, ...o.backup })];
+  const plugins = [fakeUpgradePlugin(failIn, o.readyFile), backupPlugin({ batchSize: 16, sync: false, ...WIDE, ...o.backup })];
   return runLifecycle(
     { resolved: resolvedWith(plugins), options: { ...runOptions(p.layout), source: "/src" }, ...(o.resume ? { resume: { sessionId: null } } : {}) },
     { onEvent: o.onEvent, handleSignals: o.handleSignals ?? false },
@@ -90,6 +90,6 @@ export function upgrade(p: Project, failIn: FailIn, o: { backup?: BackupPluginOp
 }
 
 export function manualRollback(p: Project, backupId?: string) {
-  const plugins = [fakeUpgradePlugin(null), backupPlugin({ batchSize: 16, sync: false })];
+  const plugins = [fakeUpgradePlugin(null), backupPlugin({ batchSize: 16, sync: false, ...WIDE })];
   return runManualRollback({ resolved: resolvedWith(plugins), options: runOptions(p.layout), backupId: backupId ?? null });
 }

@@ -1,0 +1,192 @@
+/**
+ * Issue 9's figures, each as a ratio to a baseline measured in the same run, on the same tree:
+ *
+ *   upgrade    a whole upgrade (real upgrader and backup plugin, one process from start to
+ *              exit) where ~100 content files change and mcp_server/ is swapped, vs one
+ *              `cp -a` + `sha256sum` of the installation
+ *   rollback   `rollback` of that upgrade by hand (one process), vs the same baseline
+ *   growth     bytes the backups folder grew by, vs the installation's bytes
+ *   flat       rollback at 1k / 10k (/ 100k) installed files, 100 changed: vs the 1k one
+ *   startup    `--help` and `status`, vs `node -e 0` (and `deno run` of an empty file)
+ *
+ * The upgrade's work (content edits, the swap) is done by a bench plugin declaring its scope
+ * on the backup's scope channel, as the built-in plugins do; no source checkout is needed.
+ *
+ *     npm run bench                                   # 17.5k-file install; rollback at 1k and 10k
+ *     AOU_BENCH_FILES=20000 AOU_BENCH_FLAT=1000,10000,100000 node --import tsx bench/scoped.ts
+ * Trees go under $TMPDIR/aou-bench-scoped-*, removed at the end.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { spawn, spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { generateInstall } from "./gen-install.ts";
+
+const HERE = fileURLToPath(import.meta.url);
+const ROOT = path.resolve(path.dirname(HERE), "..");
+const CHANGED = 100;
+
+// ---- child side: one upgrade or one rollback, as the CLI would run it ----------------------
+async function child(op: string, root: string): Promise<void> {
+  const { layoutOf } = await import("../core/layout.ts");
+  const { definePlugin } = await import("../core/plugin.ts");
+  const { runLifecycle, runManualRollback } = await import("../core/upgrader.ts");
+  const { backupPlugin } = await import("../plugins/backup.ts");
+  const { backupScope } = await import("../plugins/backup/scope.ts");
+  const layout = layoutOf(root, path.join(root, ".agent-os"));
+  const I = (r: string) => path.join(layout.installDir, r);
+  const targets = changedFiles(layout.installDir);
+  const work = definePlugin({
+    name: "bench-upgrade",
+    apply(hooks) {
+      hooks.start.tap((ctx) => backupScope(ctx).add("bench-upgrade", () => ({ paths: [...targets.map(I), I("standards/universal/bench-new"), layout.updateLog], moveAside: [I("mcp_server")] })));
+      hooks.preflight.tap((_c, _f, ev) => void Object.assign(ev, { source_path: "/src", source_commit: "0".repeat(40), source_branch: "main", source_git_clean: true, target_structure_valid: true, disk_space_available: 2e9, disk_space_required: 1e6, no_concurrent_workflows: true, from_version: "a", to_version: "b" }));
+      hooks.applyContent.tap((_p, _c, ev) => {
+        for (const t of targets) fs.appendFileSync(I(t), "\nupgraded\n");
+        fs.mkdirSync(I("standards/universal/bench-new"), { recursive: true });
+        fs.writeFileSync(I("standards/universal/bench-new/added.md"), "# new\n");
+        Object.assign(ev, { plan_counts: { new: 1, updated: targets.length, unchanged: 0, kept_local: 0, conflicts: 0, deleted: 0, errors: 0 }, files_written: targets.length + 1, written_hashes_verified: true, needs_attention: [] });
+      });
+      hooks.upgradeServer.tap((ctx, ev) => {
+        const live = I("mcp_server");
+        fs.mkdirSync(`${live}.staged`);
+        for (let k = 0; k < 40; k++) fs.writeFileSync(path.join(`${live}.staged`, `m${k}.py`), "x = 1\n".repeat(200));
+        const old = backupScope(ctx).asideFor(live)!;
+        fs.renameSync(live, old);
+        fs.renameSync(`${live}.staged`, live);
+        fs.appendFileSync(layout.updateLog, "bench upgrade\n");
+        Object.assign(ev, { code: { status: "swapped", hashes_verified: true }, deps: { status: "unchanged", pip_check_ok: null }, restart: { status: "skipped" } });
+      });
+      hooks.validate.tap((_c, _f, ev) => void Object.assign(ev, { tools_expected: [], tools_registered: [], smoke_tests: [], stderr_errors: [], user_files_unchanged: true, validation_report: "/dev/null" }));
+      hooks.cleanup.tap((_c, _o, ev) => void (ev.report_path = "/dev/null"));
+    },
+  });
+  const resolved = { file: null, config: {}, plugins: [work, backupPlugin()] };
+  const options = { source: "/src", target: root, dryRun: false, diff: false, onConflict: null, yes: true, json: true, restart: false, skipDeps: true, keepBackups: 3, from: null, interactive: false } as never;
+  if (op === "upgrade") {
+    const r = await runLifecycle({ resolved, options }, { handleSignals: false });
+    if (r.status !== "completed") throw new Error(JSON.stringify(r.error));
+  } else {
+    const r = await runManualRollback({ resolved, options, backupId: null });
+    if (r.exitCode !== 0) throw new Error(JSON.stringify(r.outcome.rollbackError));
+  }
+}
+
+/** The first CHANGED content files, in a stable order. */
+function changedFiles(installDir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    for (const e of fs.readdirSync(path.join(installDir, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (out.length >= CHANGED) return;
+      const r = `${rel}/${e.name}`;
+      if (e.isDirectory()) walk(r);
+      else if (e.isFile() && r !== "standards/universal/bench-new/added.md") out.push(r);
+    }
+  };
+  for (const top of ["standards/universal", "workflows"]) if (fs.existsSync(path.join(installDir, top))) walk(top);
+  return out;
+}
+
+// ---- parent side ----------------------------------------------------------------------------
+function timed(cmd: string, args: string[], cwd = ROOT): number {
+  const t0 = performance.now();
+  const r = spawnSync(cmd, args, { cwd, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, DENO_NO_UPDATE_CHECK: "1" } });
+  const ms = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
+  return ms;
+}
+
+const tsxNode = (args: string[]) => timed(process.execPath, ["--import", "tsx", ...args]);
+const runOp = (op: string, root: string) => tsxNode([HERE, "--op", op, root]);
+
+function baseline(root: string, dest: string): number {
+  const t0 = performance.now();
+  const r = spawnSync("bash", ["-c", `cp -a ${JSON.stringify(path.join(root, ".agent-os"))} ${JSON.stringify(dest)} && cd ${JSON.stringify(dest)} && find . -type f -print0 | xargs -0 sha256sum > /dev/null`]);
+  if (r.status !== 0) throw new Error(`baseline: ${r.stderr}`);
+  const ms = performance.now() - t0;
+  fs.rmSync(dest, { recursive: true, force: true });
+  return ms;
+}
+
+function du(p: string): number {
+  const r = spawnSync("du", ["-sb", p], { encoding: "utf8" });
+  return r.status === 0 ? Number(r.stdout.split(/\s/)[0]) : 0;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+const ms = (x: number) => (x >= 10000 ? `${(x / 1000).toFixed(1)} s` : `${Math.round(x)} ms`);
+const row = (name: string, ours: number, base: number, baseName: string, limit: number) =>
+  console.log(`| ${name} | ${ms(ours)} | ${baseName} ${ms(base)} | ${(ours / base).toFixed(2)}x | ≤ ${limit}x ${ours / base <= limit ? "ok" : "OVER"} |`);
+
+async function main(): Promise<void> {
+  const files = Number(process.env.AOU_BENCH_FILES ?? 17500);
+  const flat = (process.env.AOU_BENCH_FLAT ?? "1000,10000").split(",").map(Number);
+  const rounds = Number(process.env.AOU_BENCH_ROUNDS ?? 3);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "aou-bench-scoped-"));
+  try {
+    console.log(`node ${process.version}, ${os.cpus().length} cores, ${rounds} rounds (medians), A/B alternated`);
+    console.log("| figure | ours | baseline | ratio | must |\n|---|---|---|---|---|");
+    const root = path.join(work, "p");
+    const g = generateInstall(root, { files, bytes: files * 10 * 1024 });
+    const installBytes = du(path.join(root, ".agent-os"));
+    const up: number[] = [];
+    const rb: number[] = [];
+    const base: number[] = [];
+    let grew = 0;
+    for (let round = 0; round < rounds; round++) {
+      const b0 = du(path.join(root, ".agent-os/.backups"));
+      const steps = [() => base.push(baseline(root, path.join(work, `cp-${round}`))), () => up.push(runOp("upgrade", root))];
+      if (round % 2) steps.reverse();
+      for (const s of steps) s();
+      grew = Math.max(grew, du(path.join(root, ".agent-os/.backups")) - b0);
+      rb.push(runOp("rollback", root));
+    }
+    const bm = median(base);
+    row(`whole upgrade, ${g.files} files, ${CHANGED + 1} changed + mcp_server swapped`, median(up), bm, "cp -a + sha256sum", 0.3);
+    row("manual rollback, same install", median(rb), bm, "cp -a + sha256sum", 0.3);
+    console.log(`| backups folder growth per upgrade | ${(grew / 1048576).toFixed(2)} MB | install ${(installBytes / 1048576).toFixed(1)} MB | ${(grew / installBytes).toFixed(3)}x | ≤ 0.1x ${grew / installBytes <= 0.1 ? "ok" : "OVER"} |`);
+    fs.rmSync(root, { recursive: true, force: true });
+
+    const flatMs: number[] = [];
+    for (const n of flat) {
+      const r = path.join(work, `f${n}`);
+      generateInstall(r, { files: n, bytes: n * 4096 });
+      const xs: number[] = [];
+      for (let round = 0; round < rounds; round++) {
+        runOp("upgrade", r);
+        xs.push(runOp("rollback", r));
+      }
+      flatMs.push(median(xs));
+      fs.rmSync(r, { recursive: true, force: true });
+    }
+    flat.forEach((n, i) => row(`rollback at ${n} files (${CHANGED} changed)`, flatMs[i], flatMs[0], `rollback at ${flat[0]}`, 1.5));
+
+    const empty = path.join(work, "empty.ts");
+    fs.writeFileSync(empty, "");
+    const proj = path.join(work, "proj");
+    fs.mkdirSync(path.join(proj, ".agent-os/standards"), { recursive: true });
+    const nodeFloor = median(Array.from({ length: 5 }, () => timed(process.execPath, ["-e", "0"])));
+    const built = fs.existsSync(path.join(ROOT, "dist/app/bin.js"));
+    const bin = built ? [path.join(ROOT, "dist/app/bin.js")] : ["--import", "tsx", path.join(ROOT, "app/bin.ts")];
+    const tsxFloor = built ? nodeFloor : median(Array.from({ length: 5 }, () => tsxNode(["-e", "0"])));
+    for (const args of [["--help"], ["--version"], ["status", "--target", proj], ["backups", "list", "--target", proj]]) {
+      const t = median(Array.from({ length: 5 }, () => timed(process.execPath, [...bin, ...args])));
+      row(`\`${args.slice(0, 2).filter((a) => a !== "--target").join(" ")}\` (node${built ? "" : ", tsx loader"})`, t, tsxFloor, built ? "node -e 0" : "node --import tsx -e 0", 2.5);
+    }
+    const deno = path.join(ROOT, "node_modules/.bin/deno");
+    if (fs.existsSync(deno)) {
+      const denoFloor = median(Array.from({ length: 5 }, () => timed(deno, ["run", "-A", empty])));
+      for (const args of [["--help"], ["status", "--target", proj]]) {
+        const t = median(Array.from({ length: 5 }, () => timed(deno, ["run", "-A", path.join(ROOT, "app/bin.ts"), ...args])));
+        row(`\`${args[0]}\` (deno)`, t, denoFloor, "deno run empty.ts", 2.5);
+      }
+    }
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+const argv = process.argv.slice(2);
+if (argv[0] === "--op") await child(argv[1], argv[2]);
+else await main();
