@@ -25,6 +25,8 @@ export const STAGE = Object.freeze({
   normal: 0,
   /** After every ordinary tap (e.g. start the old server once files are restored). */
   last: 100,
+  /** After even the `last` taps: record the final state of what a run wrote. */
+  final: 1000,
 });
 
 type Awaitable<T> = T | Promise<T>;

@@ -24,6 +24,9 @@ import fs from "node:fs";
 import { STAGE } from "../core/plugin.ts";
 import { checkMoved, type MovedRecord, putBack, recordMoved } from "./backup/moved.ts";
 import { backupScope } from "./backup/scope.ts";
+import { AFTER, changedSince, recordAfter } from "./backup/since.ts";
+import { LABEL } from "./backup/retention.ts";
+import type { RollbackPreview, RollbackRequest } from "../core/types.ts";
 import { readManifestHead } from "./backup/retention.ts";
 import { StateStore } from "../core/state.ts";
 import path from "node:path";
@@ -222,7 +225,50 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
     return { ...report, moved: putBackDone };
   }
 
-  async function rollback(ctx: UpgradeContext, request: { backupId?: string; manual: boolean; evidence: Record<string, unknown> }): Promise<void> {
+  /** The paths a backup's rollback would restore or remove, as recorded when its upgrade completed. */
+  function recordedPaths(dir: string): string[] {
+    try {
+      return Object.keys(JSON.parse(fs.readFileSync(path.join(dir, AFTER), "utf8")).digests ?? {});
+    } catch {
+      return [];
+    }
+  }
+
+  /** The backup a manual rollback would restore, and the later ones it would undo first (newest first). */
+  function target(ctx: UpgradeContext, request: { backupId?: string }): { id: string; later: Array<{ id: string; session_id: string | null }> } | null {
+    const session = ctx.session;
+    const id = request.backupId ?? (ctx.evidence(1)?.backup_id as string | undefined) ??
+      (session ? listBackups(ctx.layout).find((b) => b.session_id === session.id && b.state === "complete")?.id : undefined) ??
+      listBackups(ctx.layout).find((b) => b.state === "complete")?.id;
+    return id ? { id, later: laterUpgrades(ctx.layout, id, session?.id ?? null) } : null;
+  }
+
+  /** Files changed since the newest upgrade the rollback undoes finished (its AFTER record). */
+  async function preview(input: RollbackPreview, ctx: UpgradeContext, request: RollbackRequest): Promise<RollbackPreview> {
+    const t = target(ctx, request);
+    if (!t) return input;
+    const newest = t.later[0]?.id ?? t.id;
+    let changed: string[] | null = null;
+    try {
+      changed = changedSince(backupDirOf(ctx.layout, newest), ctx.layout.projectRoot);
+    } catch { /* no such backup: the rollback itself says so */ }
+    return { backup_id: t.id, changed: [...input.changed, ...(changed ?? [])] };
+  }
+
+  /** Keeps what a manual rollback is about to replace as a backup of its own ("before rollback"), so it can be undone. */
+  async function keepCurrent(ctx: UpgradeContext, id: string, later: Array<{ id: string }>, evidence: Record<string, unknown>): Promise<void> {
+    const layout = ctx.layout;
+    const keys = new Set<string>();
+    for (const b of [...later, { id }]) for (const k of recordedPaths(backupDirOf(layout, b.id))) keys.add(k);
+    if (!keys.size) return; // an unfinished upgrade recorded nothing after itself: its state is what the backup replaces
+    const roots = resolveRoots(layout, [...keys].map((k) => path.join(layout.projectRoot, k)), opts);
+    const res = await createSnapshot(layout, roots, { sessionId: null, threads: opts.threads, batchSize: opts.batchSize, sync: opts.sync, onWarning: (m) => ctx.log.warn(m) });
+    fs.writeFileSync(path.join(res.dir, LABEL), `before rollback to ${id}\n`);
+    evidence.before_rollback_backup = res.id;
+    ctx.log.info(`Kept the current files in backup ${res.id} (before rollback): \`agent-os-upgrade rollback --to ${res.id}\` brings them back`);
+  }
+
+  async function rollback(ctx: UpgradeContext, request: RollbackRequest): Promise<void> {
     const t0 = performance.now();
     const layout = ctx.layout;
     const session = ctx.session;
@@ -258,6 +304,7 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
     // Backups hold only what their upgrade changed: going back past later finished upgrades
     // undoes each of them first, newest first, each from its own backup.
     const later = laterUpgrades(layout, id, session?.id ?? null);
+    if (request.manual && request.keepCurrent) await keepCurrent(ctx, id, later, request.evidence);
     await session?.journal("backup.rollback:begin", { backup_id: id, through: later.map((b) => b.id) });
     const reports: Record<string, unknown>[] = [];
     let lastReport: Record<string, unknown> = {};
@@ -301,7 +348,17 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
         // records an install: the options' `include`s cover any others.
       });
       hooks.backup.tap({ stage: STAGE.last }, backup);
+      hooks.planRollback.tap(preview);
       hooks.rollback.tap(rollback);
+      // Last of all (after the report wrote VERSION.txt and the logs): what the upgrade left,
+      // so that a manual rollback can tell what changed since.
+      hooks.cleanup.tap({ stage: STAGE.final }, async (ctx, outcome) => {
+        if (ctx.dryRun || outcome.status !== "completed") return;
+        const b = sessionBackup(ctx);
+        const scope = ctx.evidence(1)?.scope_by as Record<string, string> | undefined;
+        if (!b || !scope) return;
+        recordAfter(b.dir, ctx.layout.projectRoot, Object.keys(scope).map((k) => path.relative(ctx.layout.projectRoot, absOf(ctx.layout, k))));
+      });
       hooks.cleanup.tap(async (ctx, _outcome, evidence) => {
         if (ctx.dryRun) return;
         try {

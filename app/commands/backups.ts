@@ -38,7 +38,7 @@ export async function backupsCommand(action: string, id: string | undefined, o: 
     case "list": {
       const all = await (await manager(cwd, cmd)).list(layout);
       out({ backups: all }, all.length
-        ? all.map((b) => `${b.id}  ${b.state.padEnd(11)} ${String(b.files ?? "?").padStart(6)} files  ${b.bytes === null ? "?" : `${(b.bytes / 1048576).toFixed(1)} MB`}  session ${b.session_id ?? "-"} (${b.session_status ?? "-"})`)
+        ? all.map((b) => `${b.id}  ${b.state.padEnd(11)} ${String(b.files ?? "?").padStart(6)} files  ${b.bytes === null ? "?" : `${(b.bytes / 1048576).toFixed(1)} MB`}  session ${b.session_id ?? "-"} (${b.session_status ?? "-"})${b.label ? `  ${b.label}` : ""}`)
         : [`No backups in ${layout.backupsDir}`]);
       return;
     }

@@ -29,6 +29,8 @@ export interface BackupInfo {
   session_status: string | null;
   files: number | null;
   bytes: number | null;
+  /** Why it was made, when not by an upgrade's phase 1 (e.g. "before rollback of <id>"). */
+  label: string | null;
 }
 
 type Head = Pick<Manifest, "backup_id" | "timestamp" | "session_id" | "file_count" | "total_size"> & Partial<Pick<Manifest, "moved">>;
@@ -78,6 +80,17 @@ function sessionStatuses(layout: Layout): Map<string, string> {
   return out;
 }
 
+/** A backup made for another reason than an upgrade says so in a LABEL file beside its manifest. */
+export const LABEL = "LABEL";
+
+function readLabel(dir: string): string | null {
+  try {
+    return fs.readFileSync(path.join(dir, LABEL), "utf8").trim() || null;
+  } catch {
+    return null;
+  }
+}
+
 /** Every backup, newest first. */
 export function listBackups(layout: Layout): BackupInfo[] {
   let names: string[];
@@ -102,6 +115,7 @@ export function listBackups(layout: Layout): BackupInfo[] {
       session_status: session ? statuses.get(session) ?? "missing" : null,
       files: head?.file_count ?? null,
       bytes: head ? head.total_size + movedBytes(dir, head.moved) : null,
+      label: readLabel(dir),
     };
   });
 }
