@@ -1,0 +1,55 @@
+/**
+ * Real installs for the realinst tests: a fixture MCP project (real venv, real source repo)
+ * plus an `upgrade.config.ts` that runs the built-in plugins as a user would, with pip kept
+ * offline (the wheelhouse) unless a test names another index.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { pipInstall } from "../../plugins/server/pip.ts";
+import { REPO } from "./cli.ts";
+import { createMcpProject, type McpProject, type McpProjectOptions } from "./mcp-project.ts";
+import { snapshotTree } from "./project.ts";
+import { offlinePipArgs } from "./wheels.ts";
+
+export interface RealConfig {
+  disable?: string[];
+  /** pip arguments of the deps plugin; default offline from the wheelhouse. */
+  pipArgs?: string[];
+  /** Extra top-level config lines, e.g. `noValidate: true,`. */
+  extra?: string;
+}
+
+/** Writes the project's upgrade.config.ts. */
+export function writeRealConfig(p: McpProject, c: RealConfig = {}): string {
+  const file = path.join(p.project, "upgrade.config.ts");
+  const pipArgs = c.pipArgs ?? offlinePipArgs(p.wheelhouse);
+  fs.writeFileSync(file, `import { depsPlugin, serverPlugin, validatePlugin } from ${JSON.stringify(path.join(REPO, "plugins/mod.ts"))};
+export default {
+  onConflict: "theirs",
+  disable: ${JSON.stringify(c.disable ?? [])},
+  ${c.extra ?? ""}
+  plugins: [
+    depsPlugin({ extraArgs: ${JSON.stringify(pipArgs)}, retries: 0 }),
+    serverPlugin({ startTimeoutMs: 10_000 }),
+    validatePlugin({ timeoutMs: 10_000, probeBeforeTimeoutMs: 10_000 }),
+  ],
+};
+`);
+  return file;
+}
+
+/** Installs packages into the project's venv from the wheelhouse (e.g. what the new server needs, ahead of time). */
+export async function preinstall(p: McpProject, packages: string[]): Promise<void> {
+  const req = path.join(p.root, "pre-requirements.txt");
+  fs.writeFileSync(req, packages.join("\n") + "\n");
+  const r = await pipInstall({ python: p.venv.python, requirements: req, extraArgs: offlinePipArgs(p.wheelhouse), retries: 0 });
+  fs.rmSync(req);
+  if (!r.ok) throw new Error(`preinstall failed: ${r.error}`);
+}
+
+export async function realProject(o: McpProjectOptions = {}): Promise<McpProject> {
+  return await createMcpProject(o);
+}
+
+/** The project tree with mtimes, minus byte-code a server probe may leave (never: probes run with PYTHONDONTWRITEBYTECODE). */
+export const treeOf = (p: McpProject) => snapshotTree(p.project, { mtime: true });
