@@ -5,6 +5,10 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { resolveConfig, type ResolvedConfig } from "../../core/config.ts";
+import type { RunOptions, UpgradeResult } from "../../core/types.ts";
+import { runLifecycle } from "../../core/upgrader.ts";
+import { builtinPlugins, depsPlugin, serverPlugin, validatePlugin } from "../../plugins/mod.ts";
 import { pipInstall } from "../../plugins/server/pip.ts";
 import { REPO } from "./cli.ts";
 import { createMcpProject, type McpProject, type McpProjectOptions } from "./mcp-project.ts";
@@ -53,3 +57,30 @@ export async function realProject(o: McpProjectOptions = {}): Promise<McpProject
 
 /** The project tree with mtimes, minus byte-code a server probe may leave (never: probes run with PYTHONDONTWRITEBYTECODE). */
 export const treeOf = (p: McpProject) => snapshotTree(p.project, { mtime: true });
+
+/** The run options of a CLI `upgrade --source <p.source> --json`, for in-process runs. */
+export function realOptions(p: McpProject, o: Partial<RunOptions> = {}): RunOptions {
+  return {
+    source: p.source, target: p.project, dryRun: false, diff: false, onConflict: "theirs", yes: false, json: true,
+    restart: true, skipDeps: false, keepBackups: 3, from: null, interactive: false, noValidate: false, ...o,
+  };
+}
+
+/** The config `writeRealConfig` writes, resolved in-process (the same composition the CLI does). */
+export function realConfig(p: McpProject, c: RealConfig = {}): ResolvedConfig {
+  const raw = {
+    onConflict: "theirs",
+    disable: c.disable ?? [],
+    plugins: [
+      depsPlugin({ extraArgs: c.pipArgs ?? offlinePipArgs(p.wheelhouse), retries: 0 }),
+      serverPlugin({ startTimeoutMs: 10_000 }),
+      validatePlugin({ timeoutMs: 10_000, probeBeforeTimeoutMs: 10_000 }),
+    ],
+  };
+  return resolveConfig(raw, path.join(p.project, "upgrade.config.ts"), builtinPlugins());
+}
+
+/** One upgrade in-process with the real built-ins (quicker than a CLI child: no TypeScript loader start-up). */
+export function realUpgrade(p: McpProject, c: RealConfig = {}, o: Partial<RunOptions> = {}): Promise<UpgradeResult> {
+  return runLifecycle({ resolved: realConfig(p, c), options: realOptions(p, o) });
+}
