@@ -65,7 +65,7 @@ test("pip's lines are streamed as they come, and a retry says why (network)", as
   assert.equal(retries, [{ attempt: 1, of: 2, failure: "network" }]);
   assert.equal(r.attempts.map((a) => a.failure), ["network", "network"]);
   assert.match(r.error!, "network error, 2 attempts");
-  assert.ok(lines.some((l) => l.includes("Retrying") && l.includes("127.0.0.1")), lines.join("\n"));
+  assert.ok(lines.some((l) => l.startsWith("WARNING: Retrying") && l.includes("Connection refused")), lines.join("\n"));
   assert.ok(lines.some((l) => l.startsWith("ERROR:")), "pip's error line came through the stream");
 });
 
@@ -80,7 +80,7 @@ test("upgrade against an unreachable index: pip is never started, the message an
   assert.is(result.exit_code, EXIT.rolledBack);
   const e = result.error as { code: string; message: string; hint: string };
   assert.is(e.code, "SERVER_FAILED");
-  assert.is(e.message, `Cannot install the server's Python dependencies: the package index ${DEAD_INDEX} is unreachable (connect ECONNREFUSED 127.0.0.1:9)`);
+  assert.ok(e.message.endsWith(`Cannot install the server's Python dependencies: the package index ${DEAD_INDEX} is unreachable (connect ECONNREFUSED 127.0.0.1:9)`), e.message);
   assert.match(e.hint, "Make the package index reachable, or point pip at one it can reach in the deps plugin's extraArgs in upgrade.config.ts");
   assert.match(e.hint, `["--index-url","${DEAD_INDEX}"]`);
   assert.match(e.hint, `depsPlugin({ extraArgs: ["--no-index", "--find-links", "<folder of wheels>"] })`);

@@ -192,7 +192,7 @@ export function connectTarget(url: string, args: readonly string[], env: Record<
   const proxy = (proxyArg >= 0 ? args[proxyArg + 1] : undefined) ??
     (u.protocol === "https:" ? env.HTTPS_PROXY ?? env.https_proxy : env.HTTP_PROXY ?? env.http_proxy);
   const noProxy = (env.NO_PROXY ?? env.no_proxy ?? "").split(",").map((h) => h.trim()).filter(Boolean);
-  const target = proxy && !noProxy.some((h) => u.hostname === h || u.hostname.endsWith(h.startsWith(".") ? h : `.${h}`)) ? new URL(proxy.includes("://") ? proxy : `http://${proxy}`) : u;
+  const target = proxy && !noProxy.some((h) => h === "*" || u.hostname === h.replace(/^\./, "") || u.hostname.endsWith(`.${h.replace(/^\./, "")}`)) ? new URL(proxy.includes("://") ? proxy : `http://${proxy}`) : u;
   return { host: target.hostname.replace(/^\[|\]$/g, ""), port: Number(target.port) || (target.protocol === "https:" ? 443 : 80) };
 }
 
