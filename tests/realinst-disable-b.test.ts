@@ -12,7 +12,7 @@ completesWithout("user-files", "phase 4 has no user-file digest check", async (r
 
 completesWithout("server", "the content is upgraded, the old server code stays and still validates", async (r) => {
   await r.serverIs("v1");
-  assert.ok(r.standardUpdated(), "standards upgraded");
+  assert.ok(r.contentUpgraded(), "content upgraded");
   // The migration looks at the installed server: v1 takes no --transport, so mcp.json is left alone.
   assert.is(fs.readFileSync(r.p.mcpJson, "utf8"), r.mcpJsonBefore);
   assert.is(r.result.validation, "passed");

@@ -9,14 +9,14 @@ import { realProject, writeRealConfig } from "./helpers/realinst.ts";
 
 completesWithout("preflight", "no pre-flight checks or versions, everything else runs", async (r) => {
   await r.serverIs("v2");
-  assert.ok(r.standardUpdated(), "standards upgraded");
+  assert.ok(r.contentUpgraded(), "content upgraded");
   assert.is(r.ev(0).source_commit, undefined);
   assert.is(r.result.validation, "passed");
 });
 
 completesWithout("content", "the server is upgraded, the content is not", async (r) => {
   await r.serverIs("v2");
-  assert.not.ok(r.standardUpdated(), "standards left alone");
+  assert.not.ok(r.contentUpgraded(), "content left alone");
   assert.equal(r.result.plan?.entries, []);
   assert.is(r.result.validation, "passed");
 });

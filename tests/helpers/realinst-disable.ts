@@ -20,7 +20,8 @@ export interface Run {
   state: SessionState;
   ev: (phase: number) => Record<string, any>;
   serverIs: (v: ServerVersion) => Promise<void>;
-  standardUpdated: () => boolean;
+  /** The content phase ran: the workflow the source added is installed. */
+  contentUpgraded: () => boolean;
   /** `pip freeze` of the venv before the upgrade. */
   packagesBefore: string[];
   mcpJsonBefore: string;
@@ -52,7 +53,7 @@ export function completesWithout(name: string, what: string, check: (r: Run) => 
       mcpJsonBefore,
       ev: (phase) => (state.phases[String(phase)]?.evidence ?? {}) as Record<string, any>,
       serverIs: async (v) => assert.equal(await hashTree(path.join(p.install, "mcp_server")), await hashTree(fixtureServerDir(v)), `mcp_server is ${v}`),
-      standardUpdated: () => fs.readFileSync(path.join(p.install, "standards/universal/testing/test-pyramid.md"), "utf8").includes("(updated)"),
+      contentUpgraded: () => fs.existsSync(path.join(p.install, "workflows/agent_os_upgrade_v1/metadata.json")),
     });
   });
 }
