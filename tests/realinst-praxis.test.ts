@@ -10,7 +10,7 @@ import { hashTree } from "../plugins/server/stage.ts";
 import { resultOf, runCli } from "./helpers/cli.ts";
 import { createMcpProject, fixtureServerDir, type McpProject } from "./helpers/mcp-project.ts";
 import { git, snapshotTree } from "./helpers/project.ts";
-import { writeRealConfig } from "./helpers/realinst.ts";
+import { ADDED_LATER, addLaterRelease, writeRealConfig } from "./helpers/realinst.ts";
 import { pipFreeze } from "./helpers/venv.ts";
 
 const projects: McpProject[] = [];
@@ -26,6 +26,7 @@ async function praxisProject(source: "v2" | "v2-crash"): Promise<McpProject> {
   fs.writeFileSync(path.join(p.source, "mcp_server", ".praxis-os", "standards", "nested.md"), "dogfood\n");
   git(p.source, "add", "-A");
   git(p.source, "commit", "-qm", "praxis-os: nested dogfood install");
+  addLaterRelease(p.source);
   writeRealConfig(p);
   return p;
 }
@@ -47,7 +48,7 @@ test("a .praxis-os install upgrades end to end: new server, new package, mcp.jso
   assert.ok(fs.existsSync(path.join(p.install, ".upgrade", "installed-manifest.json")));
   assert.match(fs.readFileSync(path.join(p.install, "VERSION.txt"), "utf8"), `commit=${git(p.source, "rev-parse", "HEAD")}`);
   assert.is(fs.existsSync(path.join(p.project, ".agent-os")), false, "nothing written under .agent-os");
-  assert.ok(fs.existsSync(path.join(p.install, "workflows/agent_os_upgrade_v1/metadata.json")), "the workflow the source added is installed");
+  assert.ok(fs.existsSync(path.join(p.install, "standards/universal", ADDED_LATER)), "the standard the later release added is installed");
 });
 
 test("a .praxis-os install with a broken new server is rolled back exactly", async () => {

@@ -11,7 +11,7 @@ import type { SessionState } from "../../core/state.ts";
 import type { UpgradeResult } from "../../core/types.ts";
 import { hashTree } from "../../plugins/server/stage.ts";
 import { fixtureServerDir, type McpProject, type ServerVersion } from "./mcp-project.ts";
-import { preinstall, realProject, realUpgrade } from "./realinst.ts";
+import { ADDED_LATER, preinstall, realProject, realUpgrade } from "./realinst.ts";
 import { pipFreeze } from "./venv.ts";
 
 export interface Run {
@@ -20,7 +20,7 @@ export interface Run {
   state: SessionState;
   ev: (phase: number) => Record<string, any>;
   serverIs: (v: ServerVersion) => Promise<void>;
-  /** The content phase ran: the workflow the source added is installed. */
+  /** The content phase ran: the standard the later release added is installed. */
   contentUpgraded: () => boolean;
   /** `pip freeze` of the venv before the upgrade. */
   packagesBefore: string[];
@@ -53,7 +53,7 @@ export function completesWithout(name: string, what: string, check: (r: Run) => 
       mcpJsonBefore,
       ev: (phase) => (state.phases[String(phase)]?.evidence ?? {}) as Record<string, any>,
       serverIs: async (v) => assert.equal(await hashTree(path.join(p.install, "mcp_server")), await hashTree(fixtureServerDir(v)), `mcp_server is ${v}`),
-      contentUpgraded: () => fs.existsSync(path.join(p.install, "workflows/agent_os_upgrade_v1/metadata.json")),
+      contentUpgraded: () => fs.existsSync(path.join(p.install, "standards/universal", ADDED_LATER)),
     });
   });
 }

@@ -12,7 +12,7 @@ import { builtinPlugins, depsPlugin, serverPlugin, validatePlugin } from "../../
 import { pipInstall } from "../../plugins/server/pip.ts";
 import { REPO } from "./cli.ts";
 import { createMcpProject, type McpProject, type McpProjectOptions } from "./mcp-project.ts";
-import { snapshotTree } from "./project.ts";
+import { git, snapshotTree } from "./project.ts";
 import { offlinePipArgs } from "./wheels.ts";
 
 export interface RealConfig {
@@ -51,8 +51,21 @@ export async function preinstall(p: McpProject, packages: string[]): Promise<voi
   if (!r.ok) throw new Error(`preinstall failed: ${r.error}`);
 }
 
+/** The standard a later release of the source adds: installed only when the content phase runs. */
+export const ADDED_LATER = "testing/added-later.md";
+
+/** A fixture project whose source has a second release adding a standard (so the inferred base is the first). */
 export async function realProject(o: McpProjectOptions = {}): Promise<McpProject> {
-  return await createMcpProject(o);
+  const p = await createMcpProject(o);
+  addLaterRelease(p.source);
+  return p;
+}
+
+export function addLaterRelease(source: string): void {
+  fs.mkdirSync(path.join(source, "universal", "standards", "testing"), { recursive: true });
+  fs.writeFileSync(path.join(source, "universal", "standards", ADDED_LATER), "# Added in a later release\n");
+  git(source, "add", "-A");
+  git(source, "commit", "-qm", "Later release: a new standard");
 }
 
 /** The project tree with mtimes, minus byte-code a server probe may leave (never: probes run with PYTHONDONTWRITEBYTECODE). */
