@@ -8,8 +8,9 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { EXIT } from "../core/errors.ts";
 import { resultOf, runCli } from "./helpers/cli.ts";
-import { fixtureServerDir, type McpProject } from "./helpers/mcp-project.ts";
-import { snapshotTree } from "./helpers/project.ts";
+import { fixtureServerDir } from "../demo/kit/fixture-server.ts";
+import type { McpProject } from "./helpers/mcp-project.ts";
+import { snapshotTree } from "../demo/kit/tree.ts";
 import { realProject, writeRealConfig } from "./helpers/realinst.ts";
 import { hashTree } from "../plugins/server/stage.ts";
 

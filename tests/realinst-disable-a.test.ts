@@ -3,7 +3,7 @@ import fs from "node:fs";
 import * as assert from "uvu/assert";
 import { test } from "uvu";
 import { completesWithout, summaryOf } from "./helpers/realinst-disable.ts";
-import { pipFreeze } from "./helpers/venv.ts";
+import { pipFreeze } from "../demo/kit/venv.ts";
 
 completesWithout("validate", "no MCP check, the summary says not validated", async (r) => {
   await r.serverIs("v2");

@@ -3,7 +3,7 @@
 import * as assert from "uvu/assert";
 import { test } from "uvu";
 import { resultOf, runCli } from "./helpers/cli.ts";
-import { snapshotTree } from "./helpers/project.ts";
+import { snapshotTree } from "../demo/kit/tree.ts";
 import { completesWithout } from "./helpers/realinst-disable.ts";
 import { realProject, writeRealConfig } from "./helpers/realinst.ts";
 

@@ -9,9 +9,9 @@ import { EXIT } from "../core/errors.ts";
 import type { SessionState } from "../core/state.ts";
 import { connectTarget, indexUrlOf, pipInstall, probeConnect } from "../plugins/server/pip.ts";
 import type { McpProject } from "./helpers/mcp-project.ts";
-import { snapshotTree } from "./helpers/project.ts";
+import { snapshotTree } from "../demo/kit/tree.ts";
 import { realProject, realUpgrade } from "./helpers/realinst.ts";
-import { createVenv, pipFreeze } from "./helpers/venv.ts";
+import { createVenv, pipFreeze } from "../demo/kit/venv.ts";
 
 // Port 9 (discard) on loopback: nothing listens, so a connect is refused at once.
 const DEAD_INDEX = "http://127.0.0.1:9/simple";
@@ -73,7 +73,7 @@ test("upgrade against an unreachable index: pip is never started, the message an
   const p: McpProject = await realProject();
   cleanups.push(() => p.cleanup());
   const ours = (rel: string) => rel.startsWith(".agent-os/.cache") || rel.startsWith(".agent-os/.backups") || rel.includes("__pycache__");
-  const before = snapshotTree(p.project, { ignore: ours });
+  const before = snapshotTree(p.project, { skip: ours });
   const packagesBefore = await pipFreeze(p.venv);
   const result = await realUpgrade(p, { pipArgs: ["--index-url", DEAD_INDEX] });
   assert.is(result.status, "rolled_back", JSON.stringify(result));
@@ -90,7 +90,7 @@ test("upgrade against an unreachable index: pip is never started, the message an
   assert.equal(deps.attempts, [], "pip was never started");
   assert.equal(deps.unreachable_index, { url: DEAD_INDEX, error: "connect ECONNREFUSED 127.0.0.1:9" });
   // Exactly as before: every file, mode and byte, and the venv's packages.
-  assert.equal(snapshotTree(p.project, { ignore: ours }), before);
+  assert.equal(snapshotTree(p.project, { skip: ours }), before);
   assert.equal(await pipFreeze(p.venv), packagesBefore);
   console.log(`  (unreachable index: phase 3 took ${result.phases[3].duration_ms} ms)`);
 });

@@ -8,10 +8,12 @@ import * as assert from "uvu/assert";
 import { EXIT } from "../core/errors.ts";
 import { hashTree } from "../plugins/server/stage.ts";
 import { resultOf, runCli } from "./helpers/cli.ts";
-import { createMcpProject, fixtureServerDir, type McpProject } from "./helpers/mcp-project.ts";
-import { git, snapshotTree } from "./helpers/project.ts";
+import { fixtureServerDir } from "../demo/kit/fixture-server.ts";
+import { createMcpProject, type McpProject } from "./helpers/mcp-project.ts";
+import { git } from "./helpers/project.ts";
+import { snapshotTree } from "../demo/kit/tree.ts";
 import { ADDED_LATER, addLaterRelease, writeRealConfig } from "./helpers/realinst.ts";
-import { pipFreeze } from "./helpers/venv.ts";
+import { pipFreeze } from "../demo/kit/venv.ts";
 
 const projects: McpProject[] = [];
 test.after(() => {
@@ -54,11 +56,11 @@ test("a .praxis-os install upgrades end to end: new server, new package, mcp.jso
 test("a .praxis-os install with a broken new server is rolled back exactly", async () => {
   const p = await praxisProject("v2-crash");
   const ours = (rel: string) => rel.startsWith(".praxis-os/.cache") || rel.startsWith(".praxis-os/.backups") || rel.includes("__pycache__");
-  const before = snapshotTree(p.project, { ignore: ours });
+  const before = snapshotTree(p.project, { skip: ours });
   const r = await runCli(["--source", p.source, "--json"], { cwd: p.project, timeoutMs: 180_000 });
   assert.is(r.code, EXIT.rolledBack, r.stdout + r.stderr);
   assert.is(resultOf(r).status, "rolled_back");
-  assert.equal(snapshotTree(p.project, { ignore: ours }), before);
+  assert.equal(snapshotTree(p.project, { skip: ours }), before);
 });
 
 test.run();

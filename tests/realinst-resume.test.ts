@@ -5,7 +5,8 @@ import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { REPO, runCli, startCli } from "./helpers/cli.ts";
-import { makeProject, makeSource, tmpDir } from "./helpers/project.ts";
+import { makeProject, makeSource } from "./helpers/project.ts";
+import { tmpDir } from "./helpers/temp.ts";
 import { waitForFile } from "./helpers/wait.ts";
 
 function writeConfig(projectDir: string, optionsFile: string) {

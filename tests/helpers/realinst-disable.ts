@@ -10,9 +10,10 @@ import * as assert from "uvu/assert";
 import type { SessionState } from "../../core/state.ts";
 import type { UpgradeResult } from "../../core/types.ts";
 import { hashTree } from "../../plugins/server/stage.ts";
-import { fixtureServerDir, type McpProject, type ServerVersion } from "./mcp-project.ts";
+import { fixtureServerDir, type ServerVersion } from "../../demo/kit/fixture-server.ts";
+import type { McpProject } from "./mcp-project.ts";
 import { ADDED_LATER, preinstall, realProject, realUpgrade } from "./realinst.ts";
-import { pipFreeze } from "./venv.ts";
+import { pipFreeze } from "../../demo/kit/venv.ts";
 
 export interface Run {
   p: McpProject;

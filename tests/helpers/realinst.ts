@@ -12,8 +12,9 @@ import { builtinPlugins, depsPlugin, serverPlugin, validatePlugin } from "../../
 import { pipInstall } from "../../plugins/server/pip.ts";
 import { REPO } from "./cli.ts";
 import { createMcpProject, type McpProject, type McpProjectOptions } from "./mcp-project.ts";
-import { git, snapshotTree } from "./project.ts";
-import { offlinePipArgs } from "./wheels.ts";
+import { snapshotTree } from "../../demo/kit/tree.ts";
+import { git } from "./project.ts";
+import { offlinePipArgs } from "../../demo/kit/wheels.ts";
 
 export interface RealConfig {
   disable?: string[];
