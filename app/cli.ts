@@ -68,6 +68,7 @@ export async function main(argv: string[], io: CliIO = {}): Promise<number> {
     .option("--decisions <file>", "JSON file: a conflict decision per path of the plan ({\"path\": \"merge\"})")
     .option("--no-restart", "do not restart the MCP server")
     .option("--skip-deps", "do not install Python dependencies")
+    .option("--no-validate", "do not check the new MCP server (the result says \"not validated\")")
     .option("--keep-backups <n>", "backups to keep", positiveInt)
     .option("--from <ref>", "the installed source commit, when the install does not record it")
     .action(async (_o, cmd: Command) => {
@@ -78,6 +79,9 @@ export async function main(argv: string[], io: CliIO = {}): Promise<number> {
   program
     .command("resume [session]")
     .description("continue an interrupted upgrade at its first incomplete phase")
+    .option("--no-restart", "do not restart the MCP server (overrides the session's choice)")
+    .option("--skip-deps", "do not install Python dependencies (overrides the session's choice)")
+    .option("--no-validate", "do not check the new MCP server (overrides the session's choice)")
     .action(async (session: string | undefined, _o, cmd: Command) => {
       json = Boolean(globals(cmd).json);
       requireInstall(resolveLayout(targetOf(cwd, globals(cmd))));

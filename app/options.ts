@@ -70,8 +70,20 @@ export function runOptions(cmd: Command, g: GlobalFlags, resolved: ResolvedConfi
     json: Boolean(g.json),
     restart: fromCli("restart") ? Boolean(o.restart) : c.restart ?? true,
     skipDeps: fromCli("skipDeps") ? Boolean(o.skipDeps) : c.skipDeps ?? false,
+    noValidate: fromCli("validate") ? o.validate === false : c.noValidate ?? false,
     keepBackups: (o.keepBackups as number | undefined) ?? c.keepBackups ?? 3,
     from: (o.from as string | undefined) ?? null,
     interactive: !g.json && isInteractiveTerminal(),
+  };
+}
+
+/** The run flags given on the command line of `resume`: they override the ones the session saved. */
+export function resumeOverrides(cmd: Command): Partial<RunOptions> {
+  const o = cmd.opts() as Record<string, unknown>;
+  const fromCli = (k: string) => cmd.getOptionValueSource(k) === "cli";
+  return {
+    ...(fromCli("skipDeps") ? { skipDeps: Boolean(o.skipDeps) } : {}),
+    ...(fromCli("restart") ? { restart: Boolean(o.restart) } : {}),
+    ...(fromCli("validate") ? { noValidate: o.validate === false } : {}),
   };
 }

@@ -96,6 +96,14 @@ export function humanRenderer(sink: Sink = processSink, opts: HumanOptions = {})
         (e.level === "error" || e.level === "warn" ? sink.err : sink.out)(`  ${e.level === "info" ? "" : `${e.level}: `}${e.message}`);
         return;
       case "progress":
+        // total 0 is a status line (e.g. pip's output): one updating line on a terminal, plain lines elsewhere.
+        if (e.total === 0) {
+          if (opts.tty) {
+            shown = true;
+            view.update(`  ${e.label}`);
+          } else sink.out(`  ${e.label}`);
+          return;
+        }
         showProgress(e);
         return;
       case "result":
@@ -153,6 +161,7 @@ export function renderResult(r: UpgradeResult, sink: Sink = processSink): void {
     case "completed":
       sink.out(`${what} ${r.dry_run ? "finished, nothing was written" : "completed"} in ${ms(total)}${tail}`);
       break;
+      if (r.validation === "skipped") sink.out("The upgraded MCP server was not validated (--no-validate): check it before relying on it");
     case "rolled_back":
       sink.out(`${what} failed and was rolled back; the installation is as it was${tail}`);
       break;

@@ -29,6 +29,8 @@ export const ConfigSchema = z.strictObject({
   restart: z.boolean().optional(),
   /** Never install Python dependencies. */
   skipDeps: z.boolean().optional(),
+  /** Skip the MCP checks of phase 4 (as `--no-validate`). */
+  noValidate: z.boolean().optional(),
   /** Plugins: one with a built-in's name replaces that built-in (to give it options); others are added after. */
   plugins: z.array(PluginSchema).optional(),
   /** Built-in plugins to leave out, by name. */

@@ -31,6 +31,8 @@ export interface RunOptions {
   from: string | null;
   /** True when a person can answer prompts (stdin and stdout are terminals, not --json). */
   interactive: boolean;
+  /** `--no-validate`: phase 4 skips the MCP checks (the user-file check stays); the result says "not validated". Default false. */
+  noValidate?: boolean;
 }
 
 export type FsApi = typeof fsExtra;
@@ -216,4 +218,6 @@ export interface UpgradeResult {
   report_path?: string;
   /** What to act on: counts, decisions, files to finish by hand, warnings, reports, backup. */
   summary: RunSummary;
+  /** What phase 4's evidence says of the server's validation ("passed", "failed", "skipped"), when a plugin says it. */
+  validation?: string;
 }

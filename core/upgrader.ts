@@ -23,7 +23,7 @@ export interface LifecycleRequest {
   resolved: ResolvedConfig;
   options: RunOptions;
   /** Resume this session (or the newest unfinished one when null). Absent: a new upgrade. */
-  resume?: { sessionId: string | null };
+  resume?: { sessionId: string | null; overrides?: Partial<RunOptions> };
 }
 
 function preflightError(errors: Finding[]): UpgradeError {
@@ -247,19 +247,25 @@ function resultOf(run: Run, outcome: Outcome): UpgradeResult {
     backup_path: engine.state?.phases["1"]?.evidence.backup_path as string | undefined,
     report_path: engine.state?.phases["5"]?.evidence.report_path as string | undefined,
     summary: emptySummary(),
+    ...validationOf(engine.state?.phases["4"]?.evidence),
   };
 }
 
+/** Phase 4's `validation` word, when a plugin recorded one (so a script sees "skipped" without reading the state). */
+function validationOf(ev: Record<string, unknown> | undefined): { validation?: string } {
+  return typeof ev?.validation === "string" ? { validation: ev.validation } : {};
+}
+
 /** The options of a resumed run: the flags that shaped the plan come from the session; output flags from this command. */
-function resumeOptions(options: RunOptions, state: SessionState): RunOptions {
+function resumeOptions(options: RunOptions, state: SessionState, overrides: Partial<RunOptions> = {}): RunOptions {
   const saved = state.options as Partial<RunOptions>;
-  return { ...options, ...saved, json: options.json, interactive: options.interactive, yes: options.yes, target: options.target };
+  return { ...options, ...saved, ...overrides, json: options.json, interactive: options.interactive, yes: options.yes, target: options.target };
 }
 
 /** Runs (or resumes) an upgrade. Never throws for a failed upgrade: the result says what happened. */
 export async function runLifecycle(req: LifecycleRequest, io: LifecycleIO = {}): Promise<UpgradeResult> {
   const resumeState = req.resume ? findResumable(new StateStore(resolveLayout(req.options.target).stateDir), req.resume.sessionId) : null;
-  const options = resumeState ? resumeOptions(req.options, resumeState) : req.options;
+  const options = resumeState ? resumeOptions(req.options, resumeState, req.resume?.overrides) : req.options;
   const engine = await prepareEngine(req.resolved, options, io);
   const run = new Run(engine, options);
   const unhook = setupSignals(engine, io.handleSignals ?? false);

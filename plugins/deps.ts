@@ -18,7 +18,7 @@ import { parsePluginOptions } from "../core/config.ts";
 import { UpgradeError } from "../core/errors.ts";
 import { definePlugin } from "../core/plugin.ts";
 import type { UpgradeContext } from "../core/types.ts";
-import { DEFAULT_POST_INSTALL_RULES, detectPostInstall, pipCheck, pipFreeze, pipInstall, runPostInstall } from "./server/pip.ts";
+import { DEFAULT_POST_INSTALL_RULES, detectPostInstall, pipCheck, pipFreeze, pipInstall, type PipInstallResult, runPostInstall } from "./server/pip.ts";
 import { journal, journalled, STEP } from "./server/shared.ts";
 import { backupScope } from "./backup/scope.ts";
 
@@ -38,8 +38,11 @@ export const DepsOptions = z.strictObject({
   extraArgs: z.array(z.string()).default([]),
   /** Per pip attempt. */
   timeoutMs: z.number().int().positive().default(600_000),
-  /** Extra attempts after a network error. */
+  /** Extra attempts after a network error or a timeout. */
   retries: z.number().int().min(0).default(2),
+  /** Before pip runs, one connect to its package index (skipped with `--no-index`): a dead index fails in seconds, not after pip's own retries. */
+  probeIndex: z.boolean().default(true),
+  probeTimeoutMs: z.number().int().positive().default(5_000),
   retryDelayMs: z.number().int().min(0).default(2_000),
   /** Install even when requirements.txt did not change. */
   force: z.boolean().default(false),
@@ -65,6 +68,19 @@ export const DepsEvidence = z
     message: "pip check did not pass after installing",
     path: ["deps", "pip_check_ok"],
   });
+
+const RETRY_REASON = { network: "network error", timeout: "timed out", resolver: "resolver error", other: "error" } as const;
+
+/** Each way out of a failed install: what to fix, `--skip-deps`, and the config's pip arguments. */
+function depsHint(ctx: UpgradeContext, r: PipInstallResult, extraArgs: readonly string[], python: string, requirements: string): string {
+  const config = `the deps plugin's extraArgs in upgrade.config.ts (now ${extraArgs.length ? JSON.stringify(extraArgs) : "none"}; offline: depsPlugin({ extraArgs: ["--no-index", "--find-links", "<folder of wheels>"] }))`;
+  const skip = `or pass --skip-deps to upgrade without touching the venv (then install later: "${python}" -m pip install -r "${requirements}")`;
+  const last = r.attempts.at(-1)?.failure;
+  const what = r.unreachableIndex || last === "network" || last === "timeout"
+    ? `Make the package index reachable, or point pip at one it can reach in ${config}`
+    : `Fix the requirement pip names in the source's requirements.txt, or change pip's arguments in ${config}`;
+  return `${what}; ${skip}. The venv of ${ctx.layout.installDir} is restored from the backup`;
+}
 
 export function depsPlugin(options: DepsOptionsInput = {}) {
   const opts = parsePluginOptions(PLUGIN_NAME, DepsOptions, options);
@@ -135,6 +151,8 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
         await journal(ctx, STEP.depsPlanned, { requirements: source });
         const checkBefore = await pipCheck(py);
         const packagesBefore = await pipFreeze(py);
+        const pipLog = path.join(ctx.layout.cacheDir, `pip-install-${new Date().toISOString().replace(/[:.]/g, "-")}.log`);
+        fs.mkdirSync(ctx.layout.cacheDir, { recursive: true });
         const r = await pipInstall({
           python: py,
           requirements: source,
@@ -142,7 +160,19 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
           timeoutMs: opts.timeoutMs,
           retries: opts.retries,
           retryDelayMs: opts.retryDelayMs,
+          probeIndex: opts.probeIndex,
+          probeTimeoutMs: opts.probeTimeoutMs,
           cwd: ctx.layout.projectRoot,
+          onLine: (line) => {
+            fs.appendFileSync(pipLog, line + "\n");
+            // A status line: one updating line on a terminal, plain lines elsewhere (app/render.ts).
+            ctx.log.progress(`pip: ${line.trim()}`, 0, 0);
+          },
+          onRetry: (t) => {
+            const msg = `pip: attempt ${t.attempt} of ${t.of} failed (${RETRY_REASON[t.failure]}: ${t.error}); retrying in ${Math.round(t.delayMs / 1000)} s`;
+            fs.appendFileSync(pipLog, msg + "\n");
+            ctx.log.warn(msg);
+          },
         });
         const known = new Set(checkBefore.ok ? [] : checkBefore.output.split("\n"));
         const newProblems = r.check && !r.check.ok ? r.check.output.split("\n").filter((l) => !known.has(l)) : [];
@@ -152,16 +182,16 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
           pip_check_ok: installed ? newProblems.length === 0 : false,
           requirements: source,
           command: r.command,
-          attempts: r.attempts.map((a) => ({ exit_code: a.exitCode, network_error: a.networkError, timed_out: a.timedOut, duration_ms: a.durationMs })),
+          attempts: r.attempts.map((a) => ({ exit_code: a.exitCode, failure: a.failure, network_error: a.networkError, timed_out: a.timedOut, duration_ms: a.durationMs })),
+          ...(r.unreachableIndex ? { unreachable_index: r.unreachableIndex } : {}),
+          pip_log: fs.existsSync(pipLog) ? pipLog : null,
           packages_before: packagesBefore,
         };
         if (!installed || newProblems.length > 0) {
           ev.deps = { ...record, status: "failed", error: r.error, pip_check_problems: newProblems };
           throw new UpgradeError("SERVER_FAILED", `Cannot install the server's Python dependencies: ${installed ? `pip check: ${newProblems.join("; ")}` : r.error}`, {
-            hint: r.attempts.at(-1)?.networkError
-              ? "Check the network (or pass pip options such as --no-index --find-links <dir> in the deps plugin's extraArgs); the venv is restored from the backup"
-              : "Fix the requirement named above in the source's requirements.txt; the venv is restored from the backup",
-            details: { output: r.attempts.at(-1)?.output },
+            hint: depsHint(ctx, r, opts.extraArgs, py, source),
+            details: { output: r.attempts.at(-1)?.output, pip_log: record.pip_log },
           });
         }
         const packagesAfter = await pipFreeze(py);

@@ -88,6 +88,7 @@ export function renderSummary(ctx: UpgradeContext, input: SummaryInput): string 
   ];
   if (summary.backup_id) lines.push(`- Backup: ${summary.backup_id}`);
   if (summary.validation_report) lines.push(`- Validation report: ${summary.validation_report}`);
+  lines.push(`- Validation: ${validationLine(s.phases["4"]?.evidence as Record<string, unknown> | undefined, s.phases["4"]?.status)}`);
   if (outcome.error) lines.push(`- Error: ${outcome.error.message}`);
   if (s.rollback) lines.push(`- Rollback: ${s.rollback.status} in ${s.rollback.duration_ms ?? "?"} ms`);
   lines.push("", "## Phases", "", "| phase | status | time |", "|---|---|---|");
@@ -109,6 +110,15 @@ function phaseRow(p: Phase, recorded: { status: string; duration_ms?: number | n
   const status = final ? (final.status === "pending" ? "not run" : final.status) : recorded?.status ?? (p === 5 ? "running" : "not run");
   const ms = final ? final.duration_ms : recorded?.duration_ms;
   return `| ${p} ${PHASE_NAMES[p]} | ${status} | ${ms != null ? `${ms} ms` : "-"} |`;
+}
+
+/** How phase 4 checked the server, in words: "not validated" whenever no MCP check ran. */
+function validationLine(ev: Record<string, unknown> | undefined, status: string | undefined): string {
+  if (ev?.validation === "skipped") return "not validated (--no-validate): the MCP server was not checked";
+  if (ev?.validation === "passed") return `passed (${(ev.tools_registered as unknown[] | undefined)?.length ?? 0} tools registered)`;
+  if (ev?.validation === "failed") return "failed";
+  if (status === "completed") return "not validated (no plugin checked the MCP server)";
+  return "not run";
 }
 
 /** Phase 5's gate, for this plugin: the summary was written. */

@@ -72,6 +72,39 @@ export const ValidationEvidence = z
   })
   .refine((e) => e.smoke_tests.every((s) => s.ok), { message: "a smoke test failed", path: ["smoke_tests"] });
 
+/** Why the installed server did not answer, and each way out (the exact commands for this install). */
+export function cannotRun(ctx: UpgradeContext, probe: ProbeResult): { reason: string; fix: string } {
+  const python = path.join(ctx.layout.venvDir, "bin", "python");
+  const requirements = path.join(ctx.layout.installDir, "mcp_server", "requirements.txt");
+  const install = `"${python}" -m pip install -r "${requirements}"`;
+  const skip = "or pass --no-validate to upgrade without checking the server (the result then says \"not validated\")";
+  const launch = launchFor(ctx, undefined);
+  if (!fs.existsSync(launch.command) && path.isAbsolute(launch.command)) {
+    return {
+      reason: `its interpreter "${launch.command}" does not exist (no venv)`,
+      fix: `Create the venv and install the server's requirements (python3 -m venv "${ctx.layout.venvDir}" && ${install}), ${skip}`,
+    };
+  }
+  const missing = /ModuleNotFoundError: No module named '([^']+)'/.exec(probe.stderr)?.[1];
+  if (missing) {
+    return { reason: `the venv lacks the module "${missing}"`, fix: `Install the server's requirements into its venv (${install}), ${skip}` };
+  }
+  const last = probe.stderr.trim().split(/\r?\n/).filter(Boolean).at(-1);
+  return {
+    reason: `${probe.error ?? "it registers no tools"}${last ? ` (stderr: ${last.slice(0, 200)})` : ""}`,
+    fix: `Make it start (${launch.command} ${launch.args.join(" ")}; install its requirements with ${install}), ${skip}`,
+  };
+}
+
+/** `--no-validate`: no MCP check; the evidence and a small report say plainly that nothing was validated. */
+function skipValidation(ctx: UpgradeContext, ev: Record<string, unknown>): void {
+  const report = path.join(ctx.layout.cacheDir, `upgrade-validation-${stamp(new Date())}.json`);
+  fs.mkdirSync(ctx.layout.cacheDir, { recursive: true });
+  writeJsonAtomic(report, { schema_version: 1, session_id: ctx.session?.id ?? null, validation: "skipped", reason: "--no-validate" });
+  Object.assign(ev, { tools_expected: [], tools_registered: [], smoke_tests: [], stderr_errors: [], validation_report: report, validation: "skipped" });
+  ctx.log.warn("validate: skipped (--no-validate): the upgraded MCP server was NOT validated");
+}
+
 export function validatePlugin(options: ValidateOptionsInput = {}) {
   const opts = parsePluginOptions(PLUGIN_NAME, ValidateOptions, options);
 
@@ -97,20 +130,31 @@ export function validatePlugin(options: ValidateOptionsInput = {}) {
     evidence: { 4: ValidationEvidence },
     apply(hooks) {
       hooks.preflight.tap(async (ctx, findings, ev) => {
-        if (!opts.probeBefore || ctx.dryRun || !ctx.layout.installExists) return;
+        if (!ctx.layout.installExists || ctx.dryRun) return;
+        if (ctx.options.noValidate) {
+          ev.server_probe_before = { ok: null, skipped: "--no-validate" };
+          return;
+        }
+        if (!opts.probeBefore) return;
         const running = findProjectServer(ctx.layout.installDir);
         const probe = running.status === "running" && running.state.url
           ? await probeHttp({ url: running.state.url, timeoutMs: opts.probeBeforeTimeoutMs, failOnStderrErrors: false })
           : await stdioProbe(ctx, { timeoutMs: opts.probeBeforeTimeoutMs, readOnly: true });
-        const connected = probe.tools.length > 0;
+        const connected = probe.serverInfo !== undefined && !probe.problems.some((p) => p.startsWith("tools/list failed"));
         ev.server_tools_before = connected ? probe.tools : null;
         ev.server_probe_before = { ok: connected, transport: probe.transport, duration_ms: probe.durationMs, error: connected ? null : probe.error ?? null };
         if (!connected) {
-          findings.warn("SERVER_PROBE_BEFORE", `Cannot list the installed server's tools: ${probe.error ?? "it registers none"}`, "Validation will expect only the tools named in the validate plugin's expectTools");
+          // Validation could not tell a broken upgrade from a server that never ran here: refuse now, before any write.
+          const why = cannotRun(ctx, probe);
+          findings.error("SERVER_CANNOT_START", `Cannot start the installed MCP server, so the upgrade could not be validated: ${why.reason}`, why.fix);
         }
       });
 
       hooks.validate.tap(async (ctx, findings, ev) => {
+        if (ctx.options.noValidate) {
+          skipValidation(ctx, ev);
+          return;
+        }
         const before = (ctx.evidence(0) as Record<string, unknown> | undefined)?.server_tools_before;
         const expected = [...new Set([...opts.expectTools, ...(opts.expectOldTools && Array.isArray(before) ? before as string[] : [])])].sort();
         const workflows = installedWorkflows(ctx.layout.installDir);
@@ -160,6 +204,7 @@ export function validatePlugin(options: ValidateOptionsInput = {}) {
           stderr_errors: probe.stderrErrors,
           server_probe: { transport: probe.transport, ok: probe.ok, server_info: probe.serverInfo ?? null, duration_ms: probe.durationMs, attempts: probe.attempts },
           validation_report: report,
+          validation: probe.ok ? "passed" : "failed",
         });
         ctx.log.info(`validate: ${probe.ok ? "healthy" : "NOT healthy"} over ${probe.transport} (${probe.tools.length} tools, ${probe.durationMs} ms)`);
       });

@@ -110,7 +110,8 @@ test("CLI without a terminal or a policy: exits with the conflicts code before a
   const before = snapshotTree(s.project, { mtime: true });
   const t0 = performance.now();
   // Zero config: content is a built-in plugin.
-  const r = await runCli(["--source", s.source], { cwd: s.project, timeoutMs: 60_000 });
+  // --no-validate: this install has no venv, so its server cannot start (the conflicts are the point here).
+  const r = await runCli(["--source", s.source, "--no-validate"], { cwd: s.project, timeoutMs: 60_000 });
   assert.ok(performance.now() - t0 < 60_000);
   assert.is(r.code, EXIT.conflicts, r.stdout + r.stderr);
   assert.match(r.stdout + r.stderr, /Cannot upgrade the content without a decision: 1 conflict \(standards\/universal\/testing\/test-pyramid\.md\)/);

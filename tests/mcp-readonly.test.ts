@@ -80,9 +80,6 @@ test("refusals change nothing and say why: a missing source, skipping validation
   assert.match(start.sc.error.message, missing);
   assert.match(start.sc.next, "Nothing was changed");
 
-  const noValidate = await call(s, "upgrade_start", { source: p.source, no_validate: true });
-  assert.equal({ status: noValidate.sc.status, code: noValidate.sc.error.code }, { status: "refused", code: "USAGE" });
-
   const cont = await call(s, "upgrade_continue", {});
   assert.equal({ status: cont.sc.status, code: cont.sc.error.code }, { status: "refused", code: "NO_SESSION" });
   assert.equal(changed(before, snapshotTree(p.project, { mtime: true })), [], "nothing was written");

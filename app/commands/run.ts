@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { UpgradeError } from "../../core/errors.ts";
 import { runLifecycle } from "../../core/upgrader.ts";
 import { refusedUnchanged, runManualRollback } from "../../core/rollback.ts";
-import { globals, loadConfig, renderer, runOptions } from "../options.ts";
+import { globals, loadConfig, renderer, resumeOverrides, runOptions } from "../options.ts";
 import type { Sink } from "../render.ts";
 
 export async function upgradeCommand(cmd: Command, cwd: string, sink: Sink): Promise<number> {
@@ -19,7 +19,7 @@ export async function resumeCommand(cmd: Command, session: string | null, cwd: s
   const g = globals(cmd);
   const resolved = await loadConfig(cwd, g);
   const options = runOptions(cmd, g, resolved, cwd);
-  const result = await runLifecycle({ resolved, options, resume: { sessionId: session } }, { onEvent: await renderer(g, sink), handleSignals: true });
+  const result = await runLifecycle({ resolved, options, resume: { sessionId: session, overrides: resumeOverrides(cmd) } }, { onEvent: await renderer(g, sink), handleSignals: true });
   return result.exit_code;
 }
 

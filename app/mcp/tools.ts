@@ -371,18 +371,10 @@ export const upgradeStart = declare({
     on_conflict: POLICY.optional().describe("Decision for every conflict not in decisions; abort stops before writing"),
     skip_deps: z.boolean().optional().describe("Do not install the server's Python dependencies"),
     restart: z.boolean().optional().describe("Restart the Agent OS MCP server after the upgrade (default true)"),
-    no_validate: z.boolean().optional().describe("Not supported: validation (phase 4) is the upgrade's safety net; true is refused"),
+    no_validate: z.boolean().optional().describe("Skip the MCP checks of phase 4 (the user-file check stays); the result then says the server was not validated. Only when the server cannot run here"),
   },
   output: RunOutput,
   async handle(args, ctx, call) {
-    if (args.no_validate) {
-      const data: RunOut = {
-        status: "refused",
-        error: { code: "USAGE", message: "Cannot skip validation: phase 4 proves the upgraded server works, and a failure there rolls the upgrade back", hint: "Call upgrade_start without no_validate" },
-        next: NEXT.refused,
-      };
-      return { data, text: runText(data) };
-    }
     const decisions = args.decisions && Object.keys(args.decisions).length ? args.decisions : undefined;
     const cli = [
       "upgrade", "--json", "--target", ctx.target, "--source", path.resolve(ctx.layout.projectRoot, args.source),
@@ -390,6 +382,7 @@ export const upgradeStart = declare({
       ...(decisions ? ["--decisions", "{decisions.json}"] : []),
       ...(args.skip_deps ? ["--skip-deps"] : []),
       ...(args.restart === false ? ["--no-restart"] : []),
+      ...(args.no_validate ? ["--no-validate"] : []),
     ];
     ctx.log(`starting: ${cli.join(" ")}`);
     const run = await runCliDetached(cli, {

@@ -49,6 +49,7 @@ export const DEFAULT_EXCLUDES = [
   ".pytest_cache/",
   ".mypy_cache/",
   "mcp_server/**/.agent-os/",
+  "mcp_server/**/.praxis-os/",
   "mcp_server/**/.cursor/",
 ];
 

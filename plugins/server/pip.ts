@@ -4,6 +4,8 @@
  * with a timeout, retries for network errors only, and `pip check` afterwards (pip exits 0
  * on dependency conflicts). Post-install steps are detected from the requirements by rules.
  */
+import { spawn } from "node:child_process";
+import net from "node:net";
 import { $ } from "zx";
 
 export interface CommandOutcome {
@@ -55,14 +57,74 @@ export async function runCommand(command: readonly string[], options: RunOptions
   }
 }
 
+export interface StreamOptions extends RunOptions {
+  /** Each line of output as it comes (stdout and stderr; a `\r`-updated progress bar gives one line per update). */
+  onLine?: (line: string) => void;
+}
+
+/** Like runCommand, but hands over each line while the command runs (pip can be slow; the user should see it move). */
+export function runStreaming(command: readonly string[], options: StreamOptions = {}): Promise<CommandOutcome> {
+  const started = Date.now();
+  const [bin, ...args] = command;
+  return new Promise((resolve) => {
+    const out = { stdout: "", stderr: "" };
+    let timedOut = false;
+    const child = spawn(bin, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] });
+    const timer = options.timeoutMs ? setTimeout(() => { timedOut = true; child.kill("SIGKILL"); }, options.timeoutMs) : undefined;
+    const lines = (key: "stdout" | "stderr") => {
+      let partial = "";
+      return (chunk: Buffer) => {
+        const text = chunk.toString();
+        out[key] += text;
+        const parts = (partial + text).split(/\r\n|\r|\n/);
+        partial = parts.pop() ?? "";
+        for (const line of parts) if (line.trim()) options.onLine?.(line);
+      };
+    };
+    child.stdout!.on("data", lines("stdout"));
+    child.stderr!.on("data", lines("stderr"));
+    const finish = (exitCode: number | null, error?: Error) => {
+      clearTimeout(timer);
+      resolve({
+        command: [...command],
+        exitCode,
+        timedOut,
+        stdout: out.stdout,
+        stderr: error ? `${out.stderr}${error.message}` : out.stderr,
+        durationMs: Date.now() - started,
+      });
+    };
+    child.on("error", (err) => finish(null, err));
+    child.on("close", (code) => finish(timedOut ? null : code));
+  });
+}
+
 /** pip output that says the network failed (worth a retry), as opposed to a resolution or build error. */
 export const NETWORK_ERROR =
   /NewConnectionError|Failed to establish a new connection|Connection (?:refused|reset|aborted)|ConnectionError|ConnectTimeoutError|Read timed out|ReadTimeoutError|Temporary failure in name resolution|Name or service not known|Network is unreachable|RemoteDisconnected|ProxyError|SSLError|IncompleteRead|HTTP error 5\d\d/i;
+
+/** Why a pip attempt failed, in the words a retry message uses. */
+export type PipFailure = "network" | "timeout" | "resolver" | "other";
+
+/** pip's resolver could not satisfy the requirements (no such version, conflicting pins). */
+export const RESOLVER_ERROR = /ResolutionImpossible|Could not find a version that satisfies|No matching distribution found|conflicting dependencies/i;
+
+export function failureOf(out: Pick<CommandOutcome, "exitCode" | "timedOut" | "stdout" | "stderr">): PipFailure | null {
+  if (out.exitCode === 0) return null;
+  if (out.timedOut) return "timeout";
+  const text = `${out.stderr}\n${out.stdout}`;
+  // pip says "Could not find a version" after its own retries on a dead index too: the network reason wins.
+  if (NETWORK_ERROR.test(text)) return "network";
+  if (RESOLVER_ERROR.test(text)) return "resolver";
+  return "other";
+}
 
 export interface PipAttempt {
   exitCode: number | null;
   timedOut: boolean;
   networkError: boolean;
+  /** null when the attempt succeeded. */
+  failure: PipFailure | null;
   durationMs: number;
   /** The last lines of pip's stderr (or stdout when stderr is empty). */
   output: string;
@@ -89,6 +151,14 @@ export interface PipInstallOptions {
   retryDelayMs?: number;
   cwd?: string;
   env?: Record<string, string>;
+  /** Each line pip prints, as it prints it. */
+  onLine?: (line: string) => void;
+  /** Before each retry: the failed attempt (1-based), why it failed, and the pause. */
+  onRetry?: (info: { attempt: number; of: number; failure: PipFailure; error: string; delayMs: number }) => void;
+  /** Check that the package index answers before running pip (one TCP connect); default true. */
+  probeIndex?: boolean;
+  /** The probe's deadline. Default 5 000 ms. */
+  probeTimeoutMs?: number;
 }
 
 export interface PipInstallResult {
@@ -99,6 +169,45 @@ export interface PipInstallResult {
   check?: PipCheckResult;
   durationMs: number;
   error?: string;
+  /** Set when the index probe failed: pip was not run. */
+  unreachableIndex?: { url: string; error: string };
+}
+
+/** The index pip would use: `--index-url`/`-i` in the arguments, else PIP_INDEX_URL, else PyPI; null with `--no-index`. */
+export function indexUrlOf(args: readonly string[], env: Record<string, string | undefined> = process.env): string | null {
+  let url: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--no-index") return null;
+    if (a === "--index-url" || a === "-i") url = args[i + 1];
+    else if (a.startsWith("--index-url=")) url = a.slice("--index-url=".length);
+  }
+  return url ?? (args.includes("--isolated") ? undefined : env.PIP_INDEX_URL) ?? "https://pypi.org/simple";
+}
+
+/** Where pip connects to reach `url`: the proxy when one is set (pip honours them), else the index's host. */
+export function connectTarget(url: string, args: readonly string[], env: Record<string, string | undefined> = process.env): { host: string; port: number } {
+  const u = new URL(url);
+  const proxyArg = args.indexOf("--proxy");
+  const proxy = (proxyArg >= 0 ? args[proxyArg + 1] : undefined) ??
+    (u.protocol === "https:" ? env.HTTPS_PROXY ?? env.https_proxy : env.HTTP_PROXY ?? env.http_proxy);
+  const noProxy = (env.NO_PROXY ?? env.no_proxy ?? "").split(",").map((h) => h.trim()).filter(Boolean);
+  const target = proxy && !noProxy.some((h) => h === "*" || u.hostname === h.replace(/^\./, "") || u.hostname.endsWith(`.${h.replace(/^\./, "")}`)) ? new URL(proxy.includes("://") ? proxy : `http://${proxy}`) : u;
+  return { host: target.hostname.replace(/^\[|\]$/g, ""), port: Number(target.port) || (target.protocol === "https:" ? 443 : 80) };
+}
+
+/** One TCP connect, with a deadline: resolves null when it connects, else the reason. */
+export function probeConnect(host: string, port: number, timeoutMs: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (why: string | null) => {
+      socket.destroy();
+      resolve(why);
+    };
+    socket.setTimeout(timeoutMs, () => done(`no answer within ${timeoutMs} ms`));
+    socket.once("connect", () => done(null));
+    socket.once("error", (err: NodeJS.ErrnoException) => done(err.code === "ENOTFOUND" || err.code === "EAI_AGAIN" ? `cannot resolve ${host} (${err.code})` : err.message));
+  });
 }
 
 /**
@@ -122,25 +231,38 @@ export async function pipInstall(options: PipInstallOptions): Promise<PipInstall
     durationMs: Date.now() - started,
     ...extra,
   });
+  const index = options.probeIndex === false ? null : indexUrlOf(options.extraArgs ?? [], { ...process.env, ...options.env });
+  if (index) {
+    const { host, port } = connectTarget(index, options.extraArgs ?? [], { ...process.env, ...options.env });
+    const why = await probeConnect(host, port, options.probeTimeoutMs ?? 5_000);
+    if (why) {
+      return done(false, { error: `the package index ${index} is unreachable (${why})`, unreachableIndex: { url: index, error: why } });
+    }
+  }
+  const of = retries + 1;
   for (let attempt = 0; ; attempt++) {
-    const out = await runCommand(command, run);
+    const out = await runStreaming(command, { ...run, onLine: options.onLine });
     const text = `${out.stderr}\n${out.stdout}`;
-    const networkError = out.exitCode !== 0 && !out.timedOut && NETWORK_ERROR.test(text);
+    const failure = failureOf(out);
+    const networkError = failure === "network";
     attempts.push({
       exitCode: out.exitCode,
       timedOut: out.timedOut,
       networkError,
+      failure,
       durationMs: out.durationMs,
       output: lastLines(out.stderr.trim() ? out.stderr : out.stdout),
     });
-    if (out.exitCode === 0) break;
-    if (!networkError || attempt >= retries) {
-      const why = out.timedOut
-        ? `timed out after ${run.timeoutMs} ms`
-        : `exit ${out.exitCode}${networkError ? ` (network error, ${attempt + 1} attempts)` : ""}`;
-      return done(false, { error: `pip install -r "${options.requirements}" failed: ${why}: ${firstError(text)}` });
+    if (failure === null) break;
+    // A resolver error or a broken build fails the same way again: only the network and timeouts are retried.
+    const retryable = failure === "network" || failure === "timeout";
+    const why = failure === "timeout" ? `timed out after ${run.timeoutMs} ms` : `exit ${out.exitCode}, ${failure} error`;
+    if (!retryable || attempt >= retries) {
+      return done(false, { error: `pip install -r "${options.requirements}" failed (${why}${attempt > 0 ? `, ${attempt + 1} attempts` : ""}): ${firstError(text)}` });
     }
-    await new Promise((resolve) => setTimeout(resolve, (options.retryDelayMs ?? 2_000) * 2 ** attempt));
+    const delayMs = (options.retryDelayMs ?? 2_000) * 2 ** attempt;
+    options.onRetry?.({ attempt: attempt + 1, of, failure, error: firstError(text), delayMs });
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
   }
   const check = await pipCheck(options.python, run);
   if (!check.ok) return done(false, { check, error: `pip check found broken requirements: ${firstLineOf(check.output)}` });

@@ -25,6 +25,7 @@ export const DEFAULT_EXCLUDES: readonly string[] = Object.freeze([
   "**/.pytest_cache/**",
   "**/.mypy_cache/**",
   "**/.agent-os/**",
+  "**/.praxis-os/**",
   "**/.cursor/**",
 ]);
 

@@ -47,12 +47,16 @@ export interface McpProjectOptions {
   workspaceVars?: boolean;
   /** Create the venv (with the installed server's requirements). Default true. */
   venv?: boolean;
+  /** The install folder: `.agent-os` (default) or the successor's `.praxis-os`. */
+  installName?: ".agent-os" | ".praxis-os";
+  /** The mcp.json server name. Default "agent-os-rag" (`.praxis-os`: "praxis-os"). */
+  serverName?: string;
 }
 
 export interface McpProject {
   root: string;
   project: string;
-  /** `<project>/.agent-os` */
+  /** `<project>/.agent-os` (or `.praxis-os`) */
   install: string;
   venv: Venv;
   mcpJson: string;
@@ -70,7 +74,7 @@ export async function createMcpProject(options: McpProjectOptions = {}): Promise
   const sourceVersion = options.source ?? "v2";
   const root = tmpDir("mcp");
   const project = path.join(root, "proj");
-  const install = path.join(project, ".agent-os");
+  const install = path.join(project, options.installName ?? ".agent-os");
   const wheelhouse = await sharedWheelhouse();
 
   copyTree(fixtureServerDir(installed), path.join(install, "mcp_server"));
@@ -90,7 +94,7 @@ export async function createMcpProject(options: McpProjectOptions = {}): Promise
     ".cursor/mcp.json": JSON.stringify(
       {
         mcpServers: {
-          "agent-os-rag": {
+          [options.serverName ?? (options.installName === ".praxis-os" ? "praxis-os" : "agent-os-rag")]: {
             command: ws(venv.python),
             args,
             env: { PYTHONPATH: ws(install), PROJECT_ROOT: ws(project), PYTHONUNBUFFERED: "1" },
