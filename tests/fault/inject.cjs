@@ -1,0 +1,159 @@
+// The fault injector behind tests/fault/preload.ts (see there for the environment it reads).
+// Plain CommonJS on purpose: it is also required at the top of every evaluated worker.
+"use strict";
+const fs = require("node:fs");
+const { syncBuiltinESMExports } = require("node:module");
+const os = require("node:os");
+const path = require("node:path");
+const wt = require("node:worker_threads");
+
+const AT = Number(process.env.AOU_FAULT_AT || 0);
+const KIND = process.env.AOU_FAULT_KIND || "kill";
+const WHEN = process.env.AOU_FAULT_WHEN === "after" ? "after" : "before";
+const TALLY = process.env.AOU_FAULT_COUNT_FILE;
+
+const SYNC = [
+  "writeFileSync", "appendFileSync", "copyFileSync", "cpSync", "renameSync", "rmSync", "rmdirSync", "unlinkSync",
+  "mkdirSync", "mkdtempSync", "symlinkSync", "linkSync", "truncateSync", "ftruncateSync", "chmodSync", "fchmodSync",
+  "lchmodSync", "chownSync", "fchownSync", "lchownSync", "utimesSync", "futimesSync", "lutimesSync", "fsyncSync",
+  "fdatasyncSync", "writeSync", "writevSync",
+];
+const CALLBACK = [
+  "writeFile", "appendFile", "copyFile", "cp", "rename", "rm", "rmdir", "unlink", "mkdir", "mkdtemp", "symlink", "link",
+  "truncate", "ftruncate", "chmod", "fchmod", "lchmod", "chown", "fchown", "lchown", "utimes", "futimes", "lutimes",
+  "fsync", "fdatasync", "write", "writev",
+];
+const PROMISES = [
+  "writeFile", "appendFile", "copyFile", "cp", "rename", "rm", "rmdir", "unlink", "mkdir", "mkdtemp", "symlink", "link",
+  "truncate", "chmod", "lchmod", "chown", "lchown", "utimes", "lutimes",
+];
+const HANDLE = ["write", "writev", "writeFile", "appendFile", "truncate", "sync", "datasync", "chmod", "chown", "utimes"];
+
+if (!globalThis.__aouFaultInstalled) {
+  globalThis.__aouFaultInstalled = true;
+  install();
+}
+
+function install() {
+  // The originals, captured before anything is wrapped: the tally itself must not count.
+  const raw = { openSync: fs.openSync, writeSync: fs.writeSync, fstatSync: fs.fstatSync };
+  const tsxCache = path.join(os.tmpdir(), "tsx-");
+  let tallyFd = null;
+  let fired = false;
+
+  const tick = () => {
+    if (!TALLY) return 0;
+    if (tallyFd === null) tallyFd = raw.openSync(TALLY, "a");
+    raw.writeSync(tallyFd, "x");
+    return raw.fstatSync(tallyFd).size;
+  };
+  const C = fs.constants;
+  const opensForWrite = (flags) => typeof flags === "number"
+    ? (flags & (C.O_WRONLY | C.O_RDWR | C.O_CREAT | C.O_TRUNC | C.O_APPEND)) !== 0
+    : typeof flags === "string" && /[wa+]/.test(flags);
+  const ignored = (args) => {
+    const p = args[0];
+    return (typeof p === "string" && p.startsWith(tsxCache)) || (p instanceof URL && p.pathname.startsWith(tsxCache));
+  };
+  const injected = (name, args) => {
+    const [code, errno, text] = KIND === "enospc" ? ["ENOSPC", -28, "no space left on device"] : ["EIO", -5, "i/o error"];
+    const target = typeof args[0] === "string" ? `, '${args[0]}'` : "";
+    const err = new Error(`${code}: ${text} (injected), ${name}${target}`);
+    Object.assign(err, { code, errno, syscall: name }, typeof args[0] === "string" ? { path: args[0] } : {});
+    return err;
+  };
+  // Counts a call; true when it is the k-th and must fault.
+  const hit = (args) => {
+    if (ignored(args)) return false;
+    const n = tick();
+    if (!AT || fired || n !== AT) return false;
+    fired = true;
+    return true;
+  };
+  const killNow = () => process.kill(process.pid, "SIGKILL");
+  const always = () => true;
+
+  // Node's own sync calls nest (writeFileSync opens and writes through fs.openSync and
+  // fs.writeSync): only the outermost call counts.
+  let depth = 0;
+  const nested = (fn, self, args) => {
+    depth++;
+    try {
+      return fn.apply(self, args);
+    } finally {
+      depth--;
+    }
+  };
+  const wrapSync = (name, fn, counted = always) => function (...args) {
+    if (depth > 0 || !counted(args) || !hit(args)) return nested(fn, this, args);
+    if (WHEN === "before") {
+      if (KIND === "kill") killNow();
+      throw injected(name, args);
+    }
+    nested(fn, this, args);
+    if (KIND === "kill") killNow();
+    throw injected(name, args);
+  };
+  const wrapCallback = (name, fn, counted = always) => function (...args) {
+    const cb = args[args.length - 1];
+    if (typeof cb !== "function" || !counted(args) || !hit(args)) return fn.apply(this, args);
+    if (WHEN === "before") {
+      if (KIND === "kill") killNow();
+      return process.nextTick(() => cb(injected(name, args)));
+    }
+    args[args.length - 1] = (err) => {
+      if (KIND === "kill") killNow();
+      cb(err || injected(name, args));
+    };
+    return fn.apply(this, args);
+  };
+  const wrapPromise = (name, fn, counted = always) => async function (...args) {
+    if (!counted(args) || !hit(args)) return fn.apply(this, args);
+    if (WHEN === "before") {
+      if (KIND === "kill") killNow();
+      throw injected(name, args);
+    }
+    await fn.apply(this, args);
+    if (KIND === "kill") killNow();
+    throw injected(name, args);
+  };
+  const patch = (obj, names, wrap) => {
+    for (const n of names) if (typeof obj[n] === "function") obj[n] = wrap(n, obj[n]);
+  };
+
+  patch(fs, SYNC, wrapSync);
+  patch(fs, CALLBACK, wrapCallback);
+  patch(fs.promises, PROMISES, wrapPromise);
+  fs.openSync = wrapSync("openSync", fs.openSync, (a) => opensForWrite(a[1]));
+  fs.open = wrapCallback("open", fs.open, (a) => opensForWrite(typeof a[1] === "function" ? undefined : a[1]));
+  // A FileHandle's own writes: its class is not exported, so its prototype is patched
+  // through the first handle that is opened.
+  const origOpen = fs.promises.open;
+  let protoPatched = false;
+  const countedOpen = wrapPromise("open", origOpen, (a) => opensForWrite(a[1]));
+  fs.promises.open = async function (...args) {
+    const fh = await countedOpen.apply(this, args);
+    if (!protoPatched) {
+      protoPatched = true;
+      patch(Object.getPrototypeOf(fh), HANDLE, (n, f) => wrapPromise(`filehandle.${n}`, f));
+    }
+    return fh;
+  };
+  syncBuiltinESMExports();
+
+  // Workers from a file or URL run `--import` modules themselves; an evaluated one does not,
+  // so its source gets this file required first.
+  const OrigWorker = wt.Worker;
+  const self = JSON.stringify(__filename);
+  class FaultWorker extends OrigWorker {
+    constructor(src, opts) {
+      super(opts && opts.eval && typeof src === "string" ? `require(${self});\n${src}` : src, opts);
+    }
+  }
+  wt.Worker = FaultWorker;
+  syncBuiltinESMExports();
+
+  if (TALLY && wt.isMainThread && process.env.AOU_FAULT_PRINT) {
+    process.on("exit", () => process.stderr.write(`fault: ${raw.fstatSync(raw.openSync(TALLY, "r")).size} mutating calls\n`));
+  }
+}

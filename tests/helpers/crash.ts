@@ -1,0 +1,159 @@
+/**
+ * The crash sweep's parts: a real installation (old release) and a source checkout whose
+ * history holds the old and the new release (a rename, a deletion, an addition, a user
+ * edit), the CLI run with the fault-injection preload (tests/fault/preload.ts), and the
+ * classification of a recovered tree as exactly old, exactly new, or mixed.
+ */
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { REPO } from "./cli.ts";
+import { installUniversal, makeSourceRepo, type Tree } from "./content-project.ts";
+
+const OLD_TREE: Tree = {
+  "standards/testing/unit.md": "# Unit tests\n\nOne behaviour per test.\n",
+  "standards/testing/pyramid.md": "# Pyramid\n\nMany unit tests.\n",
+  "standards/ai-safety/git.md": "# Git safety\n\nNever force-push.\n",
+  "standards/old-name.md": "# Renamed upstream\n",
+  "standards/removed.md": "# Deleted upstream\n",
+  "workflows/spec_v1/metadata.json": "{ \"name\": \"spec_v1\", \"phases\": 2 }\n",
+  "workflows/spec_v1/phases/0/phase.md": "# Phase 0\n",
+  "usage/guide.md": "# Guide v1\n",
+};
+const NEW_TREE: Tree = {
+  ...Object.fromEntries(Object.entries(OLD_TREE).filter(([k]) => k !== "standards/old-name.md" && k !== "standards/removed.md")),
+  "standards/testing/unit.md": "# Unit tests\n\nOne behaviour per test. Name it after the behaviour.\n",
+  "standards/testing/pyramid.md": "# Pyramid\n\nMany unit tests, few end-to-end tests.\n",
+  "standards/new-name.md": "# Renamed upstream\n",
+  "standards/added.md": "# Added upstream\n",
+  "workflows/spec_v1/phases/1/phase.md": "# Phase 1\n",
+  "usage/guide.md": "# Guide v2\n",
+};
+
+/** User-owned files: they must be byte-identical after every recovery. */
+export const USER_FILES: Record<string, string> = {
+  ".agent-os/specs/2026-01-01-login/spec.md": "# Login spec\n",
+  ".agent-os/standards/development/ours.md": "# Our conventions\n",
+  "notes.txt": "not ours\n",
+};
+
+export interface Template {
+  root: string;
+  source: string;
+  project: string;
+  config: string;
+}
+
+export function makeTemplate(root: string): Template {
+  const source = path.join(root, "source");
+  const commits = makeSourceRepo(source, [{ universal: OLD_TREE }, { universal: NEW_TREE, extra: { "mcp_server/server.py": "print('v2')\n" } }]);
+  const project = path.join(root, "template");
+  const install = installUniversal(project, OLD_TREE, { commit: commits[0] });
+  fs.appendFileSync(path.join(install, "standards/universal/testing/pyramid.md"), "\nOur note.\n");
+  for (const [rel, data] of Object.entries(USER_FILES)) {
+    fs.mkdirSync(path.dirname(path.join(project, rel)), { recursive: true });
+    fs.writeFileSync(path.join(project, rel), data);
+  }
+  fs.writeFileSync(path.join(project, ".gitignore"), "node_modules/\n");
+  // No venv and no IDE in this sweep: validation by a live server is covered elsewhere.
+  const config = path.join(root, "crash.config.json");
+  fs.writeFileSync(config, JSON.stringify({ disable: ["validate"] }));
+  return { root, source, project, config };
+}
+
+/** Our records: written on purpose by an upgrade or a rollback, so not part of "the tree". */
+const RECORDS = /^\.agent-os\/(\.backups|\.cache)(\/|$)/;
+/** Values that differ between two identical upgrades: times, ids, durations. */
+const VOLATILE: RegExp[] = [
+  /\d{4}-\d\d-\d\dT\d\d[:-]\d\d[:-]\d\d([.-]\d+)?Z/g,
+  /\d{4}-\d\d-\d\d-\d{6}(-\d+)?/g,
+  /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g,
+];
+
+/** Every path under the project (minus our records) with its bytes' hash; `normalize` blanks volatile values. */
+export function treeHash(project: string, normalize: boolean): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (rel: string) => {
+    for (const name of fs.readdirSync(path.join(project, rel)).sort()) {
+      const r = rel ? `${rel}/${name}` : name;
+      if (RECORDS.test(r)) continue;
+      const st = fs.lstatSync(path.join(project, r));
+      const mode = (st.mode & 0o7777).toString(8);
+      if (st.isDirectory()) {
+        out.set(r, `dir ${mode}`);
+        walk(r);
+      } else if (st.isSymbolicLink()) out.set(r, `link ${fs.readlinkSync(path.join(project, r))}`);
+      else {
+        let data = fs.readFileSync(path.join(project, r)).toString("latin1");
+        if (normalize) for (const re of VOLATILE) data = data.replace(re, "#");
+        out.set(r, `file ${mode} ${createHash("sha256").update(data, "latin1").digest("hex")}`);
+      }
+    }
+  };
+  walk("");
+  return out;
+}
+
+export function treeDiff(want: Map<string, string>, got: Map<string, string>): string[] {
+  const out: string[] = [];
+  for (const [k, v] of want) if (got.get(k) !== v) out.push(got.has(k) ? `changed ${k}` : `missing ${k}`);
+  for (const k of got.keys()) if (!want.has(k)) out.push(`extra ${k}`);
+  return out;
+}
+
+/** Names our atomic writers and stagers use for work in progress (any of them left = not exact). */
+export const TEMP_NAME = /\.tmp$|\.tmp\.|\.staged-|\.old-|\.pending\.json$|\.takeover$/;
+
+export function tempFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (TEMP_NAME.test(e.name)) out.push(path.relative(dir, p));
+      if (e.isDirectory() && !e.isSymbolicLink()) walk(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+export interface FaultRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  pid: number;
+}
+
+const TSX = path.join(REPO, "node_modules/tsx/dist/esm/index.mjs");
+const PRELOAD = path.join(REPO, "tests/fault/preload.ts");
+const BIN = path.join(REPO, "app/bin.ts");
+
+/** Runs the CLI on Node with the fault preload; `fault` absent: count only. */
+export function runFaulted(args: string[], cwd: string, env: Record<string, string>): Promise<FaultRun> {
+  const child = spawn(process.execPath.includes("deno") ? "node" : process.execPath, ["--import", TSX, "--import", PRELOAD, BIN, ...args], {
+    cwd,
+    env: { ...process.env, NO_COLOR: "1", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+  child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+  const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
+  return new Promise((resolve) => child.on("close", (code, signal) => {
+    clearTimeout(timer);
+    resolve({ code, signal, stdout, stderr, pid: child.pid! });
+  }));
+}
+
+/** The k to try: an even stride over 1..n, plus every one of the first and last `edge`. */
+export function crashPoints(n: number, stride: number, edge: number): number[] {
+  const ks = new Set<number>();
+  for (let k = 1; k <= n; k += stride) ks.add(k);
+  for (let k = 1; k <= Math.min(edge, n); k++) ks.add(k);
+  for (let k = Math.max(1, n - edge + 1); k <= n; k++) ks.add(k);
+  ks.add(n);
+  return [...ks].sort((a, b) => a - b);
+}
