@@ -120,14 +120,19 @@ export function enforceGate(engine: Engine, p: Phase, evidence: Record<string, u
   });
 }
 
-/** SIGINT/SIGTERM abort the run (rollback follows in phases 2–4); a second one exits at once. */
+/**
+ * SIGINT, SIGTERM and SIGHUP (a closed terminal) abort the run: phases 2–4 roll back, phase 5
+ * finishes its cleanup. A second signal exits at once, saying what the next command will do.
+ */
 export function setupSignals(engine: Engine, enabled: boolean): () => void {
   if (!enabled) return () => {};
   let count = 0;
-  const onSignal = (sig: string) => {
+  const onSignal = (sig: NodeJS.Signals) => {
     count++;
     if (count === 1) {
-      engine.log.warn(`Received ${sig}: stopping after the current step${engine.state ? " and rolling back if needed" : ""}`);
+      const phase = engine.state?.current_phase ?? null;
+      const then = !engine.state ? "" : phase === 5 ? " (the upgrade is done: finishing its cleanup)" : " and rolling back if needed";
+      engine.log.warn(`Received ${sig}: stopping after the current step${then}`);
       engine.abort.abort(new UpgradeError("INTERRUPTED", `Cannot continue: interrupted by ${sig}`, {
         hint: "Run the upgrade again when ready",
       }));
@@ -135,17 +140,24 @@ export function setupSignals(engine: Engine, enabled: boolean): () => void {
     }
     // A second signal: leave now. The lock stays (its owner will be dead), so the next
     // command reports the interrupted session and offers resume or rollback.
-    engine.log.error(`Received ${sig} again: exiting now; run \`agent-os-upgrade rollback\` or \`resume\``);
+    engine.log.error(`Received ${sig} again: exiting now. ${nextStep(engine)}`);
     process.exit(130);
   };
-  const onInt = () => onSignal("SIGINT");
-  const onTerm = () => onSignal("SIGTERM");
-  process.on("SIGINT", onInt);
-  process.on("SIGTERM", onTerm);
+  const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+  for (const sig of signals) process.on(sig, onSignal);
   return () => {
-    process.off("SIGINT", onInt);
-    process.off("SIGTERM", onTerm);
+    for (const sig of signals) process.off(sig, onSignal);
   };
+}
+
+/** What `resume` and `rollback` will do with the session this process leaves behind. */
+function nextStep(engine: Engine): string {
+  const st = engine.state;
+  if (!st) return "Nothing was changed; the next command releases the lock";
+  const id = st.session_id;
+  if (st.status === "rolling_back") return `\`agent-os-upgrade resume\` or \`rollback\` will finish the rollback of session ${id}`;
+  if (!st.phases["2"]) return `Nothing was changed yet: \`agent-os-upgrade rollback\` releases the lock of session ${id}, \`resume\` continues it`;
+  return `\`agent-os-upgrade rollback\` restores the backup of session ${id}; \`resume\` continues it from phase ${st.current_phase ?? "?"}`;
 }
 
 export function interruption(engine: Engine): UpgradeError {

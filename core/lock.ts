@@ -7,8 +7,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
-import { fsyncDir, writeJsonAtomic } from "./atomic.ts";
+import { fsyncDir, tempPathFor, writeJsonAtomic } from "./atomic.ts";
 import { UpgradeError } from "./errors.ts";
 import type { Layout } from "./layout.ts";
 import { hostname, pidAlive, processStartTime } from "./proc.ts";
@@ -147,7 +146,7 @@ export class Lock {
 }
 
 function createExclusive(file: string, info: LockInfo): boolean {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  const tmp = tempPathFor(file);
   fs.writeFileSync(tmp, JSON.stringify(info, null, 2) + "\n", { flag: "wx" });
   try {
     fs.linkSync(tmp, file); // atomic, and fails with EEXIST: the create-exclusive step

@@ -7,10 +7,12 @@
 import { randomUUID } from "node:crypto";
 import { type Engine, type LifecycleIO, prepareEngine } from "./engine.ts";
 import { EXIT, toUpgradeError, UpgradeError } from "./errors.ts";
-import { Lock, readLock } from "./lock.ts";
+import { Lock, type LockInfo, readLock } from "./lock.ts";
+import { sweepProject } from "./recovery.ts";
+import fs from "node:fs";
 import { PHASE_NAMES } from "./phases.ts";
 import type { ResolvedConfig } from "./config.ts";
-import type { SessionState } from "./state.ts";
+import type { SessionState, StateStore } from "./state.ts";
 import type { Outcome, RollbackRequest, RunOptions } from "./types.ts";
 
 /** A rollback error whose plugin says it changed nothing (`details.nothing_changed`), e.g. a refused damaged backup. */
@@ -26,10 +28,18 @@ export async function rollbackSession(engine: Engine, request: RollbackRequest):
   const state = engine.state;
   const t0 = performance.now();
   const statusBefore = state?.status;
+  // The restore matters more than its record: a save that fails (disk full) is logged, and the rollback goes on.
+  const saveQuietly = (s: SessionState) => {
+    try {
+      store.save(s);
+    } catch (err) {
+      log.warn(`Cannot record the rollback in ${store.fileOf(s.session_id)}: ${toUpgradeError(err).message}`);
+    }
+  };
   if (state) {
     state.status = "rolling_back";
     state.rollback = { reason: request.reason, started_at: new Date().toISOString(), ended_at: null, duration_ms: null, status: "running", evidence: {} };
-    store.save(state);
+    saveQuietly(state);
   }
   log.warn(`Rolling back${request.phase !== null ? ` after phase ${request.phase} (${PHASE_NAMES[request.phase]})` : ""}: ${request.reason}`);
   let rollbackError: UpgradeError | undefined;
@@ -57,10 +67,26 @@ export async function rollbackSession(engine: Engine, request: RollbackRequest):
     // session as it was: a completed upgrade is still completed.
     state.status = !rollbackError ? "rolled_back" : request.manual && refusedUnchanged(rollbackError) ? statusBefore! : "failed";
     if (rollbackError) state.error = rollbackError.toJSON();
-    store.save(state);
+    saveQuietly(state);
   }
   if (!rollbackError) log.info(`Rolled back in ${dt} ms`);
   return { status: rollbackError ? "failed" : "rolled_back", error: request.error, rollbackError, phase: request.phase ?? undefined };
+}
+
+/**
+ * Why there is nothing to restore, when the interrupted upgrade never reached phase 2 (the
+ * first phase that changes the installation): killed before its session existed, or during
+ * pre-flight or the backup. Null when there is something to restore.
+ */
+function interruptedBeforeChanges(state: SessionState | null, tookOver: LockInfo | null, store: StateStore): string | null {
+  if (!state) {
+    if (tookOver && !fs.existsSync(store.fileOf(tookOver.session_id))) {
+      return `Nothing to restore: the upgrade of session ${tookOver.session_id} stopped before it recorded its session, so nothing had changed; released its lock`;
+    }
+    return null;
+  }
+  if (!["in_progress", "failed", "aborted"].includes(state.status) || state.phases["2"]) return null;
+  return `Nothing to restore: session ${state.session_id} stopped in phase ${state.current_phase ?? 0} (before the content phase), so nothing had changed; released its lock`;
 }
 
 export interface RollbackCommand {
@@ -124,6 +150,19 @@ export async function runManualRollback(cmd: RollbackCommand, io: LifecycleIO = 
   }
   const took = await Lock.acquire(layout, state?.session_id ?? randomUUID(), { takeOver: "any" });
   if (took.tookOver) engine.log.warn(`Took over the stale lock of session ${took.tookOver.session_id} (pid ${took.tookOver.pid} is no longer running)`);
+  const swept = sweepProject(layout);
+  if (swept.length) engine.log.info(`Removed ${swept.length} temp file(s) left by an interrupted run`);
+  const untouched = !cmd.backupId && interruptedBeforeChanges(state, took.tookOver, store);
+  if (untouched) {
+    engine.log.info(untouched);
+    if (state) {
+      state.status = "aborted";
+      state.pid = process.pid;
+      store.save(state);
+    }
+    took.lock.release();
+    return { outcome: { status: "aborted" }, exitCode: EXIT.ok, sessionId: state?.session_id ?? took.tookOver?.session_id ?? null, note: untouched };
+  }
   engine.state = state;
   const statusBefore = state?.status;
   const request: RollbackRequest = {

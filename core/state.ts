@@ -83,7 +83,8 @@ export class StateStore {
     return path.join(this.dir, `${id}.json`);
   }
 
-  create(init: NewSession, id: string = randomUUID()): SessionState {
+  /** Creates the session file; `prepare` fills in what its first write must already hold. */
+  create(init: NewSession, id: string = randomUUID(), prepare?: (state: SessionState) => void): SessionState {
     const t = now();
     const state: SessionState = {
       schema_version: STATE_SCHEMA_VERSION,
@@ -104,6 +105,7 @@ export class StateStore {
       rollback: null,
       error: null,
     };
+    prepare?.(state);
     this.save(state);
     return state;
   }

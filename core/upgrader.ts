@@ -6,14 +6,16 @@
  */
 import { randomUUID } from "node:crypto";
 import { type Engine, enforceGate, interruption, type LifecycleIO, planOnce, prepareEngine, setupSignals } from "./engine.ts";
-import { EXIT, toUpgradeError, UpgradeError } from "./errors.ts";
+import { EXIT, isUpgradeError, toUpgradeError, UpgradeError } from "./errors.ts";
 import type { EvidenceDraft } from "./evidence.ts";
-import { Lock } from "./lock.ts";
+import { Lock, type LockInfo } from "./lock.ts";
 import { type Phase, PHASE_NAMES, PHASES, ROLLBACK_PHASES } from "./phases.ts";
 import type { ResolvedConfig } from "./config.ts";
 import { rollbackSession } from "./rollback.ts";
 import { beginPhase, endPhase, type SessionState, StateStore } from "./state.ts";
 import { resolveLayout } from "./layout.ts";
+import { clearOrphanLock, sweepProject } from "./recovery.ts";
+import path from "node:path";
 import { emptySummary, type Finding, Findings, type Outcome, type PhaseSummary, RESULT_SCHEMA_VERSION, type RunOptions, type UpgradeResult } from "./types.ts";
 
 export { type Engine, type LifecycleIO, prepareEngine } from "./engine.ts";
@@ -52,11 +54,21 @@ class Run {
     if (this.engine.state) this.engine.store.save(this.engine.state);
   }
 
+  /** A save on a failure path: when it fails too (disk full), the record is lost, not the first error. */
+  saveQuietly(): void {
+    try {
+      this.save();
+    } catch (err) {
+      this.secondary.push(toUpgradeError(err));
+    }
+  }
+
   private finishPhase(p: Phase, status: "completed" | "failed", ev: EvidenceDraft, t0: number, persist: boolean): void {
     const dt = Math.round(performance.now() - t0);
     if (persist && this.engine.state) {
       endPhase(this.engine.state, p, status, ev, dt);
-      this.save();
+      if (status === "completed") this.save();
+      else this.saveQuietly();
     }
     this.summaries.set(p, { phase: p, name: PHASE_NAMES[p], status, duration_ms: dt });
     this.engine.log.emit({ type: "phase-end", phase: p, name: PHASE_NAMES[p], status, duration_ms: dt });
@@ -64,27 +76,33 @@ class Run {
   }
 
   /** Runs one phase body, then its gate; records the phase (in the session when `persist`). */
+  /**
+   * Runs one phase body, then its gate; records the phase (in the session when `persist`).
+   * Every write of the phase, the records at its start and end included, is inside its error
+   * handling: a state save that fails (disk full) is a failure of the phase, so phases 2–4
+   * roll back. Phase 5 ignores an interruption: everything is done, it finishes the cleanup.
+   */
   async phase(p: Phase, body: (ev: EvidenceDraft) => Promise<void>, persist = true): Promise<EvidenceDraft> {
     const { engine } = this;
-    if (persist && engine.state) {
-      beginPhase(engine.state, p);
-      this.lock?.setPhase(p);
-      this.save();
-    }
-    engine.log.emit({ type: "phase-start", phase: p, name: PHASE_NAMES[p] });
-    engine.hooks.phaseStart.call(p);
     const t0 = performance.now();
     const ev: EvidenceDraft = {};
     try {
+      if (persist && engine.state) {
+        beginPhase(engine.state, p);
+        this.lock?.setPhase(p);
+        this.save();
+      }
+      engine.log.emit({ type: "phase-start", phase: p, name: PHASE_NAMES[p] });
+      engine.hooks.phaseStart.call(p);
       await body(ev);
-      if (engine.abort.signal.aborted) throw interruption(engine);
+      if (engine.abort.signal.aborted && p !== 5) throw interruption(engine);
       enforceGate(engine, p, ev);
+      this.finishPhase(p, "completed", ev, t0, persist);
     } catch (err) {
       this.failedPhase = p;
       this.finishPhase(p, "failed", ev, t0, persist);
       throw err;
     }
-    this.finishPhase(p, "completed", ev, t0, persist);
     return ev;
   }
 
@@ -142,15 +160,22 @@ async function begin(run: Run): Promise<void> {
   if (engine.abort.signal.aborted) throw interruption(engine);
   const id = randomUUID();
   run.lock = (await Lock.acquire(engine.layout, id, { takeOver: "none", phase: 1 })).lock;
+  reportSwept(engine, sweepProject(engine.layout));
+  // The session's first write already holds phase 0: a kill can never leave a session that
+  // resume would continue without pre-flight's evidence (the versions the report writes).
   engine.state = engine.store.create({
     options: { ...options } as unknown as Record<string, unknown>,
     source: { path: options.source, commit: (ev0.source_commit as string | undefined) ?? null },
     target: { project: engine.layout.projectRoot, install: engine.layout.installDir },
-  }, id);
-  beginPhase(engine.state, 0);
-  endPhase(engine.state, 0, "completed", ev0, run.summaries.get(0)!.duration_ms ?? 0);
+  }, id, (state) => {
+    beginPhase(state, 0);
+    endPhase(state, 0, "completed", ev0, run.summaries.get(0)!.duration_ms ?? 0);
+  });
   engine.memEvidence.delete(0);
-  run.save();
+}
+
+function reportSwept(engine: Engine, removed: string[]): void {
+  if (removed.length) engine.log.info(`Removed ${removed.length} temp file(s) left by an interrupted run: ${removed.map((f) => path.basename(f)).join(", ")}`);
 }
 
 /** Takes over the interrupted session: its lock, its completed phases. */
@@ -160,6 +185,7 @@ async function reopen(run: Run, state: SessionState): Promise<void> {
   const took = await Lock.acquire(engine.layout, state.session_id, { takeOver: "same-session", phase: state.current_phase });
   run.lock = took.lock;
   if (took.tookOver) engine.log.warn(`Took over the stale lock of session ${took.tookOver.session_id} (pid ${took.tookOver.pid} is no longer running)`);
+  reportSwept(engine, sweepProject(engine.layout));
   state.pid = process.pid;
   run.save();
   for (const p of state.completed_phases as Phase[]) run.summaries.set(p, { phase: p, name: PHASE_NAMES[p], status: "completed", duration_ms: state.phases[String(p)]?.duration_ms ?? null });
@@ -194,7 +220,7 @@ async function settleFailure(run: Run, err: unknown): Promise<Outcome> {
   if (engine.state) {
     if (engine.state.status === "in_progress") engine.state.status = outcome.status;
     engine.state.error ??= error.toJSON();
-    run.save();
+    run.saveQuietly();
   }
   return outcome;
 }
@@ -225,10 +251,17 @@ async function cleanup(run: Run, outcome: Outcome): Promise<Outcome> {
     if (engine.state) {
       engine.state.status = "failed";
       engine.state.error = e.toJSON();
-      run.save();
+      run.saveQuietly();
     }
     return { status: "failed", error: e, phase: 5 };
   }
+}
+
+function nothingToResume(run: Run, orphan: LockInfo): UpgradeResult {
+  run.engine.log.info(`Released the lock of session ${orphan.session_id}: its upgrade (pid ${orphan.pid}) stopped before it recorded a session, so nothing had changed`);
+  const result = resultOf(run, { status: "aborted" });
+  run.engine.log.emit({ type: "result", result });
+  return result;
 }
 
 function resultOf(run: Run, outcome: Outcome): UpgradeResult {
@@ -264,10 +297,23 @@ function resumeOptions(options: RunOptions, state: SessionState, overrides: Part
 
 /** Runs (or resumes) an upgrade. Never throws for a failed upgrade: the result says what happened. */
 export async function runLifecycle(req: LifecycleRequest, io: LifecycleIO = {}): Promise<UpgradeResult> {
-  const resumeState = req.resume ? findResumable(new StateStore(resolveLayout(req.options.target).stateDir), req.resume.sessionId) : null;
+  let resumeState: SessionState | null = null;
+  let orphan: LockInfo | null = null;
+  if (req.resume) {
+    const layout = resolveLayout(req.options.target);
+    const store = new StateStore(layout.stateDir);
+    try {
+      resumeState = findResumable(store, req.resume.sessionId);
+    } catch (err) {
+      // Nothing to resume, but maybe a lock to clear: its owner died before its session existed.
+      orphan = isUpgradeError(err) && err.code === "NO_SESSION" && !req.resume.sessionId ? await clearOrphanLock(layout, store) : null;
+      if (!orphan) throw err;
+    }
+  }
   const options = resumeState ? resumeOptions(req.options, resumeState, req.resume?.overrides) : req.options;
   const engine = await prepareEngine(req.resolved, options, io);
   const run = new Run(engine, options);
+  if (orphan) return nothingToResume(run, orphan);
   const unhook = setupSignals(engine, io.handleSignals ?? false);
   let outcome: Outcome = { status: "completed" };
   try {
@@ -304,6 +350,7 @@ export function exitCodeOfOutcome(o: Outcome): number {
     case "rolled_back":
       return o.error?.code === "CONFLICTS_UNRESOLVED" ? EXIT.conflicts : EXIT.rolledBack;
     case "aborted":
+      return o.error ? o.error.exitCode : EXIT.ok; // aborted with no error: there was nothing to do
     case "failed":
       return o.error?.exitCode ?? EXIT.failed;
   }

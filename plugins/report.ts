@@ -6,6 +6,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { Buffer } from "node:buffer";
 import { z } from "zod";
 import { writeFileAtomic } from "../core/atomic.ts";
 import { parsePluginOptions } from "../core/config.ts";
@@ -105,6 +106,30 @@ export function renderSummary(ctx: UpgradeContext, input: SummaryInput): string 
   return lines.join("\n") + "\n";
 }
 
+interface LogsBegin {
+  at: string;
+  sizes: { updateLog: number | null; installationSummary: number | null };
+}
+
+function sizeOrNull(file: string): number | null {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return null;
+  }
+}
+
+/** Writes `file` as its first `before` bytes (none when it did not exist) plus `entry`, atomically. */
+function appendOnce(file: string, before: number | null, entry: string): void {
+  let mode = 0o644;
+  let head: Uint8Array = new Uint8Array();
+  if (before !== null) {
+    head = fs.readFileSync(file).subarray(0, before);
+    mode = fs.statSync(file).mode & 0o777;
+  }
+  writeFileAtomic(file, Buffer.concat([head, Buffer.from(entry)]), mode);
+}
+
 /** One row of the phase table: the final summary when known, else the session's record (phase 5 is then still running). */
 function phaseRow(p: Phase, recorded: { status: string; duration_ms?: number | null } | undefined, final: PhaseSummary | undefined): string {
   const status = final ? (final.status === "pending" ? "not run" : final.status) : recorded?.status ?? (p === 5 ? "running" : "not run");
@@ -148,7 +173,9 @@ export function reportPlugin(options: ReportOptionsInput = {}) {
         const session = ctx.session;
         if (!session || ctx.dryRun) return; // no session: nothing was changed, nothing to report on disk
         const { layout } = ctx;
-        const at = new Date();
+        // A resumed phase 5 reuses the interrupted one's time, so it writes the same records.
+        const begun = session.state.journal.find((j) => j.step === "report:logs-begin")?.data as LogsBegin | undefined;
+        const at = begun ? new Date(begun.at) : new Date();
         const summaryFile = path.join(layout.cacheDir, `upgrade-summary-${stamp(at)}.md`);
         const input: SummaryInput = { outcome, at, summary: summaryOf(ctx, outcome, warnings) };
         await ctx.fs.ensureDir(layout.cacheDir);
@@ -160,8 +187,12 @@ export function reportPlugin(options: ReportOptionsInput = {}) {
         const commit = String(e0.source_commit ?? "");
         const to = String(e0.to_version ?? commit.slice(0, 12));
         if (!session.hasStep("report:logs")) {
-          fs.appendFileSync(layout.updateLog, `${at.toISOString()} upgraded ${fromVersion(ctx, e0)} -> ${to} (commit ${commit}, session ${session.id})\n`);
-          fs.appendFileSync(layout.installationSummary, `\n## Upgrade ${at.toISOString()}\n\n- From ${fromVersion(ctx, e0)} to ${to} (commit ${commit})\n- Summary: ${path.relative(layout.installDir, summaryFile)}\n`);
+          // Appends are journalled with the logs' sizes before them: a re-run after a kill cuts
+          // each log back to that size and appends again, so no entry is ever written twice.
+          const sizes = begun?.sizes ?? { updateLog: sizeOrNull(layout.updateLog), installationSummary: sizeOrNull(layout.installationSummary) };
+          if (!begun) await session.journal("report:logs-begin", { at: at.toISOString(), sizes });
+          appendOnce(layout.updateLog, sizes.updateLog, `${at.toISOString()} upgraded ${fromVersion(ctx, e0)} -> ${to} (commit ${commit}, session ${session.id})\n`);
+          appendOnce(layout.installationSummary, sizes.installationSummary, `\n## Upgrade ${at.toISOString()}\n\n- From ${fromVersion(ctx, e0)} to ${to} (commit ${commit})\n- Summary: ${path.relative(layout.installDir, summaryFile)}\n`);
           writeFileAtomic(layout.versionFile, updatedVersionText(readVersionFile(layout.versionFile), {
             commit,
             version: to,

@@ -22,7 +22,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { fsyncDir } from "../../core/atomic.ts";
+import { fsyncDir, scratchPrefix } from "../../core/atomic.ts";
 import { UpgradeError } from "../../core/errors.ts";
 import type { Layout } from "../../core/layout.ts";
 import { claimBackupDir } from "./names.ts";
@@ -113,7 +113,7 @@ function forceFlagHonoured(): boolean {
   let dir: string | null = null;
   try {
     if (!fs.statSync("/dev/shm").isDirectory()) return (honoured = true);
-    dir = fs.mkdtempSync("/dev/shm/aou-clone-");
+    dir = fs.mkdtempSync(scratchPrefix("/dev/shm", "clone"));
     fs.writeFileSync(path.join(dir, "a"), "probe");
     fs.copyFileSync(path.join(dir, "a"), path.join(dir, "b"), fs.constants.COPYFILE_FICLONE_FORCE);
     honoured = false;

@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { scratchPrefix } from "../../core/atomic.ts";
 import { UpgradeError } from "../../core/errors.ts";
 import { runGit } from "./gitobj.ts";
 
@@ -21,7 +22,7 @@ export interface MergeResult {
 
 /** Merges upstream's change (base → theirs) into local; a null base merges against an empty file. */
 export async function mergeFile(local: Uint8Array, base: Uint8Array | null, theirs: Uint8Array, signal?: AbortSignal): Promise<MergeResult> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "aou-merge-"));
+  const dir = fs.mkdtempSync(scratchPrefix(os.tmpdir(), "merge"));
   try {
     const [l, b, t] = ["local", "base", "upstream"].map((n) => path.join(dir, n));
     fs.writeFileSync(l, local);

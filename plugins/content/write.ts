@@ -2,16 +2,16 @@
  * Writing through the context's fs: every content write goes through `ctx.fs`, so in a dry
  * run the guard throws before anything reaches the disk. Files are replaced by a temp file
  * and a rename in the same folder: a reader (or a crash) sees the old or the new bytes,
- * never half of each. The temp name matches core/atomic.ts's sweeper pattern.
+ * never half of each. The temp name is core/atomic.ts's, so recovery sweeps it.
  */
 import path from "node:path";
-import { randomBytes } from "node:crypto";
+import { tempPathFor } from "../../core/atomic.ts";
 import type { FsApi } from "../../core/types.ts";
 
 export function writeAtomicVia(fsApi: FsApi, file: string, data: string | Uint8Array, mode?: number): void {
   const dir = path.dirname(file);
   fsApi.mkdirSync(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  const tmp = tempPathFor(file);
   try {
     fsApi.writeFileSync(tmp, data, mode === undefined ? undefined : { mode });
     // writeFile's mode is filtered by the umask; the installed file must have the source's bits.
