@@ -10,7 +10,7 @@ import path from "node:path";
 import { fsyncDir, tempPathFor, writeJsonAtomic } from "./atomic.ts";
 import { UpgradeError } from "./errors.ts";
 import type { Layout } from "./layout.ts";
-import { hostname, pidAlive, processStartTime } from "./proc.ts";
+import { hostname, isUpgradeProcess, pidAlive, processCmdline, processStartTime } from "./proc.ts";
 
 export interface LockInfo {
   session_id: string;
@@ -20,6 +20,8 @@ export interface LockInfo {
   phase: number | null;
   /** Start time of the owner process, to tell a reused pid from the owner. */
   pid_start?: string | null;
+  /** Command line of the owner, to tell a live process that is not this upgrade from the owner. */
+  cmdline?: string | null;
 }
 
 export type LockStatus =
@@ -51,7 +53,8 @@ export function readLock(layout: Layout): LockStatus {
   if (!info) return { kind: "foreign", file: layout.lockFile, reason: "a lock file this tool did not write" };
   // Another host's process cannot be checked from here: treat it as live.
   if (info.hostname !== hostname()) return { kind: "held", info };
-  return pidAlive(info.pid, info.pid_start) ? { kind: "held", info } : { kind: "stale", info };
+  const live = pidAlive(info.pid, info.pid_start) && (info.pid === process.pid || isUpgradeProcess(info.pid, info.cmdline));
+  return live ? { kind: "held", info } : { kind: "stale", info };
 }
 
 export function describeLock(s: LockStatus): string {
@@ -61,7 +64,7 @@ export function describeLock(s: LockStatus): string {
     case "held":
       return `session ${s.info.session_id} (pid ${s.info.pid} on ${s.info.hostname}, phase ${s.info.phase ?? "-"}, since ${s.info.started_at})`;
     case "stale":
-      return `session ${s.info.session_id} (pid ${s.info.pid} is no longer running; phase ${s.info.phase ?? "-"}, since ${s.info.started_at})`;
+      return `session ${s.info.session_id} (pid ${s.info.pid} is no longer running this upgrade; phase ${s.info.phase ?? "-"}, since ${s.info.started_at})`;
     case "foreign":
       return `${s.file}: ${s.reason}`;
   }
@@ -106,6 +109,7 @@ export class Lock {
       started_at: new Date().toISOString(),
       phase: opts.phase ?? null,
       pid_start: processStartTime(process.pid),
+      cmdline: processCmdline(process.pid),
     };
     let tookOver: LockInfo | null = null;
     for (let attempt = 0; attempt < 50; attempt++) {

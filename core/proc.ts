@@ -52,3 +52,25 @@ export function pidAlive(pid: number, startTime?: string | null): boolean {
 }
 
 export const hostname = (): string => os.hostname();
+
+/** A process's command line (arguments joined by spaces) where /proc has it, else null. */
+export function processCmdline(pid: number): string | null {
+  if (!hasProc) return null;
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ");
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether a live pid is still the upgrade that wrote a lock: the same command line when the
+ * lock recorded one, else (an older or hand-written lock) a JavaScript runtime or our CLI.
+ * Unknown (no /proc): assume it is, never steal a live lock on a guess.
+ */
+export function isUpgradeProcess(pid: number, recorded?: string | null): boolean {
+  const now = processCmdline(pid);
+  if (now === null) return true;
+  if (recorded) return now === recorded;
+  return /agent-os-upgrade|\bnode\b|\bdeno\b|\bbun\b/.test(now);
+}

@@ -78,11 +78,20 @@ export async function rollbackSession(engine: Engine, request: RollbackRequest):
  * first phase that changes the installation): killed before its session existed, or during
  * pre-flight or the backup. Null when there is something to restore.
  */
-function interruptedBeforeChanges(state: SessionState | null, tookOver: LockInfo | null, store: StateStore): string | null {
+function hasBackups(dir: string): boolean {
+  try {
+    return fs.readdirSync(dir).some((n) => !n.startsWith("."));
+  } catch {
+    return false;
+  }
+}
+
+function interruptedBeforeChanges(state: SessionState | null, tookOver: LockInfo | null, store: StateStore, backupsDir: string): string | null {
   if (!state) {
     if (tookOver && !fs.existsSync(store.fileOf(tookOver.session_id))) {
       return `Nothing to restore: the upgrade of session ${tookOver.session_id} stopped before it recorded its session, so nothing had changed; released its lock`;
     }
+    if (!hasBackups(backupsDir)) return "Nothing to restore: no upgrade has changed this installation (no session, no backup)";
     return null;
   }
   if (!["in_progress", "failed", "aborted"].includes(state.status) || state.phases["2"]) return null;
@@ -152,7 +161,7 @@ export async function runManualRollback(cmd: RollbackCommand, io: LifecycleIO = 
   if (took.tookOver) engine.log.warn(`Took over the stale lock of session ${took.tookOver.session_id} (pid ${took.tookOver.pid} is no longer running)`);
   const swept = sweepProject(layout);
   if (swept.length) engine.log.info(`Removed ${swept.length} temp file(s) left by an interrupted run`);
-  const untouched = !cmd.backupId && interruptedBeforeChanges(state, took.tookOver, store);
+  const untouched = !cmd.backupId && interruptedBeforeChanges(state, took.tookOver, store, layout.backupsDir);
   if (untouched) {
     engine.log.info(untouched);
     if (state) {

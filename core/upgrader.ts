@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { type Engine, enforceGate, interruption, type LifecycleIO, planOnce, prepareEngine, setupSignals } from "./engine.ts";
 import { EXIT, isUpgradeError, toUpgradeError, UpgradeError } from "./errors.ts";
 import type { EvidenceDraft } from "./evidence.ts";
-import { Lock, type LockInfo } from "./lock.ts";
+import { Lock, type LockInfo, readLock } from "./lock.ts";
 import { type Phase, PHASE_NAMES, PHASES, ROLLBACK_PHASES } from "./phases.ts";
 import type { ResolvedConfig } from "./config.ts";
 import { rollbackSession } from "./rollback.ts";
@@ -149,7 +149,13 @@ async function begin(run: Run): Promise<void> {
   const ev0 = await run.phase(0, async (ev) => {
     await run.findingsPhase(async (findings) => {
       await engine.hooks.preflight.promise(engine.ctx, findings, ev);
-      await planOnce(engine, findings);
+      try {
+        await planOnce(engine, findings);
+      } catch (err) {
+        // A plan cannot be built from a tree pre-flight already refused (an unreadable file, a
+        // name that cannot be installed): its findings say why, with the fix.
+        if (!findings.errors.length) throw err;
+      }
     }, preflightError);
   }, false);
   engine.memEvidence.set(0, ev0);
@@ -305,8 +311,10 @@ export async function runLifecycle(req: LifecycleRequest, io: LifecycleIO = {}):
     try {
       resumeState = findResumable(store, req.resume.sessionId);
     } catch (err) {
-      // Nothing to resume, but maybe a lock to clear: its owner died before its session existed.
+      // Nothing to resume, but maybe debris to clear: a lock whose owner died before its
+      // session existed, temp files of a run killed before it took the lock.
       orphan = isUpgradeError(err) && err.code === "NO_SESSION" && !req.resume.sessionId ? await clearOrphanLock(layout, store) : null;
+      if (readLock(layout).kind !== "held") sweepProject(layout);
       if (!orphan) throw err;
     }
   }

@@ -13,6 +13,7 @@ import { isDir } from "../core/layout.ts";
 import { describeLock, readLock } from "../core/lock.ts";
 import { definePlugin } from "../core/plugin.ts";
 import type { Findings, UpgradeContext } from "../core/types.ts";
+import { checkAccess } from "./preflight/access.ts";
 import { readVersionFile } from "./version-file.ts";
 
 export const PreflightOptions = z.strictObject({
@@ -229,6 +230,7 @@ export function preflightPlugin(options: PreflightOptionsInput = {}) {
         checkVersions(ctx, ev);
         await checkSource(ctx, findings, ev, opts);
         checkDisk(ctx, findings, ev, opts);
+        checkAccess(ctx, findings);
       });
     },
   });

@@ -4,6 +4,7 @@
  * with a timeout, retries for network errors only, and `pip check` afterwards (pip exits 0
  * on dependency conflicts). Post-install steps are detected from the requirements by rules.
  */
+import { tiedToUs } from "../../core/children.ts";
 import { spawn } from "node:child_process";
 import net from "node:net";
 import { $ } from "zx";
@@ -27,7 +28,8 @@ interface RunOptions {
 /** Runs one command without a shell; a failure is a value, never a throw. */
 export async function runCommand(command: readonly string[], options: RunOptions = {}): Promise<CommandOutcome> {
   const started = Date.now();
-  const [bin, ...args] = command;
+  // pip keeps writing into the venv: if we are killed, it must not outlive us.
+  const [bin, ...args] = tiedToUs(command);
   const shell = $({
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
@@ -65,12 +67,13 @@ export interface StreamOptions extends RunOptions {
 /** Like runCommand, but hands over each line while the command runs (pip can be slow; the user should see it move). */
 export function runStreaming(command: readonly string[], options: StreamOptions = {}): Promise<CommandOutcome> {
   const started = Date.now();
-  const [bin, ...args] = command;
+  // Tied to our life (see runCommand); a timeout stops the guard with SIGTERM so it takes pip's group along.
+  const [bin, ...args] = tiedToUs(command);
   return new Promise((resolve) => {
     const out = { stdout: "", stderr: "" };
     let timedOut = false;
     const child = spawn(bin, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] });
-    const timer = options.timeoutMs ? setTimeout(() => { timedOut = true; child.kill("SIGKILL"); }, options.timeoutMs) : undefined;
+    const timer = options.timeoutMs ? setTimeout(() => { timedOut = true; child.kill("SIGTERM"); }, options.timeoutMs) : undefined;
     const lines = (key: "stdout" | "stderr") => {
       let partial = "";
       return (chunk: Buffer) => {
