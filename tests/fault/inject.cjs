@@ -11,6 +11,9 @@ const AT = Number(process.env.AOU_FAULT_AT || 0);
 const KIND = process.env.AOU_FAULT_KIND || "kill";
 const WHEN = process.env.AOU_FAULT_WHEN === "after" ? "after" : "before";
 const TALLY = process.env.AOU_FAULT_COUNT_FILE;
+// Only calls whose path matches count towards AOU_FAULT_AT (this thread's calls): aims a
+// fault at one kind of write, e.g. the third content write, or a state save.
+const MATCH = process.env.AOU_FAULT_MATCH ? new RegExp(process.env.AOU_FAULT_MATCH) : null;
 
 const SYNC = [
   "writeFileSync", "appendFileSync", "copyFileSync", "cpSync", "renameSync", "rmSync", "rmdirSync", "unlinkSync",
@@ -63,9 +66,15 @@ function install() {
     return err;
   };
   // Counts a call; true when it is the k-th and must fault.
+  let matched = 0;
   const hit = (args) => {
     if (ignored(args)) return false;
-    const n = tick();
+    let n = tick();
+    if (MATCH) {
+      const p = args[0] instanceof URL ? args[0].pathname : String(args[0]);
+      if (!MATCH.test(p)) return false;
+      n = ++matched;
+    }
     if (!AT || fired || n !== AT) return false;
     fired = true;
     return true;

@@ -1,0 +1,140 @@
+/**
+ * Faults at the edges of the promise (issue 13), each on a real upgrade: an injected ENOSPC
+ * in phase 2 (Node: the fault preload), SIGINT in phase 4 and in phase 5, and SIGKILL of the
+ * upgrade while pip runs (no pip may survive it).
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { REPO, RUNTIME, startCli } from "./helpers/cli.ts";
+import { makeTemplate, runFaulted, tempFiles, treeDiff, treeHash } from "./helpers/crash.ts";
+import { createMcpProject } from "./helpers/mcp-project.ts";
+import { offlinePipArgs } from "./helpers/wheels.ts";
+import { waitForFile } from "./helpers/wait.ts";
+
+const test = suite("crash-faults");
+const roots: string[] = [];
+const tmpRoot = () => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), "aou-crashf-"));
+  roots.push(d);
+  return d;
+};
+test.after.each(() => {
+  for (const d of roots.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+const UPGRADE = (source: string, config: string) => ["--source", source, "--on-conflict", "theirs", "--yes", "--no-restart", "--skip-deps", "--config", config, "--json"];
+const lastResult = (stdout: string) => JSON.parse(stdout.trim().split("\n").filter((l) => l.startsWith("{")).pop()!);
+const sessionOf = (project: string, id: string) => JSON.parse(fs.readFileSync(path.join(project, ".agent-os/.cache/state", `${id}.json`), "utf8"));
+
+/** A config that keeps the built-ins (minus live-server validation) and adds the pause plugin. */
+function pauseConfig(root: string): string {
+  const file = path.join(root, "pause.config.ts");
+  fs.writeFileSync(file, `import pause from ${JSON.stringify(path.join(REPO, "tests/helpers/crash-pause.ts"))};\nexport default { disable: ["validate"], plugins: [pause] };\n`);
+  return file;
+}
+
+if (RUNTIME === "node") {
+  test("ENOSPC on a content write in phase 2 rolls back: exit 7, tree exactly old, no lock, no temp file", async () => {
+    const t = makeTemplate(tmpRoot());
+    const before = treeHash(t.project, false);
+    const r = await runFaulted(UPGRADE(t.source, t.config), t.project, {
+      AOU_FAULT_KIND: "enospc",
+      AOU_FAULT_MATCH: "/\\.agent-os/standards/universal/.*\\.tmp$",
+      AOU_FAULT_AT: "3",
+    });
+    assert.is(r.code, 7, r.stdout + r.stderr);
+    const res = lastResult(r.stdout);
+    assert.is(res.status, "rolled_back");
+    assert.match(res.error.message, "ENOSPC");
+    assert.equal(treeDiff(before, treeHash(t.project, false)), []);
+    assert.is(fs.existsSync(path.join(t.project, ".agent-os/.upgrade-lock")), false);
+    assert.equal(tempFiles(t.project), []);
+    assert.is(sessionOf(t.project, res.session_id).status, "rolled_back");
+  });
+
+  test("EIO on a state save inside phase 2 is a failure of the phase: exit 7, tree exactly old, no lock", async () => {
+    const t = makeTemplate(tmpRoot());
+    const before = treeHash(t.project, false);
+    // The state's temp files, renamed into place: the 6th is a save after phase 2 began.
+    const r = await runFaulted(UPGRADE(t.source, t.config), t.project, {
+      AOU_FAULT_KIND: "eio",
+      AOU_FAULT_MATCH: "/\\.cache/state/\\..*\\.tmp$",
+      AOU_FAULT_AT: "12",
+    });
+    const res = lastResult(r.stdout);
+    assert.is(r.code, 7, r.stdout + r.stderr);
+    assert.match(res.error.message, "EIO");
+    assert.equal(treeDiff(before, treeHash(t.project, false)), []);
+    assert.is(fs.existsSync(path.join(t.project, ".agent-os/.upgrade-lock")), false);
+    assert.equal(tempFiles(t.project), []);
+  });
+}
+
+test("SIGINT in phase 4 rolls back: exit 7, tree exactly old, no lock", async () => {
+  const root = tmpRoot();
+  const t = makeTemplate(root);
+  const before = treeHash(t.project, false);
+  const pauseFile = path.join(root, "paused");
+  const release = path.join(root, "release");
+  const { child, done } = startCli(UPGRADE(t.source, pauseConfig(root)), { cwd: t.project, env: { AOU_PAUSE_AT: "validate", AOU_PAUSE_FILE: pauseFile, AOU_RELEASE_FILE: release }, timeoutMs: 120_000 });
+  await waitForFile(pauseFile, 90_000);
+  child.kill("SIGINT");
+  await new Promise((r) => setTimeout(r, 300));
+  fs.writeFileSync(release, "");
+  const r = await done;
+  assert.is(r.code, 7, r.stdout + r.stderr);
+  const res = lastResult(r.stdout);
+  assert.is(res.status, "rolled_back");
+  assert.is(res.error.code, "INTERRUPTED");
+  assert.equal(treeDiff(before, treeHash(t.project, false)), []);
+  assert.is(fs.existsSync(path.join(t.project, ".agent-os/.upgrade-lock")), false);
+  assert.equal(tempFiles(t.project), []);
+});
+
+test("SIGINT in phase 5 finishes the cleanup: exit 0, session completed, lock released", async () => {
+  const root = tmpRoot();
+  const t = makeTemplate(root);
+  const pauseFile = path.join(root, "paused");
+  const release = path.join(root, "release");
+  const { child, done } = startCli(UPGRADE(t.source, pauseConfig(root)), { cwd: t.project, env: { AOU_PAUSE_AT: "cleanup", AOU_PAUSE_FILE: pauseFile, AOU_RELEASE_FILE: release }, timeoutMs: 120_000 });
+  await waitForFile(pauseFile, 90_000);
+  child.kill("SIGINT");
+  await new Promise((r) => setTimeout(r, 300));
+  fs.writeFileSync(release, "");
+  const r = await done;
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  const res = lastResult(r.stdout);
+  assert.is(res.status, "completed");
+  const state = sessionOf(t.project, res.session_id);
+  assert.is(state.status, "completed");
+  assert.equal(state.completed_phases, [0, 1, 2, 3, 4, 5]);
+  assert.is(fs.existsSync(path.join(t.project, ".agent-os/.upgrade-lock")), false);
+  assert.match(fs.readFileSync(path.join(t.project, ".agent-os/VERSION.txt"), "utf8"), /commit=[0-9a-f]{40}/);
+});
+
+test("SIGKILL of the upgrade during `pip install`: no pip survives", async () => {
+  const p = await createMcpProject();
+  roots.push(p.root);
+  // The venv's interpreter, wrapped: `-m pip install` records its pid and takes its time.
+  const py = p.venv.python;
+  const real = fs.realpathSync(py);
+  const mark = path.join(p.root, "pip.pid");
+  fs.rmSync(py);
+  fs.writeFileSync(py, `#!/bin/sh\nif [ "$1 $2 $3" = "-m pip install" ]; then echo $$ > ${mark}; sleep 120; fi\nexec ${real} "$@"\n`, { mode: 0o755 });
+  const config = path.join(p.root, "pip.config.ts");
+  fs.writeFileSync(config, `import { depsPlugin } from ${JSON.stringify(path.join(REPO, "plugins/deps.ts"))};\nexport default { disable: ["validate"], plugins: [depsPlugin({ extraArgs: ${JSON.stringify(offlinePipArgs(p.wheelhouse))} })] };\n`);
+  const { child, done } = startCli(["--source", p.source, "--on-conflict", "theirs", "--yes", "--no-restart", "--config", config], { cwd: p.project, timeoutMs: 180_000 });
+  const pipPid = Number(await waitForFile(mark, 150_000));
+  assert.ok(fs.existsSync(`/proc/${pipPid}`), "pip is running");
+  child.kill("SIGKILL");
+  await done;
+  const deadline = Date.now() + 5_000;
+  const alive = () => fs.existsSync(`/proc/${pipPid}`) && !/\) [ZX] /.test(fs.readFileSync(`/proc/${pipPid}/stat`, "utf8"));
+  while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  assert.is(alive(), false, `pip (pid ${pipPid}) outlived the killed upgrade`);
+});
+
+test.run();
