@@ -3,6 +3,7 @@
  * in phase 2 (Node: the fault preload), SIGINT in phase 4 and in phase 5, and SIGKILL of the
  * upgrade while pip runs (no pip may survive it).
  */
+import { Buffer } from "node:buffer";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -53,6 +54,23 @@ if (RUNTIME === "node") {
     assert.is(fs.existsSync(path.join(t.project, ".agent-os/.upgrade-lock")), false);
     assert.equal(tempFiles(t.project), []);
     assert.is(sessionOf(t.project, res.session_id).status, "rolled_back");
+  });
+
+  test("pre-flight refuses file names that cannot be installed as they are, by name, before any write (exit 4)", async () => {
+    const t = makeTemplate(tmpRoot());
+    const before = treeHash(t.project, false);
+    const std = path.join(t.source, "universal/standards");
+    fs.writeFileSync(path.join(std, "..\\..\\x.md"), "escape\n");
+    fs.writeFileSync(Buffer.concat([Buffer.from(std + "/caf"), Buffer.from([0xe9]), Buffer.from(".md")]), "latin-1 name\n");
+    const r = await runFaulted(UPGRADE(t.source, t.config), t.project, {});
+    assert.is(r.code, 4, r.stdout + r.stderr);
+    const res = lastResult(r.stdout);
+    assert.is(res.error.code, "PREFLIGHT_FAILED");
+    const finding = res.findings.find((f: { code: string }) => f.code === "UNSAFE_FILE_NAME");
+    assert.ok(finding, JSON.stringify(res.findings));
+    assert.match(finding.message, "..\\..\\x.md");
+    assert.match(finding.message, "caf\\xe9.md");
+    assert.equal(treeDiff(before, treeHash(t.project, false)), []);
   });
 
   test("EIO on a state save inside phase 2 is a failure of the phase: exit 7, tree exactly old, no lock", async () => {
