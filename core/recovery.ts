@@ -17,7 +17,8 @@ const NOT_OURS = new Set(["venv", ".backups", "node_modules", ".git"]);
 
 export function sweepProject(layout: Layout): string[] {
   const removed = sweepDebris(
-    [[layout.installDir, 64], [layout.projectRoot, 0], [path.dirname(layout.mcpJson), 0]],
+    // A backup's own records (its manifest, its progress file) sit at the top of its folder.
+    [[layout.installDir, 64], [layout.backupsDir, 1], [layout.projectRoot, 0], [path.dirname(layout.mcpJson), 0]],
     (dir) => path.dirname(dir) === layout.installDir && NOT_OURS.has(path.basename(dir)),
   );
   const guard = `${layout.lockFile}.takeover`;

@@ -34,7 +34,7 @@ test("in process: exclusive create, the holder named, only the owner releases", 
     assert.match((err as Error).message, "session 11111111-1111-4111-8111-111111111111");
   }
   const info = JSON.parse(fs.readFileSync(layout.lockFile, "utf8"));
-  assert.equal(Object.keys(info).sort(), ["hostname", "phase", "pid", "pid_start", "session_id", "started_at"]);
+  assert.equal(Object.keys(info).sort(), ["cmdline", "hostname", "phase", "pid", "pid_start", "session_id", "started_at"]);
   // Someone else's lock object cannot release ours.
   fs.writeFileSync(layout.lockFile, JSON.stringify({ ...info, session_id: "other" }));
   assert.is(a.release(), false);

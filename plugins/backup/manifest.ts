@@ -19,7 +19,7 @@ import fs from "node:fs";
 import { Buffer } from "node:buffer";
 import path from "node:path";
 import { createHash } from "node:crypto";
-import { fsyncDir, writeFileAtomic } from "../../core/atomic.ts";
+import { fsyncDir, writeFileAtomic, tempPathFor } from "../../core/atomic.ts";
 import { UpgradeError } from "../../core/errors.ts";
 import { hostname, pidAlive, processStartTime } from "../../core/proc.ts";
 import type { MovedRecord } from "./moved.ts";
@@ -257,7 +257,7 @@ export function* manifestLines(m: Manifest): Generator<string> {
  */
 export function writeManifest(dir: string, m: Manifest): void {
   const file = path.join(dir, MANIFEST);
-  const tmp = path.join(dir, `.${MANIFEST}.${process.pid}.tmp`);
+  const tmp = tempPathFor(path.join(dir, MANIFEST));
   const h = createHash("sha256");
   const fd = fs.openSync(tmp, "w", 0o600);
   try {
