@@ -12,7 +12,7 @@ import * as assert from "uvu/assert";
 import { REPO, RUNTIME, startCli } from "./helpers/cli.ts";
 import { makeTemplate, runFaulted, tempFiles, treeDiff, treeHash } from "./helpers/crash.ts";
 import { createMcpProject } from "./helpers/mcp-project.ts";
-import { offlinePipArgs } from "./helpers/wheels.ts";
+import { offlinePipArgs } from "../demo/kit/wheels.ts";
 import { waitForFile } from "./helpers/wait.ts";
 
 const test = suite("crash-faults");
