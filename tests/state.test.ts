@@ -114,7 +114,7 @@ test("gates check values, not keys", () => {
   const bad = checkGate(1, { ...ok1, integrity_verified: false });
   assert.is(bad.ok, false);
   assert.match((bad as { problems: string[] }).problems.join(), "integrity_verified");
-  assert.is(checkGate(1, { ...ok1, files_backed_up: 0 }).ok, false);
+  assert.is(checkGate(1, { ...ok1, files_backed_up: -1 }).ok, false);
   const v = { tools_expected: ["a", "b"], tools_registered: ["a"], smoke_tests: [], stderr_errors: [], user_files_unchanged: true, validation_report: "r" };
   const g4 = checkGate(4, v);
   assert.is(g4.ok, false);
