@@ -2,8 +2,7 @@
  * upgrade_rollback through the MCP tools after a completed upgrade: without confirm it
  * refuses when the user changed a file since the upgrade, naming it, and changes nothing;
  * with confirm the installation is restored exactly as it was before the upgrade (content,
- * server code, venv), the session marked rolled_back. Real server, official client, real stdio, real project. (Which files
- * changed is named by tests/helpers/changed-files-plugin.ts until the backup plugin does it.)
+ * server code, venv), the session marked rolled_back. Real server, official client, real stdio, real project.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -18,7 +17,7 @@ let p: UpgradeProject;
 let srv: UpgradeServer | undefined;
 
 test.before(async () => {
-  p = await createUpgradeProject({ changedFiles: true });
+  p = await createUpgradeProject();
 });
 
 test.after(async () => {

@@ -101,8 +101,6 @@ export interface UpgradeProjectOptions {
   server?: ServerVersion;
   /** Add the pause plugin (tests/helpers/pause-plugin.ts), holding on files in `<root>/pause`. */
   pause?: boolean;
-  /** Add the changed-files plugin (tests/helpers/changed-files-plugin.ts). */
-  changedFiles?: boolean;
 }
 
 /** Builds the project and source described in the file comment, under a fresh temp folder. */
@@ -137,12 +135,10 @@ export async function createUpgradeProject(opts: UpgradeProjectOptions = {}): Pr
     ".gitignore": "node_modules/\n",
     "upgrade.config.ts": `import { depsPlugin } from ${JSON.stringify(path.join(REPO, "plugins/mod.ts"))};
 import { pausePlugin } from ${JSON.stringify(path.join(REPO, "tests/helpers/pause-plugin.ts"))};
-import { changedFilesPlugin } from ${JSON.stringify(path.join(REPO, "tests/helpers/changed-files-plugin.ts"))};
 export default {
   plugins: [
     depsPlugin({ extraArgs: ${JSON.stringify(offlinePipArgs(wheelhouse))}, retries: 0 }),
     ${opts.pause ? `pausePlugin(${JSON.stringify(pauseDir)}),` : ""}
-    ${opts.changedFiles ? "changedFilesPlugin()," : ""}
   ],
 };
 `,
