@@ -25,7 +25,7 @@ import { STAGE } from "../core/plugin.ts";
 import { checkMoved, type MovedRecord, putBack, recordMoved } from "./backup/moved.ts";
 import { backupScope } from "./backup/scope.ts";
 import { AFTER, changedSince, recordAfter } from "./backup/since.ts";
-import { LABEL } from "./backup/retention.ts";
+import { LABEL } from "./backup/manifest.ts";
 import type { RollbackPreview, RollbackRequest } from "../core/types.ts";
 import { readManifestHead } from "./backup/retention.ts";
 import { StateStore } from "../core/state.ts";

@@ -26,6 +26,9 @@ import type { MovedRecord } from "./moved.ts";
 
 export const MANIFEST = "MANIFEST.json";
 export const MANIFEST_SUM = "MANIFEST.sha256";
+/** Beside the manifest, not part of the copy: what a completed upgrade left (since.ts), why a backup was made (retention.ts). */
+export const AFTER = "AFTER.json";
+export const LABEL = "LABEL";
 export const MARKER = ".in-progress.json";
 export const MANIFEST_FORMAT = 1;
 

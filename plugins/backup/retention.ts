@@ -12,7 +12,7 @@ import type { Layout } from "../../core/layout.ts";
 import { pidAlive } from "../../core/proc.ts";
 import { StateStore } from "../../core/state.ts";
 import { compareIdsDesc, isBackupId } from "./names.ts";
-import { backupState, type BackupState, type Manifest, MANIFEST, readManifest, readMarker } from "./manifest.ts";
+import { backupState, type BackupState, LABEL, type Manifest, MANIFEST, readManifest, readMarker } from "./manifest.ts";
 import { FilePool } from "./pool.ts";
 import { lstatOrNull, removeTree, rmForce } from "./fsutil.ts";
 import { sweepStaging } from "./restore.ts";
@@ -81,7 +81,6 @@ function sessionStatuses(layout: Layout): Map<string, string> {
 }
 
 /** A backup made for another reason than an upgrade says so in a LABEL file beside its manifest. */
-export const LABEL = "LABEL";
 
 function readLabel(dir: string): string | null {
   try {

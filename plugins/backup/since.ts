@@ -10,7 +10,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { writeJsonAtomic } from "../../core/atomic.ts";
 
-export const AFTER = "AFTER.json";
+import { AFTER } from "./manifest.ts";
+
+export { AFTER };
 
 /** A path's content: a file's sha256, a link's target, a folder's digest of its tree; null when absent. */
 export function digestPath(abs: string): string | null {

@@ -11,7 +11,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { ctimeOf, K_DIR, K_FILE, K_LINK, type Manifest, MANIFEST, MANIFEST_SUM, MARKER } from "./manifest.ts";
+import { ctimeOf, K_DIR, K_FILE, K_LINK, type Manifest, MANIFEST, MANIFEST_SUM, MARKER, AFTER, LABEL } from "./manifest.ts";
 import { FilePool, inBatches, STAT_FIELDS, statAll, StatType } from "./pool.ts";
 import { lstatOrNull } from "./fsutil.ts";
 
@@ -108,7 +108,7 @@ export async function verifySnapshot(dir: string, m: Manifest, mode: VerifyMode,
 /** Paths in the backup folder that the manifest does not list. */
 function unexpected(dir: string, m: Manifest): string[] {
   const out: string[] = [];
-  const own = new Set([MANIFEST, MANIFEST_SUM, MARKER]);
+  const own = new Set([MANIFEST, MANIFEST_SUM, MARKER, AFTER, LABEL]);
   const roots = Object.keys(m.roots);
   const walk = (key: string | null) => {
     const abs = key ? path.join(dir, key) : dir;
