@@ -33,12 +33,17 @@ export function compareIdsDesc(a: string, b: string): number {
   return sa === sb ? nb - na : sa < sb ? 1 : -1;
 }
 
-/** Creates `<dir>/<stamp>[-N]` and returns its name; never reuses an existing folder. */
+/**
+ * Creates `<dir>/<stamp>[-N]` and returns its name; never reuses an existing folder. N starts
+ * past the highest counter of that second still present: a name freed by pruning within the
+ * same second would otherwise sort before backups made earlier than it.
+ */
 export function claimBackupDir(dir: string, now: Date = new Date()): string {
   fs.mkdirSync(dir, { recursive: true });
   ignoreItself(dir);
   const stamp = stampOf(now);
-  for (let n = 0; n < 10000; n++) {
+  const taken = fs.readdirSync(dir).filter((n) => isBackupId(n) && n.startsWith(stamp)).map((n) => key(n)[1]);
+  for (let n = taken.length ? Math.max(...taken) + 1 : 0; n < 10000; n++) {
     const id = n === 0 ? stamp : `${stamp}-${n}`;
     try {
       fs.mkdirSync(path.join(dir, id), { mode: 0o700 });
