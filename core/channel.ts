@@ -6,7 +6,11 @@
  * resumed run re-publishes what it needs (from the session journal, where it matters).
  */
 
-/** A named, typed slot. The symbol makes two channels with the same name distinct. */
+/**
+ * A named, typed slot. The key is the registered symbol of its name, so a plugin loaded
+ * twice (once by us, once by a config through jiti) still meets the same channel: names
+ * are namespaced by their plugin ("backup.scope") to stay unique.
+ */
 export interface Channel<T> {
   readonly key: symbol;
   readonly name: string;
@@ -15,7 +19,7 @@ export interface Channel<T> {
 }
 
 export function defineChannel<T>(name: string): Channel<T> {
-  return Object.freeze({ key: Symbol(name), name });
+  return Object.freeze({ key: Symbol.for(`agent-os-upgrade:${name}`), name });
 }
 
 /** The channels of one run. */

@@ -94,8 +94,9 @@ function interruptedBeforeChanges(state: SessionState | null, tookOver: LockInfo
     if (!hasBackups(backupsDir)) return "Nothing to restore: no upgrade has changed this installation (no session, no backup)";
     return null;
   }
-  if (!["in_progress", "failed", "aborted"].includes(state.status) || state.phases["2"]) return null;
-  return `Nothing to restore: session ${state.session_id} stopped in phase ${state.current_phase ?? 0} (before the content phase), so nothing had changed; released its lock`;
+  // A session that stopped before phase 2 goes through the rollback taps: they find nothing
+  // to restore, say so, and remove what its backup left half-written.
+  return null;
 }
 
 export interface RollbackCommand {

@@ -237,9 +237,11 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
   /** The backup a manual rollback would restore, and the later ones it would undo first (newest first). */
   function target(ctx: UpgradeContext, request: { backupId?: string }): { id: string; later: Array<{ id: string; session_id: string | null }> } | null {
     const session = ctx.session;
+    // A session rolls back its own backup (none when it stopped before making one); only
+    // without a session does the newest backup stand in.
+    const all = listBackups(ctx.layout);
     const id = request.backupId ?? (ctx.evidence(1)?.backup_id as string | undefined) ??
-      (session ? listBackups(ctx.layout).find((b) => b.session_id === session.id && b.state === "complete")?.id : undefined) ??
-      listBackups(ctx.layout).find((b) => b.state === "complete")?.id;
+      (session ? all.find((b) => b.session_id === session.id && b.state === "complete")?.id : all.find((b) => b.state === "complete")?.id);
     return id ? { id, later: laterUpgrades(ctx.layout, id, session?.id ?? null) } : null;
   }
 

@@ -374,7 +374,7 @@ function commit(layout: Layout, m: Manifest, plan: Plan, staging: string, opts: 
     attempt(t.keys[i], "restore file", () => {
       const target = abs(i);
       const staged = path.join(staging, String(n));
-      if (!lstatOrNull(path.dirname(target))) fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
+      if (!lstatOrNull(path.dirname(target))) mkdirLikeAncestor(path.dirname(target));
       try {
         fs.renameSync(staged, target);
       } catch (err) {
@@ -463,4 +463,21 @@ function commitFailed(layout: Layout, m: Manifest, failures: Array<{ key: string
     hint: `Fix the cause (permissions, disk space) and run \`agent-os-upgrade rollback --to ${m.backup_id}\` again: it redoes only what still differs. By hand: ${manual.join("; ")}${failures.length > 3 ? "; and likewise for the rest listed in details.remaining" : ""} (the modes and links to restore are in ${path.join(dir, "MANIFEST.json")})`,
     details: { backup_id: m.backup_id, remaining: failures.slice(0, 500), nothing_changed: false },
   });
+}
+
+/**
+ * Recreates folders an upgrade removed that the backup holds no record of (it records what
+ * the upgrade changes, not every parent): with the mode of the nearest folder that still
+ * exists, the best witness of what they were.
+ */
+function mkdirLikeAncestor(dir: string): void {
+  let up = path.dirname(dir);
+  while (!lstatOrNull(up) && path.dirname(up) !== up) up = path.dirname(up);
+  const mode = (lstatOrNull(up)?.mode ?? 0o755) & 0o7777;
+  const missing: string[] = [];
+  for (let d = dir; !lstatOrNull(d); d = path.dirname(d)) missing.unshift(d);
+  for (const d of missing) {
+    fs.mkdirSync(d);
+    fs.chmodSync(d, mode);
+  }
 }

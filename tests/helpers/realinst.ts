@@ -15,6 +15,9 @@ import { createMcpProject, type McpProject, type McpProjectOptions } from "./mcp
 import { snapshotTree } from "../../demo/kit/tree.ts";
 import { git } from "./project.ts";
 import { offlinePipArgs } from "../../demo/kit/wheels.ts";
+import * as assert from "uvu/assert";
+import { EXIT } from "../../core/errors.ts";
+import { resultOf, runCli } from "./cli.ts";
 
 export interface RealConfig {
   disable?: string[];
@@ -97,4 +100,33 @@ export function realConfig(p: McpProject, c: RealConfig = {}): ResolvedConfig {
 /** One upgrade in-process with the real built-ins (quicker than a CLI child: no TypeScript loader start-up). */
 export function realUpgrade(p: McpProject, c: RealConfig = {}, o: Partial<RunOptions> = {}): Promise<UpgradeResult> {
   return runLifecycle({ resolved: realConfig(p, c), options: realOptions(p, o) });
+}
+
+/** A real project with the user's config, remembered for `cleanupProjects`. */
+export async function trackedProject(projects: McpProject[], o: Parameters<typeof realProject>[0]): Promise<McpProject> {
+  const p = await realProject(o);
+  projects.push(p);
+  writeRealConfig(p);
+  return p;
+}
+
+/** Project and source, with mtimes: "nothing written" means this is identical afterwards. */
+const bothTrees = (p: McpProject) => ({ project: snapshotTree(p.project, { mtime: true }), source: snapshotTree(p.source, { mtime: true }) });
+
+/** The upgrade is refused in pre-flight because the installed server cannot start: exit 4, both ways out named, nothing written. */
+export async function assertServerRefused(p: McpProject, reason: RegExp): Promise<Array<{ code: string; message: string; fix: string }>> {
+  const before = bothTrees(p);
+  const r = await runCli(["--source", p.source, "--json"], { cwd: p.project, timeoutMs: 120_000 });
+  assert.is(r.code, EXIT.preflight, r.stdout + r.stderr);
+  const res = resultOf(r);
+  const errors = res.findings.filter((f: { level: string }) => f.level === "error");
+  const f = errors.find((e: { code: string }) => e.code === "SERVER_CANNOT_START");
+  assert.ok(f, `a SERVER_CANNOT_START finding in ${JSON.stringify(errors)}`);
+  assert.match(f.message, reason);
+  // Both ways out, with this project's exact paths.
+  assert.match(f.fix, `"${p.install}/venv/bin/python" -m pip install -r "${p.install}/mcp_server/requirements.txt"`);
+  assert.match(f.fix, "--no-validate");
+  assert.is(res.session_id, null);
+  assert.equal(bothTrees(p), before, "byte- and mtime-identical project and source");
+  return errors;
 }
