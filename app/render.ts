@@ -160,8 +160,8 @@ export function renderResult(r: UpgradeResult, sink: Sink = processSink): void {
   switch (r.status) {
     case "completed":
       sink.out(`${what} ${r.dry_run ? "finished, nothing was written" : "completed"} in ${ms(total)}${tail}`);
-      break;
       if (r.validation === "skipped") sink.out("The upgraded MCP server was not validated (--no-validate): check it before relying on it");
+      break;
     case "rolled_back":
       sink.out(`${what} failed and was rolled back; the installation is as it was${tail}`);
       break;
