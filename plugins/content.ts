@@ -96,7 +96,8 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
         const built = await plan(ctx);
         ctx.channels.set(ContentBase, built.base);
         const mine: ContentPlanX = built.plan;
-        await askInPreflight(ctx, mine);
+        // Questions only for a run that can go ahead: pre-flight problems are reported first.
+        if (!findings.errors.length) await askInPreflight(ctx, mine);
         reportPlanProblems(ctx, mine, findings);
         const merged: ContentPlanX = { ...incoming, ...mine, entries: [...incoming.entries, ...mine.entries] };
         if (ctx.dryRun && ctx.options.diff) merged.diffs = await diffsOf(ctx, built);
