@@ -1,13 +1,18 @@
 /**
  * Issue 9's figures, each as a ratio to a baseline measured in the same run, on the same tree:
  *
+ *   real       the real CLI with every built-in plugin (`--skip-deps --no-restart
+ *              --no-validate`): the fixture releases' upgrade (their content changes, the
+ *              server swapped) of the same installation from a real git source, and its
+ *              manual rollback, vs one `cp -a` + `sha256sum` of the installation
  *   upgrade    a whole upgrade (real upgrader and backup plugin, one process from start to
- *              exit) where ~100 content files change and mcp_server/ is swapped, vs one
- *              `cp -a` + `sha256sum` of the installation
+ *              exit) where ~100 content files change and mcp_server/ is swapped, vs the same
  *   rollback   `rollback` of that upgrade by hand (one process), vs the same baseline
  *   growth     bytes the backups folder grew by, vs the installation's bytes
  *   flat       rollback at 1k / 10k (/ 100k) installed files, 100 changed: vs the 1k one
- *   startup    `--help` and `status`, vs `node -e 0` (and `deno run` of an empty file)
+ *   startup    `--help`, `--version`, `status`, `backups list` of the built package
+ *              (`npm run build`; else through tsx), vs `node -e 0`; on Deno from the sources,
+ *              vs `deno run` of an empty file
  *
  * The upgrade's work (content edits, the swap) is done by a bench plugin declaring its scope
  * on the backup's scope channel, as the built-in plugins do; no source checkout is needed.
@@ -19,9 +24,12 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { generateInstall } from "./gen-install.ts";
+import { extractRelease, NEW_RELEASE, OLD_RELEASE } from "../demo/kit/assets.ts";
+import { fixtureScriptsDir, writeFixtureServer } from "../demo/kit/fixture-server.ts";
+import { copyTree } from "../demo/kit/tree.ts";
 
 const HERE = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(HERE), "..");
@@ -89,6 +97,29 @@ function changedFiles(installDir: string): string[] {
 }
 
 // ---- parent side ----------------------------------------------------------------------------
+/** A git source whose two commits are the fixture releases (with the fixture server), as the demo builds it. */
+function makeSource(dir: string): { old: string; now: string } {
+  fs.mkdirSync(dir, { recursive: true });
+  const git = (...a: string[]) => execFileSync("git", ["-c", "user.name=bench", "-c", "user.email=bench@example.invalid", ...a], { cwd: dir, encoding: "utf8" }).trim();
+  git("init", "-q", "-b", "main");
+  const commit = (release: string, server: "v1" | "v2") => {
+    extractRelease(release, dir);
+    for (const d of ["mcp_server", "scripts"]) fs.rmSync(path.join(dir, d), { recursive: true, force: true });
+    writeFixtureServer(server, path.join(dir, "mcp_server"));
+    copyTree(fixtureScriptsDir(server), path.join(dir, "scripts"));
+    git("add", "-A");
+    git("commit", "-qm", release);
+    return git("rev-parse", "HEAD");
+  };
+  return { old: commit(OLD_RELEASE, "v1"), now: commit(NEW_RELEASE, "v2") };
+}
+
+/** The CLI as a user runs it: the built package when there is one, else the sources through tsx. */
+function cliCommand(): { args: string[]; floor: () => number; floorName: string; label: string } {
+  const built = path.join(ROOT, "dist/app/bin.js");
+  if (fs.existsSync(built)) return { args: [built], floor: () => timed(process.execPath, ["-e", "0"]), floorName: "node -e 0", label: "node, built" };
+  return { args: ["--import", TSX, path.join(ROOT, "app/bin.ts")], floor: () => tsxNode(["-e", "0"]), floorName: "node --import tsx -e 0", label: "node, tsx loader" };
+}
 function timed(cmd: string, args: string[], cwd = ROOT): number {
   const t0 = performance.now();
   const r = spawnSync(cmd, args, { cwd, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, DENO_NO_UPDATE_CHECK: "1" } });
@@ -97,7 +128,9 @@ function timed(cmd: string, args: string[], cwd = ROOT): number {
   return ms;
 }
 
-const tsxNode = (args: string[]) => timed(process.execPath, ["--import", "tsx", ...args]);
+// By path: the real-CLI rows run in the generated project, where `tsx` does not resolve.
+const TSX = path.join(ROOT, "node_modules/tsx/dist/esm/index.mjs");
+const tsxNode = (args: string[]) => timed(process.execPath, ["--import", TSX, ...args]);
 const runOp = (op: string, root: string) => tsxNode([HERE, "--op", op, root]);
 
 function baseline(root: string, dest: string): number {
@@ -118,6 +151,25 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.le
 const ms = (x: number) => (x >= 10000 ? `${(x / 1000).toFixed(1)} s` : `${Math.round(x)} ms`);
 const row = (name: string, ours: number, base: number, baseName: string, limit: number) =>
   console.log(`| ${name} | ${ms(ours)} | ${baseName} ${ms(base)} | ${(ours / base).toFixed(2)}x | ≤ ${limit}x ${ours / base <= limit ? "ok" : "OVER"} |`);
+
+/** The real CLI's upgrade and rollback of the generated install, from the fixture releases' source. */
+function realUpgrade(work: string, root: string, rounds: number): { upgrade: number; rollback: number; changed: number; label: string } {
+  const source = path.join(work, "source");
+  const c = makeSource(source);
+  const install = path.join(root, ".agent-os");
+  // Installed by upstream's installer: VERSION.txt names the commit, no manifest of ours.
+  fs.writeFileSync(path.join(install, "VERSION.txt"), `version=1.3.0\ncommit=${c.old}\n`);
+  fs.rmSync(path.join(install, ".upgrade"), { recursive: true, force: true });
+  const changed = execFileSync("git", ["diff", "--name-only", c.old, c.now, "--", "universal"], { cwd: source, encoding: "utf8" }).trim().split("\n").length;
+  const cli = cliCommand();
+  const up: number[] = [];
+  const rb: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    up.push(timed(process.execPath, [...cli.args, "--source", source, "--on-conflict", "theirs", "--yes", "--skip-deps", "--no-restart", "--no-validate"], root));
+    rb.push(timed(process.execPath, [...cli.args, "rollback", "--yes"], root));
+  }
+  return { upgrade: median(up), rollback: median(rb), changed, label: cli.label };
+}
 
 async function main(): Promise<void> {
   const files = Number(process.env.AOU_BENCH_FILES ?? 17500);
@@ -143,6 +195,9 @@ async function main(): Promise<void> {
       rb.push(runOp("rollback", root));
     }
     const bm = median(base);
+    const real = realUpgrade(work, root, rounds);
+    row(`real CLI upgrade, ${g.files} files, ${real.changed} content files changed upstream + server swapped (${real.label})`, real.upgrade, bm, "cp -a + sha256sum", 0.3);
+    row(`real CLI rollback of it (${real.label})`, real.rollback, bm, "cp -a + sha256sum", 0.3);
     row(`whole upgrade, ${g.files} files, ${CHANGED + 1} changed + mcp_server swapped`, median(up), bm, "cp -a + sha256sum", 0.3);
     row("manual rollback, same install", median(rb), bm, "cp -a + sha256sum", 0.3);
     console.log(`| backups folder growth per upgrade | ${(grew / 1048576).toFixed(2)} MB | install ${(installBytes / 1048576).toFixed(1)} MB | ${(grew / installBytes).toFixed(3)}x | ≤ 0.1x ${grew / installBytes <= 0.1 ? "ok" : "OVER"} |`);
@@ -166,13 +221,11 @@ async function main(): Promise<void> {
     fs.writeFileSync(empty, "");
     const proj = path.join(work, "proj");
     fs.mkdirSync(path.join(proj, ".agent-os/standards"), { recursive: true });
-    const nodeFloor = median(Array.from({ length: 5 }, () => timed(process.execPath, ["-e", "0"])));
-    const built = fs.existsSync(path.join(ROOT, "dist/app/bin.js"));
-    const bin = built ? [path.join(ROOT, "dist/app/bin.js")] : ["--import", "tsx", path.join(ROOT, "app/bin.ts")];
-    const tsxFloor = built ? nodeFloor : median(Array.from({ length: 5 }, () => tsxNode(["-e", "0"])));
+    const cli = cliCommand();
+    const floor = median(Array.from({ length: 5 }, cli.floor));
     for (const args of [["--help"], ["--version"], ["status", "--target", proj], ["backups", "list", "--target", proj]]) {
-      const t = median(Array.from({ length: 5 }, () => timed(process.execPath, [...bin, ...args])));
-      row(`\`${args.slice(0, 2).filter((a) => a !== "--target").join(" ")}\` (node${built ? "" : ", tsx loader"})`, t, tsxFloor, built ? "node -e 0" : "node --import tsx -e 0", 2.5);
+      const t = median(Array.from({ length: 5 }, () => timed(process.execPath, [...cli.args, ...args])));
+      row(`\`${args.slice(0, 2).filter((a) => a !== "--target").join(" ")}\` (${cli.label})`, t, floor, cli.floorName, 2.5);
     }
     const deno = path.join(ROOT, "node_modules/.bin/deno");
     if (fs.existsSync(deno)) {

@@ -14,7 +14,7 @@ import type { ResolvedBase } from "./base.ts";
 import { askMissing } from "./decide.ts";
 import { missingLines, withLines } from "./gitignore.ts";
 import { sha256 } from "./hash.ts";
-import { type InstalledManifest, MANIFEST_SCHEMA_VERSION, writeManifestFile } from "./manifest.ts";
+import { type InstalledManifest, MANIFEST_SCHEMA_VERSION, statKey, writeManifestFile } from "./manifest.ts";
 import { mergeFile } from "./merge.ts";
 import type { ContentOptions, Decision, PromptFn } from "./options.ts";
 import { insideJoin, PathMap } from "./paths.ts";
@@ -234,6 +234,7 @@ export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
     version: plan.source.version,
     installed_at: new Date().toISOString(),
     files,
+    stats: statsOf(req.installDir, entries, files, req.base.readAt),
   };
   writeManifestFile(req.fs, req.pendingManifest, manifest);
   await req.journal("content:applied", { written, deleted });
@@ -254,6 +255,25 @@ export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
 }
 
 /** Folders emptied by deletions go too, up to (not including) their mapping's root. */
+/** ctime granularity (Deno reports whole seconds) plus clock slack: a change this close to the plan's read is not trusted. */
+const RACY_MS = 3000;
+
+/**
+ * The stats the next plan may trust (manifest.ts `stats`): files whose bytes the plan read
+ * and found equal to their manifest hash, and that have not changed since well before that
+ * read (their ctime). Files this upgrade wrote have a newer ctime and are read next time.
+ */
+function statsOf(installDir: string, entries: readonly ContentEntry[], files: Record<string, string>, readAt: number | undefined): Record<string, string> | undefined {
+  if (readAt === undefined) return undefined;
+  const stats: Record<string, string> = {};
+  for (const e of entries) {
+    if (!e.hashes.local || files[e.target] !== e.hashes.local) continue;
+    const st = fs.lstatSync(path.join(installDir, e.target), { throwIfNoEntry: false });
+    if (st?.isFile() && st.ctimeMs < readAt - RACY_MS) stats[e.target] = `${statKey(st)}:${e.opaque ? 1 : 0}`;
+  }
+  return stats;
+}
+
 function pruneEmptyDirs(req: ApplyRequest, pathMap: PathMap, dirs: Set<string>): void {
   const roots = new Set(pathMap.mappings.map((m) => insideJoin(req.installDir, m.to)));
   const sorted = [...dirs].sort((a, b) => b.length - a.length);

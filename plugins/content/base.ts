@@ -38,6 +38,10 @@ export interface ResolvedBase {
   infer?: (local: ReadonlyMap<string, string>) => Promise<ResolvedBase>;
   /** Installation path → sha256 of the installed content (for a git base: as far as `fill` has learnt). */
   hashes: Map<string, string>;
+  /** When the plan that resolved this base began reading files (epoch ms); manifest stats trust only files unchanged since well before. */
+  readAt?: number;
+  /** A manifest base: installation path → the stat recorded with its hash (manifest.ts `stats`). */
+  stats?: ReadonlyMap<string, string>;
   /** A git base: installation path → git blob id, so that most paths compare without reading the blob. */
   oids: Map<string, string> | null;
   /** Reads the base blobs of these paths and records their sha256 in `hashes` (a git base only). */
@@ -213,7 +217,8 @@ export async function resolveBase(input: BaseInput): Promise<ResolvedBase> {
         fix: "Fetch the source's full history (git fetch --unshallow) to merge against the installed version",
       });
     }
-    return { kind: "manifest", ref: commit, via: "installed-manifest", ...(known ? { commit: known } : {}), hashes, oids: null, fill: async () => {}, problems: [], warnings, contents: gitContents(input, known ?? undefined, hashes) };
+    const stats = new Map(Object.entries(m.manifest.stats ?? {}));
+    return { kind: "manifest", ref: commit, via: "installed-manifest", ...(known ? { commit: known } : {}), hashes, stats, oids: null, fill: async () => {}, problems: [], warnings, contents: gitContents(input, known ?? undefined, hashes) };
   }
 
   const version = readVersionFile(input.versionFile);

@@ -15,6 +15,7 @@ import type { ContentOptions, Decision, Mapping } from "./options.ts";
 import { insideJoin, matcher, PathMap } from "./paths.ts";
 import { classify, type ContentEntry, type ContentPlanX, countPlan } from "./plan.ts";
 import { type Problem, scanLocal, scanSource } from "./scan.ts";
+import { statKey } from "./manifest.ts";
 
 export interface PlanRequest {
   signal?: AbortSignal;
@@ -58,7 +59,20 @@ async function sourceFacts(root: string, signal?: AbortSignal): Promise<{ isGit:
   return { isGit: true, commit, version };
 }
 
+/**
+ * A local file's facts from the installed manifest, without reading it: when its stat is the
+ * one recorded with its hash (see manifest.ts `stats`). Null: read it.
+ */
+function recordedFacts(abs: string, recorded: string | undefined, hash: string | undefined): FileFacts | null {
+  if (!recorded || !hash) return null;
+  const st = fs.lstatSync(abs, { throwIfNoEntry: false });
+  if (!st?.isFile() || recorded !== `${statKey(st)}:0` && recorded !== `${statKey(st)}:1`) return null;
+  return { hash, size: st.size, opaque: recorded.endsWith(":1") };
+}
+
 export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
+  // Files changed after this instant may differ from what the plan read (manifest stats).
+  const readAt = Date.now();
   const opts = req.options;
   const threeWay: Mapping[] = opts.mappings.filter((m) => m.mode === "three-way");
   const pathMap = new PathMap(threeWay);
@@ -142,7 +156,8 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
     try {
       const withOid = base.oids !== null || base.infer !== undefined;
       // Synchronous for ordinary files: a promise per file is measurable at 10k files.
-      const lFacts = lf ? smallFileFacts(lf.abs, opts.largeFileBytes, withOid) ?? await fileFacts(lf.abs, opts.largeFileBytes, withOid) : null;
+      const lFacts = !lf ? null : (!withOid && recordedFacts(lf.abs, base.stats?.get(target), base.hashes.get(target))) ||
+        (smallFileFacts(lf.abs, opts.largeFileBytes, withOid) ?? await fileFacts(lf.abs, opts.largeFileBytes, withOid));
       const nFacts = nf ? smallFileFacts(nf.abs, opts.largeFileBytes, withOid) ?? await fileFacts(nf.abs, opts.largeFileBytes, withOid) : null;
       read.push({ target, owner, source: nf?.source, localAbs: lf?.abs, newAbs: nf?.abs, l: lFacts, n: nFacts });
     } catch (err) {
@@ -208,6 +223,7 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
     problems,
     warnings,
   };
+  base.readAt = readAt;
   return { plan, base };
 }
 

@@ -3,6 +3,11 @@
  * version and time of the last upgrade, and `{targetPath: sha256}` of what it installed.
  * It is the base of the next upgrade's three-way comparison, so a damaged one is reported,
  * never guessed around.
+ *
+ * `stats` is git's index trick: for files whose bytes were known to hash to their `files`
+ * entry when it was written, their size, mtime, ctime and inode. The next plan takes the
+ * recorded hash for a file whose stat is still the same instead of reading it (an edit
+ * always moves ctime, which no tool can set back). Absent or differing: the file is read.
  */
 import fs from "node:fs";
 import { z } from "zod";
@@ -13,14 +18,29 @@ import type { Problem } from "./scan.ts";
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 
+function isStringRecord(v: unknown): boolean {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  for (const k in v) if (typeof (v as Record<string, unknown>)[k] !== "string") return false;
+  return true;
+}
+
 export const InstalledManifest = z.looseObject({
   schema_version: z.literal(MANIFEST_SCHEMA_VERSION),
   source_commit: z.string().regex(/^[0-9a-f]{40}$/).nullable(),
   version: z.string().nullable(),
   installed_at: z.string().min(1),
-  files: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/, "expected a sha256 hex digest")),
+  // Checked by one loop, not a schema per entry (zod's record costs ~0.1 s at 10k files); digests in readInstalledManifest.
+  files: z.custom<Record<string, string>>(isStringRecord, "expected an object of paths to sha256 digests"),
+  stats: z.custom<Record<string, string>>(isStringRecord, "expected an object of paths to stat records").optional(),
 });
 export type InstalledManifest = z.infer<typeof InstalledManifest>;
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/** A file's identity for `stats`: any write, rename over it or chmod changes it. */
+export function statKey(st: fs.Stats): string {
+  return `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}`;
+}
 
 export type ManifestRead =
   | { kind: "absent" }
@@ -47,6 +67,10 @@ export function readInstalledManifest(file: string): ManifestRead {
     const first = r.error.issues.slice(0, 3).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
     return { kind: "invalid", problem: { code: "INSTALLED_MANIFEST_INVALID", message: `Cannot read the installed manifest ${file}: ${first}`, fix } };
   }
+  const badDigest = Object.entries(r.data.files).find(([, v]) => !SHA256.test(v));
+  if (badDigest) {
+    return { kind: "invalid", problem: { code: "INSTALLED_MANIFEST_INVALID", message: `Cannot read the installed manifest ${file}: files.${badDigest[0]}: expected a sha256 hex digest`, fix } };
+  }
   const unsafe = Object.keys(r.data.files).filter((k) => !isSafeRelative(k));
   if (unsafe.length) {
     return {
@@ -63,6 +87,7 @@ export function readInstalledManifest(file: string): ManifestRead {
 
 /** Writes a manifest atomically through the given fs (so a dry run's guard applies). */
 export function writeManifestFile(fsApi: FsApi, file: string, manifest: InstalledManifest): void {
-  const files = Object.fromEntries(Object.entries(manifest.files).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  writeAtomicVia(fsApi, file, JSON.stringify({ ...manifest, files }, null, 2) + "\n");
+  const sorted = (o: Record<string, string>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const { stats, ...rest } = manifest;
+  writeAtomicVia(fsApi, file, JSON.stringify({ ...rest, files: sorted(manifest.files), ...(stats ? { stats: sorted(stats) } : {}) }, null, 2) + "\n");
 }
