@@ -17,8 +17,8 @@
  * The upgrade's work (content edits, the swap) is done by a bench plugin declaring its scope
  * on the backup's scope channel, as the built-in plugins do; no source checkout is needed.
  *
- *     npm run bench                                   # 17.5k-file install; rollback at 1k and 10k
- *     AOU_BENCH_FILES=20000 AOU_BENCH_FLAT=1000,10000,100000 node --import tsx bench/scoped.ts
+ *     npm run bench                                   # 17.5k-file install; rollback at 1k, 10k, 100k
+ *     AOU_BENCH_FILES=20000 AOU_BENCH_FLAT=1000,10000 AOU_BENCH_ROUNDS=5 node --import tsx bench/scoped.ts
  * Trees go under $TMPDIR/aou-bench-scoped-*, removed at the end.
  */
 import fs from "node:fs";
@@ -153,7 +153,7 @@ const row = (name: string, ours: number, base: number, baseName: string, limit: 
   console.log(`| ${name} | ${ms(ours)} | ${baseName} ${ms(base)} | ${(ours / base).toFixed(2)}x | ≤ ${limit}x ${ours / base <= limit ? "ok" : "OVER"} |`);
 
 /** The real CLI's upgrade and rollback of the generated install, from the fixture releases' source. */
-function realUpgrade(work: string, root: string, rounds: number): { upgrade: number; rollback: number; changed: number; label: string } {
+function realUpgrade(work: string, root: string, rounds: number): { upgrade: number; rollback: number; changed: number; label: string; upgradeMem: number } {
   const source = path.join(work, "source");
   const c = makeSource(source);
   const install = path.join(root, ".agent-os");
@@ -168,12 +168,21 @@ function realUpgrade(work: string, root: string, rounds: number): { upgrade: num
     up.push(timed(process.execPath, [...cli.args, "--source", source, "--on-conflict", "theirs", "--yes", "--skip-deps", "--no-restart", "--no-validate"], root));
     rb.push(timed(process.execPath, [...cli.args, "rollback", "--yes"], root));
   }
-  return { upgrade: median(up), rollback: median(rb), changed, label: cli.label };
+  const upgradeMem = peakKb(process.execPath, [...cli.args, "--source", source, "--on-conflict", "theirs", "--yes", "--skip-deps", "--no-restart", "--no-validate"], root);
+  timed(process.execPath, [...cli.args, "rollback", "--yes"], root);
+  return { upgrade: median(up), rollback: median(rb), changed, label: cli.label, upgradeMem };
+}
+
+/** Peak resident memory (KB) of a command and the children it waited for (GNU time's %M). */
+function peakKb(cmd: string, args: string[], cwd: string): number {
+  const r = spawnSync("/usr/bin/time", ["-f", "%M", cmd, ...args], { cwd, encoding: "utf8", stdio: ["ignore", "ignore", "pipe"] });
+  if (r.status !== 0) throw new Error(`${cmd} exited ${r.status}: ${r.stderr}`);
+  return Number(r.stderr.trim().split("\n").pop());
 }
 
 async function main(): Promise<void> {
   const files = Number(process.env.AOU_BENCH_FILES ?? 17500);
-  const flat = (process.env.AOU_BENCH_FLAT ?? "1000,10000").split(",").map(Number);
+  const flat = (process.env.AOU_BENCH_FLAT ?? "1000,10000,100000").split(",").map(Number);
   const rounds = Number(process.env.AOU_BENCH_ROUNDS ?? 3);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "aou-bench-scoped-"));
   try {
@@ -198,6 +207,9 @@ async function main(): Promise<void> {
     const real = realUpgrade(work, root, rounds);
     row(`real CLI upgrade, ${g.files} files, ${real.changed} content files changed upstream + server swapped (${real.label})`, real.upgrade, bm, "cp -a + sha256sum", 0.3);
     row(`real CLI rollback of it (${real.label})`, real.rollback, bm, "cp -a + sha256sum", 0.3);
+    const baseMem = peakKb("bash", ["-c", `cp -a .agent-os ${JSON.stringify(path.join(work, "cp-mem"))} && cd ${JSON.stringify(path.join(work, "cp-mem"))} && find . -type f -print0 | xargs -0 sha256sum > /dev/null`], root);
+    fs.rmSync(path.join(work, "cp-mem"), { recursive: true, force: true });
+    console.log(`| peak memory of the real CLI upgrade | ${(real.upgradeMem / 1024).toFixed(0)} MiB | cp -a + sha256sum ${(baseMem / 1024).toFixed(1)} MiB | ${(real.upgradeMem / baseMem).toFixed(1)}x | (reported) |`);
     row(`whole upgrade, ${g.files} files, ${CHANGED + 1} changed + mcp_server swapped`, median(up), bm, "cp -a + sha256sum", 0.3);
     row("manual rollback, same install", median(rb), bm, "cp -a + sha256sum", 0.3);
     console.log(`| backups folder growth per upgrade | ${(grew / 1048576).toFixed(2)} MB | install ${(installBytes / 1048576).toFixed(1)} MB | ${(grew / installBytes).toFixed(3)}x | ≤ 0.1x ${grew / installBytes <= 0.1 ? "ok" : "OVER"} |`);
