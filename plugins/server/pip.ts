@@ -7,7 +7,6 @@
 import { tiedToUs } from "../../core/children.ts";
 import { spawn } from "node:child_process";
 import net from "node:net";
-import { $ } from "zx";
 
 export interface CommandOutcome {
   command: string[];
@@ -30,6 +29,8 @@ export async function runCommand(command: readonly string[], options: RunOptions
   const started = Date.now();
   // pip keeps writing into the venv: if we are killed, it must not outlive us.
   const [bin, ...args] = tiedToUs(command);
+  // Loaded here, not at the top: most commands (and upgrades with --skip-deps) never run pip.
+  const { $ } = await import("zx");
   const shell = $({
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
