@@ -66,10 +66,12 @@ try {
   const project = path.join(root, "proj");
   const install = path.join(project, ".agent-os");
   const manifest: Record<string, string> = {};
+  const sourceOf: Record<string, string> = {};
   for (let i = 0; i < FILES; i++) {
     const data = body(i, 1);
     write(install, targetOf(relOf(i)), data);
     manifest[targetOf(relOf(i))] = createHash("sha256").update(data).digest("hex");
+    sourceOf[targetOf(relOf(i))] = relOf(i);
   }
   fs.writeFileSync(path.join(install, "VERSION.txt"), `commit=${oldCommit}\n`);
   write(install, "mcp_server/__init__.py", "VERSION = 1\n");
@@ -120,7 +122,8 @@ try {
   const stats: Record<string, string> = {};
   for (const [target, hash] of Object.entries(manifest)) {
     const abs = path.join(install, target);
-    if (createHash("sha256").update(fs.readFileSync(abs)).digest("hex") === hash) stats[target] = `${statKey(fs.lstatSync(abs))}:0`;
+    // Unedited, so upstream's file at the installed commit: the source path goes with it.
+    if (createHash("sha256").update(fs.readFileSync(abs)).digest("hex") === hash) stats[target] = `${statKey(fs.lstatSync(abs))}:0:${sourceOf[target]}`;
   }
   fs.writeFileSync(request.installedManifest, manifestOf(stats));
   const statsMs = await time("base: manifest + stats");

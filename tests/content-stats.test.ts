@@ -7,7 +7,7 @@ import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { buildPlan } from "../plugins/content/build.ts";
-import { statKey } from "../plugins/content/manifest.ts";
+import { parseStatRecord, statKey } from "../plugins/content/manifest.ts";
 import { ContentOptions } from "../plugins/content/options.ts";
 import { runCli } from "./helpers/cli.ts";
 import { installUniversal, makeSourceRepo, NEW, OLD, release, sha, tmpDir } from "./helpers/content-project.ts";
@@ -52,7 +52,7 @@ test("an upgrade records stats for the files it did not write, each the file's s
     assert.ok(written.length > 0, "the upgrade wrote no file");
     for (const [t, rec] of Object.entries(stats)) {
       const abs = path.join(p.install, t);
-      assert.is(rec.replace(/:[01]$/, ""), statKey(fs.lstatSync(abs)), t);
+      assert.is(parseStatRecord(rec)?.key, statKey(fs.lstatSync(abs)), t);
       assert.is(sha(fs.readFileSync(abs)), files[t], `${t}: a stat is recorded only for bytes that hash to the manifest's entry`);
     }
     // The kept edit differs from its manifest hash (the new upstream version): no stat for it.
@@ -90,6 +90,35 @@ test("the next plan takes the recorded hash of a file whose stat is unchanged, a
     assert.is(entry(trusted).hashes.local, fake, "the unchanged file was read instead of trusted");
     assert.is(entry(edited).hashes.local, sha(bytes), "the edited file was trusted instead of read");
     assert.is.not(entry(edited).action, "unchanged");
+  } finally {
+    fs.rmSync(p.root, { recursive: true, force: true });
+  }
+});
+
+test("the source's copy is not read either when git says upstream left that path alone; a path changed since, or edited in the work tree, is read", async () => {
+  const p = await upgradedProject();
+  try {
+    const stats = p.manifest.stats as Record<string, string>;
+    const [target, rec] = Object.entries(stats).find(([t, r]) => t.endsWith(".md") && parseStatRecord(r)!.upstream !== "")!;
+    const source = parseStatRecord(rec)!.upstream;
+    const fake = "e".repeat(64);
+    fs.writeFileSync(p.manifestFile, JSON.stringify({ ...p.manifest, files: { ...p.manifest.files, [target]: fake } }));
+    const entry = async () => (await planOf(p)).plan.entries.find((e) => e.target === target)!;
+
+    const untouched = await entry();
+    assert.equal(untouched.hashes, { base: fake, local: fake, new: fake }, "the source's copy was read");
+    assert.is(untouched.action, "unchanged");
+
+    // Edited in the source's work tree, not committed: git's index check sends it to be read.
+    const abs = path.join(p.source, source);
+    fs.appendFileSync(abs, "\nUpstream work in progress.\n");
+    assert.is((await entry()).hashes.new, sha(fs.readFileSync(abs)));
+
+    // Committed upstream: the blob differs from the installed commit's.
+    execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qam", "upstream edit"], { cwd: p.source });
+    const changed = await entry();
+    assert.is(changed.hashes.new, sha(fs.readFileSync(abs)));
+    assert.is(changed.action, "update");
   } finally {
     fs.rmSync(p.root, { recursive: true, force: true });
   }

@@ -269,7 +269,11 @@ function statsOf(installDir: string, entries: readonly ContentEntry[], files: Re
   for (const e of entries) {
     if (!e.hashes.local || files[e.target] !== e.hashes.local) continue;
     const st = fs.lstatSync(path.join(installDir, e.target), { throwIfNoEntry: false });
-    if (st?.isFile() && st.ctimeMs < readAt - RACY_MS) stats[e.target] = `${statKey(st)}:${e.opaque ? 1 : 0}`;
+    if (!st?.isFile() || st.ctimeMs >= readAt - RACY_MS) continue;
+    // Equal to upstream's file at this upgrade's commit: the next plan can also skip reading
+    // the source's copy when git says upstream left that path alone (build.ts).
+    const upstream = e.source && e.hashes.local === e.hashes.new ? e.source : "";
+    stats[e.target] = `${statKey(st)}:${e.opaque ? 1 : 0}:${upstream}`;
   }
   return stats;
 }

@@ -8,14 +8,14 @@ import path from "node:path";
 import type { ConflictPolicy } from "../../core/types.ts";
 import { resolveBase, type ResolvedBase } from "./base.ts";
 import { staticDeciderOf } from "./decide.ts";
-import { renamesBetween, runGit } from "./gitobj.ts";
+import { renamesBetween, runGit, unchangedSince } from "./gitobj.ts";
 import { missingLines, standardLines } from "./gitignore.ts";
 import { type FileFacts, fileFacts, modeOf, smallFileFacts } from "./hash.ts";
 import type { ContentOptions, Decision, Mapping } from "./options.ts";
 import { insideJoin, matcher, PathMap } from "./paths.ts";
 import { classify, type ContentEntry, type ContentPlanX, countPlan } from "./plan.ts";
 import { type Problem, scanLocal, scanSource } from "./scan.ts";
-import { statKey } from "./manifest.ts";
+import { parseStatRecord, statKey } from "./manifest.ts";
 
 export interface PlanRequest {
   signal?: AbortSignal;
@@ -63,11 +63,14 @@ async function sourceFacts(root: string, signal?: AbortSignal): Promise<{ isGit:
  * A local file's facts from the installed manifest, without reading it: when its stat is the
  * one recorded with its hash (see manifest.ts `stats`). Null: read it.
  */
-function recordedFacts(abs: string, recorded: string | undefined, hash: string | undefined): FileFacts | null {
+function recordedFacts(abs: string, recorded: string | undefined, hash: string | undefined): (FileFacts & { upstream: string }) | null {
   if (!recorded || !hash) return null;
   const st = fs.lstatSync(abs, { throwIfNoEntry: false });
-  if (!st?.isFile() || recorded !== `${statKey(st)}:0` && recorded !== `${statKey(st)}:1`) return null;
-  return { hash, size: st.size, opaque: recorded.endsWith(":1") };
+  // A prefix test first: parsing 10k records that mostly match would cost more than the stat.
+  const key = st?.isFile() ? statKey(st) : null;
+  if (!key || !recorded.startsWith(key + ":")) return null;
+  const rec = parseStatRecord(recorded);
+  return rec ? { hash, size: st!.size, opaque: rec.opaque, upstream: rec.upstream } : null;
 }
 
 export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
@@ -109,6 +112,11 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
   const unsafeTargets = new Set(problems.filter((p) => p.target).map((p) => p.target!));
   const unsafeList = [...unsafeTargets];
 
+  // Upstream paths git vouches are unchanged since the installed commit: with an unchanged
+  // local copy that was upstream's file, the source's copy need not be read either.
+  const untouched = base.kind === "manifest" && base.commit && base.stats?.size
+    ? await unchangedSince(req.sourceRoot, base.commit, threeWay.map((m) => m.from), req.signal)
+    : null;
   const localSymlinks = new Set([...l.files.values()].filter((f) => f.symlink).map((f) => f.target));
   const localFiles = new Set(l.files.keys());
   const decide = staticDeciderOf(opts.rules, req.policy, req.decisions);
@@ -156,9 +164,12 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
     try {
       const withOid = base.oids !== null || base.infer !== undefined;
       // Synchronous for ordinary files: a promise per file is measurable at 10k files.
-      const lFacts = !lf ? null : (!withOid && recordedFacts(lf.abs, base.stats?.get(target), base.hashes.get(target))) ||
-        (smallFileFacts(lf.abs, opts.largeFileBytes, withOid) ?? await fileFacts(lf.abs, opts.largeFileBytes, withOid));
-      const nFacts = nf ? smallFileFacts(nf.abs, opts.largeFileBytes, withOid) ?? await fileFacts(nf.abs, opts.largeFileBytes, withOid) : null;
+      const recorded = lf && !withOid ? recordedFacts(lf.abs, base.stats?.get(target), base.hashes.get(target)) : null;
+      const lFacts = !lf ? null : recorded ?? (smallFileFacts(lf.abs, opts.largeFileBytes, withOid) ?? await fileFacts(lf.abs, opts.largeFileBytes, withOid));
+      // Same path upstream then and now, and not a link in the source: the bytes are the local ones.
+      const sameUpstream = recorded && nf && recorded.upstream === nf.source && untouched?.has(nf.source) && nf.abs === path.join(req.sourceRoot, nf.source);
+      const nFacts = !nf ? null : sameUpstream ? { hash: recorded.hash, size: recorded.size, opaque: recorded.opaque }
+        : smallFileFacts(nf.abs, opts.largeFileBytes, withOid) ?? await fileFacts(nf.abs, opts.largeFileBytes, withOid);
       read.push({ target, owner, source: nf?.source, localAbs: lf?.abs, newAbs: nf?.abs, l: lFacts, n: nFacts });
     } catch (err) {
       problems.push({ code: "CONTENT_PLAN_ERROR", target, message: `Cannot read ${target}: ${(err as Error).message}`, fix: "Check the file's permissions, then run the upgrade again" });

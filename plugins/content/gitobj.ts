@@ -78,6 +78,33 @@ export async function lsTree(repo: string, commit: string, dirs: readonly string
 }
 
 /**
+ * Source paths under `dirs` whose work-tree file is, by git's own index check, the blob the
+ * commit `base` has at the same path: upstream did not change them since `base`. A path
+ * whose file may differ from its index entry (`git diff-files`, racy entries re-hashed by
+ * git) is left out, so is one git cannot vouch for; null when git cannot answer at all.
+ */
+export async function unchangedSince(repo: string, base: string, dirs: readonly string[], signal?: AbortSignal): Promise<Set<string> | null> {
+  if (dirs.length === 0) return new Set();
+  const [index, dirty, tree] = await Promise.all([
+    runGit(["-C", repo, "ls-files", "--stage", "-z", "--full-name", "--", ...dirs], { signal }),
+    runGit(["-C", repo, "diff-files", "--name-only", "-z", "--", ...dirs], { signal }),
+    lsTree(repo, base, dirs, signal).catch(() => null),
+  ]);
+  if (index.code !== 0 || dirty.code !== 0 || !tree) return null;
+  const atBase = new Map(tree.map((b) => [b.path, b.oid]));
+  const out = new Set<string>();
+  for (const rec of index.stdout.toString("utf8").split("\0")) {
+    // "<mode> <oid> <stage>\t<path>"; stage 0 only (a conflicted path has 1–3).
+    const tab = rec.indexOf("\t");
+    const [mode, oid, stage] = rec.slice(0, tab).split(" ");
+    const p = rec.slice(tab + 1);
+    if (stage === "0" && (mode === "100644" || mode === "100755") && atBase.get(p) === oid) out.add(p);
+  }
+  for (const p of dirty.stdout.toString("utf8").split("\0")) out.delete(p);
+  return out;
+}
+
+/**
  * Contents of objects by name (an oid, or `<commit>:<path>`); a missing object maps to null.
  * Names must not contain a newline: that is the batch protocol's separator.
  */

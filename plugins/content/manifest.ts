@@ -8,6 +8,9 @@
  * entry when it was written, their size, mtime, ctime and inode. The next plan takes the
  * recorded hash for a file whose stat is still the same instead of reading it (an edit
  * always moves ctime, which no tool can set back). Absent or differing: the file is read.
+ * A record is `<size>:<mtimeMs>:<ctimeMs>:<ino>:<opaque 0|1>:<source path>`, the source path
+ * set only when the bytes were upstream's file at `source_commit` (build.ts then also spares
+ * the source's copy of a path git says is unchanged since).
  */
 import fs from "node:fs";
 import { z } from "zod";
@@ -40,6 +43,19 @@ const SHA256 = /^[0-9a-f]{64}$/;
 /** A file's identity for `stats`: any write, rename over it or chmod changes it. */
 export function statKey(st: fs.Stats): string {
   return `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}`;
+}
+
+export interface StatRecord {
+  key: string;
+  opaque: boolean;
+  /** The source path whose file at `source_commit` these bytes are; "" when not upstream's. */
+  upstream: string;
+}
+
+export function parseStatRecord(rec: string): StatRecord | null {
+  const parts = rec.split(":");
+  if (parts.length < 6) return null;
+  return { key: parts.slice(0, 4).join(":"), opaque: parts[4] === "1", upstream: parts.slice(5).join(":") };
 }
 
 export type ManifestRead =
