@@ -11,6 +11,7 @@ import { isUpgradeError } from "../core/errors.ts";
 import { applyPlugins, definePlugin } from "../core/plugin.ts";
 import type { ContentPlan } from "../core/types.ts";
 import { contentPlugin } from "../plugins/content.ts";
+import { isSafeRelative } from "../plugins/content/paths.ts";
 import type { PromptRequest } from "../plugins/content/options.ts";
 import { git, installUniversal, makeCtx, makeSourceRepo, read, removeTemps, runTaps, tmpDir, writeTree } from "./helpers/content-project.ts";
 import { snapshotTree } from "../demo/kit/tree.ts";
@@ -58,6 +59,13 @@ test("a source symlink to a file inside the source installs that file's bytes, n
   const installed = path.join(s.install, "standards/universal/alias.md");
   assert.not.ok(fs.lstatSync(installed).isSymbolicLink());
   assert.is(read(installed), NEW["standards/a.md"]);
+});
+
+test("isSafeRelative: relative, normalised, /-separated paths only", () => {
+  const safe = ["a/b.md", "a", "..a/b", "a/..b", "a/b..", ".hidden/x", "a/.b/c", "caf\u00e9.md"];
+  const unsafe = ["", "/a", "a/", "a//b", "./a", "a/./b", "a/.", ".", "..", "../a", "a/../b", "a/..", "a\\b", "a\0b", "C:x", "c:/x"];
+  assert.equal(safe.filter((p) => !isSafeRelative(p)), []);
+  assert.equal(unsafe.filter((p) => isSafeRelative(p)), []);
 });
 
 test("an installed manifest naming paths outside the installation is refused", async () => {
