@@ -68,9 +68,9 @@ function spawnLog(log: Logger): (entry: LogEntry) => void {
 }
 
 /**
- * zx, loaded on the first `ctx.$`: no built-in plugin shells out through it, and loading it
- * costs ~0.15 s of every command's start. Its CommonJS build loads synchronously, so `ctx.$`
- * stays a plain property read for plugins.
+ * zx, loaded on the first `ctx.$` (pre-flight's git checks): a command that never shells
+ * out through it (rollback, a resume past phase 0) does not pay the ~0.15 s it costs to load.
+ * Its CommonJS build loads synchronously, so `ctx.$` stays a plain property read for plugins.
  */
 function lazyShell(init: ContextInit): () => Shell {
   let shell: Shell | undefined;
