@@ -5,7 +5,6 @@ import type { Command } from "commander";
 import type { ResolvedConfig } from "../core/config.ts";
 import type { LogEvent } from "../core/log.ts";
 import { isInteractiveTerminal } from "../core/runtime.ts";
-import { readDecisionsFile } from "../plugins/content/decide.ts";
 import type { ConflictPolicy, RunOptions } from "../core/types.ts";
 import type { Sink } from "./render.ts";
 
@@ -54,8 +53,10 @@ export async function renderer(g: GlobalFlags, sink: Sink): Promise<(e: LogEvent
 }
 
 /** CLI flags over config values over defaults. */
-export function runOptions(cmd: Command, g: GlobalFlags, resolved: ResolvedConfig, cwd: string): RunOptions {
+export async function runOptions(cmd: Command, g: GlobalFlags, resolved: ResolvedConfig, cwd: string): Promise<RunOptions> {
   const o = cmd.opts() as Record<string, unknown>;
+  // Loaded only for --decisions: every command imports this module, and decide.ts brings zod and the content plugin's options.
+  const decisions = o.decisions ? (await import("../plugins/content/decide.ts")).readDecisionsFile(path.resolve(cwd, o.decisions as string)) : undefined;
   const c = resolved.config;
   const fromCli = (k: string) => cmd.getOptionValueSource(k) === "cli";
   const source = (o.source as string | undefined) ?? c.source ?? null;
@@ -65,7 +66,7 @@ export function runOptions(cmd: Command, g: GlobalFlags, resolved: ResolvedConfi
     dryRun: Boolean(o.dryRun),
     diff: Boolean(o.diff),
     onConflict: (o.onConflict as ConflictPolicy | undefined) ?? c.onConflict ?? null,
-    ...(o.decisions ? { decisions: readDecisionsFile(path.resolve(cwd, o.decisions as string)) } : {}),
+    ...(decisions ? { decisions } : {}),
     yes: Boolean(g.yes),
     json: Boolean(g.json),
     restart: fromCli("restart") ? Boolean(o.restart) : c.restart ?? true,

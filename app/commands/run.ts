@@ -9,7 +9,7 @@ import type { Sink } from "../render.ts";
 export async function upgradeCommand(cmd: Command, cwd: string, sink: Sink): Promise<number> {
   const g = globals(cmd);
   const resolved = await loadConfig(cwd, g);
-  const options = runOptions(cmd, g, resolved, cwd);
+  const options = await runOptions(cmd, g, resolved, cwd);
   if (options.diff && !options.dryRun) throw new UpgradeError("USAGE", "Cannot use --diff without --dry-run", { hint: "Add --dry-run to see the diffs of the plan" });
   const result = await runLifecycle({ resolved, options }, { onEvent: await renderer(g, sink), handleSignals: true });
   return result.exit_code;
@@ -18,7 +18,7 @@ export async function upgradeCommand(cmd: Command, cwd: string, sink: Sink): Pro
 export async function resumeCommand(cmd: Command, session: string | null, cwd: string, sink: Sink): Promise<number> {
   const g = globals(cmd);
   const resolved = await loadConfig(cwd, g);
-  const options = runOptions(cmd, g, resolved, cwd);
+  const options = await runOptions(cmd, g, resolved, cwd);
   const result = await runLifecycle({ resolved, options, resume: { sessionId: session, overrides: resumeOverrides(cmd) } }, { onEvent: await renderer(g, sink), handleSignals: true });
   return result.exit_code;
 }
@@ -32,7 +32,7 @@ async function askYesNo(question: string): Promise<boolean> {
 export async function rollbackCommand(cmd: Command, o: { to?: string; session?: string }, cwd: string, sink: Sink): Promise<number> {
   const g = globals(cmd);
   const resolved = await loadConfig(cwd, g);
-  const options = runOptions(cmd, g, resolved, cwd);
+  const options = await runOptions(cmd, g, resolved, cwd);
   const confirm = options.interactive ? askYesNo : undefined;
   const r = await runManualRollback({ resolved, options, backupId: o.to ?? null, sessionId: o.session ?? null }, { onEvent: await renderer(g, sink), handleSignals: false, confirm });
   const err = r.outcome.rollbackError ?? (r.outcome.status === "aborted" ? r.outcome.error : undefined);
