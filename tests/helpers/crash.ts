@@ -71,6 +71,19 @@ const VOLATILE: RegExp[] = [
   /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g,
 ];
 
+/**
+ * The installed manifest without its `stats`: a cache of inodes and times (which files it
+ * covers depends on how long ago they last changed), not content. Unparsable: as it is.
+ */
+function withoutStats(text: string): string {
+  try {
+    const { stats: _cache, ...rest } = JSON.parse(text);
+    return JSON.stringify(rest);
+  } catch {
+    return text;
+  }
+}
+
 /** Every path under the project (minus our records) with its bytes' hash; `normalize` blanks volatile values. */
 export function treeHash(project: string, normalize: boolean): Map<string, string> {
   const out = new Map<string, string>();
@@ -86,6 +99,7 @@ export function treeHash(project: string, normalize: boolean): Map<string, strin
       } else if (st.isSymbolicLink()) out.set(r, `link ${fs.readlinkSync(path.join(project, r))}`);
       else {
         let data = fs.readFileSync(path.join(project, r)).toString("latin1");
+        if (normalize && r.endsWith("installed-manifest.json")) data = withoutStats(data);
         if (normalize) for (const re of VOLATILE) data = data.replace(re, "#");
         out.set(r, `file ${mode} ${createHash("sha256").update(data, "latin1").digest("hex")}`);
       }
