@@ -119,12 +119,19 @@ export function treeDiff(want: Map<string, string>, got: Map<string, string>): s
 /** Names our atomic writers and stagers use for work in progress (any of them left = not exact). */
 export const TEMP_NAME = /\.tmp$|\.tmp\.|\.staged-|\.old-|\.pending\.json$|\.takeover$/;
 
+/**
+ * A backup's copies of the files it holds: faithful copies of what was there, such as the
+ * pending manifest of an upgrade stopped in its cleanup that a manual rollback kept as
+ * "before rollback". The backup's own files (its manifest and their temp files) are checked.
+ */
+const BACKUP_COPIES = /(^|\/)\.backups\/[^/]+\/(install|project)\//;
+
 export function tempFiles(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, e.name);
-      if (TEMP_NAME.test(e.name)) out.push(path.relative(dir, p));
+      if (TEMP_NAME.test(e.name) && !BACKUP_COPIES.test(path.relative(dir, p))) out.push(path.relative(dir, p));
       if (e.isDirectory() && !e.isSymbolicLink()) walk(p);
     }
   };
