@@ -162,6 +162,7 @@ export async function createSnapshot(layout: Layout, roots: Root[], opts: Snapsh
     const tCopied = performance.now();
     const verifyStarted = Date.now();
     await verifyCopies(walked.table, files, dir, opts);
+    if (opts.signal?.aborted) throw interrupted(opts.signal);
     const tVerified = performance.now();
     const sync: SnapshotResult["sync"] = opts.sync === false ? "none" : syncFilesystem(dir, () => files.map((i) => path.join(dir, walked.table.keys[i])));
     const tSynced = performance.now();
