@@ -11,7 +11,7 @@
  *    (Renaming whole backed-up folders into place would be O(1), but it consumes the backup,
  *    which must stay restorable; and it would still have to check every file of the backup.)
  * 2. Stage: every file to restore is copied from the backup into `.backups/.restore-*`,
- *    hashed on the way and compared with the manifest, with its mode and mtime, and fsynced.
+ *    hashed on the way and compared with the manifest, with its mode and mtime, then flushed to disk (one syncfs).
  *    A damaged copy stops the rollback here, with nothing live changed.
  * 3. Commit: remove what the upgrade created, create folders, rename staged files over the
  *    live ones (atomic per file), recreate links, then fix modes and folder times.
@@ -30,7 +30,7 @@ import { pidAlive } from "../../core/proc.ts";
 import { ctimeOf, type EntryTable, K_DIR, K_FILE, K_LINK, type Manifest, mtimeOf, readManifest } from "./manifest.ts";
 import { copyHashed, hashFile, inSlices } from "./copy.ts";
 import { absOf, assertNoLinkedParents } from "./roots.ts";
-import { lstatOrNull, rmForce } from "./fsutil.ts";
+import { lstatOrNull, rmForce, syncFilesystem } from "./fsutil.ts";
 import { describeProblems, verifySnapshot, type VerifyMode, type VerifyProblem } from "./verify.ts";
 
 export interface RestoreOptions {
@@ -188,7 +188,7 @@ async function settleHashChecks(layout: Layout, m: Manifest, plan: Plan, opts: R
 
 /**
  * Copies each file to restore from the backup into the staging folder (as `<n>`, its place
- * in `files`), with its recorded mode and mtime, fsynced, hashed on the way; a copy whose
+ * in `files`), with its recorded mode and mtime, hashed on the way, then flushed to disk; a copy whose
  * hash is not the manifest's stops the rollback before anything live changed. Returns the bytes staged.
  */
 async function stageFiles(dir: string, m: Manifest, files: number[], stage: string, opts: RestoreOptions): Promise<number> {
@@ -199,12 +199,14 @@ async function stageFiles(dir: string, m: Manifest, files: number[], stage: stri
   let bytes = 0;
   await inSlices(files, (i, n) => {
     const key = t.keys[i];
-    const r = copyHashed(path.join(dir, key), path.join(stage, String(n)), { clone: false, sync: true, mode: t.mode(i), mtimeMs: t.mtimeMs(i) });
+    const r = copyHashed(path.join(dir, key), path.join(stage, String(n)), { clone: false, sync: false, mode: t.mode(i), mtimeMs: t.mtimeMs(i) });
     if (r.err) bad.push({ path: key, problem: r.err.code === "ENOENT" ? "missing from the backup" : `cannot be read (${r.err.code}: ${r.err.message})` });
     else if (r.ok.sha !== t.shaHex(i)) bad.push({ path: key, problem: `content differs from MANIFEST.json (sha256 ${r.ok.sha.slice(0, 12)}…, expected ${t.shaHex(i).slice(0, 12)}…)` });
     else bytes += r.ok.size;
   }, { slice: opts.batchSize, onSlice: (d) => opts.onProgress?.("stage", d, files.length) });
   if (bad.length) throw damagedBackupError(m.backup_id, dir, bad);
+  // One flush of the filesystem, not an fsync per file (serial fsyncs dominated staging).
+  syncFilesystem(stage, () => files.map((_, n) => path.join(stage, String(n))));
   fsyncDir(stage);
   return bytes;
 }
