@@ -1,8 +1,8 @@
 /**
  * Backup and rollback benchmark (issue 3). For each size, on the same generated tree:
  *   baseline  `cp -a` of the backed-up paths, then `sha256sum` of every copied file
- *   ours      backup + verify (createSnapshot: copy hashed in one pass, re-read and checked),
- *             with and without the final filesystem flush (syncfs)
+ *   ours      backup + verify (createSnapshot: copy hashed in one pass, re-read and checked,
+ *             then the filesystem flushed)
  *   rollback  after a realistic upgrade (content edits, server swap, pip replacing packages),
  *             then a second rollback that must find nothing to do
  * Each measured step runs in its own process, so its peak memory (VmHWM) is its own.
@@ -10,6 +10,9 @@
  *     node --import tsx bench/backup.ts                        # realistic install (~6k files)
  *     node --import tsx bench/backup.ts --sizes 5000,20000,100000 --bytes-per-file 10k
  *     node --import tsx bench/backup.ts --files 100000 --bytes 1G --rounds 1
+ *     node --import tsx bench/backup.ts --sizes 700,1600 --compare /tmp/old-checkout
+ * `--compare <dir>` (a checkout of another commit, with node_modules) measures that code's
+ * backup and rollback too, alternated with this one's in the same run, on the same tree.
  * Trees go under $TMPDIR/aou-bench-*, removed at the end (unless --keep).
  */
 import fs from "node:fs";
@@ -41,11 +44,7 @@ async function child(op: string, root: string): Promise<void> {
   const t0 = performance.now();
   let extra: Record<string, unknown> = {};
   if (op === "idle") {
-    // The floor: this runtime with the modules loaded and a pool started, before any work.
-    const { FilePool } = await import("../plugins/backup/pool.ts");
-    const pool = new FilePool();
-    await pool.hash([HERE]);
-    await pool.close();
+    // The floor: this runtime with the modules loaded, before any work.
   } else if (op === "backup" || op === "backup-nosync") {
     const r = await createSnapshot(layout, resolveRoots(layout, [], { include: [...DEFAULT_INSTALL_PATHS], includeProject: [...DEFAULT_PROJECT_PATHS], exclude: [] }), { sessionId: null, sync: op === "backup" });
     extra = { id: r.id, files: r.manifest.file_count, bytes: r.manifest.total_size, method: r.manifest.method, timings: r.timings };
@@ -64,12 +63,16 @@ const isDeno = typeof (process.versions as Record<string, string | undefined>).d
 /** The runtime of the measured steps: this one, or `--child-runtime node|deno`. */
 let childRuntime: "node" | "deno" = isDeno ? "deno" : "node";
 
-function runChild(op: string, root: string): Promise<Record<string, unknown> & { ms: number; peak: number }> {
+type Measured = Record<string, unknown> & { ms: number; peak: number };
+
+/** Runs one measured step in a child, with this tree's code or (`code`) another checkout's. */
+function runChild(op: string, root: string, code: string = ROOT): Promise<Measured> {
   const deno = childRuntime === "deno";
   const cmd = deno ? (isDeno ? process.execPath : path.join(ROOT, "node_modules/.bin/deno")) : isDeno ? "node" : process.execPath;
-  const argv = deno ? ["run", "-A", HERE, "--op", op, root] : ["--import", "tsx", HERE, "--op", op, root];
+  const script = path.join(code, "bench", "backup.ts");
+  const argv = deno ? ["run", "-A", script, "--op", op, root] : ["--import", "tsx", script, "--op", op, root];
   return new Promise((resolve, reject) => {
-    const c = spawn(cmd, argv, { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+    const c = spawn(cmd, argv, { cwd: code, stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     c.stdout.on("data", (b: Buffer) => (out += b));
     c.on("exit", (code) => {
@@ -180,10 +183,11 @@ async function main(argv: string[]): Promise<void> {
   const keep = argv.includes("--keep");
   if (arg("--child-runtime") === "deno" || arg("--child-runtime") === "node") childRuntime = arg("--child-runtime") as "node" | "deno";
   const rounds = Number(arg("--rounds") ?? 3);
+  const compare = arg("--compare") ? path.resolve(arg("--compare")!) : null;
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "aou-bench-"));
   const floor = await runChild("idle", work);
   console.log(`measured steps run on ${childRuntime}${childRuntime === "node" ? " " + process.version + " (with the tsx loader)" : ""}; ${os.cpus().length} cores; tree under ${work}`);
-  console.log(`memory floor (runtime + modules + worker pool, no work): ${mb(floor.peak)}`);
+  console.log(`memory floor (runtime + modules, no work): ${mb(floor.peak)}`);
   const rows: string[] = [];
   try {
     for (const size of sizes) {
@@ -197,13 +201,12 @@ async function main(argv: string[]): Promise<void> {
       // timed steps — each writes into fresh space — every step starts after a flush and a
       // pause, the order of ours and the baseline alternates, and medians are compared.
       const base: ReturnType<typeof baseline>[] = [];
-      const nosync: Awaited<ReturnType<typeof runChild>>[] = [];
-      const full: Awaited<ReturnType<typeof runChild>>[] = [];
+      const codes: Array<{ name: string; dir: string; runs: Measured[] }> = [{ name: "this code", dir: ROOT, runs: [] }];
+      if (compare) codes.push({ name: `compare (${compare})`, dir: compare, runs: [] });
       for (let round = 0; round < rounds; round++) {
         const steps = [
           () => base.push(baseline(root, work, round)),
-          async () => nosync.push(await runChild("backup-nosync", root)),
-          async () => full.push(await runChild("backup", root)),
+          ...codes.map((c) => async () => c.runs.push(await runChild("backup", root, c.dir))),
         ];
         if (round % 2 === 1) steps.reverse();
         for (const step of steps) {
@@ -212,22 +215,21 @@ async function main(argv: string[]): Promise<void> {
         }
       }
       const b = median(base.map((x) => x.ms));
-      const n = median(nosync.map((x) => x.ms));
-      const f = median(full.map((x) => x.ms));
-      const tn = nosync.at(-1)!.timings as Record<string, number>;
-      const tf = full.at(-1)!.timings as Record<string, number>;
-      const peak = Math.max(...nosync.map((x) => x.peak), ...full.map((x) => x.peak));
       console.log(`baseline cp -a + sha256sum: ${list(base.map((x) => x.ms))} median ${fmtMs(b)} (last: cp ${fmtMs(base.at(-1)!.cp_ms)}, sha256sum ${fmtMs(base.at(-1)!.sha_ms)}), peak ${mb(Math.max(...base.map((x) => x.peak)))}`);
-      console.log(`backup + verify, no flush: ${list(nosync.map((x) => x.ms))} median ${fmtMs(n)} (last: copy ${fmtMs(tn.copy_ms)}, verify ${fmtMs(tn.verify_ms)}; ${nosync[0].method}), ratio ${(n / b).toFixed(2)}x`);
-      console.log(`backup + verify + syncfs (default): ${list(full.map((x) => x.ms))} median ${fmtMs(f)} (last: copy ${fmtMs(tf.copy_ms)}, verify ${fmtMs(tf.verify_ms)}, syncfs ${fmtMs(tf.sync_ms)}), ratio ${(f / b).toFixed(2)}x; peak memory ${mb(peak)}`);
-      settle();
-      const changed = upgrade(root);
-      const rb = await runChild("rollback", root);
-      const rt = rb.timings as Record<string, number>;
-      console.log(`rollback after ${changed} changed files: ${fmtMs(rb.ms)} (check ${fmtMs(rt.check_ms)}, stage ${fmtMs(rt.stage_ms)}, commit ${fmtMs(rt.commit_ms)}; ${rb.files_restored} restored, ${rb.created_removed} removed), peak ${mb(rb.peak)}`);
-      const again = await runChild("rollback", root);
-      console.log(`second rollback (nothing to do): ${fmtMs(again.ms)}, ${again.files_restored} restored, peak ${mb(again.peak)}`);
-      rows.push(`| ${g.files} | ${mb(g.bytes)} | ${fmtMs(b)} | ${fmtMs(n)} (${(n / b).toFixed(2)}x) | ${fmtMs(f)} (${(f / b).toFixed(2)}x) | ${fmtMs(rb.ms)} | ${fmtMs(again.ms)} | ${mb(peak)} / ${mb(Math.max(rb.peak, again.peak))} |`);
+      for (const c of codes) {
+        const f = median(c.runs.map((x) => x.ms));
+        const tf = c.runs.at(-1)!.timings as Record<string, number>;
+        const peak = Math.max(...c.runs.map((x) => x.peak));
+        console.log(`${c.name}: backup + verify + syncfs: ${list(c.runs.map((x) => x.ms))} median ${fmtMs(f)} (last: copy ${fmtMs(tf.copy_ms)}, verify ${fmtMs(tf.verify_ms)}, syncfs ${fmtMs(tf.sync_ms)}; ${c.runs[0].method}), ratio ${(f / b).toFixed(2)}x; peak memory ${mb(peak)}`);
+        settle();
+        const changed = upgrade(root);
+        const rb = await runChild("rollback", root, c.dir);
+        const rt = rb.timings as Record<string, number>;
+        console.log(`${c.name}: rollback after ${changed} changed files: ${fmtMs(rb.ms)} (check ${fmtMs(rt.check_ms)}, stage ${fmtMs(rt.stage_ms)}, commit ${fmtMs(rt.commit_ms)}; ${rb.files_restored} restored, ${rb.created_removed} removed), peak ${mb(rb.peak)}`);
+        const again = await runChild("rollback", root, c.dir);
+        console.log(`${c.name}: second rollback (nothing to do): ${fmtMs(again.ms)}, ${again.files_restored} restored, peak ${mb(again.peak)}`);
+        rows.push(`| ${c.name} | ${g.files} | ${mb(g.bytes)} | ${fmtMs(b)} | ${fmtMs(f)} (${(f / b).toFixed(2)}x) | ${fmtMs(rb.ms)} | ${fmtMs(again.ms)} | ${mb(peak)} / ${mb(Math.max(rb.peak, again.peak))} |`);
+      }
       if (!keep) {
         fs.rmSync(root, { recursive: true, force: true });
         for (let round = 0; round < rounds; round++) fs.rmSync(path.join(work, `cp-a-${round}`), { recursive: true, force: true });
@@ -238,7 +240,7 @@ async function main(argv: string[]): Promise<void> {
     if (!keep) fs.rmSync(work, { recursive: true, force: true });
   }
   console.log(`\nmeasured on ${childRuntime}; memory floor ${mb(floor.peak)}`);
-  console.log("| files | size | cp -a + sha256sum | backup+verify | + syncfs (default) | rollback | rollback, no-op | peak backup / rollback |");
+  console.log("| code | files | size | cp -a + sha256sum | backup+verify+syncfs | rollback | rollback, no-op | peak backup / rollback |");
   console.log("|---|---|---|---|---|---|---|---|");
   for (const r of rows) console.log(r);
 }

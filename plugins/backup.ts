@@ -41,9 +41,9 @@ export const BackupOptionsSchema = z.strictObject({
   includeProject: z.array(z.string().min(1)).default([]),
   /** Default paths to leave out, as written in the defaults (`venv`, `.cursor/mcp.json`). */
   exclude: z.array(z.string().min(1)).default([]),
-  /** Worker threads that copy and hash (default: the cores, at most 4). */
+  /** Ignored: backups no longer use worker threads (a scoped backup is too small to pay for them). Accepted so that older configs still load. */
   threads: z.number().int().min(1).max(32).optional(),
-  /** Files per worker job. */
+  /** Files copied or hashed between two turns of the event loop (signals and progress run between them). */
   batchSize: z.number().int().min(1).max(100000).default(128),
   /** Flush the backup to disk before phase 2 may change anything. */
   sync: z.boolean().default(true),
@@ -146,7 +146,6 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
     try {
       res = await createSnapshot(layout, allRoots, {
         sessionId: session?.id ?? null,
-        threads: opts.threads,
         batchSize: opts.batchSize,
         sync: opts.sync,
         signal: ctx.signal,
@@ -214,7 +213,6 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
     });
     if (problems.length) throw damagedBackupError(id, dir, problems);
     const report = await restoreSnapshot(layout, dir, {
-      threads: opts.threads,
       batchSize: opts.batchSize,
       verify: opts.rollbackVerify,
       // No abort signal: a rollback started by an interruption must still run to the end.
@@ -264,7 +262,7 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
     for (const b of [...later, { id }]) for (const k of recordedPaths(backupDirOf(layout, b.id))) keys.add(k);
     if (!keys.size) return; // an unfinished upgrade recorded nothing after itself: its state is what the backup replaces
     const roots = resolveRoots(layout, [...keys].map((k) => path.join(layout.projectRoot, k)), opts);
-    const res = await createSnapshot(layout, roots, { sessionId: null, threads: opts.threads, batchSize: opts.batchSize, sync: opts.sync, onWarning: (m) => ctx.log.warn(m) });
+    const res = await createSnapshot(layout, roots, { sessionId: null, batchSize: opts.batchSize, sync: opts.sync, onWarning: (m) => ctx.log.warn(m) });
     fs.writeFileSync(path.join(res.dir, LABEL), `before rollback to ${id}\n`);
     evidence.before_rollback_backup = res.id;
     ctx.log.info(`Kept the current files in backup ${res.id} (before rollback): \`agent-os-upgrade rollback --to ${res.id}\` brings them back`);
@@ -334,7 +332,7 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
     evidence: { 1: BackupEvidence },
     manage: {
       list: async (layout) => listBackups(layout),
-      verify: (layout, id) => verifyBackup(layout, id, { threads: opts.threads }),
+      verify: (layout, id) => verifyBackup(layout, id),
       prune: async (layout, keep) => pruneBackups(layout, keep),
       describeProblems: (problems) => describeProblems(problems),
     },

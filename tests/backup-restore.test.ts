@@ -186,7 +186,7 @@ test("odd file names (quotes, backslashes, newlines, unicode, spaces) are backed
     assert.ok(i >= 0, `${JSON.stringify(n)} is in the parsed manifest`);
     assert.is(m.entries.shaHex(i), sha256File(path.join(d, n)));
   }
-  assert.is(m.entries.text.get(m.entries.indexOf("install/workflows/odd names/link \\ odd")), 'target with "quotes"');
+  assert.is(m.entries.text(m.entries.indexOf("install/workflows/odd names/link \\ odd")), 'target with "quotes"');
   h.beginPhase2();
   for (const n of names) fs.writeFileSync(path.join(d, n), "changed");
   fs.rmSync(path.join(d, "link \\ odd"));

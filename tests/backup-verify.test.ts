@@ -1,5 +1,6 @@
 import { test } from "uvu";
 import { Buffer } from "node:buffer";
+import { createHash } from "node:crypto";
 import * as assert from "uvu/assert";
 import fs from "node:fs";
 import path from "node:path";
@@ -107,6 +108,23 @@ test("a missing copy and a damaged manifest are named", async () => {
   assert.ok(e2.message.includes(`Cannot use backup ${id}: MANIFEST.json does not match MANIFEST.sha256`), e2.message);
   assert.is((e2.details as { nothing_changed?: boolean }).nothing_changed, true);
   assert.equal(diffTrees(live, snapshotTree(p.root, { skip: ownRecords })), []);
+});
+
+test("a manifest whose checksum matches but whose entries are malformed is refused, nothing changes", async () => {
+  const { p, h, id, dir } = await upgraded();
+  const file = path.join(dir, "MANIFEST.json");
+  const key = "install/mcp_server/server.py";
+  const text = fs.readFileSync(file, "utf8").replace(new RegExp(`^(    "${key.replace(/[/.]/g, "\\$&")}": )\\["f",[^\\]]*\\]`, "m"), '$1["f", "644"]');
+  fs.writeFileSync(file, text);
+  fs.writeFileSync(path.join(dir, "MANIFEST.sha256"), `${createHash("sha256").update(text).digest("hex")}  MANIFEST.json\n`);
+  const before = snapshotTree(p.root, { skip: ownRecords });
+  const err = await rejects(h.rollback());
+  assert.is(err.code, "ROLLBACK_FAILED");
+  assert.is(err.message, `Plugin "backup" failed in hook "rollback": Cannot use backup ${id}: MANIFEST.json cannot be read (the entry "${key}" is not a valid entry (["f","644"]))`);
+  assert.is((err.details as { nothing_changed?: boolean }).nothing_changed, true);
+  const r = await verifyBackup(p.layout, id);
+  assert.equal(r.problems, [{ path: "MANIFEST.json", problem: `MANIFEST.json cannot be read (the entry "${key}" is not a valid entry (["f","644"]))` }]);
+  assert.equal(diffTrees(before, snapshotTree(p.root, { skip: ownRecords })), []);
 });
 
 test("a file added to a backup is reported by verify", async () => {

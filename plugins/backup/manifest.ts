@@ -4,7 +4,7 @@
  * MANIFEST.sha256 (`sha256sum -c` format), so a damaged manifest is caught before anything
  * trusts it.
  *
- * Every path under the roots has an entry (a compact tuple: a venv has 100k of them):
+ * Every path under the roots has an entry (a compact tuple):
  *   ["d", mode, mtimeMs, ctimeS, ino]                        a folder
  *   ["f", mode, size, mtimeMs, ctimeS, ino, copyIno, copyCtimeS]  a regular file
  *   ["l", target]                                           a symbolic link (never followed)
@@ -14,6 +14,10 @@
  * not read it; a folder with the same fingerprint has had no entry added, removed or renamed,
  * so rollback need not list it. `copyIno`/`copyCtimeS` do the same for the copy in the backup. ctime is kept in
  * whole seconds and mtime in whole milliseconds because Deno's node:fs rounds them so.
+ *
+ * The file is plain JSON, one entry per line, read back by JSON.parse and a shape check.
+ * Format 1 is unchanged since the first release (a columnar byte-level reader was dropped
+ * when backups became scoped), so a backup made by an older version still rolls back.
  */
 import fs from "node:fs";
 import { Buffer } from "node:buffer";
@@ -39,133 +43,99 @@ export type OtherEntry = ["o", string];
 export type Entry = DirEntry | FileEntry | LinkEntry | OtherEntry;
 export type RootKind = "dir" | "file" | "missing";
 
-export const K_DIR = 0;
-export const K_FILE = 1;
-export const K_LINK = 2;
-export const K_OTHER = 3;
-/** Numbers kept per entry: mode, size, mtimeMs, ctimeS, ino, copyIno, copyCtimeS. */
-const N = 7;
+export const K_DIR = "d";
+export const K_FILE = "f";
+export const K_LINK = "l";
+export const K_OTHER = "o";
+export type Kind = Entry[0];
 
 /**
- * The entries, in columns: a key array, a kind byte, seven numbers and 32 hash bytes per
- * entry. At 100k files this is ~20 MB where a map of tuples and hex strings is ~60 MB, and
- * it is filled by a line parser instead of one 30 MB JSON.parse. Sorted by key once complete,
- * so every folder's subtree is one contiguous range.
+ * The entries as MANIFEST.json holds them (tuples), with their files' hashes, by index.
+ * Sorted by key once complete, so a folder's parent is found by binary search.
  */
 export class EntryTable {
   keys: string[] = [];
-  kind = new Uint8Array(1024);
-  num = new Float64Array(1024 * N);
-  sha = new Uint8Array(1024 * 32);
-  /** Link targets and special-file kinds, by index. */
-  text = new Map<number, string>();
+  entries: Entry[] = [];
+  /** sha256 (hex) of each file entry; "" for other kinds. */
+  sha: string[] = [];
   #index: Map<string, number> | null = null;
 
   get length(): number {
     return this.keys.length;
   }
 
-  add(key: string, kind: number): number {
-    const i = this.keys.length;
-    if (i >= this.kind.length) this.#grow(this.kind.length * 2);
+  add(key: string, entry: Entry, sha = ""): number {
     this.keys.push(key);
-    this.kind[i] = kind;
+    this.entries.push(entry);
+    this.sha.push(sha);
     this.#index = null;
-    return i;
+    return this.keys.length - 1;
   }
 
-  #grow(cap: number): void {
-    const kind = new Uint8Array(cap);
-    kind.set(this.kind);
-    const num = new Float64Array(cap * N);
-    num.set(this.num);
-    const sha = new Uint8Array(cap * 32);
-    sha.set(this.sha);
-    this.kind = kind;
-    this.num = num;
-    this.sha = sha;
+  kind(i: number): Kind {
+    return this.entries[i][0];
   }
-
   mode(i: number): number {
-    return this.num[i * N];
+    const e = this.entries[i];
+    return e[0] === "d" || e[0] === "f" ? e[1] : 0;
   }
   size(i: number): number {
-    return this.num[i * N + 1];
+    const e = this.entries[i];
+    return e[0] === "f" ? e[2] : 0;
   }
   mtimeMs(i: number): number {
-    return this.num[i * N + 2];
+    const e = this.entries[i];
+    return e[0] === "d" ? e[2] : e[0] === "f" ? e[3] : 0;
   }
   ctimeS(i: number): number {
-    return this.num[i * N + 3];
+    const e = this.entries[i];
+    return e[0] === "d" ? e[3] : e[0] === "f" ? e[4] : 0;
   }
   ino(i: number): number {
-    return this.num[i * N + 4];
+    const e = this.entries[i];
+    return e[0] === "d" ? e[4] : e[0] === "f" ? e[5] : 0;
   }
   copyIno(i: number): number {
-    return this.num[i * N + 5];
+    const e = this.entries[i];
+    return e[0] === "f" ? e[6] : 0;
   }
   copyCtimeS(i: number): number {
-    return this.num[i * N + 6];
+    const e = this.entries[i];
+    return e[0] === "f" ? e[7] : 0;
   }
-  setNum(i: number, field: number, v: number): void {
-    this.num[i * N + field] = v;
-  }
-  setSha(i: number, hex: string): void {
-    Buffer.from(this.sha.buffer, this.sha.byteOffset + i * 32, 32).write(hex, "hex");
+  /** A link's target, or a special file's kind. */
+  text(i: number): string {
+    const e = this.entries[i];
+    return e[0] === "l" || e[0] === "o" ? e[1] : "";
   }
   shaHex(i: number): string {
-    return Buffer.from(this.sha.buffer, this.sha.byteOffset + i * 32, 32).toString("hex");
+    return this.sha[i];
   }
 
   indexOf(key: string): number {
-    if (!this.#index) {
-      this.#index = new Map();
-      this.keys.forEach((k, i) => this.#index!.set(k, i));
-    }
+    if (!this.#index) this.#index = new Map(this.keys.map((k, i) => [k, i]));
     return this.#index.get(key) ?? -1;
   }
 
   /** The entry as the tuple written in MANIFEST.json. */
   tuple(i: number): Entry {
-    const o = i * N;
-    const n = this.num;
-    switch (this.kind[i]) {
-      case K_DIR:
-        return ["d", n[o], n[o + 2], n[o + 3], n[o + 4]];
-      case K_FILE:
-        return ["f", n[o], n[o + 1], n[o + 2], n[o + 3], n[o + 4], n[o + 5], n[o + 6]];
-      case K_LINK:
-        return ["l", this.text.get(i) ?? ""];
-      default:
-        return ["o", this.text.get(i) ?? ""];
-    }
+    return this.entries[i];
   }
 
-  /** A copy in key order. */
-  sorted(): EntryTable {
-    const order = Array.from(this.keys.keys()).sort((a, b) => (this.keys[a] < this.keys[b] ? -1 : this.keys[a] > this.keys[b] ? 1 : 0));
+  /** A copy in key order, without the entries `drop` names. */
+  sorted(drop?: ReadonlySet<number>): EntryTable {
+    const order = this.keys.map((_, i) => i).filter((i) => !drop?.has(i));
+    order.sort((a, b) => (this.keys[a] < this.keys[b] ? -1 : this.keys[a] > this.keys[b] ? 1 : 0));
     const t = new EntryTable();
-    t.#grow(Math.max(1024, order.length));
-    for (const j of order) {
-      const i = t.add(this.keys[j], this.kind[j]);
-      t.num.set(this.num.subarray(j * N, j * N + N), i * N);
-      t.sha.set(this.sha.subarray(j * 32, j * 32 + 32), i * 32);
-      const tx = this.text.get(j);
-      if (tx !== undefined) t.text.set(i, tx);
-    }
+    for (const j of order) t.add(this.keys[j], this.entries[j], this.sha[j]);
     return t;
-  }
-
-  /** Makes room for `n` entries at once (the parser knows the count from the manifest's head). */
-  reserve(n: number): void {
-    if (n > this.kind.length) this.#grow(n);
   }
 
   /**
    * Index of the parent folder entry of each entry (-1 for a root). Found by key, not by
    * position: in string order a folder is not always followed by its subtree
    * ("pkg1" < "pkg1-1.0.dist-info" < "pkg1/__init__.py"). The keys are sorted, so a binary
-   * search finds it without a 100k-entry map.
+   * search finds it.
    */
   parents(): Int32Array {
     const out = new Int32Array(this.length).fill(-1);
@@ -180,7 +150,7 @@ export class EntryTable {
         if (keys[mid] < want) lo = mid + 1;
         else hi = mid;
       }
-      if (lo < i && keys[lo] === want && this.kind[lo] === K_DIR) out[i] = lo;
+      if (lo < i && keys[lo] === want && this.kind(lo) === K_DIR) out[i] = lo;
     }
     return out;
   }
@@ -245,9 +215,9 @@ export function* manifestLines(m: Manifest): Generator<string> {
   yield "  },";
   yield `  "files": {`;
   let last = -1;
-  for (let i = 0; i < t.length; i++) if (t.kind[i] === K_FILE) last = i;
+  for (let i = 0; i < t.length; i++) if (t.kind(i) === K_FILE) last = i;
   for (let i = 0; i <= last; i++) {
-    if (t.kind[i] === K_FILE) yield `    ${JSON.stringify(t.keys[i])}: "${t.shaHex(i)}"${i < last ? "," : ""}`;
+    if (t.kind(i) === K_FILE) yield `    ${JSON.stringify(t.keys[i])}: "${t.shaHex(i)}"${i < last ? "," : ""}`;
   }
   yield "  }";
   yield "}";
@@ -305,165 +275,79 @@ function expectedSum(dir: string, id: string): string {
   }
 }
 
-/**
- * Calls `onLine(buffer, start, end)` for each line of a file, read in 1 MiB chunks, and
- * returns the sha256 of all its bytes, plus the first error `onLine` threw (after which the
- * rest is only hashed, so a damaged file is still reported by its checksum). Byte ranges
- * and a callback, not strings and a generator: a key sliced out of a decoded chunk would
- * keep the whole chunk alive (V8 sliced strings), and per-line objects at 200k lines would
- * grow the young generation by tens of MB.
- */
-function forEachLine(file: string, onLine: (b: Buffer, start: number, end: number) => void): { sha: string; error: unknown } {
-  const fd = fs.openSync(file, "r");
-  const h = createHash("sha256");
-  const chunk = Buffer.allocUnsafe(1 << 20);
-  let data = Buffer.alloc(0);
-  let pos = 0;
-  let error: unknown = null;
-  try {
-    for (;;) {
-      const n = fs.readSync(fd, chunk, 0, chunk.length, null);
-      if (n <= 0) break;
-      h.update(chunk.subarray(0, n));
-      if (error) continue;
-      data = Buffer.concat([data.subarray(pos), chunk.subarray(0, n)]);
-      pos = 0;
-      try {
-        for (let nl = data.indexOf(10, pos); nl >= 0; nl = data.indexOf(10, pos)) {
-          onLine(data, pos, nl);
-          pos = nl + 1;
-        }
-      } catch (err) {
-        error = err;
-      }
-    }
-    if (!error && pos < data.length) {
-      try {
-        onLine(data, pos, data.length);
-      } catch (err) {
-        error = err;
-      }
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return { sha: h.digest("hex"), error };
-}
-
-const KEY_END = Buffer.from('": ');
-const DIR_NUMS = new Float64Array(4);
-
-/** Where the key of `    "key": value` ends (the index of its closing quote), or -1 when it has escapes. */
-function keyEnd(b: Buffer, s: number, e: number): number {
-  const q = b.indexOf(KEY_END, s + 5);
-  if (q < 0 || q >= e) return -1;
-  for (let i = s + 5; i < q; i++) if (b[i] === 92) return -1; // a backslash: take the slow path
-  return q;
-}
-
-/** Whole numbers from bytes [i, e), `count` of them, into out[at...]. */
-function parseNumsAt(b: Buffer, i: number, e: number, out: Float64Array, at: number, count: number): void {
-  for (let f = 0; f < count; f++) {
-    while (i < e && (b[i] < 48 || b[i] > 57) && b[i] !== 45) i++;
-    const neg = b[i] === 45;
-    if (neg) i++;
-    let n = 0;
-    while (i < e && b[i] >= 48 && b[i] <= 57) n = n * 10 + (b[i++] - 48);
-    out[at + f] = neg ? -n : n;
-  }
-}
-
-const hexVal = (c: number) => (c <= 57 ? c - 48 : (c | 32) - 87);
-
-/**
- * Reads and checks a manifest: its bytes must hash to MANIFEST.sha256, which also guarantees
- * the line layout writeManifest produced, so this byte-level parser is safe to use.
- */
-export function readManifest(dir: string): Manifest {
-  const id = path.basename(dir);
-  const want = expectedSum(dir, id);
-  const t = new EntryTable();
-  const headLines: string[] = [];
-  let section = "head" as "head" | "entries" | "files" | "end";
-  let fileAt = -1;
-  const onLine = (b: Buffer, s: number, e: number) => {
-    if (section === "head") {
-      const line = b.toString("utf8", s, e);
-      if (line === '  "entries": {') {
-        section = "entries";
-        const counts = /"file_count": (\d+),[\s\S]*"dir_count": (\d+),[\s\S]*"symlink_count": (\d+),/.exec(headLines.join("\n"));
-        if (counts) t.reserve(Number(counts[1]) + Number(counts[2]) + Number(counts[3]) + 16);
-      } else if (line !== "{") headLines.push(line);
-      return;
-    }
-    if (section === "end") return;
-    if (e - s <= 4 && b[s + 2] === 125) {
-      // "  }," closes the entries, "  }" the files
-      section = section === "entries" ? "files" : "end";
-      return;
-    }
-    if (section === "files" && b[e - 1] === 123) return; // '  "files": {'
-    const q = keyEnd(b, s, e);
-    if (section === "files") {
-      // `files` lists exactly the file entries, in the same order (the checksum guarantees
-      // the layout): the next file entry is this one; its key length is checked, not decoded.
-      do fileAt++; while (fileAt < t.length && t.kind[fileAt] !== K_FILE);
-      if (fileAt >= t.length) throw new Error("files lists more files than entries");
-      if (q >= 0) {
-        if (q - s - 5 !== Buffer.byteLength(t.keys[fileAt])) throw new Error(`files and entries disagree at "${t.keys[fileAt]}"`);
-        const o = fileAt * 32;
-        for (let k = 0; k < 32; k++) t.sha[o + k] = (hexVal(b[q + 4 + 2 * k]) << 4) | hexVal(b[q + 5 + 2 * k]);
-      } else {
-        const obj = JSON.parse(`{${b.toString("utf8", s, e).trim().replace(/,$/, "")}}`) as Record<string, string>;
-        const key = Object.keys(obj)[0];
-        if (key !== t.keys[fileAt]) throw new Error(`files and entries disagree at "${t.keys[fileAt]}"`);
-        t.setSha(fileAt, obj[key]);
-      }
-      return;
-    }
-    if (q < 0) {
-      const obj = JSON.parse(`{${b.toString("utf8", s, e).trim().replace(/,$/, "")}}`) as Record<string, Entry>;
-      const key = Object.keys(obj)[0];
-      const tuple = obj[key];
-      const i = t.add(key, tuple[0] === "d" ? K_DIR : tuple[0] === "f" ? K_FILE : tuple[0] === "l" ? K_LINK : K_OTHER);
-      if (tuple[0] === "d") t.num.set([tuple[1], 0, tuple[2], tuple[3] ?? 0, tuple[4] ?? 0], i * N);
-      else if (tuple[0] === "f") t.num.set(tuple.slice(1) as number[], i * N);
-      else t.text.set(i, tuple[1]);
-      return;
-    }
-    const v = q + 3; // the value: ["d",... / ["f",... / ["l","target"] / ["o","kind"]
-    const kc = b[v + 2];
-    const i = t.add(b.toString("utf8", s + 5, q), kc === 100 ? K_DIR : kc === 102 ? K_FILE : kc === 108 ? K_LINK : K_OTHER);
-    if (kc === 100) {
-      parseNumsAt(b, v + 5, e, DIR_NUMS, 0, 4);
-      t.num[i * N] = DIR_NUMS[0];
-      t.num.set(DIR_NUMS.subarray(1, 4), i * N + 2);
-    } else if (kc === 102) parseNumsAt(b, v + 5, e, t.num, i * N, N);
-    else t.text.set(i, (JSON.parse(b.toString("utf8", v, b[e - 1] === 44 ? e - 1 : e)) as [string, string])[1]);
-  };
-  const { sha: got, error } = forEachLine(path.join(dir, MANIFEST), onLine);
-  // A damaged manifest usually fails to parse: say what the checksum says first.
-  if (got !== want) throw invalid(id, "MANIFEST.json does not match MANIFEST.sha256: it was changed or damaged after the backup");
-  if (error) throw invalid(id, `MANIFEST.json cannot be read (${(error as Error).message})`);
-  let head: ManifestHead;
-  try {
-    head = JSON.parse(`{${headLines.join("\n").replace(/,\s*$/, "")}}`) as ManifestHead;
-  } catch (err) {
-    throw invalid(id, `MANIFEST.json is not valid JSON (${(err as Error).message})`);
-  }
-  if (head.format !== MANIFEST_FORMAT || section !== "end") {
-    throw invalid(id, `MANIFEST.json has format ${JSON.stringify(head.format)}, expected ${MANIFEST_FORMAT}`, "It was written by another version of agent-os-upgrade; use that version to restore it");
-  }
-  return { ...head, moved: head.moved ?? {}, entries: t };
-}
-
-/** The manifest as plain JSON (checked against its checksum): for tools and tests, not for 100k-file rollbacks. */
-export function readManifestJson(dir: string): ManifestHead & { entries: Record<string, Entry>; files: Record<string, string> } {
+/** The manifest's bytes, checked against MANIFEST.sha256 before anything trusts them. */
+function checkedText(dir: string): string {
   const id = path.basename(dir);
   const want = expectedSum(dir, id);
   const raw = fs.readFileSync(path.join(dir, MANIFEST));
-  if (createHash("sha256").update(raw).digest("hex") !== want) throw invalid(id, "MANIFEST.json does not match MANIFEST.sha256: it was changed or damaged after the backup");
-  return JSON.parse(raw.toString("utf8"));
+  if (createHash("sha256").update(raw).digest("hex") !== want) {
+    throw invalid(id, "MANIFEST.json does not match MANIFEST.sha256: it was changed or damaged after the backup");
+  }
+  return raw.toString("utf8");
+}
+
+type RawManifest = ManifestHead & { entries: Record<string, Entry>; files: Record<string, string> };
+
+/** The manifest as plain JSON (checked against its checksum and its format). */
+export function readManifestJson(dir: string): RawManifest {
+  const id = path.basename(dir);
+  let raw: RawManifest;
+  try {
+    raw = JSON.parse(checkedText(dir));
+  } catch (err) {
+    if (err instanceof UpgradeError) throw err;
+    throw invalid(id, `MANIFEST.json is not valid JSON (${(err as Error).message})`);
+  }
+  if (raw?.format !== MANIFEST_FORMAT) {
+    throw invalid(id, `MANIFEST.json has format ${JSON.stringify(raw?.format)}, expected ${MANIFEST_FORMAT}`, "It was written by another version of agent-os-upgrade; use that version to restore it");
+  }
+  return raw;
+}
+
+const isNum = (v: unknown) => typeof v === "number" && Number.isFinite(v);
+const SHA = /^[0-9a-f]{64}$/;
+
+/** Why an entry tuple is malformed, or null when it is well-formed. */
+function entryProblem(e: unknown): string | null {
+  if (!Array.isArray(e)) return "is not a tuple";
+  const nums = (n: number) => e.length === n + 1 && e.slice(1).every(isNum);
+  const ok = e[0] === "d" ? nums(4) : e[0] === "f" ? nums(7) : (e[0] === "l" || e[0] === "o") ? e.length === 2 && typeof e[1] === "string" : false;
+  return ok ? null : `is not a valid entry (${JSON.stringify(e).slice(0, 80)})`;
+}
+
+/** The entries and hashes of a parsed manifest, checked: every file has exactly one sha256 and nothing else does. */
+function tableOf(raw: RawManifest): EntryTable {
+  if (typeof raw.entries !== "object" || raw.entries === null) throw new Error(`"entries" is missing`);
+  if (typeof raw.files !== "object" || raw.files === null) throw new Error(`"files" is missing`);
+  const t = new EntryTable();
+  let files = 0;
+  for (const key of Object.keys(raw.entries).sort()) {
+    const e = raw.entries[key];
+    const problem = entryProblem(e);
+    if (problem) throw new Error(`the entry "${key}" ${problem}`);
+    const sha = e[0] === "f" ? raw.files[key] : "";
+    if (e[0] === "f" && (typeof sha !== "string" || !SHA.test(sha))) throw new Error(`the file "${key}" has no valid sha256 in "files"`);
+    if (e[0] === "f") files++;
+    t.add(key, e, sha);
+  }
+  if (Object.keys(raw.files).length !== files) throw new Error(`"files" lists paths that "entries" does not hold as files`);
+  return t;
+}
+
+/**
+ * Reads and checks a manifest: its bytes must hash to MANIFEST.sha256, then it is parsed and
+ * every entry's shape checked, so what the rollback trusts is exactly what the backup wrote.
+ */
+export function readManifest(dir: string): Manifest {
+  const raw = readManifestJson(dir);
+  let entries: EntryTable;
+  try {
+    entries = tableOf(raw);
+  } catch (err) {
+    throw invalid(path.basename(dir), `MANIFEST.json cannot be read (${(err as Error).message})`);
+  }
+  const { files: _files, entries: _entries, ...head } = raw;
+  return { ...head, moved: head.moved ?? {}, entries };
 }
 
 export interface Marker {

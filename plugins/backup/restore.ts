@@ -6,13 +6,12 @@
  *    those recorded when it was backed up has not been written since and is left alone
  *    without being read, and a live folder whose inode and ctime have not moved has had no
  *    entry added or removed and is not listed; only what changed (few: what the upgrade
- *    touched) is listed, hashed or copied. That keeps a rollback's cost to a stat per path
- *    (spread over the worker pool) plus the bytes the upgrade actually changed, whatever
- *    the size of the venv.
+ *    touched) is listed, hashed or copied. That keeps a rollback's cost to a stat per
+ *    backed-up path plus the bytes the upgrade actually changed.
  *    (Renaming whole backed-up folders into place would be O(1), but it consumes the backup,
  *    which must stay restorable; and it would still have to check every file of the backup.)
  * 2. Stage: every file to restore is copied from the backup into `.backups/.restore-*`,
- *    hashed on the way and compared with the manifest, with its mode and mtime, and fsynced.
+ *    hashed on the way and compared with the manifest, with its mode and mtime, then flushed to disk (one syncfs).
  *    A damaged copy stops the rollback here, with nothing live changed.
  * 3. Commit: remove what the upgrade created, create folders, rename staged files over the
  *    live ones (atomic per file), recreate links, then fix modes and folder times.
@@ -29,13 +28,13 @@ import { isUpgradeError, UpgradeError } from "../../core/errors.ts";
 import type { Layout } from "../../core/layout.ts";
 import { pidAlive } from "../../core/proc.ts";
 import { ctimeOf, type EntryTable, K_DIR, K_FILE, K_LINK, type Manifest, mtimeOf, readManifest } from "./manifest.ts";
-import { type CopyItem, FilePool, inBatches, STAT_FIELDS, statAll, StatType } from "./pool.ts";
+import { copyHashed, hashFile, inSlices } from "./copy.ts";
 import { absOf, assertNoLinkedParents } from "./roots.ts";
-import { lstatOrNull, rmForce } from "./fsutil.ts";
+import { lstatOrNull, rmForce, syncFilesystem } from "./fsutil.ts";
 import { describeProblems, verifySnapshot, type VerifyMode, type VerifyProblem } from "./verify.ts";
 
 export interface RestoreOptions {
-  threads?: number;
+  /** Files hashed or staged between two turns of the event loop. */
   batchSize?: number;
   /** "stat" (default) or "full": how the backup is checked before anything changes. */
   verify?: VerifyMode;
@@ -109,59 +108,26 @@ export async function restoreSnapshot(layout: Layout, dir: string, opts: Restore
   const t0 = performance.now();
   /** Until the commit starts, any failure leaves the installation exactly as it was. */
   let committing = false;
-  let pool: FilePool | null = null;
   let staging: string | null = null;
   try {
     const m = readManifest(dir);
     const t = m.entries;
     const id = m.backup_id;
-    const batchSize = opts.batchSize ?? 128;
     const verifyMode = opts.verify ?? "stat";
     sweepStaging(layout.backupsDir);
     for (const key of Object.keys(m.roots)) assertNoLinkedParents(layout, { key, abs: absOf(layout, key) });
     const tLoaded = performance.now();
-    const workers = (pool = new FilePool(opts.threads));
-    const stage = (staging = path.join(layout.backupsDir, `${STAGING_PREFIX}${id}-${process.pid}`));
-    // 1. Check the backup and plan, changing nothing. The backup's copies and the live tree
-    //    are stat'ed at once, across the pool.
-    const [report, live] = await Promise.all([
-      verifySnapshot(dir, m, verifyMode, { pool: workers, batchSize, onProgress: (d, n) => opts.onProgress?.("verify", d, n) }),
-      statAll(workers, { install: layout.installDir + path.sep, project: layout.projectRoot + path.sep }, t.keys),
-    ]);
+    // 1. Check the backup and plan, changing nothing.
+    const report = await verifySnapshot(dir, m, verifyMode, { batchSize: opts.batchSize, onProgress: (d, n) => opts.onProgress?.("verify", d, n) });
     if (!report.ok) throw damagedBackupError(id, dir, report.problems);
-    const plan = planRestore(layout, m, live);
-    if (plan.hashCheck.length) {
-      const rs = await inBatches(plan.hashCheck, batchSize, (idx) => workers.hash(idx.map((i) => absOf(layout, t.keys[i]))));
-      rs.forEach((r, j) => {
-        const i = plan.hashCheck[j];
-        if (r.ok && r.ok[0] === t.shaHex(i) && r.ok[1] === t.size(i)) plan.fixMeta.push(i);
-        else {
-          plan.files.push(i);
-          const parent = plan.parents[i];
-          if (parent >= 0) plan.touchedDirs.add(parent);
-        }
-      });
-    }
+    const plan = planRestore(layout, m);
+    await settleHashChecks(layout, m, plan, opts);
     await opts.journal?.("backup.rollback:checked", { backup_id: id, files_to_restore: plan.files.length, paths_to_remove: plan.remove.length });
     const tChecked = performance.now();
 
     // 2. Stage every file to restore, hashed against the manifest on the way.
-    let bytes = 0;
-    if (plan.files.length) {
-      fs.mkdirSync(stage, { recursive: true, mode: 0o700 });
-      const items: CopyItem[] = plan.files.map((i, n) => [path.join(dir, t.keys[i]), path.join(stage, String(n)), t.mode(i), t.mtimeMs(i)]);
-      const rs = await inBatches(items, batchSize, (batch) => workers.copy(batch, { clone: false, sync: true }), (d) => opts.onProgress?.("stage", d, items.length));
-      const bad: VerifyProblem[] = [];
-      rs.forEach((r, n) => {
-        const i = plan.files[n];
-        const key = t.keys[i];
-        if (r.err) bad.push({ path: key, problem: r.err[0] === "ENOENT" ? "missing from the backup" : `cannot be read (${r.err[0]}: ${r.err[1]})` });
-        else if (r.ok[0] !== t.shaHex(i)) bad.push({ path: key, problem: `content differs from MANIFEST.json (sha256 ${r.ok[0].slice(0, 12)}…, expected ${t.shaHex(i).slice(0, 12)}…)` });
-        else bytes += r.ok[1];
-      });
-      if (bad.length) throw damagedBackupError(id, dir, bad);
-      fsyncDir(stage);
-    }
+    const stage = (staging = path.join(layout.backupsDir, `${STAGING_PREFIX}${id}-${process.pid}`));
+    const bytes = await stageFiles(dir, m, plan.files, stage, opts);
     await opts.journal?.("backup.rollback:staged", { backup_id: id, files: plan.files.length, bytes });
     const tStaged = performance.now();
 
@@ -203,17 +169,64 @@ export async function restoreSnapshot(layout: Layout, dir: string, opts: Restore
     e.details = { ...(e.details as Record<string, unknown> | undefined), nothing_changed: true };
     throw e;
   } finally {
-    await pool?.close();
     if (staging) rmForce(staging);
   }
 }
 
-/** lstat of every entry's live path, in table order (one at a time; restoreSnapshot uses the pool). */
+/** Live files whose stat moved but whose size did not: unchanged if their bytes still hash to the manifest's (then only mode and time are fixed). */
+async function settleHashChecks(layout: Layout, m: Manifest, plan: Plan, opts: RestoreOptions): Promise<void> {
+  const t = m.entries;
+  await inSlices(plan.hashCheck, (i) => {
+    const r = hashFile(absOf(layout, t.keys[i]));
+    if (r.ok && r.ok.sha === t.shaHex(i) && r.ok.size === t.size(i)) plan.fixMeta.push(i);
+    else {
+      plan.files.push(i);
+      if (plan.parents[i] >= 0) plan.touchedDirs.add(plan.parents[i]);
+    }
+  }, { slice: opts.batchSize });
+}
+
+/**
+ * Copies each file to restore from the backup into the staging folder (as `<n>`, its place
+ * in `files`), with its recorded mode and mtime, hashed on the way, then flushed to disk; a copy whose
+ * hash is not the manifest's stops the rollback before anything live changed. Returns the bytes staged.
+ */
+async function stageFiles(dir: string, m: Manifest, files: number[], stage: string, opts: RestoreOptions): Promise<number> {
+  if (!files.length) return 0;
+  const t = m.entries;
+  fs.mkdirSync(stage, { recursive: true, mode: 0o700 });
+  const bad: VerifyProblem[] = [];
+  let bytes = 0;
+  await inSlices(files, (i, n) => {
+    const key = t.keys[i];
+    const r = copyHashed(path.join(dir, key), path.join(stage, String(n)), { clone: false, sync: false, mode: t.mode(i), mtimeMs: t.mtimeMs(i) });
+    if (r.err) bad.push({ path: key, problem: r.err.code === "ENOENT" ? "missing from the backup" : `cannot be read (${r.err.code}: ${r.err.message})` });
+    else if (r.ok.sha !== t.shaHex(i)) bad.push({ path: key, problem: `content differs from MANIFEST.json (sha256 ${r.ok.sha.slice(0, 12)}…, expected ${t.shaHex(i).slice(0, 12)}…)` });
+    else bytes += r.ok.size;
+  }, { slice: opts.batchSize, onSlice: (d) => opts.onProgress?.("stage", d, files.length) });
+  if (bad.length) throw damagedBackupError(m.backup_id, dir, bad);
+  // One flush of the filesystem, not an fsync per file (serial fsyncs dominated staging).
+  syncFilesystem(stage, () => files.map((_, n) => path.join(stage, String(n))));
+  fsyncDir(stage);
+  return bytes;
+}
+
+/** Fields per path in the result of `statHere`: type, size, mode, mtimeMs, ctimeMs, ino. */
+const STAT_FIELDS = 6;
+const StatType = { Missing: 0, File: 1, Dir: 2, Link: 3, Other: 4, Error: 5 } as const;
+
+/** lstat of every entry's live path, in table order, STAT_FIELDS numbers each. */
 function statHere(layout: Layout, t: EntryTable): Float64Array {
   const out = new Float64Array(t.length * STAT_FIELDS);
   for (let i = 0; i < t.length; i++) {
-    const st = lstatOrNull(absOf(layout, t.keys[i]));
     const o = i * STAT_FIELDS;
+    let st: fs.Stats | null;
+    try {
+      st = lstatOrNull(absOf(layout, t.keys[i]));
+    } catch {
+      out[o] = StatType.Error;
+      continue;
+    }
     if (!st) continue;
     out[o] = st.isFile() ? StatType.File : st.isDirectory() ? StatType.Dir : st.isSymbolicLink() ? StatType.Link : StatType.Other;
     out[o + 1] = st.size;
@@ -250,7 +263,7 @@ export function planRestore(layout: Layout, m: Manifest, live: Float64Array = st
   };
   const absent = (i: number) => {
     touch(parents[i]);
-    const kind = t.kind[i];
+    const kind = t.kind(i);
     if (kind === K_DIR) {
       plan.mkdir.push(i);
       for (let c = start[i]; c < start[i + 1]; c++) absent(child[c]);
@@ -269,7 +282,7 @@ export function planRestore(layout: Layout, m: Manifest, live: Float64Array = st
         hint: "Make the installation folder readable by this user, then run `agent-os-upgrade rollback` again",
       });
     }
-    const kind = t.kind[i];
+    const kind = t.kind(i);
     if (kind === K_DIR) {
       if (type !== StatType.Dir) {
         if (type !== StatType.Missing) removeLive(t.keys[i], parents[i]);
@@ -301,7 +314,7 @@ export function planRestore(layout: Layout, m: Manifest, live: Float64Array = st
       if (live[o + 1] === size) plan.hashCheck.push(i);
       else absent(i);
     } else if (kind === K_LINK) {
-      if (type === StatType.Link && fs.readlinkSync(absOf(layout, t.keys[i])) === t.text.get(i)) return;
+      if (type === StatType.Link && fs.readlinkSync(absOf(layout, t.keys[i])) === t.text(i)) return;
       if (type === StatType.Dir) removeLive(t.keys[i], parents[i]);
       absent(i);
     }
@@ -395,7 +408,7 @@ function commit(layout: Layout, m: Manifest, plan: Plan, staging: string, opts: 
     attempt(t.keys[i], "restore link", () => {
       const tmp = tempName(abs(i), "lnk");
       fs.rmSync(tmp, { force: true });
-      fs.symlinkSync(t.text.get(i)!, tmp);
+      fs.symlinkSync(t.text(i), tmp);
       fs.renameSync(tmp, abs(i));
     });
   }
@@ -415,7 +428,7 @@ function commit(layout: Layout, m: Manifest, plan: Plan, staging: string, opts: 
   const dirMeta = new Set(plan.dirMeta);
   const dirs = new Set([...plan.dirMeta, ...plan.mkdir, ...plan.touchedDirs]);
   for (const i of [...dirs].sort((a, b) => t.keys[b].length - t.keys[a].length)) {
-    if (t.kind[i] !== K_DIR) continue;
+    if (t.kind(i) !== K_DIR) continue;
     const fix = () => {
       const st = lstatOrNull(abs(i));
       if (!st?.isDirectory()) return;

@@ -13,7 +13,6 @@ import { pidAlive } from "../../core/proc.ts";
 import { StateStore } from "../../core/state.ts";
 import { compareIdsDesc, isBackupId } from "./names.ts";
 import { backupState, type BackupState, LABEL, type Manifest, MANIFEST, readManifest, readMarker } from "./manifest.ts";
-import { FilePool } from "./pool.ts";
 import { lstatOrNull, removeTree, rmForce } from "./fsutil.ts";
 import { sweepStaging } from "./restore.ts";
 import { verifySnapshot, type VerifyReport } from "./verify.ts";
@@ -136,7 +135,7 @@ export function backupDirOf(layout: Layout, id: string): string {
 }
 
 /** `backups verify <id>`: re-reads and hashes every file. A problem is reported, not thrown. */
-export async function verifyBackup(layout: Layout, id: string, opts: { threads?: number } = {}): Promise<VerifyReport> {
+export async function verifyBackup(layout: Layout, id: string): Promise<VerifyReport> {
   const dir = backupDirOf(layout, id);
   const t0 = performance.now();
   const state = backupState(dir);
@@ -158,12 +157,7 @@ export async function verifyBackup(layout: Layout, id: string, opts: { threads?:
   } catch (err) {
     return fail((err as Error).message.replace(/^Cannot use backup [^:]+: /, ""));
   }
-  const pool = new FilePool(opts.threads);
-  try {
-    return await verifySnapshot(dir, m, "full", { pool });
-  } finally {
-    await pool.close();
-  }
+  return await verifySnapshot(dir, m, "full");
 }
 
 export interface PruneResult {

@@ -15,8 +15,7 @@
  * - A copy-on-write clone (`COPYFILE_FICLONE_FORCE`: btrfs, XFS with reflink, APFS) shares
  *   blocks until either side is written, so it is as cheap as a link and as safe as a copy.
  *   It is used wherever a probe clone succeeds.
- * - Otherwise a streamed copy, hashed in the same pass (one read of the original), in a
- *   worker pool, while the main thread walks the tree and creates folders ahead of it.
+ * - Otherwise a streamed copy, hashed in the same pass (one read of the original).
  * Symbolic links are copied as links and never followed; special files are recorded and left
  * alone. The copies are then re-read and checked against the hashes before the backup counts.
  */
@@ -34,7 +33,7 @@ import {
   K_DIR,
   K_FILE,
   K_LINK,
-  K_OTHER,
+  type FileEntry,
   type Manifest,
   MANIFEST_FORMAT,
   mtimeOf,
@@ -42,20 +41,19 @@ import {
   writeManifest,
   writeMarker,
 } from "./manifest.ts";
-import { type CopyItem, type CopyOk, FilePool, type JobResult } from "./pool.ts";
+import { copyHashed, hashFile, inSlices } from "./copy.ts";
 import { assertNoLinkedParents, type Root } from "./roots.ts";
 import { lstatOrNull, removeTree, syncFilesystem } from "./fsutil.ts";
 import type { MovedRecord } from "./moved.ts";
 
 export interface SnapshotOptions {
   sessionId: string | null;
-  threads?: number;
-  /** Files per worker job. */
+  /** Files copied or verified between two turns of the event loop. */
   batchSize?: number;
   /** Flush the backup to disk before returning (default true). */
   sync?: boolean;
   signal?: AbortSignal;
-  /** Called after each batch of files is copied, and after each batch is verified. */
+  /** Called after each slice of files is copied, and after each slice is verified. */
   onProgress?: (stage: "copy" | "verify", done: number, total: number) => void;
   onWarning?: (message: string) => void;
   now?: Date;
@@ -139,229 +137,38 @@ function missingParents(layout: Layout, root: Root): string[] {
   return out;
 }
 
+/** What the walk of the roots found: every entry, and the files still to copy. */
+interface Walked {
+  table: EntryTable;
+  rootKinds: Record<string, RootKind>;
+  missing: string[];
+  missingParents: Record<string, string[]>;
+  skipped: string[];
+  /** Each file to copy: its table index and its live path. */
+  files: Array<{ i: number; src: string }>;
+}
+
 export async function createSnapshot(layout: Layout, roots: Root[], opts: SnapshotOptions): Promise<SnapshotResult> {
   const t0 = performance.now();
   const started = opts.now ?? new Date();
-  const batchSize = opts.batchSize ?? 128;
   for (const r of roots) assertNoLinkedParents(layout, r);
-
   const id = claimBackupDir(layout.backupsDir, started);
   const dir = path.join(layout.backupsDir, id);
-  let pool: FilePool | null = null;
   try {
     writeMarker(dir, opts.sessionId);
     const clone = probeClone(dir);
-    pool = new FilePool(opts.threads);
-    const table = new EntryTable();
-    const rootKinds: Record<string, RootKind> = {};
-    const missing: string[] = [];
-    const missingParentsOf: Record<string, string[]> = {};
-    const skipped: string[] = [];
-    const problems: Problem[] = [];
-    /** Table index of each file, in the order the files were found. */
-    const fileIdx: number[] = [];
-    const vanished = new Set<number>();
-
-    // Walk and copy: batches go to the pool as the walk finds them; at most a few batches
-    // per worker are in flight, which bounds memory and lets an interruption stop quickly.
-    const inFlight = new Set<Promise<void>>();
-    let batch: CopyItem[] = [];
-    let batchIdx: number[] = [];
-    let copied = 0;
-    const onResults = (idx: number[], results: JobResult<CopyOk>[]) => {
-      for (let j = 0; j < idx.length; j++) {
-        const r = results[j];
-        const i = idx[j];
-        if (r.err?.[0] === "ENOENT") {
-          // Deleted between the walk and the copy (a server's __pycache__ churn): it is not
-          // there any more, so it is not part of what the backup must restore.
-          vanished.add(i);
-          continue;
-        }
-        if (r.err) {
-          problems.push({ key: table.keys[i], code: r.err[0], message: r.err[1] });
-          continue;
-        }
-        const [sha, size, mode, mtimeMs, ctimeMs, ino] = r.ok;
-        table.setSha(i, sha);
-        table.setNum(i, 0, mode);
-        table.setNum(i, 1, size);
-        table.setNum(i, 2, mtimeOf(mtimeMs));
-        table.setNum(i, 3, ctimeOf(ctimeMs));
-        table.setNum(i, 4, ino);
-      }
-      copied += idx.length;
-      opts.onProgress?.("copy", copied, fileIdx.length);
-    };
-    const flush = async () => {
-      if (!batch.length) return;
-      const items = batch;
-      const idx = batchIdx;
-      batch = [];
-      batchIdx = [];
-      const p: Promise<void> = pool!.copy(items, { clone, sync: false }).then((rs) => onResults(idx, rs));
-      inFlight.add(p);
-      p.finally(() => inFlight.delete(p)).catch(() => {});
-      while (inFlight.size >= pool!.size * 2) await Promise.race(inFlight);
-      if (opts.signal?.aborted) throw interrupted(opts.signal);
-    };
-    const addFile = async (key: string, src: string) => {
-      const i = table.add(key, K_FILE);
-      fileIdx.push(i);
-      batch.push([src, path.join(dir, key), -1, 0]);
-      batchIdx.push(i);
-      if (batch.length >= batchSize) await flush();
-    };
-    const walk = async (key: string, src: string, st: fs.Stats) => {
-      fs.mkdirSync(path.join(dir, key), { recursive: true, mode: 0o700 });
-      const di = table.add(key, K_DIR);
-      table.setNum(di, 0, st.mode & 0o7777);
-      table.setNum(di, 2, mtimeOf(st.mtimeMs));
-      table.setNum(di, 3, ctimeOf(st.ctimeMs));
-      table.setNum(di, 4, st.ino);
-      for (const d of fs.readdirSync(src, { withFileTypes: true })) {
-        const childKey = `${key}/${d.name}`;
-        const child = path.join(src, d.name);
-        if (d.isDirectory()) await walk(childKey, child, fs.lstatSync(child));
-        else if (d.isFile()) await addFile(childKey, child);
-        else if (d.isSymbolicLink()) {
-          const target = fs.readlinkSync(child);
-          fs.symlinkSync(target, path.join(dir, childKey));
-          table.text.set(table.add(childKey, K_LINK), target);
-        } else {
-          // lstat, not the dirent: Deno's dirents do not tell a fifo from a device.
-          const ls = fs.lstatSync(child);
-          const kind = ls.isFIFO() ? "fifo" : ls.isSocket() ? "socket" : "device";
-          table.text.set(table.add(childKey, K_OTHER), kind);
-          skipped.push(childKey);
-          opts.onWarning?.(`Not backed up: ${child} is a ${kind}; rollback leaves it as it is`);
-        }
-      }
-    };
-
-    for (const root of roots) {
-      const st = lstatOrNull(root.abs);
-      if (!st) {
-        rootKinds[root.key] = "missing";
-        missing.push(root.key);
-        const parents = missingParents(layout, root);
-        if (parents.length) missingParentsOf[root.key] = parents;
-        continue;
-      }
-      if (st.isSymbolicLink()) {
-        throw new UpgradeError("BACKUP_FAILED", `Cannot back up ${root.abs}: it is a symbolic link to ${fs.readlinkSync(root.abs)}`, {
-          hint: `The upgrade would change what the link points at, which no backup of the link can restore. Replace the link by a copy of its target, or leave it out with the backup plugin's \`exclude: ["${root.key.slice(root.key.indexOf("/") + 1)}"]\` option`,
-        });
-      }
-      fs.mkdirSync(path.dirname(path.join(dir, root.key)), { recursive: true, mode: 0o700 });
-      if (st.isDirectory()) {
-        rootKinds[root.key] = "dir";
-        await walk(root.key, root.abs, st);
-      } else if (st.isFile()) {
-        rootKinds[root.key] = "file";
-        await addFile(root.key, root.abs);
-      } else {
-        throw new UpgradeError("BACKUP_FAILED", `Cannot back up ${root.abs}: it is neither a file nor a folder`, {
-          hint: "Move it away or exclude it with the backup plugin's `exclude` option",
-        });
-      }
-    }
-    await flush();
-    await Promise.all(inFlight);
+    const walked = walkRoots(layout, roots, dir, opts);
+    const files = await copyFiles(walked, dir, clone, opts, layout);
     const tCopied = performance.now();
-    if (opts.signal?.aborted) throw interrupted(opts.signal);
-    if (problems.length) throw copyFailed(layout, problems);
-    const files = vanished.size ? fileIdx.filter((i) => !vanished.has(i)) : fileIdx;
-
-    // Verify: re-read every copy and compare with the hash of the original.
     const verifyStarted = Date.now();
-    const bad: Problem[] = [];
-    let verified = 0;
-    const verifyJobs: Promise<void>[] = [];
-    for (let b = 0; b < files.length; b += batchSize) {
-      const idx = files.slice(b, b + batchSize);
-      verifyJobs.push(pool.hash(idx.map((i) => path.join(dir, table.keys[i]))).then((rs) => {
-        rs.forEach((r, j) => {
-          const i = idx[j];
-          const key = table.keys[i];
-          if (r.err) bad.push({ key, code: r.err[0], message: r.err[1] });
-          else if (r.ok[0] !== table.shaHex(i) || r.ok[1] !== table.size(i)) {
-            bad.push({ key, code: "EVERIFY", message: `the copy does not match the original (sha256 ${r.ok[0].slice(0, 12)}…, expected ${table.shaHex(i).slice(0, 12)}…)` });
-          } else {
-            table.setNum(i, 5, r.ok[3]);
-            table.setNum(i, 6, ctimeOf(r.ok[4]));
-          }
-        });
-        verified += idx.length;
-        opts.onProgress?.("verify", verified, files.length);
-      }));
-      if (verifyJobs.length % (pool.size * 4) === 0) {
-        await Promise.all(verifyJobs.slice(-pool.size * 4));
-        if (opts.signal?.aborted) throw interrupted(opts.signal);
-      }
-    }
-    await Promise.all(verifyJobs);
+    await verifyCopies(walked.table, files, dir, opts);
     if (opts.signal?.aborted) throw interrupted(opts.signal);
-    if (bad.length) {
-      throw new UpgradeError("BACKUP_FAILED", `Cannot verify the backup: ${bad.length} cop${bad.length === 1 ? "y does" : "ies do"} not match the original: ${bad.slice(0, 5).map((b) => `${b.key} (${b.message})`).join("; ")}`, {
-        hint: "The disk may be failing or something wrote into .agent-os/.backups during the backup; check the disk and run the upgrade again",
-        details: { files: bad.slice(0, 100) },
-      });
-    }
     const tVerified = performance.now();
-
-    // Vanished files are dropped from the table; the rest is put in key order for the manifest.
-    let sortedTable = table;
-    if (vanished.size) {
-      const keep = new EntryTable();
-      for (let i = 0; i < table.length; i++) {
-        if (vanished.has(i)) continue;
-        const j = keep.add(table.keys[i], table.kind[i]);
-        keep.num.set(table.num.subarray(i * 7, i * 7 + 7), j * 7);
-        keep.sha.set(table.sha.subarray(i * 32, i * 32 + 32), j * 32);
-        const tx = table.text.get(i);
-        if (tx !== undefined) keep.text.set(j, tx);
-      }
-      sortedTable = keep;
-    }
-    sortedTable = sortedTable.sorted();
-    let totalSize = 0;
-    let dirs = 0;
-    let links = 0;
-    for (let i = 0; i < sortedTable.length; i++) {
-      const k = sortedTable.kind[i];
-      if (k === K_FILE) totalSize += sortedTable.size(i);
-      else if (k === K_DIR) dirs++;
-      else if (k === K_LINK) links++;
-    }
-    let sync: SnapshotResult["sync"] = "none";
-    if (opts.sync !== false) sync = syncFilesystem(dir, () => files.map((i) => path.join(dir, table.keys[i])));
+    const sync: SnapshotResult["sync"] = opts.sync === false ? "none" : syncFilesystem(dir, () => files.map((i) => path.join(dir, walked.table.keys[i])));
     const tSynced = performance.now();
-    const manifest: Manifest = {
-      format: MANIFEST_FORMAT,
-      tool: "agent-os-upgrade",
-      backup_id: id,
-      timestamp: started.toISOString(),
-      started_at_ms: started.getTime(),
-      verify_started_ms: verifyStarted,
-      duration_ms: Math.round(tSynced - t0),
-      backup_path: dir,
-      session_id: opts.sessionId,
-      project_root: layout.projectRoot,
-      install_dir: layout.installDir,
-      method: clone ? "clone" : "copy",
-      roots: rootKinds,
-      missing,
-      missing_parents: missingParentsOf,
-      total_size: totalSize,
-      file_count: files.length,
-      dir_count: dirs,
-      symlink_count: links,
-      skipped,
-      entry_format: ENTRY_FORMAT,
-      moved: opts.moved ?? {},
-      entries: sortedTable,
-    };
+    const manifest = buildManifest(layout, walked, files, {
+      id, dir, started, clone, sessionId: opts.sessionId, moved: opts.moved ?? {}, verifyStarted, durationMs: Math.round(tSynced - t0),
+    });
     writeManifest(dir, manifest);
     clearMarker(dir);
     fsyncDir(layout.backupsDir);
@@ -379,15 +186,166 @@ export async function createSnapshot(layout: Layout, roots: Root[], opts: Snapsh
     };
   } catch (err) {
     // Never leave a half-made backup behind under a backup's name.
-    await pool?.close();
-    pool = null;
     try {
       removeTree(dir);
     } catch { /* the sweep of the next run removes it (its marker names a dead process) */ }
     throw err;
-  } finally {
-    await pool?.close();
   }
+}
+
+/**
+ * Walks every root: records folders, links and special files, creates the folders and links
+ * in the backup, and lists the files to copy. Roots that do not exist are recorded as
+ * missing (the upgrade may create them; rollback removes them).
+ */
+function walkRoots(layout: Layout, roots: Root[], dir: string, opts: SnapshotOptions): Walked {
+  const w: Walked = { table: new EntryTable(), rootKinds: {}, missing: [], missingParents: {}, skipped: [], files: [] };
+  for (const root of roots) {
+    const st = lstatOrNull(root.abs);
+    if (!st) {
+      w.rootKinds[root.key] = "missing";
+      w.missing.push(root.key);
+      const parents = missingParents(layout, root);
+      if (parents.length) w.missingParents[root.key] = parents;
+      continue;
+    }
+    assertCopyableRoot(root, st);
+    fs.mkdirSync(path.dirname(path.join(dir, root.key)), { recursive: true, mode: 0o700 });
+    w.rootKinds[root.key] = st.isDirectory() ? "dir" : "file";
+    if (st.isDirectory()) walkFolder(w, root.key, root.abs, st, dir, opts);
+    else w.files.push({ i: w.table.add(root.key, ["f", 0, 0, 0, 0, 0, 0, 0]), src: root.abs });
+  }
+  return w;
+}
+
+function assertCopyableRoot(root: Root, st: fs.Stats): void {
+  if (st.isSymbolicLink()) {
+    throw new UpgradeError("BACKUP_FAILED", `Cannot back up ${root.abs}: it is a symbolic link to ${fs.readlinkSync(root.abs)}`, {
+      hint: `The upgrade would change what the link points at, which no backup of the link can restore. Replace the link by a copy of its target, or leave it out with the backup plugin's \`exclude: ["${root.key.slice(root.key.indexOf("/") + 1)}"]\` option`,
+    });
+  }
+  if (!st.isDirectory() && !st.isFile()) {
+    throw new UpgradeError("BACKUP_FAILED", `Cannot back up ${root.abs}: it is neither a file nor a folder`, {
+      hint: "Move it away or exclude it with the backup plugin's `exclude` option",
+    });
+  }
+}
+
+function walkFolder(w: Walked, key: string, src: string, st: fs.Stats, dir: string, opts: SnapshotOptions): void {
+  fs.mkdirSync(path.join(dir, key), { recursive: true, mode: 0o700 });
+  w.table.add(key, ["d", st.mode & 0o7777, mtimeOf(st.mtimeMs), ctimeOf(st.ctimeMs), st.ino]);
+  for (const d of fs.readdirSync(src, { withFileTypes: true })) {
+    const childKey = `${key}/${d.name}`;
+    const child = path.join(src, d.name);
+    if (d.isDirectory()) walkFolder(w, childKey, child, fs.lstatSync(child), dir, opts);
+    else if (d.isFile()) w.files.push({ i: w.table.add(childKey, ["f", 0, 0, 0, 0, 0, 0, 0]), src: child });
+    else if (d.isSymbolicLink()) {
+      const target = fs.readlinkSync(child);
+      fs.symlinkSync(target, path.join(dir, childKey));
+      w.table.add(childKey, ["l", target]);
+    } else {
+      // lstat, not the dirent: Deno's dirents do not tell a fifo from a device.
+      const ls = fs.lstatSync(child);
+      const kind = ls.isFIFO() ? "fifo" : ls.isSocket() ? "socket" : "device";
+      w.table.add(childKey, ["o", kind]);
+      w.skipped.push(childKey);
+      opts.onWarning?.(`Not backed up: ${child} is a ${kind}; rollback leaves it as it is`);
+    }
+  }
+}
+
+/**
+ * Copies every listed file, hashing the bytes on the way, and records what was copied. A
+ * file deleted between the walk and its copy (a server's __pycache__ churn) is no longer
+ * part of what the backup must restore: it is dropped. Returns the files kept.
+ */
+async function copyFiles(w: Walked, dir: string, clone: boolean, opts: SnapshotOptions, layout: Layout): Promise<number[]> {
+  const t = w.table;
+  const problems: Problem[] = [];
+  const vanished = new Set<number>();
+  await inSlices(w.files, ({ i, src }) => {
+    const r = copyHashed(src, path.join(dir, t.keys[i]), { clone, sync: false });
+    if (r.err?.code === "ENOENT") vanished.add(i);
+    else if (r.err) problems.push({ key: t.keys[i], ...r.err });
+    else {
+      t.entries[i] = ["f", r.ok.mode, r.ok.size, mtimeOf(r.ok.mtimeMs), ctimeOf(r.ok.ctimeMs), r.ok.ino, 0, 0];
+      t.sha[i] = r.ok.sha;
+    }
+  }, sliceOptions(opts, (done) => opts.onProgress?.("copy", done, w.files.length)));
+  if (problems.length) throw copyFailed(layout, problems);
+  // From here on the table is in key order (the manifest's), so indexes change: every file entry left is a kept copy.
+  w.table = t.sorted(vanished);
+  return w.table.keys.flatMap((_, i) => (w.table.kind(i) === K_FILE ? [i] : []));
+}
+
+/** Re-reads every copy and compares it with the hash of the original; records each copy's inode and ctime. */
+async function verifyCopies(t: EntryTable, files: number[], dir: string, opts: SnapshotOptions): Promise<void> {
+  const bad: Problem[] = [];
+  await inSlices(files, (i) => {
+    const key = t.keys[i];
+    const r = hashFile(path.join(dir, key));
+    if (r.err) bad.push({ key, ...r.err });
+    else if (r.ok.sha !== t.shaHex(i) || r.ok.size !== t.size(i)) {
+      bad.push({ key, code: "EVERIFY", message: `the copy does not match the original (sha256 ${r.ok.sha.slice(0, 12)}…, expected ${t.shaHex(i).slice(0, 12)}…)` });
+    } else {
+      const e = t.entries[i] as FileEntry;
+      e[6] = r.ok.ino;
+      e[7] = ctimeOf(r.ok.ctimeMs);
+    }
+  }, sliceOptions(opts, (done) => opts.onProgress?.("verify", done, files.length)));
+  if (bad.length) {
+    throw new UpgradeError("BACKUP_FAILED", `Cannot verify the backup: ${bad.length} cop${bad.length === 1 ? "y does" : "ies do"} not match the original: ${bad.slice(0, 5).map((b) => `${b.key} (${b.message})`).join("; ")}`, {
+      hint: "The disk may be failing or something wrote into .agent-os/.backups during the backup; check the disk and run the upgrade again",
+      details: { files: bad.slice(0, 100) },
+    });
+  }
+}
+
+function sliceOptions(opts: SnapshotOptions, onSlice: (done: number) => void) {
+  return { slice: opts.batchSize, signal: opts.signal, onAbort: () => interrupted(opts.signal!), onSlice };
+}
+
+function buildManifest(
+  layout: Layout,
+  w: Walked,
+  files: number[],
+  at: { id: string; dir: string; started: Date; clone: boolean; sessionId: string | null; moved: Manifest["moved"]; verifyStarted: number; durationMs: number },
+): Manifest {
+  const t = w.table;
+  let totalSize = 0;
+  let dirs = 0;
+  let links = 0;
+  for (let i = 0; i < t.length; i++) {
+    const k = t.kind(i);
+    if (k === K_FILE) totalSize += t.size(i);
+    else if (k === K_DIR) dirs++;
+    else if (k === K_LINK) links++;
+  }
+  return {
+    format: MANIFEST_FORMAT,
+    tool: "agent-os-upgrade",
+    backup_id: at.id,
+    timestamp: at.started.toISOString(),
+    started_at_ms: at.started.getTime(),
+    verify_started_ms: at.verifyStarted,
+    duration_ms: at.durationMs,
+    backup_path: at.dir,
+    session_id: at.sessionId,
+    project_root: layout.projectRoot,
+    install_dir: layout.installDir,
+    method: at.clone ? "clone" : "copy",
+    roots: w.rootKinds,
+    missing: w.missing,
+    missing_parents: w.missingParents,
+    total_size: totalSize,
+    file_count: files.length,
+    dir_count: dirs,
+    symlink_count: links,
+    skipped: w.skipped,
+    entry_format: ENTRY_FORMAT,
+    moved: at.moved,
+    entries: t,
+  };
 }
 
 function copyFailed(layout: Layout, problems: Problem[]): UpgradeError {

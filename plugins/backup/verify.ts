@@ -12,7 +12,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { ctimeOf, K_DIR, K_FILE, K_LINK, type Manifest, MANIFEST, MANIFEST_SUM, MARKER, AFTER, LABEL } from "./manifest.ts";
-import { FilePool, inBatches, STAT_FIELDS, statAll, StatType } from "./pool.ts";
+import { hashFile, inSlices } from "./copy.ts";
 import { lstatOrNull } from "./fsutil.ts";
 
 export type VerifyMode = "full" | "stat";
@@ -34,62 +34,43 @@ export interface VerifyReport {
 }
 
 export interface VerifyOptions {
-  pool: FilePool;
+  /** Files hashed between two turns of the event loop. */
   batchSize?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
-export async function verifySnapshot(dir: string, m: Manifest, mode: VerifyMode, opts: VerifyOptions): Promise<VerifyReport> {
+export async function verifySnapshot(dir: string, m: Manifest, mode: VerifyMode, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const t0 = performance.now();
   const t = m.entries;
   const problems: VerifyProblem[] = [];
   const files: number[] = [];
   for (let i = 0; i < t.length; i++) {
-    const kind = t.kind[i];
+    const kind = t.kind(i);
     if (kind === K_FILE) files.push(i);
     else if (kind === K_LINK) {
       let target: string | null = null;
       try {
         target = fs.readlinkSync(path.join(dir, t.keys[i]));
       } catch { /* reported below */ }
-      const want = t.text.get(i);
+      const want = t.text(i);
       if (target === null) problems.push({ path: t.keys[i], problem: "the symbolic link is missing from the backup" });
       else if (target !== want) problems.push({ path: t.keys[i], problem: `the symbolic link points to "${target}", expected "${want}"` });
     } else if (kind === K_DIR && mode === "full") {
       if (!lstatOrNull(path.join(dir, t.keys[i]))?.isDirectory()) problems.push({ path: t.keys[i], problem: "the folder is missing from the backup" });
     }
   }
-  let toHash: number[] = [];
-  if (mode === "full") toHash = files;
-  else {
-    // Stat every copy (in the pool, in parallel); only those whose fingerprint moved are read,
-    // and those written within 2 s of their verification, which a same-second write could
-    // have changed without moving the ctime second.
-    const racyFrom = ctimeOf(m.verify_started_ms) - 1;
-    const st = await statAll(opts.pool, dir + path.sep, files.map((i) => t.keys[i]));
-    for (let j = 0; j < files.length; j++) {
-      const i = files[j];
-      const o = j * STAT_FIELDS;
-      const type = st[o];
-      const key = t.keys[i];
-      if (type === StatType.Missing) problems.push({ path: key, problem: "missing from the backup" });
-      else if (type !== StatType.File) problems.push({ path: key, problem: type === StatType.Error ? "cannot be read" : "is not a regular file in the backup" });
-      else if (st[o + 1] !== t.size(i)) problems.push({ path: key, problem: `size ${st[o + 1]} bytes, expected ${t.size(i)}` });
-      else if (st[o + 5] !== t.copyIno(i) || ctimeOf(st[o + 4]) !== t.copyCtimeS(i) || t.copyCtimeS(i) >= racyFrom) toHash.push(i);
-    }
-  }
-  const results = await inBatches(toHash, opts.batchSize ?? 128, (idx) => opts.pool.hash(idx.map((i) => path.join(dir, t.keys[i]))), (done) => opts.onProgress?.(done, toHash.length));
-  results.forEach((r, j) => {
-    const i = toHash[j];
+  const toHash = mode === "full" ? files : changedCopies(dir, m, files, problems);
+  await inSlices(toHash, (i) => {
     const key = t.keys[i];
+    const r = hashFile(path.join(dir, key));
     if (r.err) {
-      problems.push({ path: key, problem: r.err[0] === "ENOENT" ? "missing from the backup" : `cannot be read (${r.err[0]})` });
-    } else if (r.ok[1] !== t.size(i)) {
-      problems.push({ path: key, problem: `size ${r.ok[1]} bytes, expected ${t.size(i)}` });
-    } else if (r.ok[0] !== t.shaHex(i)) {
-      problems.push({ path: key, problem: `content differs from MANIFEST.json (sha256 ${r.ok[0].slice(0, 12)}…, expected ${t.shaHex(i).slice(0, 12)}…)` });
+      problems.push({ path: key, problem: r.err.code === "ENOENT" ? "missing from the backup" : `cannot be read (${r.err.code})` });
+    } else if (r.ok.size !== t.size(i)) {
+      problems.push({ path: key, problem: `size ${r.ok.size} bytes, expected ${t.size(i)}` });
+    } else if (r.ok.sha !== t.shaHex(i)) {
+      problems.push({ path: key, problem: `content differs from MANIFEST.json (sha256 ${r.ok.sha.slice(0, 12)}…, expected ${t.shaHex(i).slice(0, 12)}…)` });
     }
-  });
+  }, { slice: opts.batchSize, onSlice: (done) => opts.onProgress?.(done, toHash.length) });
   if (mode === "full") {
     for (const extra of unexpected(dir, m)) problems.push({ path: extra, problem: "is in the backup folder but not in MANIFEST.json" });
   }
@@ -103,6 +84,32 @@ export async function verifySnapshot(dir: string, m: Manifest, mode: VerifyMode,
     problems,
     duration_ms: Math.round(performance.now() - t0),
   };
+}
+
+/**
+ * The copies a stat cannot vouch for: those whose inode or ctime moved since the backup was
+ * verified, and those written within 2 s of their verification, which a same-second write
+ * could have changed without moving the ctime second. Missing or odd copies go to `problems`.
+ */
+function changedCopies(dir: string, m: Manifest, files: number[], problems: VerifyProblem[]): number[] {
+  const t = m.entries;
+  const racyFrom = ctimeOf(m.verify_started_ms) - 1;
+  const out: number[] = [];
+  for (const i of files) {
+    const key = t.keys[i];
+    let st: fs.Stats | null;
+    try {
+      st = lstatOrNull(path.join(dir, key));
+    } catch {
+      problems.push({ path: key, problem: "cannot be read" });
+      continue;
+    }
+    if (!st) problems.push({ path: key, problem: "missing from the backup" });
+    else if (!st.isFile()) problems.push({ path: key, problem: "is not a regular file in the backup" });
+    else if (st.size !== t.size(i)) problems.push({ path: key, problem: `size ${st.size} bytes, expected ${t.size(i)}` });
+    else if (st.ino !== t.copyIno(i) || ctimeOf(st.ctimeMs) !== t.copyCtimeS(i) || t.copyCtimeS(i) >= racyFrom) out.push(i);
+  }
+  return out;
 }
 
 /** Paths in the backup folder that the manifest does not list. */
