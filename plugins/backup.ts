@@ -24,6 +24,7 @@ import fs from "node:fs";
 import { STAGE } from "../core/plugin.ts";
 import { checkMoved, type MovedRecord, putBack, recordMoved } from "./backup/moved.ts";
 import { backupScope } from "./backup/scope.ts";
+import { diskNeeds, treeSize } from "./preflight/disk.ts";
 import { AFTER, changedSince, recordAfter } from "./backup/since.ts";
 import { LABEL } from "./backup/manifest.ts";
 import type { RollbackPreview, RollbackRequest } from "../core/types.ts";
@@ -340,6 +341,12 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
     },
     apply(hooks) {
       hooks.start.tap((ctx) => {
+        // What phase 1 will copy: the declared scope as it is now (folders moved aside cost a rename, nothing).
+        diskNeeds(ctx).add("backup", async (c) => {
+          const scope = await backupScope(c).collect(c);
+          const roots = resolveRoots(c.layout, scope.paths.keys(), opts);
+          return { what: "backup", bytes: roots.reduce((n, r) => n + treeSize(r.abs), 0) };
+        });
         // Where the swap moves a folder declared with `moveAside`: into this session's backup.
         backupScope(ctx).setAside((abs) => {
           const b = sessionBackup(ctx);
