@@ -160,7 +160,7 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
       const e = err as NodeJS.ErrnoException;
       throw new UpgradeError("BACKUP_FAILED", `Cannot back up the installation: ${e.message}`, {
         hint: e.code === "ENOSPC"
-          ? `The disk holding ${layout.backupsDir} is full: free space (\`agent-os-upgrade backups prune\`) and run the upgrade again`
+          ? `The disk holding ${layout.backupsDir} is full: free space (old backups: \`agent-os-upgrade backups prune\`) and run the upgrade again; nothing was changed`
           : "Fix the cause named above and run the upgrade again; nothing was changed",
         cause: err,
       });
