@@ -115,8 +115,12 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
   /** This session's backup and the folders it takes by move (from memory, else from its manifest on resume). */
   function sessionBackup(ctx: UpgradeContext): { dir: string; moved: Set<string> } | null {
     if (current) return current;
-    const dir = ctx.evidence(1)?.backup_path as string | undefined;
-    if (!dir) return null;
+    // By id under this project, not the recorded absolute path: a project copied or moved
+    // mid-session must use its own backup (seen: resume on a copy moved the original's
+    // mcp_server/ out of the original project's backup).
+    const id = ctx.evidence(1)?.backup_id as string | undefined;
+    if (!id) return null;
+    const dir = path.join(ctx.layout.backupsDir, id);
     const head = readManifestHead(dir);
     current = { id: path.basename(dir), dir, moved: new Set(Object.keys(head?.moved ?? {})) };
     return current;
