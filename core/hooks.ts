@@ -30,9 +30,11 @@ export function createHooks() {
     /**
      * Waterfall, once per run: phase 0 after the checks (also for a dry run), or first thing on
      * resume. Each tap returns the plan (extend it: `{ ...plan, … }`); problems go to findings.
-     * The engine keeps the result (`ctx.plan`) for every later step. Then `backup`.
+     * The engine keeps the result (`ctx.plan`) for every later step. Then `checkPlan`.
      */
     planContent: new AsyncSeriesWaterfallHook<[ContentPlan, UpgradeContext, Findings]>(["plan", "ctx", "findings"]),
+    /** Parallel, phase 0 once the plan is built (`ctx.plan`): checks that need it, e.g. the disk space; writes nothing. Then `backup`. */
+    checkPlan: new AsyncParallelHook<[UpgradeContext, Findings, EvidenceDraft<0>]>(["ctx", "findings", "evidence"]),
     /** Series, phase 1: the lock is held; back up everything the upgrade may change. Then `applyContent`. */
     backup: new AsyncSeriesHook<[UpgradeContext, EvidenceDraft<1>]>(["ctx", "evidence"]),
     /** Series, phase 2: execute the plan built by `planContent`. Then `upgradeServer`. */

@@ -155,7 +155,9 @@ async function begin(run: Run): Promise<void> {
         // A plan cannot be built from a tree pre-flight already refused (an unreadable file, a
         // name that cannot be installed): its findings say why, with the fix.
         if (!findings.errors.length) throw err;
+        return;
       }
+      await engine.hooks.checkPlan.promise(engine.ctx, findings, ev);
     }, preflightError);
   }, false);
   engine.memEvidence.set(0, ev0);

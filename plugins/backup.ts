@@ -24,6 +24,7 @@ import fs from "node:fs";
 import { STAGE } from "../core/plugin.ts";
 import { checkMoved, type MovedRecord, putBack, recordMoved } from "./backup/moved.ts";
 import { backupScope } from "./backup/scope.ts";
+import { diskNeeds, treeSize } from "./preflight/disk.ts";
 import { AFTER, changedSince, recordAfter } from "./backup/since.ts";
 import { LABEL } from "./backup/manifest.ts";
 import type { RollbackPreview, RollbackRequest } from "../core/types.ts";
@@ -114,8 +115,12 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
   /** This session's backup and the folders it takes by move (from memory, else from its manifest on resume). */
   function sessionBackup(ctx: UpgradeContext): { dir: string; moved: Set<string> } | null {
     if (current) return current;
-    const dir = ctx.evidence(1)?.backup_path as string | undefined;
-    if (!dir) return null;
+    // By id under this project, not the recorded absolute path: a project copied or moved
+    // mid-session must use its own backup (seen: resume on a copy moved the original's
+    // mcp_server/ out of the original project's backup).
+    const id = ctx.evidence(1)?.backup_id as string | undefined;
+    if (!id) return null;
+    const dir = path.join(ctx.layout.backupsDir, id);
     const head = readManifestHead(dir);
     current = { id: path.basename(dir), dir, moved: new Set(Object.keys(head?.moved ?? {})) };
     return current;
@@ -158,7 +163,7 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
       const e = err as NodeJS.ErrnoException;
       throw new UpgradeError("BACKUP_FAILED", `Cannot back up the installation: ${e.message}`, {
         hint: e.code === "ENOSPC"
-          ? `The disk holding ${layout.backupsDir} is full: free space (\`agent-os-upgrade backups prune\`) and run the upgrade again`
+          ? `The disk holding ${layout.backupsDir} is full: free space (old backups: \`agent-os-upgrade backups prune\`) and run the upgrade again; nothing was changed`
           : "Fix the cause named above and run the upgrade again; nothing was changed",
         cause: err,
       });
@@ -338,6 +343,12 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
     },
     apply(hooks) {
       hooks.start.tap((ctx) => {
+        // What phase 1 will copy: the declared scope as it is now (folders moved aside cost a rename, nothing).
+        diskNeeds(ctx).add("backup", async (c) => {
+          const scope = await backupScope(c).collect(c);
+          const roots = resolveRoots(c.layout, scope.paths.keys(), opts);
+          return { what: "backup", bytes: roots.reduce((n, r) => n + treeSize(r.abs), 0) };
+        });
         // Where the swap moves a folder declared with `moveAside`: into this session's backup.
         backupScope(ctx).setAside((abs) => {
           const b = sessionBackup(ctx);

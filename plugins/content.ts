@@ -23,6 +23,7 @@ import { definePlugin } from "../core/plugin.ts";
 import type { ContentPlan, Findings, UpgradeContext } from "../core/types.ts";
 import { ContentBase, ContentEvidence } from "./content/channel.ts";
 import { backupScope } from "./backup/scope.ts";
+import { diskNeeds } from "./preflight/disk.ts";
 import { applyPlan } from "./content/apply.ts";
 import { buildPlan, type BuiltPlan } from "./content/build.ts";
 import { abortedByYou, askMissing, terminalPrompt, unresolvedMessage } from "./content/decide.ts";
@@ -54,6 +55,14 @@ function isDir(p: string | null): p is string {
 }
 
 /** Plan actions that change the file at the entry's target (a conflict may, depending on the decision). */
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
 const WRITES: ReadonlySet<string> = new Set(["new", "update", "conflict", "delete"]);
 
 /** The content plugin factory; options default to SPEC §2's mapping table and excludes. */
@@ -88,6 +97,12 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
             c.layout.gitignore,
             path.dirname(c.layout.installedManifest),
           ],
+        }));
+        // The new bytes phase 2 writes (what they replace is counted by the backup).
+        diskNeeds(ctx).add(PLUGIN_NAME, (c) => ({
+          what: "new content",
+          bytes: (c.plan?.entries ?? []).filter((e) => e.action !== "delete" && WRITES.has(e.action) && e.source)
+            .reduce((n, e) => n + fileSize(path.join(c.options.source!, e.source!)), 0),
         }));
       });
       hooks.planContent.tap(async (incoming: ContentPlan, ctx, findings) => {

@@ -14,6 +14,7 @@ import { describeLock, readLock } from "../core/lock.ts";
 import { definePlugin } from "../core/plugin.ts";
 import type { Findings, UpgradeContext } from "../core/types.ts";
 import { checkAccess } from "./preflight/access.ts";
+import { diskNeeds, treeSize } from "./preflight/disk.ts";
 import { readVersionFile } from "./version-file.ts";
 
 export const PreflightOptions = z.strictObject({
@@ -30,26 +31,7 @@ export const PreflightOptions = z.strictObject({
 });
 export type PreflightOptionsInput = z.input<typeof PreflightOptions>;
 
-const COPY_EXCLUDE = new Set(["__pycache__", ".pytest_cache", ".mypy_cache", ".DS_Store", ".git"]);
-
-/** Bytes under a path, following nothing; skips caches that are never copied. */
-export function treeSize(root: string): number {
-  let total = 0;
-  const stack = [root];
-  while (stack.length) {
-    const p = stack.pop()!;
-    let st: fs.Stats;
-    try {
-      st = fs.lstatSync(p);
-    } catch {
-      continue;
-    }
-    if (st.isDirectory()) {
-      for (const name of fs.readdirSync(p)) if (!COPY_EXCLUDE.has(name) && !name.endsWith(".pyc")) stack.push(path.join(p, name));
-    } else total += st.size;
-  }
-  return total;
-}
+export { treeSize };
 
 async function checkSource(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft<0>, opts: z.output<typeof PreflightOptions>) {
   const src = ctx.options.source;
@@ -174,26 +156,33 @@ function checkVersions(ctx: UpgradeContext, ev: EvidenceDraft<0>) {
   ev.from_version = from;
 }
 
-function checkDisk(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft<0>, opts: z.output<typeof PreflightOptions>) {
-  const { layout, options } = ctx;
+const RECORDS_BYTES = 64 * 1024;
+
+function freeBytes(dir: string): number {
+  const s = fs.statfsSync(dir);
+  return Number(s.bavail) * Number(s.bsize);
+}
+
+/**
+ * Free space against what the plugins declared they will back up and write (the disk
+ * channel), once the plan says what changes. `diskFactor` leaves room for what the estimate
+ * cannot see (filesystem blocks, logs, the state records).
+ */
+async function checkDisk(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft<0>, opts: z.output<typeof PreflightOptions>) {
+  const { layout } = ctx;
   if (!layout.installExists) return;
-  // What is actually copied: the folders and files the upgrade may change, and what it writes
-  // from the source. The venv is copied only when dependencies may be installed; the vector
-  // index and old backups are never copied.
-  const backedUp = ["standards/universal", "workflows", "usage", "mcp_server", "scripts", "config.json", "VERSION.txt", "UPDATE_LOG.txt", "INSTALLATION_SUMMARY.md", ".upgrade"]
-    .map((r) => treeSize(path.join(layout.installDir, r)))
-    .reduce((a, b) => a + b, 0) + (options.skipDeps ? 0 : treeSize(layout.venvDir));
-  const written = options.source && isDir(options.source)
-    ? ["universal", "mcp_server", "scripts"].map((r) => treeSize(path.join(options.source!, r))).reduce((a, b) => a + b, 0)
-    : 0;
-  const required = Math.ceil(opts.diskFactor * (backedUp + written));
-  const s = fs.statfsSync(layout.installDir);
-  const available = Number(s.bavail) * Number(s.bsize);
+  // Our own records (session state, lock, log) are written whatever the plugins do.
+  const needs = [{ by: "preflight", what: "session records", bytes: RECORDS_BYTES }, ...await diskNeeds(ctx).collect(ctx)];
+  const estimate = needs.reduce((n, d) => n + d.bytes, 0);
+  const required = Math.ceil(opts.diskFactor * estimate);
+  const available = freeBytes(layout.installDir);
   ev.disk_space_required = required;
   ev.disk_space_available = available;
+  ev.disk_space_needs = Object.fromEntries(needs.map((d) => [`${d.by}: ${d.what}`, d.bytes]));
   if (available < required) {
     const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
-    f.error("DISK_SPACE", `Not enough free disk space on ${layout.installDir}: ${mb(available)} free, ${mb(required)} needed (${opts.diskFactor} × ${mb(backedUp + written)} to back up and write)`, "Free some space (old backups in .agent-os/.backups/ can go: `agent-os-upgrade backups prune`), then run again");
+    const parts = needs.filter((d) => d.bytes > 0).map((d) => `${d.what} ${mb(d.bytes)}`).join(", ");
+    f.error("DISK_SPACE", `Not enough free disk space on ${layout.installDir}: ${mb(available)} free, ${mb(required)} needed (${opts.diskFactor} × ${mb(estimate)}: ${parts || "nothing"})`, "Free some space (old backups in .agent-os/.backups/ can go: `agent-os-upgrade backups prune`), then run again");
   }
 }
 
@@ -229,8 +218,11 @@ export function preflightPlugin(options: PreflightOptionsInput = {}) {
         checkLock(ctx, findings, ev);
         checkVersions(ctx, ev);
         await checkSource(ctx, findings, ev, opts);
-        checkDisk(ctx, findings, ev, opts);
         checkAccess(ctx, findings);
+      });
+      // The space needed depends on what changes: checked once the plan is built.
+      hooks.checkPlan.tap(async (ctx, findings, ev) => {
+        await checkDisk(ctx, findings, ev, opts);
       });
     },
   });

@@ -30,6 +30,7 @@ import { probeStdio } from "./server/mcp-client.ts";
 import { findProjectServer, identifyServer, ownsSession, processAlive, startDetached, stopServer } from "./server/process.ts";
 import { journal, journalled, launchFor, LaunchSpecSchema, type ServerBefore, type StartedServer, ServerLaunch, ServerStarted, STEP } from "./server/shared.ts";
 import { backupScope } from "./backup/scope.ts";
+import { diskNeeds, treeSize } from "./preflight/disk.ts";
 import { DEFAULT_EXCLUDES, hashTree, oldPath, removeOld, repairSwap, stageCopy, stagedPath, swapStaged, undoSwap } from "./server/stage.ts";
 
 export const PLUGIN_NAME = "server";
@@ -186,6 +187,11 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
         // The folders phase 3 replaces: moved aside whole, so the backup takes them by that move.
         backupScope(ctx).add(PLUGIN_NAME, (c) => ({
           moveAside: c.options.source ? opts.folders.filter((f) => fs.existsSync(path.join(c.options.source!, f))).map((f) => path.join(c.layout.installDir, f)) : [],
+        }));
+        // The staged copy of the new code (the old folders move into the backup: no bytes).
+        diskNeeds(ctx).add(PLUGIN_NAME, (c) => ({
+          what: "staged server code",
+          bytes: c.options.source ? opts.folders.reduce((n, f) => n + treeSize(path.join(c.options.source!, f)), 0) : 0,
         }));
       });
 

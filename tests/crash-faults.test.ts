@@ -1,7 +1,8 @@
 /**
  * Faults at the edges of the promise (issue 13), each on a real upgrade: an injected ENOSPC
- * in phase 2 (Node: the fault preload), SIGINT in phase 4 and in phase 5, and SIGKILL of the
- * upgrade while pip runs (no pip may survive it).
+ * in phase 1 and in phase 2 (Node only: the fault preload hooks node:fs through Node's
+ * --import), SIGINT in phase 4 and in phase 5 (both runtimes: a test plugin holds the hook
+ * until the signal is in), and SIGKILL of the upgrade while pip runs (no pip may survive it).
  */
 import { Buffer } from "node:buffer";
 import fs from "node:fs";
@@ -56,6 +57,27 @@ if (RUNTIME === "node") {
     assert.is(sessionOf(t.project, res.session_id).status, "rolled_back");
   });
 
+  // Disk full when phase 1 starts: its first write (the backups folder), and its first file copy.
+  for (const [what, match] of [["the backups folder", "/\\.agent-os/\\.backups$"], ["the first file copied", "/\\.backups/[^/]+/install/.*\\.md$"]]) {
+    test(`ENOSPC on ${what} in phase 1: exit 1 with one line and the fix, tree exactly old, no lock, no partial backup`, async () => {
+      const t = makeTemplate(tmpRoot());
+      const before = treeHash(t.project, false);
+      const r = await runFaulted(UPGRADE(t.source, t.config), t.project, { AOU_FAULT_KIND: "enospc", AOU_FAULT_MATCH: match, AOU_FAULT_AT: "1" });
+      assert.is(r.code, 1, r.stdout + r.stderr);
+      const res = lastResult(r.stdout);
+      assert.is(res.status, "failed");
+      assert.is(res.error.code, "BACKUP_FAILED");
+      assert.match(res.error.message, /^Plugin "backup" failed in hook "backup": Cannot back up (the installation: |1 file: install\/standards\/universal\/[\w/.-]+\.md \()ENOSPC: no space left on device \(injected\), \w+, '[^']*\/\.agent-os\/\.backups[^']*'\)?$/);
+      assert.is(res.error.hint, `The disk holding ${fs.realpathSync(t.project)}/.agent-os/.backups is full: free space (old backups: \`agent-os-upgrade backups prune\`) and run the upgrade again; nothing was changed`);
+      assert.not.match(r.stdout + r.stderr, "INTERNAL");
+      assert.equal(treeDiff(before, treeHash(t.project, false)), []);
+      assert.is(fs.existsSync(path.join(t.project, ".agent-os/.upgrade-lock")), false);
+      assert.equal(tempFiles(t.project), []);
+      const backups = path.join(t.project, ".agent-os/.backups");
+      assert.equal(fs.existsSync(backups) ? fs.readdirSync(backups).filter((n) => n !== ".gitignore") : [], []);
+    });
+  }
+
   test("pre-flight refuses file names that cannot be installed as they are, by name, before any write (exit 4)", async () => {
     const t = makeTemplate(tmpRoot());
     const before = treeHash(t.project, false);
@@ -91,52 +113,52 @@ if (RUNTIME === "node") {
   });
 }
 
-// On Deno the run does the right thing (its result says rolled_back / completed) but the
-// process then ends by the signal instead of with its exit code: not yet understood, so these
-// two run on Node only for now (see the issue 13 report).
-if (RUNTIME === "node") {
-  test("SIGINT in phase 4 rolls back: exit 7, tree exactly old, no lock", async () => {
-    const root = tmpRoot();
-    const t = makeTemplate(root);
-    const before = treeHash(t.project, false);
-    const pauseFile = path.join(root, "paused");
-    const release = path.join(root, "release");
-    const { child, done } = startCli(UPGRADE(t.source, pauseConfig(root)), { cwd: t.project, env: { AOU_PAUSE_AT: "validate", AOU_PAUSE_FILE: pauseFile, AOU_RELEASE_FILE: release }, timeoutMs: 120_000 });
-    await waitForFile(pauseFile, 90_000);
-    child.kill("SIGINT");
-    await new Promise((r) => setTimeout(r, 300));
-    fs.writeFileSync(release, "");
-    const r = await done;
-    assert.is(r.code, 7, r.stdout + r.stderr);
-    const res = lastResult(r.stdout);
-    assert.is(res.status, "rolled_back");
-    assert.is(res.error.code, "INTERRUPTED");
-    assert.equal(treeDiff(before, treeHash(t.project, false)), []);
-    assert.is(fs.existsSync(path.join(t.project, ".agent-os/.upgrade-lock")), false);
-    assert.equal(tempFiles(t.project), []);
-  });
+// The signal is sent with process.kill(pid), not child.kill(): Deno's node:child_process
+// records the signal its kill() sent as the child's end, so 'close' reported (null, "SIGINT")
+// for a CLI that had exited 7 or 0. Sent by pid, the real exit code is seen on both runtimes.
+const interrupt = (pid: number | undefined) => process.kill(pid!, "SIGINT");
 
-  test("SIGINT in phase 5 finishes the cleanup: exit 0, session completed, lock released", async () => {
-    const root = tmpRoot();
-    const t = makeTemplate(root);
-    const pauseFile = path.join(root, "paused");
-    const release = path.join(root, "release");
-    const { child, done } = startCli(UPGRADE(t.source, pauseConfig(root)), { cwd: t.project, env: { AOU_PAUSE_AT: "cleanup", AOU_PAUSE_FILE: pauseFile, AOU_RELEASE_FILE: release }, timeoutMs: 120_000 });
-    await waitForFile(pauseFile, 90_000);
-    child.kill("SIGINT");
-    await new Promise((r) => setTimeout(r, 300));
-    fs.writeFileSync(release, "");
-    const r = await done;
-    assert.is(r.code, 0, r.stdout + r.stderr);
-    const res = lastResult(r.stdout);
-    assert.is(res.status, "completed");
-    const state = sessionOf(t.project, res.session_id);
-    assert.is(state.status, "completed");
-    assert.equal(state.completed_phases, [0, 1, 2, 3, 4, 5]);
-    assert.is(fs.existsSync(path.join(t.project, ".agent-os/.upgrade-lock")), false);
-    assert.match(fs.readFileSync(path.join(t.project, ".agent-os/VERSION.txt"), "utf8"), /commit=[0-9a-f]{40}/);
-  });
-}
+test("SIGINT in phase 4 rolls back: exit 7, tree exactly old, no lock", async () => {
+  const root = tmpRoot();
+  const t = makeTemplate(root);
+  const before = treeHash(t.project, false);
+  const pauseFile = path.join(root, "paused");
+  const release = path.join(root, "release");
+  const { child, done } = startCli(UPGRADE(t.source, pauseConfig(root)), { cwd: t.project, env: { AOU_PAUSE_AT: "validate", AOU_PAUSE_FILE: pauseFile, AOU_RELEASE_FILE: release }, timeoutMs: 120_000 });
+  await waitForFile(pauseFile, 90_000);
+  interrupt(child.pid);
+  await new Promise((r) => setTimeout(r, 300));
+  fs.writeFileSync(release, "");
+  const r = await done;
+  assert.is(r.code, 7, r.stdout + r.stderr);
+  const res = lastResult(r.stdout);
+  assert.is(res.status, "rolled_back");
+  assert.is(res.error.code, "INTERRUPTED");
+  assert.equal(treeDiff(before, treeHash(t.project, false)), []);
+  assert.is(fs.existsSync(path.join(t.project, ".agent-os/.upgrade-lock")), false);
+  assert.equal(tempFiles(t.project), []);
+});
+
+test("SIGINT in phase 5 finishes the cleanup: exit 0, session completed, lock released", async () => {
+  const root = tmpRoot();
+  const t = makeTemplate(root);
+  const pauseFile = path.join(root, "paused");
+  const release = path.join(root, "release");
+  const { child, done } = startCli(UPGRADE(t.source, pauseConfig(root)), { cwd: t.project, env: { AOU_PAUSE_AT: "cleanup", AOU_PAUSE_FILE: pauseFile, AOU_RELEASE_FILE: release }, timeoutMs: 120_000 });
+  await waitForFile(pauseFile, 90_000);
+  interrupt(child.pid);
+  await new Promise((r) => setTimeout(r, 300));
+  fs.writeFileSync(release, "");
+  const r = await done;
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  const res = lastResult(r.stdout);
+  assert.is(res.status, "completed");
+  const state = sessionOf(t.project, res.session_id);
+  assert.is(state.status, "completed");
+  assert.equal(state.completed_phases, [0, 1, 2, 3, 4, 5]);
+  assert.is(fs.existsSync(path.join(t.project, ".agent-os/.upgrade-lock")), false);
+  assert.match(fs.readFileSync(path.join(t.project, ".agent-os/VERSION.txt"), "utf8"), /commit=[0-9a-f]{40}/);
+});
 
 test("SIGKILL of the upgrade during `pip install`: no pip survives", async () => {
   const p = await createMcpProject();

@@ -353,9 +353,9 @@ function copyFailed(layout: Layout, problems: Problem[]): UpgradeError {
   const where = first.key;
   const space = problems.some((p) => p.code === "ENOSPC");
   const denied = problems.some((p) => p.code === "EACCES" || p.code === "EPERM");
-  return new UpgradeError("BACKUP_FAILED", `Cannot back up ${problems.length} file${problems.length === 1 ? "" : "s"}: ${problems.slice(0, 5).map((p) => `${p.key} (${p.code}: ${p.message})`).join("; ")}`, {
+  return new UpgradeError("BACKUP_FAILED", `Cannot back up ${problems.length} file${problems.length === 1 ? "" : "s"}: ${problems.slice(0, 5).map((p) => `${p.key} (${p.message.startsWith(`${p.code}:`) ? p.message : `${p.code}: ${p.message}`})`).join("; ")}`, {
     hint: space
-      ? `The disk holding ${layout.backupsDir} is full: free space (old backups: \`agent-os-upgrade backups prune\`) and run the upgrade again`
+      ? `The disk holding ${layout.backupsDir} is full: free space (old backups: \`agent-os-upgrade backups prune\`) and run the upgrade again; nothing was changed`
       : denied
       ? `Make the named files readable by this user (e.g. chmod u+r), then run the upgrade again`
       : `Fix the problem with ${where} and run the upgrade again; nothing was changed`,

@@ -21,7 +21,11 @@ export interface GitRunOptions {
   signal?: AbortSignal;
 }
 
-/** Runs git with its output as bytes; never throws for a non-zero exit (the code says). */
+/**
+ * Runs git with its output as bytes; never throws for a non-zero exit (the code says).
+ * Not `tiedToUs`: our git calls only read, end in milliseconds (or at EOF on stdin, for a
+ * batch), so an orphan does no harm, and the guard's shell costs ~9 ms a call (measured).
+ */
 export function runGit(args: readonly string[], opts: GitRunOptions = {}): Promise<GitResult> {
   return new Promise((resolve, reject) => {
     const child = spawn("git", args, { cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"], signal: opts.signal });

@@ -10,6 +10,7 @@ import { Client } from "@modelcontextprotocol/sdk/client";
 // falls back to the sibling .d.ts, `deno check` needs to be told where it is.
 // @ts-types="../../node_modules/@modelcontextprotocol/sdk/dist/esm/client/stdio.d.ts"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { tiedToUs } from "../../core/children.ts";
 // @ts-types="../../node_modules/@modelcontextprotocol/sdk/dist/esm/client/streamableHttp.d.ts"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
@@ -100,9 +101,12 @@ export function scanStderr(text: string): string[] {
 export async function probeStdio(options: StdioProbeOptions): Promise<ProbeResult> {
   const started = Date.now();
   const deadline = started + (options.timeoutMs ?? 15_000);
+  // Tied to us: a server still starting (not yet reading stdin, so blind to our death) must
+  // not outlive a killed upgrade.
+  const [command, ...args] = tiedToUs([options.command, ...(options.args ?? [])]);
   const transport = new StdioClientTransport({
-    command: options.command,
-    args: options.args ?? [],
+    command,
+    args,
     env: { ...options.env },
     cwd: options.cwd,
     stderr: "pipe",

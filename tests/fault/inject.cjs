@@ -14,6 +14,9 @@ const TALLY = process.env.AOU_FAULT_COUNT_FILE;
 // Only calls whose path matches count towards AOU_FAULT_AT (this thread's calls): aims a
 // fault at one kind of write, e.g. the third content write, or a state save.
 const MATCH = process.env.AOU_FAULT_MATCH ? new RegExp(process.env.AOU_FAULT_MATCH) : null;
+// With a MATCH, a file that gets one line per matched call ("<n> <call> <path>"): tells a test
+// which of the matched calls is the one it means to fault (e.g. the renames of a swap).
+const TRACE = process.env.AOU_FAULT_TRACE;
 
 const SYNC = [
   "writeFileSync", "appendFileSync", "copyFileSync", "cpSync", "renameSync", "rmSync", "rmdirSync", "unlinkSync",
@@ -42,6 +45,7 @@ function install() {
   const raw = { openSync: fs.openSync, writeSync: fs.writeSync, fstatSync: fs.fstatSync };
   const tsxCache = path.join(os.tmpdir(), "tsx-");
   let tallyFd = null;
+  let traceFd = null;
   let fired = false;
 
   const tick = () => {
@@ -67,13 +71,17 @@ function install() {
   };
   // Counts a call; true when it is the k-th and must fault.
   let matched = 0;
-  const hit = (args) => {
+  const hit = (name, args) => {
     if (ignored(args)) return false;
     let n = tick();
     if (MATCH) {
       const p = args[0] instanceof URL ? args[0].pathname : String(args[0]);
       if (!MATCH.test(p)) return false;
       n = ++matched;
+      if (TRACE) {
+        if (traceFd === null) traceFd = raw.openSync(TRACE, "a");
+        raw.writeSync(traceFd, `${n} ${name} ${p}\n`);
+      }
     }
     if (!AT || fired || n !== AT) return false;
     fired = true;
@@ -94,7 +102,7 @@ function install() {
     }
   };
   const wrapSync = (name, fn, counted = always) => function (...args) {
-    if (depth > 0 || !counted(args) || !hit(args)) return nested(fn, this, args);
+    if (depth > 0 || !counted(args) || !hit(name, args)) return nested(fn, this, args);
     if (WHEN === "before") {
       if (KIND === "kill") killNow();
       throw injected(name, args);
@@ -105,7 +113,7 @@ function install() {
   };
   const wrapCallback = (name, fn, counted = always) => function (...args) {
     const cb = args[args.length - 1];
-    if (typeof cb !== "function" || !counted(args) || !hit(args)) return fn.apply(this, args);
+    if (typeof cb !== "function" || !counted(args) || !hit(name, args)) return fn.apply(this, args);
     if (WHEN === "before") {
       if (KIND === "kill") killNow();
       return process.nextTick(() => cb(injected(name, args)));
@@ -117,7 +125,7 @@ function install() {
     return fn.apply(this, args);
   };
   const wrapPromise = (name, fn, counted = always) => async function (...args) {
-    if (!counted(args) || !hit(args)) return fn.apply(this, args);
+    if (!counted(args) || !hit(name, args)) return fn.apply(this, args);
     if (WHEN === "before") {
       if (KIND === "kill") killNow();
       throw injected(name, args);

@@ -12,6 +12,7 @@
  *   AOU_FAULT_WHEN=before|after      fault before the call runs, or after it took effect
  *   AOU_FAULT_COUNT_FILE=<file>      the shared tally: one byte per call (its size is the count)
  *   AOU_FAULT_MATCH=<regex>          number only the calls whose path matches (aims the fault)
+ *   AOU_FAULT_TRACE=<file>           with MATCH: one line per matched call, "<n> <call> <path>"
  *
  * The tally is a file opened in append mode: appends are atomic between threads, so every
  * thread sees one numbering. Writes of tsx's own transform cache are not counted (they
