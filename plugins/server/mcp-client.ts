@@ -5,14 +5,27 @@
  * are values (`ok: false` plus `problems`), so validation can report all of them at once.
  */
 import fs from "node:fs";
-import { Client } from "@modelcontextprotocol/sdk/client";
+import type { Client } from "@modelcontextprotocol/sdk/client";
 // Deep imports: the SDK's "./*" export maps types to "*.js.d.ts", which do not exist; tsc
 // falls back to the sibling .d.ts, `deno check` needs to be told where it is.
 // @ts-types="../../node_modules/@modelcontextprotocol/sdk/dist/esm/client/stdio.d.ts"
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import type { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { tiedToUs } from "../../core/children.ts";
 // @ts-types="../../node_modules/@modelcontextprotocol/sdk/dist/esm/client/streamableHttp.d.ts"
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+
+/**
+ * The SDK (with zod-to-json-schema and ajv) is loaded by the first probe: a run that does
+ * not validate (a dry run, --no-validate, a rollback) never pays its load time.
+ */
+async function sdk() {
+  const [{ Client }, { StdioClientTransport }, { StreamableHTTPClientTransport }] = await Promise.all([
+    import("@modelcontextprotocol/sdk/client"),
+    import("@modelcontextprotocol/sdk/client/stdio.js"),
+    import("@modelcontextprotocol/sdk/client/streamableHttp.js"),
+  ]);
+  return { Client, StdioClientTransport, StreamableHTTPClientTransport };
+}
 
 /** A smoke `tools/call`: the call must not be an error result, and its text must contain what `expect` lists. */
 export interface SmokeCall {
@@ -104,7 +117,8 @@ export async function probeStdio(options: StdioProbeOptions): Promise<ProbeResul
   // Tied to us: a server still starting (not yet reading stdin, so blind to our death) must
   // not outlive a killed upgrade.
   const [command, ...args] = tiedToUs([options.command, ...(options.args ?? [])]);
-  const transport = new StdioClientTransport({
+  const { Client, StdioClientTransport } = await sdk();
+  const transport: StdioClientTransport = new StdioClientTransport({
     command,
     args,
     env: { ...options.env },
@@ -141,9 +155,10 @@ export async function probeHttp(options: HttpProbeOptions): Promise<ProbeResult>
   const logStart = fileSize(options.logFile);
   let attempts = 0;
   let outcome: SessionOutcome = { ...EMPTY_SESSION, connected: false, error: "Cannot connect: no attempt made" };
+  const { Client, StreamableHTTPClientTransport } = await sdk();
   while (Date.now() < deadline) {
     attempts++;
-    const transport = new StreamableHTTPClientTransport(new URL(options.url));
+    const transport: StreamableHTTPClientTransport = new StreamableHTTPClientTransport(new URL(options.url));
     const client = new Client(CLIENT_INFO, { capabilities: {} });
     try {
       await client.connect(transport, { timeout: remaining(deadline) });
