@@ -63,7 +63,7 @@ function install() {
     return (typeof p === "string" && p.startsWith(tsxCache)) || (p instanceof URL && p.pathname.startsWith(tsxCache));
   };
   const injected = (name, args) => {
-    const [code, errno, text] = KIND === "enospc" ? ["ENOSPC", -28, "no space left on device"] : ["EIO", -5, "i/o error"];
+    const [code, errno, text] = { enospc: ["ENOSPC", -28, "no space left on device"], eacces: ["EACCES", -13, "permission denied"] }[KIND] ?? ["EIO", -5, "i/o error"];
     const target = typeof args[0] === "string" ? `, '${args[0]}'` : "";
     const err = new Error(`${code}: ${text} (injected), ${name}${target}`);
     Object.assign(err, { code, errno, syscall: name }, typeof args[0] === "string" ? { path: args[0] } : {});
