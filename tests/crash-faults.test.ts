@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { REPO, RUNTIME, startCli } from "./helpers/cli.ts";
+import { REPO, runCli, RUNTIME, startCli } from "./helpers/cli.ts";
 import { makeTemplate, runFaulted, tempFiles, treeDiff, treeHash } from "./helpers/crash.ts";
 import { createMcpProject } from "./helpers/mcp-project.ts";
 import { offlinePipArgs } from "../demo/kit/wheels.ts";
@@ -154,6 +154,47 @@ test("SIGINT in phase 4 rolls back: exit 7, tree exactly old, no lock", async ()
   const res = lastResult(r.stdout);
   assert.is(res.status, "rolled_back");
   assert.is(res.error.code, "INTERRUPTED");
+  assert.equal(treeDiff(before, treeHash(t.project, false)), []);
+  assert.is(fs.existsSync(path.join(t.project, ".agent-os/.upgrade-lock")), false);
+  assert.equal(tempFiles(t.project), []);
+});
+
+test("SIGHUP (a closed terminal) in phase 4 rolls back like SIGINT: exit 7, tree exactly old, no lock", async () => {
+  const root = tmpRoot();
+  const t = makeTemplate(root);
+  const before = treeHash(t.project, false);
+  const pauseFile = path.join(root, "paused");
+  const release = path.join(root, "release");
+  const { child, done } = startCli(UPGRADE(t.source, pauseConfig(root)), { cwd: t.project, env: { AOU_PAUSE_AT: "validate", AOU_PAUSE_FILE: pauseFile, AOU_RELEASE_FILE: release }, timeoutMs: 120_000 });
+  await waitForFile(pauseFile, 90_000);
+  process.kill(child.pid!, "SIGHUP");
+  await new Promise((r) => setTimeout(r, 300));
+  fs.writeFileSync(release, "");
+  const r = await done;
+  assert.is(r.code, 7, r.stdout + r.stderr);
+  assert.is(lastResult(r.stdout).error.message, "Cannot continue: interrupted by SIGHUP");
+  assert.equal(treeDiff(before, treeHash(t.project, false)), []);
+  assert.is(fs.existsSync(path.join(t.project, ".agent-os/.upgrade-lock")), false);
+});
+
+test("a second signal exits at once (130), saying what rollback and resume will do; rollback then restores exactly", async () => {
+  const root = tmpRoot();
+  const t = makeTemplate(root);
+  const before = treeHash(t.project, false);
+  const pauseFile = path.join(root, "paused");
+  // Never released: the first signal cannot end the paused step, only the second one ends the process.
+  const { child, done } = startCli(UPGRADE(t.source, pauseConfig(root)), { cwd: t.project, env: { AOU_PAUSE_AT: "validate", AOU_PAUSE_FILE: pauseFile, AOU_RELEASE_FILE: path.join(root, "never") }, timeoutMs: 120_000 });
+  await waitForFile(pauseFile, 90_000);
+  interrupt(child.pid);
+  await new Promise((r) => setTimeout(r, 500));
+  interrupt(child.pid);
+  const r = await done;
+  assert.is(r.code, 130, r.stdout + r.stderr);
+  const said = r.stdout + r.stderr;
+  assert.match(said, /Received SIGINT again: exiting now\. `agent-os-upgrade rollback` restores the backup of session [0-9a-f-]{36}; `resume` continues it from phase 4/);
+  assert.is(fs.existsSync(path.join(t.project, ".agent-os/.upgrade-lock")), true, "the lock stays for the next command to report");
+  const rb = await runCli(["rollback", "--yes", "--config", pauseConfig(root)], { cwd: t.project, timeoutMs: 120_000 });
+  assert.is(rb.code, 0, rb.stdout + rb.stderr);
   assert.equal(treeDiff(before, treeHash(t.project, false)), []);
   assert.is(fs.existsSync(path.join(t.project, ".agent-os/.upgrade-lock")), false);
   assert.equal(tempFiles(t.project), []);
