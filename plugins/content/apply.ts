@@ -254,7 +254,6 @@ export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
   };
 }
 
-/** Folders emptied by deletions go too, up to (not including) their mapping's root. */
 /** ctime granularity (Deno reports whole seconds) plus clock slack: a change this close to the plan's read is not trusted. */
 const RACY_MS = 3000;
 
@@ -278,6 +277,7 @@ function statsOf(installDir: string, entries: readonly ContentEntry[], files: Re
   return stats;
 }
 
+/** Folders emptied by deletions go too, up to (not including) their mapping's root. */
 function pruneEmptyDirs(req: ApplyRequest, pathMap: PathMap, dirs: Set<string>): void {
   const roots = new Set(pathMap.mappings.map((m) => insideJoin(req.installDir, m.to)));
   const sorted = [...dirs].sort((a, b) => b.length - a.length);
