@@ -5,6 +5,7 @@
  * are values (`ok: false` plus `problems`), so validation can report all of them at once.
  */
 import fs from "node:fs";
+import path from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client";
 // Deep imports: the SDK's "./*" export maps types to "*.js.d.ts", which do not exist; tsc
 // falls back to the sibling .d.ts, `deno check` needs to be told where it is.
@@ -110,12 +111,25 @@ export function scanStderr(text: string): string[] {
   return text.split(/\r?\n/).filter((line) => STDERR_ERROR_LINE.test(line)).map((line) => line.trim());
 }
 
+/** Why `command` cannot be executed (a path that does not exist, a name not on PATH), or null. */
+function missingProgram(command: string, cwd: string | undefined, pathVar: string): string | null {
+  if (command.includes("/")) {
+    const abs = path.resolve(cwd ?? process.cwd(), command);
+    return fs.existsSync(abs) ? null : `${abs} does not exist`;
+  }
+  const found = pathVar.split(path.delimiter).some((dir) => dir && fs.existsSync(path.join(dir, command)));
+  return found ? null : `${command} is not on PATH`;
+}
+
 /** Spawns the server, performs the handshake, lists tools, runs the smoke calls, and closes it. */
 export async function probeStdio(options: StdioProbeOptions): Promise<ProbeResult> {
   const started = Date.now();
   const deadline = started + (options.timeoutMs ?? 15_000);
   // Tied to us: a server still starting (not yet reading stdin, so blind to our death) must
   // not outlive a killed upgrade.
+  // Checked here: behind the guard a missing program would only be the guard's "failed to execute".
+  const missing = missingProgram(options.command, options.cwd, options.env?.PATH ?? process.env.PATH ?? "");
+  if (missing) return finish("stdio", started, 1, { ...EMPTY_SESSION, connected: false, error: `Cannot start the server: ${missing} (ENOENT)` }, "", options);
   const [command, ...args] = tiedToUs([options.command, ...(options.args ?? [])]);
   const { Client, StdioClientTransport } = await sdk();
   const transport: StdioClientTransport = new StdioClientTransport({
