@@ -107,8 +107,12 @@ function install() {
       if (KIND === "kill") killNow();
       throw injected(name, args);
     }
-    nested(fn, this, args);
-    if (KIND === "kill") killNow();
+    // "After" means once the call has returned, whether it succeeded or threw (a probe that fails on this filesystem).
+    try {
+      nested(fn, this, args);
+    } finally {
+      if (KIND === "kill") killNow();
+    }
     throw injected(name, args);
   };
   const wrapCallback = (name, fn, counted = always) => function (...args) {
@@ -130,8 +134,11 @@ function install() {
       if (KIND === "kill") killNow();
       throw injected(name, args);
     }
-    await fn.apply(this, args);
-    if (KIND === "kill") killNow();
+    try {
+      await fn.apply(this, args);
+    } finally {
+      if (KIND === "kill") killNow();
+    }
     throw injected(name, args);
   };
   const patch = (obj, names, wrap) => {
