@@ -39,43 +39,30 @@ function pauseConfig(root: string): string {
 }
 
 if (RUNTIME === "node") {
-  test("ENOSPC on a content write in phase 2 rolls back: exit 7, tree exactly old, no lock, no temp file", async () => {
-    const t = makeTemplate(tmpRoot());
-    const before = treeHash(t.project, false);
-    const r = await runFaulted(UPGRADE(t.source, t.config), t.project, {
-      AOU_FAULT_KIND: "enospc",
-      AOU_FAULT_MATCH: "/\\.agent-os/standards/universal/.*\\.tmp$",
-      AOU_FAULT_AT: "3",
+  // One content write in phase 2 fails: the phase fails, and the rollback leaves the tree exactly old.
+  // EACCES is injected: as root a real permission error cannot be made (a folder read-only for another user would raise it).
+  const phase2Faults: Array<{ kind: string; code: string; at: string }> = [{ kind: "enospc", code: "ENOSPC", at: "3" }, { kind: "eacces", code: "EACCES", at: "2" }];
+  for (const f of phase2Faults) {
+    test(`${f.code} on a content write in phase 2 rolls back: exit 7, one line naming the file, tree exactly old, no lock, no temp file`, async () => {
+      const t = makeTemplate(tmpRoot());
+      const before = treeHash(t.project, false);
+      const r = await runFaulted(UPGRADE(t.source, t.config), t.project, {
+        AOU_FAULT_KIND: f.kind,
+        AOU_FAULT_MATCH: "/\\.agent-os/standards/universal/.*\\.tmp$",
+        AOU_FAULT_AT: f.at,
+      });
+      assert.is(r.code, 7, r.stdout + r.stderr);
+      const res = lastResult(r.stdout);
+      assert.is(res.status, "rolled_back");
+      assert.match(res.error.message, f.code);
+      assert.match(res.error.message, "standards/universal/");
+      assert.not.match(r.stderr + r.stdout, "INTERNAL");
+      assert.equal(treeDiff(before, treeHash(t.project, false)), []);
+      assert.is(fs.existsSync(path.join(t.project, ".agent-os/.upgrade-lock")), false);
+      assert.equal(tempFiles(t.project), []);
+      assert.is(sessionOf(t.project, res.session_id).status, "rolled_back");
     });
-    assert.is(r.code, 7, r.stdout + r.stderr);
-    const res = lastResult(r.stdout);
-    assert.is(res.status, "rolled_back");
-    assert.match(res.error.message, "ENOSPC");
-    assert.equal(treeDiff(before, treeHash(t.project, false)), []);
-    assert.is(fs.existsSync(path.join(t.project, ".agent-os/.upgrade-lock")), false);
-    assert.equal(tempFiles(t.project), []);
-    assert.is(sessionOf(t.project, res.session_id).status, "rolled_back");
-  });
-
-  // As root, a real permission error cannot be made: EACCES is injected, as a folder made read-only by another user would raise it.
-  test("EACCES on a content write in phase 2 rolls back: exit 7, one line naming the file, tree exactly old, no lock", async () => {
-    const t = makeTemplate(tmpRoot());
-    const before = treeHash(t.project, false);
-    const r = await runFaulted(UPGRADE(t.source, t.config), t.project, {
-      AOU_FAULT_KIND: "eacces",
-      AOU_FAULT_MATCH: "/\\.agent-os/standards/universal/.*\\.tmp$",
-      AOU_FAULT_AT: "2",
-    });
-    assert.is(r.code, 7, r.stdout + r.stderr);
-    const res = lastResult(r.stdout);
-    assert.is(res.status, "rolled_back");
-    assert.match(res.error.message, "EACCES");
-    assert.match(res.error.message, "standards/universal/");
-    assert.not.match(r.stderr + r.stdout, "INTERNAL");
-    assert.equal(treeDiff(before, treeHash(t.project, false)), []);
-    assert.is(fs.existsSync(path.join(t.project, ".agent-os/.upgrade-lock")), false);
-    assert.equal(tempFiles(t.project), []);
-  });
+  }
 
   // Disk full when phase 1 starts: its first write (the backups folder), and its first file copy.
   for (const [what, match] of [["the backups folder", "/\\.agent-os/\\.backups$"], ["the first file copied", "/\\.backups/[^/]+/install/.*\\.md$"]]) {
