@@ -1,11 +1,11 @@
 /** What every command shares: the global flags, the config (loaded only when there is one), run options. */
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Command } from "commander";
 import type { ResolvedConfig } from "../core/config.ts";
 import type { LogEvent } from "../core/log.ts";
 import { isInteractiveTerminal } from "../core/runtime.ts";
 import type { ConflictPolicy, RunOptions } from "../core/types.ts";
+import type { ParsedArgs } from "./argv.ts";
 import type { Sink } from "./render.ts";
 
 export interface GlobalFlags {
@@ -16,7 +16,7 @@ export interface GlobalFlags {
   verbose?: boolean;
 }
 
-export const globals = (cmd: Command): GlobalFlags => cmd.optsWithGlobals() as GlobalFlags;
+export const globals = (p: ParsedArgs): GlobalFlags => p.opts as GlobalFlags;
 
 export const targetOf = (cwd: string, g: GlobalFlags): string => path.resolve(cwd, g.target ?? cwd);
 
@@ -53,12 +53,12 @@ export async function renderer(g: GlobalFlags, sink: Sink): Promise<(e: LogEvent
 }
 
 /** CLI flags over config values over defaults. */
-export async function runOptions(cmd: Command, g: GlobalFlags, resolved: ResolvedConfig, cwd: string): Promise<RunOptions> {
-  const o = cmd.opts() as Record<string, unknown>;
+export async function runOptions(p: ParsedArgs, g: GlobalFlags, resolved: ResolvedConfig, cwd: string): Promise<RunOptions> {
+  const o = p.opts;
   // Loaded only for --decisions: every command imports this module, and decide.ts brings zod and the content plugin's options.
   const decisions = o.decisions ? (await import("../plugins/content/decide.ts")).readDecisionsFile(path.resolve(cwd, o.decisions as string)) : undefined;
   const c = resolved.config;
-  const fromCli = (k: string) => cmd.getOptionValueSource(k) === "cli";
+  const fromCli = (k: string) => p.given.has(k);
   const source = (o.source as string | undefined) ?? c.source ?? null;
   return {
     source: source ? path.resolve(cwd, source) : null,
@@ -79,9 +79,9 @@ export async function runOptions(cmd: Command, g: GlobalFlags, resolved: Resolve
 }
 
 /** The run flags given on the command line of `resume`: they override the ones the session saved. */
-export function resumeOverrides(cmd: Command): Partial<RunOptions> {
-  const o = cmd.opts() as Record<string, unknown>;
-  const fromCli = (k: string) => cmd.getOptionValueSource(k) === "cli";
+export function resumeOverrides(p: ParsedArgs): Partial<RunOptions> {
+  const o = p.opts;
+  const fromCli = (k: string) => p.given.has(k);
   return {
     ...(fromCli("skipDeps") ? { skipDeps: Boolean(o.skipDeps) } : {}),
     ...(fromCli("restart") ? { restart: Boolean(o.restart) } : {}),

@@ -4,6 +4,7 @@
  * event kind fails to compile until both renderers handle it.
  */
 import type { LogEvent } from "../core/log.ts";
+import { host } from "../core/runtime.ts";
 import type { UpgradeResult } from "../core/types.ts";
 
 export interface Sink {
@@ -12,8 +13,8 @@ export interface Sink {
 }
 
 export const processSink: Sink = {
-  out: (l) => process.stdout.write(l + "\n"),
-  err: (l) => process.stderr.write(l + "\n"),
+  out: (l) => host.out(l + "\n"),
+  err: (l) => host.err(l + "\n"),
 };
 
 export const EVENT_SCHEMA_VERSION = 1;

@@ -2,8 +2,8 @@
  * Where things are: the project, its installation folder and the records we own (SPEC §2).
  * Every path the tool writes is derived here, so there is one name for each record.
  */
-import fs from "node:fs";
 import path from "node:path";
+import { host } from "./runtime.ts";
 
 /** Install folder names, newest first: the successor project renamed `.agent-os/` to `.praxis-os/`. */
 export const INSTALL_DIR_NAMES = [".agent-os", ".praxis-os"] as const;
@@ -31,13 +31,7 @@ export interface Layout {
   venvDir: string;
 }
 
-export function isDir(p: string): boolean {
-  try {
-    return fs.statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
+export const isDir = (p: string): boolean => host.isDir(p);
 
 /**
  * Resolves `--target` (default: the working directory) to a layout. The target may be the

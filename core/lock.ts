@@ -10,65 +10,10 @@ import path from "node:path";
 import { fsyncDir, tempPathFor, writeJsonAtomic } from "./atomic.ts";
 import { UpgradeError } from "./errors.ts";
 import type { Layout } from "./layout.ts";
-import { hostname, isUpgradeProcess, pidAlive, processCmdline, processStartTime } from "./proc.ts";
+import { describeLock, type LockInfo, type LockStatus, readLock } from "./lock-status.ts";
+import { hostname, pidAlive, processCmdline, processStartTime } from "./proc.ts";
 
-export interface LockInfo {
-  session_id: string;
-  pid: number;
-  hostname: string;
-  started_at: string;
-  phase: number | null;
-  /** Start time of the owner process, to tell a reused pid from the owner. */
-  pid_start?: string | null;
-  /** Command line of the owner, to tell a live process that is not this upgrade from the owner. */
-  cmdline?: string | null;
-}
-
-export type LockStatus =
-  | { kind: "absent" }
-  | { kind: "held"; info: LockInfo }
-  | { kind: "stale"; info: LockInfo }
-  | { kind: "foreign"; file: string; reason: string };
-
-function parseLock(raw: string): LockInfo | null {
-  try {
-    const j = JSON.parse(raw);
-    if (typeof j?.session_id === "string" && Number.isInteger(j?.pid) && typeof j?.hostname === "string") return j as LockInfo;
-  } catch { /* not ours */ }
-  return null;
-}
-
-export function readLock(layout: Layout): LockStatus {
-  if (fs.existsSync(layout.legacyLockFile)) {
-    return { kind: "foreign", file: layout.legacyLockFile, reason: "a legacy upstream lock (.upgrade_lock)" };
-  }
-  let raw: string;
-  try {
-    raw = fs.readFileSync(layout.lockFile, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { kind: "absent" };
-    throw err;
-  }
-  const info = parseLock(raw);
-  if (!info) return { kind: "foreign", file: layout.lockFile, reason: "a lock file this tool did not write" };
-  // Another host's process cannot be checked from here: treat it as live.
-  if (info.hostname !== hostname()) return { kind: "held", info };
-  const live = pidAlive(info.pid, info.pid_start) && (info.pid === process.pid || isUpgradeProcess(info.pid, info.cmdline));
-  return live ? { kind: "held", info } : { kind: "stale", info };
-}
-
-export function describeLock(s: LockStatus): string {
-  switch (s.kind) {
-    case "absent":
-      return "no lock";
-    case "held":
-      return `session ${s.info.session_id} (pid ${s.info.pid} on ${s.info.hostname}, phase ${s.info.phase ?? "-"}, since ${s.info.started_at})`;
-    case "stale":
-      return `session ${s.info.session_id} (pid ${s.info.pid} is no longer running this upgrade; phase ${s.info.phase ?? "-"}, since ${s.info.started_at})`;
-    case "foreign":
-      return `${s.file}: ${s.reason}`;
-  }
-}
+export { describeLock, type LockInfo, type LockStatus, readLock } from "./lock-status.ts";
 
 export function lockHeldError(s: LockStatus, layout: Layout): UpgradeError {
   if (s.kind === "foreign") {

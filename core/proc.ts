@@ -3,8 +3,7 @@
  * as alive, which would make a SIGKILLed lock owner look live forever; on Linux we read
  * /proc/<pid>/stat instead, and compare the start time to detect a reused pid.
  */
-import fs from "node:fs";
-import os from "node:os";
+import { host } from "./runtime.ts";
 
 interface ProcStat {
   state: string;
@@ -13,7 +12,7 @@ interface ProcStat {
 
 function readStat(pid: number): ProcStat | null {
   try {
-    const raw = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const raw = host.readText(`/proc/${pid}/stat`);
     // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
     const rest = raw.slice(raw.lastIndexOf(")") + 2).split(" ");
     return { state: rest[0], startTime: rest[19] };
@@ -22,13 +21,7 @@ function readStat(pid: number): ProcStat | null {
   }
 }
 
-const hasProc = (() => {
-  try {
-    return fs.statSync("/proc/self/stat").isFile();
-  } catch {
-    return false;
-  }
-})();
+const hasProc = host.isFile("/proc/self/stat");
 
 /** The start time of a process (clock ticks since boot) where /proc has it, else null. */
 export function processStartTime(pid: number): string | null {
@@ -51,13 +44,13 @@ export function pidAlive(pid: number, startTime?: string | null): boolean {
   }
 }
 
-export const hostname = (): string => os.hostname();
+export const hostname = (): string => host.hostname();
 
 /** A process's command line (arguments joined by spaces) where /proc has it, else null. */
 export function processCmdline(pid: number): string | null {
   if (!hasProc) return null;
   try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ");
+    return host.readText(`/proc/${pid}/cmdline`).split("\0").filter(Boolean).join(" ");
   } catch {
     return null;
   }

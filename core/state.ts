@@ -4,18 +4,17 @@
  * path and never silently "repaired".
  */
 import fs from "node:fs";
-import path from "node:path";
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { sweepTempFiles, writeJsonAtomic } from "./atomic.ts";
 import { UpgradeError } from "./errors.ts";
 import type { Phase } from "./phases.ts";
 import { hostname } from "./proc.ts";
+import { type Listed, listSessions, parseStateJson, readStateText, SCHEMA_HINT, SESSION_STATUSES, STATE_SCHEMA_VERSION, stateFile, WORKFLOW_TYPE } from "./state-read.ts";
 
-export const WORKFLOW_TYPE = "agent_os_upgrade_v1";
-export const STATE_SCHEMA_VERSION = 1;
+export { STATE_SCHEMA_VERSION, WORKFLOW_TYPE } from "./state-read.ts";
 
-export const SessionStatus = z.enum(["in_progress", "completed", "failed", "rolling_back", "rolled_back", "aborted"]);
+export const SessionStatus = z.enum(SESSION_STATUSES);
 export type SessionStatus = z.infer<typeof SessionStatus>;
 
 const iso = z.string().min(1);
@@ -80,7 +79,7 @@ export class StateStore {
   constructor(readonly dir: string) {}
 
   fileOf(id: string): string {
-    return path.join(this.dir, `${id}.json`);
+    return stateFile(this.dir, id);
   }
 
   /** Creates the session file; `prepare` fills in what its first write must already hold. */
@@ -117,58 +116,21 @@ export class StateStore {
   }
 
   load(id: string): SessionState {
-    const file = this.fileOf(id);
-    let raw: string;
-    try {
-      raw = fs.readFileSync(file, "utf8");
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-        throw new UpgradeError("NO_SESSION", `Cannot find session "${id}": ${file} does not exist`, {
-          hint: "Run `agent-os-upgrade status` to list the sessions of this project",
-        });
-      }
-      throw err;
-    }
-    return parseState(raw, file);
+    return parseState(readStateText(this.dir, id), this.fileOf(id));
   }
 
   /** Every session, newest first. Corrupt files are returned as errors, not skipped silently. */
-  list(): Array<{ id: string; file: string; state?: SessionState; error?: UpgradeError }> {
+  list(): Array<Listed<SessionState>> {
     sweepTempFiles(this.dir);
-    let names: string[];
-    try {
-      names = fs.readdirSync(this.dir).filter((n) => n.endsWith(".json") && !n.startsWith("."));
-    } catch {
-      return [];
-    }
-    const out = names.map((n) => {
-      const file = path.join(this.dir, n);
-      const id = n.slice(0, -".json".length);
-      try {
-        return { id, file, state: parseState(fs.readFileSync(file, "utf8"), file) };
-      } catch (err) {
-        return { id, file, error: err as UpgradeError };
-      }
-    });
-    return out.sort((a, b) => (b.state?.started_at ?? "").localeCompare(a.state?.started_at ?? ""));
+    return listSessions(this.dir, parseState);
   }
 }
 
 export function parseState(raw: string, file: string): SessionState {
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch (err) {
-    throw new UpgradeError("STATE_CORRUPT", `Cannot read session state ${file}: it is not valid JSON (${(err as Error).message})`, {
-      hint: "The file was damaged outside this tool. Move it aside and run `agent-os-upgrade rollback` to restore the backup of that session",
-    });
-  }
-  const r = SessionStateSchema.safeParse(json);
+  const r = SessionStateSchema.safeParse(parseStateJson(raw, file));
   if (!r.success) {
     const first = r.error.issues.slice(0, 3).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
-    throw new UpgradeError("STATE_CORRUPT", `Cannot read session state ${file}: ${first}`, {
-      hint: "The file does not match the session schema. Move it aside and run `agent-os-upgrade rollback` to restore the backup of that session",
-    });
+    throw new UpgradeError("STATE_CORRUPT", `Cannot read session state ${file}: ${first}`, { hint: SCHEMA_HINT });
   }
   return r.data;
 }

@@ -1,5 +1,5 @@
 /** `backups list | verify <id> | prune`, through the configured backup plugin (its options apply). */
-import type { Command } from "commander";
+import type { ParsedArgs } from "../argv.ts";
 import { UpgradeError } from "../../core/errors.ts";
 import { resolveLayout } from "../../core/layout.ts";
 import type { BackupManager, BackupPlugin } from "../../plugins/backup.ts";
@@ -8,16 +8,16 @@ import { CONFIG_ALIASES, globals, loadConfig, targetOf } from "../options.ts";
 import type { Sink } from "../render.ts";
 
 /** The project's config file, or null: without one, the built-in backup plugin is all these commands need. */
-async function configFile(cwd: string, cmd: Command): Promise<string | null> {
-  const g = globals(cmd);
+async function configFile(cwd: string, p: ParsedArgs): Promise<string | null> {
+  const g = globals(p);
   const { loadConfigFile } = await import("../../core/config.ts");
   return (await loadConfigFile(resolveLayout(targetOf(cwd, g)).projectRoot, g.config ? path.resolve(cwd, g.config) : null, CONFIG_ALIASES())).file;
 }
 
-async function manager(cwd: string, cmd: Command): Promise<BackupManager> {
+async function manager(cwd: string, p: ParsedArgs): Promise<BackupManager> {
   // Zero config: load the backup plugin alone, not every built-in plugin and its libraries.
-  if (!(await configFile(cwd, cmd))) return (await import("../../plugins/backup.ts")).backupPlugin().manage;
-  const resolved = await loadConfig(cwd, globals(cmd));
+  if (!(await configFile(cwd, p))) return (await import("../../plugins/backup.ts")).backupPlugin().manage;
+  const resolved = await loadConfig(cwd, globals(p));
   const plugin = resolved.plugins.find((p) => p.name === "backup") as Partial<BackupPlugin> | undefined;
   if (!plugin?.manage) {
     throw new UpgradeError("CONFIG_INVALID", `Cannot manage backups: ${plugin ? "the configured \"backup\" plugin does not manage backups" : "the backup plugin is disabled"}${resolved.file ? ` in ${resolved.file}` : ""}`, {
@@ -27,8 +27,9 @@ async function manager(cwd: string, cmd: Command): Promise<BackupManager> {
   return plugin.manage;
 }
 
-export async function backupsCommand(action: string, id: string | undefined, o: { keepBackups?: number }, cmd: Command, cwd: string, sink: Sink): Promise<void> {
-  const g = globals(cmd);
+export async function backupsCommand(action: string, id: string | undefined, p: ParsedArgs, cwd: string, sink: Sink): Promise<void> {
+  const g = globals(p);
+  const o = p.opts as { keepBackups?: number };
   const layout = resolveLayout(targetOf(cwd, g));
   const out = (value: Record<string, unknown>, human: string[]) => {
     if (g.json) sink.out(JSON.stringify({ type: "result", schema_version: 1, command: `backups ${action}`, ...value }));
@@ -36,7 +37,7 @@ export async function backupsCommand(action: string, id: string | undefined, o: 
   };
   switch (action) {
     case "list": {
-      const all = await (await manager(cwd, cmd)).list(layout);
+      const all = await (await manager(cwd, p)).list(layout);
       out({ backups: all }, all.length
         ? all.map((b) => `${b.id}  ${b.state.padEnd(11)} ${String(b.files ?? "?").padStart(6)} files  ${b.bytes === null ? "?" : `${(b.bytes / 1048576).toFixed(1)} MB`}  session ${b.session_id ?? "-"} (${b.session_status ?? "-"})${b.label ? `  ${b.label}` : ""}`)
         : [`No backups in ${layout.backupsDir}`]);
@@ -44,7 +45,7 @@ export async function backupsCommand(action: string, id: string | undefined, o: 
     }
     case "verify": {
       if (!id) throw new UpgradeError("USAGE", "Cannot verify: no backup id given", { hint: "Run `agent-os-upgrade backups verify <id>`; `backups list` shows the ids" });
-      const m = await manager(cwd, cmd);
+      const m = await manager(cwd, p);
       const r = await m.verify(layout, id);
       out({ report: r }, r.ok ? [`Backup ${id} is intact: ${r.files_checked} entries checked, ${r.files_hashed} files hashed in ${r.duration_ms} ms`] : []);
       if (!r.ok) {
@@ -56,8 +57,8 @@ export async function backupsCommand(action: string, id: string | undefined, o: 
       return;
     }
     case "prune": {
-      const keep = o.keepBackups ?? ((await configFile(cwd, cmd)) ? (await loadConfig(cwd, g)).config.keepBackups : undefined) ?? 3;
-      const r = await (await manager(cwd, cmd)).prune(layout, keep);
+      const keep = o.keepBackups ?? ((await configFile(cwd, p)) ? (await loadConfig(cwd, g)).config.keepBackups : undefined) ?? 3;
+      const r = await (await manager(cwd, p)).prune(layout, keep);
       out({ ...r, keep }, [`Kept ${r.kept.length} (${r.kept.join(", ") || "none"}); removed ${r.removed.length}${r.removed.length ? ` (${r.removed.join(", ")})` : ""}`, ...r.kept.map((k) => `  kept ${k}: ${r.reasons[k]}`), ...r.skipped.map((s) => `  left alone: ${s.id}: ${s.reason}`)]);
       return;
     }

@@ -1,25 +1,25 @@
 /** `upgrade`, `resume` and `rollback`: the commands that run the engine. */
-import type { Command } from "commander";
+import type { ParsedArgs } from "../argv.ts";
 import { UpgradeError } from "../../core/errors.ts";
 import { runLifecycle } from "../../core/upgrader.ts";
 import { refusedUnchanged, runManualRollback } from "../../core/rollback.ts";
 import { globals, loadConfig, renderer, resumeOverrides, runOptions } from "../options.ts";
 import type { Sink } from "../render.ts";
 
-export async function upgradeCommand(cmd: Command, cwd: string, sink: Sink): Promise<number> {
-  const g = globals(cmd);
+export async function upgradeCommand(p: ParsedArgs, cwd: string, sink: Sink): Promise<number> {
+  const g = globals(p);
   const resolved = await loadConfig(cwd, g);
-  const options = await runOptions(cmd, g, resolved, cwd);
+  const options = await runOptions(p, g, resolved, cwd);
   if (options.diff && !options.dryRun) throw new UpgradeError("USAGE", "Cannot use --diff without --dry-run", { hint: "Add --dry-run to see the diffs of the plan" });
   const result = await runLifecycle({ resolved, options }, { onEvent: await renderer(g, sink), handleSignals: true });
   return result.exit_code;
 }
 
-export async function resumeCommand(cmd: Command, session: string | null, cwd: string, sink: Sink): Promise<number> {
-  const g = globals(cmd);
+export async function resumeCommand(p: ParsedArgs, session: string | null, cwd: string, sink: Sink): Promise<number> {
+  const g = globals(p);
   const resolved = await loadConfig(cwd, g);
-  const options = await runOptions(cmd, g, resolved, cwd);
-  const result = await runLifecycle({ resolved, options, resume: { sessionId: session, overrides: resumeOverrides(cmd) } }, { onEvent: await renderer(g, sink), handleSignals: true });
+  const options = await runOptions(p, g, resolved, cwd);
+  const result = await runLifecycle({ resolved, options, resume: { sessionId: session, overrides: resumeOverrides(p) } }, { onEvent: await renderer(g, sink), handleSignals: true });
   return result.exit_code;
 }
 
@@ -29,10 +29,11 @@ async function askYesNo(question: string): Promise<boolean> {
   return await confirm({ message: question, default: false });
 }
 
-export async function rollbackCommand(cmd: Command, o: { to?: string; session?: string }, cwd: string, sink: Sink): Promise<number> {
-  const g = globals(cmd);
+export async function rollbackCommand(p: ParsedArgs, cwd: string, sink: Sink): Promise<number> {
+  const g = globals(p);
+  const o = p.opts as { to?: string; session?: string };
   const resolved = await loadConfig(cwd, g);
-  const options = await runOptions(cmd, g, resolved, cwd);
+  const options = await runOptions(p, g, resolved, cwd);
   const confirm = options.interactive ? askYesNo : undefined;
   const r = await runManualRollback({ resolved, options, backupId: o.to ?? null, sessionId: o.session ?? null }, { onEvent: await renderer(g, sink), handleSignals: false, confirm });
   const err = r.outcome.rollbackError ?? (r.outcome.status === "aborted" ? r.outcome.error : undefined);
