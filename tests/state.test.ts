@@ -89,6 +89,24 @@ test("the CLI reports a corrupt state file with its path and exit 9 (resume and 
   assert.match(st.stdout, "CORRUPT");
 });
 
+test("status checks the fields it shows without the schema: a wrong one is CORRUPT, named; the rest are shown", async () => {
+  const proj = makeProject(path.join(tmpDir(), "proj"));
+  const store = new StateStore(path.join(proj.install, ".cache/state"));
+  const good = store.create(init);
+  const bad = store.create(init);
+  fs.writeFileSync(store.fileOf(bad.session_id), JSON.stringify({ ...bad, current_phase: 7 }));
+  const st = await runCli(["status", "--json"], { cwd: proj.dir });
+  assert.is(st.code, 9);
+  const res = JSON.parse(st.stdout);
+  const byId = Object.fromEntries(res.sessions.map((x: { id: string }) => [x.id, x]));
+  assert.is(byId[good.session_id].status, "in_progress");
+  assert.is(byId[bad.session_id].error.code, "STATE_CORRUPT");
+  assert.match(byId[bad.session_id].error.message, `${store.fileOf(bad.session_id)}: current_phase: expected a phase (0 to 5) or null`);
+  const one = await runCli(["status", bad.session_id], { cwd: proj.dir });
+  assert.is(one.code, 9);
+  assert.match(one.stderr, "Error [STATE_CORRUPT]");
+});
+
 test("a state write interrupted by SIGKILL never leaves a half-written state file", async () => {
   const dir = tmpDir();
   const store = new StateStore(dir);
