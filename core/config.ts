@@ -5,14 +5,13 @@
  * with zod. No config at all is fine: the built-in plugins run with their defaults.
  */
 import path from "node:path";
-import fs from "node:fs";
 import { z } from "zod";
 import { isUpgradeError, UpgradeError } from "./errors.ts";
 import { isPlugin, missingRequirement, type Plugin } from "./plugin.ts";
 import { CONFLICT_POLICIES } from "./types.ts";
+import { CONFIG_FILES, hasConfig, PACKAGE_KEY } from "./config-file.ts";
 
-export const CONFIG_FILES = ["upgrade.config.ts", "upgrade.config.mts", "upgrade.config.js", "upgrade.config.mjs"] as const;
-export const PACKAGE_KEY = "agent-os-upgrade";
+export { CONFIG_FILES, hasConfig, PACKAGE_KEY } from "./config-file.ts";
 
 const PluginSchema = z.custom<Plugin>(isPlugin, {
   message: "expected a plugin object { name, apply(hooks) } (make one with definePlugin or a plugin factory)",
@@ -80,18 +79,6 @@ async function jitiLoader(aliases: ConfigAliases) {
       });
     }
   };
-}
-
-/** True when the project root has a config file or a package.json with our key. */
-function hasConfig(projectRoot: string): boolean {
-  if (CONFIG_FILES.some((f) => fs.existsSync(path.join(projectRoot, f)))) return true;
-  try {
-    const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot, "package.json"), "utf8"));
-    return pkg !== null && typeof pkg === "object" && PACKAGE_KEY in pkg;
-  } catch {
-    // No package.json, or one cosmiconfig would also fail on: let it say so.
-    return fs.existsSync(path.join(projectRoot, "package.json"));
-  }
 }
 
 /** Finds and loads the raw config: from `--config <file>` or from the project root. */

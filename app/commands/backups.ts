@@ -1,8 +1,10 @@
 /** `backups list | verify <id> | prune`, through the configured backup plugin (its options apply). */
 import type { ParsedArgs } from "../argv.ts";
 import { UpgradeError } from "../../core/errors.ts";
-import { resolveLayout } from "../../core/layout.ts";
+import { hasConfig } from "../../core/config-file.ts";
+import { type Layout, resolveLayout } from "../../core/layout.ts";
 import type { BackupManager, BackupPlugin } from "../../plugins/backup.ts";
+import type { BackupInfo } from "../../plugins/backup/retention.ts";
 import path from "node:path";
 import { CONFIG_ALIASES, globals, loadConfig, targetOf } from "../options.ts";
 import type { Sink } from "../render.ts";
@@ -10,8 +12,16 @@ import type { Sink } from "../render.ts";
 /** The project's config file, or null: without one, the built-in backup plugin is all these commands need. */
 async function configFile(cwd: string, p: ParsedArgs): Promise<string | null> {
   const g = globals(p);
+  const root = resolveLayout(targetOf(cwd, g)).projectRoot;
+  if (!g.config && !hasConfig(root)) return null;
   const { loadConfigFile } = await import("../../core/config.ts");
-  return (await loadConfigFile(resolveLayout(targetOf(cwd, g)).projectRoot, g.config ? path.resolve(cwd, g.config) : null, CONFIG_ALIASES())).file;
+  return (await loadConfigFile(root, g.config ? path.resolve(cwd, g.config) : null, CONFIG_ALIASES())).file;
+}
+
+/** The backups, newest first. Zero config lists them as the built-in plugin does, without loading it (its options schema, its snapshot code). */
+async function list(cwd: string, p: ParsedArgs, layout: Layout): Promise<BackupInfo[]> {
+  if (await configFile(cwd, p)) return await (await manager(cwd, p)).list(layout);
+  return (await import("../../plugins/backup/retention.ts")).listBackups(layout);
 }
 
 async function manager(cwd: string, p: ParsedArgs): Promise<BackupManager> {
@@ -37,7 +47,7 @@ export async function backupsCommand(action: string, id: string | undefined, p: 
   };
   switch (action) {
     case "list": {
-      const all = await (await manager(cwd, p)).list(layout);
+      const all = await list(cwd, p, layout);
       out({ backups: all }, all.length
         ? all.map((b) => `${b.id}  ${b.state.padEnd(11)} ${String(b.files ?? "?").padStart(6)} files  ${b.bytes === null ? "?" : `${(b.bytes / 1048576).toFixed(1)} MB`}  session ${b.session_id ?? "-"} (${b.session_status ?? "-"})${b.label ? `  ${b.label}` : ""}`)
         : [`No backups in ${layout.backupsDir}`]);

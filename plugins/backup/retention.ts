@@ -10,7 +10,7 @@ import path from "node:path";
 import { UpgradeError } from "../../core/errors.ts";
 import type { Layout } from "../../core/layout.ts";
 import { pidAlive } from "../../core/proc.ts";
-import { StateStore } from "../../core/state.ts";
+import { listSessions, parseBrief } from "../../core/state-read.ts";
 import { compareIdsDesc, isBackupId } from "./names.ts";
 import { backupState, type BackupState, LABEL, type Manifest, MANIFEST, readManifest, readMarker } from "./manifest.ts";
 import { lstatOrNull, removeTree, rmForce } from "./fsutil.ts";
@@ -73,9 +73,10 @@ function movedBytes(dir: string, moved: Manifest["moved"] | undefined): number {
   return n;
 }
 
+/** Each session's status; the fields read are checked without the full schema (a listing loads no zod). */
 function sessionStatuses(layout: Layout): Map<string, string> {
   const out = new Map<string, string>();
-  for (const s of new StateStore(layout.stateDir).list()) out.set(s.id, s.state?.status ?? "corrupt");
+  for (const s of listSessions(layout.stateDir, parseBrief)) out.set(s.id, s.state?.status ?? "corrupt");
   return out;
 }
 
