@@ -19,6 +19,7 @@
  *
  *     npm run bench                                   # 17.5k-file install; rollback at 1k, 10k, 100k
  *     AOU_BENCH_FILES=20000 AOU_BENCH_FLAT=1000,10000 AOU_BENCH_ROUNDS=5 node --import tsx bench/scoped.ts
+ *     AOU_BENCH_ONLY=startup node --import tsx bench/scoped.ts   # the start-up rows alone (build first)
  * Trees go under $TMPDIR/aou-bench-scoped-*, removed at the end.
  */
 import fs from "node:fs";
@@ -188,6 +189,7 @@ async function main(): Promise<void> {
   try {
     console.log(`node ${process.version}, ${os.cpus().length} cores, ${rounds} rounds (medians), A/B alternated`);
     console.log("| figure | ours | baseline | ratio | must |\n|---|---|---|---|---|");
+    if (process.env.AOU_BENCH_ONLY === "startup") return startupRows(work);
     const root = path.join(work, "p");
     const g = generateInstall(root, { files, bytes: files * 10 * 1024 });
     const installBytes = du(path.join(root, ".agent-os"));
@@ -229,28 +231,45 @@ async function main(): Promise<void> {
     }
     flat.forEach((n, i) => row(`rollback at ${n} files (${CHANGED} changed)`, flatMs[i], flatMs[0], `rollback at ${flat[0]}`, 1.5));
 
-    const empty = path.join(work, "empty.ts");
-    fs.writeFileSync(empty, "");
-    const proj = path.join(work, "proj");
-    fs.mkdirSync(path.join(proj, ".agent-os/standards"), { recursive: true });
-    const cli = cliCommand();
-    const floor = median(Array.from({ length: 5 }, cli.floor));
-    for (const args of [["--help"], ["--version"], ["status", "--target", proj], ["backups", "list", "--target", proj]]) {
-      const t = median(Array.from({ length: 5 }, () => timed(process.execPath, [...cli.args, ...args])));
-      row(`\`${args.slice(0, 2).filter((a) => a !== "--target").join(" ")}\` (${cli.label})`, t, floor, cli.floorName, 2.5);
-    }
-    const deno = path.join(ROOT, "node_modules/.bin/deno");
-    if (fs.existsSync(deno)) {
-      const denoFloor = median(Array.from({ length: 5 }, () => timed(deno, ["run", "-A", empty])));
-      for (const args of [["--help"], ["status", "--target", proj]]) {
-        const t = median(Array.from({ length: 5 }, () => timed(deno, ["run", "-A", path.join(ROOT, "app/bin.ts"), ...args])));
-        row(`\`${args[0]}\` (deno)`, t, denoFloor, "deno run empty.ts", 2.5);
-      }
-    }
+    startupRows(work);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
 }
+
+/**
+ * Start-up of the four read-only commands, each alternated with its floor (the runtime doing
+ * nothing) so that a busy machine slows both alike: medians of STARTUP_RUNS.
+ */
+function startupRows(work: string): void {
+  const empty = path.join(work, "empty.ts");
+  fs.writeFileSync(empty, "");
+  const proj = path.join(work, "proj");
+  fs.mkdirSync(path.join(proj, ".agent-os/standards"), { recursive: true });
+  const commands = [["--help"], ["--version"], ["status", "--target", proj], ["backups", "list", "--target", proj]];
+  const name = (args: string[]) => args.slice(0, 2).filter((a) => a !== "--target").join(" ");
+  const pair = (floor: () => number, run: () => number) => {
+    const f: number[] = [];
+    const t: number[] = [];
+    for (let i = 0; i < STARTUP_RUNS; i++) {
+      f.push(floor());
+      t.push(run());
+    }
+    return { floor: median(f), t: median(t) };
+  };
+  const cli = cliCommand();
+  for (const args of commands) {
+    const m = pair(cli.floor, () => timed(process.execPath, [...cli.args, ...args]));
+    row(`\`${name(args)}\` (${cli.label})`, m.t, m.floor, cli.floorName, 2.5);
+  }
+  const deno = path.join(ROOT, "node_modules/.bin/deno");
+  if (!fs.existsSync(deno)) return;
+  for (const args of commands) {
+    const m = pair(() => timed(deno, ["run", "-A", empty]), () => timed(deno, ["run", "-A", path.join(ROOT, "app/bin.ts"), ...args]));
+    row(`\`${name(args)}\` (deno, sources)`, m.t, m.floor, "deno run empty.ts", 2.5);
+  }
+}
+const STARTUP_RUNS = 9;
 
 const argv = process.argv.slice(2);
 if (argv[0] === "--op") await child(argv[1], argv[2]);

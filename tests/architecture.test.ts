@@ -49,6 +49,33 @@ test("core/ imports nothing from plugins/ or app/", () => {
   assert.ok(importsOf(path.join(REPO, "plugins/backup.ts")).includes("../core/errors.ts"));
 });
 
+/** The files reached from `entry` by imports that run at load (not `import type`, not `import()`), with what each imports. */
+function loadGraph(entry: string): Map<string, string[]> {
+  const seen = new Map<string, string[]>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    const text = fs.readFileSync(file, "utf8");
+    const specs = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\s+(?!type\s)(?:[^;]*?\sfrom\s+)?["']([^"']+)["']/g)].map((m) => m[1]);
+    seen.set(file, specs);
+    for (const s of specs) if (s.startsWith(".")) visit(path.resolve(path.dirname(file), s));
+  };
+  visit(entry);
+  return seen;
+}
+
+test("--help and status load no npm package and, of node's modules, only path, url and util (Deno sets the others up slowly)", () => {
+  const allowed = new Set(["node:path", "node:url", "node:util"]);
+  for (const entry of ["app/bin.ts", "app/commands/status.ts"]) {
+    const graph = loadGraph(path.join(REPO, entry));
+    const outside = [...graph].flatMap(([file, specs]) => specs.filter((s) => !s.startsWith(".") && !allowed.has(s)).map((s) => `${path.relative(REPO, file)} → ${s}`));
+    assert.equal(outside, [], entry);
+    assert.ok(graph.size >= 5, `${entry}: ${graph.size} files`);
+  }
+  // The check sees what a file loads: the upgrade command's module reaches zod and node:fs.
+  const run = [...loadGraph(path.join(REPO, "app/commands/run.ts")).values()].flat();
+  assert.ok(run.includes("zod") && run.includes("node:fs"));
+});
+
 function options(source: string, target: string, o: Partial<RunOptions> = {}): RunOptions {
   return { source, target, dryRun: false, diff: false, onConflict: "theirs", yes: false, json: true, restart: false, skipDeps: true, keepBackups: 3, from: null, interactive: false, ...o };
 }
