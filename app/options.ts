@@ -8,6 +8,9 @@ import type { ConflictPolicy, RunOptions } from "../core/types.ts";
 import type { ParsedArgs } from "./argv.ts";
 import type { Sink } from "./render.ts";
 
+// Not a literal `import()`: Deno reads every module a literal one names, transitively, at start (see cli.ts).
+const load = <T>(spec: string): Promise<T> => import(spec);
+
 export interface GlobalFlags {
   target?: string;
   config?: string;
@@ -35,9 +38,9 @@ export const CONFIG_ALIASES = () => ({
 /** The config of the project (or `--config`) with the built-in plugins composed in. */
 export async function loadConfig(cwd: string, g: GlobalFlags): Promise<ResolvedConfig> {
   const [{ loadConfigFile, resolveConfig }, { resolveLayout }, { builtinPlugins }] = await Promise.all([
-    import("../core/config.ts"),
-    import("../core/layout.ts"),
-    import("../plugins/mod.ts"),
+    load<typeof import("../core/config.ts")>("../core/config.ts"),
+    load<typeof import("../core/layout.ts")>("../core/layout.ts"),
+    load<typeof import("../plugins/mod.ts")>("../plugins/mod.ts"),
   ]);
   const layout = resolveLayout(targetOf(cwd, g));
   const { file, raw } = await loadConfigFile(layout.projectRoot, g.config ? path.resolve(cwd, g.config) : null, CONFIG_ALIASES());
@@ -45,10 +48,10 @@ export async function loadConfig(cwd: string, g: GlobalFlags): Promise<ResolvedC
 }
 
 export async function renderer(g: GlobalFlags, sink: Sink): Promise<(e: LogEvent) => void> {
-  const { humanRenderer, jsonRenderer } = await import("./render.ts");
+  const { humanRenderer, jsonRenderer } = await load<typeof import("./render.ts")>("./render.ts");
   if (g.json) return jsonRenderer(sink);
   const tty = Boolean(process.stderr.isTTY);
-  const progress = tty ? (await import("./progress.ts")).terminalProgress() : undefined;
+  const progress = tty ? (await load<typeof import("./progress.ts")>("./progress.ts")).terminalProgress() : undefined;
   return humanRenderer(sink, { verbose: g.verbose, tty, progress });
 }
 
@@ -56,7 +59,7 @@ export async function renderer(g: GlobalFlags, sink: Sink): Promise<(e: LogEvent
 export async function runOptions(p: ParsedArgs, g: GlobalFlags, resolved: ResolvedConfig, cwd: string): Promise<RunOptions> {
   const o = p.opts;
   // Loaded only for --decisions: every command imports this module, and decide.ts brings zod and the content plugin's options.
-  const decisions = o.decisions ? (await import("../plugins/content/decide.ts")).readDecisionsFile(path.resolve(cwd, o.decisions as string)) : undefined;
+  const decisions = o.decisions ? (await load<typeof import("../plugins/content/decide.ts")>("../plugins/content/decide.ts")).readDecisionsFile(path.resolve(cwd, o.decisions as string)) : undefined;
   const c = resolved.config;
   const fromCli = (k: string) => p.given.has(k);
   const source = (o.source as string | undefined) ?? c.source ?? null;

@@ -9,12 +9,15 @@ import path from "node:path";
 import { CONFIG_ALIASES, globals, loadConfig, targetOf } from "../options.ts";
 import type { Sink } from "../render.ts";
 
+// Not a literal `import()`: Deno reads every module a literal one names, transitively, at start (see cli.ts).
+const load = <T>(spec: string): Promise<T> => import(spec);
+
 /** The project's config file, or null: without one, the built-in backup plugin is all these commands need. */
 async function configFile(cwd: string, p: ParsedArgs): Promise<string | null> {
   const g = globals(p);
   const root = resolveLayout(targetOf(cwd, g)).projectRoot;
   if (!g.config && !hasConfig(root)) return null;
-  const { loadConfigFile } = await import("../../core/config.ts");
+  const { loadConfigFile } = await load<typeof import("../../core/config.ts")>("../../core/config.ts");
   return (await loadConfigFile(root, g.config ? path.resolve(cwd, g.config) : null, CONFIG_ALIASES())).file;
 }
 
@@ -26,7 +29,7 @@ async function list(cwd: string, p: ParsedArgs, layout: Layout): Promise<BackupI
 
 async function manager(cwd: string, p: ParsedArgs): Promise<BackupManager> {
   // Zero config: load the backup plugin alone, not every built-in plugin and its libraries.
-  if (!(await configFile(cwd, p))) return (await import("../../plugins/backup.ts")).backupPlugin().manage;
+  if (!(await configFile(cwd, p))) return (await load<typeof import("../../plugins/backup.ts")>("../../plugins/backup.ts")).backupPlugin().manage;
   const resolved = await loadConfig(cwd, globals(p));
   const plugin = resolved.plugins.find((p) => p.name === "backup") as Partial<BackupPlugin> | undefined;
   if (!plugin?.manage) {

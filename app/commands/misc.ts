@@ -34,8 +34,9 @@ export function initCommand(target: string, force: boolean, sink: Sink): void {
 }
 
 export async function demoCommand(keep: boolean, sink: Sink): Promise<number> {
-  // Loaded on demand: only the demo needs its kit (fixture server, wheels, venv). A literal
-  // specifier, so the build compiles the demo into the package.
-  const { runDemo } = await import("../../demo/run.ts");
+  // Loaded on demand: only the demo needs its kit (fixture server, wheels, venv). Not a
+  // literal specifier, so that Deno does not read the demo's modules for `unlock` (see cli.ts).
+  const spec = "../../demo/run.ts";
+  const { runDemo } = (await import(spec)) as typeof import("../../demo/run.ts");
   return await runDemo({ sink, keep });
 }
