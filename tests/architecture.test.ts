@@ -69,6 +69,9 @@ test("--help and status load no npm package and, of node's modules, only path, u
     const graph = loadGraph(path.join(REPO, entry));
     const outside = [...graph].flatMap(([file, specs]) => specs.filter((s) => !s.startsWith(".") && !allowed.has(s)).map((s) => `${path.relative(REPO, file)} → ${s}`));
     assert.equal(outside, [], entry);
+    // Deno reads every module a literal import() names before it starts: none on this path (types and built-ins aside).
+    const literal = [...graph.keys()].filter((f) => /(?<!typeof )\bimport\(\s*["'`](?!node:)/.test(fs.readFileSync(f, "utf8"))).map((f) => path.relative(REPO, f));
+    assert.equal(literal, [], entry);
     assert.ok(graph.size >= 5, `${entry}: ${graph.size} files`);
   }
   // The check sees what a file loads: the upgrade command's module reaches zod and node:fs.
