@@ -121,6 +121,10 @@ const ACTIONS: Record<string, Action> = {
   init: async (p, cwd, sink) => (await modules.misc()).initCommand(targetOf(cwd, globals(p)), Boolean(p.opts.force), sink),
 };
 
+let startupOnly = true;
+/** Whether the last run of `main` stayed on the start-up path (help, version, status, a usage error): see `host.exit`. */
+export const ranStartupOnly = (): boolean => startupOnly;
+
 export interface CliIO {
   sink?: Sink;
   cwd?: string;
@@ -136,7 +140,10 @@ export async function main(argv: string[], io: CliIO = {}): Promise<number> {
     const p = parseCommandLine(PROGRAM, argv);
     if (p.version) sink.out(VERSION);
     else if (p.help) sink.out(helpText(PROGRAM, p.named ? p.command : undefined));
-    else return (await ACTIONS[p.command.name](p, cwd, sink)) ?? EXIT.ok;
+    else {
+      startupOnly = p.command.name === "status";
+      return (await ACTIONS[p.command.name](p, cwd, sink)) ?? EXIT.ok;
+    }
     return EXIT.ok;
   } catch (err) {
     if (err instanceof UsageError) return usageError(err.message, json, sink);
