@@ -35,6 +35,7 @@ import { matcher } from "./content/paths.ts";
 import { canMerge, type ContentEntry, type ContentPlanX } from "./content/plan.ts";
 import { entryDiff, planDiffs } from "./content/render.ts";
 import { scanSource } from "./content/scan.ts";
+import { sourceGit } from "./source/git.ts";
 
 export { ContentOptions, type ContentOptionsInput, DEFAULT_EXCLUDES, DEFAULT_MAPPINGS, DEFAULT_USER_PATHS } from "./content/options.ts";
 export type { ContentEntry, ContentPlanX, PlanCounts } from "./content/plan.ts";
@@ -81,6 +82,7 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
       policy: ctx.options.onConflict,
       decisions: ctx.options.decisions,
       options: opts,
+      sourceGit: () => sourceGit(ctx, ctx.options.source!),
     });
 
   return definePlugin({

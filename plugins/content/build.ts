@@ -30,6 +30,11 @@ export interface PlanRequest {
   /** Per-path decisions of this run, by installation path (`--decisions`). */
   decisions?: Readonly<Record<string, Decision>>;
   options: ContentOptions;
+  /**
+   * The source's git facts when the run already has them (pre-flight asked git once, see
+   * plugins/source/git.ts); without it the planner asks git itself.
+   */
+  sourceGit?: () => Promise<{ isGit: boolean; commit: string | null; tag: string | null }>;
 }
 
 export interface BuiltPlan {
@@ -40,14 +45,21 @@ export interface BuiltPlan {
 
 const toPosix = (p: string) => p.split(path.sep).join("/");
 
-async function sourceFacts(root: string, signal?: AbortSignal): Promise<{ isGit: boolean; commit: string | null; version: string | null }> {
+async function askGit(root: string, signal?: AbortSignal): Promise<{ isGit: boolean; commit: string | null; tag: string | null }> {
   const text = async (...args: string[]) => {
     const r = await runGit(["-C", root, ...args], { signal });
     return r.code === 0 ? r.stdout.toString("utf8").trim() : null;
   };
-  if ((await text("rev-parse", "--is-inside-work-tree")) !== "true") return { isGit: false, commit: null, version: null };
+  if ((await text("rev-parse", "--is-inside-work-tree")) !== "true") return { isGit: false, commit: null, tag: null };
   const commit = await text("rev-parse", "--verify", "--quiet", "HEAD");
   const tag = commit ? await text("describe", "--tags", "--exact-match", "HEAD") : null;
+  return { isGit: true, commit, tag };
+}
+
+async function sourceFacts(req: PlanRequest): Promise<{ isGit: boolean; commit: string | null; version: string | null }> {
+  const root = req.sourceRoot;
+  const { isGit, commit, tag } = req.sourceGit ? await req.sourceGit() : await askGit(root, req.signal);
+  if (!isGit) return { isGit: false, commit: null, version: null };
   let version: string | null = tag || null;
   if (!version) {
     try {
@@ -81,7 +93,7 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
   const pathMap = new PathMap(threeWay);
   const excluded = matcher(opts.excludes);
   const userOwned = matcher(opts.userPaths);
-  const src = await sourceFacts(req.sourceRoot, req.signal);
+  const src = await sourceFacts(req);
 
   const [n, l, resolved] = await Promise.all([
     scanSource(req.sourceRoot, threeWay, excluded),
