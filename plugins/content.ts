@@ -28,7 +28,7 @@ import { applyPlan } from "./content/apply.ts";
 import { buildPlan, type BuiltPlan } from "./content/build.ts";
 import { abortedByYou, askMissing, terminalPrompt, unresolvedMessage } from "./content/decide.ts";
 import { fileFacts } from "./content/hash.ts";
-import { readInstalledManifest, writeManifestFile } from "./content/manifest.ts";
+import { manifestJsonOf, readInstalledManifest, writeManifestFile } from "./content/manifest.ts";
 import { mergeFile } from "./content/merge.ts";
 import { ContentOptions, type ContentOptionsInput } from "./content/options.ts";
 import { matcher } from "./content/paths.ts";
@@ -83,6 +83,7 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
       decisions: ctx.options.decisions,
       options: opts,
       sourceGit: () => sourceGit(ctx, ctx.options.source!),
+      manifestJson: () => manifestJsonOf(ctx, ctx.layout.installedManifest),
     });
 
   return definePlugin({

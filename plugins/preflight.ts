@@ -15,6 +15,7 @@ import { definePlugin } from "../core/plugin.ts";
 import type { Findings, UpgradeContext } from "../core/types.ts";
 import { checkAccess, checkPlanAccess } from "./preflight/access.ts";
 import { diskNeeds, treeSize } from "./preflight/disk.ts";
+import { manifestJsonOf } from "./content/manifest.ts";
 import { sourceGit } from "./source/git.ts";
 import { readVersionFile } from "./version-file.ts";
 
@@ -132,10 +133,14 @@ function checkLock(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft<0>) {
 function checkVersions(ctx: UpgradeContext, ev: EvidenceDraft<0>) {
   let from: string | null = null;
   try {
-    const m = JSON.parse(fs.readFileSync(ctx.layout.installedManifest, "utf8"));
-    from = (m.version as string | undefined) ?? (m.source_commit as string | undefined)?.slice(0, 12) ?? null;
-    ev.from_commit = m.source_commit ?? null;
-  } catch { /* no installed manifest */ }
+    // Parsed once per run: the content plan reads the same file (MBs at 10k files).
+    const read = manifestJsonOf(ctx, ctx.layout.installedManifest);
+    const m = read.kind === "json" ? read.json as Record<string, unknown> : null;
+    if (m && typeof m === "object") {
+      from = (m.version as string | undefined) ?? (m.source_commit as string | undefined)?.slice(0, 12) ?? null;
+      ev.from_commit = m.source_commit ?? null;
+    }
+  } catch { /* unreadable: the plan reports it */ }
   if (!from) {
     const v = readVersionFile(ctx.layout.versionFile);
     if (v.commit) {

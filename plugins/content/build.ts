@@ -15,7 +15,7 @@ import type { ContentOptions, Decision, Mapping } from "./options.ts";
 import { insideJoin, matcher, PathMap } from "./paths.ts";
 import { classify, type ContentEntry, type ContentPlanX, countPlan } from "./plan.ts";
 import { type Problem, scanLocal, scanSource } from "./scan.ts";
-import { parseStatRecord, statKey } from "./manifest.ts";
+import { type ManifestJson, parseStatRecord, statKey } from "./manifest.ts";
 
 export interface PlanRequest {
   signal?: AbortSignal;
@@ -35,6 +35,8 @@ export interface PlanRequest {
    * plugins/source/git.ts); without it the planner asks git itself.
    */
   sourceGit?: () => Promise<{ isGit: boolean; commit: string | null; tag: string | null }>;
+  /** The installed manifest as this run parsed it already (pre-flight read its version); else read by the planner. */
+  manifestJson?: () => ManifestJson;
 }
 
 export interface BuiltPlan {
@@ -103,6 +105,7 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
       sourceRoot: req.sourceRoot,
       sourceIsGit: src.isGit,
       installedManifest: req.installedManifest,
+      manifestJson: req.manifestJson,
       versionFile: req.versionFile,
       from: req.from,
       mappings: threeWay,
