@@ -137,8 +137,6 @@ test("decisions: first matching rule, then the policy, else undecided", () => {
   assert.is(staticDeciderOf([], null)("x"), null);
 });
 
-test.run();
-
 test("matcher: the literal shortcut answers exactly as `ignore` does (defaults, anchors, classes, case, negations)", () => {
   const sets: string[][] = [
     DEFAULT_EXCLUDES,
@@ -161,7 +159,10 @@ test("matcher: the literal shortcut answers exactly as `ignore` does (defaults, 
   }
   // The shortcut is taken for the defaults, and given up where a rule has no literal part or an escape.
   assert.equal(patternLiterals(DEFAULT_EXCLUDES), ["__pycache__", ".pyc", ".ds_store", ".pytest_cache", ".mypy_cache", "mcp_server", "mcp_server", "mcp_server"]);
-  assert.equal(patternLiterals(["*.*"]), null);
+  assert.equal(patternLiterals(["*"]), null);
+  assert.equal(patternLiterals(["*.*"]), ["."]);
   assert.equal(patternLiterals(["\\#literal"]), null);
   assert.equal(patternLiterals(["!only-negated", "# c"]), []);
 });
+
+test.run();
