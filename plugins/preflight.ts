@@ -213,6 +213,8 @@ export function preflightPlugin(options: PreflightOptionsInput = {}) {
     evidence: { 0: PreflightEvidence },
     apply(hooks) {
       hooks.preflight.tap(async (ctx, findings, ev) => {
+        // git answers while the checks before checkSource stat and read (awaited there).
+        if (ctx.options.source && isDir(ctx.options.source)) sourceGit(ctx, ctx.options.source).catch(() => {});
         checkTarget(ctx, findings, ev, opts);
         checkLock(ctx, findings, ev);
         checkVersions(ctx, ev);

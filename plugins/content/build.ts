@@ -95,22 +95,24 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
   const pathMap = new PathMap(threeWay);
   const excluded = matcher(opts.excludes);
   const userOwned = matcher(opts.userPaths);
-  const src = await sourceFacts(req);
+  // git answers while the trees are walked.
+  const facts = sourceFacts(req);
 
-  const [n, l, resolved] = await Promise.all([
+  const [src, n, l, resolved] = await Promise.all([
+    facts,
     scanSource(req.sourceRoot, threeWay, excluded),
     scanLocal(req.installDir, threeWay, pathMap, excluded, userOwned),
-    resolveBase({
+    facts.then((f) => resolveBase({
       signal: req.signal,
       sourceRoot: req.sourceRoot,
-      sourceIsGit: src.isGit,
+      sourceIsGit: f.isGit,
       installedManifest: req.installedManifest,
       manifestJson: req.manifestJson,
       versionFile: req.versionFile,
       from: req.from,
       mappings: threeWay,
       pathMap,
-    }),
+    })),
   ]);
   let base = resolved;
   const problems: Problem[] = [...n.problems, ...l.problems, ...base.problems];
@@ -134,6 +136,15 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
     : null;
   const localSymlinks = new Set([...l.files.values()].filter((f) => f.symlink).map((f) => f.target));
   const localFiles = new Set(l.files.keys());
+  // The first of a folder's ancestors (below the mapping's top) that is a local file, once per folder.
+  const blockers = new Map<string, string | undefined>();
+  const blockerOf = (dir: string): string | undefined => {
+    if (!blockers.has(dir)) {
+      const segs = dir.split("/");
+      blockers.set(dir, segs.slice(1).map((_, i) => segs.slice(0, i + 2).join("/")).find((a) => localFiles.has(a)));
+    }
+    return blockers.get(dir);
+  };
   const decide = staticDeciderOf(opts.rules, req.policy, req.decisions);
   const entries: ContentEntry[] = [];
   const targets = [...new Set([...n.files.keys(), ...l.files.keys()])].sort();
@@ -159,8 +170,7 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
     }
     // A file can only be written where no local file or link stands in for one of its folders.
     if (nf) {
-      const segs = target.split("/");
-      const blocker = segs.slice(1, -1).map((_, i) => segs.slice(0, i + 2).join("/")).find((a) => localFiles.has(a));
+      const blocker = blockerOf(target.slice(0, target.lastIndexOf("/")));
       if (blocker) {
         const why = localSymlinks.has(blocker) ? "a symlink" : "a file";
         problems.push({ code: localSymlinks.has(blocker) ? "UNSAFE_PATH" : "CONTENT_PLAN_ERROR", target, message: `Cannot install ${target}: ${blocker} is ${why} in the installation where upstream has a folder`, fix: `Move ${path.join(req.installDir, blocker)} aside, then run the upgrade again` });
@@ -182,7 +192,7 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
       const recorded = lf && !withOid ? recordedFacts(lf.abs, base.stats?.get(target), base.hashes.get(target)) : null;
       const lFacts = !lf ? null : recorded ?? (smallFileFacts(lf.abs, opts.largeFileBytes, withOid) ?? await fileFacts(lf.abs, opts.largeFileBytes, withOid));
       // Same path upstream then and now, and not a link in the source: the bytes are the local ones.
-      const sameUpstream = recorded && nf && recorded.upstream === nf.source && untouched?.has(nf.source) && nf.abs === path.join(req.sourceRoot, nf.source);
+      const sameUpstream = recorded && nf && recorded.upstream === nf.source && untouched?.has(nf.source) && !nf.linked;
       const nFacts = !nf ? null : sameUpstream ? { hash: recorded.hash, size: recorded.size, opaque: recorded.opaque }
         : smallFileFacts(nf.abs, opts.largeFileBytes, withOid) ?? await fileFacts(nf.abs, opts.largeFileBytes, withOid);
       read.push({ target, owner, source: nf?.source, localAbs: lf?.abs, newAbs: nf?.abs, l: lFacts, n: nFacts });

@@ -32,6 +32,8 @@ export interface SourceFile {
   source: string;
   /** What to read: the file itself, or the in-source file a symlink resolves to. */
   abs: string;
+  /** A symlink in the source: `abs` is the file it resolves to. */
+  linked?: boolean;
   mapping: Mapping;
 }
 
@@ -128,7 +130,7 @@ export async function scanSource(
         } else if (!fs.statSync(to).isFile()) {
           problems.push({ code: "CONTENT_PLAN_ERROR", target, message: `Cannot copy ${sourceRel}: it is a symlink to a folder`, fix: "Replace the link with a real folder in the source, or add it to the content plugin's excludes" });
         } else {
-          files.set(target, { target, source: sourceRel, abs: to, mapping: m });
+          files.set(target, { target, source: sourceRel, abs: to, mapping: m, linked: true });
         }
       } else {
         problems.push({ code: "CONTENT_PLAN_ERROR", target, message: `Cannot copy ${sourceRel}: it is not a regular file`, fix: "Remove it from the source, or add it to the content plugin's excludes" });
