@@ -66,8 +66,10 @@ async function walkOrProblem(dir: string, target: string, problems: Problem[]) {
  * separator elsewhere: `..\\..\\x.md`), or bytes that are not UTF-8 (decoded as U+FFFD).
  * Pre-flight names the exact bytes (plugins/preflight/access.ts).
  */
-function unsafeName(rel: string, target: string, where: string): Problem | null {
+function unsafeName(rel: string, abs: string, target: string, where: string): Problem | null {
   if (isSafeRelative(rel) && !rel.includes("\uFFFD")) return null;
+  // A U+FFFD that was really in the name (valid UTF-8) encodes back to the same bytes: the path is there.
+  if (isSafeRelative(rel) && lstatOrNull(abs)) return null;
   return { code: "UNSAFE_PATH", target, message: `Cannot install ${target}: the name of ${where} holds a backslash or bytes that are not UTF-8`, fix: `Rename or remove ${where}, then run the upgrade again` };
 }
 
@@ -117,7 +119,7 @@ export async function scanSource(
       if (e.dirent.isDirectory() || excluded(sourceRel)) continue;
       const target = `${m.to}/${e.path}`;
       const abs = path.join(dir, e.path);
-      const unsafe = unsafeName(e.path, target, `${sourceRel} in the source`);
+      const unsafe = unsafeName(e.path, abs, target, `${sourceRel} in the source`);
       if (unsafe) problems.push(unsafe);
       if (e.dirent.isFile()) {
         files.set(target, { target, source: sourceRel, abs, mapping: m });
@@ -189,7 +191,7 @@ export async function scanLocal(
       if (e.dirent.isDirectory() || userOwned(target)) continue;
       const src = pathMap.toSource(target);
       if (src && excluded(src.source)) continue;
-      const unsafe = unsafeName(e.path, target, `${target} in the installation`);
+      const unsafe = unsafeName(e.path, path.join(dir, e.path), target, `${target} in the installation`);
       if (unsafe) problems.push(unsafe);
       if (e.dirent.isFile() || e.dirent.isSymbolicLink()) {
         files.set(target, { target, abs: path.join(dir, e.path), symlink: e.dirent.isSymbolicLink() });
