@@ -103,6 +103,20 @@ export function checkAccess(ctx: UpgradeContext, f: Findings): void {
 const suspect = (rel: string) => rel.includes("\\") || rel.includes("\uFFFD");
 
 /**
+ * Deno's fs hands names over as text, invalid bytes already replaced by U+FFFD: such a name
+ * does not lead back to its file (a real U+FFFD in a valid name does).
+ */
+function lostBytes(text: string, p: Buffer): boolean {
+  if (!text.includes("\uFFFD")) return false;
+  try {
+    fs.lstatSync(p);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/**
  * The on-disk names (bytes) of `rel` under `root` that cannot be installed: each segment is
  * matched by its UTF-8 decoding, so every byte name a lossy decoding merged is found.
  */
@@ -120,8 +134,9 @@ function badNamesOf(root: string, rel: string): string[] {
       for (const n of names) {
         const text = n.toString("utf8");
         if (text !== seg) continue;
-        next.push(Buffer.concat([dir, Buffer.from(path.sep), n]));
-        nextBad.push(bad[i] || !Buffer.from(text, "utf8").equals(n) || text.includes("\\"));
+        const p = Buffer.concat([dir, Buffer.from(path.sep), n]);
+        next.push(p);
+        nextBad.push(bad[i] || !Buffer.from(text, "utf8").equals(n) || text.includes("\\") || lostBytes(text, p));
       }
     });
     at = next;
