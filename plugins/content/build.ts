@@ -83,6 +83,11 @@ function recordedFacts(abs: string, recorded: string | undefined, hash: string |
   // A prefix test first: parsing 10k records that mostly match would cost more than the stat.
   const key = st?.isFile() ? statKey(st) : null;
   if (!key || !recorded.startsWith(key + ":")) return null;
+  // The rest is `<opaque 0|1>:<source path>`: read in place (a split per file is measurable at 10k).
+  const at = key.length + 1;
+  if ((recorded[at] === "0" || recorded[at] === "1") && recorded[at + 1] === ":") {
+    return { hash, size: st!.size, opaque: recorded[at] === "1", upstream: recorded.slice(at + 2) };
+  }
   const rec = parseStatRecord(recorded);
   return rec ? { hash, size: st!.size, opaque: rec.opaque, upstream: rec.upstream } : null;
 }
