@@ -152,7 +152,8 @@ try {
     // --verbose adds the plan's own time (one debug line each), not a measurable cost.
     const d = wall(process.execPath, [...cli, ...dryArgs, "--verbose"], project);
     dry.push(d.ms);
-    planned.push(Number(/content: plan built \(ms=(\d+)/.exec(d.stdout)?.[1] ?? NaN));
+    // The plan's own time; a build from before the plan started in pre-flight only logs the engine's "content planned".
+    planned.push(Number(/(?:content: plan built|content planned) \(ms=(\d+)/.exec(d.stdout)?.[1] ?? NaN));
     lines.push(d.stdout.split("\n").length);
     // The same process doing nothing: start-up, config and exit, the floor of any command.
     empty.push(wall(process.execPath, [...cli, "--version"], project).ms);
