@@ -5,7 +5,8 @@
  * the files, then times the planner with each base: the source's git history at
  * VERSION.txt's commit, the installed manifest as upstream-era tools leave it (hashes only),
  * and as our upgrades leave it (with the stats that spare reading unchanged files). Then
- * the whole `--dry-run` (the CLI, one process) against `git diff --stat` of the two releases.
+ * the whole `--dry-run` (the CLI, one process) against `git diff --stat` of the two releases,
+ * and where its time goes: start-up (`--version`), the plan (its --verbose line), the rest.
  *
  *     node --import tsx bench/content-plan.ts [--files 10000] [--runs 3]
  */
@@ -136,18 +137,33 @@ try {
     : ["--import", path.join(ROOT, "node_modules/tsx/dist/esm/index.mjs"), path.join(ROOT, "app/bin.ts")];
   const wall = (cmd: string, args: string[], cwd: string) => {
     const t = performance.now();
-    const r = spawnSync(cmd, args, { cwd, stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
+    const r = spawnSync(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8", maxBuffer: 1 << 28 });
     if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: exit ${r.status}: ${r.stderr}`);
-    return performance.now() - t;
+    return { ms: performance.now() - t, stdout: r.stdout };
   };
   const dry: number[] = [];
   const diff: number[] = [];
+  const planned: number[] = [];
+  const lines: number[] = [];
+  const empty: number[] = [];
+  const dryArgs = ["--source", source, "--dry-run", "--no-validate", "--on-conflict", "keep"];
   for (let r = 0; r < RUNS; r++) {
-    diff.push(wall("git", ["diff", "--stat", oldCommit, "HEAD"], source));
-    dry.push(wall(process.execPath, [...cli, "--source", source, "--dry-run", "--no-validate", "--on-conflict", "keep"], project));
+    diff.push(wall("git", ["diff", "--stat", oldCommit, "HEAD"], source).ms);
+    // --verbose adds the plan's own time (one debug line each), not a measurable cost.
+    const d = wall(process.execPath, [...cli, ...dryArgs, "--verbose"], project);
+    dry.push(d.ms);
+    // The plan's own time; a build from before the plan started in pre-flight only logs the engine's "content planned".
+    planned.push(Number(/(?:content: plan built|content planned) \(ms=(\d+)/.exec(d.stdout)?.[1] ?? NaN));
+    lines.push(d.stdout.split("\n").length);
+    // The same process doing nothing: start-up, config and exit, the floor of any command.
+    empty.push(wall(process.execPath, [...cli, "--version"], project).ms);
   }
-  const med = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  console.log(`  --dry-run (CLI, ${cli.length === 1 ? "built" : "tsx"}) median ${(med(dry) / 1000).toFixed(2)} s vs git diff --stat ${(med(diff) / 1000).toFixed(2)} s: ${(med(dry) / med(diff)).toFixed(1)}x`);
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const s2 = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  console.log(`  --dry-run (CLI, ${cli.length === 1 ? "built" : "tsx"}) median ${s2(med(dry))} vs git diff --stat ${s2(med(diff))}: ${(med(dry) / med(diff)).toFixed(1)}x`);
+  // Where a dry run's time goes: start-up (--version), the plan (as the run timed it), and the rest (pre-flight's git and checks, printing ~lines).
+  const rest = med(dry) - med(planned) - med(empty);
+  console.log(`  --dry-run breakdown: start-up ${s2(med(empty))}, plan ${s2(med(planned))} (${(med(planned) / med(dry) * 100).toFixed(0)}% of the run), the rest ${s2(rest)} (${med(lines)} lines printed); dry run / its plan ${(med(dry) / med(planned)).toFixed(2)}x`);
   process.exitCode = 0;
 } finally {
   fs.rmSync(root, { recursive: true, force: true });

@@ -17,6 +17,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { defineChannel } from "../core/channel.ts";
 import { parsePluginOptions } from "../core/config.ts";
 import { UpgradeError } from "../core/errors.ts";
 import { definePlugin } from "../core/plugin.ts";
@@ -28,13 +29,14 @@ import { applyPlan } from "./content/apply.ts";
 import { buildPlan, type BuiltPlan } from "./content/build.ts";
 import { abortedByYou, askMissing, terminalPrompt, unresolvedMessage } from "./content/decide.ts";
 import { fileFacts } from "./content/hash.ts";
-import { readInstalledManifest, writeManifestFile } from "./content/manifest.ts";
+import { manifestJsonOf, readInstalledManifest, writeManifestFile } from "./content/manifest.ts";
 import { mergeFile } from "./content/merge.ts";
 import { ContentOptions, type ContentOptionsInput } from "./content/options.ts";
 import { matcher } from "./content/paths.ts";
 import { canMerge, type ContentEntry, type ContentPlanX } from "./content/plan.ts";
 import { entryDiff, planDiffs } from "./content/render.ts";
 import { scanSource } from "./content/scan.ts";
+import { sourceGit } from "./source/git.ts";
 
 export { ContentOptions, type ContentOptionsInput, DEFAULT_EXCLUDES, DEFAULT_MAPPINGS, DEFAULT_USER_PATHS } from "./content/options.ts";
 export type { ContentEntry, ContentPlanX, PlanCounts } from "./content/plan.ts";
@@ -65,11 +67,15 @@ function fileSize(file: string): number {
 
 const WRITES: ReadonlySet<string> = new Set(["new", "update", "conflict", "delete"]);
 
+/** The run's plan, started in pre-flight (one plan per run: planContent takes it, or builds it when pre-flight did not run). */
+const EarlyPlan = defineChannel<Promise<BuiltPlan> | undefined>("content.early-plan");
+
 /** The content plugin factory; options default to SPEC §2's mapping table and excludes. */
 export function contentPlugin(options: ContentOptionsInput = {}) {
   const opts = parsePluginOptions(PLUGIN_NAME, ContentOptions, options);
-  const plan = (ctx: UpgradeContext) =>
-    buildPlan({
+  const plan = async (ctx: UpgradeContext): Promise<BuiltPlan> => {
+    const t0 = performance.now();
+    const built = await buildPlan({
       signal: ctx.signal,
       sourceRoot: path.resolve(ctx.options.source!),
       projectRoot: ctx.layout.projectRoot,
@@ -81,7 +87,13 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
       policy: ctx.options.onConflict,
       decisions: ctx.options.decisions,
       options: opts,
+      sourceGit: () => sourceGit(ctx, ctx.options.source!),
+      manifestJson: () => manifestJsonOf(ctx, ctx.layout.installedManifest),
     });
+    // Its own time: started in pre-flight, it overlaps the checks, so the engine's "content planned" is only the wait.
+    ctx.log.debug("content: plan built", { ms: Math.round(performance.now() - t0), entries: built.plan.entries.length });
+    return built;
+  };
 
   return definePlugin({
     name: PLUGIN_NAME,
@@ -105,10 +117,20 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
             .reduce((n, e) => n + fileSize(path.join(c.options.source!, e.source!)), 0),
         }));
       });
+      // The plan only reads: started first, it walks the trees while pre-flight's checks run and
+      // git answers; planContent takes it.
+      hooks.preflight.tap({ before: "preflight" }, async (ctx) => {
+        if (!isDir(ctx.options.source) || !ctx.layout.installExists) return;
+        const early = plan(ctx);
+        early.catch(() => {}); // awaited, and its error thrown, by planContent
+        ctx.channels.set(EarlyPlan, early);
+      });
       hooks.planContent.tap(async (incoming: ContentPlan, ctx, findings) => {
         // A missing source or installation is the preflight plugin's finding; nothing to plan.
         if (!isDir(ctx.options.source) || !ctx.layout.installExists) return incoming;
-        const built = await plan(ctx);
+        const early = ctx.channels.get(EarlyPlan);
+        ctx.channels.set(EarlyPlan, undefined);
+        const built = await (early ?? plan(ctx));
         ctx.channels.set(ContentBase, built.base);
         const mine: ContentPlanX = built.plan;
         // Questions only for a run that can go ahead: pre-flight problems are reported first.

@@ -13,8 +13,10 @@ import { isDir } from "../core/layout.ts";
 import { describeLock, readLock } from "../core/lock.ts";
 import { definePlugin } from "../core/plugin.ts";
 import type { Findings, UpgradeContext } from "../core/types.ts";
-import { checkAccess } from "./preflight/access.ts";
+import { checkAccess, checkPlanAccess } from "./preflight/access.ts";
 import { diskNeeds, treeSize } from "./preflight/disk.ts";
+import { manifestJsonOf } from "./content/manifest.ts";
+import { sourceGit } from "./source/git.ts";
 import { readVersionFile } from "./version-file.ts";
 
 export const PreflightOptions = z.strictObject({
@@ -52,32 +54,25 @@ async function checkSource(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft<0
   if (missing.length) {
     f.error("SOURCE_LAYOUT", `Source ${src} has no ${missing.map((m) => `${m}/`).join(" or ")}: it is not an Agent OS source checkout`, "Point --source at the root of an agent-os-enhanced clone");
   }
-  // GIT_OPTIONAL_LOCKS=0: `git status` would otherwise refresh .git/index, a write into the source.
-  const git = ctx.$({ cwd: src, nothrow: true, env: { ...process.env, GIT_OPTIONAL_LOCKS: "0" } });
-  const inside = await git`git rev-parse --is-inside-work-tree`;
-  if (inside.exitCode !== 0 || inside.stdout.trim() !== "true") {
+  const git = await sourceGit(ctx, src);
+  if (!git.isGit) {
     f.error("SOURCE_NOT_GIT", `Source ${src} is not a git work tree, so its version cannot be known`, "Use a git clone of agent-os-enhanced (git clone …), not a copied folder");
     return;
   }
-  const [head, branch, tag, status] = await Promise.all([
-    git`git rev-parse HEAD`,
-    git`git symbolic-ref --quiet --short HEAD`,
-    git`git describe --tags --exact-match HEAD`,
-    git`git status --porcelain=v1 --untracked-files=all -- .`,
-  ]);
-  if (head.exitCode !== 0) {
+  if (!git.commit) {
     f.error("SOURCE_NOT_GIT", `Source ${src} has no commit yet`, "Check out a commit of agent-os-enhanced in the source");
     return;
   }
-  ev.source_commit = head.stdout.trim();
-  ev.source_branch = branch.exitCode === 0 ? branch.stdout.trim() : null;
-  ev.source_tag = tag.exitCode === 0 ? tag.stdout.trim() : null;
-  ev.to_version = (ev.source_tag as string | null) ?? String(ev.source_commit).slice(0, 12);
-  const lines = status.stdout.split("\n").filter(Boolean);
-  const changed = lines.filter((l) => !l.startsWith("??"));
-  const untracked = lines.filter((l) => l.startsWith("??")).map((l) => l.slice(3));
+  if (git.statusError) {
+    f.error("SOURCE_DIRTY", `Cannot tell whether source ${src} has uncommitted changes: git status failed (${git.statusError})`, "Repair the clone (git status must work in it; git fsck names damaged objects), then run the upgrade again");
+  }
+  ev.source_commit = git.commit;
+  ev.source_branch = git.branch;
+  ev.source_tag = git.tag;
+  ev.to_version = git.tag ?? git.commit.slice(0, 12);
+  const { changed, untracked } = git;
   if (changed.length) {
-    f.error("SOURCE_DIRTY", `Source ${src} has ${changed.length} uncommitted change${changed.length === 1 ? "" : "s"} (${changed.slice(0, 3).map((l) => l.slice(3)).join(", ")}${changed.length > 3 ? ", …" : ""})`, "Commit or stash them in the source (git stash), so that the upgrade installs a known commit");
+    f.error("SOURCE_DIRTY", `Source ${src} has ${changed.length} uncommitted change${changed.length === 1 ? "" : "s"} (${changed.slice(0, 3).join(", ")}${changed.length > 3 ? ", …" : ""})`, "Commit or stash them in the source (git stash), so that the upgrade installs a known commit");
   }
   if (untracked.length && opts.untracked === "refuse") {
     f.error("SOURCE_UNTRACKED", `Source ${src} has ${untracked.length} untracked file(s) (${untracked.slice(0, 3).join(", ")})`, "Remove or commit them (git clean -n shows them), or set preflight untracked: \"report\"");
@@ -85,7 +80,7 @@ async function checkSource(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft<0
     f.warn("SOURCE_UNTRACKED", `Source ${src} has ${untracked.length} untracked file(s) (${untracked.slice(0, 3).join(", ")}${untracked.length > 3 ? ", …" : ""}); they may be installed`, "Remove them or commit them if they are not meant to be installed");
   }
   // Recorded as computed; the gate then requires true.
-  (ev as Record<string, unknown>).source_git_clean = changed.length === 0 && (opts.untracked !== "refuse" || untracked.length === 0);
+  (ev as Record<string, unknown>).source_git_clean = !git.statusError && changed.length === 0 && (opts.untracked !== "refuse" || untracked.length === 0);
 }
 
 function checkTarget(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft<0>, opts: z.output<typeof PreflightOptions>) {
@@ -138,10 +133,14 @@ function checkLock(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft<0>) {
 function checkVersions(ctx: UpgradeContext, ev: EvidenceDraft<0>) {
   let from: string | null = null;
   try {
-    const m = JSON.parse(fs.readFileSync(ctx.layout.installedManifest, "utf8"));
-    from = (m.version as string | undefined) ?? (m.source_commit as string | undefined)?.slice(0, 12) ?? null;
-    ev.from_commit = m.source_commit ?? null;
-  } catch { /* no installed manifest */ }
+    // Parsed once per run: the content plan reads the same file (MBs at 10k files).
+    const read = manifestJsonOf(ctx, ctx.layout.installedManifest);
+    const m = read.kind === "json" ? read.json as Record<string, unknown> : null;
+    if (m && typeof m === "object") {
+      from = (m.version as string | undefined) ?? (m.source_commit as string | undefined)?.slice(0, 12) ?? null;
+      ev.from_commit = m.source_commit ?? null;
+    }
+  } catch { /* unreadable: the plan reports it */ }
   if (!from) {
     const v = readVersionFile(ctx.layout.versionFile);
     if (v.commit) {
@@ -214,6 +213,8 @@ export function preflightPlugin(options: PreflightOptionsInput = {}) {
     evidence: { 0: PreflightEvidence },
     apply(hooks) {
       hooks.preflight.tap(async (ctx, findings, ev) => {
+        // git answers while the checks before checkSource stat and read (awaited there).
+        if (ctx.options.source && isDir(ctx.options.source)) sourceGit(ctx, ctx.options.source).catch(() => {});
         checkTarget(ctx, findings, ev, opts);
         checkLock(ctx, findings, ev);
         checkVersions(ctx, ev);
@@ -222,6 +223,7 @@ export function preflightPlugin(options: PreflightOptionsInput = {}) {
       });
       // The space needed depends on what changes: checked once the plan is built.
       hooks.checkPlan.tap(async (ctx, findings, ev) => {
+        checkPlanAccess(ctx, findings);
         await checkDisk(ctx, findings, ev, opts);
       });
     },

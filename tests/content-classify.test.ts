@@ -5,9 +5,10 @@ import * as assert from "uvu/assert";
 import { isUpgradeError } from "../core/errors.ts";
 import { contentPlugin } from "../plugins/content.ts";
 import { missingLines, SECTION_HEADER, standardLines, stripComment, withLines } from "../plugins/content/gitignore.ts";
-import { insideJoin, isSafeRelative, PathMap } from "../plugins/content/paths.ts";
+import ignore from "ignore";
+import { insideJoin, isSafeRelative, matcher, PathMap, patternLiterals } from "../plugins/content/paths.ts";
 import { classify, countPlan, manifestHash } from "../plugins/content/plan.ts";
-import { DEFAULT_MAPPINGS } from "../plugins/content/options.ts";
+import { DEFAULT_EXCLUDES, DEFAULT_MAPPINGS, DEFAULT_USER_PATHS } from "../plugins/content/options.ts";
 import { staticDeciderOf } from "../plugins/content/decide.ts";
 
 const B = "b".repeat(64), L = "l".repeat(64), N = "n".repeat(64);
@@ -134,6 +135,34 @@ test("decisions: first matching rule, then the policy, else undecided", () => {
   assert.equal(d("standards/universal/x.md"), { decision: "merge", by: "policy" });
   assert.is(staticDeciderOf([], "ask")("x"), null);
   assert.is(staticDeciderOf([], null)("x"), null);
+});
+
+test("matcher: the literal shortcut answers exactly as `ignore` does (defaults, anchors, classes, case, negations)", () => {
+  const sets: string[][] = [
+    DEFAULT_EXCLUDES,
+    DEFAULT_USER_PATHS,
+    ["**/drafts", "/top.md", "docs/*.tmp", "a?c/", "x[0-9].md", "  spaced.md  "],
+    ["*.pyc", "!keep.pyc", "# a comment", "", "Build/"],
+    ["multi\nline.md"],
+  ];
+  const paths = [
+    "standards/universal/a.md", "mcp_server/x/__pycache__/m.cpython-312.pyc", "universal/usage/__PYCACHE__/y.md",
+    "a.pyc", "deep/keep.pyc", "deep/KEEP.PYC", "x/.DS_Store", "x/.ds_store", "mcp_server/sub/.agent-os/f.md", "mcp_server/.cursor/rules",
+    "standards/development/mine.md", "standards/developmentx/mine.md", "specs/s.md", "x/specs/s.md", "config.json", "x/config.json",
+    "drafts", "a/b/drafts/c.md", "top.md", "a/top.md", "docs/t.tmp", "docs/sub/t.tmp", "abc/f", "aXc/f", "x1.md", "xa.md", "spaced.md", "a/spaced.md",
+    "build/out.js", "BUILD/out.js", "multi", "line.md", "s/line.md",
+  ];
+  for (const patterns of sets) {
+    const ig = ignore().add(patterns);
+    const m = matcher(patterns);
+    for (const p of paths) assert.is(m(p), ig.ignores(p), `${JSON.stringify(patterns)} on ${p}`);
+  }
+  // The shortcut is taken for the defaults, and given up where a rule has no literal part or an escape.
+  assert.equal(patternLiterals(DEFAULT_EXCLUDES), ["__pycache__", ".pyc", ".ds_store", ".pytest_cache", ".mypy_cache", "mcp_server", "mcp_server", "mcp_server"]);
+  assert.equal(patternLiterals(["*"]), null);
+  assert.equal(patternLiterals(["*.*"]), ["."]);
+  assert.equal(patternLiterals(["\\#literal"]), null);
+  assert.equal(patternLiterals(["!only-negated", "# c"]), []);
 });
 
 test.run();

@@ -14,7 +14,7 @@ import { readVersionFile } from "../version-file.ts";
 import { catFiles, type CommitChanges, firstParentHistory, lsTree, resolveCommit } from "./gitobj.ts";
 import { sha256 } from "./hash.ts";
 import { inferBase } from "./infer.ts";
-import { readInstalledManifest } from "./manifest.ts";
+import { type ManifestJson, readInstalledManifest } from "./manifest.ts";
 import type { Mapping } from "./options.ts";
 import type { PathMap } from "./paths.ts";
 import type { Problem } from "./scan.ts";
@@ -68,6 +68,8 @@ export interface BaseInput {
   /** Source is a git work tree (history is available). */
   sourceIsGit: boolean;
   installedManifest: string;
+  /** The installed manifest as this run parsed it already (see manifest.ts `manifestJsonOf`); else read here. */
+  manifestJson?: () => ManifestJson;
   versionFile: string;
   from: string | null;
   /** Three-way mappings only. */
@@ -203,7 +205,7 @@ function inferable(input: BaseInput, warnings: Problem[]): ResolvedBase {
 }
 
 export async function resolveBase(input: BaseInput): Promise<ResolvedBase> {
-  const m = readInstalledManifest(input.installedManifest);
+  const m = readInstalledManifest(input.installedManifest, input.manifestJson?.());
   if (m.kind === "invalid") return none([m.problem]);
   if (m.kind === "ok") {
     const hashes = new Map(Object.entries(m.manifest.files));

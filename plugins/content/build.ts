@@ -15,7 +15,7 @@ import type { ContentOptions, Decision, Mapping } from "./options.ts";
 import { insideJoin, matcher, PathMap } from "./paths.ts";
 import { classify, type ContentEntry, type ContentPlanX, countPlan } from "./plan.ts";
 import { type Problem, scanLocal, scanSource } from "./scan.ts";
-import { parseStatRecord, statKey } from "./manifest.ts";
+import { type ManifestJson, parseStatRecord, statKey } from "./manifest.ts";
 
 export interface PlanRequest {
   signal?: AbortSignal;
@@ -30,6 +30,13 @@ export interface PlanRequest {
   /** Per-path decisions of this run, by installation path (`--decisions`). */
   decisions?: Readonly<Record<string, Decision>>;
   options: ContentOptions;
+  /**
+   * The source's git facts when the run already has them (pre-flight asked git once, see
+   * plugins/source/git.ts); without it the planner asks git itself.
+   */
+  sourceGit?: () => Promise<{ isGit: boolean; commit: string | null; tag: string | null }>;
+  /** The installed manifest as this run parsed it already (pre-flight read its version); else read by the planner. */
+  manifestJson?: () => ManifestJson;
 }
 
 export interface BuiltPlan {
@@ -40,14 +47,21 @@ export interface BuiltPlan {
 
 const toPosix = (p: string) => p.split(path.sep).join("/");
 
-async function sourceFacts(root: string, signal?: AbortSignal): Promise<{ isGit: boolean; commit: string | null; version: string | null }> {
+async function askGit(root: string, signal?: AbortSignal): Promise<{ isGit: boolean; commit: string | null; tag: string | null }> {
   const text = async (...args: string[]) => {
     const r = await runGit(["-C", root, ...args], { signal });
     return r.code === 0 ? r.stdout.toString("utf8").trim() : null;
   };
-  if ((await text("rev-parse", "--is-inside-work-tree")) !== "true") return { isGit: false, commit: null, version: null };
+  if ((await text("rev-parse", "--is-inside-work-tree")) !== "true") return { isGit: false, commit: null, tag: null };
   const commit = await text("rev-parse", "--verify", "--quiet", "HEAD");
   const tag = commit ? await text("describe", "--tags", "--exact-match", "HEAD") : null;
+  return { isGit: true, commit, tag };
+}
+
+async function sourceFacts(req: PlanRequest): Promise<{ isGit: boolean; commit: string | null; version: string | null }> {
+  const root = req.sourceRoot;
+  const { isGit, commit, tag } = req.sourceGit ? await req.sourceGit() : await askGit(root, req.signal);
+  if (!isGit) return { isGit: false, commit: null, version: null };
   let version: string | null = tag || null;
   if (!version) {
     try {
@@ -69,6 +83,11 @@ function recordedFacts(abs: string, recorded: string | undefined, hash: string |
   // A prefix test first: parsing 10k records that mostly match would cost more than the stat.
   const key = st?.isFile() ? statKey(st) : null;
   if (!key || !recorded.startsWith(key + ":")) return null;
+  // The rest is `<opaque 0|1>:<source path>`: read in place (a split per file is measurable at 10k).
+  const at = key.length + 1;
+  if ((recorded[at] === "0" || recorded[at] === "1") && recorded[at + 1] === ":") {
+    return { hash, size: st!.size, opaque: recorded[at] === "1", upstream: recorded.slice(at + 2) };
+  }
   const rec = parseStatRecord(recorded);
   return rec ? { hash, size: st!.size, opaque: rec.opaque, upstream: rec.upstream } : null;
 }
@@ -81,21 +100,24 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
   const pathMap = new PathMap(threeWay);
   const excluded = matcher(opts.excludes);
   const userOwned = matcher(opts.userPaths);
-  const src = await sourceFacts(req.sourceRoot, req.signal);
+  // git answers while the trees are walked.
+  const facts = sourceFacts(req);
 
-  const [n, l, resolved] = await Promise.all([
+  const [src, n, l, resolved] = await Promise.all([
+    facts,
     scanSource(req.sourceRoot, threeWay, excluded),
     scanLocal(req.installDir, threeWay, pathMap, excluded, userOwned),
-    resolveBase({
+    facts.then((f) => resolveBase({
       signal: req.signal,
       sourceRoot: req.sourceRoot,
-      sourceIsGit: src.isGit,
+      sourceIsGit: f.isGit,
       installedManifest: req.installedManifest,
+      manifestJson: req.manifestJson,
       versionFile: req.versionFile,
       from: req.from,
       mappings: threeWay,
       pathMap,
-    }),
+    })),
   ]);
   let base = resolved;
   const problems: Problem[] = [...n.problems, ...l.problems, ...base.problems];
@@ -119,6 +141,15 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
     : null;
   const localSymlinks = new Set([...l.files.values()].filter((f) => f.symlink).map((f) => f.target));
   const localFiles = new Set(l.files.keys());
+  // The first of a folder's ancestors (below the mapping's top) that is a local file, once per folder.
+  const blockers = new Map<string, string | undefined>();
+  const blockerOf = (dir: string): string | undefined => {
+    if (!blockers.has(dir)) {
+      const segs = dir.split("/");
+      blockers.set(dir, segs.slice(1).map((_, i) => segs.slice(0, i + 2).join("/")).find((a) => localFiles.has(a)));
+    }
+    return blockers.get(dir);
+  };
   const decide = staticDeciderOf(opts.rules, req.policy, req.decisions);
   const entries: ContentEntry[] = [];
   const targets = [...new Set([...n.files.keys(), ...l.files.keys()])].sort();
@@ -144,8 +175,7 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
     }
     // A file can only be written where no local file or link stands in for one of its folders.
     if (nf) {
-      const segs = target.split("/");
-      const blocker = segs.slice(1, -1).map((_, i) => segs.slice(0, i + 2).join("/")).find((a) => localFiles.has(a));
+      const blocker = blockerOf(target.slice(0, target.lastIndexOf("/")));
       if (blocker) {
         const why = localSymlinks.has(blocker) ? "a symlink" : "a file";
         problems.push({ code: localSymlinks.has(blocker) ? "UNSAFE_PATH" : "CONTENT_PLAN_ERROR", target, message: `Cannot install ${target}: ${blocker} is ${why} in the installation where upstream has a folder`, fix: `Move ${path.join(req.installDir, blocker)} aside, then run the upgrade again` });
@@ -167,7 +197,7 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
       const recorded = lf && !withOid ? recordedFacts(lf.abs, base.stats?.get(target), base.hashes.get(target)) : null;
       const lFacts = !lf ? null : recorded ?? (smallFileFacts(lf.abs, opts.largeFileBytes, withOid) ?? await fileFacts(lf.abs, opts.largeFileBytes, withOid));
       // Same path upstream then and now, and not a link in the source: the bytes are the local ones.
-      const sameUpstream = recorded && nf && recorded.upstream === nf.source && untouched?.has(nf.source) && nf.abs === path.join(req.sourceRoot, nf.source);
+      const sameUpstream = recorded && nf && recorded.upstream === nf.source && untouched?.has(nf.source) && !nf.linked;
       const nFacts = !nf ? null : sameUpstream ? { hash: recorded.hash, size: recorded.size, opaque: recorded.opaque }
         : smallFileFacts(nf.abs, opts.largeFileBytes, withOid) ?? await fileFacts(nf.abs, opts.largeFileBytes, withOid);
       read.push({ target, owner, source: nf?.source, localAbs: lf?.abs, newAbs: nf?.abs, l: lFacts, n: nFacts });

@@ -14,7 +14,8 @@
  */
 import fs from "node:fs";
 import { z } from "zod";
-import type { FsApi } from "../../core/types.ts";
+import { defineChannel } from "../../core/channel.ts";
+import type { FsApi, UpgradeContext } from "../../core/types.ts";
 import { isSafeRelative } from "./paths.ts";
 import { writeAtomicVia } from "./write.ts";
 import type { Problem } from "./scan.ts";
@@ -63,7 +64,10 @@ export type ManifestRead =
   | { kind: "ok"; manifest: InstalledManifest }
   | { kind: "invalid"; problem: Problem };
 
-export function readInstalledManifest(file: string): ManifestRead {
+/** The manifest file as JSON, before any check; a read error other than ENOENT is thrown. */
+export type ManifestJson = { kind: "absent" } | { kind: "json"; json: unknown } | { kind: "not-json"; message: string };
+
+export function loadManifestJson(file: string): ManifestJson {
   let raw: string;
   try {
     raw = fs.readFileSync(file, "utf8");
@@ -71,13 +75,41 @@ export function readInstalledManifest(file: string): ManifestRead {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return { kind: "absent" };
     throw err;
   }
-  const fix = `Move ${file} aside and run again with --from <the installed source commit> (or without it, so that every differing file is a conflict to decide)`;
-  let json: unknown;
   try {
-    json = JSON.parse(raw);
+    return { kind: "json", json: JSON.parse(raw) };
   } catch (err) {
-    return { kind: "invalid", problem: { code: "INSTALLED_MANIFEST_INVALID", message: `Cannot read the installed manifest ${file}: it is not valid JSON (${(err as Error).message})`, fix } };
+    return { kind: "not-json", message: (err as Error).message };
   }
+}
+
+/** Parsed manifests of one run, by path: pre-flight's version check and the plan parse the file (MBs at 10k files) once. */
+const ManifestJsonRead = defineChannel<Map<string, { value?: ManifestJson; error?: unknown }>>("content.manifest-json");
+
+/** `loadManifestJson` once per run and file; its error, if any, is thrown to every caller. */
+export function manifestJsonOf(ctx: Pick<UpgradeContext, "channels">, file: string): ManifestJson {
+  let reads = ctx.channels.get(ManifestJsonRead);
+  if (!reads) ctx.channels.set(ManifestJsonRead, reads = new Map());
+  let read = reads.get(file);
+  if (!read) {
+    try {
+      read = { value: loadManifestJson(file) };
+    } catch (error) {
+      read = { error };
+    }
+    reads.set(file, read);
+  }
+  if (read.error !== undefined) throw read.error;
+  return read.value!;
+}
+
+/** The installed manifest, checked; `loaded` when the run has parsed it already (`manifestJsonOf`). */
+export function readInstalledManifest(file: string, loaded: ManifestJson = loadManifestJson(file)): ManifestRead {
+  if (loaded.kind === "absent") return { kind: "absent" };
+  const fix = `Move ${file} aside and run again with --from <the installed source commit> (or without it, so that every differing file is a conflict to decide)`;
+  if (loaded.kind === "not-json") {
+    return { kind: "invalid", problem: { code: "INSTALLED_MANIFEST_INVALID", message: `Cannot read the installed manifest ${file}: it is not valid JSON (${loaded.message})`, fix } };
+  }
+  const json = loaded.json;
   const r = InstalledManifest.safeParse(json);
   if (!r.success) {
     const first = r.error.issues.slice(0, 3).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");

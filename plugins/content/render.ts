@@ -5,7 +5,6 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { createTwoFilesPatch } from "diff";
 import type { MergeResult } from "./merge.ts";
 import type { ContentEntry, ContentPlanX, PlanCounts } from "./plan.ts";
 
@@ -45,6 +44,8 @@ export async function entryDiff(plan: ContentPlanX, entry: ContentEntry, opts: D
     }
   }
   const before = read(localFile)?.toString("utf8") ?? "";
+  // Loaded on the first diff: a dry run without --diff (and a run without conflicts) never needs it.
+  const { createTwoFilesPatch } = await import("diff");
   return note + createTwoFilesPatch(oldName, newName, before, after, "local", header);
 }
 

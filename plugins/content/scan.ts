@@ -8,7 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { globby } from "globby";
 import type { Mapping } from "./options.ts";
-import { insideJoin, isInside, type PathMap } from "./paths.ts";
+import { insideJoin, isInside, isSafeRelative, type PathMap } from "./paths.ts";
 
 export type ProblemCode =
   | "BASE_INFERRED"
@@ -32,6 +32,8 @@ export interface SourceFile {
   source: string;
   /** What to read: the file itself, or the in-source file a symlink resolves to. */
   abs: string;
+  /** A symlink in the source: `abs` is the file it resolves to. */
+  linked?: boolean;
   mapping: Mapping;
 }
 
@@ -43,6 +45,32 @@ export interface LocalFile {
 
 async function walk(root: string) {
   return await globby("**", { cwd: root, dot: true, onlyFiles: false, followSymbolicLinks: false, objectMode: true });
+}
+
+/**
+ * A mapped folder's entries; a folder that cannot be listed is a problem for every path
+ * under `target`, never an empty folder (that would read as "everything was deleted").
+ */
+async function walkOrProblem(dir: string, target: string, problems: Problem[]) {
+  try {
+    return await walk(dir);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    problems.push({ code: "CONTENT_PLAN_ERROR", target, message: `Cannot list ${e.path ?? dir}: ${e.code ?? e.message}`, fix: `Make it readable (e.g. \`chmod -R u+rX ${e.path ?? dir}\`), then run the upgrade again` });
+    return [];
+  }
+}
+
+/**
+ * A name read back from the disk that cannot be installed as it is: a backslash (a path
+ * separator elsewhere: `..\\..\\x.md`), or bytes that are not UTF-8 (decoded as U+FFFD).
+ * Pre-flight names the exact bytes (plugins/preflight/access.ts).
+ */
+function unsafeName(rel: string, abs: string, target: string, where: string): Problem | null {
+  if (isSafeRelative(rel) && !rel.includes("\uFFFD")) return null;
+  // A U+FFFD that was really in the name (valid UTF-8) encodes back to the same bytes: the path is there.
+  if (isSafeRelative(rel) && lstatOrNull(abs)) return null;
+  return { code: "UNSAFE_PATH", target, message: `Cannot install ${target}: the name of ${where} holds a backslash or bytes that are not UTF-8`, fix: `Rename or remove ${where}, then run the upgrade again` };
 }
 
 function realOrNull(p: string): string | null {
@@ -86,11 +114,13 @@ export async function scanSource(
       });
       continue;
     }
-    for (const e of await walk(dir)) {
+    for (const e of await walkOrProblem(dir, m.to, problems)) {
       const sourceRel = `${m.from}/${e.path}`;
       if (e.dirent.isDirectory() || excluded(sourceRel)) continue;
       const target = `${m.to}/${e.path}`;
       const abs = path.join(dir, e.path);
+      const unsafe = unsafeName(e.path, abs, target, `${sourceRel} in the source`);
+      if (unsafe) problems.push(unsafe);
       if (e.dirent.isFile()) {
         files.set(target, { target, source: sourceRel, abs, mapping: m });
       } else if (e.dirent.isSymbolicLink()) {
@@ -102,7 +132,7 @@ export async function scanSource(
         } else if (!fs.statSync(to).isFile()) {
           problems.push({ code: "CONTENT_PLAN_ERROR", target, message: `Cannot copy ${sourceRel}: it is a symlink to a folder`, fix: "Replace the link with a real folder in the source, or add it to the content plugin's excludes" });
         } else {
-          files.set(target, { target, source: sourceRel, abs: to, mapping: m });
+          files.set(target, { target, source: sourceRel, abs: to, mapping: m, linked: true });
         }
       } else {
         problems.push({ code: "CONTENT_PLAN_ERROR", target, message: `Cannot copy ${sourceRel}: it is not a regular file`, fix: "Remove it from the source, or add it to the content plugin's excludes" });
@@ -156,11 +186,13 @@ export async function scanLocal(
     }
     const dir = insideJoin(installDir, m.to);
     if (!fs.existsSync(dir)) continue;
-    for (const e of await walk(dir)) {
+    for (const e of await walkOrProblem(dir, m.to, problems)) {
       const target = `${m.to}/${e.path}`;
       if (e.dirent.isDirectory() || userOwned(target)) continue;
       const src = pathMap.toSource(target);
       if (src && excluded(src.source)) continue;
+      const unsafe = unsafeName(e.path, path.join(dir, e.path), target, `${target} in the installation`);
+      if (unsafe) problems.push(unsafe);
       if (e.dirent.isFile() || e.dirent.isSymbolicLink()) {
         files.set(target, { target, abs: path.join(dir, e.path), symlink: e.dirent.isSymbolicLink() });
       }

@@ -4,18 +4,27 @@
  * replaces is readable, and every file name can be installed as it is (a name that is not
  * valid UTF-8, or that holds a backslash — `..\..\x.md` — is refused by name). Read-only:
  * `access` and `readdir`, nothing else.
+ *
+ * Only what this run reads is checked. The folders phase 3 replaces whole (`mcp_server/`,
+ * `scripts/`) are walked in pre-flight. The three-way folders (thousands of files) are not
+ * walked again: the content plan has listed them already, so `checkPlanAccess` looks at its
+ * entries — the files it writes or deletes must be readable (the backup and the copy read
+ * them), and every planned path must have an installable name. An unchanged file is not read
+ * by the upgrade, so its permissions are not the upgrade's business (the plan itself reports
+ * a file it could not read, and a folder it could not list).
  */
 import fs from "node:fs";
 import path from "node:path";
 import { Buffer } from "node:buffer";
 import type { Findings, UpgradeContext } from "../../core/types.ts";
+import { REPLACED_FOLDERS } from "../ownership.ts";
 
-/** Installation folders an upgrade reads and replaces. */
-const INSTALL_TOUCHED = ["standards/universal", "workflows", "usage", "mcp_server", "scripts"];
-/** Source folders it reads. */
-const SOURCE_READ = ["universal", "mcp_server", "scripts"];
+/** Replaced folders as they sit in the installation and in the source (the same names). */
+const REPLACED = [...REPLACED_FOLDERS];
 /** At most this many bad paths are named; the rest are counted. */
 const NAMED = 5;
+/** Plan actions whose files the run reads: the backup copies the local file, phase 2 the new one. */
+const READS = new Set(["new", "update", "conflict", "delete"]);
 
 function canAccess(p: string | Buffer, mode: number): boolean {
   try {
@@ -66,6 +75,16 @@ function walk(root: string, out: Walked): void {
 
 const listed = (paths: string[]) => paths.slice(0, NAMED).map((p) => `"${p}"`).join(", ") + (paths.length > NAMED ? ` and ${paths.length - NAMED} more` : "");
 
+function report(f: Findings, seen: Walked): void {
+  if (seen.unreadable.length) {
+    f.error("PATH_UNREADABLE", `Cannot read ${listed(seen.unreadable)}: the upgrade must read (and back up) every file it touches`, `Make them readable (e.g. \`chmod -R u+rX ${seen.unreadable[0]}\`), then run the upgrade again`);
+  }
+  if (seen.badNames.length) {
+    f.error("UNSAFE_FILE_NAME", `Cannot install ${listed(seen.badNames)}: the file name is not valid UTF-8 or holds a backslash, so it cannot be installed as it is`, "Rename or remove that file (in the source, or in the installation) and run the upgrade again");
+  }
+}
+
+/** Pre-flight: the project and installation are writable; the folders phase 3 replaces are readable, with installable names. */
 export function checkAccess(ctx: UpgradeContext, f: Findings): void {
   const { layout } = ctx;
   if (!layout.installExists) return; // the target check already says so
@@ -74,16 +93,88 @@ export function checkAccess(ctx: UpgradeContext, f: Findings): void {
     f.error("TARGET_NOT_WRITABLE", `Cannot write to ${listed(notWritable)}: the upgrade needs to write there (lock, backup, state, content)`, `Give your user write permission (e.g. \`chmod u+w ${notWritable[0]}\`) or run as the owner of the project`);
   }
   const seen: Walked = { unreadable: [], badNames: [] };
-  for (const rel of INSTALL_TOUCHED) {
-    const p = path.join(layout.installDir, rel);
-    if (fs.existsSync(p)) walk(p, seen);
-  }
   const src = ctx.options.source;
-  if (src && fs.existsSync(src)) for (const rel of SOURCE_READ) if (fs.existsSync(path.join(src, rel))) walk(path.join(src, rel), seen);
-  if (seen.unreadable.length) {
-    f.error("PATH_UNREADABLE", `Cannot read ${listed(seen.unreadable)}: the upgrade must read (and back up) every file it touches`, `Make them readable (e.g. \`chmod -R u+rX ${seen.unreadable[0]}\`), then run the upgrade again`);
+  const roots = [layout.installDir, ...(src ? [src] : [])];
+  for (const root of roots) for (const rel of REPLACED) if (fs.existsSync(path.join(root, rel))) walk(path.join(root, rel), seen);
+  report(f, seen);
+}
+
+/** Whether a decoded name may stand for bytes that cannot be installed as they are. */
+const suspect = (rel: string) => rel.includes("\\") || rel.includes("\uFFFD");
+
+/**
+ * Deno's fs hands names over as text, invalid bytes already replaced by U+FFFD: such a name
+ * does not lead back to its file (a real U+FFFD in a valid name does).
+ */
+function lostBytes(text: string, p: Buffer): boolean {
+  if (!text.includes("\uFFFD")) return false;
+  try {
+    fs.lstatSync(p);
+    return false;
+  } catch {
+    return true;
   }
-  if (seen.badNames.length) {
-    f.error("UNSAFE_FILE_NAME", `Cannot install ${listed(seen.badNames)}: the file name is not valid UTF-8 or holds a backslash, so it cannot be installed as it is`, "Rename or remove that file (in the source, or in the installation) and run the upgrade again");
+}
+
+/**
+ * The on-disk names (bytes) of `rel` under `root` that cannot be installed: each segment is
+ * matched by its UTF-8 decoding, so every byte name a lossy decoding merged is found.
+ */
+function badNamesOf(root: string, rel: string): string[] {
+  let at: Buffer[] = [Buffer.from(root)];
+  let bad: boolean[] = [false];
+  for (const seg of rel.split("/")) {
+    const next: Buffer[] = [];
+    const nextBad: boolean[] = [];
+    at.forEach((dir, i) => {
+      let names: Buffer[] = [];
+      try {
+        names = fs.readdirSync(dir, { encoding: "buffer" });
+      } catch { /* gone, or unreadable: the plan says so */ }
+      for (const n of names) {
+        const text = n.toString("utf8");
+        if (text !== seg) continue;
+        const p = Buffer.concat([dir, Buffer.from(path.sep), n]);
+        next.push(p);
+        nextBad.push(bad[i] || !Buffer.from(text, "utf8").equals(n) || text.includes("\\") || lostBytes(text, p));
+      }
+    });
+    at = next;
+    bad = nextBad;
   }
+  return at.filter((_, i) => bad[i]).map(printableName);
+}
+
+interface PlannedPath {
+  target: string;
+  source?: string;
+  action: string;
+  hashes: { local: string | null };
+}
+
+/**
+ * After the plan: the files this run reads are readable, and every path it plans (from the
+ * source or in the installation) has a name that can be installed as it is.
+ */
+export function checkPlanAccess(ctx: UpgradeContext, f: Findings): void {
+  const plan = ctx.plan as { entries?: PlannedPath[]; source?: { root?: unknown }; install?: unknown } | null;
+  if (!plan?.entries?.length || !ctx.layout.installExists) return;
+  const sourceRoot = typeof plan.source?.root === "string" ? plan.source.root : ctx.options.source;
+  const installDir = typeof plan.install === "string" ? plan.install : ctx.layout.installDir;
+  const seen: Walked = { unreadable: [], badNames: [] };
+  const named = new Set<string>();
+  const bad = (root: string, rel: string) => {
+    for (const p of badNamesOf(root, rel)) named.add(p);
+  };
+  for (const e of plan.entries) {
+    if (suspect(e.target)) bad(installDir, e.target);
+    if (e.source && sourceRoot && suspect(e.source)) bad(sourceRoot, e.source);
+    if (!READS.has(e.action)) continue;
+    const local = path.join(installDir, e.target);
+    if (e.hashes.local !== null && !canAccess(local, fs.constants.R_OK)) seen.unreadable.push(local);
+    const fresh = e.source && sourceRoot && e.action !== "delete" ? path.join(sourceRoot, e.source) : null;
+    if (fresh && !canAccess(fresh, fs.constants.R_OK)) seen.unreadable.push(fresh);
+  }
+  seen.badNames.push(...named);
+  report(f, seen);
 }
