@@ -7,6 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { Channels, defineChannel } from "../core/channel.ts";
 import { createContext } from "../core/context.ts";
 import { resolveLayout } from "../core/layout.ts";
 import { createLogger } from "../core/log.ts";
@@ -201,6 +202,23 @@ test("a resumed run whose phase 2 was cut off builds the plan once more, from th
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
+});
+
+test("channels: ensure creates a registry once, whoever asks first, and keeps a value already set (a falsy one too)", () => {
+  const channels = new Channels();
+  const registry = defineChannel<string[]>("test.registry");
+  let created = 0;
+  const create = () => {
+    created++;
+    return [] as string[];
+  };
+  channels.ensure(registry, create).push("a");
+  channels.ensure(registry, create).push("b");
+  assert.equal(channels.get(registry), ["a", "b"]);
+  assert.is(created, 1);
+  const count = defineChannel<number>("test.count");
+  channels.set(count, 0);
+  assert.is(channels.ensure(count, () => 7), 0);
 });
 
 test("config: a plugin whose dependency is disabled is refused before anything runs, naming both", () => {
