@@ -95,12 +95,17 @@ test("the next plan takes the recorded hash of a file whose stat is unchanged, a
   }
 });
 
+/** A file whose recorded stat says its bytes are upstream's: its installation and source paths. */
+function upstreamRecorded(p: Awaited<ReturnType<typeof upgradedProject>>): { target: string; source: string } {
+  const stats = p.manifest.stats as Record<string, string>;
+  const [target, rec] = Object.entries(stats).find(([t, r]) => t.endsWith(".md") && parseStatRecord(r)!.upstream !== "")!;
+  return { target, source: parseStatRecord(rec)!.upstream };
+}
+
 test("the source's copy is not read either when git says upstream left that path alone; a path changed since, or edited in the work tree, is read", async () => {
   const p = await upgradedProject();
   try {
-    const stats = p.manifest.stats as Record<string, string>;
-    const [target, rec] = Object.entries(stats).find(([t, r]) => t.endsWith(".md") && parseStatRecord(r)!.upstream !== "")!;
-    const source = parseStatRecord(rec)!.upstream;
+    const { target, source } = upstreamRecorded(p);
     const fake = "e".repeat(64);
     fs.writeFileSync(p.manifestFile, JSON.stringify({ ...p.manifest, files: { ...p.manifest.files, [target]: fake } }));
     const entry = async () => (await planOf(p)).plan.entries.find((e) => e.target === target)!;
@@ -127,9 +132,7 @@ test("the source's copy is not read either when git says upstream left that path
 test("a source file marked assume-unchanged, then edited, is read all the same, and the dry run refuses it naming the file and the fix", async () => {
   const p = await upgradedProject();
   try {
-    const stats = p.manifest.stats as Record<string, string>;
-    const [target, rec] = Object.entries(stats).find(([t, r]) => t.endsWith(".md") && parseStatRecord(r)!.upstream !== "")!;
-    const source = parseStatRecord(rec)!.upstream;
+    const { target, source } = upstreamRecorded(p);
     const abs = path.join(p.source, source);
     execFileSync("git", ["update-index", "--assume-unchanged", source], { cwd: p.source });
     fs.appendFileSync(abs, "\nUpstream work git is told not to look at.\n");
