@@ -34,6 +34,17 @@ export class Channels {
     return this.#values.get(channel.key) as T | undefined;
   }
 
+  /**
+   * The channel's value, created by `create` on first use: a registry that several plugins
+   * add to works whatever order they run in, since the first one to ask creates it.
+   */
+  ensure<T>(channel: Channel<T>, create: () => T): T {
+    if (this.#values.has(channel.key)) return this.#values.get(channel.key) as T;
+    const value = create();
+    this.#values.set(channel.key, value);
+    return value;
+  }
+
   has(channel: Channel<unknown>): boolean {
     return this.#values.has(channel.key);
   }

@@ -2,11 +2,11 @@
  * The context every hook receives. Side effects go through it: `ctx.$` (zx, cwd set, quiet),
  * `ctx.fs` (fs-extra, or a guard in a dry run that throws on any write), `ctx.log`.
  */
-import { createRequire } from "node:module";
 import fsExtra from "fs-extra";
 import type { LogEntry, Shell } from "zx";
 import { UpgradeError } from "./errors.ts";
 import { Channels } from "./channel.ts";
+import { loadZx } from "./zx.ts";
 import type { Layout } from "./layout.ts";
 import type { Logger } from "./log.ts";
 import type { Phase } from "./phases.ts";
@@ -67,15 +67,11 @@ function spawnLog(log: Logger): (entry: LogEntry) => void {
   };
 }
 
-/**
- * zx, loaded on the first `ctx.$` (pre-flight's git checks): a command that never shells
- * out through it (rollback, a resume past phase 0) does not pay the ~0.15 s it costs to load.
- * Its CommonJS build loads synchronously, so `ctx.$` stays a plain property read for plugins.
- */
+/** zx's `$` for this run, made on the first `ctx.$` (pre-flight's git checks; see core/zx.ts). */
 function lazyShell(init: ContextInit): () => Shell {
   let shell: Shell | undefined;
   return () => {
-    shell ??= (createRequire(import.meta.url)("zx") as typeof import("zx")).$({ cwd: init.layout.projectRoot, quiet: true, signal: init.signal, verbose: false, log: spawnLog(init.log) }) as Shell;
+    shell ??= loadZx().$({ cwd: init.layout.projectRoot, quiet: true, signal: init.signal, verbose: false, log: spawnLog(init.log) }) as Shell;
     return shell;
   };
 }

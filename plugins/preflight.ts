@@ -13,6 +13,7 @@ import { isDir } from "../core/layout.ts";
 import { describeLock, readLock } from "../core/lock.ts";
 import { definePlugin } from "../core/plugin.ts";
 import type { Findings, UpgradeContext } from "../core/types.ts";
+import { hiddenChanges } from "./content/gitobj.ts";
 import { checkAccess, checkPlanAccess } from "./preflight/access.ts";
 import { diskNeeds, treeSize } from "./preflight/disk.ts";
 import { manifestJsonOf } from "./content/manifest.ts";
@@ -54,7 +55,8 @@ async function checkSource(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft<0
   if (missing.length) {
     f.error("SOURCE_LAYOUT", `Source ${src} has no ${missing.map((m) => `${m}/`).join(" or ")}: it is not an Agent OS source checkout`, "Point --source at the root of an agent-os-enhanced clone");
   }
-  const git = await sourceGit(ctx, src);
+  // `git status` does not look at files marked assume-unchanged or skip-worktree: those are hashed apart.
+  const [git, hidden] = await Promise.all([sourceGit(ctx, src), hiddenChanges(src, ctx.signal)]);
   if (!git.isGit) {
     f.error("SOURCE_NOT_GIT", `Source ${src} is not a git work tree, so its version cannot be known`, "Use a git clone of agent-os-enhanced (git clone …), not a copied folder");
     return;
@@ -74,13 +76,27 @@ async function checkSource(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft<0
   if (changed.length) {
     f.error("SOURCE_DIRTY", `Source ${src} has ${changed.length} uncommitted change${changed.length === 1 ? "" : "s"} (${changed.slice(0, 3).join(", ")}${changed.length > 3 ? ", …" : ""})`, "Commit or stash them in the source (git stash), so that the upgrade installs a known commit");
   }
+  if (hidden?.length) {
+    const one = hidden.length === 1;
+    const flags = [...new Set(hidden.flatMap((h) => h.flags))].sort();
+    f.error(
+      "SOURCE_DIRTY",
+      `Source ${src} has ${hidden.length} change${one ? "" : "s"} git does not show, in ${one ? "a file" : "files"} marked ${flags.join(" or ")} (${hidden.slice(0, 3).map((h) => h.path).join(", ")}${hidden.length > 3 ? ", …" : ""})`,
+      `Let git see ${one ? "it" : "them"} (git update-index ${flags.map((fl) => `--no-${fl}`).join(" ")} -- ${hidden.map((h) => shellWord(h.path)).join(" ")}), then commit or stash ${one ? "it" : "them"}`,
+    );
+  }
   if (untracked.length && opts.untracked === "refuse") {
     f.error("SOURCE_UNTRACKED", `Source ${src} has ${untracked.length} untracked file(s) (${untracked.slice(0, 3).join(", ")})`, "Remove or commit them (git clean -n shows them), or set preflight untracked: \"report\"");
   } else if (untracked.length && opts.untracked === "report") {
     f.warn("SOURCE_UNTRACKED", `Source ${src} has ${untracked.length} untracked file(s) (${untracked.slice(0, 3).join(", ")}${untracked.length > 3 ? ", …" : ""}); they may be installed`, "Remove them or commit them if they are not meant to be installed");
   }
   // Recorded as computed; the gate then requires true.
-  (ev as Record<string, unknown>).source_git_clean = !git.statusError && changed.length === 0 && (opts.untracked !== "refuse" || untracked.length === 0);
+  (ev as Record<string, unknown>).source_git_clean = !git.statusError && changed.length === 0 && !hidden?.length && (opts.untracked !== "refuse" || untracked.length === 0);
+}
+
+/** A path as one word of a shell command the user can paste. */
+function shellWord(p: string): string {
+  return /^[\w./@%+=:,-]+$/.test(p) ? p : `'${p.replaceAll("'", "'\\''")}'`;
 }
 
 function checkTarget(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft<0>, opts: z.output<typeof PreflightOptions>) {

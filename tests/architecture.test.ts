@@ -3,10 +3,12 @@
  * guard refuses every writing method of ctx.fs and ctx.fs.promises; the content plan is
  * built once per run (new run, dry run, resume).
  */
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { Channels, defineChannel } from "../core/channel.ts";
 import { createContext } from "../core/context.ts";
 import { resolveLayout } from "../core/layout.ts";
 import { createLogger } from "../core/log.ts";
@@ -200,6 +202,66 @@ test("a resumed run whose phase 2 was cut off builds the plan once more, from th
     assert.equal(calls, ["planContent", "backup", "applyContent", "planContent", "applyContent", "upgradeServer", "validate"]);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("channels: ensure creates a registry once, whoever asks first, and keeps a value already set (a falsy one too)", () => {
+  const channels = new Channels();
+  const registry = defineChannel<string[]>("test.registry");
+  let created = 0;
+  const create = () => {
+    created++;
+    return [] as string[];
+  };
+  channels.ensure(registry, create).push("a");
+  channels.ensure(registry, create).push("b");
+  assert.equal(channels.get(registry), ["a", "b"]);
+  assert.is(created, 1);
+  const count = defineChannel<number>("test.count");
+  channels.set(count, 0);
+  assert.is(channels.ensure(count, () => 7), 0);
+});
+
+/** Every .ts file under `dir`, recursively. */
+function tsFiles(dir: string): string[] {
+  return fs.readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((n) => n.endsWith(".ts")).map((n) => path.join(dir, n));
+}
+
+/** Source text without block comments and whole-line or trailing `//` comments (good enough for import checks). */
+function withoutComments(text: string): string {
+  return text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|\s)\/\/.*$/gm, "$1");
+}
+
+test("zx is loaded at run time by core/zx.ts only: no import of its ESM entry, no other require", () => {
+  const loaders: string[] = [];
+  let files = 0;
+  for (const file of ["core", "plugins", "app"].flatMap((d) => tsFiles(path.join(REPO, d)))) {
+    files++;
+    const text = withoutComments(fs.readFileSync(file, "utf8"));
+    const esm = /(?<!typeof\s)import\(\s*["']zx["']\s*\)|^\s*import\s+(?!type\s)[^;]*?from\s+["']zx["']/m.test(text);
+    const cjs = /\(\s*["']zx["']\s*\)/.test(text.replace(/typeof\s+import\(\s*["']zx["']\s*\)/g, ""));
+    if (esm || cjs) loaders.push(`${path.relative(REPO, file)}${esm ? " (ESM)" : ""}`);
+  }
+  assert.ok(files > 60, `read ${files} files`);
+  assert.equal(loaders, ["core/zx.ts"]);
+});
+
+test("zx loads once, as its CommonJS build, when pip and ctx.$ both run (Node's ESM resolution watched)", () => {
+  const dir = tmpDir();
+  try {
+    const node = process.execPath.includes("deno") ? "node" : process.execPath;
+    const child = (...args: string[]) =>
+      JSON.parse(execFileSync(node, ["--import", path.join(REPO, "node_modules/tsx/dist/esm/index.mjs"), path.join(REPO, "tests/helpers/zx-loads-child.ts"), dir, ...args], { encoding: "utf8" }));
+    const run = child();
+    assert.equal(run.pip, { exitCode: 0, stdout: "pip\n" });
+    assert.is(run.ctx, "ctx\n");
+    assert.equal(run.esm, [], "zx's ESM entry never resolved");
+    assert.ok(run.cjs.includes("build/index.cjs"), run.cjs.join(", "));
+    assert.ok(run.cjs.every((f: string) => f.endsWith(".cjs")), run.cjs.join(", "));
+    // The watch does see an import of zx's ESM entry when one happens.
+    assert.equal(child("--import-zx").esm, ["build/index.js", "build/deno.js", "build/index.cjs"]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -8,29 +8,15 @@ import * as assert from "uvu/assert";
 import fs from "node:fs";
 import path from "node:path";
 import { definePlugin, type Plugin } from "../core/plugin.ts";
-import { runLifecycle, runManualRollback } from "../core/upgrader.ts";
 import { readManifest } from "../plugins/backup/manifest.ts";
 import { listBackups } from "../plugins/backup/retention.ts";
 import { backupPlugin } from "../plugins/backup.ts";
 import { backupScope } from "../plugins/backup/scope.ts";
-import { makeProject, ownRecords, type Project, runOptions } from "./helpers/backup-project.ts";
+import { makeProject, ownRecords, type Project } from "./helpers/backup-project.ts";
 import { diffTrees, snapshotTree } from "../demo/kit/tree.ts";
-import { resolvedWith } from "./helpers/backup-upgrade.ts";
+import { EMPTY_VALIDATION_EVIDENCE, PHASE0_EVIDENCE, rollbackWith, SWAPPED_SERVER_EVIDENCE, upgradeWith } from "./helpers/backup-upgrade.ts";
 
 type Fail = null | 2 | "swap";
-
-const PHASE0 = {
-  source_path: "/src",
-  source_commit: "395aab3".padEnd(40, "0"),
-  source_branch: "main",
-  source_git_clean: true,
-  target_structure_valid: true,
-  disk_space_available: 2e9,
-  disk_space_required: 1e6,
-  no_concurrent_workflows: true,
-  from_version: "ced34ea",
-  to_version: "395aab3",
-};
 
 const edited = (p: Project) => {
   const dir = path.join(p.layout.installDir, "standards/universal/ai-safety");
@@ -49,7 +35,7 @@ function narrowUpgrade(n: number, fail: Fail): Plugin {
           moveAside: [I("mcp_server")],
         }));
       });
-      hooks.preflight.tap((_c, _f, ev) => void Object.assign(ev, PHASE0));
+      hooks.preflight.tap((_c, _f, ev) => void Object.assign(ev, PHASE0_EVIDENCE));
       hooks.applyContent.tap((_plan, ctx, ev) => {
         fs.appendFileSync(edited({ root: ctx.layout.projectRoot, layout: ctx.layout }), `edit ${n}\n`);
         fs.mkdirSync(path.join(ctx.layout.installDir, `standards/universal/new-${n}`));
@@ -68,11 +54,11 @@ function narrowUpgrade(n: number, fail: Fail): Plugin {
         if (fail === "swap") throw new Error("killed between the two renames of the swap");
         fs.renameSync(staged, live);
         fs.appendFileSync(ctx.layout.updateLog, `upgrade ${n}\n`);
-        Object.assign(ev, { code: { status: "swapped", hashes_verified: true }, deps: { status: "skipped", pip_check_ok: null }, restart: { status: "skipped" } });
+        Object.assign(ev, SWAPPED_SERVER_EVIDENCE);
       });
       // As the server plugin does: its own staged copy goes; the backup puts the old folder back.
       hooks.rollback.tap((ctx) => fs.rmSync(path.join(ctx.layout.installDir, `mcp_server.staged-${n}`), { recursive: true, force: true }));
-      hooks.validate.tap((_c, _f, ev) => void Object.assign(ev, { tools_expected: [], tools_registered: [], smoke_tests: [], stderr_errors: [], user_files_unchanged: true, validation_report: "/dev/null" }));
+      hooks.validate.tap((_c, _f, ev) => void Object.assign(ev, EMPTY_VALIDATION_EVIDENCE));
       hooks.cleanup.tap((_c, _o, ev) => void (ev.report_path = "/dev/null"));
     },
   });
@@ -81,11 +67,11 @@ function narrowUpgrade(n: number, fail: Fail): Plugin {
 const plugins = (n: number, fail: Fail) => [narrowUpgrade(n, fail), backupPlugin({ batchSize: 16, sync: false })];
 
 function upgrade(p: Project, n: number, fail: Fail = null, keepBackups = 3) {
-  return runLifecycle({ resolved: resolvedWith(plugins(n, fail)), options: { ...runOptions(p.layout, { keepBackups }), source: "/src" } }, { handleSignals: false });
+  return upgradeWith(plugins(n, fail), p, { options: { keepBackups } });
 }
 
 function rollbackTo(p: Project, id: string) {
-  return runManualRollback({ resolved: resolvedWith(plugins(0, null)), options: runOptions(p.layout), backupId: id });
+  return rollbackWith(plugins(0, null), p, id);
 }
 
 const backupIdOf = (r: { session_id: string | null }, p: Project) => listBackups(p.layout).find((b) => b.session_id === r.session_id)!.id;

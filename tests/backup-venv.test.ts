@@ -7,22 +7,10 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import type { SessionState } from "../core/state.ts";
-import type { RunOptions, UpgradeResult } from "../core/types.ts";
-import { runLifecycle, runManualRollback } from "../core/upgrader.ts";
 import { readManifest } from "../plugins/backup/manifest.ts";
-import { backupPlugin } from "../plugins/backup.ts";
-import { contentPlugin } from "../plugins/content.ts";
-import { depsPlugin } from "../plugins/deps.ts";
-import { migratePlugin } from "../plugins/migrate.ts";
-import { preflightPlugin } from "../plugins/preflight.ts";
-import { reportPlugin } from "../plugins/report.ts";
-import { serverPlugin } from "../plugins/server.ts";
-import { userFilesPlugin } from "../plugins/user-files.ts";
-import { validatePlugin } from "../plugins/validate.ts";
 import { createMcpProject, type McpProject } from "./helpers/mcp-project.ts";
+import { projectOptions, projectPlugins, rollbackProject, stateOf, upgradeProject } from "./helpers/mcp-project-run.ts";
 import { pipFreeze } from "../demo/kit/venv.ts";
-import { offlinePipArgs } from "../demo/kit/wheels.ts";
 
 const run = promisify(execFile);
 const projects: McpProject[] = [];
@@ -30,25 +18,8 @@ test.after(() => {
   for (const p of projects) p.cleanup();
 });
 
-const plugins = (p: McpProject) => [
-  preflightPlugin(),
-  contentPlugin(),
-  backupPlugin(),
-  userFilesPlugin(),
-  depsPlugin({ extraArgs: offlinePipArgs(p.wheelhouse), retries: 0 }),
-  serverPlugin({ startTimeoutMs: 10_000 }),
-  migratePlugin(),
-  validatePlugin({ timeoutMs: 10_000 }),
-  reportPlugin(),
-];
-
-const options = (p: McpProject): RunOptions => ({
-  source: p.source, target: p.project, dryRun: false, diff: false, onConflict: "theirs", yes: true, json: true,
-  restart: false, skipDeps: false, keepBackups: 3, from: null, interactive: false,
-});
-
-const upgrade = (p: McpProject): Promise<UpgradeResult> => runLifecycle({ resolved: { file: null, config: {}, plugins: plugins(p) }, options: options(p) });
-const stateOf = (p: McpProject, r: UpgradeResult): SessionState => JSON.parse(fs.readFileSync(path.join(p.install, ".cache", "state", `${r.session_id}.json`), "utf8"));
+const options = (p: McpProject) => projectOptions(p, { yes: true, restart: false });
+const upgrade = (p: McpProject) => upgradeProject(projectPlugins(p), options(p));
 
 /** Every path under the venv with its inode, size and mtime: "untouched" means all equal. */
 function fingerprint(dir: string): string[] {
@@ -91,7 +62,7 @@ test("requirements changed: the venv is in the backup, and a manual rollback res
   assert.not.equal(await pipFreeze(p.venv), freezeBefore);
   const e1 = stateOf(p, r).phases["1"].evidence as Record<string, unknown>;
   assert.ok(Object.keys(readManifest(e1.backup_path as string).roots).includes("install/venv"));
-  const rb = await runManualRollback({ resolved: { file: null, config: {}, plugins: plugins(p) }, options: options(p), backupId: null });
+  const rb = await rollbackProject(projectPlugins(p), options(p));
   assert.is(rb.exitCode, 0, JSON.stringify(rb.outcome.rollbackError));
   assert.equal(await pipFreeze(p.venv), freezeBefore);
 });

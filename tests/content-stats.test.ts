@@ -9,7 +9,7 @@ import * as assert from "uvu/assert";
 import { buildPlan } from "../plugins/content/build.ts";
 import { parseStatRecord, statKey } from "../plugins/content/manifest.ts";
 import { ContentOptions } from "../plugins/content/options.ts";
-import { runCli } from "./helpers/cli.ts";
+import { resultOf, runCli } from "./helpers/cli.ts";
 import { installUniversal, makeSourceRepo, NEW, OLD, release, sha, tmpDir } from "./helpers/content-project.ts";
 
 const EDITED = "standards/universal/testing/test-pyramid.md";
@@ -95,12 +95,17 @@ test("the next plan takes the recorded hash of a file whose stat is unchanged, a
   }
 });
 
+/** A file whose recorded stat says its bytes are upstream's: its installation and source paths. */
+function upstreamRecorded(p: Awaited<ReturnType<typeof upgradedProject>>): { target: string; source: string } {
+  const stats = p.manifest.stats as Record<string, string>;
+  const [target, rec] = Object.entries(stats).find(([t, r]) => t.endsWith(".md") && parseStatRecord(r)!.upstream !== "")!;
+  return { target, source: parseStatRecord(rec)!.upstream };
+}
+
 test("the source's copy is not read either when git says upstream left that path alone; a path changed since, or edited in the work tree, is read", async () => {
   const p = await upgradedProject();
   try {
-    const stats = p.manifest.stats as Record<string, string>;
-    const [target, rec] = Object.entries(stats).find(([t, r]) => t.endsWith(".md") && parseStatRecord(r)!.upstream !== "")!;
-    const source = parseStatRecord(rec)!.upstream;
+    const { target, source } = upstreamRecorded(p);
     const fake = "e".repeat(64);
     fs.writeFileSync(p.manifestFile, JSON.stringify({ ...p.manifest, files: { ...p.manifest.files, [target]: fake } }));
     const entry = async () => (await planOf(p)).plan.entries.find((e) => e.target === target)!;
@@ -119,6 +124,33 @@ test("the source's copy is not read either when git says upstream left that path
     const changed = await entry();
     assert.is(changed.hashes.new, sha(fs.readFileSync(abs)));
     assert.is(changed.action, "update");
+  } finally {
+    fs.rmSync(p.root, { recursive: true, force: true });
+  }
+});
+
+test("a source file marked assume-unchanged, then edited, is read all the same, and the dry run refuses it naming the file and the fix", async () => {
+  const p = await upgradedProject();
+  try {
+    const { target, source } = upstreamRecorded(p);
+    const abs = path.join(p.source, source);
+    execFileSync("git", ["update-index", "--assume-unchanged", source], { cwd: p.source });
+    fs.appendFileSync(abs, "\nUpstream work git is told not to look at.\n");
+    // git itself no longer sees the edit.
+    assert.is(execFileSync("git", ["status", "--porcelain"], { cwd: p.source, encoding: "utf8" }), "");
+
+    const entry = (await planOf(p)).plan.entries.find((e) => e.target === target)!;
+    assert.is(entry.hashes.new, sha(fs.readFileSync(abs)), "the source's copy was trusted, not read");
+    assert.is(entry.action, "update");
+
+    const r = await runCli(["--source", p.source, "--dry-run", "--json"], { cwd: p.project, timeoutMs: 90_000 });
+    assert.is(r.code, 4, r.stdout + r.stderr);
+    const errors = resultOf(r).findings.filter((f: { level: string }) => f.level === "error");
+    assert.equal(errors.map((f: { code: string; message: string; fix: string }) => [f.code, f.message, f.fix]), [[
+      "SOURCE_DIRTY",
+      `Source ${p.source} has 1 change git does not show, in a file marked assume-unchanged (${source})`,
+      `Let git see it (git update-index --no-assume-unchanged -- ${source}), then commit or stash it`,
+    ]]);
   } finally {
     fs.rmSync(p.root, { recursive: true, force: true });
   }

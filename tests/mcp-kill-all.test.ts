@@ -4,49 +4,30 @@
  * owner is dead, the phase is named), and upgrade_continue resumes the session to completed
  * — the tree fully upgraded, never mixed, the lock released.
  */
-import fs from "node:fs";
-import path from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { pidAlive } from "../core/proc.ts";
-import { connectUpgradeServer, createUpgradeProject, EDITED, notUpgraded, type UpgradeProject, type UpgradeServer, waitForFile } from "./helpers/mcp-upgrade-project.ts";
+import { CALL_OPTS as OPTS, killBench } from "./helpers/mcp-kill.ts";
+import { EDITED, notUpgraded } from "./helpers/mcp-upgrade-project.ts";
 
 const test = suite("mcp-kill-all");
-
-let p: UpgradeProject;
-const servers: UpgradeServer[] = [];
-
-test.before(async () => {
-  p = await createUpgradeProject({ pause: true });
-  fs.mkdirSync(path.join(p.root, "tmp"));
-});
-
-test.after(async () => {
-  for (const hook of ["backup", "applyContent", "upgradeServer"]) fs.writeFileSync(path.join(p.pauseDir, `go-${hook}`), "");
-  for (const s of servers) await s.close().catch(() => {});
-  p?.cleanup();
-});
+const bench = killBench(test);
+const { server, reached, go } = bench;
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
-const OPTS = { timeout: 180_000 };
-
-async function server(): Promise<UpgradeServer> {
-  const s = await connectUpgradeServer(p.project, [], { TMPDIR: path.join(p.root, "tmp") });
-  servers.push(s);
-  return s;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test("server and upgrade killed in phase 3: interrupted, then upgrade_continue resumes it to completed", async () => {
-  fs.writeFileSync(path.join(p.pauseDir, "go-backup"), "");
-  fs.writeFileSync(path.join(p.pauseDir, "go-applyContent"), "");
+  const { p } = bench;
+  go("backup");
+  go("applyContent");
   const first = await server();
   const call = first.client.callTool({ name: "upgrade_start", arguments: { source: p.source, decisions: { [EDITED]: "merge" } } }, undefined, OPTS)
     .then(() => "answered", (e: Error) => `lost: ${e.message}`);
-  const upgradePid = Number(await waitForFile(path.join(p.pauseDir, "reached-upgradeServer")));
-  fs.writeFileSync(path.join(p.pauseDir, "go-upgradeServer"), ""); // the resumed run must not hold again
+  const upgradePid = Number(await reached("upgradeServer"));
+  go("upgradeServer"); // the resumed run must not hold again
   process.kill(first.pid, "SIGKILL");
   process.kill(-upgradePid, "SIGKILL"); // its own process group: the upgrade and anything it started
   assert.match(await call, /^lost: /);

@@ -11,36 +11,16 @@ import path from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { pidAlive } from "../core/proc.ts";
-import { connectUpgradeServer, createUpgradeProject, EDITED, notUpgraded, type UpgradeProject, type UpgradeServer, waitForFile } from "./helpers/mcp-upgrade-project.ts";
+import { CALL_OPTS as OPTS, killBench } from "./helpers/mcp-kill.ts";
+import { EDITED, notUpgraded, type UpgradeServer } from "./helpers/mcp-upgrade-project.ts";
 import type { PauseHook } from "./helpers/pause-plugin.ts";
 
 const test = suite("mcp-kill");
-
-let p: UpgradeProject;
-const servers: UpgradeServer[] = [];
-
-test.before(async () => {
-  p = await createUpgradeProject({ pause: true });
-  fs.mkdirSync(path.join(p.root, "tmp"));
-});
-
-test.after(async () => {
-  fs.writeFileSync(path.join(p.pauseDir, "go-backup"), "");
-  fs.writeFileSync(path.join(p.pauseDir, "go-applyContent"), "");
-  fs.writeFileSync(path.join(p.pauseDir, "go-upgradeServer"), "");
-  for (const s of servers) await s.close().catch(() => {});
-  p?.cleanup();
-});
+const bench = killBench(test);
+const { server, reached, go } = bench;
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
-const OPTS = { timeout: 180_000 };
-
-async function server(): Promise<UpgradeServer> {
-  const s = await connectUpgradeServer(p.project, [], { TMPDIR: path.join(p.root, "tmp") });
-  servers.push(s);
-  return s;
-}
 
 /** A call whose answer we may never get: settles to "answered: <status>" or "lost: <error>". */
 function pending(s: UpgradeServer, name: string, args: Record<string, unknown>): Promise<string> {
@@ -54,10 +34,8 @@ async function status(s: UpgradeServer): Promise<Any> {
   return (await s.client.callTool({ name: "upgrade_status", arguments: {} }, undefined, OPTS)).structuredContent;
 }
 
-const reached = (hook: PauseHook) => waitForFile(path.join(p.pauseDir, `reached-${hook}`));
-const go = (hook: PauseHook) => fs.writeFileSync(path.join(p.pauseDir, `go-${hook}`), "");
-
 test("killed in phases 1, 2 and 3: each new server reports running, the last one's upgrade_continue returns completed", async () => {
+  const { p } = bench;
   const first = await server();
   let call = pending(first, "upgrade_start", { source: p.source, decisions: { [EDITED]: "merge" } });
   const upgradePid = Number(await reached("backup"));

@@ -24,6 +24,8 @@ interface Case {
   exit: number;
   code: string;
   message: string;
+  /** The exact fix, when the case checks it. */
+  fix?: string;
 }
 
 const cases: Case[] = [
@@ -46,6 +48,30 @@ const cases: Case[] = [
     exit: 4,
     code: "SOURCE_DIRTY",
     message: "has 1 uncommitted change (universal/standards/testing/unit.md)",
+  },
+  {
+    name: "an edit git status does not show (assume-unchanged)",
+    arrange: (s) => {
+      git(s.src.dir, "update-index", "--assume-unchanged", "universal/standards/testing/unit.md");
+      fs.appendFileSync(path.join(s.src.dir, "universal/standards/testing/unit.md"), "local edit\n");
+    },
+    exit: 4,
+    code: "SOURCE_DIRTY",
+    message: "has 1 change git does not show, in a file marked assume-unchanged (universal/standards/testing/unit.md)",
+    fix: "Let git see it (git update-index --no-assume-unchanged -- universal/standards/testing/unit.md), then commit or stash it",
+  },
+  {
+    name: "edits git status does not show (skip-worktree, and a deleted assume-unchanged file)",
+    arrange: (s) => {
+      git(s.src.dir, "update-index", "--skip-worktree", "mcp_server/__main__.py");
+      fs.writeFileSync(path.join(s.src.dir, "mcp_server/__main__.py"), "print('patched')\n");
+      git(s.src.dir, "update-index", "--assume-unchanged", "scripts/install.sh");
+      fs.rmSync(path.join(s.src.dir, "scripts/install.sh"));
+    },
+    exit: 4,
+    code: "SOURCE_DIRTY",
+    message: "has 2 changes git does not show, in files marked assume-unchanged or skip-worktree (mcp_server/__main__.py, scripts/install.sh)",
+    fix: "Let git see them (git update-index --no-assume-unchanged --no-skip-worktree -- mcp_server/__main__.py scripts/install.sh), then commit or stash them",
   },
   {
     name: "not an Agent OS source",
@@ -113,6 +139,7 @@ for (const c of cases) {
     assert.equal(errors.map((f: { code: string }) => f.code), [c.code]);
     assert.match(errors[0].message, c.message);
     assert.ok(errors[0].fix && errors[0].fix.length > 10, "a fix is given");
+    if (c.fix) assert.is(errors[0].fix, c.fix);
     assert.equal(snapshotTree(s.root, { mtime: true }), before);
     // Human output: the same message, its fix, no stack trace.
     const h = await runCli(args, { cwd: s.proj.dir });
@@ -122,6 +149,23 @@ for (const c of cases) {
     assert.not.match(h.stdout + h.stderr, "    at ");
   });
 }
+
+test("files marked assume-unchanged or skip-worktree pass when unedited, and so does a skip-worktree file a sparse checkout left out", async () => {
+  const s = setup();
+  try {
+    fs.writeFileSync(path.join(s.src.dir, "NOTES.md"), "not installed\n");
+    git(s.src.dir, "add", "NOTES.md");
+    git(s.src.dir, "commit", "-qm", "notes");
+    git(s.src.dir, "update-index", "--assume-unchanged", "universal/standards/testing/unit.md");
+    git(s.src.dir, "update-index", "--skip-worktree", "mcp_server/__main__.py", "NOTES.md");
+    fs.rmSync(path.join(s.src.dir, "NOTES.md"));
+    const r = await runCli(["--source", s.src.dir, "--dry-run", "--json"], { cwd: s.proj.dir });
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    assert.equal(resultOf(r).findings.filter((f: { level: string }) => f.level === "error"), []);
+  } finally {
+    fs.rmSync(s.root, { recursive: true, force: true });
+  }
+});
 
 test("all failed checks are reported together", async () => {
   const s = setup();

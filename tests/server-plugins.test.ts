@@ -8,27 +8,16 @@ import { promisify } from "node:util";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { EXIT } from "../core/errors.ts";
-import type { Plugin } from "../core/plugin.ts";
 import type { SessionState } from "../core/state.ts";
 import type { RunOptions, UpgradeResult } from "../core/types.ts";
-import { runLifecycle } from "../core/upgrader.ts";
-import { backupPlugin } from "../plugins/backup.ts";
-import { contentPlugin } from "../plugins/content.ts";
-import { depsPlugin } from "../plugins/deps.ts";
-import { migratePlugin } from "../plugins/migrate.ts";
-import { preflightPlugin } from "../plugins/preflight.ts";
-import { reportPlugin } from "../plugins/report.ts";
-import { serverPlugin } from "../plugins/server.ts";
-import { userFilesPlugin } from "../plugins/user-files.ts";
 import { serverEnv, withTransport } from "../plugins/server/launch.ts";
 import { probeHttp, probeStdio } from "../plugins/server/mcp-client.ts";
 import { findProjectServer, identifyServer, processAlive, startDetached, stopServer } from "../plugins/server/process.ts";
 import { hashTree } from "../plugins/server/stage.ts";
-import { validatePlugin } from "../plugins/validate.ts";
 import { fixtureScriptsDir, fixtureServerDir, type ServerVersion } from "../demo/kit/fixture-server.ts";
 import { pipFreeze } from "../demo/kit/venv.ts";
-import { offlinePipArgs } from "../demo/kit/wheels.ts";
 import { createMcpProject, type McpProject } from "./helpers/mcp-project.ts";
+import { projectOptions, projectPlugins, stateOf, upgradeProject } from "./helpers/mcp-project-run.ts";
 
 const run = promisify(execFile);
 const projects: McpProject[] = [];
@@ -51,43 +40,10 @@ async function project(options: Parameters<typeof createMcpProject>[0]): Promise
   return p;
 }
 
-function plugins(p: McpProject, extra: { validateTimeoutMs?: number } = {}): Plugin[] {
-  return [
-    preflightPlugin(),
-    contentPlugin(),
-    backupPlugin(),
-    userFilesPlugin(),
-    depsPlugin({ extraArgs: offlinePipArgs(p.wheelhouse), retries: 0 }),
-    serverPlugin({ startTimeoutMs: 10_000 }),
-    migratePlugin(),
-    // The old server's tools are expected by default; the new one's come from the config.
-    validatePlugin({ timeoutMs: extra.validateTimeoutMs ?? 10_000, expectTools: ["get_server_info"] }),
-    reportPlugin(),
-  ];
-}
-
-const options = (p: McpProject, o: Partial<RunOptions> = {}): RunOptions => ({
-  source: p.source,
-  target: p.project,
-  dryRun: false,
-  diff: false,
-  onConflict: "theirs",
-  yes: false,
-  json: true,
-  restart: true,
-  skipDeps: false,
-  keepBackups: 3,
-  from: null,
-  interactive: false,
-  ...o,
-});
-
 function upgrade(p: McpProject, o: Partial<RunOptions> = {}, extra: { validateTimeoutMs?: number } = {}): Promise<UpgradeResult> {
-  return runLifecycle({ resolved: { file: null, config: {}, plugins: plugins(p, extra) }, options: options(p, o) });
-}
-
-function stateOf(p: McpProject, result: UpgradeResult): SessionState {
-  return JSON.parse(fs.readFileSync(path.join(p.install, ".cache", "state", `${result.session_id}.json`), "utf8"));
+  // The old server's tools are expected by default; the new one's come from the config.
+  const plugins = projectPlugins(p, { timeoutMs: extra.validateTimeoutMs ?? 10_000, expectTools: ["get_server_info"] });
+  return upgradeProject(plugins, projectOptions(p, o));
 }
 
 const evidence = (s: SessionState, phase: number) => s.phases[String(phase)]?.evidence as Record<string, any>;

@@ -63,10 +63,5 @@ const ScopeChannel: Channel<BackupScope> = defineChannel<BackupScope>("backup.sc
 
 /** This run's scope registry (created on first use, so the order of plugins does not matter). */
 export function backupScope(ctx: UpgradeContext): BackupScope {
-  let s = ctx.channels.get(ScopeChannel);
-  if (!s) {
-    s = new BackupScope();
-    ctx.channels.set(ScopeChannel, s);
-  }
-  return s;
+  return ctx.channels.ensure(ScopeChannel, () => new BackupScope());
 }

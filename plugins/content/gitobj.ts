@@ -7,6 +7,8 @@
  * and shifts the byte offsets the batch protocol depends on.
  */
 import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
 import { UpgradeError } from "../../core/errors.ts";
 
 export interface GitResult {
@@ -81,31 +83,112 @@ export async function lsTree(repo: string, commit: string, dirs: readonly string
   return blobs;
 }
 
+interface IndexEntry {
+  path: string;
+  mode: string;
+  oid: string;
+  stage: string;
+  /**
+   * What git is told not to look at in the work tree (`update-index --assume-unchanged`: a
+   * lowercase tag in `ls-files -v`; `--skip-worktree`: tag S, both: s): `git status` and
+   * `diff-files` call such a file unchanged whatever it holds. Empty: git looks.
+   */
+  unwatched: UnwatchedFlag[];
+}
+
+export type UnwatchedFlag = "assume-unchanged" | "skip-worktree";
+
+function unwatchedFlags(tag: string): UnwatchedFlag[] {
+  const flags: UnwatchedFlag[] = [];
+  if (tag !== tag.toUpperCase()) flags.push("assume-unchanged");
+  if (tag.toUpperCase() === "S") flags.push("skip-worktree");
+  return flags;
+}
+
+/**
+ * The index entries under `dirs` (`ls-files -v --stage`), or null when git cannot list them.
+ * Paths from the repository's root with `fullName`, else from `repo`.
+ */
+async function indexEntries(repo: string, dirs: readonly string[], fullName: boolean, signal?: AbortSignal): Promise<IndexEntry[] | null> {
+  const r = await runGit(["-C", repo, "ls-files", "-v", "--stage", "-z", ...(fullName ? ["--full-name"] : []), "--", ...dirs], { signal });
+  if (r.code !== 0) return null;
+  const entries: IndexEntry[] = [];
+  for (const rec of r.stdout.toString("utf8").split("\0")) {
+    // "<tag> <mode> <oid> <stage>\t<path>"
+    const tab = rec.indexOf("\t");
+    if (tab < 0) continue;
+    const [tag, mode, oid, stage] = rec.slice(0, tab).split(" ");
+    entries.push({ path: rec.slice(tab + 1), mode, oid, stage, unwatched: unwatchedFlags(tag) });
+  }
+  return entries;
+}
+
+const isRegular = (e: IndexEntry) => e.mode === "100644" || e.mode === "100755";
+
 /**
  * Source paths under `dirs` whose work-tree file is, by git's own index check, the blob the
  * commit `base` has at the same path: upstream did not change them since `base`. A path
  * whose file may differ from its index entry (`git diff-files`, racy entries re-hashed by
- * git) is left out, so is one git cannot vouch for; null when git cannot answer at all.
+ * git, a file git is told not to look at) is left out, so is one git cannot vouch for;
+ * null when git cannot answer at all.
  */
 export async function unchangedSince(repo: string, base: string, dirs: readonly string[], signal?: AbortSignal): Promise<Set<string> | null> {
   if (dirs.length === 0) return new Set();
   const [index, dirty, tree] = await Promise.all([
-    runGit(["-C", repo, "ls-files", "--stage", "-z", "--full-name", "--", ...dirs], { signal }),
+    indexEntries(repo, dirs, true, signal),
     runGit(["-C", repo, "diff-files", "--name-only", "-z", "--", ...dirs], { signal }),
     lsTree(repo, base, dirs, signal).catch(() => null),
   ]);
-  if (index.code !== 0 || dirty.code !== 0 || !tree) return null;
+  if (!index || dirty.code !== 0 || !tree) return null;
   const atBase = new Map(tree.map((b) => [b.path, b.oid]));
   const out = new Set<string>();
-  for (const rec of index.stdout.toString("utf8").split("\0")) {
-    // "<mode> <oid> <stage>\t<path>"; stage 0 only (a conflicted path has 1–3).
-    const tab = rec.indexOf("\t");
-    const [mode, oid, stage] = rec.slice(0, tab).split(" ");
-    const p = rec.slice(tab + 1);
-    if (stage === "0" && (mode === "100644" || mode === "100755") && atBase.get(p) === oid) out.add(p);
-  }
+  // Stage 0 only (a conflicted path has 1–3).
+  for (const e of index) if (e.stage === "0" && isRegular(e) && e.unwatched.length === 0 && atBase.get(e.path) === e.oid) out.add(e.path);
   for (const p of dirty.stdout.toString("utf8").split("\0")) out.delete(p);
   return out;
+}
+
+export interface HiddenChange {
+  /** From `repo`. */
+  path: string;
+  /** Why git does not see it: the flags to clear (`git update-index --no-<flag>`). */
+  flags: UnwatchedFlag[];
+}
+
+/**
+ * Changes `git status` does not show: files git is told not to look at (assume-unchanged,
+ * skip-worktree) whose bytes differ from their index entry, or, for assume-unchanged, that
+ * are gone. A skip-worktree file that is absent is a sparse checkout doing its job, not a
+ * change. Only flagged files are hashed (`hash-object --stdin-paths`, git's own filters), so
+ * a repository without flags costs one `ls-files`. Null when git cannot answer.
+ */
+export async function hiddenChanges(repo: string, signal?: AbortSignal): Promise<HiddenChange[] | null> {
+  const index = await indexEntries(repo, ["."], false, signal);
+  if (!index) return null;
+  const flagged = index.filter((e) => e.unwatched.length && e.stage === "0" && isRegular(e));
+  const out: HiddenChange[] = [];
+  const present: IndexEntry[] = [];
+  for (const e of flagged) {
+    let isFile = false;
+    try {
+      isFile = fs.lstatSync(path.join(repo, e.path)).isFile();
+    } catch { /* gone */ }
+    if (!isFile) {
+      if (!e.unwatched.includes("skip-worktree")) out.push({ path: e.path, flags: e.unwatched });
+    } else if (e.path.includes("\n")) {
+      // hash-object reads one path a line: this one cannot be checked, so it is not vouched for.
+      out.push({ path: e.path, flags: e.unwatched });
+    } else present.push(e);
+  }
+  if (present.length) {
+    const r = await runGit(["-C", repo, "hash-object", "--stdin-paths"], { input: present.map((e) => e.path).join("\n") + "\n", signal });
+    if (r.code !== 0) return null;
+    const oids = r.stdout.toString("utf8").split("\n");
+    present.forEach((e, i) => {
+      if (oids[i] !== e.oid) out.push({ path: e.path, flags: e.unwatched });
+    });
+  }
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 /**

@@ -40,12 +40,7 @@ const DiskChannel: Channel<DiskNeeds> = defineChannel<DiskNeeds>("preflight.disk
 
 /** This run's disk-need registry (created on first use, so the order of plugins does not matter). */
 export function diskNeeds(ctx: UpgradeContext): DiskNeeds {
-  let d = ctx.channels.get(DiskChannel);
-  if (!d) {
-    d = new DiskNeeds();
-    ctx.channels.set(DiskChannel, d);
-  }
-  return d;
+  return ctx.channels.ensure(DiskChannel, () => new DiskNeeds());
 }
 
 const COPY_EXCLUDE = new Set(["__pycache__", ".pytest_cache", ".mypy_cache", ".DS_Store", ".git"]);

@@ -5,6 +5,7 @@
  * on dependency conflicts). Post-install steps are detected from the requirements by rules.
  */
 import { tiedToUs } from "../../core/children.ts";
+import { loadZx } from "../../core/zx.ts";
 import { spawn } from "node:child_process";
 import net from "node:net";
 
@@ -30,8 +31,7 @@ export async function runCommand(command: readonly string[], options: RunOptions
   // pip keeps writing into the venv: if we are killed, it must not outlive us.
   const [bin, ...args] = tiedToUs(command);
   // Loaded here, not at the top: most commands (and upgrades with --skip-deps) never run pip.
-  const { $ } = await import("zx");
-  const shell = $({
+  const shell = loadZx().$({
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
     quiet: true,

@@ -8,30 +8,48 @@ import type { ResolvedConfig } from "../../core/config.ts";
 import { definePlugin, type Plugin } from "../../core/plugin.ts";
 import type { LogEvent } from "../../core/log.ts";
 import { runLifecycle, runManualRollback } from "../../core/upgrader.ts";
-import type { UpgradeResult } from "../../core/types.ts";
+import type { RunOptions, UpgradeResult } from "../../core/types.ts";
 import { backupPlugin, type BackupPluginOptions } from "../../plugins/backup.ts";
 import { type Project, runOptions, simulateContent, simulateServer, WIDE } from "./backup-project.ts";
 
 export type FailIn = 2 | 3 | 4 | "sigterm3" | null;
 
+/** Phase 0's evidence as pre-flight would fill it for a clean source at 395aab3. */
+export const PHASE0_EVIDENCE = {
+  source_path: "/src",
+  source_commit: "395aab3".padEnd(40, "0"),
+  source_branch: "main",
+  source_git_clean: true,
+  target_structure_valid: true,
+  disk_space_available: 2e9,
+  disk_space_required: 1e6,
+  no_concurrent_workflows: true,
+  from_version: "ced34ea",
+  to_version: "395aab3",
+};
+
+/** Phase 3's evidence for a server code swap without deps or restart. */
+export const SWAPPED_SERVER_EVIDENCE = {
+  code: { status: "swapped", hashes_verified: true },
+  deps: { status: "skipped", pip_check_ok: null },
+  restart: { status: "skipped" },
+};
+
+/** Phase 4's evidence of a validation that expected nothing and found nothing wrong. */
+export const EMPTY_VALIDATION_EVIDENCE = {
+  tools_expected: [],
+  tools_registered: [],
+  smoke_tests: [],
+  stderr_errors: [],
+  user_files_unchanged: true,
+  validation_report: "/dev/null",
+};
+
 export function fakeUpgradePlugin(failIn: FailIn, readyFile?: string): Plugin {
   return definePlugin({
     name: "fake-upgrade",
     apply(hooks) {
-      hooks.preflight.tap((_ctx, _findings, ev) => {
-        Object.assign(ev, {
-          source_path: "/src",
-          source_commit: "395aab3".padEnd(40, "0"),
-          source_branch: "main",
-          source_git_clean: true,
-          target_structure_valid: true,
-          disk_space_available: 2e9,
-          disk_space_required: 1e6,
-          no_concurrent_workflows: true,
-          from_version: "ced34ea",
-          to_version: "395aab3",
-        });
-      });
+      hooks.preflight.tap((_ctx, _findings, ev) => void Object.assign(ev, PHASE0_EVIDENCE));
       hooks.applyContent.tap((_plan, ctx, ev) => {
         simulateContent(ctx.layout);
         if (failIn === 2) throw new Error("content exploded halfway");
@@ -53,22 +71,11 @@ export function fakeUpgradePlugin(failIn: FailIn, readyFile?: string): Plugin {
           clearInterval(busy);
           throw ctx.signal.reason;
         }
-        Object.assign(ev, {
-          code: { status: "swapped", hashes_verified: true },
-          deps: { status: "skipped", pip_check_ok: null },
-          restart: { status: "skipped" },
-        });
+        Object.assign(ev, SWAPPED_SERVER_EVIDENCE);
       });
       hooks.validate.tap((_ctx, findings, ev) => {
         if (failIn === 4) findings.error("TOOL_MISSING", "the new server does not register search_standards", "Fix the server");
-        Object.assign(ev, {
-          tools_expected: [],
-          tools_registered: [],
-          smoke_tests: [],
-          stderr_errors: [],
-          user_files_unchanged: true,
-          validation_report: "/dev/null",
-        });
+        Object.assign(ev, EMPTY_VALIDATION_EVIDENCE);
       });
       hooks.cleanup.tap((_ctx, _outcome, ev) => {
         ev.report_path = "/dev/null";
@@ -81,15 +88,31 @@ export function resolvedWith(plugins: Plugin[]): ResolvedConfig {
   return { file: null, config: {}, plugins };
 }
 
-export function upgrade(p: Project, failIn: FailIn, o: { backup?: BackupPluginOptions; onEvent?: (e: LogEvent) => void; handleSignals?: boolean; readyFile?: string; resume?: boolean } = {}): Promise<UpgradeResult> {
-  const plugins = [fakeUpgradePlugin(failIn, o.readyFile), backupPlugin({ batchSize: 16, sync: false, ...WIDE, ...o.backup })];
+export interface UpgradeWithOptions {
+  options?: Partial<RunOptions>;
+  onEvent?: (e: LogEvent) => void;
+  handleSignals?: boolean;
+  resume?: boolean;
+}
+
+/** An upgrade of `p` from the source "/src" by the real upgrader with these plugins. */
+export function upgradeWith(plugins: Plugin[], p: Project, o: UpgradeWithOptions = {}): Promise<UpgradeResult> {
   return runLifecycle(
-    { resolved: resolvedWith(plugins), options: { ...runOptions(p.layout), source: "/src" }, ...(o.resume ? { resume: { sessionId: null } } : {}) },
+    { resolved: resolvedWith(plugins), options: { ...runOptions(p.layout, o.options), source: "/src" }, ...(o.resume ? { resume: { sessionId: null } } : {}) },
     { onEvent: o.onEvent, handleSignals: o.handleSignals ?? false },
   );
 }
 
-export function manualRollback(p: Project, backupId?: string) {
-  const plugins = [fakeUpgradePlugin(null), backupPlugin({ batchSize: 16, sync: false, ...WIDE })];
+/** A manual rollback of `p` by the real upgrader with these plugins (to the newest backup without an id). */
+export function rollbackWith(plugins: Plugin[], p: Project, backupId?: string) {
   return runManualRollback({ resolved: resolvedWith(plugins), options: runOptions(p.layout), backupId: backupId ?? null });
+}
+
+export function upgrade(p: Project, failIn: FailIn, o: { backup?: BackupPluginOptions; onEvent?: (e: LogEvent) => void; handleSignals?: boolean; readyFile?: string; resume?: boolean } = {}): Promise<UpgradeResult> {
+  const plugins = [fakeUpgradePlugin(failIn, o.readyFile), backupPlugin({ batchSize: 16, sync: false, ...WIDE, ...o.backup })];
+  return upgradeWith(plugins, p, o);
+}
+
+export function manualRollback(p: Project, backupId?: string) {
+  return rollbackWith([fakeUpgradePlugin(null), backupPlugin({ batchSize: 16, sync: false, ...WIDE })], p, backupId);
 }
