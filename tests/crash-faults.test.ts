@@ -125,44 +125,30 @@ if (RUNTIME === "node") {
 // for a CLI that had exited 7 or 0. Sent by pid, the real exit code is seen on both runtimes.
 const interrupt = (pid: number | undefined) => process.kill(pid!, "SIGINT");
 
-test("SIGINT in phase 4 rolls back: exit 7, tree exactly old, no lock", async () => {
-  const root = tmpRoot();
-  const t = makeTemplate(root);
-  const before = treeHash(t.project, false);
-  const pauseFile = path.join(root, "paused");
-  const release = path.join(root, "release");
-  const { child, done } = startCli(UPGRADE(t.source, pauseConfig(root)), { cwd: t.project, env: { AOU_PAUSE_AT: "validate", AOU_PAUSE_FILE: pauseFile, AOU_RELEASE_FILE: release }, timeoutMs: 120_000 });
-  await waitForFile(pauseFile, 90_000);
-  interrupt(child.pid);
-  await new Promise((r) => setTimeout(r, 300));
-  fs.writeFileSync(release, "");
-  const r = await done;
-  assert.is(r.code, 7, r.stdout + r.stderr);
-  const res = lastResult(r.stdout);
-  assert.is(res.status, "rolled_back");
-  assert.is(res.error.code, "INTERRUPTED");
-  assert.equal(treeDiff(before, treeHash(t.project, false)), []);
-  assert.is(fs.existsSync(path.join(t.project, ".agent-os/.upgrade-lock")), false);
-  assert.equal(tempFiles(t.project), []);
-});
-
-test("SIGHUP (a closed terminal) in phase 4 rolls back like SIGINT: exit 7, tree exactly old, no lock", async () => {
-  const root = tmpRoot();
-  const t = makeTemplate(root);
-  const before = treeHash(t.project, false);
-  const pauseFile = path.join(root, "paused");
-  const release = path.join(root, "release");
-  const { child, done } = startCli(UPGRADE(t.source, pauseConfig(root)), { cwd: t.project, env: { AOU_PAUSE_AT: "validate", AOU_PAUSE_FILE: pauseFile, AOU_RELEASE_FILE: release }, timeoutMs: 120_000 });
-  await waitForFile(pauseFile, 90_000);
-  process.kill(child.pid!, "SIGHUP");
-  await new Promise((r) => setTimeout(r, 300));
-  fs.writeFileSync(release, "");
-  const r = await done;
-  assert.is(r.code, 7, r.stdout + r.stderr);
-  assert.is(lastResult(r.stdout).error.message, "Cannot continue: interrupted by SIGHUP");
-  assert.equal(treeDiff(before, treeHash(t.project, false)), []);
-  assert.is(fs.existsSync(path.join(t.project, ".agent-os/.upgrade-lock")), false);
-});
+// SIGHUP is a closed terminal: it rolls back like SIGINT.
+for (const signal of ["SIGINT", "SIGHUP"] as const) {
+  test(`${signal} in phase 4 rolls back: exit 7, tree exactly old, no lock`, async () => {
+    const root = tmpRoot();
+    const t = makeTemplate(root);
+    const before = treeHash(t.project, false);
+    const pauseFile = path.join(root, "paused");
+    const release = path.join(root, "release");
+    const { child, done } = startCli(UPGRADE(t.source, pauseConfig(root)), { cwd: t.project, env: { AOU_PAUSE_AT: "validate", AOU_PAUSE_FILE: pauseFile, AOU_RELEASE_FILE: release }, timeoutMs: 120_000 });
+    await waitForFile(pauseFile, 90_000);
+    process.kill(child.pid!, signal);
+    await new Promise((r) => setTimeout(r, 300));
+    fs.writeFileSync(release, "");
+    const r = await done;
+    assert.is(r.code, 7, r.stdout + r.stderr);
+    const res = lastResult(r.stdout);
+    assert.is(res.status, "rolled_back");
+    assert.is(res.error.code, "INTERRUPTED");
+    assert.is(res.error.message, `Cannot continue: interrupted by ${signal}`);
+    assert.equal(treeDiff(before, treeHash(t.project, false)), []);
+    assert.is(fs.existsSync(path.join(t.project, ".agent-os/.upgrade-lock")), false);
+    assert.equal(tempFiles(t.project), []);
+  });
+}
 
 test("a second signal exits at once (130), saying what rollback and resume will do; rollback then restores exactly", async () => {
   const root = tmpRoot();
