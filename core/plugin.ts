@@ -9,6 +9,7 @@ import { SyncHook } from "tapable";
 import { tagPluginError, UpgradeError } from "./errors.ts";
 import type { EvidenceSchemas } from "./evidence.ts";
 import type { HookName, Hooks } from "./hooks.ts";
+import type { RunOptionDecls } from "./options.ts";
 import { Findings } from "./types.ts";
 
 export interface TapOptions {
@@ -54,6 +55,8 @@ export interface Plugin {
   evidence?: EvidenceSchemas;
   /** Plugins this one cannot work without (by name); a config that disables one is refused. */
   requires?: readonly string[];
+  /** The run options this plugin owns: how a CLI flag, an MCP parameter or a config key sets each (read them with `optionsReader`). */
+  options?: RunOptionDecls;
 }
 
 /** Gives a user's plugin its types; returns it unchanged. */

@@ -16,6 +16,7 @@ import { beginPhase, endPhase, type SessionState, StateStore } from "./state.ts"
 import { resolveLayout } from "./layout.ts";
 import { clearOrphanLock, sweepProject } from "./recovery.ts";
 import path from "node:path";
+import { splitOptions } from "./options-resolve.ts";
 import { emptySummary, type Finding, Findings, type Outcome, type PhaseSummary, RESULT_SCHEMA_VERSION, type RunOptions, type UpgradeResult } from "./types.ts";
 
 export { type Engine, type LifecycleIO, prepareEngine } from "./engine.ts";
@@ -25,7 +26,7 @@ export interface LifecycleRequest {
   resolved: ResolvedConfig;
   options: RunOptions;
   /** Resume this session (or the newest unfinished one when null). Absent: a new upgrade. */
-  resume?: { sessionId: string | null; overrides?: Partial<RunOptions> };
+  resume?: { sessionId: string | null; overrides?: Record<string, unknown> };
 }
 
 function preflightError(errors: Finding[]): UpgradeError {
@@ -297,10 +298,20 @@ function validationOf(ev: Record<string, unknown> | undefined): { validation?: s
   return typeof ev?.validation === "string" ? { validation: ev.validation } : {};
 }
 
-/** The options of a resumed run: the flags that shaped the plan come from the session; output flags from this command. */
-function resumeOptions(options: RunOptions, state: SessionState, overrides: Partial<RunOptions> = {}): RunOptions {
-  const saved = state.options as Partial<RunOptions>;
-  return { ...options, ...saved, ...overrides, json: options.json, interactive: options.interactive, yes: options.yes, target: options.target };
+/**
+ * The options of a resumed run: the flags that shaped the plan come from the session (the
+ * plugins' options and the source); output flags from this command; `resume`'s own flags win.
+ */
+function resumeOptions(options: RunOptions, state: SessionState, overrides: Record<string, unknown> = {}): RunOptions {
+  const saved = state.options as Partial<RunOptions> & Record<string, unknown>;
+  // A session saved before options moved to their plugins holds them flat, beside the core's.
+  const savedPlugin = saved.plugin ?? splitOptions(saved).given;
+  return {
+    ...options,
+    source: saved.source ?? options.source,
+    dryRun: false,
+    plugin: { ...options.plugin, ...savedPlugin, ...overrides },
+  };
 }
 
 /** Runs (or resumes) an upgrade. Never throws for a failed upgrade: the result says what happened. */

@@ -16,7 +16,7 @@ import os from "node:os";
 import path from "node:path";
 import { resolveConfig } from "../core/config.ts";
 import { humanRenderer, type Sink, processSink } from "../app/render.ts";
-import type { RunOptions } from "../core/types.ts";
+import { runOptionsOf } from "../core/options-resolve.ts";
 import { runLifecycle } from "../core/upgrader.ts";
 import { builtinPlugins, depsPlugin } from "../plugins/mod.ts";
 import { extractRelease, NEW_RELEASE, OLD_RELEASE, type Release } from "./kit/assets.ts";
@@ -106,10 +106,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
       onConflict: "merge",
       plugins: [depsPlugin({ extraArgs: offlinePipArgs(wheelhouse), retries: 0 })],
     }, null, builtinPlugins());
-    const options: RunOptions = {
-      source, target: project, dryRun: false, diff: false, onConflict: "merge", yes: true, json: false,
-      restart: true, skipDeps: false, keepBackups: 3, from: null, interactive: false,
-    };
+    const options = runOptionsOf(resolved, { source, target: project, dryRun: false, yes: true, json: false, interactive: false }, {}, "library");
     const render = humanRenderer(sink, { tty: false });
 
     say();

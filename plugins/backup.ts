@@ -34,6 +34,7 @@ import path from "node:path";
 import { damagedBackupError } from "./backup/restore.ts";
 import { createSnapshot } from "./backup/snapshot.ts";
 import { removeTree } from "./backup/fsutil.ts";
+import { BACKUP_RUN_OPTIONS, backupRunOptions } from "./backup/run-options.ts";
 
 export const BackupOptionsSchema = z.strictObject({
   /** More paths to back up, relative to the installation folder (e.g. targets added to the content mapping). */
@@ -335,6 +336,7 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
   return {
     name: "backup",
     evidence: { 1: BackupEvidence },
+    options: BACKUP_RUN_OPTIONS,
     manage: {
       list: async (layout) => listBackups(layout),
       verify: (layout, id) => verifyBackup(layout, id),
@@ -376,7 +378,7 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
           sweepBackups(ctx.layout);
           // Every outcome counts: failed and rolled-back runs leave backups too.
           const keep = current?.id ?? (ctx.evidence(1)?.backup_id as string | undefined) ?? null;
-          const r = pruneBackups(ctx.layout, ctx.options.keepBackups, keep ? [keep] : []);
+          const r = pruneBackups(ctx.layout, backupRunOptions(ctx).keepBackups, keep ? [keep] : []);
           evidence.backups_kept = r.kept;
           evidence.backups_pruned = r.removed;
           if (r.removed.length) ctx.log.info(`Pruned ${r.removed.length} old backup${r.removed.length === 1 ? "" : "s"} (keeping ${r.kept.length}): ${r.removed.join(", ")}`);

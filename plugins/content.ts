@@ -37,6 +37,7 @@ import { canMerge, type ContentEntry, type ContentPlanX } from "./content/plan.t
 import { entryDiff, planDiffs } from "./content/render.ts";
 import { scanSource } from "./content/scan.ts";
 import { sourceGit } from "./source/git.ts";
+import { CONTENT_RUN_OPTIONS, contentRunOptions } from "./content/run-options.ts";
 
 export { ContentOptions, type ContentOptionsInput, DEFAULT_EXCLUDES, DEFAULT_MAPPINGS, DEFAULT_USER_PATHS } from "./content/options.ts";
 export type { ContentEntry, ContentPlanX, PlanCounts } from "./content/plan.ts";
@@ -83,9 +84,9 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
       installedManifest: ctx.layout.installedManifest,
       versionFile: ctx.layout.versionFile,
       gitignoreFile: ctx.layout.gitignore,
-      from: ctx.options.from,
-      policy: ctx.options.onConflict,
-      decisions: ctx.options.decisions,
+      from: contentRunOptions(ctx).from,
+      policy: contentRunOptions(ctx).onConflict,
+      decisions: contentRunOptions(ctx).decisions,
       options: opts,
       sourceGit: () => sourceGit(ctx, ctx.options.source!),
       manifestJson: () => manifestJsonOf(ctx, ctx.layout.installedManifest),
@@ -98,6 +99,7 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
   return definePlugin({
     name: PLUGIN_NAME,
     evidence: { 2: ContentEvidence },
+    options: CONTENT_RUN_OPTIONS,
     // The files it writes are restored by the backup plugin.
     requires: ["backup"],
     apply(hooks) {
@@ -137,7 +139,7 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
         if (!findings.errors.length) await askInPreflight(ctx, mine);
         reportPlanProblems(ctx, mine, findings);
         const merged: ContentPlanX = { ...incoming, ...mine, entries: [...incoming.entries, ...mine.entries] };
-        if (ctx.dryRun && ctx.options.diff) merged.diffs = await diffsOf(ctx, built);
+        if (ctx.dryRun && contentRunOptions(ctx).diff) merged.diffs = await diffsOf(ctx, built);
         return merged;
       });
 

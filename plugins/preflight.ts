@@ -19,6 +19,7 @@ import { diskNeeds, treeSize } from "./preflight/disk.ts";
 import { manifestJsonOf } from "./content/manifest.ts";
 import { sourceGit } from "./source/git.ts";
 import { readVersionFile } from "./version-file.ts";
+import { contentRunOptions } from "./content/run-options.ts";
 
 export const PreflightOptions = z.strictObject({
   /** Untracked files in the source: report them as a warning, refuse, or ignore them. */
@@ -164,9 +165,10 @@ function checkVersions(ctx: UpgradeContext, ev: EvidenceDraft<0>) {
       ev.from_commit = v.commit;
     }
   }
-  if (!from && ctx.options.from) {
-    from = ctx.options.from;
-    ev.from_commit = ctx.options.from;
+  const given = contentRunOptions(ctx).from;
+  if (!from && given) {
+    from = given;
+    ev.from_commit = given;
   }
   ev.from_version = from;
 }

@@ -30,6 +30,7 @@ import { probeStdio } from "./server/mcp-client.ts";
 import { findProjectServer, identifyServer, ownsSession, processAlive, startDetached, stopServer } from "./server/process.ts";
 import { journal, journalled, launchFor, LaunchSpecSchema, type ServerBefore, type StartedServer, ServerLaunch, ServerStarted, STEP } from "./server/shared.ts";
 import { backupScope } from "./backup/scope.ts";
+import { SERVER_RUN_OPTIONS, serverRunOptions } from "./server/run-options.ts";
 import { diskNeeds, treeSize } from "./preflight/disk.ts";
 import { DEFAULT_EXCLUDES, hashTree, oldPath, removeOld, repairSwap, stageCopy, stagedPath, swapStaged, undoSwap } from "./server/stage.ts";
 
@@ -130,7 +131,7 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
   }
 
   async function restart(ctx: UpgradeContext, before: ServerBefore): Promise<Record<string, unknown>> {
-    if (!ctx.options.restart) return { status: "skipped", reason: "--no-restart" };
+    if (!serverRunOptions(ctx).restart) return { status: "skipped", reason: "--no-restart" };
     const now = currentServer(ctx);
     if (before.status === "running" && !before.detached) {
       if (opts.stopIdeServer && now.status === "running") await stopServer(now.pid!, { timeoutMs: opts.stopTimeoutMs });
@@ -181,6 +182,7 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
   return definePlugin({
     name: PLUGIN_NAME,
     evidence: { 3: ServerEvidence },
+    options: SERVER_RUN_OPTIONS,
     apply(hooks) {
       hooks.start.tap((ctx) => {
         if (opts.launch) ctx.channels.set(ServerLaunch, opts.launch);
@@ -264,7 +266,7 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
         const before = journalled(ctx, STEP.before) as ServerBefore | undefined;
         const stopped = journalled(ctx, STEP.stopped);
         const evidence: Record<string, unknown> = {};
-        if (before?.status === "running" && before.detached && stopped && ctx.options.restart) {
+        if (before?.status === "running" && before.detached && stopped && serverRunOptions(ctx).restart) {
           const launch = launchFor(ctx, opts.launch);
           const args = detachedArgs(launch, path.join(ctx.layout.installDir, "mcp_server"), before.transport ?? opts.transport);
           const r = await startDetached({

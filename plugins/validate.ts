@@ -21,6 +21,7 @@ import type { UpgradeContext } from "../core/types.ts";
 import { needsTransportArg, serverEnv, withTransport } from "./server/launch.ts";
 import { probeHttp, type ProbeResult, probeStdio, type SmokeCall } from "./server/mcp-client.ts";
 import { findProjectServer, processAlive } from "./server/process.ts";
+import { VALIDATE_RUN_OPTIONS, validateRunOptions } from "./validate/run-options.ts";
 import { journalled, launchFor, LaunchSpecSchema, ServerStarted, SmokeCallSchema, type StartedServer, STEP } from "./server/shared.ts";
 
 export const PLUGIN_NAME = "validate";
@@ -128,10 +129,11 @@ export function validatePlugin(options: ValidateOptionsInput = {}) {
   return definePlugin({
     name: PLUGIN_NAME,
     evidence: { 4: ValidationEvidence },
+    options: VALIDATE_RUN_OPTIONS,
     apply(hooks) {
       hooks.preflight.tap(async (ctx, findings, ev) => {
         if (!ctx.layout.installExists || ctx.dryRun) return;
-        if (ctx.options.noValidate) {
+        if (validateRunOptions(ctx).noValidate) {
           ev.server_probe_before = { ok: null, skipped: "--no-validate" };
           return;
         }
@@ -151,7 +153,7 @@ export function validatePlugin(options: ValidateOptionsInput = {}) {
       });
 
       hooks.validate.tap(async (ctx, findings, ev) => {
-        if (ctx.options.noValidate) {
+        if (validateRunOptions(ctx).noValidate) {
           skipValidation(ctx, ev);
           return;
         }

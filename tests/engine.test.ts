@@ -14,6 +14,7 @@ import { reportPlugin } from "../plugins/report.ts";
 import { fakePhases } from "./helpers/fake-phases.ts";
 import { makeProject, makeSource, tmpDir } from "./helpers/project.ts";
 import { snapshotTree } from "../demo/kit/tree.ts";
+import { toRunOptions, type FlatRunOptions } from "./helpers/run-options.ts";
 
 const test = suite("engine");
 
@@ -24,11 +25,11 @@ function setup() {
   return { root, src, proj };
 }
 
-function options(src: string, target: string, extra: Partial<RunOptions> = {}): RunOptions {
-  return { source: src, target, dryRun: false, diff: false, onConflict: null, yes: false, json: true, restart: true, skipDeps: false, keepBackups: 3, from: null, interactive: false, ...extra };
+function options(src: string, target: string, extra: FlatRunOptions = {}): RunOptions {
+  return toRunOptions({ source: src, target, dryRun: false, diff: false, onConflict: null, yes: false, json: true, restart: true, skipDeps: false, keepBackups: 3, from: null, interactive: false, ...extra });
 }
 
-async function run(plugins: Plugin[], extra: Partial<RunOptions> = {}, s = setup()): Promise<{ result: UpgradeResult; s: ReturnType<typeof setup> }> {
+async function run(plugins: Plugin[], extra: FlatRunOptions = {}, s = setup()): Promise<{ result: UpgradeResult; s: ReturnType<typeof setup> }> {
   const resolved = resolveConfig({}, null, [preflightPlugin(), fakePhases(), ...plugins, reportPlugin()]);
   const result = await runLifecycle({ resolved, options: options(s.src.dir, s.proj.dir, extra) });
   return { result, s };

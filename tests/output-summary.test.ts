@@ -16,6 +16,7 @@ import { contentPlugin } from "../plugins/content.ts";
 import { preflightPlugin } from "../plugins/preflight.ts";
 import { reportPlugin } from "../plugins/report.ts";
 import { installUniversal, makeSourceRepo, otherPhasesDouble, read, removeTemps, tmpDir, type Tree } from "./helpers/content-project.ts";
+import { toRunOptions, resolvedWith, type FlatRunOptions } from "./helpers/run-options.ts";
 
 const OLD: Tree = {
   "standards/a.md": "one\ntwo\nthree\n",
@@ -40,7 +41,7 @@ function setup() {
   return { root, source, project, install };
 }
 
-const optionsOf = (s: ReturnType<typeof setup>, o: Partial<RunOptions> = {}): RunOptions => ({
+const optionsOf = (s: ReturnType<typeof setup>, o: FlatRunOptions = {}): RunOptions => toRunOptions({
   source: s.source,
   target: s.project,
   dryRun: false,
@@ -66,7 +67,7 @@ async function upgrade(s: ReturnType<typeof setup>, extra: Plugin[] = []) {
   const events: LogEvent[] = [];
   const render = humanRenderer(sink);
   const result = await runLifecycle(
-    { resolved: { file: null, config: {}, plugins: [preflightPlugin(), backupPlugin(), contentPlugin(), otherPhasesDouble({ backup: false }), ...extra, reportPlugin()] }, options: optionsOf(s) },
+    { resolved: resolvedWith([preflightPlugin(), backupPlugin(), contentPlugin(), otherPhasesDouble({ backup: false }), ...extra, reportPlugin()]), options: optionsOf(s) },
     { onEvent: (e) => (events.push(e), render(e)) },
   );
   // The lines after the phase table: the summary a person acts on.
@@ -119,7 +120,7 @@ test("--json: the result carries the summary fields, snake_case", async () => {
   const s = setup();
   const sink = capture();
   const result = await runLifecycle(
-    { resolved: { file: null, config: {}, plugins: [preflightPlugin(), backupPlugin(), contentPlugin(), otherPhasesDouble({ backup: false }), reportPlugin()] }, options: optionsOf(s, { json: true }) },
+    { resolved: resolvedWith([preflightPlugin(), backupPlugin(), contentPlugin(), otherPhasesDouble({ backup: false }), reportPlugin()]), options: optionsOf(s, { json: true }) },
     { onEvent: jsonRenderer(sink) },
   );
   const last = JSON.parse(sink.lines[sink.lines.length - 1]);

@@ -42,7 +42,7 @@ test("resume --skip-deps --no-validate overrides the session's flags; --no-resta
     const resumed = await runCli(["resume", "--skip-deps", "--no-validate", "--json"], { cwd: proj.dir, timeoutMs: 120_000 });
     assert.is(resumed.code, 0, resumed.stdout + resumed.stderr);
     const o = JSON.parse(fs.readFileSync(recorded, "utf8"));
-    assert.equal([o.skipDeps, o.noValidate, o.restart], [true, true, false]);
+    assert.equal([o.plugin.skipDeps, o.plugin.noValidate, o.plugin.restart], [true, true, false]);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }

@@ -25,6 +25,7 @@ import { DEFAULT_INSTALL_PATHS, DEFAULT_PROJECT_PATHS } from "../../plugins/back
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 import { tmpDir } from "./temp.ts";
+import { toRunOptions, type FlatRunOptions } from "./run-options.ts";
 
 export { tmpDir };
 
@@ -45,8 +46,8 @@ export function makeProject(opts: GenOptions = {}): Project {
   return { root, layout: layoutOf(root, path.join(root, ".agent-os")) };
 }
 
-export function runOptions(layout: Layout, over: Partial<RunOptions> = {}): RunOptions {
-  return {
+export function runOptions(layout: Layout, over: FlatRunOptions = {}): RunOptions {
+  return toRunOptions({
     source: null,
     target: layout.projectRoot,
     dryRun: false,
@@ -60,7 +61,7 @@ export function runOptions(layout: Layout, over: Partial<RunOptions> = {}): RunO
     from: null,
     interactive: false,
     ...over,
-  };
+  });
 }
 
 /**

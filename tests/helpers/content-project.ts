@@ -19,6 +19,7 @@ export const OLD = OLD_RELEASE;
 export const NEW = NEW_RELEASE;
 
 import { removeTemps, tmpDir } from "./temp.ts";
+import { toRunOptions, type FlatRunOptions } from "./run-options.ts";
 
 export { removeTemps, tmpDir };
 
@@ -112,7 +113,7 @@ export function installUniversal(project: string, universal: string | Tree, opts
   return install;
 }
 
-export interface CtxOptions extends Partial<RunOptions> {
+export interface CtxOptions extends FlatRunOptions {
   source: string;
 }
 
@@ -123,7 +124,7 @@ export interface TestCtx {
 }
 
 export function makeCtx(project: string, o: CtxOptions, withSession = true): TestCtx {
-  const options: RunOptions = {
+  const options = toRunOptions({
     target: project,
     dryRun: false,
     diff: false,
@@ -136,7 +137,7 @@ export function makeCtx(project: string, o: CtxOptions, withSession = true): Tes
     from: null,
     interactive: false,
     ...o,
-  };
+  });
   const events: LogEvent[] = [];
   const journal: TestCtx["journal"] = [];
   const session: SessionHandle = {
