@@ -39,8 +39,8 @@ export interface UpgradeContext {
   readonly signal: AbortSignal;
   /** The running session; null in a dry run and during pre-flight (which writes nothing). */
   readonly session: SessionHandle | null;
-  /** Evidence of an earlier phase of this session (or of this run's pre-flight). */
-  evidence(phase: Phase): Readonly<Record<string, unknown>> | undefined;
+  /** One plugin's evidence of an earlier phase of this session (or of this run's pre-flight); read another's through its owner's reader. */
+  evidence(phase: Phase, plugin: string): Readonly<Record<string, unknown>> | undefined;
   /** The content plan of this run, once `planContent` has built it (in pre-flight, or on resume). */
   readonly plan: ContentPlan | null;
   /** Typed values plugins hand each other within this run (see core/channel.ts). */

@@ -37,6 +37,7 @@ import { canMerge, type ContentEntry, type ContentPlanX } from "./content/plan.t
 import { entryDiff, planDiffs } from "./content/render.ts";
 import { scanSource } from "./content/scan.ts";
 import { sourceGit } from "./source/git.ts";
+import { contentSummaryOf } from "./content/summary.ts";
 import { CONTENT_RUN_OPTIONS, contentRunOptions } from "./content/run-options.ts";
 
 export { ContentOptions, type ContentOptionsInput, DEFAULT_EXCLUDES, DEFAULT_MAPPINGS, DEFAULT_USER_PATHS } from "./content/options.ts";
@@ -103,6 +104,10 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
     // The files it writes are restored by the backup plugin.
     requires: ["backup"],
     apply(hooks) {
+      hooks.summarize.tap((ctx, outcome, result) => {
+        const part = contentSummaryOf(ctx, outcome);
+        if (part) Object.assign(result.summary, part);
+      });
       hooks.start.tap((ctx) => {
         // What phase 2 will write, delete or create: the plan's changes, .gitignore, the manifests.
         backupScope(ctx).add(PLUGIN_NAME, (c) => ({

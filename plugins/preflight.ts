@@ -20,6 +20,7 @@ import { manifestJsonOf } from "./content/manifest.ts";
 import { sourceGit } from "./source/git.ts";
 import { readVersionFile } from "./version-file.ts";
 import { contentRunOptions } from "./content/run-options.ts";
+import { evidenceReader } from "../core/evidence.ts";
 
 export const PreflightOptions = z.strictObject({
   /** Untracked files in the source: report them as a warning, refuse, or ignore them. */
@@ -223,6 +224,9 @@ export const PreflightEvidence = z
     message: "not enough free disk space",
     path: ["disk_space_available"],
   });
+
+/** This plugin's phase-0 evidence, for others: the source's commit and branch, the versions from and to. */
+export const preflightEvidence = evidenceReader("preflight", 0, PreflightEvidence);
 
 export function preflightPlugin(options: PreflightOptionsInput = {}) {
   const opts = parsePluginOptions("preflight", PreflightOptions, options);

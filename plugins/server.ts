@@ -22,6 +22,7 @@ import path from "node:path";
 import { z } from "zod";
 import { REPLACED_FOLDERS } from "./ownership.ts";
 import { parsePluginOptions } from "../core/config.ts";
+import { evidenceReader } from "../core/evidence.ts";
 import { UpgradeError } from "../core/errors.ts";
 import { definePlugin, STAGE } from "../core/plugin.ts";
 import type { UpgradeContext } from "../core/types.ts";
@@ -96,6 +97,9 @@ export const ServerEvidence = z.looseObject({
   code: z.looseObject({ status: z.enum(["swapped", "unchanged"]), hashes_verified: z.literal(true) }),
   restart: z.looseObject({ status: z.enum(["restarted", "ide_reload_required", "not_running", "skipped"]) }),
 });
+
+/** This plugin's phase-3 evidence, for others: how the server was restarted (or why not). */
+export const serverEvidence = evidenceReader("server", 3, ServerEvidence);
 
 export function serverPlugin(options: ServerOptionsInput = {}) {
   const opts = parsePluginOptions(PLUGIN_NAME, ServerOptions, options);

@@ -71,8 +71,8 @@ test("runLifecycle: dry run writes nothing; the real run executes the same plan 
   assert.equal(strip(real.plan), strip(dry.plan));
   const stateFile = path.join(s.install, ".cache/state", `${real.session_id}.json`);
   const state = JSON.parse(fs.readFileSync(stateFile, "utf8"));
-  const ev2 = state.phases["2"].evidence;
-  assert.equal(checkGate(gateParts(2, builtinPlugins()), ev2), { ok: true });
+  assert.equal(checkGate(gateParts(2, builtinPlugins()), state.phases["2"].evidence), { ok: true });
+  const ev2 = state.phases["2"].evidence.content;
   assert.equal(ev2.plan_counts, dryPlan.counts);
   assert.equal(ev2.needs_attention, ["standards/universal/testing/test-pyramid.md"]);
   assert.equal(state.journal.map((j: { step: string }) => j.step).filter((x: string) => x.startsWith("content:")), ["content:decisions", "content:applied"]);

@@ -43,13 +43,17 @@ test("the phases run in order and a recording plugin sees each hook with the rig
       hooks.config.tap((c) => (seen.push(["config", [c.plugins.length]]), c));
       hooks.start.tap((ctx) => void seen.push(["start", [ctx.layout.installDir, ctx.session]]));
       hooks.preflight.tap((ctx, f, ev) => void seen.push(["preflight", [f instanceof Findings, typeof ev, ctx.session]]));
-      hooks.backup.tap((ctx, ev) => void seen.push(["backup", [ev.lock_acquired, ctx.session?.id, fs.existsSync(ctx.layout.lockFile)]]));
+      // Each tap gets its own plugin's record of the phase: empty, not the engine's or another plugin's.
+      hooks.backup.tap((ctx, ev) => {
+        seen.push(["backup", [Object.keys(ev), ctx.session?.id, fs.existsSync(ctx.layout.lockFile)]]);
+        ev.recorded = true;
+      });
       hooks.planContent.tap((plan, ctx) => (seen.push(["planContent", [plan.base.kind, plan.entries.length, ctx.dryRun]]), { ...plan, marker: "from-recorder" }));
-      hooks.applyContent.tap((plan, ctx, ev) => void seen.push(["applyContent", [plan.marker, typeof ev, ctx.evidence(1)?.backup_id]]));
-      hooks.upgradeServer.tap((ctx) => void seen.push(["upgradeServer", [ctx.evidence(2)?.written_hashes_verified]]));
-      hooks.migrate.tap((_ctx, ev) => void seen.push(["migrate", [(ev.code as { status: string }).status]]));
-      hooks.restartServer.tap((_ctx, ev) => void seen.push(["restartServer", [(ev.deps as { status: string }).status]]));
-      hooks.validate.tap((ctx, f) => void seen.push(["validate", [f instanceof Findings, ctx.evidence(0)?.source_git_clean]]));
+      hooks.applyContent.tap((plan, ctx, ev) => void seen.push(["applyContent", [plan.marker, typeof ev, ctx.evidence(1, "fake-phases")?.backup_id]]));
+      hooks.upgradeServer.tap((ctx) => void seen.push(["upgradeServer", [ctx.evidence(2, "fake-phases")?.written_hashes_verified]]));
+      hooks.migrate.tap((_ctx, ev) => void seen.push(["migrate", [Object.keys(ev)]]));
+      hooks.restartServer.tap((_ctx, ev) => void seen.push(["restartServer", [Object.keys(ev)]]));
+      hooks.validate.tap((ctx, f) => void seen.push(["validate", [f instanceof Findings, ctx.evidence(0, "preflight")?.source_git_clean]]));
       hooks.rollback.tap(() => void seen.push(["rollback", []]));
       hooks.cleanup.tap((_ctx, outcome) => void seen.push(["cleanup", [outcome.status, outcome.error]]));
       hooks.done.tap((r) => void seen.push(["done", [r.status, r.exit_code]]));
@@ -75,12 +79,12 @@ test("the phases run in order and a recording plugin sees each hook with the rig
   assert.equal(args.config, [4]);
   assert.equal(args.start, [s.proj.install, null]);
   assert.equal(args.preflight, [true, "object", null]);
-  assert.equal(args.backup, [true, result.session_id, true]);
+  assert.equal(args.backup, [[], result.session_id, true]);
   assert.equal(args.planContent, ["none", 0, false]);
   assert.equal(args.applyContent, ["from-recorder", "object", "fake"]);
   assert.equal(args.upgradeServer, [true]);
-  assert.equal(args.migrate, ["unchanged"]);
-  assert.equal(args.restartServer, ["skipped"]);
+  assert.equal(args.migrate, [[]]);
+  assert.equal(args.restartServer, [[]]);
   assert.equal(args.validate, [true, true]);
   assert.equal(args.cleanup, ["completed", undefined]);
   assert.equal(args.done, ["completed", 0]);
@@ -90,8 +94,13 @@ test("the phases run in order and a recording plugin sees each hook with the rig
   const state = new StateStore(path.join(s.proj.install, ".cache/state")).load(result.session_id!);
   assert.is(state.status, "completed");
   assert.equal(state.completed_phases, [0, 1, 2, 3, 4, 5]);
-  assert.is(state.phases["0"].evidence.source_commit, s.src.commit);
-  assert.is(state.phases["1"].evidence.integrity_verified, true);
+  // Evidence is kept per owner: the engine's, each plugin's (the recorder's own key too).
+  const ev = (p: number) => state.phases[String(p)].evidence as Record<string, Record<string, unknown>>;
+  assert.is(ev(0).preflight.source_commit, s.src.commit);
+  assert.is(ev(1)["fake-phases"].integrity_verified, true);
+  assert.equal(ev(1).engine, { lock_acquired: true });
+  assert.equal(ev(1).recorder, { recorded: true });
+  assert.equal(ev(5).engine, { lock_released: true });
   assert.is(fs.existsSync(path.join(s.proj.install, ".upgrade-lock")), false);
   assert.ok(fs.readFileSync(path.join(s.proj.install, "VERSION.txt"), "utf8").includes(`commit=${s.src.commit}`));
 });
