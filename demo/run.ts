@@ -115,8 +115,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
     if (r1.status !== "completed") return 1;
     const mcp = JSON.parse(fs.readFileSync(path.join(project, ".cursor/mcp.json"), "utf8")).mcpServers["agent-os-rag"].args;
     const state = JSON.parse(fs.readFileSync(path.join(install, ".cache/state", `${r1.session_id}.json`), "utf8"));
-    say(`  content: ${JSON.stringify(state.phases["2"].evidence.plan_counts)}`);
-    say(`  tools registered by the new server: ${state.phases["4"].evidence.tools_registered.join(", ")}`);
+    say(`  content: ${JSON.stringify(state.phases["2"].evidence.content.plan_counts)}`);
+    say(`  tools registered by the new server: ${state.phases["4"].evidence.validate.tools_registered.join(", ")}`);
     say(`  .cursor/mcp.json args now: ${mcp.join(" ")}`);
     say(`  your edit to ${edited} was merged: ${fs.readFileSync(path.join(install, edited), "utf8").startsWith("<!-- team note") ? "yes" : "no"}`);
 

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { z } from "zod";
 import { resolveConfig } from "../core/config.ts";
 import { definePlugin, type Plugin } from "../core/plugin.ts";
 import { runLifecycle } from "../core/upgrader.ts";
@@ -211,8 +212,10 @@ test("a failure in phase 1 does not roll back; a gate that sees a false value fa
   let rolled = false;
   const p = definePlugin({
     name: "liar",
+    evidence: { 1: z.looseObject({ integrity_verified: z.literal(true) }) },
     apply(hooks) {
       hooks.backup.tap({ stage: 10 }, (_ctx, ev) => {
+        // Its own record: it cannot spoil (or forge) fake-phases' evidence, only fail its own gate.
         ev.integrity_verified = false as unknown as true;
       });
       hooks.rollback.tap(() => void (rolled = true));
@@ -221,7 +224,8 @@ test("a failure in phase 1 does not roll back; a gate that sees a false value fa
   const { result } = await run([p]);
   assert.is(result.status, "failed");
   assert.is(result.error!.code, "GATE_FAILED");
-  assert.match(String(result.error!.message), "Cannot complete phase 1 (backup): its evidence does not show success: fake-phases: integrity_verified");
+  assert.match(String(result.error!.message), "Cannot complete phase 1 (backup): its evidence does not show success: liar: integrity_verified");
+  assert.not.match(String(result.error!.message), "fake-phases");
   assert.is(rolled, false);
   assert.is(result.exit_code, 1);
 });

@@ -4,6 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "uvu";
+import { evidenceOf } from "../core/evidence.ts";
 import * as assert from "uvu/assert";
 import { humanRenderer, jsonRenderer, type Sink } from "../app/render.ts";
 import type { LogEvent } from "../core/log.ts";
@@ -138,6 +139,11 @@ test("a rolled-back run: decisions, warnings, both reports and the restored back
   const failing = definePlugin({
     name: "failing-check",
     apply(hooks) {
+      // A validation plugin fills its own part of the summary, from its own record.
+      hooks.summarize.tap((ctx, _outcome, result) => {
+        const ev = ctx.session ? evidenceOf(ctx.session.state, 4, "failing-check") : undefined;
+        result.summary.validation_report = (ev?.validation_report as string | undefined) ?? null;
+      });
       hooks.validate.tap((ctx, findings, ev) => {
         const report = path.join(ctx.layout.cacheDir, "upgrade-validation-test.json");
         fs.writeFileSync(report, "{}\n");

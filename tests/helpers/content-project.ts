@@ -20,6 +20,7 @@ export const NEW = NEW_RELEASE;
 
 import { removeTemps, tmpDir } from "./temp.ts";
 import { toRunOptions, type FlatRunOptions } from "./run-options.ts";
+import { evidenceOf } from "../../core/evidence.ts";
 
 export { removeTemps, tmpDir };
 
@@ -237,6 +238,15 @@ export function otherPhasesDouble(o: { backup?: boolean } = {}): Plugin {
       });
       hooks.validate.tap((_ctx, _f, ev) => {
         Object.assign(ev, { tools_expected: [], tools_registered: [], smoke_tests: [], stderr_errors: [], user_files_unchanged: true, validation_report: "double" });
+      });
+      // As the plugins it stands in for: its parts of the summary, from its own records.
+      hooks.summarize.tap((ctx, _outcome, result) => {
+        const state = ctx.session?.state;
+        if (!state) return;
+        const report = evidenceOf(state, 4, "other-phases-double")?.validation_report;
+        if (typeof report === "string") result.summary.validation_report = report;
+        const backup = evidenceOf(state, 1, "other-phases-double")?.backup_id;
+        if (typeof backup === "string") result.summary.backup_id = backup;
       });
     },
   };
