@@ -22,7 +22,10 @@ export { definePlugin, type Plugin, STAGE, type TapOnlyHooks, type TapOptions } 
 export { type Channel, defineChannel } from "../core/channel.ts";
 export type { HookName, Hooks } from "../core/hooks.ts";
 export { EXIT, type ErrorCode, UpgradeError } from "../core/errors.ts";
-export { ENGINE_EVIDENCE, type EvidenceDraft, type EvidenceSchemas } from "../core/evidence.ts";
+export { ENGINE_EVIDENCE, type EvidenceDraft, evidenceOf, evidenceReader, type EvidenceSchemas, type EvidenceSource, type PhaseEvidence } from "../core/evidence.ts";
+export type { Channels } from "../core/channel.ts";
+/** zod, the one this package validates with: a plugin declares its evidence and options with it (no second copy to install). */
+export { z } from "zod";
 export { type Phase, PHASE_NAMES, PHASES } from "../core/phases.ts";
 export type { LogEvent } from "../core/log.ts";
 export type { Layout } from "../core/layout.ts";

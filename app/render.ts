@@ -83,7 +83,8 @@ export function humanRenderer(sink: Sink = processSink, opts: HumanOptions = {})
         return;
       case "phase-end":
         stepStart = now();
-        sink.out(`${e.status === "completed" ? "✓" : "✗"} phase ${e.phase} ${e.name.padEnd(11)} ${e.status.padEnd(9)} ${ms(e.duration_ms)}`);
+        if (e.status === "skipped") sink.out(`– phase ${e.phase} ${e.name.padEnd(11)} skipped (${e.reason ?? "not run"})`);
+        else sink.out(`${e.status === "completed" ? "✓" : "✗"} phase ${e.phase} ${e.name.padEnd(11)} ${e.status.padEnd(9)} ${ms(e.duration_ms)}`);
         return;
       case "finding":
         sink.out(`  ${e.finding.level === "error" ? "✗" : "!"} ${e.finding.message}`);

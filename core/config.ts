@@ -43,6 +43,8 @@ export interface ResolvedConfig {
   optionValues: Record<string, unknown>;
   /** Options of built-ins left out of this run: a value given for one is ignored, not refused. */
   absentOptions: ReadonlySet<string>;
+  /** The built-ins the config disables (each one's `whenDisabled` is said as a warning). */
+  disabled: readonly Plugin[];
 }
 
 /** Gives a config file its types; returns it unchanged. */
@@ -135,7 +137,8 @@ export function resolveConfig(raw: unknown, file: string | null, builtins: reado
   if (config.source && file && !path.isAbsolute(config.source)) config.source = path.resolve(path.dirname(file), config.source);
   const declared = declaredOptions(plugins, builtins, where);
   const optionValues = configOptionValues((raw ?? {}) as Record<string, unknown>, declared.known, where, builtins);
-  return { file, config, plugins, options: declared.present, optionValues, absentOptions: declared.absent };
+  const disabled = builtins.filter((p) => config.disable?.includes(p.name));
+  return { file, config, plugins, options: declared.present, optionValues, absentOptions: declared.absent, disabled };
 }
 
 function invalidConfig(where: string, what: string, builtins: readonly Plugin[], issues: readonly z.core.$ZodIssue[] = []): UpgradeError {

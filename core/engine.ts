@@ -103,6 +103,7 @@ export async function prepareEngine(resolved: ResolvedConfig, options: RunOption
     evidence: (p) => engine.memEvidence.get(p) ?? (engine.state?.completed_phases.includes(p) ? engine.state.phases[String(p)]?.evidence as PhaseEvidence | undefined : undefined),
     plan: () => engine.plan,
   });
+  for (const p of resolved.disabled ?? []) if (p.whenDisabled) engine.log.warn(`The "${p.name}" plugin is disabled: ${p.whenDisabled}`);
   await hooks.config.promise(resolved);
   await hooks.start.promise(engine.ctx);
   return engine;

@@ -72,3 +72,19 @@ export function createHooks() {
 
 export type Hooks = ReturnType<typeof createHooks>;
 export type HookName = keyof Hooks;
+
+/** The hooks each phase runs: a phase none of whose hooks has a tap is owned by no plugin ("skipped (no plugin)"). */
+export const PHASE_HOOKS: Readonly<Record<Phase, readonly HookName[]>> = Object.freeze({
+  0: ["preflight", "planContent", "checkPlan"],
+  1: ["backup"],
+  2: ["applyContent"],
+  3: ["upgradeServer", "migrate", "restartServer"],
+  4: ["validate"],
+  5: ["cleanup"],
+});
+
+/** The plugins with a tap on the phase's hooks, in tap order. */
+export function phaseOwners(hooks: Hooks, phase: Phase): string[] {
+  const names = PHASE_HOOKS[phase].flatMap((h) => (hooks[h] as unknown as { taps: { name: string }[] }).taps.map((t) => t.name));
+  return [...new Set(names)];
+}

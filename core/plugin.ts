@@ -55,6 +55,8 @@ export interface Plugin {
   evidence?: EvidenceSchemas;
   /** Plugins this one cannot work without (by name); a config that disables one is refused. */
   requires?: readonly string[];
+  /** What a run loses when a config disables this plugin, said once as a warning (a safety plugin: "nothing is backed up: …"). */
+  whenDisabled?: string;
   /** The run options this plugin owns: how a CLI flag, an MCP parameter or a config key sets each (read them with `optionsReader`). */
   options?: RunOptionDecls;
 }

@@ -150,6 +150,8 @@ export interface PhaseSummary {
   name: string;
   status: "completed" | "failed" | "skipped" | "pending";
   duration_ms: number | null;
+  /** The plugins that tapped the phase's hooks; none: the phase is "skipped (no plugin)". */
+  plugins?: string[];
 }
 
 export const RESULT_SCHEMA_VERSION = 1;

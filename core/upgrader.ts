@@ -5,6 +5,7 @@
  * pre-flight leaves the project byte-identical (no lock, no state file).
  */
 import { randomUUID } from "node:crypto";
+import { phaseOwners } from "./hooks.ts";
 import { type Engine, enforceGate, interruption, type LifecycleIO, planOnce, prepareEngine, setupSignals } from "./engine.ts";
 import { EXIT, isUpgradeError, toUpgradeError, UpgradeError } from "./errors.ts";
 import { EvidenceBook, type EvidenceDraft, type PhaseEvidence } from "./evidence.ts";
@@ -71,8 +72,11 @@ class Run {
       if (status === "completed") this.save();
       else this.saveQuietly();
     }
-    this.summaries.set(p, { phase: p, name: PHASE_NAMES[p], status, duration_ms: dt });
-    this.engine.log.emit({ type: "phase-end", phase: p, name: PHASE_NAMES[p], status, duration_ms: dt });
+    // A phase no plugin works in is not shown as done: nothing was checked, backed up or written there.
+    const plugins = phaseOwners(this.engine.hooks, p);
+    const shown = status === "completed" && plugins.length === 0 ? "skipped" : status;
+    this.summaries.set(p, { phase: p, name: PHASE_NAMES[p], status: shown, duration_ms: dt, plugins });
+    this.engine.log.emit({ type: "phase-end", phase: p, name: PHASE_NAMES[p], status: shown, duration_ms: dt, ...(shown === "skipped" ? { reason: "no plugin" } : {}) });
     this.engine.hooks.phaseEnd.call(p, { status, duration_ms: dt });
   }
 

@@ -339,6 +339,7 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
 
   return {
     name: "backup",
+    whenDisabled: "nothing is backed up: a failed upgrade cannot be rolled back",
     evidence: { 1: BackupEvidence },
     options: BACKUP_RUN_OPTIONS,
     manage: {

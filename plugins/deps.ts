@@ -19,7 +19,7 @@ import { UpgradeError } from "../core/errors.ts";
 import { definePlugin } from "../core/plugin.ts";
 import type { UpgradeContext } from "../core/types.ts";
 import { DEFAULT_POST_INSTALL_RULES, detectPostInstall, pipCheck, pipFreeze, pipInstall, type PipInstallResult, runPostInstall } from "./server/pip.ts";
-import { journal, journalled, STEP } from "./server/shared.ts";
+import { journal, journalled, ServerSwap, STEP } from "./server/shared.ts";
 import { backupScope } from "./backup/scope.ts";
 import { DEPS_RUN_OPTIONS, depsRunOptions } from "./deps/run-options.ts";
 
@@ -99,6 +99,12 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
     return opts.force || live === null || !src.equals(live);
   };
 
+  /** Why this run installs nothing, whatever the requirements say: `--skip-deps`, or no new server to install them for. */
+  const skipReason = (ctx: UpgradeContext): string | null =>
+    depsRunOptions(ctx).skipDeps ? "--skip-deps"
+    : ctx.channels.has(ServerSwap) ? null
+    : "the server is not upgraded in this run (no plugin swaps it)";
+
   /**
    * The venv, when phase 3 will change it; else nothing. Copied (a reflink clone where the
    * filesystem has one, see backup/snapshot.ts), not renamed aside: pip installs into it in
@@ -106,7 +112,7 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
    * slower than the copy); what pip will touch is not known before it resolves.
    */
   const venvScope = (ctx: UpgradeContext): string[] => {
-    if (depsRunOptions(ctx).skipDeps || !ctx.options.source) return [];
+    if (skipReason(ctx) || !ctx.options.source) return [];
     return journalled(ctx, STEP.depsPlanned) || needed(ctx) === true ? [ctx.layout.venvDir] : [];
   };
 
@@ -124,8 +130,8 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
       hooks.preflight.tap((ctx, findings, ev) => {
         if (!ctx.options.source || !fs.existsSync(ctx.options.source) || !ctx.layout.installExists) return;
         const need = needed(ctx);
-        ev.deps_install_needed = depsRunOptions(ctx).skipDeps ? false : need === true;
-        if (need && !depsRunOptions(ctx).skipDeps && !fs.existsSync(python(ctx))) {
+        ev.deps_install_needed = skipReason(ctx) ? false : need === true;
+        if (need && !skipReason(ctx) && !fs.existsSync(python(ctx))) {
           findings.error(
             "VENV_MISSING",
             `Cannot install the server's dependencies: there is no venv interpreter at "${python(ctx)}"`,
@@ -137,8 +143,9 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
       hooks.upgradeServer.tap({ before: "server" }, async (ctx, draft) => {
         // The gate's schema types `deps` narrowly; the record keeps more (what was installed, how).
         const ev = draft as Record<string, unknown>;
-        if (depsRunOptions(ctx).skipDeps) {
-          ev.deps = { status: "skipped", pip_check_ok: null, reason: "--skip-deps" };
+        const skip = skipReason(ctx);
+        if (skip) {
+          ev.deps = { status: "skipped", pip_check_ok: null, reason: skip };
           return;
         }
         // A resumed run re-installs when the interrupted one had decided to (pip install is idempotent).

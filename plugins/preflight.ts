@@ -232,6 +232,7 @@ export function preflightPlugin(options: PreflightOptionsInput = {}) {
   const opts = parsePluginOptions("preflight", PreflightOptions, options);
   return definePlugin({
     name: "preflight",
+    whenDisabled: "nothing is checked before writing (the source, the installation, the disk space, another upgrade's lock)",
     evidence: { 0: PreflightEvidence },
     apply(hooks) {
       hooks.preflight.tap(async (ctx, findings, ev) => {

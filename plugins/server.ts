@@ -29,7 +29,7 @@ import type { UpgradeContext } from "../core/types.ts";
 import { type LaunchCommand, needsTransportArg, serverEnv, transportOf, withTransport } from "./server/launch.ts";
 import { probeStdio } from "./server/mcp-client.ts";
 import { findProjectServer, identifyServer, ownsSession, processAlive, startDetached, stopServer } from "./server/process.ts";
-import { journal, journalled, launchFor, LaunchSpecSchema, type ServerBefore, type StartedServer, ServerLaunch, ServerStarted, STEP } from "./server/shared.ts";
+import { journal, journalled, launchFor, LaunchSpecSchema, type ServerBefore, type StartedServer, ServerLaunch, ServerStarted, ServerSwap, STEP } from "./server/shared.ts";
 import { backupScope } from "./backup/scope.ts";
 import { SERVER_RUN_OPTIONS, serverRunOptions } from "./server/run-options.ts";
 import { diskNeeds, treeSize } from "./preflight/disk.ts";
@@ -189,6 +189,7 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
     options: SERVER_RUN_OPTIONS,
     apply(hooks) {
       hooks.start.tap((ctx) => {
+        ctx.channels.set(ServerSwap, true);
         if (opts.launch) ctx.channels.set(ServerLaunch, opts.launch);
         // The folders phase 3 replaces: moved aside whole, so the backup takes them by that move.
         backupScope(ctx).add(PLUGIN_NAME, (c) => ({

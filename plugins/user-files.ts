@@ -54,6 +54,7 @@ export function userFilesPlugin(options: UserFilesOptionsInput = {}) {
   const opts = parsePluginOptions("user-files", UserFilesOptions, options);
   return definePlugin({
     name: "user-files",
+    whenDisabled: "your own files (specs/, standards/development/, workspace/) are not checked to be unchanged",
     evidence: { 4: UserFilesEvidence },
     apply(hooks) {
       hooks.backup.tap((ctx, ev) => {

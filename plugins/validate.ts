@@ -17,8 +17,8 @@ import { z } from "zod";
 import { writeJsonAtomic } from "../core/atomic.ts";
 import { parsePluginOptions } from "../core/config.ts";
 import { definePlugin } from "../core/plugin.ts";
-import type { UpgradeContext } from "../core/types.ts";
-import { needsTransportArg, serverEnv, withTransport } from "./server/launch.ts";
+import type { Findings, UpgradeContext } from "../core/types.ts";
+import { findServerEntry, needsTransportArg, readMcpJson, serverEnv, transportOf, withTransport } from "./server/launch.ts";
 import { probeHttp, type ProbeResult, probeStdio, type SmokeCall } from "./server/mcp-client.ts";
 import { findProjectServer, processAlive } from "./server/process.ts";
 import { VALIDATE_RUN_OPTIONS, validateRunOptions } from "./validate/run-options.ts";
@@ -79,6 +79,26 @@ export const validationEvidence = evidenceReader("validate", 4, ValidationEviden
 /** Its phase-0 record: the tools the installed server had before the upgrade. */
 const toolsBefore = evidenceReader("validate", 0, z.looseObject({ server_tools_before: z.array(z.string()).nullable() }));
 
+/**
+ * The IDE starts the server with its own launch entry, not with the line this plugin probes:
+ * an entry that lacks an argument the new server requires (`--transport`, added by the
+ * migrate plugin) cannot start it, however healthy the probe. Checked from the file, with or
+ * without `--no-validate`, since nothing needs to run.
+ */
+function checkLaunchEntry(ctx: UpgradeContext, findings: Findings): void {
+  const read = readMcpJson(ctx.layout.mcpJson);
+  if (read.status !== "ok") return;
+  const found = findServerEntry(read.data, { workspaceFolder: ctx.layout.projectRoot }, ctx.layout.installDir);
+  const serverDir = path.join(ctx.layout.installDir, "mcp_server");
+  if (!found || !fs.existsSync(serverDir) || !needsTransportArg(serverDir).needed || transportOf(found.entry.args ?? [])) return;
+  const file = path.relative(ctx.layout.projectRoot, ctx.layout.mcpJson);
+  findings.error(
+    "LAUNCH_ENTRY_STALE",
+    `The IDE cannot start the new MCP server: its launch entry "${found.name}" in ${file} has no --transport, which the new server requires`,
+    `Add "--transport", "dual" to that entry's args (the migrate plugin does it when enabled with policy "apply"); the upgrade is rolled back`,
+  );
+}
+
 /** Why the installed server did not answer, and each way out (the exact commands for this install). */
 export function cannotRun(ctx: UpgradeContext, probe: ProbeResult): { reason: string; fix: string } {
   const python = path.join(ctx.layout.venvDir, "bin", "python");
@@ -134,6 +154,7 @@ export function validatePlugin(options: ValidateOptionsInput = {}) {
 
   return definePlugin({
     name: PLUGIN_NAME,
+    whenDisabled: "the new MCP server is not checked: the upgrade completes whether or not it starts",
     evidence: { 4: ValidationEvidence },
     options: VALIDATE_RUN_OPTIONS,
     apply(hooks) {
@@ -165,6 +186,7 @@ export function validatePlugin(options: ValidateOptionsInput = {}) {
       });
 
       hooks.validate.tap(async (ctx, findings, ev) => {
+        checkLaunchEntry(ctx, findings);
         if (validateRunOptions(ctx).noValidate) {
           skipValidation(ctx, ev);
           return;

@@ -33,6 +33,9 @@ export interface StartedServer {
 }
 export const ServerStarted = defineChannel<StartedServer>("server.started");
 
+/** Set (at `start`) by the plugin that swaps the server code in this run: the new server's requirements matter only then. */
+export const ServerSwap = defineChannel<true>("server.swap");
+
 /** Journal steps (the session's durable record of what was done). */
 export const STEP = Object.freeze({
   /** The project's server as found before phase 3 changed anything: ServerBefore. */
