@@ -89,7 +89,7 @@ const SummarySchema = z.object({
   session_id: z.string().nullable(),
   session_status: z.string().optional(),
   exit_code: z.number().nullable().optional(),
-  phases: z.array(z.object({ phase: z.number(), name: z.string(), status: z.string(), duration_ms: z.number().nullable() })),
+  phases: z.array(z.object({ phase: z.number(), name: z.string(), status: z.string(), duration_ms: z.number().nullable(), plugins: z.array(z.string()).optional().describe("The plugins that worked in the phase; none: skipped (no plugin)") })),
   from: z.string().nullable().optional(),
   to: z.string().nullable().optional(),
   backup_id: z.string().optional(),
