@@ -4,20 +4,22 @@ import * as assert from "uvu/assert";
 import { test } from "uvu";
 import { resultOf, runCli } from "./helpers/cli.ts";
 import { snapshotTree } from "../demo/kit/tree.ts";
-import { completesWithout } from "./helpers/realinst-disable.ts";
+import { completesWithout, warnsOnce } from "./helpers/realinst-disable.ts";
 import { realProject, writeRealConfig } from "./helpers/realinst.ts";
 
-completesWithout("preflight", "no pre-flight checks or versions, everything else runs", async (r) => {
+completesWithout("preflight", "no pre-flight checks or versions, everything else runs, one warning says so", async (r) => {
   await r.serverIs("v2");
   assert.ok(r.contentUpgraded(), "content upgraded");
-  assert.is(r.ev(0).source_commit, undefined);
+  assert.is(r.ev(0, "preflight"), undefined);
+  warnsOnce(r, `The "preflight" plugin is disabled: nothing is checked before writing`);
   assert.is(r.result.validation, "passed");
 });
 
-completesWithout("content", "the server is upgraded, the content is not", async (r) => {
+completesWithout("content", "the server is upgraded, the content is not; phase 2 shows skipped (no plugin)", async (r) => {
   await r.serverIs("v2");
   assert.not.ok(r.contentUpgraded(), "content left alone");
   assert.equal(r.result.plan?.entries, []);
+  assert.equal(r.result.phases[2], { phase: 2, name: "content", status: "skipped", duration_ms: r.result.phases[2].duration_ms, plugins: [] });
   assert.is(r.result.validation, "passed");
 });
 

@@ -19,7 +19,8 @@ export interface Run {
   p: McpProject;
   result: UpgradeResult;
   state: SessionState;
-  ev: (phase: number) => Record<string, any>;
+  /** One plugin's record of a phase (undefined when the plugin left none). */
+  ev: (phase: number, owner: string) => Record<string, any> | undefined;
   serverIs: (v: ServerVersion) => Promise<void>;
   /** The content phase ran: the standard the later release added is installed. */
   contentUpgraded: () => boolean;
@@ -32,6 +33,11 @@ const projects: McpProject[] = [];
 test.after(() => {
   for (const p of projects) p.cleanup();
 });
+
+/** The warning a disabled safety plugin adds to the run, once. */
+export function warnsOnce(r: Run, text: string): void {
+  assert.equal(r.result.summary.warnings.filter((w) => w.includes(text)).length, 1, r.result.summary.warnings.join("\n"));
+}
 
 /** Registers the test: disable `name`, upgrade, the run completes, then `check` asserts what it implies. */
 export function completesWithout(name: string, what: string, check: (r: Run) => Promise<void> | void, o: { preinstall?: string[] } = {}) {
@@ -52,7 +58,7 @@ export function completesWithout(name: string, what: string, check: (r: Run) => 
       state,
       packagesBefore,
       mcpJsonBefore,
-      ev: (phase) => (state.phases[String(phase)]?.evidence ?? {}) as Record<string, any>,
+      ev: (phase, owner) => (state.phases[String(phase)]?.evidence as Record<string, Record<string, any>> | undefined)?.[owner],
       serverIs: async (v) => assert.equal(await hashTree(path.join(p.install, "mcp_server")), await hashTree(fixtureServerDir(v)), `mcp_server is ${v}`),
       contentUpgraded: () => fs.existsSync(path.join(p.install, "standards/universal", ADDED_LATER)),
     });
