@@ -102,7 +102,7 @@ test(`a third-party plugin against the packed package (${RUNTIME}): zod from the
 import { releaseNotesPlugin } from "./plugins/release-notes.ts";
 export default defineConfig({ plugins: [releaseNotesPlugin()] });
 `);
-  const flags = ["--source", src.dir, "--json", "--no-validate", "--skip-deps", "--no-restart"];
+  const flags = ["--source", src.dir, "--json", "--no-validate", "--skip-deps", "--no-restart", "--on-conflict", "theirs"];
 
   // Without the notes: its pre-flight finding refuses the run, attributed to it, nothing written.
   const refused = await packedCli(flags, proj.dir);
