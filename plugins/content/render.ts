@@ -11,9 +11,11 @@ import type { ContentEntry, ContentPlanX, PlanCounts } from "./plan.ts";
 export interface DiffOptions {
   /** For conflicts decided `merge`: the merge a real run would write (null: it cannot merge). */
   merge?: (entry: ContentEntry) => Promise<MergeResult | null>;
+  /** For true conflicts: the three-way view as text (your change, upstream's, the merge); else a two-way diff. */
+  view?: (entry: ContentEntry) => Promise<string>;
 }
 
-const CHANGING = new Set(["new", "update", "delete", "conflict"]);
+const CHANGING = new Set(["new", "update", "merge", "delete", "conflict"]);
 
 function read(file: string | null): Buffer | null {
   if (!file) return null;
@@ -36,7 +38,7 @@ export async function entryDiff(plan: ContentPlanX, entry: ContentEntry, opts: D
   if (entry.opaque) return `${note}Binary or large files ${oldName} and ${newName} differ\n`;
   let after = read(newFile)?.toString("utf8") ?? "";
   let header = "upstream";
-  if (entry.action === "conflict" && entry.decision === "merge" && opts.merge) {
+  if ((entry.action === "merge" || (entry.action === "conflict" && entry.decision === "merge")) && opts.merge) {
     const m = await opts.merge(entry);
     if (m) {
       after = m.content.toString("utf8");
@@ -53,7 +55,8 @@ export async function entryDiff(plan: ContentPlanX, entry: ContentEntry, opts: D
 export async function planDiffs(plan: ContentPlanX, opts: DiffOptions = {}): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const e of plan.entries as ContentEntry[]) {
-    if (CHANGING.has(e.action)) out[e.target] = await entryDiff(plan, e, opts);
+    if (e.action === "conflict" && opts.view) out[e.target] = await opts.view(e);
+    else if (CHANGING.has(e.action)) out[e.target] = await entryDiff(plan, e, opts);
   }
   if (plan.gitignore.add.length) {
     out[plan.gitignore.file] = `--- a/${plan.gitignore.file}\n+++ b/${plan.gitignore.file}\n@@ appended @@\n${plan.gitignore.add.map((l) => `+${l}`).join("\n")}\n`;
@@ -66,6 +69,7 @@ const LABELS: Record<keyof PlanCounts, string> = {
   updated: "updated",
   unchanged: "unchanged",
   kept_local: "kept local",
+  merged: "merged",
   conflicts: "conflicts",
   deleted: "deleted",
   errors: "errors",
