@@ -50,7 +50,7 @@ const options = (s: ReturnType<typeof setup>, o: Partial<RunOptions>): RunOption
 const resolved = () => ({ file: null, config: {}, plugins: [preflightPlugin(), backupPlugin(), contentPlugin(), otherPhasesDouble({ backup: false }), reportPlugin()] });
 
 const strip = (plan: unknown) => {
-  const { diffs: _d, ...rest } = plan as ContentPlanX & { diffs?: unknown };
+  const { diffs: _d, views: _v, ...rest } = plan as ContentPlanX & { diffs?: unknown; views?: unknown };
   return rest;
 };
 
@@ -63,7 +63,7 @@ test("runLifecycle: dry run writes nothing; the real run executes the same plan 
   assert.equal(snapshotTree(s.project, { mtime: true }), before, "no lock, no state, no backup, no log, no content");
   const dryPlan = dry.plan as ContentPlanX & { diffs: Record<string, string> };
   assert.is(dryPlan.counts.conflicts, 1);
-  assert.match(dryPlan.diffs["standards/universal/testing/test-pyramid.md"], /decision: merge/);
+  assert.match(dryPlan.diffs["standards/universal/testing/test-pyramid.md"], /^## Merged \(what "merge" writes; 1 conflict marked/m);
 
   const real = await runLifecycle({ resolved: resolved(), options: options(s, { onConflict: "merge" }) });
   assert.is(real.status, "completed", JSON.stringify(real.error));
@@ -125,7 +125,7 @@ test("CLI --dry-run --json and --dry-run --diff: the plan, the diffs, and nothin
   const r = await runCli(["--source", s.source, "--dry-run", "--json"], { cwd: s.project, timeoutMs: 60_000 });
   assert.is(r.code, EXIT.ok, r.stdout + r.stderr);
   const result = resultOf(r);
-  assert.equal(result.plan.counts, { new: 39, updated: 41, unchanged: 48, kept_local: 0, conflicts: 1, deleted: 1, errors: 0 });
+  assert.equal(result.plan.counts, { new: 39, updated: 41, unchanged: 48, kept_local: 0, merged: 0, conflicts: 1, deleted: 1, errors: 0 });
   assert.equal(result.plan.base, { kind: "git", ref: s.commits[0], via: "VERSION.txt" });
   assert.equal(snapshotTree(s.project, { mtime: true }), before);
 

@@ -54,7 +54,8 @@ export function buildMcpServer(opts: McpServerOptions): McpServer {
       };
       try {
         const { data, text } = await tool.handle(args, ctx, { progress, signal: extra.signal });
-        return { content: [{ type: "text" as const, text }], structuredContent: data as Record<string, unknown> };
+        // The JSON in text as well, as the MCP spec advises: a client may show the model only the text.
+        return { content: [{ type: "text" as const, text }, { type: "text" as const, text: JSON.stringify(data) }], structuredContent: data as Record<string, unknown> };
       } catch (err) {
         const text = errorText(err);
         log(`${tool.name} failed: ${text.split("\n")[0]}`);

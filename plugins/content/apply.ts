@@ -146,6 +146,7 @@ export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
           continue;
         }
         ops.push(writeOf(e, await cleanMerge(e, local, readSource(e), baseContents.get(e.target), req.signal)));
+        decisions.push({ target: e.target, decision: "merge", by: "clean merge", result: "merged cleanly" });
         break;
       }
       case "conflict": {

@@ -86,7 +86,7 @@ export function renderPlanText(plan: ContentPlanX, diffs?: Record<string, string
   for (const e of plan.entries as ContentEntry[]) {
     if (e.action === "unchanged") continue;
     const d = e.decision ? ` → ${e.decision}${e.decided_by ? ` (${e.decided_by})` : ""}` : "";
-    lines.push(`  ${e.action.padEnd(10)} ${e.target}  (${e.reason ?? ""}${d})`);
+    lines.push(`  ${(e.action === "merge" ? "merged" : e.action).padEnd(10)} ${e.target}  (${e.reason ?? ""}${d})`);
   }
   if (plan.gitignore.add.length) lines.push(`  gitignore  ${plan.gitignore.file}  (+${plan.gitignore.add.length} line${plan.gitignore.add.length === 1 ? "" : "s"})`);
   for (const p of plan.problems) lines.push(`  error      ${p.message}`);
