@@ -103,7 +103,7 @@ test("without a terminal or a decision: refused before writing, naming only the 
   const { result } = await run(s);
   assert.is(result.status, "aborted");
   assert.is(result.exit_code, EXIT.conflicts);
-  assert.is(result.error?.message, `Cannot upgrade the content without a decision: 1 conflict (${PYRAMID})`);
+  assert.is(result.error?.message, `Pre-flight refused the upgrade: Cannot upgrade the content without a decision: 1 conflict (${PYRAMID})`);
   assert.equal(snapshotTree(s.project, { mtime: true }), before);
 });
 
@@ -133,7 +133,7 @@ test("CLI --dry-run --json: the plan marks clean and conflict, and carries the c
   assert.not.match(v.upstream, /We order locks by id/, "upstream's change does not mention your note (no false deletion)");
   assert.match(v.yours, /^--- base\/standards\/universal\/testing\/test-pyramid\.md\tbase\n\+\+\+ yours\/standards\/universal\/testing\/test-pyramid\.md\tyours$/m);
   assert.match(v.upstream, /^\+\+\+ upstream\/standards\/universal\/testing\/test-pyramid\.md\tupstream$/m);
-  assert.match(v.merged!, /^<<<<<<< local\n[\s\S]*^\|\|\|\|\|\|\| base\n[\s\S]*^=======\n[\s\S]*^>>>>>>> upstream$/m);
+  assert.match(v.merged!, /^<<<<<<< local\n[\s\S]*^We order locks by id\.\n=======\n[\s\S]*^>>>>>>> upstream$/m);
   assert.is(v.hunks, 1);
 });
 

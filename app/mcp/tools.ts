@@ -68,7 +68,7 @@ const CountsSchema = z.object({
 const ViewSchema = z.object({
   yours: z.string().describe("Unified diff base → the user's file: the user's own change"),
   upstream: z.string().describe("Unified diff base → upstream's file: what the upgrade brings"),
-  merged: z.string().nullable().describe("What merge would write, with <<<<<<< local / ||||||| base / >>>>>>> upstream markers where it cannot merge; null when merge cannot apply"),
+  merged: z.string().nullable().describe("What merge would write, with <<<<<<< local / ======= / >>>>>>> upstream markers where it cannot merge; null when merge cannot apply"),
   hunks: z.number().describe("Conflict hunks left with markers in merged"),
 });
 
