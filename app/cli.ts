@@ -45,7 +45,7 @@ export const PROGRAM: ProgramSpec = {
       options: [
         { flags: "--source <dir>", help: "the Agent OS source checkout (a git clone)" },
         { flags: "--dry-run", help: "plan only: print what would change, write nothing" },
-        { flags: "--diff", help: "with --dry-run: print unified diffs" },
+        { flags: "--diff[=<what>]", help: "with --dry-run: diffs of conflicts (three-way views) and changed files; new and deleted files by name (all: with their bodies)", choices: ["conflicts", "changed", "all"] },
         { flags: "--on-conflict <policy>", help: "how to resolve conflicts", choices: CONFLICT_POLICIES },
         { flags: "--decisions <file>", help: "JSON file: a conflict decision per path of the plan ({\"path\": \"merge\"})" },
         NO_RESTART,

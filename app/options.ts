@@ -68,6 +68,7 @@ export async function runOptions(p: ParsedArgs, g: GlobalFlags, resolved: Resolv
     target: targetOf(cwd, g),
     dryRun: Boolean(o.dryRun),
     diff: Boolean(o.diff),
+    ...(typeof o.diff === "string" ? { diffScope: o.diff as RunOptions["diffScope"] } : {}),
     onConflict: (o.onConflict as ConflictPolicy | undefined) ?? c.onConflict ?? null,
     ...(decisions ? { decisions } : {}),
     yes: Boolean(g.yes),

@@ -19,6 +19,8 @@ export interface RunOptions {
   target: string;
   dryRun: boolean;
   diff: boolean;
+  /** With `diff`: `conflicts` (their three-way views only), `changed` (default: and changed files; new and deleted ones by name), `all` (every body). */
+  diffScope?: "conflicts" | "changed" | "all";
   onConflict: ConflictPolicy | null;
   /** `--decisions <file>`: a conflict decision per installation path; it wins over rules and the policy. */
   decisions?: Record<string, Exclude<ConflictPolicy, "ask">>;

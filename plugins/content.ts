@@ -239,6 +239,7 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
   function diffsOf(ctx: UpgradeContext, built: BuiltPlan) {
     const mine = built.plan;
     return planDiffs(mine, {
+      scope: ctx.options.diffScope ?? "changed",
       view: (e) => viewText(ctx, mine, e),
       merge: async (e: ContentEntry) => {
         if (!canMerge(e)) return null;

@@ -132,6 +132,18 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
         }
       });
 
+      // The dry run's plan shows the requirements change phase 3 would install.
+      hooks.planContent.tap(async (plan, ctx) => {
+        if (!ctx.dryRun || !ctx.options.source || !ctx.layout.installExists) return plan;
+        const f = files(ctx);
+        const next = readOrNull(f.source);
+        if (next === null) return plan;
+        const now = readOrNull(f.live);
+        const { createTwoFilesPatch } = await import("diff");
+        const diff = now !== null && now.equals(next) ? "" : createTwoFilesPatch(`a/${opts.requirements}`, `b/${opts.requirements}`, now?.toString("utf8") ?? "", next.toString("utf8"), "installed", "upstream");
+        return { ...plan, requirements: { file: opts.requirements, install_needed: !ctx.options.skipDeps && needed(ctx) === true, diff } };
+      });
+
       hooks.upgradeServer.tap({ before: "server" }, async (ctx, draft) => {
         // The gate's schema types `deps` narrowly; the record keeps more (what was installed, how).
         const ev = draft as Record<string, unknown>;

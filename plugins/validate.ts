@@ -130,7 +130,8 @@ export function validatePlugin(options: ValidateOptionsInput = {}) {
     evidence: { 4: ValidationEvidence },
     apply(hooks) {
       hooks.preflight.tap(async (ctx, findings, ev) => {
-        if (!ctx.layout.installExists || ctx.dryRun) return;
+        // A dry run probes too: it must refuse where the real run refuses (the probe writes nothing).
+        if (!ctx.layout.installExists) return;
         if (ctx.options.noValidate) {
           ev.server_probe_before = { ok: null, skipped: "--no-validate" };
           return;

@@ -18,6 +18,7 @@ import type { RunOptions, UpgradeResult } from "../../core/types.ts";
 import { runLifecycle } from "../../core/upgrader.ts";
 import { listBackups } from "../../plugins/backup/retention.ts";
 import { loadConfig } from "../options.ts";
+import { otherPhasesLines } from "../render.ts";
 import { type CliEvent, type CliRun, runCliDetached } from "./runner.ts";
 import { errorView, loadSession, STATES, type Status, statusOf, summaryOf } from "./session.ts";
 import { waitWhileRunning } from "./watch.ts";
@@ -415,6 +416,7 @@ export const upgradePlan = declare({
       `Plan for ${path.basename(ctx.layout.installDir)}: from ${b.ref ?? "unknown"} (base ${b.kind}${b.via ? `, ${b.via}` : ""}) → ${plan.source?.version ?? plan.source?.commit ?? "the source's working tree"}`,
       `${c.new} new, ${c.updated} updated, ${c.unchanged} unchanged, ${c.kept_local} kept local, ${c.merged ?? 0} merged, ${c.conflicts} conflict${c.conflicts === 1 ? "" : "s"}, ${c.deleted} deleted, ${c.errors} error${c.errors === 1 ? "" : "s"}`,
       ...entries.filter((e) => e.action !== "conflict").map((e) => `  ${(e.action === "merge" ? "merged" : e.action).padEnd(10)} ${e.path}  (${e.reason})`),
+      ...otherPhasesLines(r.plan as unknown as Record<string, unknown>),
       ...conflicts.map(conflictText),
       ...findingLines(data.findings),
       `next: ${open.length

@@ -51,14 +51,27 @@ export async function entryDiff(plan: ContentPlanX, entry: ContentEntry, opts: D
   return note + createTwoFilesPatch(oldName, newName, before, after, "local", header);
 }
 
-/** Diffs of every entry the run would change, by installation path. */
-export async function planDiffs(plan: ContentPlanX, opts: DiffOptions = {}): Promise<Record<string, string>> {
+export type DiffScope = "conflicts" | "changed" | "all";
+
+const FIRST: Record<string, number> = { conflict: 0, merge: 1, update: 2, delete: 3, new: 4 };
+
+/**
+ * Diffs of what the run would change, by installation path, conflicts first (then merges,
+ * updates, deletions, new files). `changed` (the default) names new and deleted files without
+ * their bodies; `conflicts` gives the conflicts' views only; `all` every body.
+ */
+export async function planDiffs(plan: ContentPlanX, opts: DiffOptions & { scope?: DiffScope } = {}): Promise<Record<string, string>> {
+  const scope = opts.scope ?? "changed";
   const out: Record<string, string> = {};
-  for (const e of plan.entries as ContentEntry[]) {
+  const changing = (plan.entries as ContentEntry[]).filter((e) => CHANGING.has(e.action) && (scope !== "conflicts" || e.action === "conflict"));
+  changing.sort((a, b) => FIRST[a.action] - FIRST[b.action] || (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
+  for (const e of changing) {
     if (e.action === "conflict" && opts.view) out[e.target] = await opts.view(e);
-    else if (CHANGING.has(e.action)) out[e.target] = await entryDiff(plan, e, opts);
+    else if (scope === "changed" && e.action === "new") out[e.target] = `new file ${e.target} (--diff=all shows its body)\n`;
+    else if (scope === "changed" && e.action === "delete") out[e.target] = `deleted ${e.target} (${e.reason ?? "deleted upstream"}; the backup keeps it)\n`;
+    else out[e.target] = await entryDiff(plan, e, opts);
   }
-  if (plan.gitignore.add.length) {
+  if (plan.gitignore.add.length && scope !== "conflicts") {
     out[plan.gitignore.file] = `--- a/${plan.gitignore.file}\n+++ b/${plan.gitignore.file}\n@@ appended @@\n${plan.gitignore.add.map((l) => `+${l}`).join("\n")}\n`;
   }
   return out;
