@@ -137,6 +137,22 @@ test("CLI --dry-run --json: the plan marks clean and conflict, and carries the c
   assert.is(v.hunks, 1);
 });
 
+test("status after the upgrade: from → to, the backup and how to undo, the files to finish by hand", async () => {
+  const s = setup();
+  const { result } = await run(s, { decisions: { [PYRAMID]: "merge" } });
+  assert.is(result.status, "completed", JSON.stringify(result.error));
+  const plan = result.plan as ContentPlanX;
+  const r = await runCli(["status"], { cwd: s.project, timeoutMs: 120_000 });
+  assert.is(r.code, EXIT.ok, r.stderr);
+  const lines = r.stdout.trimEnd().split("\n");
+  const at = lines.findIndex((l) => l.startsWith("Newest session "));
+  assert.equal(lines.slice(at), [
+    `Newest session ${result.session_id}: completed, ${plan.base.ref!.slice(0, 12)} → ${s.commits[1].slice(0, 12)}`,
+    `  Backup: ${result.summary.backup_id}; to undo this upgrade: agent-os-upgrade rollback`,
+    `  To finish by hand (1): ${PYRAMID} (conflict markers, or files a merge could not take)`,
+  ]);
+});
+
 // ---- a real terminal ----
 
 const hasTmux = (() => {
