@@ -137,7 +137,18 @@ test("CLI --dry-run --json and --dry-run --diff: the plan, the diffs, and nothin
   assert.match(human.stdout, /^ +update +standards\/universal\/a\.md +\(changed upstream\)$/m);
   assert.match(human.stdout, /^ +new +workflows\/w\/new\.md +\(added upstream\)$/m);
   assert.match(human.stdout, /--- a\/standards\/universal\/a\.md\tlocal\n\+\+\+ b\/standards\/universal\/a\.md\tupstream\n@@ -1,3 \+1,3 @@\n a\n-b\n\+B\n c\n/);
-  assert.match(human.stdout, /--- \/dev\/null\tlocal\n\+\+\+ b\/workflows\/w\/new\.md\tupstream\n/);
+  // New files are named, not dumped (--diff=all shows their bodies).
+  assert.match(human.stdout, /^new file workflows\/w\/new\.md \(--diff=all shows its body\)$/m);
+  assert.not.match(human.stdout, /\+\+\+ b\/workflows\/w\/new\.md/);
+  const all = await runCli(["--source", small.source, "--dry-run", "--diff=all"], { cwd: small.project, timeoutMs: 60_000 });
+  assert.is(all.code, EXIT.ok, all.stdout + all.stderr);
+  assert.match(all.stdout, /--- \/dev\/null\tlocal\n\+\+\+ b\/workflows\/w\/new\.md\tupstream\n/);
+  const conflictsOnly = await runCli(["--source", small.source, "--dry-run", "--diff=conflicts"], { cwd: small.project, timeoutMs: 60_000 });
+  assert.is(conflictsOnly.code, EXIT.ok);
+  assert.not.match(conflictsOnly.stdout, /^(---|\+\+\+|new file) /m, "no conflicts here: no diffs at all");
+  const bad = await runCli(["--source", small.source, "--dry-run", "--diff=some"], { cwd: small.project, timeoutMs: 60_000 });
+  assert.is(bad.code, EXIT.usage);
+  assert.match(bad.stderr, "option '--diff=some' is invalid. Allowed choices are conflicts, changed, all.");
   assert.equal(snapshotTree(small.project, { mtime: true }), smallBefore);
 });
 
