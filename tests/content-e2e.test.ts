@@ -122,7 +122,7 @@ test("CLI without a terminal or a policy: exits with the conflicts code before a
 test("CLI --dry-run --json and --dry-run --diff: the plan, the diffs, and nothing written", async () => {
   const s = setup();
   const before = snapshotTree(s.project, { mtime: true });
-  const r = await runCli(["--source", s.source, "--dry-run", "--json"], { cwd: s.project, timeoutMs: 60_000 });
+  const r = await runCli(["--source", s.source, "--dry-run", "--json", "--no-validate"], { cwd: s.project, timeoutMs: 60_000 });
   assert.is(r.code, EXIT.ok, r.stdout + r.stderr);
   const result = resultOf(r);
   assert.equal(result.plan.counts, { new: 39, updated: 41, unchanged: 48, kept_local: 0, merged: 0, conflicts: 1, deleted: 1, errors: 0 });
@@ -132,7 +132,7 @@ test("CLI --dry-run --json and --dry-run --diff: the plan, the diffs, and nothin
   // A small change set for the human rendering: core/bin.ts exits before a large stdout drains.
   const small = smallSetup();
   const smallBefore = snapshotTree(small.project, { mtime: true });
-  const human = await runCli(["--source", small.source, "--dry-run", "--diff"], { cwd: small.project, timeoutMs: 60_000 });
+  const human = await runCli(["--source", small.source, "--dry-run", "--diff", "--no-validate"], { cwd: small.project, timeoutMs: 60_000 });
   assert.is(human.code, EXIT.ok, human.stdout + human.stderr);
   assert.match(human.stdout, /^ +update +standards\/universal\/a\.md +\(changed upstream\)$/m);
   assert.match(human.stdout, /^ +new +workflows\/w\/new\.md +\(added upstream\)$/m);
@@ -140,13 +140,13 @@ test("CLI --dry-run --json and --dry-run --diff: the plan, the diffs, and nothin
   // New files are named, not dumped (--diff=all shows their bodies).
   assert.match(human.stdout, /^new file workflows\/w\/new\.md \(--diff=all shows its body\)$/m);
   assert.not.match(human.stdout, /\+\+\+ b\/workflows\/w\/new\.md/);
-  const all = await runCli(["--source", small.source, "--dry-run", "--diff=all"], { cwd: small.project, timeoutMs: 60_000 });
+  const all = await runCli(["--source", small.source, "--dry-run", "--diff=all", "--no-validate"], { cwd: small.project, timeoutMs: 60_000 });
   assert.is(all.code, EXIT.ok, all.stdout + all.stderr);
   assert.match(all.stdout, /--- \/dev\/null\tlocal\n\+\+\+ b\/workflows\/w\/new\.md\tupstream\n/);
-  const conflictsOnly = await runCli(["--source", small.source, "--dry-run", "--diff=conflicts"], { cwd: small.project, timeoutMs: 60_000 });
+  const conflictsOnly = await runCli(["--source", small.source, "--dry-run", "--diff=conflicts", "--no-validate"], { cwd: small.project, timeoutMs: 60_000 });
   assert.is(conflictsOnly.code, EXIT.ok);
   assert.not.match(conflictsOnly.stdout, /^(---|\+\+\+|new file) /m, "no conflicts here: no diffs at all");
-  const bad = await runCli(["--source", small.source, "--dry-run", "--diff=some"], { cwd: small.project, timeoutMs: 60_000 });
+  const bad = await runCli(["--source", small.source, "--dry-run", "--diff=some", "--no-validate"], { cwd: small.project, timeoutMs: 60_000 });
   assert.is(bad.code, EXIT.usage);
   assert.match(bad.stderr, "option '--diff=some' is invalid. Allowed choices are conflicts, changed, all.");
   assert.equal(snapshotTree(small.project, { mtime: true }), smallBefore);

@@ -337,12 +337,13 @@ test("runLifecycle: the summary says which base was inferred and which edited fi
 test("CLI --dry-run --json and --dry-run: the inferred base in the plan and in the text; nothing written", async () => {
   const w = world();
   const before = snapshotTree(w.project, { mtime: true });
-  const j = await runCli(["--source", w.source, "--dry-run", "--json"], { cwd: w.project, timeoutMs: 60_000 });
+  // --no-validate: this installation has no server to start (a dry run probes it like the real run).
+  const j = await runCli(["--source", w.source, "--dry-run", "--json", "--no-validate"], { cwd: w.project, timeoutMs: 60_000 });
   assert.is(j.code, EXIT.ok, j.stdout + j.stderr);
   const result = resultOf(j);
   assert.equal(result.plan.base, { kind: "git", ref: w.commits[0], via: "inferred", matched: 9, unedited: 10, total: 15 });
   assert.is(result.plan.counts.conflicts, 1);
-  const h = await runCli(["--source", w.source, "--dry-run"], { cwd: w.project, timeoutMs: 60_000 });
+  const h = await runCli(["--source", w.source, "--dry-run", "--no-validate"], { cwd: w.project, timeoutMs: 60_000 });
   assert.is(h.code, EXIT.ok, h.stdout + h.stderr);
   assert.match(h.stdout, new RegExp(`^  ! Base inferred: ${w.commits[0].slice(0, 7)}, 9 of 15 files match; 1 more matches another upstream version; 5 edited or your own$`, "m"));
   assert.match(h.stdout, /^ +keep +usage\/moved\.md +\(moved upstream to standards\/universal\/ai\/moved\.md; kept because you edited it: carry your edit there\)$/m);
