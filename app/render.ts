@@ -199,7 +199,8 @@ export function renderResult(r: UpgradeResult, sink: Sink = processSink): void {
       sink.out(`${what} stopped before changing anything${tail}`);
       break;
     case "failed":
-      sink.out(`${what} failed${tail}`);
+      // Refused before any session (pre-flight, a lock, undecided conflicts): the same words as a stop.
+      sink.out(r.session_id === null && r.exit_code >= 4 && r.exit_code <= 6 ? `${what} refused: nothing was changed` : `${what} failed${tail}`);
       break;
   }
   if (!r.dry_run) for (const line of summaryLines(r)) sink.out(line);
