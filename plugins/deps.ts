@@ -18,7 +18,7 @@ import { parsePluginOptions } from "../core/config.ts";
 import { UpgradeError } from "../core/errors.ts";
 import { definePlugin } from "../core/plugin.ts";
 import type { UpgradeContext } from "../core/types.ts";
-import { DEFAULT_POST_INSTALL_RULES, detectPostInstall, pipCheck, pipFreeze, pipInstall, type PipInstallResult, runPostInstall } from "./server/pip.ts";
+import { connectTarget, DEFAULT_POST_INSTALL_RULES, detectPostInstall, indexUrlOf, pipCheck, pipFreeze, pipInstall, type PipInstallResult, probeConnect, runPostInstall } from "./server/pip.ts";
 import { journal, journalled, STEP } from "./server/shared.ts";
 import { backupScope } from "./backup/scope.ts";
 
@@ -119,7 +119,7 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
         // The venv is in the backup only when phase 3 will install into it (see venvScope).
         backupScope(ctx).add(PLUGIN_NAME, (c) => ({ paths: venvScope(c) }));
       });
-      hooks.preflight.tap((ctx, findings, ev) => {
+      hooks.preflight.tap(async (ctx, findings, ev) => {
         if (!ctx.options.source || !fs.existsSync(ctx.options.source) || !ctx.layout.installExists) return;
         const need = needed(ctx);
         ev.deps_install_needed = ctx.options.skipDeps ? false : need === true;
@@ -129,6 +129,19 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
             `Cannot install the server's dependencies: there is no venv interpreter at "${python(ctx)}"`,
             `Create it (python3 -m venv "${ctx.layout.venvDir}"), or pass --skip-deps to leave dependencies alone`,
           );
+        }
+        // A dead package index is found here, before the backup and the writes, not in phase 3.
+        const index = need && !ctx.options.skipDeps && opts.probeIndex ? indexUrlOf(opts.extraArgs) : null;
+        if (index) {
+          const { host, port } = connectTarget(index, opts.extraArgs);
+          const why = await probeConnect(host, port, opts.probeTimeoutMs);
+          if (why) {
+            findings.error(
+              "PACKAGE_INDEX_UNREACHABLE",
+              `Cannot install the server's changed requirements: the package index ${index} is unreachable (${why})`,
+              `Make the index reachable, or point pip at one it can reach (depsPlugin({ extraArgs: [...] }) in upgrade.config.ts; offline: ["--no-index", "--find-links", "<folder of wheels>"]), or pass --skip-deps to leave dependencies alone`,
+            );
+          }
         }
       });
 
