@@ -169,7 +169,9 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
           signal: ctx.signal,
         });
         Object.assign(ev, report, { base: planX.base });
-        ctx.log.info(`content: ${report.files_written} written, ${report.files_deleted} deleted, ${report.plan_counts.conflicts} conflict(s) decided${report.needs_attention.length ? `, ${report.needs_attention.length} need attention` : ""}`);
+        const c = report.plan_counts;
+        const n = (k: number, one: string, many = `${one}s`) => `${k} ${k === 1 ? one : many}`;
+        ctx.log.info(`content: ${report.files_written} written, ${report.files_deleted} deleted, ${c.merged} merged cleanly, ${n(c.conflicts, "conflict")} decided${report.needs_attention.length ? `, ${report.needs_attention.length} need${report.needs_attention.length === 1 ? "s" : ""} attention` : ""}`);
       });
 
       // Before the report: the manifest is part of the upgrade, the report describes it.
