@@ -58,16 +58,18 @@ interface Flag {
   value?: string;
   key: string;
   negated: boolean;
+  /** `--diff[=<what>]`: a flag that may carry a value, only inline (`--diff=all`); bare it is `true`. */
+  optional?: string;
 }
 
 const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 function flagOf(spec: OptionSpec): Flag {
-  const m = /^(?:-(\w), )?--([\w-]+)(?: <([\w-]+)>)?$/.exec(spec.flags);
+  const m = /^(?:-(\w), )?--([\w-]+)(?: <([\w-]+)>|\[=<([\w-]+)>\])?$/.exec(spec.flags);
   if (!m) throw new Error(`Bad option spec: ${spec.flags}`);
-  const [, short, long, value] = m;
+  const [, short, long, value, optional] = m;
   const negated = long.startsWith("no-");
-  return { spec, long, short, value, key: camel(negated ? long.slice(3) : long), negated };
+  return { spec, long, short, value, ...(optional ? { optional } : {}), key: camel(negated ? long.slice(3) : long), negated };
 }
 
 const HELP: OptionSpec = { flags: "-h, --help", help: "show help" };
@@ -116,6 +118,13 @@ function commandOf(program: ProgramSpec, first: string | undefined): CommandSpec
 
 function valueOf(f: Flag, value: string | undefined, inline: boolean): unknown {
   const label = f.value ? `--${f.long} <${f.value}>` : `--${f.long}`;
+  if (f.optional) {
+    if (value === undefined) return true;
+    if (f.spec.choices && !f.spec.choices.includes(value)) {
+      throw new UsageError(`option '--${f.long}=${value}' is invalid. Allowed choices are ${f.spec.choices.join(", ")}.`);
+    }
+    return value;
+  }
   if (!f.value) {
     if (value !== undefined) throw new UsageError(`option '${label}' takes no value`);
     return !f.negated;

@@ -125,18 +125,47 @@ function dataText(data: Record<string, unknown> | undefined): string {
   return parts.length ? ` (${text.length > 300 ? text.slice(0, 299) + "…" : text})` : "";
 }
 
+const ACTION_LABELS: Record<string, string> = { merge: "merged", keep_local: "kept local", conflict: "conflict" };
+
+/** The dry run's plan: every phase's part (content, .gitignore, the server swap, requirements, launch entries), then the diffs. */
 function renderPlan(r: UpgradeResult, sink: Sink): void {
   const plan = r.plan;
   if (!plan) return;
   const counts: Record<string, number> = {};
   for (const entry of plan.entries) counts[entry.action] = (counts[entry.action] ?? 0) + 1;
-  sink.out(`Plan (base: ${plan.base.kind}${plan.base.ref ? ` ${plan.base.ref}` : ""}): ${Object.entries(counts).map(([k, v]) => `${v} ${k.replace("_", " ")}`).join(", ") || "nothing to do"}`);
+  const label = (a: string, n: number) => `${n} ${a === "conflict" ? `conflict${n === 1 ? "" : "s"}` : ACTION_LABELS[a] ?? a.replace("_", " ")}`;
+  sink.out(`Plan (base: ${plan.base.kind}${plan.base.ref ? ` ${plan.base.ref}` : ""}): ${Object.entries(counts).map(([k, v]) => label(k, v)).join(", ") || "nothing to do"}`);
   for (const entry of plan.entries) {
     if (entry.action === "unchanged") continue;
-    sink.out(`  ${entry.action.padEnd(10)} ${entry.target}${entry.reason ? `  (${entry.reason})` : ""}`);
+    sink.out(`  ${(ACTION_LABELS[entry.action] ?? entry.action).padEnd(10)} ${entry.target}${entry.reason ? `  (${entry.reason})` : ""}`);
   }
+  for (const line of otherPhasesLines(plan)) sink.out(line);
   const diffs = plan.diffs as Record<string, string> | undefined;
   if (diffs) for (const d of Object.values(diffs)) sink.out(d.trimEnd());
+}
+
+/** What the plan says of the phases after the content: .gitignore, the server swap, the requirements, the launch entries. */
+export function otherPhasesLines(plan: Record<string, unknown>): string[] {
+  const lines: string[] = [];
+  const gi = plan.gitignore as { file: string; add: string[] } | undefined;
+  if (gi?.add.length) lines.push(`  .gitignore ${gi.file}: +${gi.add.length} line${gi.add.length === 1 ? "" : "s"} (${gi.add.join(", ")})`);
+  const swap = plan.server_swap as { added: string[]; removed: string[]; changed: string[] } | undefined;
+  if (swap) {
+    const n = swap.added.length + swap.removed.length + swap.changed.length;
+    lines.push(`Server swap: ${n ? `${swap.changed.length} changed, ${swap.added.length} added, ${swap.removed.length} removed` : "the server code is unchanged"}`);
+    for (const [what, list] of [["changed", swap.changed], ["added", swap.added], ["removed", swap.removed]] as const) for (const f of list) lines.push(`  ${what.padEnd(10)} ${f}`);
+  }
+  const req = plan.requirements as { file: string; install_needed: boolean; diff: string } | undefined;
+  if (req) {
+    lines.push(`Requirements (${req.file}): ${req.diff ? (req.install_needed ? "changed: pip installs them into the venv in phase 3" : "changed (--skip-deps: not installed)") : "unchanged"}`);
+    if (req.diff) lines.push(...req.diff.trimEnd().split("\n").filter((l) => /^[+-](?![+-])/.test(l)).map((l) => `  ${l}`));
+  }
+  const launch = plan.launch_migrations as Array<{ file: string; server?: string; status: string; reason?: string; before?: string[]; after?: string[] }> | undefined;
+  for (const m of launch ?? []) {
+    const what = m.status === "applied" ? `args ${JSON.stringify(m.before)} → ${JSON.stringify(m.after)}` : m.status === "reported" ? `needs ${JSON.stringify(m.after)} (reported, not written)` : m.reason ?? m.status;
+    lines.push(`Launch entry ${m.file}${m.server ? ` "${m.server}"` : ""}: ${m.status === "applied" ? "migrated: " : ""}${what}`);
+  }
+  return lines;
 }
 
 export function renderResult(r: UpgradeResult, sink: Sink = processSink): void {
@@ -171,7 +200,8 @@ export function renderResult(r: UpgradeResult, sink: Sink = processSink): void {
       sink.out(`${what} stopped before changing anything${tail}`);
       break;
     case "failed":
-      sink.out(`${what} failed${tail}`);
+      // Refused before any session (pre-flight, a lock, undecided conflicts): the same words as a stop.
+      sink.out(r.session_id === null && r.exit_code >= 4 && r.exit_code <= 6 ? `${what} refused: nothing was changed` : `${what} failed${tail}`);
       break;
   }
   if (!r.dry_run) for (const line of summaryLines(r)) sink.out(line);

@@ -36,6 +36,7 @@ const labelOf = (o: OwnedOption, via: GivenVia): string => {
 
 /** Checks one value against its option's kind; the error names the option as the user gave it. */
 export function checkOptionValue(o: OwnedOption, value: unknown, where: { via: GivenVia } | { config: string }): unknown {
+  if (o.bare !== undefined && typeof value === "boolean") return value ? o.bare : o.default;
   const r = schemaOf(o).safeParse(value);
   if (r.success) return r.data;
   const issue = r.error.issues[0];

@@ -49,6 +49,8 @@ export interface RunOptionDecl {
   /** Only with `--dry-run` (the run refuses it otherwise). */
   dryRunOnly?: boolean;
   choices?: readonly string[];
+  /** A choice's value when given bare (`--diff` alone, `true` from a library or a tool): `false` is "not set". */
+  bare?: string;
 }
 
 export type RunOptionDecls = Readonly<Record<string, RunOptionDecl>>;

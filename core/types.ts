@@ -89,7 +89,8 @@ export class Findings {
   }
 }
 
-export type PlanAction = "new" | "update" | "unchanged" | "keep_local" | "conflict" | "delete" | "keep" | "error";
+/** `merge`: changed locally and upstream, and the three-way merge is clean (written, as git would). */
+export type PlanAction = "new" | "update" | "unchanged" | "keep_local" | "merge" | "conflict" | "delete" | "keep" | "error";
 export type Owner = "system" | "shared" | "user";
 
 export interface PlanEntry {

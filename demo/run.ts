@@ -23,7 +23,37 @@ import { extractRelease, NEW_RELEASE, OLD_RELEASE, type Release } from "./kit/as
 import { fixtureRequirements, fixtureScriptsDir, type ServerVersion, writeFixtureServer } from "./kit/fixture-server.ts";
 import { copyTree, diffTrees, snapshotTree } from "./kit/tree.ts";
 import { createVenv } from "./kit/venv.ts";
-import { offlinePipArgs, sharedWheelhouse } from "./kit/wheels.ts";
+import { UpgradeError } from "../core/errors.ts";
+import { offlinePipArgs, sharedWheelhouse, SYSTEM_PYTHON } from "./kit/wheels.ts";
+
+/** What the demo runs, and why: each missing one is named before anything starts. */
+const PREREQUISITES = [
+  { what: "git", argv: ["git", "--version"], why: "the demo's source checkout is a git repository" },
+  { what: "tar", argv: ["tar", "--version"], why: "the Agent OS releases ship as .tar.gz" },
+  { what: "python3", argv: [SYSTEM_PYTHON, "--version"], why: "the Agent OS MCP server runs in a Python venv" },
+  { what: "python3's venv and pip (ensurepip)", argv: [SYSTEM_PYTHON, "-c", "import venv, ensurepip"], why: "the demo builds that venv and installs the server's packages" },
+] as const;
+
+/** Refuses, naming each missing tool and how to install it, instead of failing halfway with an internal error. */
+export function checkPrerequisites(run: (argv: readonly string[]) => boolean = (argv) => {
+  try {
+    execFileSync(argv[0], argv.slice(1), { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}): void {
+  const missing: string[] = [];
+  for (const p of PREREQUISITES) {
+    // python3's modules only matter once python3 itself runs.
+    if (p.what.startsWith("python3's") && missing.some((m) => m.startsWith("python3 "))) continue;
+    if (!run(p.argv)) missing.push(`${p.what} (${p.why})`);
+  }
+  if (missing.length === 0) return;
+  throw new UpgradeError("PREFLIGHT_FAILED", `Cannot run the demo: missing ${missing.join("; ")}`, {
+    hint: "Install them and run the demo again (Debian/Ubuntu: sudo apt-get install git tar python3 python3-venv python3-pip); nothing was created",
+  });
+}
 
 function git(cwd: string, ...args: string[]): string {
   return execFileSync("git", ["-c", "user.name=demo", "-c", "user.email=demo@example.invalid", ...args], { cwd, encoding: "utf8" }).trim();
@@ -62,6 +92,7 @@ export interface DemoOptions {
 export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   const sink = opts.sink ?? processSink;
   const say = (l = "") => sink.out(l);
+  checkPrerequisites();
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "agent-os-upgrade-demo-"));
   const source = path.join(root, "agent-os-enhanced");
   const project = path.join(root, "my-project");

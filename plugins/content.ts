@@ -34,7 +34,8 @@ import { mergeFile } from "./content/merge.ts";
 import { ContentOptions, type ContentOptionsInput } from "./content/options.ts";
 import { matcher } from "./content/paths.ts";
 import { canMerge, type ContentEntry, type ContentPlanX } from "./content/plan.ts";
-import { entryDiff, planDiffs } from "./content/render.ts";
+import { planDiffs } from "./content/render.ts";
+import { renderView, threeWayView, type ThreeWayView } from "./content/views.ts";
 import { scanSource } from "./content/scan.ts";
 import { sourceGit } from "./source/git.ts";
 import { contentSummaryOf } from "./content/summary.ts";
@@ -67,7 +68,7 @@ function fileSize(file: string): number {
   }
 }
 
-const WRITES: ReadonlySet<string> = new Set(["new", "update", "conflict", "delete"]);
+const WRITES: ReadonlySet<string> = new Set(["new", "update", "merge", "conflict", "delete"]);
 
 /** The run's plan, started in pre-flight (one plan per run: planContent takes it, or builds it when pre-flight did not run). */
 const EarlyPlan = defineChannel<Promise<BuiltPlan> | undefined>("content.early-plan");
@@ -144,6 +145,7 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
         if (!findings.errors.length) await askInPreflight(ctx, mine);
         reportPlanProblems(ctx, mine, findings);
         const merged: ContentPlanX = { ...incoming, ...mine, entries: [...incoming.entries, ...mine.entries] };
+        if (ctx.dryRun && !mine.problems.length) merged.views = await viewsOf(ctx, built);
         if (ctx.dryRun && contentRunOptions(ctx).diff) merged.diffs = await diffsOf(ctx, built);
         return merged;
       });
@@ -174,7 +176,9 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
           signal: ctx.signal,
         });
         Object.assign(ev, report, { base: planX.base });
-        ctx.log.info(`content: ${report.files_written} written, ${report.files_deleted} deleted, ${report.plan_counts.conflicts} conflict(s) decided${report.needs_attention.length ? `, ${report.needs_attention.length} need attention` : ""}`);
+        const c = report.plan_counts;
+        const n = (k: number, one: string, many = `${one}s`) => `${k} ${k === 1 ? one : many}`;
+        ctx.log.info(`content: ${report.files_written} written, ${report.files_deleted} deleted, ${c.merged} merged cleanly, ${n(c.conflicts, "conflict")} decided${report.needs_attention.length ? `, ${report.needs_attention.length} need${report.needs_attention.length === 1 ? "s" : ""} attention` : ""}`);
       });
 
       // Before the report: the manifest is part of the upgrade, the report describes it.
@@ -199,7 +203,7 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
   async function askInPreflight(ctx: UpgradeContext, p: ContentPlanX): Promise<void> {
     if (ctx.dryRun || !ctx.options.interactive || p.problems.length) return;
     const entries = p.entries as ContentEntry[];
-    await askMissing(entries, { interactive: true, prompt: opts.prompt ?? terminalPrompt(), diffOf: (e) => entryDiff(p, e) });
+    await askMissing(entries, { interactive: true, prompt: opts.prompt ?? terminalPrompt(), diffOf: (e) => viewText(ctx, p, e) });
     const aborted = entries.find((e) => e.action === "conflict" && e.decision === "abort" && e.decided_by === "prompt");
     if (aborted) throw abortedByYou(aborted.target);
   }
@@ -223,9 +227,29 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
     }
   }
 
+  /** One conflict's three-way view, with its base bytes from the run's base. */
+  async function viewOf(ctx: UpgradeContext, p: ContentPlanX, e: ContentEntry): Promise<ThreeWayView> {
+    const base = ctx.channels.get(ContentBase);
+    const bytes = base ? (await base.contents([e.target])).get(e.target) ?? null : null;
+    return await threeWayView(p, e, bytes, ctx.signal);
+  }
+
+  async function viewText(ctx: UpgradeContext, p: ContentPlanX, e: ContentEntry): Promise<string> {
+    return renderView(e.target, e.reason ?? "conflict", await viewOf(ctx, p, e));
+  }
+
+  /** The views of a dry run's true conflicts, by installation path (the `--json` plan and MCP's needs_decision carry them). */
+  async function viewsOf(ctx: UpgradeContext, built: BuiltPlan): Promise<Record<string, ThreeWayView>> {
+    const out: Record<string, ThreeWayView> = {};
+    for (const e of built.plan.entries as ContentEntry[]) if (e.action === "conflict") out[e.target] = await viewOf(ctx, built.plan, e);
+    return out;
+  }
+
   function diffsOf(ctx: UpgradeContext, built: BuiltPlan) {
     const mine = built.plan;
     return planDiffs(mine, {
+      scope: diffScopeOf(contentRunOptions(ctx).diff),
+      view: (e) => viewText(ctx, mine, e),
       merge: async (e: ContentEntry) => {
         if (!canMerge(e)) return null;
         const base = (await built.base.contents([e.target])).get(e.target) ?? null;
@@ -257,4 +281,9 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
     ctx.fs.rmSync(pending, { force: true });
     return ctx.layout.installedManifest;
   }
+}
+
+/** `--diff`'s scope; `true` (a test's or an old caller's bare flag) is the default one. */
+function diffScopeOf(d: unknown): "conflicts" | "changed" | "all" {
+  return d === "conflicts" || d === "all" ? d : "changed";
 }

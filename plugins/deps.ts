@@ -18,7 +18,7 @@ import { parsePluginOptions } from "../core/config.ts";
 import { UpgradeError } from "../core/errors.ts";
 import { definePlugin } from "../core/plugin.ts";
 import type { UpgradeContext } from "../core/types.ts";
-import { DEFAULT_POST_INSTALL_RULES, detectPostInstall, pipCheck, pipFreeze, pipInstall, type PipInstallResult, runPostInstall } from "./server/pip.ts";
+import { connectTarget, DEFAULT_POST_INSTALL_RULES, detectPostInstall, indexUrlOf, pipCheck, pipFreeze, pipInstall, type PipInstallResult, probeConnect, runPostInstall } from "./server/pip.ts";
 import { journal, journalled, ServerSwap, STEP } from "./server/shared.ts";
 import { backupScope } from "./backup/scope.ts";
 import { DEPS_RUN_OPTIONS, depsRunOptions } from "./deps/run-options.ts";
@@ -127,7 +127,7 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
         // The venv is in the backup only when phase 3 will install into it (see venvScope).
         backupScope(ctx).add(PLUGIN_NAME, (c) => ({ paths: venvScope(c) }));
       });
-      hooks.preflight.tap((ctx, findings, ev) => {
+      hooks.preflight.tap(async (ctx, findings, ev) => {
         if (!ctx.options.source || !fs.existsSync(ctx.options.source) || !ctx.layout.installExists) return;
         const need = needed(ctx);
         ev.deps_install_needed = skipReason(ctx) ? false : need === true;
@@ -138,6 +138,31 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
             `Create it (python3 -m venv "${ctx.layout.venvDir}"), or pass --skip-deps to leave dependencies alone`,
           );
         }
+        // A dead package index is found here, before the backup and the writes, not in phase 3.
+        const index = need && !skipReason(ctx) && opts.probeIndex ? indexUrlOf(opts.extraArgs) : null;
+        if (index) {
+          const { host, port } = connectTarget(index, opts.extraArgs);
+          const why = await probeConnect(host, port, opts.probeTimeoutMs);
+          if (why) {
+            findings.error(
+              "PACKAGE_INDEX_UNREACHABLE",
+              `Cannot install the server's changed requirements: the package index ${index} is unreachable (${why})`,
+              `Make the index reachable, or point pip at one it can reach (depsPlugin({ extraArgs: [...] }) in upgrade.config.ts; offline: ["--no-index", "--find-links", "<folder of wheels>"]), or pass --skip-deps to leave dependencies alone`,
+            );
+          }
+        }
+      });
+
+      // The dry run's plan shows the requirements change phase 3 would install.
+      hooks.planContent.tap(async (plan, ctx) => {
+        if (!ctx.dryRun || !ctx.options.source || !ctx.layout.installExists) return plan;
+        const f = files(ctx);
+        const next = readOrNull(f.source);
+        if (next === null) return plan;
+        const now = readOrNull(f.live);
+        const { createTwoFilesPatch } = await import("diff");
+        const diff = now !== null && now.equals(next) ? "" : createTwoFilesPatch(`a/${opts.requirements}`, `b/${opts.requirements}`, now?.toString("utf8") ?? "", next.toString("utf8"), "installed", "upstream");
+        return { ...plan, requirements: { file: opts.requirements, install_needed: !skipReason(ctx) && needed(ctx) === true, diff } };
       });
 
       hooks.upgradeServer.tap({ before: "server" }, async (ctx, draft) => {

@@ -64,6 +64,21 @@ export function migratePlugin(options: MigrateOptionsInput = {}) {
         }
       });
 
+      // The dry run's plan shows each launch entry's migration, judged on the new server's code.
+      hooks.planContent.tap((plan, ctx) => {
+        if (!ctx.dryRun || !ctx.options.source) return plan;
+        const read = readMcpJson(ctx.layout.mcpJson);
+        const file = path.relative(ctx.layout.projectRoot, ctx.layout.mcpJson);
+        if (read.status !== "ok") return { ...plan, launch_migrations: [{ file, status: "not_applicable", reason: read.status === "absent" ? "no .cursor/mcp.json" : read.error }] };
+        const found = findServerEntry(read.data, { workspaceFolder: ctx.layout.projectRoot }, ctx.layout.installDir);
+        if (!found) return { ...plan, launch_migrations: [{ file, status: "not_applicable", reason: "no server entry runs mcp_server" }] };
+        const need = needsTransportArg(path.join(ctx.options.source, "mcp_server"));
+        const before = found.entry.args ?? [];
+        const m = migrateLaunchArgs(before, need.needed, opts.transport);
+        const status = !m.changed ? "unchanged" : opts.policy === "report" ? "reported" : "applied";
+        return { ...plan, launch_migrations: [{ file, server: found.name, status, before, ...(m.changed ? { after: m.args } : {}) }] };
+      });
+
       hooks.migrate.tap((ctx, ev) => {
         const file = ctx.layout.mcpJson;
         const record = (r: Omit<MigrationRecord, "name" | "file">): void => {

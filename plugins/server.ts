@@ -183,6 +183,24 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
     return { status: "restarted", old_pid: before.pid, pid: info.pid, url: info.url, command: [launch.command, ...args], stop_ms: stopMs, latency_ms: latency };
   }
 
+  /** What phase 3's swap would change, per replaced folder: paths inside the installation. */
+  async function swapPlan(ctx: UpgradeContext): Promise<{ added: string[]; removed: string[]; changed: string[] }> {
+    const out = { added: [] as string[], removed: [] as string[], changed: [] as string[] };
+    for (const f of opts.folders) {
+      const src = path.join(ctx.options.source!, f);
+      if (!fs.existsSync(src)) continue;
+      const live = path.join(ctx.layout.installDir, f);
+      const [next, now] = await Promise.all([hashTree(src, opts.excludes), fs.existsSync(live) ? hashTree(live, opts.excludes) : Promise.resolve({} as Record<string, string>)]);
+      for (const [rel, h] of Object.entries(next)) {
+        if (!(rel in now)) out.added.push(`${f}/${rel}`);
+        else if (now[rel] !== h) out.changed.push(`${f}/${rel}`);
+      }
+      for (const rel of Object.keys(now)) if (!(rel in next)) out.removed.push(`${f}/${rel}`);
+    }
+    for (const list of Object.values(out)) list.sort();
+    return out;
+  }
+
   return definePlugin({
     name: PLUGIN_NAME,
     evidence: { 3: ServerEvidence },
@@ -217,6 +235,12 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
         }
         const now = currentServer(ctx);
         ev.server_before = now;
+      });
+
+      // The dry run's plan shows the swap phase 3 would make: files added, removed, changed.
+      hooks.planContent.tap(async (plan, ctx) => {
+        if (!ctx.dryRun || !ctx.options.source || !ctx.layout.installExists) return plan;
+        return { ...plan, server_swap: await swapPlan(ctx) };
       });
 
       hooks.upgradeServer.tap(async (ctx, draft) => {

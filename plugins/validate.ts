@@ -165,7 +165,8 @@ export function validatePlugin(options: ValidateOptionsInput = {}) {
         result.summary.validation_report = ev?.validation_report ?? null;
       });
       hooks.preflight.tap(async (ctx, findings, ev) => {
-        if (!ctx.layout.installExists || ctx.dryRun) return;
+        // A dry run probes too: it must refuse where the real run refuses (the probe writes nothing).
+        if (!ctx.layout.installExists) return;
         if (validateRunOptions(ctx).noValidate) {
           ev.server_probe_before = { ok: null, skipped: "--no-validate" };
           return;

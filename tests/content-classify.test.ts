@@ -69,8 +69,9 @@ test("files the user deleted: kept deleted when upstream did not change them, el
 
 test("counts per class and the base the manifest records", () => {
   const e = (action: string, hashes = { base: B, local: L, new: N }) => ({ target: "x", owner: "system" as const, action: action as never, hashes });
-  const entries = ["new", "update", "unchanged", "keep_local", "keep", "conflict", "delete", "error"].map((a) => e(a));
-  assert.equal(countPlan(entries), { new: 1, updated: 1, unchanged: 1, kept_local: 2, conflicts: 1, deleted: 1, errors: 1 });
+  const entries = ["new", "update", "unchanged", "keep_local", "keep", "merge", "conflict", "delete", "error"].map((a) => e(a));
+  assert.equal(countPlan(entries), { new: 1, updated: 1, unchanged: 1, kept_local: 2, merged: 1, conflicts: 1, deleted: 1, errors: 1 });
+  assert.is(manifestHash(e("merge")), N, "a merged file derives from upstream's new version");
   assert.is(manifestHash(e("update")), N);
   assert.is(manifestHash(e("keep_local")), N);
   assert.is(manifestHash(e("delete")), null);

@@ -51,7 +51,7 @@ const options = (s: ReturnType<typeof setup>, o: FlatRunOptions): RunOptions => 
 const resolved = () => (resolvedWith([preflightPlugin(), backupPlugin(), contentPlugin(), otherPhasesDouble({ backup: false }), reportPlugin()]));
 
 const strip = (plan: unknown) => {
-  const { diffs: _d, ...rest } = plan as ContentPlanX & { diffs?: unknown };
+  const { diffs: _d, views: _v, ...rest } = plan as ContentPlanX & { diffs?: unknown; views?: unknown };
   return rest;
 };
 
@@ -64,7 +64,7 @@ test("runLifecycle: dry run writes nothing; the real run executes the same plan 
   assert.equal(snapshotTree(s.project, { mtime: true }), before, "no lock, no state, no backup, no log, no content");
   const dryPlan = dry.plan as ContentPlanX & { diffs: Record<string, string> };
   assert.is(dryPlan.counts.conflicts, 1);
-  assert.match(dryPlan.diffs["standards/universal/testing/test-pyramid.md"], /decision: merge/);
+  assert.match(dryPlan.diffs["standards/universal/testing/test-pyramid.md"], /^## Merged \(what "merge" writes; 1 conflict marked/m);
 
   const real = await runLifecycle({ resolved: resolved(), options: options(s, { onConflict: "merge" }) });
   assert.is(real.status, "completed", JSON.stringify(real.error));
@@ -123,22 +123,33 @@ test("CLI without a terminal or a policy: exits with the conflicts code before a
 test("CLI --dry-run --json and --dry-run --diff: the plan, the diffs, and nothing written", async () => {
   const s = setup();
   const before = snapshotTree(s.project, { mtime: true });
-  const r = await runCli(["--source", s.source, "--dry-run", "--json"], { cwd: s.project, timeoutMs: 60_000 });
+  const r = await runCli(["--source", s.source, "--dry-run", "--json", "--no-validate"], { cwd: s.project, timeoutMs: 60_000 });
   assert.is(r.code, EXIT.ok, r.stdout + r.stderr);
   const result = resultOf(r);
-  assert.equal(result.plan.counts, { new: 39, updated: 41, unchanged: 48, kept_local: 0, conflicts: 1, deleted: 1, errors: 0 });
+  assert.equal(result.plan.counts, { new: 39, updated: 41, unchanged: 48, kept_local: 0, merged: 0, conflicts: 1, deleted: 1, errors: 0 });
   assert.equal(result.plan.base, { kind: "git", ref: s.commits[0], via: "VERSION.txt" });
   assert.equal(snapshotTree(s.project, { mtime: true }), before);
 
   // A small change set for the human rendering: core/bin.ts exits before a large stdout drains.
   const small = smallSetup();
   const smallBefore = snapshotTree(small.project, { mtime: true });
-  const human = await runCli(["--source", small.source, "--dry-run", "--diff"], { cwd: small.project, timeoutMs: 60_000 });
+  const human = await runCli(["--source", small.source, "--dry-run", "--diff", "--no-validate"], { cwd: small.project, timeoutMs: 60_000 });
   assert.is(human.code, EXIT.ok, human.stdout + human.stderr);
   assert.match(human.stdout, /^ +update +standards\/universal\/a\.md +\(changed upstream\)$/m);
   assert.match(human.stdout, /^ +new +workflows\/w\/new\.md +\(added upstream\)$/m);
   assert.match(human.stdout, /--- a\/standards\/universal\/a\.md\tlocal\n\+\+\+ b\/standards\/universal\/a\.md\tupstream\n@@ -1,3 \+1,3 @@\n a\n-b\n\+B\n c\n/);
-  assert.match(human.stdout, /--- \/dev\/null\tlocal\n\+\+\+ b\/workflows\/w\/new\.md\tupstream\n/);
+  // New files are named, not dumped (--diff=all shows their bodies).
+  assert.match(human.stdout, /^new file workflows\/w\/new\.md \(--diff=all shows its body\)$/m);
+  assert.not.match(human.stdout, /\+\+\+ b\/workflows\/w\/new\.md/);
+  const all = await runCli(["--source", small.source, "--dry-run", "--diff=all", "--no-validate"], { cwd: small.project, timeoutMs: 60_000 });
+  assert.is(all.code, EXIT.ok, all.stdout + all.stderr);
+  assert.match(all.stdout, /--- \/dev\/null\tlocal\n\+\+\+ b\/workflows\/w\/new\.md\tupstream\n/);
+  const conflictsOnly = await runCli(["--source", small.source, "--dry-run", "--diff=conflicts", "--no-validate"], { cwd: small.project, timeoutMs: 60_000 });
+  assert.is(conflictsOnly.code, EXIT.ok);
+  assert.not.match(conflictsOnly.stdout, /^(---|\+\+\+|new file) /m, "no conflicts here: no diffs at all");
+  const bad = await runCli(["--source", small.source, "--dry-run", "--diff=some", "--no-validate"], { cwd: small.project, timeoutMs: 60_000 });
+  assert.is(bad.code, EXIT.usage);
+  assert.match(bad.stderr, "option '--diff=some' is invalid. Allowed choices are conflicts, changed, all.");
   assert.equal(snapshotTree(small.project, { mtime: true }), smallBefore);
 });
 

@@ -94,7 +94,7 @@ const userOwned = (w: World) => ({
 });
 
 const strip = (plan: unknown) => {
-  const { diffs: _d, ...rest } = plan as ContentPlanX & { diffs?: unknown };
+  const { diffs: _d, views: _v, ...rest } = plan as ContentPlanX & { diffs?: unknown; views?: unknown };
   return rest;
 };
 
@@ -109,11 +109,14 @@ test("ced34ea → 395aab3 with user edits and --on-conflict merge: every file en
   assert.equal(plan.base, { kind: "manifest", ref: w.commits[0], via: "installed-manifest" });
   // The fixture README: 39 added, 42 edited, 1 deleted (a shared file, unedited: removed). Four
   // of the edited files were also edited by the user, two files the user deleted, two the user added.
-  assert.equal(plan.counts, { new: 39, updated: 38, unchanged: 46, kept_local: 4, conflicts: 4, deleted: 1, errors: 0 });
+  // Two of the four merge cleanly (merged as git would, whatever the policy), two are true conflicts.
+  assert.equal(plan.counts, { new: 39, updated: 38, unchanged: 46, kept_local: 4, merged: 2, conflicts: 2, deleted: 1, errors: 0 });
   const action = Object.fromEntries((plan.entries as ContentEntry[]).map((e) => [e.target, e.action]));
-  assert.is(action[EDITS.cleanMerge], "conflict");
+  const threeWay = Object.fromEntries((plan.entries as ContentEntry[]).filter((e) => e.three_way).map((e) => [e.target, e.three_way]));
+  assert.equal(threeWay, { [EDITS.cleanMerge]: "clean", [EDITS.markers]: "conflict", [EDITS.sharedMerge]: "clean" });
+  assert.is(action[EDITS.cleanMerge], "merge");
   assert.is(action[EDITS.markers], "conflict");
-  assert.is(action[EDITS.sharedMerge], "conflict");
+  assert.is(action[EDITS.sharedMerge], "merge");
   assert.is(action[EDITS.deletedChanged], "conflict");
   assert.is(action[EDITS.notChangedUpstream], "keep_local");
   assert.is(action[EDITS.deletedUnchanged], "keep_local");
@@ -205,8 +208,9 @@ test("dry run: the whole project is byte- and mtime-identical, and its plan is t
   const diffs = (d.plan as ContentPlanX & { diffs: Record<string, string> }).diffs;
   assert.is(Object.keys(diffs).length, 39 + 38 + 4 + 1 + 1, "every file the run adds, updates, decides or deletes, and .gitignore");
   assert.match(diffs["usage/creating-specs.md"], /^--- a\/usage\/creating-specs\.md\tlocal\n\+\+\+ b\/usage\/creating-specs\.md\tupstream\n@@ /m);
-  assert.match(diffs[EDITS.markers], /^# conflict: changed locally and upstream; decision: merge\n/);
-  assert.match(diffs[EDITS.markers], /\+<<<<<<< local\n/, "the diff of a merge shows the merge the run will write");
+  assert.match(diffs[EDITS.markers], new RegExp(`^# conflict: ${EDITS.markers} \\(changed locally and upstream\\)\n## Your change \\(base → yours\\)\n`));
+  assert.match(diffs[EDITS.markers], /^<<<<<<< local$/m, "the view of a conflict shows the merge the run will write");
+  assert.match(diffs[EDITS.cleanMerge], /\tlocal\n\+\+\+ b\/[^\n]*\tmerged\n/, "a clean merge's diff is local → the merge");
   assert.match(diffs[".gitignore"], /\+\.agent-os\/\.backups\//);
 
   const real = makeCtx(w.project, { source: w.source, onConflict: "merge" });

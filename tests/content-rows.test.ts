@@ -89,7 +89,7 @@ const EXPECTED_WITH_BASE = {
   "standards/universal/blob-edited.bin": "conflict",
   "standards/universal/blob.bin": "update",
   "standards/universal/both-clash.md": "conflict",
-  "standards/universal/both.md": "conflict",
+  "standards/universal/both.md": "merge",
   "standards/universal/deleted-by-user-changed.md": "conflict",
   "standards/universal/deleted-by-user.md": "keep_local",
   "standards/universal/gone-edited.md": "conflict",
@@ -124,6 +124,9 @@ for (const base of ["manifest", "git", "inferred"] as const) {
     assert.equal(actions(run.plan!.entries), EXPECTED_WITH_BASE);
     const e = byTarget(run.plan!.entries);
     assert.is(e["standards/universal/both.md"].conflict, "both-changed");
+    assert.is(e["standards/universal/both.md"].three_way, "clean", "a clean three-way merge is merged, as git does");
+    assert.is(e["standards/universal/both.md"].decision, undefined, "--on-conflict applies to true conflicts only");
+    assert.is(e["standards/universal/both-clash.md"].three_way, "conflict");
     assert.is(e["standards/universal/deleted-by-user-changed.md"].conflict, "deleted-locally");
     assert.is(e["standards/universal/gone-edited.md"].conflict, "deleted-upstream");
     assert.ok(e["standards/universal/blob.bin"].opaque);
@@ -143,7 +146,7 @@ for (const base of ["manifest", "git", "inferred"] as const) {
     assert.not.ok(fs.existsSync(I("standards/universal/gone.md")));
     assert.not.ok(fs.existsSync(I("standards/universal/nested")), "folders emptied by deletions go too");
     assert.not.ok(fs.existsSync(I("usage/retired.md")));
-    // conflicts with --on-conflict merge
+    // a clean merge, and conflicts with --on-conflict merge
     assert.is(read(I("standards/universal/both.md")), "a\nb (upstream)\nc\nd\ne\nf\ng (mine)\n", "a clean merge is written");
     assert.is(read(I("standards/universal/both-clash.md")), "one\n<<<<<<< local\ntwo (mine)\n=======\ntwo (upstream)\n>>>>>>> upstream\nthree\n");
     assert.is(read(I("standards/universal/gone-edited.md")), "obsolete too, but I use it\n", "a deletion cannot be merged: kept");
@@ -154,7 +157,7 @@ for (const base of ["manifest", "git", "inferred"] as const) {
     assert.is(read(I("specs/2025-10-01-x/README.md")), "a spec\n");
 
     const ev = run.evidence!;
-    assert.equal(ev.plan_counts, { new: 2, updated: 4, unchanged: 2, kept_local: 3, conflicts: 5, deleted: 3, errors: 0 });
+    assert.equal(ev.plan_counts, { new: 2, updated: 4, unchanged: 2, kept_local: 3, merged: 1, conflicts: 4, deleted: 3, errors: 0 });
     assert.is(ev.files_written, 8);
     assert.is(ev.files_deleted, 3);
     assert.is(ev.written_hashes_verified, true);
@@ -168,7 +171,7 @@ for (const base of ["manifest", "git", "inferred"] as const) {
     assert.equal(decisions, {
       "standards/universal/blob-edited.bin": "policy: kept local: cannot merge (binary or large file)",
       "standards/universal/both-clash.md": "policy: merged with 1 conflict marked",
-      "standards/universal/both.md": "policy: merged cleanly",
+      "standards/universal/both.md": "clean merge: merged cleanly",
       "standards/universal/deleted-by-user-changed.md": "policy: kept local: cannot merge (deleted locally)",
       "standards/universal/gone-edited.md": "policy: kept local: cannot merge (deleted upstream)",
     });
@@ -221,15 +224,16 @@ test("decisions keep, theirs and skip: what is written and what the next upgrade
     const s = setup("git");
     const run = await runTaps([contentPlugin()], makeCtx(s.project, { source: s.source, onConflict: decision }).ctx);
     assert.is(run.error, undefined, String(run.error));
-    const both = read(path.join(s.install, "standards/universal/both.md"));
+    const clash = read(path.join(s.install, "standards/universal/both-clash.md"));
     const gone = fs.existsSync(path.join(s.install, "standards/universal/gone-edited.md"));
     const back = fs.existsSync(path.join(s.install, "standards/universal/deleted-by-user-changed.md"));
+    assert.is(read(path.join(s.install, "standards/universal/both.md")), "a\nb (upstream)\nc\nd\ne\nf\ng (mine)\n", `a clean merge whatever the policy (${decision})`);
     if (decision === "theirs") {
-      assert.is(both, NEW_TREE["standards/both.md"]);
+      assert.is(clash, NEW_TREE["standards/both-clash.md"]);
       assert.not.ok(gone, "theirs follows upstream's deletion");
       assert.ok(back, "theirs restores upstream's new version");
     } else {
-      assert.is(both, "a\nb\nc\nd\ne\nf\ng (mine)\n");
+      assert.is(clash, "one\ntwo (mine)\nthree\n");
       assert.ok(gone);
       assert.not.ok(back);
     }
@@ -246,7 +250,9 @@ test("per-glob rules decide before the policy", async () => {
   const plugin = contentPlugin({ rules: [{ glob: "standards/universal/both*.md", action: "theirs" }, { glob: "*.bin", action: "keep" }] });
   const run = await runTaps([plugin], makeCtx(s.project, { source: s.source, onConflict: "skip" }).ctx);
   const e = byTarget(run.plan!.entries);
-  assert.equal([e["standards/universal/both.md"].decision, e["standards/universal/both.md"].decided_by], ["theirs", "rule:standards/universal/both*.md"]);
+  // A per-file rule wins over a clean merge: both.md stays a (decided) conflict and takes upstream's bytes.
+  assert.equal([e["standards/universal/both.md"].action, e["standards/universal/both.md"].three_way, e["standards/universal/both.md"].decision, e["standards/universal/both.md"].decided_by], ["conflict", "clean", "theirs", "rule:standards/universal/both*.md"]);
+  assert.is(read(path.join(s.install, "standards/universal/both.md")), NEW_TREE["standards/both.md"]);
   assert.equal([e["standards/universal/blob-edited.bin"].decision, e["standards/universal/blob-edited.bin"].decided_by], ["keep", "rule:*.bin"]);
   assert.equal([e["standards/universal/gone-edited.md"].decision, e["standards/universal/gone-edited.md"].decided_by], ["skip", "policy"]);
   assert.is(read(path.join(s.install, "standards/universal/both-clash.md")), NEW_TREE["standards/both-clash.md"]);
@@ -293,7 +299,9 @@ test("large files are compared by hash only: no text diff, no merge", async () =
   const e = byTarget(dry.plan!.entries);
   assert.ok(e["standards/universal/both.md"].opaque);
   const diffs = (dry.plan as unknown as { diffs: Record<string, string> }).diffs;
-  assert.is(diffs["standards/universal/both.md"], "# conflict: changed locally and upstream; decision: merge\nBinary or large files a/standards/universal/both.md and b/standards/universal/both.md differ\n");
+  assert.is(e["standards/universal/both.md"].three_way, "conflict", "a binary is never merged: a true conflict");
+  const binary = "Binary or large file standards/universal/both.md: compared by hash only";
+  assert.is(diffs["standards/universal/both.md"], `# conflict: standards/universal/both.md (changed locally and upstream)\n## Your change (base → yours)\n${binary}\n## Upstream's change (base → upstream)\n${binary}\n## Merged (what "merge" writes)\n(merge cannot apply: one side deleted the file, or it is binary; choose keep or theirs)\n`);
   const run = await runTaps([plugin], makeCtx(s.project, { source: s.source, onConflict: "merge" }).ctx);
   assert.is(read(path.join(s.install, "standards/universal/both.md")), "a\nb\nc\nd\ne\nf\ng (mine)\n");
   assert.ok((run.evidence!.needs_attention as string[]).includes("standards/universal/both.md"));
@@ -305,8 +313,9 @@ test("the plan renders as text and JSON", async () => {
   const dry = await runTaps([contentPlugin()], makeCtx(s.project, { source: s.source, onConflict: "keep", dryRun: true }).ctx);
   const plan = dry.plan as unknown as ContentPlanX;
   const text = renderPlanText(plan);
-  assert.match(text, new RegExp(`^Content plan: base git ${s.commits[0].slice(0, 12)} \\(VERSION\\.txt\\) → ${s.commits[1].slice(0, 12)}\n  2 new, 4 updated, 2 unchanged, 3 kept local, 5 conflicts, 3 deleted, 0 errors\n`));
-  assert.match(text, /^  conflict   standards\/universal\/both\.md  \(changed locally and upstream → keep \(policy\)\)$/m);
+  assert.match(text, new RegExp(`^Content plan: base git ${s.commits[0].slice(0, 12)} \\(VERSION\\.txt\\) → ${s.commits[1].slice(0, 12)}\n  2 new, 4 updated, 2 unchanged, 3 kept local, 1 merged, 4 conflicts, 3 deleted, 0 errors\n`));
+  assert.match(text, /^  merged     standards\/universal\/both\.md  \(changed locally and upstream; merges cleanly\)$/m);
+  assert.match(text, /^  conflict   standards\/universal\/both-clash\.md  \(changed locally and upstream → keep \(policy\)\)$/m);
   assert.not.match(text, /same\.md/, "unchanged files are counted, not listed");
   const json = JSON.parse(renderPlanJson(plan));
   assert.is(json.schema_version, 1);

@@ -206,33 +206,29 @@ test("--on-conflict abort stops in pre-flight when there are conflicts", async (
   assert.equal(run.findings.errors.map((f) => [f.code, f.message]), [["CONFLICTS_UNRESOLVED", "Cannot upgrade the content: the conflict decision is abort for 1 file (standards/universal/b.md)"]]);
 });
 
-test("on a terminal the prompt decides each conflict, and can show the diff first", async () => {
+test("on a terminal the prompt decides each true conflict, and can show its three-way view first; a clean merge is not asked", async () => {
   const s = setup();
   fs.writeFileSync(path.join(s.install, "standards/universal/a.md"), "a\nb\nc\nmine\n");
   fs.writeFileSync(path.join(s.install, "standards/universal/b.md"), "mine\n");
   const seen: Array<{ target: string; diff: string }> = [];
   const prompt = async (r: PromptRequest) => {
     seen.push({ target: r.target, diff: await r.diff() });
-    return r.target.endsWith("a.md") ? "merge" as const : "keep" as const;
+    return "keep" as const;
   };
   const { ctx, journal } = makeCtx(s.project, { source: s.source, interactive: true });
   const run = await runTaps([contentPlugin({ prompt })], ctx);
   assert.is(run.error, undefined, String(run.error));
   assert.equal(run.findings.errors, []);
-  assert.equal(seen.map((x) => x.target), ["standards/universal/a.md", "standards/universal/b.md"]);
-  assert.is(seen[1].diff, [
-    "# conflict: changed locally and upstream; decision: undecided",
-    "===================================================================",
-    "--- a/standards/universal/b.md\tlocal",
-    "+++ b/standards/universal/b.md\tupstream",
-    "@@ -1,1 +1,1 @@",
-    "-mine",
-    "+two",
-    "",
-  ].join("\n"));
+  assert.equal(seen.map((x) => x.target), ["standards/universal/b.md"], "a.md merges cleanly: never asked");
+  const view = seen[0].diff;
+  assert.ok(view.startsWith("# conflict: standards/universal/b.md (changed locally and upstream)\n## Your change (base → yours)\n"), view);
+  assert.match(view, "--- base/standards/universal/b.md\tbase\n+++ yours/standards/universal/b.md\tyours\n");
+  assert.match(view, "\n+mine\n## Upstream's change (base → upstream)\n");
+  assert.match(view, "+++ upstream/standards/universal/b.md\tupstream\n");
+  assert.match(view, "\n+two\n## Merged (what \"merge\" writes; 1 conflict marked <<<<<<< local … >>>>>>> upstream)\n<<<<<<< local\nmine\n=======\ntwo\n>>>>>>> upstream\n");
   assert.is(read(path.join(s.install, "standards/universal/a.md")), "a\nB\nc\nmine\n");
   assert.is(read(path.join(s.install, "standards/universal/b.md")), "mine\n");
-  assert.equal((run.evidence!.decisions as Array<{ by: string }>).map((d) => d.by), ["prompt", "prompt"]);
+  assert.equal((run.evidence!.decisions as Array<{ target: string; by: string }>).map((d) => [d.target, d.by]), [["standards/universal/a.md", "clean merge"], ["standards/universal/b.md", "prompt"]]);
   assert.equal(journal.map((j) => j.step), ["content:decisions", "content:applied"]);
 });
 

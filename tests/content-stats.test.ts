@@ -143,7 +143,7 @@ test("a source file marked assume-unchanged, then edited, is read all the same, 
     assert.is(entry.hashes.new, sha(fs.readFileSync(abs)), "the source's copy was trusted, not read");
     assert.is(entry.action, "update");
 
-    const r = await runCli(["--source", p.source, "--dry-run", "--json"], { cwd: p.project, timeoutMs: 90_000 });
+    const r = await runCli(["--source", p.source, "--dry-run", "--json", "--no-validate"], { cwd: p.project, timeoutMs: 90_000 });
     assert.is(r.code, 4, r.stdout + r.stderr);
     const errors = resultOf(r).findings.filter((f: { level: string }) => f.level === "error");
     assert.equal(errors.map((f: { code: string; message: string; fix: string }) => [f.code, f.message, f.fix]), [[

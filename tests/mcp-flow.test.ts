@@ -51,11 +51,22 @@ test("plan, needs_decision, merge: a completed upgrade with the user's edit merg
   assert.equal(tools.map((t) => t.name).sort(), ["backups_list", "upgrade_continue", "upgrade_plan", "upgrade_rollback", "upgrade_start", "upgrade_status"]);
   assert.ok(tools.every((t) => t.outputSchema?.type === "object"), "every tool declares an output schema");
 
+  // The user's line merges cleanly with upstream's change: merged as git would, never asked.
+  const clean = await call("upgrade_plan", { source: p.source });
+  assert.is(clean.isError, false, clean.text);
+  assert.equal(clean.sc.counts, { new: 2, updated: 0, unchanged: 3, kept_local: 0, merged: 1, conflicts: 0, deleted: 2, errors: 0 });
+  assert.equal(clean.sc.entries.find((e: Any) => e.path === EDITED), { path: EDITED, action: "merge", reason: "changed locally and upstream; merges cleanly" });
+  assert.equal(clean.sc.conflicts, []);
+  assert.match(clean.text, `  merged     ${EDITED}  (changed locally and upstream; merges cleanly)`);
+
+  // Now the user also edits the line upstream changed: a true conflict.
+  const edited = path.join(p.install, EDITED);
+  fs.writeFileSync(edited, fs.readFileSync(edited, "utf8").replace("Real parts wired together.", "Real parts wired together, no mocks."));
   const before = snapshotTree(p.project, { mtime: true });
   const plan = await call("upgrade_plan", { source: p.source, diff: true });
   assert.is(plan.isError, false, plan.text);
   assert.equal(plan.sc.base, { kind: "git", ref: p.commits[0], via: "VERSION.txt" });
-  assert.equal(plan.sc.counts, { new: 2, updated: 0, unchanged: 3, kept_local: 0, conflicts: 1, deleted: 2, errors: 0 });
+  assert.equal(plan.sc.counts, { new: 2, updated: 0, unchanged: 3, kept_local: 0, merged: 0, conflicts: 1, deleted: 2, errors: 0 });
   assert.equal(plan.sc.entries, [
     { path: "standards/universal/ai-safety/old-name.md", action: "delete", reason: "moved upstream to standards/universal/ai-safety/production-code-checklist.md" },
     { path: "standards/universal/ai-safety/production-code-checklist.md", action: "new", reason: "added upstream" },
@@ -64,15 +75,20 @@ test("plan, needs_decision, merge: a completed upgrade with the user's edit merg
     { path: "workflows/spec_creation_v1/phases/1/obsolete.md", action: "delete", reason: "deleted upstream" },
   ]);
   assert.equal(plan.sc.conflicts.map((c: Any) => [c.path, c.reason]), [[EDITED, "changed locally and upstream"]]);
-  assert.match(plan.sc.conflicts[0].diff, `-${USER_LINE}`);
-  assert.match(plan.sc.conflicts[0].diff, "+Real parts wired together, real databases included.");
+  const view = plan.sc.conflicts[0].three_way;
+  assert.match(view.yours, `+${USER_LINE}`, "the user's line is the user's change, not a deletion by upstream");
+  assert.match(view.yours, "+Real parts wired together, no mocks.");
+  assert.match(view.upstream, "+Real parts wired together, real databases included.");
+  assert.not.match(view.upstream, USER_LINE);
+  assert.match(view.merged, /^<<<<<<< local\nReal parts wired together, no mocks\.\n=======\nReal parts wired together, real databases included\.\n>>>>>>> upstream$/m);
+  assert.is(view.hunks, 1);
   assert.equal(snapshotTree(p.project, { mtime: true }), before, "the plan wrote nothing (bytes, modes and mtimes)");
 
   const undecided = await call("upgrade_start", { source: p.source });
   assert.is(undecided.sc.status, "needs_decision", undecided.text);
   assert.is(undecided.sc.session_id, undefined);
   assert.equal(undecided.sc.conflicts.map((c: Any) => c.path), [EDITED]);
-  assert.match(undecided.sc.conflicts[0].diff, `-${USER_LINE}`);
+  assert.equal(undecided.sc.conflicts[0].three_way, view);
   assert.match(undecided.sc.next, "decisions");
   assert.equal(snapshotTree(p.project, { mtime: true }), before, "needs_decision wrote nothing");
 
@@ -85,12 +101,14 @@ test("plan, needs_decision, merge: a completed upgrade with the user's edit merg
   assert.equal(r.phases.map((x: Any) => x.status), ["completed", "completed", "completed", "completed", "completed", "completed"]);
   assert.is(r.from, p.commits[0]);
   assert.is(r.to, p.commits[1]);
-  assert.equal(r.content.decisions, [{ path: EDITED, decision: "merge", by: "decision", result: "merged cleanly" }]);
-  assert.equal(r.content.needs_attention, []);
+  assert.is(r.layout, ".agent-os");
+  assert.is(r.validation, "passed");
+  assert.equal(r.content.decisions, [{ path: EDITED, decision: "merge", by: "decision", result: "merged with 1 conflict marked" }]);
+  assert.equal(r.content.needs_attention, [EDITED]);
   assert.equal([...r.tools].sort(), ["get_server_info", "list_workflows", "search_standards"]);
   const merged = fs.readFileSync(path.join(p.install, EDITED), "utf8");
   assert.ok(merged.startsWith(`${USER_LINE}\n# Test pyramid\n`), "the user's line is kept");
-  assert.match(merged, "Real parts wired together, real databases included.");
+  assert.match(merged, "<<<<<<< local\nReal parts wired together, no mocks.\n=======\nReal parts wired together, real databases included.\n>>>>>>> upstream\n");
   assert.not.ok(fs.existsSync(path.join(p.install, "standards/universal/ai-safety/old-name.md")));
   assert.ok(fs.existsSync(path.join(p.install, "workflows/agent_os_upgrade_v1/metadata.json")));
   for (const m of ["phase 1 backup: started", "phase 2 content: started", "phase 3 server: started", "phase 4 validation: started"]) {

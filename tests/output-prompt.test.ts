@@ -148,12 +148,13 @@ test("on a real terminal: 'n of N', 'Same for all … remaining', a long diff pa
     assert.match(first, /Same for all 3 remaining…/);
     assert.match(first, /Abort the upgrade \(nothing is changed\)/);
 
-    tmux("send-keys", "-t", "t", "Enter"); // "Show diff" is the first choice
-    const paged = await waitFor(/mine line 1\b/);
-    assert.match(paged, /^-mine line 1$/m);
-    assert.not.match(paged, /mine line 40/, "a diff taller than the terminal is paged, not dumped");
+    tmux("send-keys", "-t", "t", "Enter"); // the three-way view is the first choice
+    const paged = await waitFor(/## Your change \(base → yours\)/);
+    assert.match(paged, /^--- base\/standards\/universal\/a\.md\s+base$/m, "your change starts from the base, not from upstream");
+    assert.match(paged, /^-base line 1$/m);
+    assert.not.match(paged, /Upstream's change/, "a view taller than the terminal is paged, not dumped");
     tmux("send-keys", "-t", "t", "q");
-    await waitFor(/Conflict 1 of 3[\s\S]*Show diff/);
+    await waitFor(/Conflict 1 of 3[\s\S]*Show the three-way view/);
     for (let i = 0; i < 6; i++) tmux("send-keys", "-t", "t", "Down");
     await waitFor(/❯ Abort the upgrade/);
     tmux("send-keys", "-t", "t", "Enter");

@@ -127,7 +127,7 @@ test("--json: the result carries the summary fields, snake_case", async () => {
   const last = JSON.parse(sink.lines[sink.lines.length - 1]);
   assert.is(last.type, "result");
   assert.equal(Object.keys(last.summary), ["counts", "decisions", "needs_attention", "warnings", "validation_report", "backup_id"]);
-  assert.equal(last.summary.counts, { new: 1, updated: 1, unchanged: 1, kept_local: 0, conflicts: 1, deleted: 1, errors: 0 });
+  assert.equal(last.summary.counts, { new: 1, updated: 1, unchanged: 1, kept_local: 0, merged: 0, conflicts: 1, deleted: 1, errors: 0 });
   assert.equal(last.summary.decisions, [{ target: "standards/universal/a.md", decision: "merge", by: "policy", result: "merged with 1 conflict marked" }]);
   assert.equal(last.summary.needs_attention.map((a: { path: string }) => a.path), [".agent-os/standards/universal/a.md"]);
   assert.is(last.summary.backup_id, result.summary.backup_id);

@@ -6,7 +6,6 @@ import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { EXIT } from "../core/errors.ts";
-import type { SessionState } from "../core/state.ts";
 import { connectTarget, indexUrlOf, pipInstall, probeConnect } from "../plugins/server/pip.ts";
 import type { McpProject } from "./helpers/mcp-project.ts";
 import { snapshotTree } from "../demo/kit/tree.ts";
@@ -69,30 +68,24 @@ test("pip's lines are streamed as they come, and a retry says why (network)", as
   assert.ok(lines.some((l) => l.startsWith("ERROR:")), "pip's error line came through the stream");
 });
 
-test("upgrade against an unreachable index: pip is never started, the message and hint name the ways out, rolled back exactly", async () => {
+test("upgrade against an unreachable index: refused in pre-flight (the dry run too), before any backup or write, naming the ways out", async () => {
   const p: McpProject = await realProject();
   cleanups.push(() => p.cleanup());
-  const ours = (rel: string) => rel.startsWith(".agent-os/.cache") || rel.startsWith(".agent-os/.backups") || rel.includes("__pycache__");
-  const before = snapshotTree(p.project, { skip: ours });
+  const before = snapshotTree(p.project, { mtime: true });
   const packagesBefore = await pipFreeze(p.venv);
-  const result = await realUpgrade(p, { pipArgs: ["--index-url", DEAD_INDEX] });
-  assert.is(result.status, "rolled_back", JSON.stringify(result));
-  assert.is(result.exit_code, EXIT.rolledBack);
-  const e = result.error as { code: string; message: string; hint: string };
-  assert.is(e.code, "SERVER_FAILED");
-  assert.ok(e.message.endsWith(`Cannot install the server's Python dependencies: the package index ${DEAD_INDEX} is unreachable (connect ECONNREFUSED 127.0.0.1:9)`), e.message);
-  assert.match(e.hint, "Make the package index reachable, or point pip at one it can reach in the deps plugin's extraArgs in upgrade.config.ts");
-  assert.match(e.hint, `["--index-url","${DEAD_INDEX}"]`);
-  assert.match(e.hint, `depsPlugin({ extraArgs: ["--no-index", "--find-links", "<folder of wheels>"] })`);
-  assert.match(e.hint, `or pass --skip-deps`);
-  const state = JSON.parse(fs.readFileSync(path.join(p.install, ".cache", "state", `${result.session_id}.json`), "utf8")) as SessionState;
-  const deps = (state.phases["3"]?.evidence as Record<string, any>).deps.deps;
-  assert.equal(deps.attempts, [], "pip was never started");
-  assert.equal(deps.unreachable_index, { url: DEAD_INDEX, error: "connect ECONNREFUSED 127.0.0.1:9" });
-  // Exactly as before: every file, mode and byte, and the venv's packages.
-  assert.equal(snapshotTree(p.project, { skip: ours }), before);
+  for (const dryRun of [true, false]) {
+    const result = await realUpgrade(p, { pipArgs: ["--index-url", DEAD_INDEX] }, { dryRun });
+    assert.is(result.exit_code, EXIT.preflight, JSON.stringify(result.error));
+    assert.is(result.session_id, null, "no session: nothing was started");
+    const errors = result.findings.filter((f) => f.level === "error").map((f) => [f.code, f.message]);
+    assert.equal(errors, [["PACKAGE_INDEX_UNREACHABLE", `Cannot install the server's changed requirements: the package index ${DEAD_INDEX} is unreachable (connect ECONNREFUSED 127.0.0.1:9)`]]);
+    const fix = result.findings.find((f) => f.code === "PACKAGE_INDEX_UNREACHABLE")!.fix!;
+    assert.match(fix, `depsPlugin({ extraArgs: [...] }) in upgrade.config.ts; offline: ["--no-index", "--find-links", "<folder of wheels>"]`);
+    assert.match(fix, "or pass --skip-deps");
+  }
+  // Exactly as before: every file, mode, byte and mtime (no backup, no state), and the venv's packages.
+  assert.equal(snapshotTree(p.project, { mtime: true }), before);
   assert.equal(await pipFreeze(p.venv), packagesBefore);
-  console.log(`  (unreachable index: phase 3 took ${result.phases[3].duration_ms} ms)`);
 });
 
 test.run();

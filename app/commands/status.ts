@@ -11,6 +11,33 @@ import type { Sink } from "../render.ts";
 
 const brief = (s: SessionBrief) => ({ id: s.session_id, status: s.status, current_phase: s.current_phase, completed_phases: s.completed_phases, started_at: s.started_at, updated_at: s.updated_at });
 
+const obj = (v: unknown): Record<string, unknown> => (v && typeof v === "object" ? v as Record<string, unknown> : {});
+const str = (v: unknown): string | null => (typeof v === "string" && v ? v : null);
+const short = (v: string | null) => (v && /^[0-9a-f]{40}$/.test(v) ? v.slice(0, 12) : v);
+
+/** What a person acts on after the newest session: versions, the backup, files to finish by hand, a server left on old code. */
+export function sessionLines(state: Record<string, unknown>): string[] {
+  // Each built-in's own record (evidence is kept per plugin); read here without loading the plugins (start-up path).
+  const ev = (p: number, owner: string) => obj(obj(obj(obj(state.phases)[String(p)]).evidence)[owner]);
+  const [e0, e1, e2, e3] = [ev(0, "preflight"), ev(1, "backup"), ev(2, "content"), ev(3, "server")];
+  const from = str(e0.from_commit) ?? str(obj(e2.base).ref);
+  const to = str(e0.source_commit) ?? str(obj(state.source).commit);
+  const lines = [`Newest session ${state.session_id}: ${state.status}, ${short(from) ?? "unknown"} → ${short(to) ?? "unknown"}`];
+  const backup = str(e1.backup_id);
+  if (backup) {
+    lines.push(`  Backup: ${backup}${state.status === "completed" ? "; to undo this upgrade: agent-os-upgrade rollback" : state.status === "rolled_back" ? " (restored)" : `; to restore it: agent-os-upgrade rollback --to ${backup}`}`);
+  }
+  const attention = Array.isArray(e2.needs_attention) ? (e2.needs_attention as unknown[]).map(String) : [];
+  if (state.status === "completed" && attention.length) {
+    lines.push(`  To finish by hand (${attention.length}): ${attention.join(", ")} (conflict markers, or files a merge could not take)`);
+  }
+  const restart = str(obj(e3.restart).status);
+  if (state.status === "completed" && restart && restart !== "restarted" && restart !== "not_running") {
+    lines.push(`  The Agent OS MCP server was not restarted (${restart}): until your IDE reloads it, it runs the old code`);
+  }
+  return lines;
+}
+
 export function statusCommand(target: string, sessionId: string | null, json: boolean, sink: Sink): number {
   const layout = resolveLayout(target);
   const lock = readLock(layout);
@@ -32,6 +59,8 @@ export function statusCommand(target: string, sessionId: string | null, json: bo
       if (x.error) sink.out(`  ${x.id}  CORRUPT: ${x.error.message}`);
       else sink.out(`  ${x.id}  ${x.state!.status.padEnd(12)} phase ${x.state!.current_phase ?? "-"}  completed [${x.state!.completed_phases.join(",")}]  started ${x.state!.started_at}`);
     }
+    const newest = all.find((x) => x.state);
+    if (newest?.state) for (const l of sessionLines(newest.state as unknown as Record<string, unknown>)) sink.out(l);
     for (const x of interrupted) sink.out(`Session ${x.id} was interrupted: run \`agent-os-upgrade resume\` to finish it or \`agent-os-upgrade rollback\` to undo it`);
   }
   return all.some((x) => x.error) ? EXIT.state : EXIT.ok;

@@ -15,6 +15,7 @@ export const DECISION = z.enum(["keep", "theirs", "merge", "skip"]);
 function paramSchema(o: OwnedOption): z.ZodType {
   const base = o.kind === "boolean" ? z.boolean()
     : o.kind === "count" ? z.number().int().min(1)
+    : o.kind === "choice" && o.bare ? z.union([z.boolean(), z.enum(o.choices as [string, ...string[]])])
     : o.kind === "choice" ? z.enum(o.choices as [string, ...string[]])
     : o.kind === "decisions" ? z.record(z.string(), DECISION)
     : z.string().min(1);
@@ -43,6 +44,10 @@ export function flagsOfParams(args: Readonly<Record<string, unknown>>, decisions
     const flag = `--${flagName(o.flag)}`;
     if (o.kind === "boolean") {
       if (v !== o.default) out.push(flag); // a boolean flag sets the opposite of its default
+    } else if (o.bare !== undefined && typeof v === "boolean") {
+      if (v) out.push(flag);
+    } else if (o.bare !== undefined) {
+      out.push(`${flag}=${v}`); // an optional value is given inline only
     } else if (o.kind === "decisions") {
       if (Object.keys(v as object).length) out.push(flag, decisionsFile);
     } else out.push(flag, String(v));

@@ -8,7 +8,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 // @ts-types="../../node_modules/@modelcontextprotocol/sdk/dist/esm/server/stdio.d.ts"
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { resolveLayout } from "../../core/layout.ts";
-import { PROMPT_NAME, promptArgs, promptText } from "./prompt.ts";
+import { PROMPT_NAME, promptArgs, promptText, readOnlyPromptText } from "./prompt.ts";
 import { sweepRunFolders } from "./runner.ts";
 import { errorText, type ToolContext, TOOLS } from "./tools.ts";
 
@@ -54,7 +54,8 @@ export function buildMcpServer(opts: McpServerOptions): McpServer {
       };
       try {
         const { data, text } = await tool.handle(args, ctx, { progress, signal: extra.signal });
-        return { content: [{ type: "text" as const, text }], structuredContent: data as Record<string, unknown> };
+        // The JSON in text as well, as the MCP spec advises: a client may show the model only the text.
+        return { content: [{ type: "text" as const, text }, { type: "text" as const, text: JSON.stringify(data) }], structuredContent: data as Record<string, unknown> };
       } catch (err) {
         const text = errorText(err);
         log(`${tool.name} failed: ${text.split("\n")[0]}`);
@@ -64,10 +65,12 @@ export function buildMcpServer(opts: McpServerOptions): McpServer {
   }
   server.registerPrompt(PROMPT_NAME, {
     title: "Upgrade Agent OS",
-    description: "How to run an Agent OS upgrade with these tools: plan, show the conflicts, ask, start with decisions, report, offer rollback",
+    description: opts.readOnly
+      ? "How to show what an Agent OS upgrade would do with this read-only server's tools: status, plan (with three-way views of conflicts), backups"
+      : "How to run an Agent OS upgrade with these tools: plan, show the conflicts, ask, start with decisions, report, offer rollback",
     argsSchema: promptArgs,
   }, ({ source }) => ({
-    messages: [{ role: "user" as const, content: { type: "text" as const, text: promptText(source) } }],
+    messages: [{ role: "user" as const, content: { type: "text" as const, text: opts.readOnly ? readOnlyPromptText(source) : promptText(source) } }],
   }));
   return server;
 }

@@ -4,6 +4,7 @@
  * killed one knew. `statusOf` says which of six states the project is in and what to call
  * next; `summaryOf` turns a session file into the `result` the tools return.
  */
+import path from "node:path";
 import { type Layout } from "../../core/layout.ts";
 import { readLock, type LockStatus } from "../../core/lock.ts";
 import { PHASE_NAMES, PHASES, type Phase } from "../../core/phases.ts";
@@ -158,7 +159,11 @@ export interface Summary {
   session_status: string;
   phases: Array<{ phase: number; name: string; status: string; duration_ms: number | null }>;
   from?: string | null;
+  /** How `from` was found: the installed manifest, --from, VERSION.txt, or inferred from the source's history. */
+  from_via?: string;
   to?: string | null;
+  /** The installation folder's name: `.agent-os` or `.praxis-os`. */
+  layout?: string;
   backup_id?: string;
   content?: {
     counts?: Record<string, number>;
@@ -170,6 +175,8 @@ export interface Summary {
   server?: { restart?: string; message?: string };
   /** The tools the upgraded server registered (phase 4's evidence). */
   tools?: string[];
+  /** Phase 4's word on the server: `passed`, `skipped` (--no-validate), … */
+  validation?: string;
   report_path?: string;
   rollback?: { status: string; reason: string };
   error?: ErrorView;
@@ -194,7 +201,12 @@ export function summaryOf(s: SessionState): Summary {
     }),
     from: str(e0.from_commit) ?? null,
     to: str(e0.source_commit) ?? s.source.commit,
+    layout: path.basename(s.target.install),
   };
+  // No recorded version: the content plan's base (inferred from the source's history, say) is where the install came from.
+  const base = e2.base as { ref?: unknown; via?: unknown } | undefined;
+  if (!out.from && str(base?.ref)) out.from = str(base!.ref);
+  if (str(base?.via)) out.from_via = str(base!.via);
   if (str(e1.backup_id)) out.backup_id = str(e1.backup_id);
   if (s.phases["2"]) {
     const decisions = Array.isArray(e2.decisions) ? e2.decisions as Array<Record<string, unknown>> : [];
@@ -209,6 +221,7 @@ export function summaryOf(s: SessionState): Summary {
   const restart = e3.restart as { status?: unknown; message?: unknown } | undefined;
   if (restart) out.server = { restart: str(restart.status), ...(str(restart.message) ? { message: str(restart.message) } : {}) };
   if (Array.isArray(e4.tools_registered)) out.tools = (e4.tools_registered as unknown[]).map(String);
+  if (str(e4.validation)) out.validation = str(e4.validation);
   if (str(e5.report_path)) out.report_path = str(e5.report_path);
   if (s.rollback) out.rollback = { status: s.rollback.status, reason: s.rollback.reason };
   if (s.error) out.error = errorView(s.error);

@@ -21,6 +21,7 @@ import { flagsOfParams, givenByParams, optionParams } from "./options.ts";
 import { runLifecycle } from "../../core/upgrader.ts";
 import { listBackups } from "../../plugins/backup/retention.ts";
 import { loadConfig } from "../options.ts";
+import { otherPhasesLines } from "../render.ts";
 import { type CliEvent, type CliRun, runCliDetached } from "./runner.ts";
 import { errorView, loadSession, STATES, type Status, statusOf, summaryOf } from "./session.ts";
 import { waitWhileRunning } from "./watch.ts";
@@ -61,16 +62,25 @@ const CountsSchema = z.object({
   updated: z.number(),
   unchanged: z.number(),
   kept_local: z.number(),
+  merged: z.number().optional().describe("Files changed on both sides whose three-way merge is clean: merged, as git would, without a question"),
   conflicts: z.number(),
   deleted: z.number(),
   errors: z.number(),
+});
+
+const ViewSchema = z.object({
+  yours: z.string().describe("Unified diff base → the user's file: the user's own change"),
+  upstream: z.string().describe("Unified diff base → upstream's file: what the upgrade brings"),
+  merged: z.string().nullable().describe("What merge would write, with <<<<<<< local / ======= / >>>>>>> upstream markers where it cannot merge; null when merge cannot apply"),
+  hunks: z.number().describe("Conflict hunks left with markers in merged"),
 });
 
 const ConflictSchema = z.object({
   path: z.string().describe("The path inside the installation folder, as the plan lists it"),
   reason: z.string(),
   decision: POLICY.optional().describe("Set when a config rule or on_conflict already decides it"),
-  diff: z.string().optional().describe("Unified diff: the user's file → what the upgrade would write"),
+  three_way: ViewSchema.optional().describe("The three-way view: the user's change, upstream's change, and the merge"),
+  diff: z.string().optional().describe("The same view as one text (with diff: true)"),
 });
 
 const FindingSchema = z.object({ level: z.enum(["error", "warning"]), code: z.string(), message: z.string(), fix: z.string().optional() });
@@ -102,6 +112,9 @@ const SummarySchema = z.object({
   }).optional(),
   server: z.object({ restart: z.string().optional(), message: z.string().optional() }).optional(),
   tools: z.array(z.string()).optional().describe("Tools the upgraded Agent OS server registered (validated in phase 4)"),
+  validation: z.string().optional().describe("Phase 4's check of the upgraded server: passed, failed, or skipped (no_validate: the server was NOT checked)"),
+  layout: z.string().optional().describe("The installation folder: .agent-os or .praxis-os"),
+  from_via: z.string().optional().describe("How from was found (installed-manifest, from, version-file, inferred)"),
   report_path: z.string().optional(),
   rollback: z.object({ status: z.string(), reason: z.string() }).optional(),
   error: ErrorSchema.optional(),
@@ -186,13 +199,35 @@ interface PlanEntryLike {
 
 function conflictsOf(result: UpgradeResult, withDiff: boolean): z.infer<typeof ConflictSchema>[] {
   const diffs = (result.plan?.diffs ?? {}) as Record<string, string>;
+  const views = (result.plan?.views ?? {}) as Record<string, z.infer<typeof ViewSchema>>;
   return ((result.plan?.entries ?? []) as PlanEntryLike[]).filter((e) => e.action === "conflict").map((e) => ({
     path: e.target,
     reason: e.reason ?? "conflict",
     ...(e.decision ? { decision: e.decision as z.infer<typeof POLICY> } : {}),
+    ...(views[e.target] ? { three_way: views[e.target] } : {}),
     ...(withDiff && diffs[e.target] ? { diff: diffs[e.target] } : {}),
   }));
 }
+
+/** A conflict as text: its three-way view in full (the model reads only the text). */
+function conflictText(c: z.infer<typeof ConflictSchema>): string {
+  const head = `conflict: ${c.path} (${c.reason})${c.decision ? ` → ${c.decision}` : ""}`;
+  const v = c.three_way;
+  if (!v) return c.diff ? `${head}\n${c.diff.trimEnd()}` : head;
+  const merged = v.merged === null ? "(merge cannot apply here: choose keep or theirs)" : v.merged.trimEnd();
+  return [
+    head,
+    "  your change (base → yours):",
+    v.yours.trimEnd(),
+    "  upstream's change (base → upstream):",
+    v.upstream.trimEnd(),
+    `  merged (what merge writes${v.hunks ? `; ${v.hunks} conflict${v.hunks === 1 ? "" : "s"} marked` : ", clean"}):`,
+    merged,
+  ].join("\n");
+}
+
+/** Findings as text, each with its fix. */
+const findingLines = (list: readonly z.infer<typeof FindingSchema>[] = []) => list.map((f) => `${f.level}: ${f.message}${f.fix ? `\n  fix: ${f.fix}` : ""}`);
 
 const findingsOf = (list: unknown): z.infer<typeof FindingSchema>[] =>
   (Array.isArray(list) ? list : []).map((f: Record<string, unknown>) => ({
@@ -230,8 +265,18 @@ const NEXT = {
   rolled_back: "The upgrade failed and was rolled back: the installation is exactly as before. Tell the user the error and its hint; call upgrade_start again once the cause is fixed.",
   failed: "Tell the user what failed (error and hint); call upgrade_status to see the session, and offer upgrade_rollback to restore the backup.",
   refused: "Nothing was changed: tell the user the problem and its fix (error.hint), then call upgrade_start again.",
-  needs_decision: "Nothing was written. Show the user each conflict with its diff, ask keep (theirs is discarded), theirs (their edit is lost), merge (three-way) or skip (ask again next time), then call upgrade_start again with decisions: { path: choice }.",
+  needs_decision: "Nothing was written. Show the user each conflict with its three-way view (their change, upstream's change, the merge), ask keep (upstream's change is not taken), theirs (their edit is lost), merge (the merged text shown, markers included) or skip (ask again next time), then call upgrade_start again with decisions: { path: choice }.",
 } as const;
+
+const DECIDE_WITH_TOOLS = "Call upgrade_start again with decisions: { \"<path>\": \"keep\"|\"theirs\"|\"merge\"|\"skip\" } for each conflict (or on_conflict for all of them); nothing was written";
+
+/** The CLI's advice for undecided conflicts (flags, a terminal) said in terms of the tools. */
+function inToolTerms(result: SummaryOut): SummaryOut {
+  const out = { ...result };
+  if (out.error?.code === "CONFLICTS_UNRESOLVED") out.error = { ...out.error, hint: DECIDE_WITH_TOOLS };
+  if (out.findings) out.findings = out.findings.map((f) => (f.code === "CONFLICTS_UNRESOLVED" ? { ...f, fix: DECIDE_WITH_TOOLS } : f));
+  return out;
+}
 
 /** Maps a finished child run to the tools' result. */
 async function runOutcome(ctx: ToolContext, run: CliRun, retry: ({ source?: string } & Record<string, unknown>) | null, progress: Progress): Promise<RunOut> {
@@ -260,8 +305,8 @@ async function runOutcome(ctx: ToolContext, run: CliRun, retry: ({ source?: stri
   if (!sessionId && err?.code === "CONFLICTS_UNRESOLVED" && retry?.source) {
     // Pre-flight stopped before writing anything; the plan with diffs says what to decide.
     const plan = await dryRun(ctx, { ...retry, source: retry.source, diff: true }, progress);
-    const open = conflictsOf(plan, true).filter((c) => !c.decision);
-    if (open.length) return { status: "needs_decision", conflicts: open, ...(result ? { result } : {}), next: NEXT.needs_decision };
+    const open = conflictsOf(plan, false).filter((c) => !c.decision);
+    if (open.length) return { status: "needs_decision", conflicts: open, ...(result ? { result: inToolTerms(result) } : {}), next: NEXT.needs_decision };
   }
   // Another run holds the lock: the status of that run says what to call.
   const next = err?.code === "LOCK_HELD" ? statusOf(ctx.layout).next : NEXT.refused;
@@ -269,12 +314,26 @@ async function runOutcome(ctx: ToolContext, run: CliRun, retry: ({ source?: stri
   return { status: "failed", ...withSession, ...(result ? { result } : {}), ...(err ? { error: err } : {}), next: NEXT.failed };
 }
 
+/** Everything a run's result says, as text: the model may read only this. */
 function runText(o: RunOut): string {
-  const head = `${o.status}${o.session_id ? ` (session ${o.session_id})` : ""}`;
-  const lines = [head];
-  if (o.conflicts) for (const c of o.conflicts) lines.push(`conflict: ${c.path} (${c.reason})`);
-  if (o.result?.tools) lines.push(`tools of the new server: ${o.result.tools.join(", ")}`);
+  const r = o.result;
+  const lines = [`${o.status}${o.session_id ? ` (session ${o.session_id})` : ""}`];
+  if (r?.layout) lines.push(`installation: ${r.layout}`);
+  if (r && (r.from !== undefined || r.to !== undefined)) lines.push(`from ${r.from ?? "unknown"}${r.from_via ? ` (${r.from_via})` : ""} → ${r.to ?? "unknown"}`);
+  if (r?.backup_id) lines.push(`backup: ${r.backup_id}`);
+  const c = r?.content;
+  if (c?.counts) lines.push(`content: ${Object.entries(c.counts).map(([k, n]) => `${n} ${k.replace("_", " ")}`).join(", ")}`);
+  for (const d of c?.decisions ?? []) lines.push(`decision: ${d.path} → ${d.decision} (${d.by}): ${d.result}`);
+  if (c?.needs_attention.length) lines.push(`needs attention (conflict markers to finish by hand): ${c.needs_attention.join(", ")}`);
+  if (r?.server?.restart) lines.push(`server restart: ${r.server.restart}${r.server.message ? ` (${r.server.message})` : ""}`);
+  if (r?.validation === "skipped") lines.push("validation: skipped (no_validate): the upgraded MCP server was NOT checked; tell the user to check it");
+  else if (r?.validation) lines.push(`validation: ${r.validation}`);
+  if (r?.tools?.length) lines.push(`tools of the new server: ${r.tools.join(", ")}`);
+  if (r?.rollback) lines.push(`rollback: ${r.rollback.status} (${r.rollback.reason})`);
+  for (const x of o.conflicts ?? []) lines.push(conflictText(x));
+  lines.push(...findingLines(r?.findings));
   if (o.error) lines.push(failText(o.error));
+  for (const e of r?.secondary_errors ?? []) lines.push(`also: ${failText(e)}`);
   lines.push(`next: ${o.next}`);
   return lines.join("\n");
 }
@@ -331,7 +390,8 @@ export const upgradePlan = declare({
     if (r.status !== "completed" || !r.plan) throw new Error(failText(r.error ?? { code: "INTERNAL", message: "The dry run produced no plan" }, r.findings));
     const plan = r.plan as unknown as { base: { kind: string; ref?: string; via?: string }; counts: z.infer<typeof CountsSchema>; source?: { commit?: string | null; version?: string | null } };
     const entries = ((r.plan.entries ?? []) as PlanEntryLike[]).filter((e) => e.action !== "unchanged").map((e) => ({ path: e.target, action: e.action, reason: e.reason ?? "" }));
-    const conflicts = conflictsOf(r, (args as { diff?: boolean }).diff === true);
+    const d = (args as { diff?: boolean | string }).diff;
+    const conflicts = conflictsOf(r, d !== undefined && d !== false);
     const data = {
       base: { kind: plan.base.kind, ...(plan.base.ref ? { ref: plan.base.ref } : {}), ...(plan.base.via ? { via: plan.base.via } : {}) },
       ...(plan.source ? { to: { commit: plan.source.commit ?? null, version: plan.source.version ?? null } } : {}),
@@ -341,10 +401,18 @@ export const upgradePlan = declare({
       findings: findingsOf(r.findings),
     };
     const c = plan.counts;
+    const b = data.base;
+    const open = conflicts.filter((x) => !x.decision);
     const text = [
-      `Plan (base ${plan.base.kind}${plan.base.ref ? ` ${plan.base.ref.slice(0, 12)}` : ""}): ${c.new} new, ${c.updated} updated, ${c.unchanged} unchanged, ${c.kept_local} kept local, ${c.conflicts} conflicts, ${c.deleted} deleted, ${c.errors} errors`,
-      ...entries.map((e) => `  ${e.action.padEnd(10)} ${e.path}  (${e.reason})`),
-      ...conflicts.flatMap((x) => (x.diff ? [x.diff.trimEnd()] : [])),
+      `Plan for ${path.basename(ctx.layout.installDir)}: from ${b.ref ?? "unknown"} (base ${b.kind}${b.via ? `, ${b.via}` : ""}) → ${plan.source?.version ?? plan.source?.commit ?? "the source's working tree"}`,
+      `${c.new} new, ${c.updated} updated, ${c.unchanged} unchanged, ${c.kept_local} kept local, ${c.merged ?? 0} merged, ${c.conflicts} conflict${c.conflicts === 1 ? "" : "s"}, ${c.deleted} deleted, ${c.errors} error${c.errors === 1 ? "" : "s"}`,
+      ...entries.filter((e) => e.action !== "conflict").map((e) => `  ${(e.action === "merge" ? "merged" : e.action).padEnd(10)} ${e.path}  (${e.reason})`),
+      ...otherPhasesLines(r.plan as unknown as Record<string, unknown>),
+      ...conflicts.map(conflictText),
+      ...findingLines(data.findings),
+      `next: ${open.length
+        ? `Show the user each conflict's three-way view and ask keep, theirs, merge or skip; then call upgrade_start with the source and decisions: { path: choice }.`
+        : "Tell the user what will change; with their go-ahead call upgrade_start with the source."}`,
     ].join("\n");
     return { data, text };
   },

@@ -19,7 +19,7 @@ import { mergeFile } from "./merge.ts";
 import type { ContentOptions, Decision, PromptFn } from "./options.ts";
 import { insideJoin, PathMap } from "./paths.ts";
 import { canMerge, type ContentEntry, type ContentPlanX, countPlan, manifestHash, type PlanCounts } from "./plan.ts";
-import { entryDiff } from "./render.ts";
+import { renderView, threeWayView } from "./views.ts";
 import { writeAtomicVia } from "./write.ts";
 
 export interface ApplyRequest {
@@ -92,7 +92,7 @@ export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
   await askMissing(entries, {
     interactive: req.interactive,
     prompt: req.prompt,
-    diffOf: (e) => entryDiff(plan, e),
+    diffOf: async (e) => renderView(e.target, e.reason ?? "conflict", await threeWayView(plan, e, (await req.base.contents([e.target])).get(e.target) ?? null, req.signal)),
   });
   const aborted = entries.find((e) => e.action === "conflict" && e.decision === "abort");
   if (aborted) {
@@ -126,7 +126,7 @@ export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
   });
 
   // Merges first: they need the base contents, fetched in one batch.
-  const toMerge = entries.filter((e) => e.action === "conflict" && e.decision === "merge" && canMerge(e));
+  const toMerge = entries.filter((e) => e.action === "merge" || (e.action === "conflict" && e.decision === "merge" && canMerge(e)));
   const baseContents = await req.base.contents(toMerge.map((e) => e.target));
 
   for (const e of entries) {
@@ -138,6 +138,17 @@ export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
       case "delete":
         ops.push({ kind: "delete", entry: e, abs: insideJoin(req.installDir, e.target) });
         break;
+      case "merge": {
+        const local = fs.readFileSync(insideJoin(req.installDir, e.target));
+        if (sha256(local) !== e.hashes.local) {
+          changed.push(e.target);
+          needsAttention.push(e.target);
+          continue;
+        }
+        ops.push(writeOf(e, await cleanMerge(e, local, readSource(e), baseContents.get(e.target), req.signal)));
+        decisions.push({ target: e.target, decision: "merge", by: "clean merge", result: "merged cleanly" });
+        break;
+      }
       case "conflict": {
         const decision = e.decision as Decision;
         let result: string;
@@ -252,6 +263,15 @@ export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
     gitignore_added: gitignoreAdded,
     installed_manifest_pending: req.pendingManifest,
   };
+}
+
+/** A clean merge of the plan, made again from the same three inputs: the bytes the plan saw, or a refusal. */
+async function cleanMerge(e: ContentEntry, local: Buffer, theirs: Buffer, base: Buffer | undefined, signal?: AbortSignal): Promise<Buffer> {
+  const m = base ? await mergeFile(local, base, theirs, signal) : null;
+  if (!m?.clean || sha256(m.content) !== e.merged_hash) {
+    throw failed(`Cannot merge ${e.target}: the merge differs from the plan's`, "Run the upgrade again: the new plan merges the file as it is now");
+  }
+  return m.content;
 }
 
 /** ctime granularity (Deno reports whole seconds) plus clock slack: a change this close to the plan's read is not trusted. */

@@ -9,6 +9,7 @@ import type { ConflictPolicy } from "../../core/types.ts";
 import { resolveBase, type ResolvedBase } from "./base.ts";
 import { staticDeciderOf } from "./decide.ts";
 import { renamesBetween, runGit, unchangedSince } from "./gitobj.ts";
+import { settleBothChanged } from "./merge.ts";
 import { missingLines, standardLines } from "./gitignore.ts";
 import { type FileFacts, fileFacts, modeOf, smallFileFacts } from "./hash.ts";
 import type { ContentOptions, Decision, Mapping } from "./options.ts";
@@ -250,6 +251,7 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
     }
     entries.push(entry);
   }
+  await settleBothChanged(entries, { base, installDir: req.installDir, sourceRoot: req.sourceRoot, signal: req.signal });
   entries.sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
   const warnings = [...base.warnings, ...await reportDeletions(req, entries, base, src.commit, threeWay, pathMap)];
 

@@ -22,6 +22,7 @@ export const ContentEvidence = z
       updated: count,
       unchanged: count,
       kept_local: count,
+      merged: count.default(0),
       conflicts: count,
       deleted: count,
       errors: count,

@@ -127,19 +127,32 @@ export interface TerminalPromptIO {
   rows?: () => number;
 }
 
-/** The terminal prompt: @inquirer/prompts' select, "n of N", looping on "show diff". */
+/** Ctrl-C (or a closed terminal) at a prompt: the person's Abort, not a plugin failure. */
+const isExit = (err: unknown) => (err as Error)?.name === "ExitPromptError" || (err as Error)?.name === "AbortPromptError";
+
+/** A select that answers `abort` when the person presses Ctrl-C. */
+async function choose<T extends string>(config: { message: string; choices: { name: string; value: T }[]; pageSize?: number }): Promise<T | "abort"> {
+  const { select } = await import("@inquirer/prompts");
+  try {
+    return await select<T>(config);
+  } catch (err) {
+    if (isExit(err)) return "abort";
+    throw err;
+  }
+}
+
+/** The terminal prompt: @inquirer/prompts' select, "n of N", looping on the three-way view; Ctrl-C is Abort. */
 export function terminalPrompt(io: TerminalPromptIO = {}): PromptFn {
   const print = io.print ?? ((t: string) => process.stdout.write(t));
   const page = io.page ?? pager;
   const rows = io.rows ?? (() => process.stdout.rows ?? 24);
   return async (req) => {
-    const { select } = await import("@inquirer/prompts");
     const remaining = req.total - req.index + 1;
     for (;;) {
-      const answer = await select<Decision | "diff" | typeof SAME_FOR_ALL>({
+      const answer = await choose<Decision | "diff" | typeof SAME_FOR_ALL>({
         message: `Conflict ${req.index} of ${req.total}: ${req.target} (${req.reason}). What now?`,
         choices: [
-          { name: "Show diff (local → upstream)", value: "diff" },
+          { name: "Show the three-way view (your change, upstream's change, the merge)", value: "diff" },
           ...CHOICES,
           ...(remaining > 1 ? [{ name: `Same for all ${remaining} remaining…`, value: SAME_FOR_ALL } as const] : []),
           { name: "Abort the upgrade (nothing is changed)", value: "abort" },
@@ -147,7 +160,13 @@ export function terminalPrompt(io: TerminalPromptIO = {}): PromptFn {
         pageSize: 10,
       });
       if (answer === SAME_FOR_ALL) {
-        const decision = await select<Decision>({ message: `For this and the ${remaining - 1} conflicts after it:`, choices: CHOICES });
+        const rest = remaining - 1;
+        const decision = await choose<Decision | "back">({
+          message: `For this conflict and the ${rest} after it:`,
+          choices: [...CHOICES, { name: "Back", value: "back" }, { name: "Abort the upgrade (nothing is changed)", value: "abort" }],
+        });
+        if (decision === "back") continue;
+        if (decision === "abort") return "abort";
         return { decision, remaining: true };
       }
       if (answer !== "diff") return answer;

@@ -67,6 +67,10 @@ export interface ContentEntry extends PlanEntry {
   mode?: number;
   /** Upstream deleted this path by moving it (git's rename detection, base → new): the installation path it moved to. */
   moved_to?: string;
+  /** A text file changed on both sides: whether `git merge-file` merges it cleanly (`merge`) or not (a true conflict). */
+  three_way?: "clean" | "conflict";
+  /** For a clean merge: the sha256 of the merged bytes the plan saw (phase 2 merges again and checks it). */
+  merged_hash?: string;
 }
 
 /** A conflict `merge` can resolve: text on both sides, and no deletion involved. */
@@ -79,6 +83,7 @@ export interface PlanCounts {
   updated: number;
   unchanged: number;
   kept_local: number;
+  merged: number;
   conflicts: number;
   deleted: number;
   errors: number;
@@ -98,7 +103,7 @@ export interface ContentPlanX extends ContentPlan {
 }
 
 export function countPlan(entries: readonly PlanEntry[]): PlanCounts {
-  const c: PlanCounts = { new: 0, updated: 0, unchanged: 0, kept_local: 0, conflicts: 0, deleted: 0, errors: 0 };
+  const c: PlanCounts = { new: 0, updated: 0, unchanged: 0, kept_local: 0, merged: 0, conflicts: 0, deleted: 0, errors: 0 };
   for (const e of entries) {
     switch (e.action) {
       case "new":
@@ -113,6 +118,9 @@ export function countPlan(entries: readonly PlanEntry[]): PlanCounts {
       case "keep_local":
       case "keep":
         c.kept_local++;
+        break;
+      case "merge":
+        c.merged++;
         break;
       case "conflict":
         c.conflicts++;
@@ -139,6 +147,7 @@ export function manifestHash(e: PlanEntry, decision?: Decision | "kept"): string
     case "update":
     case "unchanged":
     case "keep_local":
+    case "merge":
       return e.hashes.new;
     case "keep":
     case "delete":

@@ -11,9 +11,11 @@ import type { ContentEntry, ContentPlanX, PlanCounts } from "./plan.ts";
 export interface DiffOptions {
   /** For conflicts decided `merge`: the merge a real run would write (null: it cannot merge). */
   merge?: (entry: ContentEntry) => Promise<MergeResult | null>;
+  /** For true conflicts: the three-way view as text (your change, upstream's, the merge); else a two-way diff. */
+  view?: (entry: ContentEntry) => Promise<string>;
 }
 
-const CHANGING = new Set(["new", "update", "delete", "conflict"]);
+const CHANGING = new Set(["new", "update", "merge", "delete", "conflict"]);
 
 function read(file: string | null): Buffer | null {
   if (!file) return null;
@@ -36,7 +38,7 @@ export async function entryDiff(plan: ContentPlanX, entry: ContentEntry, opts: D
   if (entry.opaque) return `${note}Binary or large files ${oldName} and ${newName} differ\n`;
   let after = read(newFile)?.toString("utf8") ?? "";
   let header = "upstream";
-  if (entry.action === "conflict" && entry.decision === "merge" && opts.merge) {
+  if ((entry.action === "merge" || (entry.action === "conflict" && entry.decision === "merge")) && opts.merge) {
     const m = await opts.merge(entry);
     if (m) {
       after = m.content.toString("utf8");
@@ -49,13 +51,27 @@ export async function entryDiff(plan: ContentPlanX, entry: ContentEntry, opts: D
   return note + createTwoFilesPatch(oldName, newName, before, after, "local", header);
 }
 
-/** Diffs of every entry the run would change, by installation path. */
-export async function planDiffs(plan: ContentPlanX, opts: DiffOptions = {}): Promise<Record<string, string>> {
+export type DiffScope = "conflicts" | "changed" | "all";
+
+const FIRST: Record<string, number> = { conflict: 0, merge: 1, update: 2, delete: 3, new: 4 };
+
+/**
+ * Diffs of what the run would change, by installation path, conflicts first (then merges,
+ * updates, deletions, new files). `changed` (the default) names new and deleted files without
+ * their bodies; `conflicts` gives the conflicts' views only; `all` every body.
+ */
+export async function planDiffs(plan: ContentPlanX, opts: DiffOptions & { scope?: DiffScope } = {}): Promise<Record<string, string>> {
+  const scope = opts.scope ?? "changed";
   const out: Record<string, string> = {};
-  for (const e of plan.entries as ContentEntry[]) {
-    if (CHANGING.has(e.action)) out[e.target] = await entryDiff(plan, e, opts);
+  const changing = (plan.entries as ContentEntry[]).filter((e) => CHANGING.has(e.action) && (scope !== "conflicts" || e.action === "conflict"));
+  changing.sort((a, b) => FIRST[a.action] - FIRST[b.action] || (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
+  for (const e of changing) {
+    if (e.action === "conflict" && opts.view) out[e.target] = await opts.view(e);
+    else if (scope === "changed" && e.action === "new") out[e.target] = `new file ${e.target} (--diff=all shows its body)\n`;
+    else if (scope === "changed" && e.action === "delete") out[e.target] = `deleted ${e.target} (${e.reason ?? "deleted upstream"}; the backup keeps it)\n`;
+    else out[e.target] = await entryDiff(plan, e, opts);
   }
-  if (plan.gitignore.add.length) {
+  if (plan.gitignore.add.length && scope !== "conflicts") {
     out[plan.gitignore.file] = `--- a/${plan.gitignore.file}\n+++ b/${plan.gitignore.file}\n@@ appended @@\n${plan.gitignore.add.map((l) => `+${l}`).join("\n")}\n`;
   }
   return out;
@@ -66,6 +82,7 @@ const LABELS: Record<keyof PlanCounts, string> = {
   updated: "updated",
   unchanged: "unchanged",
   kept_local: "kept local",
+  merged: "merged",
   conflicts: "conflicts",
   deleted: "deleted",
   errors: "errors",
@@ -82,7 +99,7 @@ export function renderPlanText(plan: ContentPlanX, diffs?: Record<string, string
   for (const e of plan.entries as ContentEntry[]) {
     if (e.action === "unchanged") continue;
     const d = e.decision ? ` → ${e.decision}${e.decided_by ? ` (${e.decided_by})` : ""}` : "";
-    lines.push(`  ${e.action.padEnd(10)} ${e.target}  (${e.reason ?? ""}${d})`);
+    lines.push(`  ${(e.action === "merge" ? "merged" : e.action).padEnd(10)} ${e.target}  (${e.reason ?? ""}${d})`);
   }
   if (plan.gitignore.add.length) lines.push(`  gitignore  ${plan.gitignore.file}  (+${plan.gitignore.add.length} line${plan.gitignore.add.length === 1 ? "" : "s"})`);
   for (const p of plan.problems) lines.push(`  error      ${p.message}`);

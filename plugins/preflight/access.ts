@@ -24,7 +24,7 @@ const REPLACED = [...REPLACED_FOLDERS];
 /** At most this many bad paths are named; the rest are counted. */
 const NAMED = 5;
 /** Plan actions whose files the run reads: the backup copies the local file, phase 2 the new one. */
-const READS = new Set(["new", "update", "conflict", "delete"]);
+const READS = new Set(["new", "update", "merge", "conflict", "delete"]);
 
 function canAccess(p: string | Buffer, mode: number): boolean {
   try {
