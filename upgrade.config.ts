@@ -4,15 +4,20 @@
  * (`agent-os-upgrade init` writes a starter file).
  */
 import { defineConfig, definePlugin } from "./app/mod.ts";
-import { preflightPlugin } from "./plugins/mod.ts";
+import { preflightEvidence, preflightPlugin } from "./plugins/mod.ts";
 
-/** A user plugin: adds one pre-flight warning when the source is not on a branch named main. */
+/**
+ * A user plugin: adds one pre-flight warning when the source is not on a branch named main.
+ * It reads pre-flight's evidence through the reader the preflight plugin exports, in
+ * `checkPlan` (phase 0, after every `preflight` tap has recorded its evidence).
+ */
 const mainBranchOnly = definePlugin({
   name: "main-branch-only",
   apply(hooks) {
-    hooks.preflight.tap({ stage: 10 }, (_ctx, findings, evidence) => {
-      if (evidence.source_branch && evidence.source_branch !== "main") {
-        findings.warn("SOURCE_BRANCH", `The source is on branch "${evidence.source_branch}", not main`, "Check out main in the source if you meant to install a release");
+    hooks.checkPlan.tap((ctx, findings) => {
+      const branch = preflightEvidence(ctx)?.source_branch;
+      if (branch && branch !== "main") {
+        findings.warn("SOURCE_BRANCH", `The source is on branch "${branch}", not main`, "Check out main in the source if you meant to install a release");
       }
     });
   },

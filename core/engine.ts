@@ -38,6 +38,8 @@ export interface Engine {
   /** Every warning of the run (log lines and findings), for the summary. */
   warnings: string[];
   memEvidence: Map<Phase, PhaseEvidence>;
+  /** The phase running now and its evidence so far: a later hook of the phase (checkPlan after preflight) reads what earlier ones recorded. */
+  running: { phase: Phase; records: PhaseEvidence } | null;
   /** The content plan, built once per run by `planContent`. */
   plan: ContentPlan | null;
   findings: Finding[];
@@ -89,6 +91,7 @@ export async function prepareEngine(resolved: ResolvedConfig, options: RunOption
     store: new StateStore(layout.stateDir),
     state: null,
     memEvidence: new Map(),
+    running: null,
     plan: null,
     findings,
     warnings,
@@ -100,7 +103,8 @@ export async function prepareEngine(resolved: ResolvedConfig, options: RunOption
     log: engine.log,
     signal: engine.abort.signal,
     session: sessionHandle(engine),
-    evidence: (p) => engine.memEvidence.get(p) ?? (engine.state?.completed_phases.includes(p) ? engine.state.phases[String(p)]?.evidence as PhaseEvidence | undefined : undefined),
+    evidence: (p) => (engine.running?.phase === p ? engine.running.records : undefined) ?? engine.memEvidence.get(p) ??
+      (engine.state?.completed_phases.includes(p) ? engine.state.phases[String(p)]?.evidence as PhaseEvidence | undefined : undefined),
     plan: () => engine.plan,
   });
   for (const p of resolved.disabled ?? []) if (p.whenDisabled) engine.log.warn(`The "${p.name}" plugin is disabled: ${p.whenDisabled}`);

@@ -39,7 +39,7 @@ export interface UpgradeContext {
   readonly signal: AbortSignal;
   /** The running session; null in a dry run and during pre-flight (which writes nothing). */
   readonly session: SessionHandle | null;
-  /** One plugin's evidence of an earlier phase of this session (or of this run's pre-flight); read another's through its owner's reader. */
+  /** One plugin's evidence of a phase of this run: a completed one, or the running one so far; read another's through its owner's reader. */
   evidence(phase: Phase, plugin: string): Readonly<Record<string, unknown>> | undefined;
   /** The content plan of this run, once `planContent` has built it (in pre-flight, or on resume). */
   readonly plan: ContentPlan | null;

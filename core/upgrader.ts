@@ -91,6 +91,7 @@ class Run {
     const { engine } = this;
     const t0 = performance.now();
     const ev = new EvidenceBook();
+    engine.running = { phase: p, records: ev.records };
     try {
       if (persist && engine.state) {
         beginPhase(engine.state, p);
@@ -107,6 +108,8 @@ class Run {
       this.failedPhase = p;
       this.finishPhase(p, "failed", ev, t0, persist);
       throw err;
+    } finally {
+      engine.running = null;
     }
     return ev.records;
   }
