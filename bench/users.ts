@@ -110,7 +110,7 @@ async function realRow(work: string): Promise<void> {
   const bulk = Math.max(0, total - (await installFilesBesidesBulk(work)));
   const src = path.join(work, "real-src");
   const [c1, c2] = makeSource(src, [{ release: OLD_RELEASE, server: "v1", bulk }, { release: NEW_RELEASE, server: "v2", bulk }]);
-  const changed = sh(`git diff --name-only ${c1} ${c2} -- universal | wc -l`, src).stdout.trim();
+  const changed = sh(`git diff --name-only ${c1} ${c2} -- universal/standards universal/workflows universal/usage | wc -l`, src).stdout.trim();
   const up: Sample = { ours: [], base: [] };
   const rb: Sample = { ours: [], base: up.base };
   let files = 0;
@@ -134,7 +134,7 @@ async function realRow(work: string): Promise<void> {
 async function firstRows(work: string): Promise<void> {
   for (const [k, size] of [n(1000), n(10000), ...(BIG ? [n(100000)] : [])].entries()) {
     const src = path.join(work, `first-src-${size}`);
-    const [c1] = makeSource(src, [{ release: OLD_RELEASE, server: "v1", bulk: size - 92 }, { release: NEW_RELEASE, server: "v2", bulk: size - 92 }]);
+    const [c1] = makeSource(src, [{ release: OLD_RELEASE, server: "v1", bulk: Math.max(0, size - 92) }, { release: NEW_RELEASE, server: "v2", bulk: Math.max(0, size - 92) }]);
     const withVersion: Sample = { ours: [], base: [] };
     const without: Sample = { ours: [], base: withVersion.base };
     const rb: Sample = { ours: [], base: withVersion.base };
@@ -165,7 +165,7 @@ async function firstRows(work: string): Promise<void> {
 async function dryRunRows(work: string): Promise<void> {
   const size = n(10000);
   const src = path.join(work, "dry-src");
-  const [c1, c2] = makeSource(src, [{ release: OLD_RELEASE, server: "v1", bulk: size - 92 }, { release: NEW_RELEASE, server: "v2", bulk: size - 92 }]);
+  const [c1, c2] = makeSource(src, [{ release: OLD_RELEASE, server: "v1", bulk: Math.max(0, size - 92) }, { release: NEW_RELEASE, server: "v2", bulk: Math.max(0, size - 92) }]);
   const v = await makeProject(path.join(work, "dry-v"), src, c1, "version");
   const none = await makeProject(path.join(work, "dry-n"), src, c1, "none");
   const gitDiff = () => timed("git", ["diff", "--stat", c1, c2], src);
@@ -212,9 +212,9 @@ async function secondRow(work: string): Promise<void> {
   const edit = Math.min(100, size - 92);
   const src = path.join(work, "second-src");
   const [c1, c2] = makeSource(src, [
-    { release: OLD_RELEASE, server: "v1", bulk: size - 92 },
-    { release: NEW_RELEASE, server: "v2", bulk: size - 92 },
-    { release: NEW_RELEASE, server: "v2", bulk: size - 92, edit },
+    { release: OLD_RELEASE, server: "v1", bulk: Math.max(0, size - 92) },
+    { release: NEW_RELEASE, server: "v2", bulk: Math.max(0, size - 92) },
+    { release: NEW_RELEASE, server: "v2", bulk: Math.max(0, size - 92), edit },
   ]);
   const at2 = sourceAt(src, c2, path.join(work, "second-src-at-2"));
   const s: Sample = { ours: [], base: [] };
