@@ -356,12 +356,18 @@ async function main(): Promise<void> {
   if (unknown.length) throw new Error(`AOU_BENCH_ONLY: unknown row ${unknown.join(", ")}; rows: ${Object.keys(ROWS).join(", ")}`);
   console.log(`node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}; ${ROUNDS} rounds alternated (medians)${SCALE !== 1 ? `; sizes ×${SCALE}` : ""}${BIG ? "; 100k rows on" : ""}`);
   console.log("| row | ours (peak) | baseline (peak) | ratio | goal |\n|---|---|---|---|---|");
+  let failed = 0;
   for (const [name, run] of Object.entries(ROWS)) {
     if (ONLY && !ONLY.includes(name)) continue;
     const work = fs.mkdtempSync(path.join(os.tmpdir(), `aou-bench-users-${name}-`));
     const t0 = performance.now();
     try {
       await run(work);
+    } catch (err) {
+      // A command that failed is a finding, not the end of the bench: the next rows still run.
+      failed++;
+      console.log(`| ${name}: FAILED | ${String((err as Error).message).split("\n").find((l) => /Error|✗/.test(l))?.trim() ?? (err as Error).message.split("\n")[0]} | | | |`);
+      console.error(err);
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
       spawnSync("sync");
@@ -369,6 +375,7 @@ async function main(): Promise<void> {
     console.error(`(${name}: ${fmt(performance.now() - t0)} with set-up)`);
   }
   console.log(`\nload at the end ${os.loadavg()[0].toFixed(1)}`);
+  if (failed) process.exitCode = 1;
 }
 
 await main();
