@@ -52,7 +52,8 @@ export async function renderer(g: GlobalFlags, sink: Sink): Promise<(e: LogEvent
   if (g.json) return jsonRenderer(sink);
   const tty = Boolean(process.stderr.isTTY);
   const progress = tty ? (await load<typeof import("./progress.ts")>("./progress.ts")).terminalProgress() : undefined;
-  return humanRenderer(sink, { verbose: g.verbose, tty, progress });
+  // startedAt 0: the summary's time counts from the process's start (see HumanOptions).
+  return humanRenderer(sink, { verbose: g.verbose, tty, progress, startedAt: 0 });
 }
 
 /** The option names the command line gave, with their values (a `--no-x` flag sets the opposite of the default). */

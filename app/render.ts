@@ -49,6 +49,13 @@ export interface HumanOptions {
   progress?: ProgressView;
   /** Milliseconds clock (tests). */
   now?: () => number;
+  /**
+   * The clock time the summary's "completed in" counts from. The CLI passes 0: `performance.now()`
+   * counts from the process's start on Node and Deno, so the line is the wall time a person
+   * waited, start-up included. Without it (library, demo: several runs in one process), the
+   * line is the sum of the phases.
+   */
+  startedAt?: number;
 }
 
 /** A step shows progress only once it has run this long: a short step stays quiet. */
@@ -109,7 +116,7 @@ export function humanRenderer(sink: Sink = processSink, opts: HumanOptions = {})
         showProgress(e);
         return;
       case "result":
-        renderResult(e.result, sink);
+        renderResult(e.result, sink, opts.startedAt === undefined ? undefined : Math.round(now() - opts.startedAt));
         return;
     }
   };
@@ -168,7 +175,8 @@ export function otherPhasesLines(plan: Record<string, unknown>): string[] {
   return lines;
 }
 
-export function renderResult(r: UpgradeResult, sink: Sink = processSink): void {
+/** The run's result as a person reads it; `wallMs`, when given, is the time the headline shows (else the phases' sum). */
+export function renderResult(r: UpgradeResult, sink: Sink = processSink, wallMs?: number): void {
   if (r.dry_run) renderPlan(r, sink);
   if (abortedByUser(r)) {
     // The person chose it: no error, no hint, one line.
@@ -185,7 +193,7 @@ export function renderResult(r: UpgradeResult, sink: Sink = processSink): void {
     sink.err(`Also [${e.code}]: ${e.message}`);
     if (e.hint) sink.err(`  hint: ${e.hint}`);
   }
-  const total = r.phases.reduce((a, p) => a + (p.duration_ms ?? 0), 0);
+  const total = wallMs ?? r.phases.reduce((a, p) => a + (p.duration_ms ?? 0), 0);
   const what = r.dry_run ? "Dry run" : "Upgrade";
   const tail = r.session_id ? ` (session ${r.session_id})` : "";
   switch (r.status) {

@@ -3,7 +3,8 @@ import path from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { resultOf, runCli } from "./helpers/cli.ts";
-import { makeProject, tmpDir } from "./helpers/project.ts";
+import { writeFakeConfig } from "./helpers/config-files.ts";
+import { makeProject, makeSource, tmpDir } from "./helpers/project.ts";
 
 const test = suite("cli");
 
@@ -47,6 +48,22 @@ test("--help lists the commands; --version prints the version", async () => {
   const v = await runCli(["--version"], { cwd: tmpDir() });
   assert.is(v.code, 0);
   assert.match(v.stdout, /^\d+\.\d+\.\d+/);
+});
+
+test("\"Upgrade completed in X\" is the process's wall time: a delay before the run starts is in it", async () => {
+  const root = tmpDir();
+  const src = makeSource(path.join(root, "src"));
+  const proj = makeProject(path.join(root, "proj"));
+  // Loading the config blocks for DELAY_MS before the upgrader starts: no phase contains it.
+  const DELAY_MS = 1500;
+  writeFakeConfig(proj.dir, `Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ${DELAY_MS});`);
+  const r = await runCli(["--source", src.dir], { cwd: proj.dir });
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  const m = /^Upgrade completed in (\d+) ms|^Upgrade completed in ([\d.]+) s/m.exec(r.stdout);
+  assert.ok(m, r.stdout);
+  const shown = m![1] !== undefined ? Number(m![1]) : Number(m![2]) * 1000;
+  // Only a lower bound: a busy machine makes the run longer, never shorter. ("1.5 s" is 1500 rounded down at worst.)
+  assert.ok(shown >= DELAY_MS, `summary says ${shown} ms, the config alone took ${DELAY_MS} ms:\n${r.stdout}`);
 });
 
 test.run();
