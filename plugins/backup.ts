@@ -34,6 +34,7 @@ import path from "node:path";
 import { damagedBackupError } from "./backup/restore.ts";
 import { createSnapshot } from "./backup/snapshot.ts";
 import { removeTree } from "./backup/fsutil.ts";
+import { isBackupId } from "./backup/names.ts";
 
 export const BackupOptionsSchema = z.strictObject({
   /** More paths to back up, relative to the installation folder (e.g. targets added to the content mapping). */
@@ -253,6 +254,7 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
 
   /** Files changed since the newest upgrade the rollback undoes finished (its AFTER record). */
   async function preview(input: RollbackPreview, ctx: UpgradeContext, request: RollbackRequest): Promise<RollbackPreview> {
+    if (request.backupId) refuseUnknownBackup(ctx.layout, request.backupId);
     const t = target(ctx, request);
     if (!t) return input;
     const newest = t.later[0]?.id ?? t.id;
@@ -415,6 +417,14 @@ function laterUpgrades(layout: Layout, id: string, sessionId: string | null): Ar
     if (b.state === "complete" && b.session_status === "completed" && b.session_id !== sessionId) out.push({ id: b.id, session_id: b.session_id });
   }
   return out;
+}
+
+/** `rollback --to <id>` of a backup that is not there (a typo, pruned, a path): refused before anything starts (exit 2). */
+function refuseUnknownBackup(layout: Layout, id: string): void {
+  const hint = "Run `agent-os-upgrade backups list` to see the backups of this project, then `agent-os-upgrade rollback --to <id>`; nothing was changed";
+  const refuse = (why: string) => new UpgradeError("USAGE", `Cannot roll back to backup "${id}": ${why}`, { hint, plugin: "backup", hook: "planRollback", details: { backup_id: id, nothing_changed: true } });
+  if (!isBackupId(id)) throw refuse("a backup id looks like 2025-10-11-143022 or 2025-10-11-143022-1");
+  if (!fs.existsSync(path.join(layout.backupsDir, id))) throw refuse(`there is no such backup in ${layout.backupsDir}`);
 }
 
 /**

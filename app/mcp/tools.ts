@@ -17,6 +17,7 @@ import type { LogEvent } from "../../core/log.ts";
 import type { RunOptions, UpgradeResult } from "../../core/types.ts";
 import { runLifecycle } from "../../core/upgrader.ts";
 import { listBackups } from "../../plugins/backup/retention.ts";
+import { MAX_DECISIONS } from "../../plugins/content/decide.ts";
 import { loadConfig } from "../options.ts";
 import { type CliEvent, type CliRun, runCliDetached } from "./runner.ts";
 import { errorView, loadSession, STATES, type Status, statusOf, summaryOf } from "./session.ts";
@@ -50,6 +51,11 @@ const declare = <I extends z.ZodRawShape, O extends z.ZodRawShape>(def: ToolDef<
 // ---------------------------------------------------------------- shared schemas
 
 const DECISION = z.enum(["keep", "theirs", "merge", "skip"]);
+/** A path or id from the assistant: bounded, and no NUL byte (no file system takes one). */
+const PathArg = z.string().min(1).max(4096).refine((v) => !v.includes("\0"), "must not contain a NUL byte");
+/** Decisions per path, bounded (MAX_DECISIONS keys, as for a --decisions file). */
+const DecisionsArg = z.record(z.string().min(1).max(4096).refine((v) => !v.includes("\0"), "must not contain a NUL byte"), DECISION)
+  .refine((o) => Object.keys(o).length <= MAX_DECISIONS, `at most ${MAX_DECISIONS} decisions (one per conflicting path)`);
 const POLICY = z.enum(["keep", "theirs", "merge", "skip", "abort"]);
 
 const ErrorSchema = z.object({ code: z.string(), message: z.string(), hint: z.string().optional(), details: z.record(z.string(), z.unknown()).optional() });
@@ -324,8 +330,8 @@ export const upgradePlan = declare({
   description: "Plans an upgrade of this project's Agent OS installation from a source checkout and writes nothing: the base it compares against, counts per class, every file that would change (unchanged files are only counted), and the conflicts (files the user edited that also changed upstream), with unified diffs when diff is true.",
   readOnly: true,
   input: {
-    source: z.string().min(1).describe("Path of the Agent OS source checkout (a git clone of agent-os-enhanced); relative paths are relative to the project"),
-    from: z.string().min(1).optional().describe("The installed source commit, when the installation does not record it"),
+    source: PathArg.describe("Path of the Agent OS source checkout (a git clone of agent-os-enhanced); relative paths are relative to the project"),
+    from: PathArg.optional().describe("The installed source commit, when the installation does not record it"),
     diff: z.boolean().optional().describe("Include a unified diff for each conflict"),
   },
   output: {
@@ -366,8 +372,8 @@ export const upgradeStart = declare({
   description: "Runs the upgrade (pre-flight, backup, content, server, validation, cleanup) in its own process, which survives this MCP server being restarted, and waits for its end. When files the user edited also changed upstream and no decision covers them, it writes nothing and returns needs_decision with every open conflict and its diff: ask the user, then call again with decisions. A failure in phases 2-4 is rolled back automatically.",
   readOnly: false,
   input: {
-    source: z.string().min(1).describe("Path of the Agent OS source checkout (a git clone); relative paths are relative to the project"),
-    decisions: z.record(z.string(), DECISION).optional().describe("A decision per conflicting path (as upgrade_plan lists it): keep (the user's file), theirs (upstream's), merge (three-way), skip (leave it, ask next time)"),
+    source: PathArg.describe("Path of the Agent OS source checkout (a git clone); relative paths are relative to the project"),
+    decisions: DecisionsArg.optional().describe("A decision per conflicting path (as upgrade_plan lists it): keep (the user's file), theirs (upstream's), merge (three-way), skip (leave it, ask next time)"),
     on_conflict: POLICY.optional().describe("Decision for every conflict not in decisions; abort stops before writing"),
     skip_deps: z.boolean().optional().describe("Do not install the server's Python dependencies"),
     restart: z.boolean().optional().describe("Restart the Agent OS MCP server after the upgrade (default true)"),
@@ -442,7 +448,7 @@ export const upgradeRollback = declare({
   description: "Restores the backup of the last (or an interrupted) upgrade, or the backup named by to, by the CLI's rollback rules: it refuses, naming the files changed since that upgrade, unless confirm is true. Ask the user before passing confirm: true.",
   readOnly: false,
   input: {
-    to: z.string().min(1).optional().describe("A backup id from backups_list; default: the last upgrade's backup"),
+    to: PathArg.optional().describe("A backup id from backups_list; default: the last upgrade's backup"),
     confirm: z.boolean().describe("The user agreed to discard changes made since the upgrade"),
   },
   output: RunOutput,
