@@ -216,6 +216,12 @@ async function runPhases(run: Run): Promise<void> {
     }
     await run.phase(p, (ev) => BODIES[p](run, ev));
   }
+  // A signal that lands after phase 4's own check (its records, the way to phase 5) still
+  // rolls back: phases 2–4 roll back on a signal, only phase 5 finishes (README).
+  if (engine.abort.signal.aborted) {
+    run.failedPhase = 4;
+    throw interruption(engine);
+  }
 }
 
 /** The outcome of a failed phase: rollback for phases 2–4, else failed/aborted. */
