@@ -15,7 +15,8 @@ import { resolveLayout } from "../core/layout.ts";
 import { readLock } from "../core/lock.ts";
 import { processCmdline, processStartTime } from "../core/proc.ts";
 import { diffTrees, snapshotTree } from "../demo/kit/tree.ts";
-import { resultOf, runCli } from "./helpers/cli.ts";
+import { resultOf, runCli, startCli } from "./helpers/cli.ts";
+import { waitForFile } from "./helpers/wait.ts";
 import { writeFakeConfig } from "./helpers/config-files.ts";
 import { makeProject, makeSource, tmpDir } from "./helpers/project.ts";
 
@@ -133,6 +134,31 @@ test("a lock proven to be a running upgrade's (start time and command line match
   } finally {
     await other.stop();
   }
+});
+
+test("racing upgrades: the loser's pre-flight refusal while the winner holds the lock is the lock (exit 5 naming the winner), never exit 4", async () => {
+  const s = setup();
+  const pause = path.join(s.root, "paused");
+  const release = path.join(s.root, "release");
+  const env = { AOU_PAUSE_AT: "backup", AOU_PAUSE_FILE: pause, AOU_RELEASE_FILE: release };
+  const winner = startCli(["--source", s.src.dir, "--json"], { cwd: s.proj.dir, env });
+  const winnerPid = Number(await waitForFile(pause));
+  try {
+    // The loser's pre-flight also fails on its own (a source that is not there, as a tree
+    // half-moved by the winner would): the lock is still what it must be told.
+    const loser = await runCli(["--source", path.join(s.root, "no-such-source"), "--json"], { cwd: s.proj.dir });
+    assert.is(loser.code, 5, loser.stdout + loser.stderr);
+    const res = resultOf(loser);
+    assert.is(res.error.code, "LOCK_HELD");
+    assert.match(res.error.message, `Cannot start: another upgrade is running: session `);
+    assert.match(res.error.message, `(pid ${winnerPid} on ${os.hostname()}, phase 1, since `);
+    assert.not.match(loser.stdout + loser.stderr, "chmod");
+  } finally {
+    fs.writeFileSync(release, "");
+  }
+  const w = await winner.done;
+  assert.is(w.code, 0, w.stdout + w.stderr);
+  assert.not.ok(fs.existsSync(s.layout.lockFile), "no lock");
 });
 
 test.run();
