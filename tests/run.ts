@@ -97,14 +97,16 @@ function runOne(runtime: string, tmp: string): Promise<Tally> {
 }
 
 /**
- * The tests that ran, from uvu's per-suite lines: ` name  • ✘ •   (2 / 3)` once a suite
- * ends, and the marks so far (• passed, ✘ failed) on the last line of one cut off.
+ * The tests that ran, from uvu's per-suite lines: ` name  • ✘ •   (2 / 3)` (or without the
+ * name, for uvu's default suite) once a suite ends, and the marks so far (• passed, ✘ failed)
+ * on the line of the one cut off.
  */
 function tallySoFar(out: string): Tally {
   const t: Tally = { passed: 0, failed: 0, skipped: 0 };
   for (const line of out.split("\n")) {
-    const done = /^ \S+\s{2}[•✘ ]*\((\d+) \/ (\d+)\)\s*$/.exec(line);
-    const cut = done ? null : /^ \S+\s{2}([•✘ ]+)/.exec(line);
+    // A named suite's line starts with its name; uvu's default suite has none.
+    const done = /^(?: \S+ {2})?[•✘][•✘ ]*\((\d+) \/ (\d+)\)\s*$/.exec(line);
+    const cut = done ? null : /^(?: \S+ {2})?([•✘][•✘ ]*)/.exec(line);
     if (done) {
       t.passed += Number(done[1]);
       t.failed += Number(done[2]) - Number(done[1]);
