@@ -7,8 +7,9 @@
 import { EXIT, isUpgradeError, toUpgradeError } from "../core/errors.ts";
 import { resolveLayout } from "../core/layout.ts";
 import { host } from "../core/runtime.ts";
-import { CONFLICT_POLICIES } from "../core/types.ts";
-import { helpText, type ParsedArgs, parseCommandLine, type ProgramSpec, UsageError } from "./argv.ts";
+import { type OwnedOption, ownedOptions } from "../core/options.ts";
+import { BUILTIN_RUN_OPTIONS } from "../plugins/run-options.ts";
+import { helpText, type OptionSpec, type ParsedArgs, parseCommandLine, type ProgramSpec, UsageError } from "./argv.ts";
 import { globals, targetOf } from "./options.ts";
 import { requireInstall } from "./require-install.ts";
 import { processSink, type Sink } from "./render.ts";
@@ -21,10 +22,15 @@ const positiveInt = (v: string) => {
   return n;
 };
 
-const NO_RESTART = { flags: "--no-restart", help: "do not restart the MCP server" };
-const SKIP_DEPS = { flags: "--skip-deps", help: "do not install Python dependencies" };
-const NO_VALIDATE = { flags: "--no-validate", help: "do not check the new MCP server (the result says \"not validated\")" };
-const overriding = (o: { flags: string; help: string }) => ({ ...o, help: `${o.help} (overrides the session's choice)` });
+/** The built-ins' run options as flags: each plugin declares its own (plugins/run-options.ts). */
+const RUN_OPTIONS = ownedOptions(BUILTIN_RUN_OPTIONS).list.filter((o) => o.flag);
+const flagOf = (o: OwnedOption): OptionSpec => ({
+  flags: o.flag!,
+  help: o.flagHelp ?? o.describe,
+  ...(o.choices ? { choices: o.choices } : {}),
+  ...(o.kind === "count" ? { parse: positiveInt } : {}),
+});
+const overriding = (o: OptionSpec): OptionSpec => ({ ...o, help: `${o.help} (overrides the session's choice)` });
 
 export const PROGRAM: ProgramSpec = {
   name: "agent-os-upgrade",
@@ -45,17 +51,10 @@ export const PROGRAM: ProgramSpec = {
       options: [
         { flags: "--source <dir>", help: "the Agent OS source checkout (a git clone)" },
         { flags: "--dry-run", help: "plan only: print what would change, write nothing" },
-        { flags: "--diff", help: "with --dry-run: print unified diffs" },
-        { flags: "--on-conflict <policy>", help: "how to resolve conflicts", choices: CONFLICT_POLICIES },
-        { flags: "--decisions <file>", help: "JSON file: a conflict decision per path of the plan ({\"path\": \"merge\"})" },
-        NO_RESTART,
-        SKIP_DEPS,
-        NO_VALIDATE,
-        { flags: "--keep-backups <n>", help: "backups to keep", parse: positiveInt },
-        { flags: "--from <ref>", help: "the installed source commit, when the install does not record it" },
+        ...RUN_OPTIONS.map(flagOf),
       ],
     },
-    { name: "resume", args: ["[session]"], help: "continue an interrupted upgrade at its first incomplete phase", options: [NO_RESTART, SKIP_DEPS, NO_VALIDATE].map(overriding) },
+    { name: "resume", args: ["[session]"], help: "continue an interrupted upgrade at its first incomplete phase", options: RUN_OPTIONS.filter((o) => o.resumable).map((o) => overriding(flagOf(o))) },
     {
       name: "rollback",
       help: "restore the backup of the last (or an interrupted) upgrade",

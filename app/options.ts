@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import type { ResolvedConfig } from "../core/config.ts";
 import type { LogEvent } from "../core/log.ts";
 import { isInteractiveTerminal } from "../core/runtime.ts";
-import type { ConflictPolicy, RunOptions } from "../core/types.ts";
+import { type CoreOptions, flagName, type OwnedOption, type RunOptions } from "../core/options.ts";
 import type { ParsedArgs } from "./argv.ts";
 import type { Sink } from "./render.ts";
 
@@ -55,39 +55,43 @@ export async function renderer(g: GlobalFlags, sink: Sink): Promise<(e: LogEvent
   return humanRenderer(sink, { verbose: g.verbose, tty, progress });
 }
 
-/** CLI flags over config values over defaults. */
+/** The option names the command line gave, with their values (a `--no-x` flag sets the opposite of the default). */
+function givenByFlags(p: ParsedArgs, list: readonly OwnedOption[], only?: (o: OwnedOption) => boolean): Record<string, unknown> {
+  const given: Record<string, unknown> = {};
+  for (const o of list) {
+    if (!o.flag || (only && !only(o))) continue;
+    const long = flagName(o.flag);
+    const key = camel(long.startsWith("no-") ? long.slice(3) : long);
+    if (!p.given.has(key)) continue;
+    given[o.name] = long.startsWith("no-") ? !o.default : p.opts[key];
+  }
+  return given;
+}
+
+const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** CLI flags over config values over defaults, through the one resolver. */
 export async function runOptions(p: ParsedArgs, g: GlobalFlags, resolved: ResolvedConfig, cwd: string): Promise<RunOptions> {
   const o = p.opts;
-  // Loaded only for --decisions: every command imports this module, and decide.ts brings zod and the content plugin's options.
-  const decisions = o.decisions ? (await load<typeof import("../plugins/content/decide.ts")>("../plugins/content/decide.ts")).readDecisionsFile(path.resolve(cwd, o.decisions as string)) : undefined;
-  const c = resolved.config;
-  const fromCli = (k: string) => p.given.has(k);
-  const source = (o.source as string | undefined) ?? c.source ?? null;
-  return {
+  const { runOptionsOf } = await load<typeof import("../core/options-resolve.ts")>("../core/options-resolve.ts");
+  const given = givenByFlags(p, [...resolved.options]);
+  // The flag names a file; the option's value is the map it holds (decide.ts brings zod: loaded only for --decisions).
+  if (typeof given.decisions === "string") {
+    given.decisions = (await load<typeof import("../plugins/content/decide.ts")>("../plugins/content/decide.ts")).readDecisionsFile(path.resolve(cwd, given.decisions));
+  }
+  const source = (o.source as string | undefined) ?? resolved.config.source ?? null;
+  const core: CoreOptions = {
     source: source ? path.resolve(cwd, source) : null,
     target: targetOf(cwd, g),
     dryRun: Boolean(o.dryRun),
-    diff: Boolean(o.diff),
-    onConflict: (o.onConflict as ConflictPolicy | undefined) ?? c.onConflict ?? null,
-    ...(decisions ? { decisions } : {}),
     yes: Boolean(g.yes),
     json: Boolean(g.json),
-    restart: fromCli("restart") ? Boolean(o.restart) : c.restart ?? true,
-    skipDeps: fromCli("skipDeps") ? Boolean(o.skipDeps) : c.skipDeps ?? false,
-    noValidate: fromCli("validate") ? o.validate === false : c.noValidate ?? false,
-    keepBackups: (o.keepBackups as number | undefined) ?? c.keepBackups ?? 3,
-    from: (o.from as string | undefined) ?? null,
     interactive: !g.json && isInteractiveTerminal(),
   };
+  return runOptionsOf(resolved, core, given, "cli");
 }
 
 /** The run flags given on the command line of `resume`: they override the ones the session saved. */
-export function resumeOverrides(p: ParsedArgs): Partial<RunOptions> {
-  const o = p.opts;
-  const fromCli = (k: string) => p.given.has(k);
-  return {
-    ...(fromCli("skipDeps") ? { skipDeps: Boolean(o.skipDeps) } : {}),
-    ...(fromCli("restart") ? { restart: Boolean(o.restart) } : {}),
-    ...(fromCli("validate") ? { noValidate: o.validate === false } : {}),
-  };
+export function resumeOverrides(p: ParsedArgs, resolved: ResolvedConfig): Record<string, unknown> {
+  return givenByFlags(p, resolved.options, (o) => Boolean(o.resumable));
 }

@@ -31,6 +31,7 @@ import { generateInstall } from "./gen-install.ts";
 import { extractRelease, NEW_RELEASE, OLD_RELEASE } from "../demo/kit/assets.ts";
 import { fixtureScriptsDir, writeFixtureServer } from "../demo/kit/fixture-server.ts";
 import { copyTree } from "../demo/kit/tree.ts";
+import { resolvedWith } from "../tests/helpers/run-options.ts";
 
 const HERE = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(HERE), "..");
@@ -71,7 +72,7 @@ async function child(op: string, root: string): Promise<void> {
       hooks.cleanup.tap((_c, _o, ev) => void (ev.report_path = "/dev/null"));
     },
   });
-  const resolved = { file: null, config: {}, plugins: [work, backupPlugin()] };
+  const resolved = resolvedWith([work, backupPlugin()]);
   const options = { source: "/src", target: root, dryRun: false, diff: false, onConflict: null, yes: true, json: true, restart: false, skipDeps: true, keepBackups: 3, from: null, interactive: false } as never;
   if (op === "upgrade") {
     const r = await runLifecycle({ resolved, options }, { handleSignals: false });

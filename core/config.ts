@@ -8,7 +8,8 @@ import path from "node:path";
 import { z } from "zod";
 import { isUpgradeError, UpgradeError } from "./errors.ts";
 import { isPlugin, missingRequirement, type Plugin } from "./plugin.ts";
-import { CONFLICT_POLICIES } from "./types.ts";
+import { type OwnedOption, ownedOptions } from "./options.ts";
+import { checkOptionValue } from "./options-resolve.ts";
 import { CONFIG_FILES, hasConfig, PACKAGE_KEY } from "./config-file.ts";
 
 export { CONFIG_FILES, hasConfig, PACKAGE_KEY } from "./config-file.ts";
@@ -17,26 +18,18 @@ const PluginSchema = z.custom<Plugin>(isPlugin, {
   message: "expected a plugin object { name, apply(hooks) } (make one with definePlugin or a plugin factory)",
 });
 
-export const ConfigSchema = z.strictObject({
+/** The keys every config may have; the others are run options the plugins declare (`config: true`). */
+export const ConfigSchema = z.object({
   /** Default for `--source`. Relative paths are relative to the config file. */
   source: z.string().min(1).optional(),
-  /** Conflict policy when none is given on the command line. */
-  onConflict: z.enum(CONFLICT_POLICIES).optional(),
-  /** How many backups to keep (newest first). */
-  keepBackups: z.number().int().min(1).optional(),
-  /** Restart (or ask the IDE to reload) the MCP server after the upgrade. */
-  restart: z.boolean().optional(),
-  /** Never install Python dependencies. */
-  skipDeps: z.boolean().optional(),
-  /** Skip the MCP checks of phase 4 (as `--no-validate`). */
-  noValidate: z.boolean().optional(),
   /** Plugins: one with a built-in's name replaces that built-in (to give it options); others are added after. */
   plugins: z.array(PluginSchema).optional(),
   /** Built-in plugins to leave out, by name. */
   disable: z.array(z.string().min(1)).optional(),
 });
 
-export type UserConfig = z.input<typeof ConfigSchema>;
+/** A config file's shape as the core knows it; `defineConfig` in the library adds the built-ins' option keys. */
+export type UserConfig = z.input<typeof ConfigSchema> & { [option: string]: unknown };
 
 export interface ResolvedConfig {
   /** The file the config came from, or null for zero config. */
@@ -44,6 +37,12 @@ export interface ResolvedConfig {
   config: z.output<typeof ConfigSchema>;
   /** The plugins of this run, in order. */
   plugins: Plugin[];
+  /** The run options the plugins of this run declare. */
+  options: OwnedOption[];
+  /** The config's values for those options, checked against their kinds. */
+  optionValues: Record<string, unknown>;
+  /** Options of built-ins left out of this run: a value given for one is ignored, not refused. */
+  absentOptions: ReadonlySet<string>;
 }
 
 /** Gives a config file its types; returns it unchanged. */
@@ -127,20 +126,32 @@ function describeIssue(i: z.core.$ZodIssue): string {
 
 /** Validates a raw config and composes the plugin list from the built-ins and the user's plugins. */
 export function resolveConfig(raw: unknown, file: string | null, builtins: readonly Plugin[]): ResolvedConfig {
+  const where = file ?? "the config";
   const r = ConfigSchema.safeParse(raw ?? {});
-  const known = Object.keys(ConfigSchema.shape).join(", ");
-  if (!r.success) {
-    const where = file ?? "the config";
-    throw new UpgradeError("CONFIG_INVALID", `Invalid config in ${where}: ${r.error.issues.map(describeIssue).join("; ")}`, {
-      hint: `Fix the named key (known keys: ${known}; see README "Configuration"), or run \`agent-os-upgrade init\` for a starter config`,
-      details: { file, issues: r.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) },
-    });
-  }
+  if (!r.success) throw invalidConfig(where, r.error.issues.map(describeIssue).join("; "), builtins, r.error.issues);
   const config = r.data;
+  const plugins = composePlugins(config, where, builtins);
+  refuseMissingRequirements(plugins, file, new Set(config.disable ?? []));
+  if (config.source && file && !path.isAbsolute(config.source)) config.source = path.resolve(path.dirname(file), config.source);
+  const declared = declaredOptions(plugins, builtins, where);
+  const optionValues = configOptionValues((raw ?? {}) as Record<string, unknown>, declared.known, where, builtins);
+  return { file, config, plugins, options: declared.present, optionValues, absentOptions: declared.absent };
+}
+
+function invalidConfig(where: string, what: string, builtins: readonly Plugin[], issues: readonly z.core.$ZodIssue[] = []): UpgradeError {
+  const keys = [...Object.keys(ConfigSchema.shape), ...ownedOptions(builtins).list.filter((o) => o.config).map((o) => o.name)];
+  return new UpgradeError("CONFIG_INVALID", `Invalid config in ${where}: ${what}`, {
+    hint: `Fix the named key (known keys: ${keys.join(", ")}; see README "Configuration"), or run \`agent-os-upgrade init\` for a starter config`,
+    details: { file: where, issues: issues.map((i) => ({ path: i.path.map(String), message: i.message })) },
+  });
+}
+
+/** The built-ins less the disabled ones, a user plugin with a built-in's name in its place, then the other user plugins. */
+function composePlugins(config: z.output<typeof ConfigSchema>, where: string, builtins: readonly Plugin[]): Plugin[] {
   const builtinNames = new Set(builtins.map((p) => p.name));
   for (const name of config.disable ?? []) {
     if (!builtinNames.has(name)) {
-      throw new UpgradeError("CONFIG_INVALID", `Invalid config in ${file ?? "the config"}: disable: "${name}" is not a built-in plugin (expected one of ${[...builtinNames].map((n) => `"${n}"`).join(", ")})`, {
+      throw new UpgradeError("CONFIG_INVALID", `Invalid config in ${where}: disable: "${name}" is not a built-in plugin (expected one of ${[...builtinNames].map((n) => `"${n}"`).join(", ")})`, {
         hint: "Remove it from `disable`",
       });
     }
@@ -148,23 +159,45 @@ export function resolveConfig(raw: unknown, file: string | null, builtins: reado
   const user = config.plugins ?? [];
   const dup = user.map((p) => p.name).find((n, i, all) => all.indexOf(n) !== i);
   if (dup) {
-    throw new UpgradeError("PLUGIN_DUPLICATE", `Invalid config in ${file ?? "the config"}: plugins: two plugins are named "${dup}"`, {
+    throw new UpgradeError("PLUGIN_DUPLICATE", `Invalid config in ${where}: plugins: two plugins are named "${dup}"`, {
       hint: `List "${dup}" once, or give one of them another name`,
     });
   }
   const replaced = new Map(user.filter((p) => builtinNames.has(p.name)).map((p) => [p.name, p]));
   const disabled = new Set(config.disable ?? []);
-  const plugins = [
+  return [
     ...builtins.filter((p) => !disabled.has(p.name)).map((p) => replaced.get(p.name) ?? p),
     ...user.filter((p) => !builtinNames.has(p.name)),
   ];
-  refuseMissingRequirements(plugins, file, disabled);
-  if (config.source && file && !path.isAbsolute(config.source)) config.source = path.resolve(path.dirname(file), config.source);
-  return { file, config, plugins };
+}
+
+/** The options of this run's plugins, and every option name known (built-ins left out included). */
+function declaredOptions(plugins: readonly Plugin[], builtins: readonly Plugin[], where: string) {
+  const present = ownedOptions(plugins);
+  if (present.clash) {
+    const [a, b] = present.clash;
+    throw new UpgradeError("CONFIG_INVALID", `Invalid config in ${where}: plugins "${a.owner}" and "${b.owner}" both declare the run option "${a.name}"`, {
+      hint: `Rename the option in one of the plugins`,
+    });
+  }
+  const names = new Set(present.list.map((o) => o.name));
+  const absentList = ownedOptions(builtins).list.filter((o) => !names.has(o.name));
+  return { present: present.list, known: [...present.list, ...absentList], absent: new Set(absentList.map((o) => o.name)) };
+}
+
+/** The config's top-level option keys, each checked against its declaration; any other key is unknown. */
+function configOptionValues(raw: Record<string, unknown>, known: readonly OwnedOption[], where: string, builtins: readonly Plugin[]): Record<string, unknown> {
+  const core = new Set(Object.keys(ConfigSchema.shape));
+  const byName = new Map(known.filter((o) => o.config).map((o) => [o.name, o]));
+  const unknown = Object.keys(raw).filter((k) => !core.has(k) && !byName.has(k));
+  if (unknown.length) throw invalidConfig(where, unknown.map((k) => `${k}: unknown key`).join("; "), builtins);
+  const out: Record<string, unknown> = {};
+  for (const [k, o] of byName) if (raw[k] !== undefined) out[k] = checkOptionValue(o, raw[k], { config: where });
+  return out;
 }
 
 /** A plugin whose `requires` names an absent one cannot run: refused here, before anything runs. */
-function refuseMissingRequirements(plugins: readonly Plugin[], file: string | null, disabled: Set<string>): void {
+function refuseMissingRequirements(plugins: readonly Plugin[], file: string | null, disabled: ReadonlySet<string>): void {
   const miss = missingRequirement(plugins);
   if (!miss) return;
   const dependents = plugins.filter((p) => p.requires?.includes(miss.needs)).map((p) => `"${p.name}"`);

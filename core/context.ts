@@ -9,6 +9,7 @@ import { Channels } from "./channel.ts";
 import { loadZx } from "./zx.ts";
 import type { Layout } from "./layout.ts";
 import type { Logger } from "./log.ts";
+import type { PhaseEvidence } from "./evidence.ts";
 import type { Phase } from "./phases.ts";
 import type { ContentPlan, FsApi, RunOptions, SessionHandle, UpgradeContext } from "./types.ts";
 
@@ -49,7 +50,7 @@ export interface ContextInit {
   log: Logger;
   signal: AbortSignal;
   session: () => SessionHandle | null;
-  evidence: (phase: Phase) => Record<string, unknown> | undefined;
+  evidence: (phase: Phase) => PhaseEvidence | undefined;
   plan: () => ContentPlan | null;
 }
 
@@ -93,8 +94,8 @@ export function createContext(init: ContextInit): UpgradeContext {
     get session() {
       return init.session();
     },
-    evidence(phase: Phase) {
-      return init.evidence(phase);
+    evidence(phase: Phase, plugin: string) {
+      return init.evidence(phase)?.[plugin];
     },
     get plan() {
       return init.plan();

@@ -5,7 +5,7 @@
  */
 import { createContext } from "./context.ts";
 import { toUpgradeError, UpgradeError } from "./errors.ts";
-import { checkGate, gateParts } from "./evidence.ts";
+import { checkGate, gateParts, type PhaseEvidence } from "./evidence.ts";
 import { createHooks, type Hooks } from "./hooks.ts";
 import { type Layout, resolveLayout } from "./layout.ts";
 import { createLogger, type LogEvent, type Logger } from "./log.ts";
@@ -35,7 +35,9 @@ export interface Engine {
   /** The session, once there is one. */
   state: SessionState | null;
   /** Evidence of this run's phases that has no session yet (phase 0). */
-  memEvidence: Map<Phase, Record<string, unknown>>;
+  /** Every warning of the run (log lines and findings), for the summary. */
+  warnings: string[];
+  memEvidence: Map<Phase, PhaseEvidence>;
   /** The content plan, built once per run by `planContent`. */
   plan: ContentPlan | null;
   findings: Finding[];
@@ -69,8 +71,12 @@ export async function prepareEngine(resolved: ResolvedConfig, options: RunOption
   applyPlugins(hooks, resolved.plugins);
   const layout = resolveLayout(options.target);
   const findings: Finding[] = [];
+  const warnings: string[] = [];
   const emit = (event: LogEvent) => {
     if (event.type === "finding") findings.push(event.finding);
+    if ((event.type === "log" && event.level === "warn") || (event.type === "finding" && event.finding.level === "warning")) {
+      warnings.push(event.type === "log" ? event.message : event.finding.message);
+    }
     io.onEvent?.(event);
     hooks.log.call(event);
   };
@@ -85,6 +91,7 @@ export async function prepareEngine(resolved: ResolvedConfig, options: RunOption
     memEvidence: new Map(),
     plan: null,
     findings,
+    warnings,
     ctx: undefined as unknown as UpgradeContext,
   };
   engine.ctx = createContext({
@@ -93,7 +100,7 @@ export async function prepareEngine(resolved: ResolvedConfig, options: RunOption
     log: engine.log,
     signal: engine.abort.signal,
     session: sessionHandle(engine),
-    evidence: (p) => engine.memEvidence.get(p) ?? (engine.state?.completed_phases.includes(p) ? engine.state.phases[String(p)]?.evidence : undefined),
+    evidence: (p) => engine.memEvidence.get(p) ?? (engine.state?.completed_phases.includes(p) ? engine.state.phases[String(p)]?.evidence as PhaseEvidence | undefined : undefined),
     plan: () => engine.plan,
   });
   await hooks.config.promise(resolved);
@@ -111,7 +118,7 @@ export async function planOnce(engine: Engine, findings: Findings): Promise<Cont
 }
 
 /** Throws GATE_FAILED unless the phase's evidence passes the engine's and every present plugin's schema. */
-export function enforceGate(engine: Engine, p: Phase, evidence: Record<string, unknown>): void {
+export function enforceGate(engine: Engine, p: Phase, evidence: PhaseEvidence): void {
   const gate = checkGate(gateParts(p, engine.plugins), evidence);
   if (gate.ok) return;
   throw new UpgradeError("GATE_FAILED", `Cannot complete phase ${p} (${PHASE_NAMES[p]}): its evidence does not show success: ${gate.problems.join("; ")}`, {

@@ -53,6 +53,12 @@ export function createHooks() {
     rollback: new AsyncSeriesHook<[UpgradeContext, RollbackRequest]>(["ctx", "request"]),
     /** Series, phase 5 and always last: receives the outcome; prune, report, log. Then `done`. */
     cleanup: new AsyncSeriesHook<[UpgradeContext, Outcome, EvidenceDraft<5>]>(["ctx", "outcome", "evidence"]),
+    /**
+     * Sync, after cleanup (lock released), before `done`: each plugin fills its part of the
+     * result and its summary (the backup's id, the report's path, the validation word, the
+     * content's counts); the engine gives the shape and the warnings, and names no plugin's keys.
+     */
+    summarize: new SyncHook<[UpgradeContext, Outcome, UpgradeResult]>(["ctx", "outcome", "result"]),
     /** Series, after everything (lock released): the final result. */
     done: new AsyncSeriesHook<[UpgradeResult]>(["result"]),
     /** Sync, reporting: a phase begins. */

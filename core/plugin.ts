@@ -7,8 +7,9 @@
  */
 import { SyncHook } from "tapable";
 import { tagPluginError, UpgradeError } from "./errors.ts";
-import type { EvidenceSchemas } from "./evidence.ts";
+import { EvidenceBook, type EvidenceSchemas } from "./evidence.ts";
 import type { HookName, Hooks } from "./hooks.ts";
+import type { RunOptionDecls } from "./options.ts";
 import { Findings } from "./types.ts";
 
 export interface TapOptions {
@@ -54,6 +55,8 @@ export interface Plugin {
   evidence?: EvidenceSchemas;
   /** Plugins this one cannot work without (by name); a config that disables one is refused. */
   requires?: readonly string[];
+  /** The run options this plugin owns: how a CLI flag, an MCP parameter or a config key sets each (read them with `optionsReader`). */
+  options?: RunOptionDecls;
 }
 
 /** Gives a user's plugin its types; returns it unchanged. */
@@ -80,7 +83,7 @@ const isAsync = (hook: AnyHook): boolean => hook.constructor !== SyncHook;
 /**
  * Every tap of a hook, whoever registers it, is wrapped when registered (tapable's `register`
  * interceptor): errors are tagged with the tap's plugin and the hook, a rejection that is not
- * an Error is normalised, and a Findings argument is scoped to the plugin.
+ * an Error is normalised, and a Findings or evidence argument is scoped to the plugin.
  */
 function attributeTaps(hooks: Hooks): void {
   for (const name of Object.keys(hooks) as HookName[]) {
@@ -89,7 +92,7 @@ function attributeTaps(hooks: Hooks): void {
     hook.intercept({
       register(tap) {
         const fn = tap.fn;
-        const args = (a: unknown[]) => a.map((x) => (x instanceof Findings ? x.scoped(tap.name) : x));
+        const args = (a: unknown[]) => a.map((x) => (x instanceof Findings ? x.scoped(tap.name) : x instanceof EvidenceBook ? x.of(tap.name) : x));
         tap.fn = async
           ? async (...a: unknown[]) => {
             try {

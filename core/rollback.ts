@@ -123,7 +123,10 @@ function sessionToMark(engine: Engine, cmd: RollbackCommand): SessionState | nul
   const all = engine.store.list();
   // Else the session that made the backup (`--to`), or the newest one that made any: so that
   // undoing a finished upgrade is recorded in that upgrade's state.
-  const backupOf = (s: SessionState | undefined) => s?.phases["1"]?.evidence.backup_id as string | undefined;
+  // Whichever plugin made phase 1's backup records its id as `backup_id` (the one key of
+  // phase 1 the engine relies on: `rollback --to <id>` must find its session without the plugin).
+  const backupOf = (s: SessionState | undefined) =>
+    Object.values((s?.phases["1"]?.evidence ?? {}) as Record<string, { backup_id?: unknown }>).map((r) => r?.backup_id).find((id): id is string => typeof id === "string");
   const pick = all.find((s) => s.state && s.state.session_id === lockSession) ??
     all.find((s) => s.state && ["in_progress", "rolling_back", "failed"].includes(s.state.status)) ??
     all.find((s) => cmd.backupId ? backupOf(s.state) === cmd.backupId : backupOf(s.state) !== undefined);

@@ -5,35 +5,14 @@ import type { UpgradeError } from "./errors.ts";
 import type { Channels } from "./channel.ts";
 import type { Layout } from "./layout.ts";
 import type { Logger } from "./log.ts";
+import type { RunOptions } from "./options.ts";
 import type { Phase } from "./phases.ts";
 import type { SessionState } from "./state.ts";
 
 export type ConflictPolicy = "ask" | "keep" | "theirs" | "merge" | "skip" | "abort";
 export const CONFLICT_POLICIES = ["ask", "keep", "theirs", "merge", "skip", "abort"] as const;
 
-/** Options of one run, after CLI flags and config are merged. */
-export interface RunOptions {
-  /** The source checkout (absolute), or null when none was given. */
-  source: string | null;
-  /** `--target`: the project root or its installation folder. */
-  target: string;
-  dryRun: boolean;
-  diff: boolean;
-  onConflict: ConflictPolicy | null;
-  /** `--decisions <file>`: a conflict decision per installation path; it wins over rules and the policy. */
-  decisions?: Record<string, Exclude<ConflictPolicy, "ask">>;
-  yes: boolean;
-  json: boolean;
-  restart: boolean;
-  skipDeps: boolean;
-  keepBackups: number;
-  /** `--from <ref>`: the installed commit when no installed manifest or VERSION.txt says it. */
-  from: string | null;
-  /** True when a person can answer prompts (stdin and stdout are terminals, not --json). */
-  interactive: boolean;
-  /** `--no-validate`: phase 4 skips the MCP checks (the user-file check stays); the result says "not validated". Default false. */
-  noValidate?: boolean;
-}
+export type { CoreOptions, RunOptions } from "./options.ts";
 
 export type FsApi = typeof fsExtra;
 
@@ -60,8 +39,8 @@ export interface UpgradeContext {
   readonly signal: AbortSignal;
   /** The running session; null in a dry run and during pre-flight (which writes nothing). */
   readonly session: SessionHandle | null;
-  /** Evidence of an earlier phase of this session (or of this run's pre-flight). */
-  evidence(phase: Phase): Readonly<Record<string, unknown>> | undefined;
+  /** One plugin's evidence of an earlier phase of this session (or of this run's pre-flight); read another's through its owner's reader. */
+  evidence(phase: Phase, plugin: string): Readonly<Record<string, unknown>> | undefined;
   /** The content plan of this run, once `planContent` has built it (in pre-flight, or on resume). */
   readonly plan: ContentPlan | null;
   /** Typed values plugins hand each other within this run (see core/channel.ts). */

@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { type Engine, enforceGate, interruption, type LifecycleIO, planOnce, prepareEngine, setupSignals } from "./engine.ts";
 import { EXIT, isUpgradeError, toUpgradeError, UpgradeError } from "./errors.ts";
-import type { EvidenceDraft } from "./evidence.ts";
+import { EvidenceBook, type EvidenceDraft, type PhaseEvidence } from "./evidence.ts";
 import { Lock, lockHeldError, type LockInfo, readLock } from "./lock.ts";
 import { type Phase, PHASE_NAMES, PHASES, ROLLBACK_PHASES } from "./phases.ts";
 import type { ResolvedConfig } from "./config.ts";
@@ -16,6 +16,7 @@ import { beginPhase, endPhase, type SessionState, StateStore } from "./state.ts"
 import { resolveLayout } from "./layout.ts";
 import { clearOrphanLock, sweepProject } from "./recovery.ts";
 import path from "node:path";
+import { splitOptions } from "./options-resolve.ts";
 import { emptySummary, type Finding, Findings, type Outcome, type PhaseSummary, RESULT_SCHEMA_VERSION, type RunOptions, type UpgradeResult } from "./types.ts";
 
 export { type Engine, type LifecycleIO, prepareEngine } from "./engine.ts";
@@ -25,7 +26,7 @@ export interface LifecycleRequest {
   resolved: ResolvedConfig;
   options: RunOptions;
   /** Resume this session (or the newest unfinished one when null). Absent: a new upgrade. */
-  resume?: { sessionId: string | null; overrides?: Partial<RunOptions> };
+  resume?: { sessionId: string | null; overrides?: Record<string, unknown> };
 }
 
 function preflightError(errors: Finding[]): UpgradeError {
@@ -63,10 +64,10 @@ class Run {
     }
   }
 
-  private finishPhase(p: Phase, status: "completed" | "failed", ev: EvidenceDraft, t0: number, persist: boolean): void {
+  private finishPhase(p: Phase, status: "completed" | "failed", ev: EvidenceBook, t0: number, persist: boolean): void {
     const dt = Math.round(performance.now() - t0);
     if (persist && this.engine.state) {
-      endPhase(this.engine.state, p, status, ev, dt);
+      endPhase(this.engine.state, p, status, ev.records, dt);
       if (status === "completed") this.save();
       else this.saveQuietly();
     }
@@ -82,10 +83,10 @@ class Run {
    * handling: a state save that fails (disk full) is a failure of the phase, so phases 2–4
    * roll back. Phase 5 ignores an interruption: everything is done, it finishes the cleanup.
    */
-  async phase(p: Phase, body: (ev: EvidenceDraft) => Promise<void>, persist = true): Promise<EvidenceDraft> {
+  async phase(p: Phase, body: (ev: EvidenceBook) => Promise<void>, persist = true): Promise<PhaseEvidence> {
     const { engine } = this;
     const t0 = performance.now();
-    const ev: EvidenceDraft = {};
+    const ev = new EvidenceBook();
     try {
       if (persist && engine.state) {
         beginPhase(engine.state, p);
@@ -96,14 +97,14 @@ class Run {
       engine.hooks.phaseStart.call(p);
       await body(ev);
       if (engine.abort.signal.aborted && p !== 5) throw interruption(engine);
-      enforceGate(engine, p, ev);
+      enforceGate(engine, p, ev.records);
       this.finishPhase(p, "completed", ev, t0, persist);
     } catch (err) {
       this.failedPhase = p;
       this.finishPhase(p, "failed", ev, t0, persist);
       throw err;
     }
-    return ev;
+    return ev.records;
   }
 
   async findingsPhase(run: (findings: Findings) => Promise<void>, fail: (errors: Finding[]) => UpgradeError): Promise<void> {
@@ -114,28 +115,31 @@ class Run {
   }
 }
 
-const BODIES: Record<1 | 2 | 3 | 4, (run: Run, ev: EvidenceDraft) => Promise<void>> = {
+// The hooks declare a plugin's own record (EvidenceDraft); they receive the book, which every tap sees scoped to its plugin.
+const draft = (ev: EvidenceBook) => ev as unknown as EvidenceDraft;
+
+const BODIES: Record<1 | 2 | 3 | 4, (run: Run, ev: EvidenceBook) => Promise<void>> = {
   1: async ({ engine, lock }, ev) => {
-    ev.lock_acquired = lock?.owned() === true;
+    ev.of("engine").lock_acquired = lock?.owned() === true;
     // The backup covers what the plan will change: a resumed run builds the plan first.
     if (!engine.plan) await planOnce(engine, new Findings());
-    await engine.hooks.backup.promise(engine.ctx, ev);
+    await engine.hooks.backup.promise(engine.ctx, draft(ev));
   },
   2: async ({ engine }, ev) => {
     // On resume the plan is rebuilt once, from the tree as the interrupted run left it.
     const plan = engine.plan ?? await planOnce(engine, new Findings());
-    await engine.hooks.applyContent.promise(plan, engine.ctx, ev);
+    await engine.hooks.applyContent.promise(plan, engine.ctx, draft(ev));
   },
   3: async ({ engine }, ev) => {
     const { hooks, ctx } = engine;
-    await hooks.upgradeServer.promise(ctx, ev);
+    await hooks.upgradeServer.promise(ctx, draft(ev));
     if (engine.abort.signal.aborted) throw interruption(engine);
-    await hooks.migrate.promise(ctx, ev);
+    await hooks.migrate.promise(ctx, draft(ev));
     if (engine.abort.signal.aborted) throw interruption(engine);
-    await hooks.restartServer.promise(ctx, ev);
+    await hooks.restartServer.promise(ctx, draft(ev));
   },
   4: async (run, ev) => {
-    await run.findingsPhase((f) => run.engine.hooks.validate.promise(run.engine.ctx, f, ev), (errors) =>
+    await run.findingsPhase((f) => run.engine.hooks.validate.promise(run.engine.ctx, f, draft(ev)), (errors) =>
       new UpgradeError("VALIDATION_FAILED", `Validation failed: ${errors.map((f) => f.message).join("; ")}`, {
         hint: "The upgrade was rolled back; fix the cause (see the validation report) and run it again",
         details: { findings: errors },
@@ -163,7 +167,7 @@ async function whileNotRaced(run: Run, body: () => Promise<void>): Promise<void>
 async function begin(run: Run): Promise<void> {
   const { engine, options } = run;
   const ev0 = await run.phase(0, (ev) => whileNotRaced(run, () => run.findingsPhase(async (findings) => {
-      await engine.hooks.preflight.promise(engine.ctx, findings, ev);
+      await engine.hooks.preflight.promise(engine.ctx, findings, draft(ev));
       try {
         await planOnce(engine, findings);
       } catch (err) {
@@ -172,7 +176,7 @@ async function begin(run: Run): Promise<void> {
         if (!findings.errors.length) throw err;
         return;
       }
-      await engine.hooks.checkPlan.promise(engine.ctx, findings, ev);
+      await engine.hooks.checkPlan.promise(engine.ctx, findings, draft(ev));
     }, preflightError)), false);
   engine.memEvidence.set(0, ev0);
   if (options.dryRun) {
@@ -187,7 +191,8 @@ async function begin(run: Run): Promise<void> {
   // resume would continue without pre-flight's evidence (the versions the report writes).
   engine.state = engine.store.create({
     options: { ...options } as unknown as Record<string, unknown>,
-    source: { path: options.source, commit: (ev0.source_commit as string | undefined) ?? null },
+    // The commit is pre-flight's evidence (phase 0, recorded below); the engine names no plugin's keys.
+    source: { path: options.source, commit: null },
     target: { project: engine.layout.projectRoot, install: engine.layout.installDir },
   }, id, (state) => {
     beginPhase(state, 0);
@@ -259,12 +264,12 @@ async function cleanup(run: Run, outcome: Outcome): Promise<Outcome> {
   if (run.options.dryRun) return outcome; // a dry run has no phase 5: nothing to release, report or prune
   try {
     if (outcome.status !== "completed") {
-      await engine.hooks.cleanup.promise(engine.ctx, outcome, {});
+      await engine.hooks.cleanup.promise(engine.ctx, outcome, draft(new EvidenceBook()));
       return outcome;
     }
     await run.phase(5, async (ev) => {
-      await engine.hooks.cleanup.promise(engine.ctx, outcome, ev);
-      ev.lock_released = run.lock?.release() === true;
+      await engine.hooks.cleanup.promise(engine.ctx, outcome, draft(ev));
+      ev.of("engine").lock_released = run.lock?.release() === true;
     });
     engine.state!.status = "completed";
     engine.state!.current_phase = null;
@@ -305,22 +310,33 @@ function resultOf(run: Run, outcome: Outcome): UpgradeResult {
     plan: engine.plan ?? undefined,
     error: outcome.error?.toJSON(),
     secondary_errors: run.secondary.map((e) => e.toJSON()),
-    backup_path: engine.state?.phases["1"]?.evidence.backup_path as string | undefined,
-    report_path: engine.state?.phases["5"]?.evidence.report_path as string | undefined,
-    summary: emptySummary(),
-    ...validationOf(engine.state?.phases["4"]?.evidence),
+    summary: { ...emptySummary(), warnings: [...engine.warnings] },
   };
 }
 
-/** Phase 4's `validation` word, when a plugin recorded one (so a script sees "skipped" without reading the state). */
-function validationOf(ev: Record<string, unknown> | undefined): { validation?: string } {
-  return typeof ev?.validation === "string" ? { validation: ev.validation } : {};
+/** The plugins fill their parts of the result (`summarize`); a failing tap is a secondary error, never the run's. */
+function summarize(run: Run, outcome: Outcome, result: UpgradeResult): void {
+  try {
+    run.engine.hooks.summarize.call(run.engine.ctx, outcome, result);
+  } catch (err) {
+    result.secondary_errors.push(toUpgradeError(err).toJSON());
+  }
 }
 
-/** The options of a resumed run: the flags that shaped the plan come from the session; output flags from this command. */
-function resumeOptions(options: RunOptions, state: SessionState, overrides: Partial<RunOptions> = {}): RunOptions {
-  const saved = state.options as Partial<RunOptions>;
-  return { ...options, ...saved, ...overrides, json: options.json, interactive: options.interactive, yes: options.yes, target: options.target };
+/**
+ * The options of a resumed run: the flags that shaped the plan come from the session (the
+ * plugins' options and the source); output flags from this command; `resume`'s own flags win.
+ */
+function resumeOptions(options: RunOptions, state: SessionState, overrides: Record<string, unknown> = {}): RunOptions {
+  const saved = state.options as Partial<RunOptions> & Record<string, unknown>;
+  // A session saved before options moved to their plugins holds them flat, beside the core's.
+  const savedPlugin = saved.plugin ?? splitOptions(saved).given;
+  return {
+    ...options,
+    source: saved.source ?? options.source,
+    dryRun: false,
+    plugin: { ...options.plugin, ...savedPlugin, ...overrides },
+  };
 }
 
 /** Runs (or resumes) an upgrade. Never throws for a failed upgrade: the result says what happened. */
@@ -363,6 +379,7 @@ export async function runLifecycle(req: LifecycleRequest, io: LifecycleIO = {}):
   }
   if (outcome.rollbackError) run.secondary.unshift(outcome.rollbackError);
   const result = resultOf(run, outcome);
+  summarize(run, outcome, result);
   try {
     await engine.hooks.done.promise(result);
   } catch (err) {

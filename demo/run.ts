@@ -16,7 +16,7 @@ import os from "node:os";
 import path from "node:path";
 import { resolveConfig } from "../core/config.ts";
 import { humanRenderer, type Sink, processSink } from "../app/render.ts";
-import type { RunOptions } from "../core/types.ts";
+import { runOptionsOf } from "../core/options-resolve.ts";
 import { runLifecycle } from "../core/upgrader.ts";
 import { builtinPlugins, depsPlugin } from "../plugins/mod.ts";
 import { extractRelease, NEW_RELEASE, OLD_RELEASE, type Release } from "./kit/assets.ts";
@@ -106,10 +106,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
       onConflict: "merge",
       plugins: [depsPlugin({ extraArgs: offlinePipArgs(wheelhouse), retries: 0 })],
     }, null, builtinPlugins());
-    const options: RunOptions = {
-      source, target: project, dryRun: false, diff: false, onConflict: "merge", yes: true, json: false,
-      restart: true, skipDeps: false, keepBackups: 3, from: null, interactive: false,
-    };
+    const options = runOptionsOf(resolved, { source, target: project, dryRun: false, yes: true, json: false, interactive: false }, {}, "library");
     const render = humanRenderer(sink, { tty: false });
 
     say();
@@ -118,8 +115,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
     if (r1.status !== "completed") return 1;
     const mcp = JSON.parse(fs.readFileSync(path.join(project, ".cursor/mcp.json"), "utf8")).mcpServers["agent-os-rag"].args;
     const state = JSON.parse(fs.readFileSync(path.join(install, ".cache/state", `${r1.session_id}.json`), "utf8"));
-    say(`  content: ${JSON.stringify(state.phases["2"].evidence.plan_counts)}`);
-    say(`  tools registered by the new server: ${state.phases["4"].evidence.tools_registered.join(", ")}`);
+    say(`  content: ${JSON.stringify(state.phases["2"].evidence.content.plan_counts)}`);
+    say(`  tools registered by the new server: ${state.phases["4"].evidence.validate.tools_registered.join(", ")}`);
     say(`  .cursor/mcp.json args now: ${mcp.join(" ")}`);
     say(`  your edit to ${edited} was merged: ${fs.readFileSync(path.join(install, edited), "utf8").startsWith("<!-- team note") ? "yes" : "no"}`);
 

@@ -35,6 +35,8 @@ import { damagedBackupError } from "./backup/restore.ts";
 import { createSnapshot } from "./backup/snapshot.ts";
 import { removeTree } from "./backup/fsutil.ts";
 import { isBackupId } from "./backup/names.ts";
+import { BACKUP_RUN_OPTIONS, backupRunOptions } from "./backup/run-options.ts";
+import { evidenceReader } from "../core/evidence.ts";
 
 export const BackupOptionsSchema = z.strictObject({
   /** More paths to back up, relative to the installation folder (e.g. targets added to the content mapping). */
@@ -63,6 +65,9 @@ export const BackupEvidence = z.looseObject({
   backup_size_bytes: z.number().int().nonnegative(),
   integrity_verified: z.literal(true),
 });
+
+/** This plugin's phase-1 evidence, for others (the report, the MCP summary): the backup's id and path. */
+export const backupEvidence = evidenceReader("backup", 1, BackupEvidence);
 
 /** The `backups list | verify | prune` commands go through the configured backup plugin. */
 export interface BackupManager {
@@ -119,7 +124,7 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
     // By id under this project, not the recorded absolute path: a project copied or moved
     // mid-session must use its own backup (seen: resume on a copy moved the original's
     // mcp_server/ out of the original project's backup).
-    const id = ctx.evidence(1)?.backup_id as string | undefined;
+    const id = backupEvidence(ctx)?.backup_id;
     if (!id) return null;
     const dir = path.join(ctx.layout.backupsDir, id);
     const head = readManifestHead(dir);
@@ -247,7 +252,7 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
     // A session rolls back its own backup (none when it stopped before making one); only
     // without a session does the newest backup stand in.
     const all = listBackups(ctx.layout);
-    const id = request.backupId ?? (ctx.evidence(1)?.backup_id as string | undefined) ??
+    const id = request.backupId ?? (backupEvidence(ctx)?.backup_id) ??
       (session ? all.find((b) => b.session_id === session.id && b.state === "complete")?.id : all.find((b) => b.state === "complete")?.id);
     return id ? { id, later: laterUpgrades(ctx.layout, id, session?.id ?? null) } : null;
   }
@@ -287,7 +292,7 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
     const t0 = performance.now();
     const layout = ctx.layout;
     const session = ctx.session;
-    let id = request.backupId ?? unfinishedRollback(session?.state) ?? (ctx.evidence(1)?.backup_id as string | undefined) ?? null;
+    let id = request.backupId ?? unfinishedRollback(session?.state) ?? (backupEvidence(ctx)?.backup_id) ?? null;
     if (!id && session) {
       id = listBackups(layout).find((b) => b.session_id === session.id && b.state === "complete")?.id ?? null;
       if (!id && !changedAnything(session.state)) {
@@ -345,6 +350,7 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
   return {
     name: "backup",
     evidence: { 1: BackupEvidence },
+    options: BACKUP_RUN_OPTIONS,
     manage: {
       list: async (layout) => listBackups(layout),
       verify: (layout, id) => verifyBackup(layout, id),
@@ -352,6 +358,11 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
       describeProblems: (problems) => describeProblems(problems),
     },
     apply(hooks) {
+      hooks.summarize.tap((ctx, _outcome, result) => {
+        const ev = ctx.session ? backupEvidence(ctx.session.state) : undefined;
+        if (ev?.backup_path) result.backup_path = ev.backup_path;
+        result.summary.backup_id = ev?.backup_id ?? null;
+      });
       hooks.start.tap((ctx) => {
         // What phase 1 will copy: the declared scope as it is now (folders moved aside cost a rename, nothing).
         diskNeeds(ctx).add("backup", async (c) => {
@@ -376,7 +387,7 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
       hooks.cleanup.tap({ stage: STAGE.final }, async (ctx, outcome) => {
         if (ctx.dryRun || outcome.status !== "completed") return;
         const b = sessionBackup(ctx);
-        const scope = ctx.evidence(1)?.scope_by as Record<string, string> | undefined;
+        const scope = backupEvidence(ctx)?.scope_by as Record<string, string> | undefined;
         if (!b || !scope) return;
         recordAfter(b.dir, ctx.layout.projectRoot, Object.keys(scope).map((k) => path.relative(ctx.layout.projectRoot, absOf(ctx.layout, k))));
       });
@@ -385,8 +396,8 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
         try {
           sweepBackups(ctx.layout);
           // Every outcome counts: failed and rolled-back runs leave backups too.
-          const keep = current?.id ?? (ctx.evidence(1)?.backup_id as string | undefined) ?? null;
-          const r = pruneBackups(ctx.layout, ctx.options.keepBackups, keep ? [keep] : []);
+          const keep = current?.id ?? (backupEvidence(ctx)?.backup_id) ?? null;
+          const r = pruneBackups(ctx.layout, backupRunOptions(ctx).keepBackups, keep ? [keep] : []);
           evidence.backups_kept = r.kept;
           evidence.backups_pruned = r.removed;
           if (r.removed.length) ctx.log.info(`Pruned ${r.removed.length} old backup${r.removed.length === 1 ? "" : "s"} (keeping ${r.kept.length}): ${r.removed.join(", ")}`);

@@ -37,6 +37,8 @@ import { canMerge, type ContentEntry, type ContentPlanX } from "./content/plan.t
 import { entryDiff, planDiffs } from "./content/render.ts";
 import { scanSource } from "./content/scan.ts";
 import { sourceGit } from "./source/git.ts";
+import { contentSummaryOf } from "./content/summary.ts";
+import { CONTENT_RUN_OPTIONS, contentRunOptions } from "./content/run-options.ts";
 
 export { ContentOptions, type ContentOptionsInput, DEFAULT_EXCLUDES, DEFAULT_MAPPINGS, DEFAULT_USER_PATHS } from "./content/options.ts";
 export type { ContentEntry, ContentPlanX, PlanCounts } from "./content/plan.ts";
@@ -83,9 +85,9 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
       installedManifest: ctx.layout.installedManifest,
       versionFile: ctx.layout.versionFile,
       gitignoreFile: ctx.layout.gitignore,
-      from: ctx.options.from,
-      policy: ctx.options.onConflict,
-      decisions: ctx.options.decisions,
+      from: contentRunOptions(ctx).from,
+      policy: contentRunOptions(ctx).onConflict,
+      decisions: contentRunOptions(ctx).decisions,
       options: opts,
       sourceGit: () => sourceGit(ctx, ctx.options.source!),
       manifestJson: () => manifestJsonOf(ctx, ctx.layout.installedManifest),
@@ -98,9 +100,14 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
   return definePlugin({
     name: PLUGIN_NAME,
     evidence: { 2: ContentEvidence },
+    options: CONTENT_RUN_OPTIONS,
     // The files it writes are restored by the backup plugin.
     requires: ["backup"],
     apply(hooks) {
+      hooks.summarize.tap((ctx, outcome, result) => {
+        const part = contentSummaryOf(ctx, outcome);
+        if (part) Object.assign(result.summary, part);
+      });
       hooks.start.tap((ctx) => {
         // What phase 2 will write, delete or create: the plan's changes, .gitignore, the manifests.
         backupScope(ctx).add(PLUGIN_NAME, (c) => ({
@@ -139,7 +146,7 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
         if (!findings.errors.length) await askInPreflight(ctx, mine);
         reportPlanProblems(ctx, mine, findings);
         const merged: ContentPlanX = { ...incoming, ...mine, entries: [...incoming.entries, ...mine.entries] };
-        if (ctx.dryRun && ctx.options.diff) merged.diffs = await diffsOf(ctx, built);
+        if (ctx.dryRun && contentRunOptions(ctx).diff) merged.diffs = await diffsOf(ctx, built);
         return merged;
       });
 
@@ -201,7 +208,7 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
 
   /** Plan problems and undecidable conflicts stop the run in pre-flight, before any lock or write. */
   function refuseUnknownDecisions(ctx: UpgradeContext, p: ContentPlanX, findings: Findings): void {
-    const unknown = unknownDecisions(p.entries.map((e) => e.target), ctx.options.decisions ?? {});
+    const unknown = unknownDecisions(p.entries.map((e) => e.target), contentRunOptions(ctx).decisions ?? {});
     if (!unknown.length) return;
     const named = unknown.slice(0, 10).map((u) => `${u.key}${u.suggestion ? ` (did you mean ${u.suggestion}?)` : ""}`).join(", ") + (unknown.length > 10 ? `, and ${unknown.length - 10} more` : "");
     findings.error("DECISIONS_UNKNOWN", `Cannot use the decisions: ${unknown.length} path${unknown.length === 1 ? " is" : "s are"} not in the plan: ${named}`, "Name each path as the plan lists it, relative to the installation folder (`agent-os-upgrade --dry-run` lists them); nothing was written");

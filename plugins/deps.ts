@@ -21,6 +21,7 @@ import type { UpgradeContext } from "../core/types.ts";
 import { DEFAULT_POST_INSTALL_RULES, detectPostInstall, pipCheck, pipFreeze, pipInstall, type PipInstallResult, runPostInstall } from "./server/pip.ts";
 import { journal, journalled, STEP } from "./server/shared.ts";
 import { backupScope } from "./backup/scope.ts";
+import { DEPS_RUN_OPTIONS, depsRunOptions } from "./deps/run-options.ts";
 
 export const PLUGIN_NAME = "deps";
 
@@ -105,13 +106,14 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
    * slower than the copy); what pip will touch is not known before it resolves.
    */
   const venvScope = (ctx: UpgradeContext): string[] => {
-    if (ctx.options.skipDeps || !ctx.options.source) return [];
+    if (depsRunOptions(ctx).skipDeps || !ctx.options.source) return [];
     return journalled(ctx, STEP.depsPlanned) || needed(ctx) === true ? [ctx.layout.venvDir] : [];
   };
 
   return definePlugin({
     name: PLUGIN_NAME,
     evidence: { 3: DepsEvidence },
+    options: DEPS_RUN_OPTIONS,
     // The venv it changes is restored by the backup plugin.
     requires: ["backup"],
     apply(hooks) {
@@ -122,8 +124,8 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
       hooks.preflight.tap((ctx, findings, ev) => {
         if (!ctx.options.source || !fs.existsSync(ctx.options.source) || !ctx.layout.installExists) return;
         const need = needed(ctx);
-        ev.deps_install_needed = ctx.options.skipDeps ? false : need === true;
-        if (need && !ctx.options.skipDeps && !fs.existsSync(python(ctx))) {
+        ev.deps_install_needed = depsRunOptions(ctx).skipDeps ? false : need === true;
+        if (need && !depsRunOptions(ctx).skipDeps && !fs.existsSync(python(ctx))) {
           findings.error(
             "VENV_MISSING",
             `Cannot install the server's dependencies: there is no venv interpreter at "${python(ctx)}"`,
@@ -135,7 +137,7 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
       hooks.upgradeServer.tap({ before: "server" }, async (ctx, draft) => {
         // The gate's schema types `deps` narrowly; the record keeps more (what was installed, how).
         const ev = draft as Record<string, unknown>;
-        if (ctx.options.skipDeps) {
+        if (depsRunOptions(ctx).skipDeps) {
           ev.deps = { status: "skipped", pip_check_ok: null, reason: "--skip-deps" };
           return;
         }

@@ -19,6 +19,8 @@ import { diskNeeds, treeSize } from "./preflight/disk.ts";
 import { manifestJsonOf } from "./content/manifest.ts";
 import { sourceGit } from "./source/git.ts";
 import { readVersionFile } from "./version-file.ts";
+import { contentRunOptions } from "./content/run-options.ts";
+import { evidenceReader } from "../core/evidence.ts";
 
 export const PreflightOptions = z.strictObject({
   /** Untracked files in the source: report them as a warning, refuse, or ignore them. */
@@ -165,9 +167,10 @@ function checkVersions(ctx: UpgradeContext, ev: EvidenceDraft<0>) {
       ev.from_commit = v.commit;
     }
   }
-  if (!from && ctx.options.from) {
-    from = ctx.options.from;
-    ev.from_commit = ctx.options.from;
+  const given = contentRunOptions(ctx).from;
+  if (!from && given) {
+    from = given;
+    ev.from_commit = given;
   }
   ev.from_version = from;
 }
@@ -222,6 +225,9 @@ export const PreflightEvidence = z
     message: "not enough free disk space",
     path: ["disk_space_available"],
   });
+
+/** This plugin's phase-0 evidence, for others: the source's commit and branch, the versions from and to. */
+export const preflightEvidence = evidenceReader("preflight", 0, PreflightEvidence);
 
 export function preflightPlugin(options: PreflightOptionsInput = {}) {
   const opts = parsePluginOptions("preflight", PreflightOptions, options);

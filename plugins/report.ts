@@ -9,11 +9,15 @@ import path from "node:path";
 import { Buffer } from "node:buffer";
 import { z } from "zod";
 import { writeFileAtomic } from "../core/atomic.ts";
+import { evidenceReader } from "../core/evidence.ts";
 import { parsePluginOptions } from "../core/config.ts";
 import { type Phase, PHASE_NAMES, PHASES } from "../core/phases.ts";
 import { definePlugin, STAGE } from "../core/plugin.ts";
-import { contentResultOf } from "./content/channel.ts";
 import { runGit } from "./content/gitobj.ts";
+import { contentSummaryOf } from "./content/summary.ts";
+import { backupEvidence } from "./backup.ts";
+import { preflightEvidence } from "./preflight.ts";
+import { validationEvidence } from "./validate.ts";
 import { emptySummary, type Outcome, type PhaseSummary, type RunSummary, type UpgradeContext } from "../core/types.ts";
 import { backupScope } from "./backup/scope.ts";
 import { readVersionFile, updatedVersionText } from "./version-file.ts";
@@ -26,37 +30,17 @@ export type ReportOptionsInput = z.input<typeof ReportOptions>;
 
 const stamp = (d: Date) => d.toISOString().replace(/[:.]/g, "-");
 
-/** How to finish a file the upgrade could not finish, from what content's decision record says happened to it. */
-export function howToFinish(why: string): string {
-  if (/conflicts? marked$/.test(why)) return "edit it, remove the <<<<<<< markers";
-  if (why.startsWith("left alone")) return "it was left as you saved it; merge upstream's version by hand if you want it";
-  return "it was kept as it is; compare it with upstream's version by hand";
-}
-
-/** The run summary from the session's evidence (also after a resume): counts, decisions, files to finish, reports, backup. */
+/** The run summary from the session's evidence (also after a resume), read through each owner's reader. */
 export function summaryOf(ctx: UpgradeContext, outcome: Outcome, warnings: readonly string[]): RunSummary {
-  const summary = emptySummary();
   const s = ctx.session?.state;
-  if (!s) return { ...summary, warnings: [...warnings] };
-  const content = contentResultOf(ctx);
-  if (content) {
-    summary.counts = { ...content.plan_counts };
-    summary.decisions = content.decisions.map((d) => ({ ...d }));
-    // After a rollback the files are as they were before: nothing is left to finish.
-    if (outcome.status === "completed") {
-      const { installDir, projectRoot } = ctx.layout;
-      summary.needs_attention = content.needs_attention.map((target) => {
-        const why = content.decisions.find((d) => d.target === target)?.result ?? "needs a look";
-        return { path: path.relative(projectRoot, path.join(installDir, target)), why, how: howToFinish(why) };
-      });
-    }
-  }
-  summary.warnings = [...warnings];
-  const report = s.phases["4"]?.evidence?.validation_report;
-  summary.validation_report = typeof report === "string" ? report : null;
-  const backup = s.phases["1"]?.evidence?.backup_id;
-  summary.backup_id = typeof backup === "string" ? backup : null;
-  return summary;
+  const summary = { ...emptySummary(), warnings: [...warnings] };
+  if (!s) return summary;
+  return {
+    ...summary,
+    ...contentSummaryOf(ctx, outcome),
+    validation_report: validationEvidence(s)?.validation_report ?? null,
+    backup_id: backupEvidence(s)?.backup_id ?? null,
+  };
 }
 
 export interface SummaryInput {
@@ -68,7 +52,7 @@ export interface SummaryInput {
 }
 
 /** The installed version: recorded (pre-flight), else the commit the content plan inferred from the source's history. */
-function fromVersion(ctx: UpgradeContext, e0: Record<string, unknown>): string {
+function fromVersion(ctx: UpgradeContext, e0: { from_version?: string | null }): string {
   if (typeof e0.from_version === "string") return e0.from_version;
   const base = ctx.plan?.base as { via?: string; ref?: string } | undefined;
   return base?.via === "inferred" && base.ref ? `${base.ref.slice(0, 12)} (inferred)` : "unknown";
@@ -77,7 +61,7 @@ function fromVersion(ctx: UpgradeContext, e0: Record<string, unknown>): string {
 export function renderSummary(ctx: UpgradeContext, input: SummaryInput): string {
   const { outcome, at, summary, phases } = input;
   const s = ctx.session!.state;
-  const e0 = (s.phases["0"]?.evidence ?? {}) as Record<string, unknown>;
+  const e0 = preflightEvidence(s) ?? {};
   const lines = [
     `# Agent OS upgrade — ${outcome.status}`,
     "",
@@ -90,7 +74,7 @@ export function renderSummary(ctx: UpgradeContext, input: SummaryInput): string 
   ];
   if (summary.backup_id) lines.push(`- Backup: ${summary.backup_id}`);
   if (summary.validation_report) lines.push(`- Validation report: ${summary.validation_report}`);
-  lines.push(`- Validation: ${validationLine(s.phases["4"]?.evidence as Record<string, unknown> | undefined, s.phases["4"]?.status)}`);
+  lines.push(`- Validation: ${validationLine(validationEvidence(s), s.phases["4"]?.status)}`);
   if (outcome.error) lines.push(`- Error: ${outcome.error.message}`);
   if (s.rollback) lines.push(`- Rollback: ${s.rollback.status} in ${s.rollback.duration_ms ?? "?"} ms`);
   lines.push("", "## Phases", "", "| phase | status | time |", "|---|---|---|");
@@ -139,9 +123,9 @@ function phaseRow(p: Phase, recorded: { status: string; duration_ms?: number | n
 }
 
 /** How phase 4 checked the server, in words: "not validated" whenever no MCP check ran. */
-function validationLine(ev: Record<string, unknown> | undefined, status: string | undefined): string {
+function validationLine(ev: { validation?: string; tools_registered?: string[] } | undefined, status: string | undefined): string {
   if (ev?.validation === "skipped") return "not validated (--no-validate): the MCP server was not checked";
-  if (ev?.validation === "passed") return `passed (${(ev.tools_registered as unknown[] | undefined)?.length ?? 0} tools registered)`;
+  if (ev?.validation === "passed") return `passed (${ev.tools_registered?.length ?? 0} tools registered)`;
   if (ev?.validation === "failed") return "failed";
   if (status === "completed") return "not validated (no plugin checked the MCP server)";
   return "not run";
@@ -149,6 +133,9 @@ function validationLine(ev: Record<string, unknown> | undefined, status: string 
 
 /** Phase 5's gate, for this plugin: the summary was written. */
 export const ReportEvidence = z.looseObject({ report_path: z.string().min(1) });
+
+/** This plugin's phase-5 evidence, for others: the summary's path. */
+export const reportEvidence = evidenceReader("report", 5, ReportEvidence);
 
 export function reportPlugin(options: ReportOptionsInput = {}) {
   const opts = parsePluginOptions("report", ReportOptions, options);
@@ -184,7 +171,7 @@ export function reportPlugin(options: ReportOptionsInput = {}) {
         finished = { ctx, input, file: summaryFile };
         ev.report_path = summaryFile;
         if (outcome.status !== "completed") return;
-        const e0 = (session.state.phases["0"]?.evidence ?? {}) as Record<string, unknown>;
+        const e0 = preflightEvidence(session.state) ?? {};
         const commit = String(e0.source_commit ?? "");
         const to = String(e0.to_version ?? commit.slice(0, 12));
         if (!session.hasStep("report:logs")) {
@@ -214,16 +201,18 @@ export function reportPlugin(options: ReportOptionsInput = {}) {
         }
       });
 
+      // A failed or rolled-back run has no phase 5 evidence, but it has its report.
+      hooks.summarize.tap((_ctx, _outcome, result) => {
+        if (finished?.file) result.report_path = finished.file;
+      });
+
       // Phase 5 ends after its cleanup taps: the final phase table (and the summary every
       // front end prints) is known only now, so the report is refreshed with it.
       hooks.done.tap((result) => {
         if (!finished) return;
         const { ctx, input, file } = finished;
         finished = null;
-        result.summary = input.summary;
-        // A failed or rolled-back run has no phase 5 evidence, but it has its report.
-        result.report_path ??= file ?? undefined;
-        if (file && fs.existsSync(file)) writeFileAtomic(file, renderSummary(ctx, { ...input, phases: result.phases }));
+        if (file && fs.existsSync(file)) writeFileAtomic(file, renderSummary(ctx, { ...input, summary: result.summary, phases: result.phases }));
       });
     },
   });

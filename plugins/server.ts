@@ -22,6 +22,7 @@ import path from "node:path";
 import { z } from "zod";
 import { REPLACED_FOLDERS } from "./ownership.ts";
 import { parsePluginOptions } from "../core/config.ts";
+import { evidenceReader } from "../core/evidence.ts";
 import { UpgradeError } from "../core/errors.ts";
 import { definePlugin, STAGE } from "../core/plugin.ts";
 import type { UpgradeContext } from "../core/types.ts";
@@ -30,6 +31,7 @@ import { probeStdio } from "./server/mcp-client.ts";
 import { findProjectServer, identifyServer, ownsSession, processAlive, startDetached, stopServer } from "./server/process.ts";
 import { journal, journalled, launchFor, LaunchSpecSchema, type ServerBefore, type StartedServer, ServerLaunch, ServerStarted, STEP } from "./server/shared.ts";
 import { backupScope } from "./backup/scope.ts";
+import { SERVER_RUN_OPTIONS, serverRunOptions } from "./server/run-options.ts";
 import { diskNeeds, treeSize } from "./preflight/disk.ts";
 import { DEFAULT_EXCLUDES, hashTree, oldPath, removeOld, repairSwap, stageCopy, stagedPath, swapStaged, undoSwap } from "./server/stage.ts";
 
@@ -96,6 +98,9 @@ export const ServerEvidence = z.looseObject({
   restart: z.looseObject({ status: z.enum(["restarted", "ide_reload_required", "not_running", "skipped"]) }),
 });
 
+/** This plugin's phase-3 evidence, for others: how the server was restarted (or why not). */
+export const serverEvidence = evidenceReader("server", 3, ServerEvidence);
+
 export function serverPlugin(options: ServerOptionsInput = {}) {
   const opts = parsePluginOptions(PLUGIN_NAME, ServerOptions, options);
   const logFile = (ctx: UpgradeContext) => path.resolve(ctx.layout.installDir, opts.logFile);
@@ -130,7 +135,7 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
   }
 
   async function restart(ctx: UpgradeContext, before: ServerBefore): Promise<Record<string, unknown>> {
-    if (!ctx.options.restart) return { status: "skipped", reason: "--no-restart" };
+    if (!serverRunOptions(ctx).restart) return { status: "skipped", reason: "--no-restart" };
     const now = currentServer(ctx);
     if (before.status === "running" && !before.detached) {
       if (opts.stopIdeServer && now.status === "running") await stopServer(now.pid!, { timeoutMs: opts.stopTimeoutMs });
@@ -181,6 +186,7 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
   return definePlugin({
     name: PLUGIN_NAME,
     evidence: { 3: ServerEvidence },
+    options: SERVER_RUN_OPTIONS,
     apply(hooks) {
       hooks.start.tap((ctx) => {
         if (opts.launch) ctx.channels.set(ServerLaunch, opts.launch);
@@ -264,7 +270,7 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
         const before = journalled(ctx, STEP.before) as ServerBefore | undefined;
         const stopped = journalled(ctx, STEP.stopped);
         const evidence: Record<string, unknown> = {};
-        if (before?.status === "running" && before.detached && stopped && ctx.options.restart) {
+        if (before?.status === "running" && before.detached && stopped && serverRunOptions(ctx).restart) {
           const launch = launchFor(ctx, opts.launch);
           const args = detachedArgs(launch, path.join(ctx.layout.installDir, "mcp_server"), before.transport ?? opts.transport);
           const r = await startDetached({

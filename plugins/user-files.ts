@@ -60,7 +60,7 @@ export function userFilesPlugin(options: UserFilesOptionsInput = {}) {
         ev.user_files = digestUserFiles(ctx.layout.installDir, opts.paths);
       });
       hooks.validate.tap((ctx, findings, ev) => {
-        const before = ctx.evidence(1)?.user_files as Record<string, string> | undefined;
+        const before = ctx.evidence(1, "user-files")?.user_files as Record<string, string> | undefined;
         if (!before) {
           findings.error("USER_FILES_UNKNOWN", "Cannot check user-owned files: phase 1 recorded no digest of them", "Run the upgrade with the user-files plugin enabled from the start");
           return;

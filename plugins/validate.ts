@@ -21,7 +21,9 @@ import type { UpgradeContext } from "../core/types.ts";
 import { needsTransportArg, serverEnv, withTransport } from "./server/launch.ts";
 import { probeHttp, type ProbeResult, probeStdio, type SmokeCall } from "./server/mcp-client.ts";
 import { findProjectServer, processAlive } from "./server/process.ts";
+import { VALIDATE_RUN_OPTIONS, validateRunOptions } from "./validate/run-options.ts";
 import { journalled, launchFor, LaunchSpecSchema, ServerStarted, SmokeCallSchema, type StartedServer, STEP } from "./server/shared.ts";
+import { evidenceReader } from "../core/evidence.ts";
 
 export const PLUGIN_NAME = "validate";
 
@@ -71,6 +73,11 @@ export const ValidationEvidence = z
     path: ["tools_registered"],
   })
   .refine((e) => e.smoke_tests.every((s) => s.ok), { message: "a smoke test failed", path: ["smoke_tests"] });
+
+/** This plugin's phase-4 evidence, for others: `validation` ("passed", "skipped"), the tools, the report. */
+export const validationEvidence = evidenceReader("validate", 4, ValidationEvidence.and(z.looseObject({ validation: z.string().optional() })));
+/** Its phase-0 record: the tools the installed server had before the upgrade. */
+const toolsBefore = evidenceReader("validate", 0, z.looseObject({ server_tools_before: z.array(z.string()).nullable() }));
 
 /** Why the installed server did not answer, and each way out (the exact commands for this install). */
 export function cannotRun(ctx: UpgradeContext, probe: ProbeResult): { reason: string; fix: string } {
@@ -128,10 +135,17 @@ export function validatePlugin(options: ValidateOptionsInput = {}) {
   return definePlugin({
     name: PLUGIN_NAME,
     evidence: { 4: ValidationEvidence },
+    options: VALIDATE_RUN_OPTIONS,
     apply(hooks) {
+      hooks.summarize.tap((ctx, _outcome, result) => {
+        const ev = ctx.session ? validationEvidence(ctx.session.state) : undefined;
+        // So a script sees "skipped" without reading the state.
+        if (typeof ev?.validation === "string") result.validation = ev.validation;
+        result.summary.validation_report = ev?.validation_report ?? null;
+      });
       hooks.preflight.tap(async (ctx, findings, ev) => {
         if (!ctx.layout.installExists || ctx.dryRun) return;
-        if (ctx.options.noValidate) {
+        if (validateRunOptions(ctx).noValidate) {
           ev.server_probe_before = { ok: null, skipped: "--no-validate" };
           return;
         }
@@ -161,11 +175,11 @@ export function validatePlugin(options: ValidateOptionsInput = {}) {
       });
 
       hooks.validate.tap(async (ctx, findings, ev) => {
-        if (ctx.options.noValidate) {
+        if (validateRunOptions(ctx).noValidate) {
           skipValidation(ctx, ev);
           return;
         }
-        const before = (ctx.evidence(0) as Record<string, unknown> | undefined)?.server_tools_before;
+        const before = toolsBefore(ctx)?.server_tools_before;
         const expected = [...new Set([...opts.expectTools, ...(opts.expectOldTools && Array.isArray(before) ? before as string[] : [])])].sort();
         const workflows = installedWorkflows(ctx.layout.installDir);
         const calls: SmokeCall[] = opts.smoke ?? [

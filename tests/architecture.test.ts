@@ -22,6 +22,7 @@ import { writeFakeConfig } from "./helpers/config-files.ts";
 import { snapshotTree } from "../demo/kit/tree.ts";
 import { makeProject, makeSource, tmpDir } from "./helpers/project.ts";
 import { waitForFile } from "./helpers/wait.ts";
+import { toRunOptions, resolvedWith, type FlatRunOptions } from "./helpers/run-options.ts";
 
 const test = suite("architecture");
 
@@ -81,8 +82,8 @@ test("--help and status load no npm package and, of node's modules, only path, u
   assert.ok(run.includes("zod") && run.includes("node:fs"));
 });
 
-function options(source: string, target: string, o: Partial<RunOptions> = {}): RunOptions {
-  return { source, target, dryRun: false, diff: false, onConflict: "theirs", yes: false, json: true, restart: false, skipDeps: true, keepBackups: 3, from: null, interactive: false, ...o };
+function options(source: string, target: string, o: FlatRunOptions = {}): RunOptions {
+  return toRunOptions({ source, target, dryRun: false, diff: false, onConflict: "theirs", yes: false, json: true, restart: false, skipDeps: true, keepBackups: 3, from: null, interactive: false, ...o });
 }
 
 /** Every writing method of node's fs and fs-extra, with arguments that would write into `dir`. */
@@ -170,7 +171,7 @@ test("the content plan is built once per run: a real run and a dry run with the 
     for (const dryRun of [true, false]) {
       const { counter, plugin } = planCounter();
       const plugins = [...builtinPlugins().filter((p) => !["deps", "server", "migrate", "validate"].includes(p.name)), plugin];
-      const result = await runLifecycle({ resolved: { file: null, config: {}, plugins }, options: options(src.dir, proj.dir, { dryRun }) });
+      const result = await runLifecycle({ resolved: resolvedWith(plugins), options: options(src.dir, proj.dir, { dryRun }) });
       assert.is(result.status, "completed", JSON.stringify(result.error));
       assert.is(counter.plans, 1, `dry run ${dryRun}: plans built`);
       assert.ok(result.plan!.entries.some((e) => e.target === "standards/universal/a.md"), "the plan is the result's plan");

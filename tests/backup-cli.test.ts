@@ -8,6 +8,7 @@ import { StateStore } from "../core/state.ts";
 import { makeProject, ownRecords, type Project } from "./helpers/backup-project.ts";
 import { diffTrees, snapshotTree } from "../demo/kit/tree.ts";
 import { upgrade } from "./helpers/backup-upgrade.ts";
+import { backupEvidence } from "../plugins/backup.ts";
 
 /** The CLI as a user runs it, in the project folder, with its output captured. */
 async function cli(p: Project, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -23,7 +24,7 @@ async function upgraded() {
   const r = await upgrade(p, null);
   assert.is(r.status, "completed");
   const s = new StateStore(p.layout.stateDir).list()[0].state!;
-  return { p, before, id: s.phases["1"].evidence.backup_id as string, dir: s.phases["1"].evidence.backup_path as string };
+  return { p, before, id: backupEvidence(s)!.backup_id!, dir: backupEvidence(s)!.backup_path! };
 }
 
 test("backups list and verify through the CLI; one flipped byte is named by `backups verify` and `rollback`, nothing changes", async () => {
@@ -74,7 +75,7 @@ test("`backups prune --keep-backups 1` keeps the newest only (a rolled-back sess
   assert.is((await cli(p, "rollback", "--to", id)).code, EXIT.ok);
   const second = await upgrade(p, null);
   assert.is(second.status, "completed");
-  const newest = new StateStore(p.layout.stateDir).list()[0].state!.phases["1"].evidence.backup_id as string;
+  const newest = backupEvidence(new StateStore(p.layout.stateDir).list()[0].state!)!.backup_id!;
   assert.is.not(newest, id);
   const r = await cli(p, "backups", "prune", "--keep-backups", "1");
   assert.is(r.code, EXIT.ok, r.err);

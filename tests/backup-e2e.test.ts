@@ -9,6 +9,8 @@ import { listBackups } from "../plugins/backup/retention.ts";
 import { makeProject, ownRecords, type Project, ROOT, spawnChild, tmpDir, waitFor } from "./helpers/backup-project.ts";
 import { diffTrees, snapshotTree, type Tree } from "../demo/kit/tree.ts";
 import { manualRollback, upgrade } from "./helpers/backup-upgrade.ts";
+import { backupEvidence } from "../plugins/backup.ts";
+import { evidenceOf } from "../core/evidence.ts";
 
 const CHILD = path.join(ROOT, "tests/helpers/backup-e2e-child.ts");
 
@@ -40,7 +42,7 @@ for (const phase of [2, 3, 4] as const) {
     assert.is(s.status, "rolled_back");
     assert.is(s.rollback?.status, "completed");
     assert.is(s.rollback?.evidence.restored, true);
-    assert.is(s.rollback?.evidence.backup_id, s.phases["1"].evidence.backup_id);
+    assert.is(s.rollback?.evidence.backup_id, backupEvidence(s)!.backup_id);
     assert.ok((s.rollback?.evidence.files_restored as number) > 0);
     assert.type(s.rollback?.duration_ms, "number");
   });
@@ -53,7 +55,7 @@ test("a completed upgrade prunes old backups and can be undone by hand with `rol
   assert.is(r.status, "completed", JSON.stringify(r.error));
   assert.is(r.exit_code, EXIT.ok);
   const s = onlySession(p);
-  assert.equal(s.phases["5"].evidence.backups_kept, [s.phases["1"].evidence.backup_id]);
+  assert.equal(evidenceOf(s, 5, "backup")!.backups_kept, [backupEvidence(s)!.backup_id]);
   const undo = await manualRollback(p);
   assert.is(undo.exitCode, EXIT.ok, JSON.stringify(undo.outcome.rollbackError));
   assertRestored(p, before);
@@ -64,7 +66,7 @@ test("`rollback` of a completed upgrade with a damaged backup is refused: nothin
   const r = await upgrade(p, null);
   assert.is(r.status, "completed");
   const s = onlySession(p);
-  const dir = s.phases["1"].evidence.backup_path as string;
+  const dir = backupEvidence(s)!.backup_path!;
   const victim = path.join(dir, "install/VERSION.txt");
   fs.appendFileSync(victim, "tampered");
   const upgraded = snapshotTree(p.root, { skip: ownRecords });
@@ -118,7 +120,7 @@ test("SIGKILL during the backup: `resume` re-runs phase 1 and finishes the upgra
   const r = await upgrade(p, null, { resume: true });
   assert.is(r.status, "completed", JSON.stringify(r.error));
   const s = onlySession(p);
-  assert.equal(fs.readdirSync(p.layout.backupsDir).sort(), [".gitignore", s.phases["1"].evidence.backup_id].sort());
+  assert.equal(fs.readdirSync(p.layout.backupsDir).sort(), [".gitignore", backupEvidence(s)!.backup_id!].sort());
   assert.equal(listBackups(p.layout).map((b) => b.state), ["complete"]);
 });
 
@@ -149,7 +151,7 @@ test("SIGKILL during the automatic rollback: `rollback` finishes it exactly", as
   assertRestored(p, before);
   const s = onlySession(p);
   assert.is(s.status, "rolled_back");
-  assert.is(s.rollback?.evidence.backup_id, s.phases["1"].evidence.backup_id);
+  assert.is(s.rollback?.evidence.backup_id, backupEvidence(s)!.backup_id);
 });
 
 test.run();

@@ -7,6 +7,7 @@ import { isBackupId } from "../plugins/backup/names.ts";
 import { listBackups, verifyBackup } from "../plugins/backup/retention.ts";
 import { harness, makeProject, ownRecords, ROOT, simulateUpgrade, spawnChild, tmpDir, waitFor } from "./helpers/backup-project.ts";
 import { diffTrees, snapshotTree } from "../demo/kit/tree.ts";
+import { backupEvidence } from "../plugins/backup.ts";
 
 const CHILD = path.join(ROOT, "tests/helpers/backup-child.ts");
 
@@ -75,7 +76,7 @@ test("SIGKILL during a rollback: running rollback again finishes it exactly", as
   const again = harness(p.layout, { sessionId: h.state.session_id });
   const r = await again.rollback({ manual: true });
   assert.is(r.evidence.restored, true);
-  assert.is(r.evidence.backup_id, h.state.phases["1"].evidence.backup_id);
+  assert.is(r.evidence.backup_id, backupEvidence(h.state)!.backup_id);
   const diff = diffTrees(before, snapshotTree(p.root, { skip: ownRecords }));
   assert.equal(diff.filter((d) => !/(specs|workspace|standards\/development)\//.test(d)), []);
   assert.is(diff.length, 3, "only the user's own changes differ");

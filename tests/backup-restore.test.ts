@@ -8,6 +8,7 @@ import { isUpgradeError, type UpgradeError } from "../core/errors.ts";
 import { readManifest } from "../plugins/backup/manifest.ts";
 import { harness, makeProject, ownRecords, sha256File, simulateUpgrade } from "./helpers/backup-project.ts";
 import { diffTrees, snapshotTree } from "../demo/kit/tree.ts";
+import { backupEvidence } from "../plugins/backup.ts";
 
 /** What the simulated upgrade does to user-owned paths: rollback must keep exactly these. */
 const USER_CHANGES = [
@@ -39,7 +40,7 @@ test("rollback restores every backed-up path exactly (bytes, modes, links, types
   const ev = req.evidence;
   assert.is(ev.restored, true);
   assert.is(ev.backup_verified, true);
-  assert.is(ev.backup_id, h.state.phases["1"].evidence.backup_id);
+  assert.is(ev.backup_id, backupEvidence(h.state)!.backup_id);
   assert.ok((ev.files_restored as number) > 100, `files_restored ${ev.files_restored}`);
   assert.is(ev.symlinks_restored, 3); // bin/python retargeted, lib64 folder -> link, pkg0/dangling (pkg0 was replaced)
   assert.is(ev.created_removed, 5);

@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import fs from "node:fs";
 import path from "node:path";
-import { checkGate, gateParts } from "../core/evidence.ts";
+import { checkGate, gateParts, type PhaseEvidence } from "../core/evidence.ts";
 import { builtinPlugins } from "../plugins/mod.ts";
 import { isUpgradeError, type UpgradeError } from "../core/errors.ts";
 import { readManifestJson as readManifest } from "../plugins/backup/manifest.ts";
@@ -45,7 +45,7 @@ test("backs up every path the upgrade may change, hashed, with modes and links, 
   const p = makeProject();
   const h = harness(p.layout);
   const ev = await h.backup();
-  assert.equal(checkGate(gateParts(1, builtinPlugins()), ev), { ok: true });
+  assert.equal(checkGate(gateParts(1, builtinPlugins()), h.state.phases["1"].evidence as PhaseEvidence), { ok: true });
   const dir = ev.backup_path as string;
   assert.ok(isBackupId(path.basename(dir)));
   assert.is(ev.backup_id, path.basename(dir));

@@ -46,7 +46,7 @@ test("requirements unchanged: the venv is untouched and not in the backup; the o
   const r = await upgrade(p);
   assert.is(r.status, "completed", JSON.stringify(r.error));
   assert.equal(fingerprint(p.venv.dir), before);
-  const e1 = stateOf(p, r).phases["1"].evidence as Record<string, unknown>;
+  const e1 = (stateOf(p, r).phases["1"].evidence as Record<string, Record<string, unknown>>).backup;
   const m = readManifest(e1.backup_path as string);
   assert.not.ok(Object.keys(m.roots).some((k) => k.startsWith("install/venv")), Object.keys(m.roots).join(", "));
   assert.equal(Object.keys(m.moved).sort(), ["install/mcp_server", "install/scripts"]);
@@ -60,7 +60,7 @@ test("requirements changed: the venv is in the backup, and a manual rollback res
   const r = await upgrade(p);
   assert.is(r.status, "completed", JSON.stringify(r.error));
   assert.not.equal(await pipFreeze(p.venv), freezeBefore);
-  const e1 = stateOf(p, r).phases["1"].evidence as Record<string, unknown>;
+  const e1 = (stateOf(p, r).phases["1"].evidence as Record<string, Record<string, unknown>>).backup;
   assert.ok(Object.keys(readManifest(e1.backup_path as string).roots).includes("install/venv"));
   const rb = await rollbackProject(projectPlugins(p), options(p));
   assert.is(rb.exitCode, 0, JSON.stringify(rb.outcome.rollbackError));

@@ -23,7 +23,7 @@ test("the project's own upgrade.config.ts loads, validates and replaces the buil
   const { file, raw } = await loadConfigFile(REPO);
   assert.is(file, path.join(REPO, "upgrade.config.ts"));
   const r = resolveConfig(raw, file, builtinPlugins());
-  assert.is(r.config.onConflict, "ask");
+  assert.is(r.optionValues.onConflict, "ask");
   assert.is(r.config.source, path.resolve(REPO, "../agent-os-enhanced"));
   const names = r.plugins.map((p) => p.name);
   assert.equal(names, [...builtinPlugins().map((p) => p.name), "main-branch-only"]);
@@ -42,7 +42,7 @@ test("a package.json key is found", async () => {
   fs.writeFileSync(path.join(proj.dir, "package.json"), JSON.stringify({ name: "p", "agent-os-upgrade": { keepBackups: 5 } }));
   const { file, raw } = await loadConfigFile(proj.dir);
   assert.is(file, path.join(proj.dir, "package.json"));
-  assert.is(resolveConfig(raw, file, builtinPlugins()).config.keepBackups, 5);
+  assert.is(resolveConfig(raw, file, builtinPlugins()).optionValues.keepBackups, 5);
 });
 
 const invalid: Array<{ name: string; body: string; expect: (file: string) => string; exit: number }> = [
@@ -111,7 +111,7 @@ test("`init` writes a starter config that loads as it is", async () => {
   assert.match(again.stderr, "already exists");
   const { file, raw } = await loadConfigFile(s.proj.dir, null, CONFIG_ALIASES());
   assert.is(file, path.join(s.proj.dir, "upgrade.config.ts"));
-  assert.is(resolveConfig(raw, file, builtinPlugins()).config.keepBackups, 3);
+  assert.is(resolveConfig(raw, file, builtinPlugins()).optionValues.keepBackups, 3);
 });
 
 test.run();

@@ -18,6 +18,7 @@ import { reportPlugin } from "../plugins/report.ts";
 import { resultOf, runCli } from "./helpers/cli.ts";
 import { installUniversal, makeSourceRepo, NEW, OLD, otherPhasesDouble, release, removeTemps, tmpDir } from "./helpers/content-project.ts";
 import { diffTrees, snapshotTree } from "../demo/kit/tree.ts";
+import { toRunOptions, resolvedWith, type FlatRunOptions } from "./helpers/run-options.ts";
 
 function setup() {
   const root = tmpDir("e2e");
@@ -31,7 +32,7 @@ function setup() {
   return { root, source, commits, project, install };
 }
 
-const options = (s: ReturnType<typeof setup>, o: Partial<RunOptions>): RunOptions => ({
+const options = (s: ReturnType<typeof setup>, o: FlatRunOptions): RunOptions => toRunOptions({
   source: s.source,
   target: s.project,
   dryRun: false,
@@ -47,7 +48,7 @@ const options = (s: ReturnType<typeof setup>, o: Partial<RunOptions>): RunOption
   ...o,
 });
 
-const resolved = () => ({ file: null, config: {}, plugins: [preflightPlugin(), backupPlugin(), contentPlugin(), otherPhasesDouble({ backup: false }), reportPlugin()] });
+const resolved = () => (resolvedWith([preflightPlugin(), backupPlugin(), contentPlugin(), otherPhasesDouble({ backup: false }), reportPlugin()]));
 
 const strip = (plan: unknown) => {
   const { diffs: _d, ...rest } = plan as ContentPlanX & { diffs?: unknown };
@@ -70,8 +71,8 @@ test("runLifecycle: dry run writes nothing; the real run executes the same plan 
   assert.equal(strip(real.plan), strip(dry.plan));
   const stateFile = path.join(s.install, ".cache/state", `${real.session_id}.json`);
   const state = JSON.parse(fs.readFileSync(stateFile, "utf8"));
-  const ev2 = state.phases["2"].evidence;
-  assert.equal(checkGate(gateParts(2, builtinPlugins()), ev2), { ok: true });
+  assert.equal(checkGate(gateParts(2, builtinPlugins()), state.phases["2"].evidence), { ok: true });
+  const ev2 = state.phases["2"].evidence.content;
   assert.equal(ev2.plan_counts, dryPlan.counts);
   assert.equal(ev2.needs_attention, ["standards/universal/testing/test-pyramid.md"]);
   assert.equal(state.journal.map((j: { step: string }) => j.step).filter((x: string) => x.startsWith("content:")), ["content:decisions", "content:applied"]);
@@ -96,7 +97,7 @@ test("runLifecycle with the real backup: a failure after content rolls the conte
   const skip = (rel: string) => /^(\.cache|\.backups)(\/|$)/.test(rel);
   const before = snapshotTree(s.install, { skip });
   const gitignoreBefore = fs.existsSync(path.join(s.project, ".gitignore"));
-  const r = await runLifecycle({ resolved: { file: null, config: {}, plugins }, options: options(s, { onConflict: "theirs" }) });
+  const r = await runLifecycle({ resolved: resolvedWith(plugins), options: options(s, { onConflict: "theirs" }) });
   assert.is(r.status, "rolled_back", JSON.stringify(r.error));
   assert.is(r.exit_code, EXIT.rolledBack);
   assert.equal(diffTrees(before, snapshotTree(s.install, { skip })), [], "restored exactly; files the upgrade added are gone");

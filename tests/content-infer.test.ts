@@ -20,6 +20,7 @@ import { resultOf, runCli } from "./helpers/cli.ts";
 import { git, gitMergeFile, makeCtx, makeSourceRepo, otherPhasesDouble, read, removeTemps, runTaps, sha, tmpDir, type Tree, writeTree } from "./helpers/content-project.ts";
 import { snapshotTree } from "../demo/kit/tree.ts";
 import { installWithoutRecords, planOf, withoutHistory } from "./helpers/infer-project.ts";
+import { toRunOptions, resolvedWith, type FlatRunOptions } from "./helpers/run-options.ts";
 
 const lines = (name: string, n: number, change: Record<number, string> = {}) =>
   Array.from({ length: n }, (_, i) => change[i] ?? `${name} line ${i + 1}`).join("\n") + "\n";
@@ -308,7 +309,7 @@ test("firstParentHistory on a real repository with a merge: the main line only, 
 });
 
 // Through the real upgrader and the real CLI: the plan's base in --json, the dry run's text, the summary.
-const runOptions = (w: World, o: Partial<RunOptions>): RunOptions => ({
+const runOptions = (w: World, o: FlatRunOptions): RunOptions => toRunOptions({
   source: w.source,
   target: w.project,
   dryRun: false,
@@ -327,7 +328,7 @@ const runOptions = (w: World, o: Partial<RunOptions>): RunOptions => ({
 test("runLifecycle: the summary says which base was inferred and which edited files upstream deleted or moved", async () => {
   const w = world();
   const plugins = [preflightPlugin(), backupPlugin(), contentPlugin(), otherPhasesDouble({ backup: false }), reportPlugin()];
-  const r = await runLifecycle({ resolved: { file: null, config: {}, plugins }, options: runOptions(w, { onConflict: "merge" }) });
+  const r = await runLifecycle({ resolved: resolvedWith(plugins), options: runOptions(w, { onConflict: "merge" }) });
   assert.is(r.status, "completed", JSON.stringify(r.error));
   assert.equal((r.plan as ContentPlanX).base, { kind: "git", ref: w.commits[0], via: "inferred", matched: 9, unedited: 10, total: 15 });
   const summary = fs.readFileSync(r.report_path!, "utf8");

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { z } from "zod";
 import { resolveConfig } from "../core/config.ts";
 import { definePlugin, type Plugin } from "../core/plugin.ts";
 import { runLifecycle } from "../core/upgrader.ts";
@@ -14,6 +15,7 @@ import { reportPlugin } from "../plugins/report.ts";
 import { fakePhases } from "./helpers/fake-phases.ts";
 import { makeProject, makeSource, tmpDir } from "./helpers/project.ts";
 import { snapshotTree } from "../demo/kit/tree.ts";
+import { toRunOptions, type FlatRunOptions } from "./helpers/run-options.ts";
 
 const test = suite("engine");
 
@@ -24,11 +26,11 @@ function setup() {
   return { root, src, proj };
 }
 
-function options(src: string, target: string, extra: Partial<RunOptions> = {}): RunOptions {
-  return { source: src, target, dryRun: false, diff: false, onConflict: null, yes: false, json: true, restart: true, skipDeps: false, keepBackups: 3, from: null, interactive: false, ...extra };
+function options(src: string, target: string, extra: FlatRunOptions = {}): RunOptions {
+  return toRunOptions({ source: src, target, dryRun: false, diff: false, onConflict: null, yes: false, json: true, restart: true, skipDeps: false, keepBackups: 3, from: null, interactive: false, ...extra });
 }
 
-async function run(plugins: Plugin[], extra: Partial<RunOptions> = {}, s = setup()): Promise<{ result: UpgradeResult; s: ReturnType<typeof setup> }> {
+async function run(plugins: Plugin[], extra: FlatRunOptions = {}, s = setup()): Promise<{ result: UpgradeResult; s: ReturnType<typeof setup> }> {
   const resolved = resolveConfig({}, null, [preflightPlugin(), fakePhases(), ...plugins, reportPlugin()]);
   const result = await runLifecycle({ resolved, options: options(s.src.dir, s.proj.dir, extra) });
   return { result, s };
@@ -42,13 +44,17 @@ test("the phases run in order and a recording plugin sees each hook with the rig
       hooks.config.tap((c) => (seen.push(["config", [c.plugins.length]]), c));
       hooks.start.tap((ctx) => void seen.push(["start", [ctx.layout.installDir, ctx.session]]));
       hooks.preflight.tap((ctx, f, ev) => void seen.push(["preflight", [f instanceof Findings, typeof ev, ctx.session]]));
-      hooks.backup.tap((ctx, ev) => void seen.push(["backup", [ev.lock_acquired, ctx.session?.id, fs.existsSync(ctx.layout.lockFile)]]));
+      // Each tap gets its own plugin's record of the phase: empty, not the engine's or another plugin's.
+      hooks.backup.tap((ctx, ev) => {
+        seen.push(["backup", [Object.keys(ev), ctx.session?.id, fs.existsSync(ctx.layout.lockFile)]]);
+        ev.recorded = true;
+      });
       hooks.planContent.tap((plan, ctx) => (seen.push(["planContent", [plan.base.kind, plan.entries.length, ctx.dryRun]]), { ...plan, marker: "from-recorder" }));
-      hooks.applyContent.tap((plan, ctx, ev) => void seen.push(["applyContent", [plan.marker, typeof ev, ctx.evidence(1)?.backup_id]]));
-      hooks.upgradeServer.tap((ctx) => void seen.push(["upgradeServer", [ctx.evidence(2)?.written_hashes_verified]]));
-      hooks.migrate.tap((_ctx, ev) => void seen.push(["migrate", [(ev.code as { status: string }).status]]));
-      hooks.restartServer.tap((_ctx, ev) => void seen.push(["restartServer", [(ev.deps as { status: string }).status]]));
-      hooks.validate.tap((ctx, f) => void seen.push(["validate", [f instanceof Findings, ctx.evidence(0)?.source_git_clean]]));
+      hooks.applyContent.tap((plan, ctx, ev) => void seen.push(["applyContent", [plan.marker, typeof ev, ctx.evidence(1, "fake-phases")?.backup_id]]));
+      hooks.upgradeServer.tap((ctx) => void seen.push(["upgradeServer", [ctx.evidence(2, "fake-phases")?.written_hashes_verified]]));
+      hooks.migrate.tap((_ctx, ev) => void seen.push(["migrate", [Object.keys(ev)]]));
+      hooks.restartServer.tap((_ctx, ev) => void seen.push(["restartServer", [Object.keys(ev)]]));
+      hooks.validate.tap((ctx, f) => void seen.push(["validate", [f instanceof Findings, ctx.evidence(0, "preflight")?.source_git_clean]]));
       hooks.rollback.tap(() => void seen.push(["rollback", []]));
       hooks.cleanup.tap((_ctx, outcome) => void seen.push(["cleanup", [outcome.status, outcome.error]]));
       hooks.done.tap((r) => void seen.push(["done", [r.status, r.exit_code]]));
@@ -74,12 +80,12 @@ test("the phases run in order and a recording plugin sees each hook with the rig
   assert.equal(args.config, [4]);
   assert.equal(args.start, [s.proj.install, null]);
   assert.equal(args.preflight, [true, "object", null]);
-  assert.equal(args.backup, [true, result.session_id, true]);
+  assert.equal(args.backup, [[], result.session_id, true]);
   assert.equal(args.planContent, ["none", 0, false]);
   assert.equal(args.applyContent, ["from-recorder", "object", "fake"]);
   assert.equal(args.upgradeServer, [true]);
-  assert.equal(args.migrate, ["unchanged"]);
-  assert.equal(args.restartServer, ["skipped"]);
+  assert.equal(args.migrate, [[]]);
+  assert.equal(args.restartServer, [[]]);
   assert.equal(args.validate, [true, true]);
   assert.equal(args.cleanup, ["completed", undefined]);
   assert.equal(args.done, ["completed", 0]);
@@ -89,8 +95,13 @@ test("the phases run in order and a recording plugin sees each hook with the rig
   const state = new StateStore(path.join(s.proj.install, ".cache/state")).load(result.session_id!);
   assert.is(state.status, "completed");
   assert.equal(state.completed_phases, [0, 1, 2, 3, 4, 5]);
-  assert.is(state.phases["0"].evidence.source_commit, s.src.commit);
-  assert.is(state.phases["1"].evidence.integrity_verified, true);
+  // Evidence is kept per owner: the engine's, each plugin's (the recorder's own key too).
+  const ev = (p: number) => state.phases[String(p)].evidence as Record<string, Record<string, unknown>>;
+  assert.is(ev(0).preflight.source_commit, s.src.commit);
+  assert.is(ev(1)["fake-phases"].integrity_verified, true);
+  assert.equal(ev(1).engine, { lock_acquired: true });
+  assert.equal(ev(1).recorder, { recorded: true });
+  assert.equal(ev(5).engine, { lock_released: true });
   assert.is(fs.existsSync(path.join(s.proj.install, ".upgrade-lock")), false);
   assert.ok(fs.readFileSync(path.join(s.proj.install, "VERSION.txt"), "utf8").includes(`commit=${s.src.commit}`));
 });
@@ -201,8 +212,10 @@ test("a failure in phase 1 does not roll back; a gate that sees a false value fa
   let rolled = false;
   const p = definePlugin({
     name: "liar",
+    evidence: { 1: z.looseObject({ integrity_verified: z.literal(true) }) },
     apply(hooks) {
       hooks.backup.tap({ stage: 10 }, (_ctx, ev) => {
+        // Its own record: it cannot spoil (or forge) fake-phases' evidence, only fail its own gate.
         ev.integrity_verified = false as unknown as true;
       });
       hooks.rollback.tap(() => void (rolled = true));
@@ -211,7 +224,8 @@ test("a failure in phase 1 does not roll back; a gate that sees a false value fa
   const { result } = await run([p]);
   assert.is(result.status, "failed");
   assert.is(result.error!.code, "GATE_FAILED");
-  assert.match(String(result.error!.message), "Cannot complete phase 1 (backup): its evidence does not show success: fake-phases: integrity_verified");
+  assert.match(String(result.error!.message), "Cannot complete phase 1 (backup): its evidence does not show success: liar: integrity_verified");
+  assert.not.match(String(result.error!.message), "fake-phases");
   assert.is(rolled, false);
   assert.is(result.exit_code, 1);
 });

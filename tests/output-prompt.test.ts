@@ -18,6 +18,7 @@ import { reportPlugin } from "../plugins/report.ts";
 import { BIN, tsCommand } from "./helpers/cli.ts";
 import { installUniversal, makeSourceRepo, otherPhasesDouble, read, removeTemps, tmpDir, type Tree } from "./helpers/content-project.ts";
 import { snapshotTree } from "../demo/kit/tree.ts";
+import { toRunOptions, resolvedWith } from "./helpers/run-options.ts";
 
 const lines = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix} line ${i + 1}`).join("\n") + "\n";
 
@@ -47,7 +48,7 @@ function setup() {
   return { root, source, project, install };
 }
 
-const optionsOf = (s: ReturnType<typeof setup>): RunOptions => ({
+const optionsOf = (s: ReturnType<typeof setup>): RunOptions => toRunOptions({
   source: s.source,
   target: s.project,
   dryRun: false,
@@ -68,7 +69,7 @@ async function run(s: ReturnType<typeof setup>, answer: (r: PromptRequest) => Pr
   const sink: Sink = { out: (l) => out.push(l), err: (l) => out.push(l) };
   const prompt = async (r: PromptRequest) => (asked.push(`${r.index} of ${r.total}: ${r.target}`), answer(r));
   const plugins = [preflightPlugin(), backupPlugin(), contentPlugin({ prompt }), otherPhasesDouble({ backup: false }), reportPlugin()];
-  const result = await runLifecycle({ resolved: { file: null, config: {}, plugins }, options: optionsOf(s) }, { onEvent: humanRenderer(sink) });
+  const result = await runLifecycle({ resolved: resolvedWith(plugins), options: optionsOf(s) }, { onEvent: humanRenderer(sink) });
   return { result, asked, out };
 }
 

@@ -4,6 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "uvu";
+import { evidenceOf } from "../core/evidence.ts";
 import * as assert from "uvu/assert";
 import { humanRenderer, jsonRenderer, type Sink } from "../app/render.ts";
 import type { LogEvent } from "../core/log.ts";
@@ -16,6 +17,7 @@ import { contentPlugin } from "../plugins/content.ts";
 import { preflightPlugin } from "../plugins/preflight.ts";
 import { reportPlugin } from "../plugins/report.ts";
 import { installUniversal, makeSourceRepo, otherPhasesDouble, read, removeTemps, tmpDir, type Tree } from "./helpers/content-project.ts";
+import { toRunOptions, resolvedWith, type FlatRunOptions } from "./helpers/run-options.ts";
 
 const OLD: Tree = {
   "standards/a.md": "one\ntwo\nthree\n",
@@ -40,7 +42,7 @@ function setup() {
   return { root, source, project, install };
 }
 
-const optionsOf = (s: ReturnType<typeof setup>, o: Partial<RunOptions> = {}): RunOptions => ({
+const optionsOf = (s: ReturnType<typeof setup>, o: FlatRunOptions = {}): RunOptions => toRunOptions({
   source: s.source,
   target: s.project,
   dryRun: false,
@@ -66,7 +68,7 @@ async function upgrade(s: ReturnType<typeof setup>, extra: Plugin[] = []) {
   const events: LogEvent[] = [];
   const render = humanRenderer(sink);
   const result = await runLifecycle(
-    { resolved: { file: null, config: {}, plugins: [preflightPlugin(), backupPlugin(), contentPlugin(), otherPhasesDouble({ backup: false }), ...extra, reportPlugin()] }, options: optionsOf(s) },
+    { resolved: resolvedWith([preflightPlugin(), backupPlugin(), contentPlugin(), otherPhasesDouble({ backup: false }), ...extra, reportPlugin()]), options: optionsOf(s) },
     { onEvent: (e) => (events.push(e), render(e)) },
   );
   // The lines after the phase table: the summary a person acts on.
@@ -119,7 +121,7 @@ test("--json: the result carries the summary fields, snake_case", async () => {
   const s = setup();
   const sink = capture();
   const result = await runLifecycle(
-    { resolved: { file: null, config: {}, plugins: [preflightPlugin(), backupPlugin(), contentPlugin(), otherPhasesDouble({ backup: false }), reportPlugin()] }, options: optionsOf(s, { json: true }) },
+    { resolved: resolvedWith([preflightPlugin(), backupPlugin(), contentPlugin(), otherPhasesDouble({ backup: false }), reportPlugin()]), options: optionsOf(s, { json: true }) },
     { onEvent: jsonRenderer(sink) },
   );
   const last = JSON.parse(sink.lines[sink.lines.length - 1]);
@@ -137,6 +139,11 @@ test("a rolled-back run: decisions, warnings, both reports and the restored back
   const failing = definePlugin({
     name: "failing-check",
     apply(hooks) {
+      // A validation plugin fills its own part of the summary, from its own record.
+      hooks.summarize.tap((ctx, _outcome, result) => {
+        const ev = ctx.session ? evidenceOf(ctx.session.state, 4, "failing-check") : undefined;
+        result.summary.validation_report = (ev?.validation_report as string | undefined) ?? null;
+      });
       hooks.validate.tap((ctx, findings, ev) => {
         const report = path.join(ctx.layout.cacheDir, "upgrade-validation-test.json");
         fs.writeFileSync(report, "{}\n");

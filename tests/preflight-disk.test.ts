@@ -45,7 +45,7 @@ function bigProject() {
 }
 
 const UPGRADE = (p: { source: string; config: string }) => ["--source", p.source, "--on-conflict", "theirs", "--yes", "--no-restart", "--skip-deps", "--config", p.config, "--json"];
-const phase0 = (project: string, id: string) => JSON.parse(fs.readFileSync(path.join(project, ".agent-os/.cache/state", `${id}.json`), "utf8")).phases["0"].evidence;
+const phase0 = (project: string, id: string) => JSON.parse(fs.readFileSync(path.join(project, ".agent-os/.cache/state", `${id}.json`), "utf8")).phases["0"].evidence.preflight;
 
 test("the estimate is within 1.5× of what the backup really grew by plus the bytes written", async () => {
   const p = bigProject();

@@ -34,9 +34,9 @@ test("a server that exits at start: exit 4, nothing written; --no-validate compl
   // Phase 4 still compared the user's files with the backup.
   const state = fs.readdirSync(path.join(p.install, ".cache", "state")).map((f) => JSON.parse(fs.readFileSync(path.join(p.install, ".cache", "state", f), "utf8")));
   const ev4 = state[0].phases["4"].evidence;
-  assert.is(ev4.validation, "skipped");
-  assert.is(ev4.user_files_unchanged, true);
-  assert.equal(ev4.tools_registered, []);
+  assert.is(ev4.validate.validation, "skipped");
+  assert.is(ev4["user-files"].user_files_unchanged, true);
+  assert.equal(ev4.validate.tools_registered, []);
 });
 
 test.run();

@@ -86,7 +86,7 @@ test("upgrade against an unreachable index: pip is never started, the message an
   assert.match(e.hint, `depsPlugin({ extraArgs: ["--no-index", "--find-links", "<folder of wheels>"] })`);
   assert.match(e.hint, `or pass --skip-deps`);
   const state = JSON.parse(fs.readFileSync(path.join(p.install, ".cache", "state", `${result.session_id}.json`), "utf8")) as SessionState;
-  const deps = (state.phases["3"]?.evidence as Record<string, any>).deps;
+  const deps = (state.phases["3"]?.evidence as Record<string, any>).deps.deps;
   assert.equal(deps.attempts, [], "pip was never started");
   assert.equal(deps.unreachable_index, { url: DEAD_INDEX, error: "connect ECONNREFUSED 127.0.0.1:9" });
   // Exactly as before: every file, mode and byte, and the venv's packages.

@@ -12,12 +12,17 @@ import { waitForFile } from "./helpers/wait.ts";
 function writeConfig(projectDir: string, optionsFile: string) {
   fs.writeFileSync(path.join(projectDir, "upgrade.config.ts"), `import { builtinPlugins } from ${JSON.stringify(path.join(REPO, "plugins/mod.ts"))};
 import { fakePhases } from ${JSON.stringify(path.join(REPO, "tests/helpers/fake-phases.ts"))};
+import { DEPS_RUN_OPTIONS } from ${JSON.stringify(path.join(REPO, "plugins/deps/run-options.ts"))};
+import { SERVER_RUN_OPTIONS } from ${JSON.stringify(path.join(REPO, "plugins/server/run-options.ts"))};
+import { VALIDATE_RUN_OPTIONS } from ${JSON.stringify(path.join(REPO, "plugins/validate/run-options.ts"))};
 import fs from "node:fs";
+// The plugins that own these options are disabled (they would swap and probe a real server):
+// the recorder declares the same options, so the flags reach a plugin of this run.
 export default {
   disable: builtinPlugins().map((p) => p.name).filter((n) => n !== "preflight" && n !== "report"),
   plugins: [
     fakePhases(),
-    { name: "options-recorder", apply(h) { h.validate.tap((ctx) => { fs.writeFileSync(${JSON.stringify(optionsFile)}, JSON.stringify(ctx.options)); }); } },
+    { name: "options-recorder", options: { ...DEPS_RUN_OPTIONS, ...SERVER_RUN_OPTIONS, ...VALIDATE_RUN_OPTIONS }, apply(h) { h.validate.tap((ctx) => { fs.writeFileSync(${JSON.stringify(optionsFile)}, JSON.stringify(ctx.options)); }); } },
   ],
 };
 `);
@@ -42,7 +47,7 @@ test("resume --skip-deps --no-validate overrides the session's flags; --no-resta
     const resumed = await runCli(["resume", "--skip-deps", "--no-validate", "--json"], { cwd: proj.dir, timeoutMs: 120_000 });
     assert.is(resumed.code, 0, resumed.stdout + resumed.stderr);
     const o = JSON.parse(fs.readFileSync(recorded, "utf8"));
-    assert.equal([o.skipDeps, o.noValidate, o.restart], [true, true, false]);
+    assert.equal([o.plugin.skipDeps, o.plugin.noValidate, o.plugin.restart], [true, true, false]);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }

@@ -18,6 +18,7 @@ import { fixtureScriptsDir, fixtureServerDir, type ServerVersion } from "../demo
 import { pipFreeze } from "../demo/kit/venv.ts";
 import { createMcpProject, type McpProject } from "./helpers/mcp-project.ts";
 import { projectOptions, projectPlugins, stateOf, upgradeProject } from "./helpers/mcp-project-run.ts";
+import { type FlatRunOptions } from "./helpers/run-options.ts";
 
 const run = promisify(execFile);
 const projects: McpProject[] = [];
@@ -40,7 +41,7 @@ async function project(options: Parameters<typeof createMcpProject>[0]): Promise
   return p;
 }
 
-function upgrade(p: McpProject, o: Partial<RunOptions> = {}, extra: { validateTimeoutMs?: number } = {}): Promise<UpgradeResult> {
+function upgrade(p: McpProject, o: FlatRunOptions = {}, extra: { validateTimeoutMs?: number } = {}): Promise<UpgradeResult> {
   // The old server's tools are expected by default; the new one's come from the config.
   const plugins = projectPlugins(p, { timeoutMs: extra.validateTimeoutMs ?? 10_000, expectTools: ["get_server_info"] });
   return upgradeProject(plugins, projectOptions(p, o));

@@ -6,12 +6,12 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { StateStore } from "../core/state.ts";
 import { writeFileAtomic } from "../core/atomic.ts";
-import { checkGate as checkParts, gateParts } from "../core/evidence.ts";
+import { checkGate as checkParts, gateParts, type PhaseEvidence } from "../core/evidence.ts";
 import type { Phase } from "../core/phases.ts";
 import { builtinPlugins } from "../plugins/mod.ts";
 
 // The gates of a zero-config run: the engine's and every built-in's.
-const checkGate = (p: Phase, ev: unknown) => checkParts(gateParts(p, builtinPlugins()), ev);
+const checkGate = (p: Phase, ev: PhaseEvidence) => checkParts(gateParts(p, builtinPlugins()), ev);
 import { REPO, runCli, tsCommand } from "./helpers/cli.ts";
 import { makeProject, tmpDir } from "./helpers/project.ts";
 
@@ -126,20 +126,26 @@ test("a state write interrupted by SIGKILL never leaves a half-written state fil
   assert.equal(fs.readdirSync(dir), [`${s.session_id}.json`]);
 });
 
-test("gates check values, not keys", () => {
-  const ok1 = { backup_path: "/b", backup_id: "b", files_backed_up: 3, backup_size_bytes: 10, integrity_verified: true, lock_acquired: true };
+test("gates check values, not keys, each in its owner's record", () => {
+  const b = { backup_path: "/b", backup_id: "b", files_backed_up: 3, backup_size_bytes: 10, integrity_verified: true };
+  const ok1 = { engine: { lock_acquired: true }, backup: b };
   assert.equal(checkGate(1, ok1), { ok: true });
-  const bad = checkGate(1, { ...ok1, integrity_verified: false });
+  const bad = checkGate(1, { ...ok1, backup: { ...b, integrity_verified: false } });
   assert.is(bad.ok, false);
-  assert.match((bad as { problems: string[] }).problems.join(), "integrity_verified");
-  assert.is(checkGate(1, { ...ok1, files_backed_up: -1 }).ok, false);
-  const v = { tools_expected: ["a", "b"], tools_registered: ["a"], smoke_tests: [], stderr_errors: [], user_files_unchanged: true, validation_report: "r" };
-  const g4 = checkGate(4, v);
+  assert.match((bad as { problems: string[] }).problems.join(), "backup: integrity_verified");
+  assert.is(checkGate(1, { ...ok1, backup: { ...b, files_backed_up: -1 } }).ok, false);
+  // Another plugin's record cannot stand in for the owner's.
+  const misplaced = checkGate(1, { engine: { lock_acquired: true }, report: b });
+  assert.is(misplaced.ok, false);
+  assert.match((misplaced as { problems: string[] }).problems.join(), "backup: backup_path");
+  const v = { tools_expected: ["a", "b"], tools_registered: ["a"], smoke_tests: [], stderr_errors: [], validation_report: "r" };
+  const ev4 = (over: object) => ({ validate: { ...v, ...over }, "user-files": { user_files_unchanged: true } });
+  const g4 = checkGate(4, ev4({}));
   assert.is(g4.ok, false);
   assert.match((g4 as { problems: string[] }).problems.join(), "validate: tools_registered: the server does not register every expected tool");
-  assert.equal(checkGate(4, { ...v, tools_registered: ["b", "a", "c"] }), { ok: true });
-  assert.is(checkGate(4, { ...v, tools_registered: ["a", "b"], stderr_errors: ["Traceback"] }).ok, false);
-  assert.is(checkGate(3, { code: { status: "swapped", hashes_verified: true }, deps: { status: "installed", pip_check_ok: false }, restart: { status: "restarted" } }).ok, false);
+  assert.equal(checkGate(4, ev4({ tools_registered: ["b", "a", "c"] })), { ok: true });
+  assert.is(checkGate(4, ev4({ tools_registered: ["a", "b"], stderr_errors: ["Traceback"] })).ok, false);
+  assert.is(checkGate(3, { server: { code: { status: "swapped", hashes_verified: true }, restart: { status: "restarted" } }, deps: { deps: { status: "installed", pip_check_ok: false } } }).ok, false);
 });
 
 test.run();

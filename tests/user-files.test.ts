@@ -11,6 +11,7 @@ import { preflightPlugin } from "../plugins/preflight.ts";
 import { diffDigests, digestUserFiles, userFilesPlugin } from "../plugins/user-files.ts";
 import { fakePhases } from "./helpers/fake-phases.ts";
 import { makeProject, makeSource, tmpDir } from "./helpers/project.ts";
+import { toRunOptions } from "./helpers/run-options.ts";
 
 const test = suite("user-files");
 
@@ -41,7 +42,7 @@ test("a plugin that writes into specs/ during the upgrade fails validation, nami
     },
   });
   const resolved = resolveConfig({}, null, [preflightPlugin(), fakePhases(), userFilesPlugin(), intruder]);
-  const options: RunOptions = { source: src.dir, target: proj.dir, dryRun: false, diff: false, onConflict: null, yes: false, json: true, restart: true, skipDeps: false, keepBackups: 3, from: null, interactive: false };
+  const options = toRunOptions({ source: src.dir, target: proj.dir, dryRun: false, diff: false, onConflict: null, yes: false, json: true, restart: true, skipDeps: false, keepBackups: 3, from: null, interactive: false });
   const events: string[] = [];
   const result = await runLifecycle({ resolved, options }, { onEvent: (e) => e.type === "finding" && events.push(`${e.finding.code}: ${e.finding.message}`) });
   assert.is(result.status, "rolled_back");

@@ -70,7 +70,7 @@ export async function backupsCommand(action: string, id: string | undefined, p: 
       return;
     }
     case "prune": {
-      const keep = o.keepBackups ?? ((await configFile(cwd, p)) ? (await loadConfig(cwd, g)).config.keepBackups : undefined) ?? 3;
+      const keep = o.keepBackups ?? ((await configFile(cwd, p)) ? (await loadConfig(cwd, g)).optionValues.keepBackups as number | undefined : undefined) ?? 3;
       const r = await (await manager(cwd, p)).prune(layout, keep);
       out({ ...r, keep }, [`Kept ${r.kept.length} (${r.kept.join(", ") || "none"}); removed ${r.removed.length}${r.removed.length ? ` (${r.removed.join(", ")})` : ""}`, ...r.kept.map((k) => `  kept ${k}: ${r.reasons[k]}`), ...r.skipped.map((s) => `  left alone: ${s.id}: ${s.reason}`)]);
       return;

@@ -1,6 +1,5 @@
 /** `upgrade`, `resume` and `rollback`: the commands that run the engine. */
 import type { ParsedArgs } from "../argv.ts";
-import { UpgradeError } from "../../core/errors.ts";
 import { runLifecycle } from "../../core/upgrader.ts";
 import { refusedUnchanged, runManualRollback } from "../../core/rollback.ts";
 import { globals, loadConfig, renderer, resumeOverrides, runOptions } from "../options.ts";
@@ -10,7 +9,6 @@ export async function upgradeCommand(p: ParsedArgs, cwd: string, sink: Sink): Pr
   const g = globals(p);
   const resolved = await loadConfig(cwd, g);
   const options = await runOptions(p, g, resolved, cwd);
-  if (options.diff && !options.dryRun) throw new UpgradeError("USAGE", "Cannot use --diff without --dry-run", { hint: "Add --dry-run to see the diffs of the plan" });
   const result = await runLifecycle({ resolved, options }, { onEvent: await renderer(g, sink), handleSignals: true });
   return result.exit_code;
 }
@@ -19,7 +17,7 @@ export async function resumeCommand(p: ParsedArgs, session: string | null, cwd: 
   const g = globals(p);
   const resolved = await loadConfig(cwd, g);
   const options = await runOptions(p, g, resolved, cwd);
-  const result = await runLifecycle({ resolved, options, resume: { sessionId: session, overrides: resumeOverrides(p) } }, { onEvent: await renderer(g, sink), handleSignals: true });
+  const result = await runLifecycle({ resolved, options, resume: { sessionId: session, overrides: resumeOverrides(p, resolved) } }, { onEvent: await renderer(g, sink), handleSignals: true });
   return result.exit_code;
 }
 

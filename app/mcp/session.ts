@@ -9,6 +9,12 @@ import { readLock, type LockStatus } from "../../core/lock.ts";
 import { PHASE_NAMES, PHASES, type Phase } from "../../core/phases.ts";
 import { pidAlive } from "../../core/proc.ts";
 import { type SessionState, StateStore } from "../../core/state.ts";
+import { evidenceOf } from "../../core/evidence.ts";
+import { backupEvidence } from "../../plugins/backup.ts";
+import { preflightEvidence } from "../../plugins/preflight.ts";
+import { reportEvidence } from "../../plugins/report.ts";
+import { serverEvidence } from "../../plugins/server.ts";
+import { validationEvidence } from "../../plugins/validate.ts";
 
 export const STATES = ["idle", "running", "interrupted", "completed", "rolled_back", "failed"] as const;
 export type ProjectState = (typeof STATES)[number];
@@ -172,13 +178,13 @@ export interface Summary {
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 
 export function summaryOf(s: SessionState): Summary {
-  const ev = (p: Phase) => s.phases[String(p)]?.evidence ?? {};
-  const e0 = ev(0);
-  const e1 = ev(1);
-  const e2 = ev(2);
-  const e3 = ev(3);
-  const e4 = ev(4);
-  const e5 = ev(5);
+  // Each owner's record, through the reader it exports (a plugin left out leaves nothing).
+  const e0: Record<string, unknown> = preflightEvidence(s) ?? {};
+  const e1: Record<string, unknown> = backupEvidence(s) ?? {};
+  const e2: Record<string, unknown> = evidenceOf(s, 2, "content") ?? {};
+  const e3: Record<string, unknown> = serverEvidence(s) ?? {};
+  const e4: Record<string, unknown> = validationEvidence(s) ?? {};
+  const e5: Record<string, unknown> = reportEvidence(s) ?? {};
   const out: Summary = {
     session_id: s.session_id,
     session_status: s.status,

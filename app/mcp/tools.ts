@@ -14,10 +14,12 @@ import type { ResolvedConfig } from "../../core/config.ts";
 import { toUpgradeError } from "../../core/errors.ts";
 import type { Layout } from "../../core/layout.ts";
 import type { LogEvent } from "../../core/log.ts";
-import type { RunOptions, UpgradeResult } from "../../core/types.ts";
+import type { OwnedOption } from "../../core/options.ts";
+import { runOptionsOf } from "../../core/options-resolve.ts";
+import type { UpgradeResult } from "../../core/types.ts";
+import { flagsOfParams, givenByParams, optionParams, PathArg } from "./options.ts";
 import { runLifecycle } from "../../core/upgrader.ts";
 import { listBackups } from "../../plugins/backup/retention.ts";
-import { MAX_DECISIONS } from "../../plugins/content/decide.ts";
 import { loadConfig } from "../options.ts";
 import { type CliEvent, type CliRun, runCliDetached } from "./runner.ts";
 import { errorView, loadSession, STATES, type Status, statusOf, summaryOf } from "./session.ts";
@@ -50,12 +52,6 @@ const declare = <I extends z.ZodRawShape, O extends z.ZodRawShape>(def: ToolDef<
 
 // ---------------------------------------------------------------- shared schemas
 
-const DECISION = z.enum(["keep", "theirs", "merge", "skip"]);
-/** A path or id from the assistant: bounded, and no NUL byte (no file system takes one). */
-const PathArg = z.string().min(1).max(4096).refine((v) => !v.includes("\0"), "must not contain a NUL byte");
-/** Decisions per path, bounded (MAX_DECISIONS keys, as for a --decisions file). */
-const DecisionsArg = z.record(z.string().min(1).max(4096).refine((v) => !v.includes("\0"), "must not contain a NUL byte"), DECISION)
-  .refine((o) => Object.keys(o).length <= MAX_DECISIONS, `at most ${MAX_DECISIONS} decisions (one per conflicting path)`);
 const POLICY = z.enum(["keep", "theirs", "merge", "skip", "abort"]);
 
 const ErrorSchema = z.object({ code: z.string(), message: z.string(), hint: z.string().optional(), details: z.record(z.string(), z.unknown()).optional() });
@@ -173,25 +169,11 @@ function failText(e: { code?: unknown; message?: unknown; hint?: unknown }, find
   return lines.join("\n");
 }
 
-/** A dry run in this process: the plan, exactly as the real run would build it. Writes nothing. */
-async function dryRun(ctx: ToolContext, args: { source: string; from?: string; diff?: boolean; on_conflict?: z.infer<typeof POLICY>; decisions?: Record<string, string> }, progress: Progress): Promise<UpgradeResult> {
+/** A dry run in this process: the plan, exactly as the real run would build it (the CLI's resolver, the config). Writes nothing. */
+async function dryRun(ctx: ToolContext, args: { source: string } & Record<string, unknown>, progress: Progress): Promise<UpgradeResult> {
   const resolved = await loadResolved(ctx.layout);
-  const c = resolved.config;
-  const options: RunOptions = {
-    source: path.resolve(ctx.layout.projectRoot, args.source),
-    target: ctx.target,
-    dryRun: true,
-    diff: Boolean(args.diff),
-    onConflict: args.on_conflict ?? c.onConflict ?? null,
-    ...(args.decisions ? { decisions: args.decisions as RunOptions["decisions"] } : {}),
-    yes: true,
-    json: true,
-    restart: c.restart ?? true,
-    skipDeps: c.skipDeps ?? false,
-    keepBackups: c.keepBackups ?? 3,
-    from: args.from ?? null,
-    interactive: false,
-  };
+  const core = { source: path.resolve(ctx.layout.projectRoot, args.source), target: ctx.target, dryRun: true, yes: true, json: true, interactive: false };
+  const options = runOptionsOf(resolved, core, givenByParams(args), "mcp");
   return await runLifecycle({ resolved, options }, { onEvent: eventForwarder(progress) });
 }
 
@@ -252,7 +234,7 @@ const NEXT = {
 } as const;
 
 /** Maps a finished child run to the tools' result. */
-async function runOutcome(ctx: ToolContext, run: CliRun, retry: { source?: string; from?: string; on_conflict?: z.infer<typeof POLICY>; decisions?: Record<string, string> } | null, progress: Progress): Promise<RunOut> {
+async function runOutcome(ctx: ToolContext, run: CliRun, retry: ({ source?: string } & Record<string, unknown>) | null, progress: Progress): Promise<RunOut> {
   const r = run.result;
   if (run.detached) {
     const st = statusOf(ctx.layout);
@@ -324,6 +306,9 @@ async function continueFrom(ctx: ToolContext, st: Status, sessionId: string | nu
 
 // ---------------------------------------------------------------- the tools
 
+/** The options a plan takes: the content plugin's (they shape the plan); the others act only in a real run. */
+const shapesPlan = (o: OwnedOption): boolean => o.owner === "content";
+
 export const upgradePlan = declare({
   name: "upgrade_plan",
   title: "Plan an Agent OS upgrade (dry run)",
@@ -331,8 +316,7 @@ export const upgradePlan = declare({
   readOnly: true,
   input: {
     source: PathArg.describe("Path of the Agent OS source checkout (a git clone of agent-os-enhanced); relative paths are relative to the project"),
-    from: PathArg.optional().describe("The installed source commit, when the installation does not record it"),
-    diff: z.boolean().optional().describe("Include a unified diff for each conflict"),
+    ...optionParams(shapesPlan),
   },
   output: {
     base: z.object({ kind: z.string(), ref: z.string().optional(), via: z.string().optional() }),
@@ -347,7 +331,7 @@ export const upgradePlan = declare({
     if (r.status !== "completed" || !r.plan) throw new Error(failText(r.error ?? { code: "INTERNAL", message: "The dry run produced no plan" }, r.findings));
     const plan = r.plan as unknown as { base: { kind: string; ref?: string; via?: string }; counts: z.infer<typeof CountsSchema>; source?: { commit?: string | null; version?: string | null } };
     const entries = ((r.plan.entries ?? []) as PlanEntryLike[]).filter((e) => e.action !== "unchanged").map((e) => ({ path: e.target, action: e.action, reason: e.reason ?? "" }));
-    const conflicts = conflictsOf(r, Boolean(args.diff));
+    const conflicts = conflictsOf(r, (args as { diff?: boolean }).diff === true);
     const data = {
       base: { kind: plan.base.kind, ...(plan.base.ref ? { ref: plan.base.ref } : {}), ...(plan.base.via ? { via: plan.base.via } : {}) },
       ...(plan.source ? { to: { commit: plan.source.commit ?? null, version: plan.source.version ?? null } } : {}),
@@ -373,30 +357,20 @@ export const upgradeStart = declare({
   readOnly: false,
   input: {
     source: PathArg.describe("Path of the Agent OS source checkout (a git clone); relative paths are relative to the project"),
-    decisions: DecisionsArg.optional().describe("A decision per conflicting path (as upgrade_plan lists it): keep (the user's file), theirs (upstream's), merge (three-way), skip (leave it, ask next time)"),
-    on_conflict: POLICY.optional().describe("Decision for every conflict not in decisions; abort stops before writing"),
-    skip_deps: z.boolean().optional().describe("Do not install the server's Python dependencies"),
-    restart: z.boolean().optional().describe("Restart the Agent OS MCP server after the upgrade (default true)"),
-    no_validate: z.boolean().optional().describe("Skip the MCP checks of phase 4 (the user-file check stays); the result then says the server was not validated. Only when the server cannot run here"),
+    ...optionParams((o) => !o.dryRunOnly),
   },
   output: RunOutput,
   async handle(args, ctx, call) {
-    const decisions = args.decisions && Object.keys(args.decisions).length ? args.decisions : undefined;
-    const cli = [
-      "upgrade", "--json", "--target", ctx.target, "--source", path.resolve(ctx.layout.projectRoot, args.source),
-      ...(args.on_conflict ? ["--on-conflict", args.on_conflict] : []),
-      ...(decisions ? ["--decisions", "{decisions.json}"] : []),
-      ...(args.skip_deps ? ["--skip-deps"] : []),
-      ...(args.restart === false ? ["--no-restart"] : []),
-      ...(args.no_validate ? ["--no-validate"] : []),
-    ];
+    const given = (args as { decisions?: Record<string, string> }).decisions;
+    const decisions = given && Object.keys(given).length ? given : undefined;
+    const cli = ["upgrade", "--json", "--target", ctx.target, "--source", path.resolve(ctx.layout.projectRoot, args.source), ...flagsOfParams(args, "{decisions.json}")];
     ctx.log(`starting: ${cli.join(" ")}`);
     const run = await runCliDetached(cli, {
       onEvent: eventForwarder(call.progress),
       signal: call.signal,
       ...(decisions ? { files: { "decisions.json": JSON.stringify(decisions) } } : {}),
     });
-    const data = await runOutcome(ctx, run, { source: args.source, on_conflict: args.on_conflict, decisions }, call.progress);
+    const data = await runOutcome(ctx, run, { ...args, decisions }, call.progress);
     return { data, text: runText(data) };
   },
 });

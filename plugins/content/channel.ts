@@ -7,6 +7,7 @@ import { z } from "zod";
 import { defineChannel } from "../../core/channel.ts";
 import type { UpgradeContext } from "../../core/types.ts";
 import type { ResolvedBase } from "./base.ts";
+import { evidenceOf } from "../../core/evidence.ts";
 
 /** The base of this run's plan (holds functions, so it travels beside the plan, not in it). */
 export const ContentBase = defineChannel<ResolvedBase>("content.base");
@@ -37,6 +38,7 @@ export type ContentResult = z.output<typeof ContentEvidence>;
 
 /** Phase 2's result of this session (also after a resume, from the session's record), or undefined. */
 export function contentResultOf(ctx: UpgradeContext): ContentResult | undefined {
-  const r = ContentEvidence.safeParse(ctx.session?.state.phases["2"]?.evidence);
+  const state = ctx.session?.state;
+  const r = ContentEvidence.safeParse(state ? evidenceOf(state, 2, "content") : undefined);
   return r.success ? r.data : undefined;
 }

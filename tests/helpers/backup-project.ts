@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { generateInstall, type GenOptions } from "../../bench/gen-install.ts";
 import { createContext } from "../../core/context.ts";
-import { checkGate, gateParts, type EvidenceDraft } from "../../core/evidence.ts";
+import { checkGate, EvidenceBook, type EvidenceDraft, gateParts, type PhaseEvidence } from "../../core/evidence.ts";
 import { builtinPlugins } from "../../plugins/mod.ts";
 import { createHooks } from "../../core/hooks.ts";
 import { type Layout, layoutOf } from "../../core/layout.ts";
@@ -25,6 +25,7 @@ import { DEFAULT_INSTALL_PATHS, DEFAULT_PROJECT_PATHS } from "../../plugins/back
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 import { tmpDir } from "./temp.ts";
+import { toRunOptions, type FlatRunOptions } from "./run-options.ts";
 
 export { tmpDir };
 
@@ -45,8 +46,8 @@ export function makeProject(opts: GenOptions = {}): Project {
   return { root, layout: layoutOf(root, path.join(root, ".agent-os")) };
 }
 
-export function runOptions(layout: Layout, over: Partial<RunOptions> = {}): RunOptions {
-  return {
+export function runOptions(layout: Layout, over: FlatRunOptions = {}): RunOptions {
+  return toRunOptions({
     source: null,
     target: layout.projectRoot,
     dryRun: false,
@@ -60,7 +61,7 @@ export function runOptions(layout: Layout, over: Partial<RunOptions> = {}): RunO
     from: null,
     interactive: false,
     ...over,
-  };
+  });
 }
 
 /**
@@ -123,7 +124,7 @@ export function harness(layout: Layout, o: HarnessOptions = {}): Harness {
     log,
     signal: abort.signal,
     session: () => (o.noSession ? null : handle),
-    evidence: (p) => (state.completed_phases.includes(p) ? state.phases[String(p)]?.evidence : undefined),
+    evidence: (p) => (state.completed_phases.includes(p) ? state.phases[String(p)]?.evidence as PhaseEvidence : undefined),
     plan: () => null,
   });
   return {
@@ -135,20 +136,22 @@ export function harness(layout: Layout, o: HarnessOptions = {}): Harness {
     async backup() {
       beginPhase(state, 1);
       store.save(state);
-      const ev: EvidenceDraft<1> = { lock_acquired: true };
+      // As the engine runs phase 1: the book holds each party's record, every tap sees its own.
+      const book = new EvidenceBook();
+      book.of("engine").lock_acquired = true;
       const t0 = performance.now();
       try {
-        await hooks.backup.promise(ctx, ev);
+        await hooks.backup.promise(ctx, book as unknown as EvidenceDraft<1>);
       } catch (err) {
-        endPhase(state, 1, "failed", ev, 0);
+        endPhase(state, 1, "failed", book.records, 0);
         store.save(state);
         throw err;
       }
-      const gate = checkGate(gateParts(1, builtinPlugins()), ev);
+      const gate = checkGate(gateParts(1, builtinPlugins()), book.records);
       if (!gate.ok) throw new Error(`phase 1 gate: ${gate.problems.join("; ")}`);
-      endPhase(state, 1, "completed", ev, Math.round(performance.now() - t0));
+      endPhase(state, 1, "completed", book.records, Math.round(performance.now() - t0));
       store.save(state);
-      return ev;
+      return book.of("backup");
     },
     beginPhase2() {
       beginPhase(state, 2);

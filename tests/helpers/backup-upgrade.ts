@@ -11,6 +11,8 @@ import { runLifecycle, runManualRollback } from "../../core/upgrader.ts";
 import type { RunOptions, UpgradeResult } from "../../core/types.ts";
 import { backupPlugin, type BackupPluginOptions } from "../../plugins/backup.ts";
 import { type Project, runOptions, simulateContent, simulateServer, WIDE } from "./backup-project.ts";
+import { type FlatRunOptions } from "./run-options.ts";
+import { resolvedWith } from "./run-options.ts";
 
 export type FailIn = 2 | 3 | 4 | "sigterm3" | null;
 
@@ -84,12 +86,10 @@ export function fakeUpgradePlugin(failIn: FailIn, readyFile?: string): Plugin {
   });
 }
 
-export function resolvedWith(plugins: Plugin[]): ResolvedConfig {
-  return { file: null, config: {}, plugins };
-}
+export { resolvedWith };
 
 export interface UpgradeWithOptions {
-  options?: Partial<RunOptions>;
+  options?: FlatRunOptions;
   onEvent?: (e: LogEvent) => void;
   handleSignals?: boolean;
   resume?: boolean;

@@ -19,6 +19,8 @@ export const OLD = OLD_RELEASE;
 export const NEW = NEW_RELEASE;
 
 import { removeTemps, tmpDir } from "./temp.ts";
+import { toRunOptions, type FlatRunOptions } from "./run-options.ts";
+import { evidenceOf } from "../../core/evidence.ts";
 
 export { removeTemps, tmpDir };
 
@@ -112,7 +114,7 @@ export function installUniversal(project: string, universal: string | Tree, opts
   return install;
 }
 
-export interface CtxOptions extends Partial<RunOptions> {
+export interface CtxOptions extends FlatRunOptions {
   source: string;
 }
 
@@ -123,7 +125,7 @@ export interface TestCtx {
 }
 
 export function makeCtx(project: string, o: CtxOptions, withSession = true): TestCtx {
-  const options: RunOptions = {
+  const options = toRunOptions({
     target: project,
     dryRun: false,
     diff: false,
@@ -136,7 +138,7 @@ export function makeCtx(project: string, o: CtxOptions, withSession = true): Tes
     from: null,
     interactive: false,
     ...o,
-  };
+  });
   const events: LogEvent[] = [];
   const journal: TestCtx["journal"] = [];
   const session: SessionHandle = {
@@ -236,6 +238,15 @@ export function otherPhasesDouble(o: { backup?: boolean } = {}): Plugin {
       });
       hooks.validate.tap((_ctx, _f, ev) => {
         Object.assign(ev, { tools_expected: [], tools_registered: [], smoke_tests: [], stderr_errors: [], user_files_unchanged: true, validation_report: "double" });
+      });
+      // As the plugins it stands in for: its parts of the summary, from its own records.
+      hooks.summarize.tap((ctx, _outcome, result) => {
+        const state = ctx.session?.state;
+        if (!state) return;
+        const report = evidenceOf(state, 4, "other-phases-double")?.validation_report;
+        if (typeof report === "string") result.summary.validation_report = report;
+        const backup = evidenceOf(state, 1, "other-phases-double")?.backup_id;
+        if (typeof backup === "string") result.summary.backup_id = backup;
       });
     },
   };

@@ -20,6 +20,7 @@ import { userFilesPlugin } from "../../plugins/user-files.ts";
 import { validatePlugin, type ValidateOptionsInput } from "../../plugins/validate.ts";
 import { offlinePipArgs } from "../../demo/kit/wheels.ts";
 import type { McpProject } from "./mcp-project.ts";
+import { toRunOptions, resolvedWith, type FlatRunOptions } from "./run-options.ts";
 
 /** The built-in plugins in order; pip offline without retries, 10 s to start or validate a server unless `validate` says. */
 export function projectPlugins(p: McpProject, validate: ValidateOptionsInput = {}): Plugin[] {
@@ -37,8 +38,8 @@ export function projectPlugins(p: McpProject, validate: ValidateOptionsInput = {
 }
 
 /** An upgrade of `p` from its source as the CLI would run it without flags (JSON output, no terminal), changed by `o`. */
-export function projectOptions(p: McpProject, o: Partial<RunOptions> = {}): RunOptions {
-  return {
+export function projectOptions(p: McpProject, o: FlatRunOptions = {}): RunOptions {
+  return toRunOptions({
     source: p.source,
     target: p.project,
     dryRun: false,
@@ -52,16 +53,16 @@ export function projectOptions(p: McpProject, o: Partial<RunOptions> = {}): RunO
     from: null,
     interactive: false,
     ...o,
-  };
+  });
 }
 
 export function upgradeProject(plugins: Plugin[], options: RunOptions): Promise<UpgradeResult> {
-  return runLifecycle({ resolved: { file: null, config: {}, plugins }, options });
+  return runLifecycle({ resolved: resolvedWith(plugins), options });
 }
 
 /** A manual rollback of `p`'s newest upgrade. */
 export function rollbackProject(plugins: Plugin[], options: RunOptions) {
-  return runManualRollback({ resolved: { file: null, config: {}, plugins }, options, backupId: null });
+  return runManualRollback({ resolved: resolvedWith(plugins), options, backupId: null });
 }
 
 /** The session file a run left. */

@@ -18,6 +18,7 @@ import { offlinePipArgs } from "../../demo/kit/wheels.ts";
 import * as assert from "uvu/assert";
 import { EXIT } from "../../core/errors.ts";
 import { resultOf, runCli } from "./cli.ts";
+import { toRunOptions, type FlatRunOptions } from "./run-options.ts";
 
 export interface RealConfig {
   disable?: string[];
@@ -76,11 +77,11 @@ export function addLaterRelease(source: string): void {
 export const treeOf = (p: McpProject) => snapshotTree(p.project, { mtime: true });
 
 /** The run options of a CLI `upgrade --source <p.source> --json`, for in-process runs. */
-export function realOptions(p: McpProject, o: Partial<RunOptions> = {}): RunOptions {
-  return {
+export function realOptions(p: McpProject, o: FlatRunOptions = {}): RunOptions {
+  return toRunOptions({
     source: p.source, target: p.project, dryRun: false, diff: false, onConflict: "theirs", yes: false, json: true,
     restart: true, skipDeps: false, keepBackups: 3, from: null, interactive: false, noValidate: false, ...o,
-  };
+  });
 }
 
 /** The config `writeRealConfig` writes, resolved in-process (the same composition the CLI does). */
@@ -98,7 +99,7 @@ export function realConfig(p: McpProject, c: RealConfig = {}): ResolvedConfig {
 }
 
 /** One upgrade in-process with the real built-ins (quicker than a CLI child: no TypeScript loader start-up). */
-export function realUpgrade(p: McpProject, c: RealConfig = {}, o: Partial<RunOptions> = {}): Promise<UpgradeResult> {
+export function realUpgrade(p: McpProject, c: RealConfig = {}, o: FlatRunOptions = {}): Promise<UpgradeResult> {
   return runLifecycle({ resolved: realConfig(p, c), options: realOptions(p, o) });
 }
 
