@@ -141,13 +141,14 @@ test("racing upgrades: the loser's pre-flight refusal while the winner holds the
   const pause = path.join(s.root, "paused");
   const release = path.join(s.root, "release");
   const env = { AOU_PAUSE_AT: "backup", AOU_PAUSE_FILE: pause, AOU_RELEASE_FILE: release };
-  const winner = startCli(["--source", s.src.dir, "--json"], { cwd: s.proj.dir, env });
+  // A long timeout: on a busy machine the loser's run must not outlast the winner's kill timer.
+  const winner = startCli(["--source", s.src.dir, "--json"], { cwd: s.proj.dir, env, timeoutMs: 300_000 });
   const winnerPid = Number(await waitForFile(pause));
   try {
     // The loser's pre-flight also fails on its own (a source that is not there, as a tree
     // half-moved by the winner would): the lock is still what it must be told.
     const loser = await runCli(["--source", path.join(s.root, "no-such-source"), "--json"], { cwd: s.proj.dir });
-    assert.is(loser.code, 5, loser.stdout + loser.stderr);
+    assert.is(loser.code, 5, `winner ${processCmdline(winnerPid) === null ? "gone" : "alive"}\n${loser.stdout}${loser.stderr}`);
     const res = resultOf(loser);
     assert.is(res.error.code, "LOCK_HELD");
     assert.match(res.error.message, `Cannot start: another upgrade is running: session `);
