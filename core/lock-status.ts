@@ -4,7 +4,7 @@
  * without loading what takes and writes it.
  */
 import type { Layout } from "./layout.ts";
-import { hostname, isUpgradeProcess, pidAlive } from "./proc.ts";
+import { hostname, lockOwner } from "./proc.ts";
 import { host } from "./runtime.ts";
 
 export interface LockInfo {
@@ -21,7 +21,8 @@ export interface LockInfo {
 
 export type LockStatus =
   | { kind: "absent" }
-  | { kind: "held"; info: LockInfo }
+  /** `proven`: this host's owner is certainly the upgrade that wrote the lock (unlock --force leaves it). */
+  | { kind: "held"; info: LockInfo; proven?: boolean }
   | { kind: "stale"; info: LockInfo }
   | { kind: "foreign"; file: string; reason: string };
 
@@ -48,8 +49,9 @@ export function readLock(layout: Layout): LockStatus {
   if (!info) return { kind: "foreign", file: layout.lockFile, reason: "a lock file this tool did not write" };
   // Another host's process cannot be checked from here: treat it as live.
   if (info.hostname !== hostname()) return { kind: "held", info };
-  const live = pidAlive(info.pid, info.pid_start) && (info.pid === host.pid() || isUpgradeProcess(info.pid, info.cmdline));
-  return live ? { kind: "held", info } : { kind: "stale", info };
+  if (info.pid === host.pid()) return { kind: "held", info, proven: true };
+  const owner = lockOwner(info.pid, info);
+  return owner === "gone" ? { kind: "stale", info } : { kind: "held", info, proven: owner === "proven" };
 }
 
 export function describeLock(s: LockStatus): string {

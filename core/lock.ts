@@ -28,8 +28,12 @@ export function lockHeldError(s: LockStatus, layout: Layout): UpgradeError {
       details: { lock: s },
     });
   }
+  const pid = s.kind === "held" ? s.info.pid : "?";
+  const proven = s.kind === "held" && s.proven;
   return new UpgradeError("LOCK_HELD", `Cannot start: another upgrade is running: ${describeLock(s)} holds ${layout.lockFile}`, {
-    hint: `Wait for pid ${s.kind === "held" ? s.info.pid : "?"} to finish; \`agent-os-upgrade status\` shows its progress`,
+    hint: proven
+      ? `Wait for pid ${pid} to finish (\`agent-os-upgrade status\` shows its progress), or stop it (\`kill ${pid}\`: it rolls back)`
+      : `Wait for pid ${pid} to finish (\`agent-os-upgrade status\` shows its progress); if pid ${pid} is not an upgrade, \`agent-os-upgrade unlock --force\` removes the lock`,
     details: { lock: s },
   });
 }
@@ -131,10 +135,13 @@ async function removeStale(layout: Layout, stale: LockInfo): Promise<boolean> {
   }
 }
 
-/** `unlock --force`: removes a stale or foreign lock; never the lock of a live process on this host. */
+/**
+ * `unlock --force`: the way out of any lock but one proven to belong to an upgrade running
+ * on this host now (its recorded start time and command line match): stop that one first.
+ */
 export function forceUnlock(layout: Layout): LockStatus {
   const st = readLock(layout);
-  if (st.kind === "held" && st.info.hostname === hostname()) throw lockHeldError(st, layout);
+  if (st.kind === "held" && st.proven && st.info.hostname === hostname()) throw lockHeldError(st, layout);
   if (st.kind === "foreign") fs.rmSync(st.file, { force: true });
   if (st.kind === "stale" || st.kind === "held") fs.rmSync(layout.lockFile, { force: true });
   return st;

@@ -56,14 +56,45 @@ export function processCmdline(pid: number): string | null {
   }
 }
 
+let bootMs: number | null | undefined;
+
 /**
- * Whether a live pid is still the upgrade that wrote a lock: the same command line when the
- * lock recorded one, else (an older or hand-written lock) a JavaScript runtime or our CLI.
- * Unknown (no /proc): assume it is, never steal a live lock on a guess.
+ * When a process started, in wall-clock ms, where /proc has it: boot time plus its start in
+ * clock ticks. Ticks are USER_HZ, 100 on every Linux architecture we run on (the kernel's
+ * ABI, whatever its internal HZ); a few ms off either way are covered by callers' margins.
  */
-export function isUpgradeProcess(pid: number, recorded?: string | null): boolean {
-  const now = processCmdline(pid);
-  if (now === null) return true;
-  if (recorded) return now === recorded;
-  return /agent-os-upgrade|\bnode\b|\bdeno\b|\bbun\b/.test(now);
+export function processStartedMs(pid: number): number | null {
+  const ticks = Number(processStartTime(pid));
+  if (!Number.isFinite(ticks) || ticks <= 0) return null;
+  if (bootMs === undefined) {
+    try {
+      const m = /^btime (\d+)$/m.exec(host.readText("/proc/stat"));
+      bootMs = m ? Number(m[1]) * 1000 : null;
+    } catch {
+      bootMs = null;
+    }
+  }
+  return bootMs === null ? null : bootMs + ticks * 10;
 }
+
+/**
+ * Whether a live pid is the upgrade that wrote a lock: "proven" when the lock recorded its
+ * start time and command line and both still match; "gone" when it cannot be (a process
+ * started after the lock was written, another command line, or — for an older or
+ * hand-written lock that recorded none — a process that is not our CLI); "possible" when
+ * there is no /proc to tell. A possible owner is never stolen from by an upgrade, but
+ * `unlock --force` may remove its lock.
+ */
+export function lockOwner(pid: number, lock: { started_at?: string; pid_start?: string | null; cmdline?: string | null }): "proven" | "possible" | "gone" {
+  if (!pidAlive(pid, lock.pid_start)) return "gone";
+  const started = processStartedMs(pid);
+  const written = Date.parse(lock.started_at ?? "");
+  // The owner wrote the lock after it started; a margin covers clock steps and tick rounding.
+  if (started !== null && Number.isFinite(written) && started > written + LOCK_CLOCK_MARGIN_MS) return "gone";
+  const now = processCmdline(pid);
+  if (now === null) return "possible";
+  if (lock.cmdline) return now !== lock.cmdline ? "gone" : lock.pid_start ? "proven" : "possible";
+  return /agent-os-upgrade|[/\\]app[/\\]bin\.[jt]s\b/.test(now) ? "possible" : "gone";
+}
+
+const LOCK_CLOCK_MARGIN_MS = 30_000;

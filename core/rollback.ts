@@ -13,7 +13,7 @@ import fs from "node:fs";
 import { PHASE_NAMES } from "./phases.ts";
 import type { ResolvedConfig } from "./config.ts";
 import type { SessionState, StateStore } from "./state.ts";
-import type { Outcome, RollbackRequest, RunOptions } from "./types.ts";
+import type { Outcome, RollbackPreview, RollbackRequest, RunOptions } from "./types.ts";
 
 /** A rollback error whose plugin says it changed nothing (`details.nothing_changed`), e.g. a refused damaged backup. */
 export function refusedUnchanged(err: UpgradeError): boolean {
@@ -139,7 +139,9 @@ function sessionToMark(engine: Engine, cmd: RollbackCommand): SessionState | nul
  */
 async function confirmDiscard(engine: Engine, cmd: RollbackCommand, request: RollbackRequest, io: LifecycleIO): Promise<void> {
   const preview = await engine.hooks.planRollback.promise({ backup_id: null, changed: [] }, engine.ctx, request);
-  if (!preview.changed.length || cmd.options.yes) return;
+  const unknown = preview.unknown ?? [];
+  if ((!preview.changed.length && !unknown.length) || cmd.options.yes) return;
+  if (unknown.length) return confirmUnknown(engine, preview, unknown, io);
   const n = preview.changed.length;
   const list = preview.changed.slice(0, 20).join(", ") + (n > 20 ? `, … (${n - 20} more)` : "");
   for (const f of preview.changed) engine.log.warn(`changed since the upgrade: ${f}`);
@@ -204,4 +206,15 @@ export async function runManualRollback(cmd: RollbackCommand, io: LifecycleIO = 
   const unfinished = took.tookOver !== null || (statusBefore !== undefined && ["in_progress", "rolling_back", "failed"].includes(statusBefore));
   if (!outcome.rollbackError || refusedUnchanged(outcome.rollbackError) || !unfinished) took.lock.release();
   return { outcome, exitCode: outcome.rollbackError ? EXIT.rollbackFailed : EXIT.ok, sessionId: state?.session_id ?? null };
+}
+
+/** Unknown counts as changed: a finished upgrade whose record of what it left is lost is confirmed like an edit. */
+async function confirmUnknown(engine: Engine, preview: RollbackPreview, unknown: string[], io: LifecycleIO): Promise<void> {
+  const what = `what changed since the upgrade is unknown: ${unknown.join("; ")}`;
+  engine.log.warn(`Changes since the upgrade are unknown: ${unknown.join("; ")}`);
+  if (io.confirm && await io.confirm(`What changed since the upgrade is unknown (${unknown.join("; ")}). Roll back anyway? The current files are kept in a "before rollback" backup first`)) return;
+  throw new UpgradeError("CONFIRMATION_NEEDED", `Cannot roll back without confirmation: ${what}`, {
+    hint: "Run `agent-os-upgrade rollback --yes` to roll back anyway (the current files are first kept in a \"before rollback\" backup that `rollback --to <id>` brings back); nothing was changed",
+    details: { changed: preview.changed, unknown, backup_id: preview.backup_id, nothing_changed: true },
+  });
 }

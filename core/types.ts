@@ -133,6 +133,8 @@ export interface RollbackPreview {
   backup_id: string | null;
   /** Files that changed since the upgrade being undone: restoring would discard these changes. */
   changed: string[];
+  /** Why what changed since is unknown (e.g. a finished upgrade's record of what it left is lost), one reason each: unknown counts as changed. */
+  unknown?: string[];
 }
 
 export type OutcomeStatus = "completed" | "rolled_back" | "failed" | "aborted";

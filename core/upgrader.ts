@@ -9,7 +9,7 @@ import { phaseOwners } from "./hooks.ts";
 import { type Engine, enforceGate, interruption, type LifecycleIO, planOnce, prepareEngine, setupSignals } from "./engine.ts";
 import { EXIT, isUpgradeError, toUpgradeError, UpgradeError } from "./errors.ts";
 import { EvidenceBook, type EvidenceDraft, type PhaseEvidence } from "./evidence.ts";
-import { Lock, type LockInfo, readLock } from "./lock.ts";
+import { Lock, lockHeldError, type LockInfo, readLock } from "./lock.ts";
 import { type Phase, PHASE_NAMES, PHASES, ROLLBACK_PHASES } from "./phases.ts";
 import type { ResolvedConfig } from "./config.ts";
 import { rollbackSession } from "./rollback.ts";
@@ -154,11 +154,26 @@ const BODIES: Record<1 | 2 | 3 | 4, (run: Run, ev: EvidenceBook) => Promise<void
   },
 };
 
+/**
+ * Pre-flight reads a tree another upgrade may start changing meanwhile (its backup moves
+ * folders aside): a refusal, or an error, while another live upgrade now holds the lock is
+ * that race, not the tree's fault — the loser says who holds the lock (exit 5), never a
+ * misleading "cannot read" with a chmod hint.
+ */
+async function whileNotRaced(run: Run, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (err) {
+    const st = readLock(run.engine.layout);
+    if (st.kind === "held" && st.info.pid !== process.pid) throw lockHeldError(st, run.engine.layout);
+    throw err;
+  }
+}
+
 /** Phase 0 (checks, then the plan), in memory; then the lock and the session for a real run. */
 async function begin(run: Run): Promise<void> {
   const { engine, options } = run;
-  const ev0 = await run.phase(0, async (ev) => {
-    await run.findingsPhase(async (findings) => {
+  const ev0 = await run.phase(0, (ev) => whileNotRaced(run, () => run.findingsPhase(async (findings) => {
       await engine.hooks.preflight.promise(engine.ctx, findings, draft(ev));
       try {
         await planOnce(engine, findings);
@@ -169,8 +184,7 @@ async function begin(run: Run): Promise<void> {
         return;
       }
       await engine.hooks.checkPlan.promise(engine.ctx, findings, draft(ev));
-    }, preflightError);
-  }, false);
+    }, preflightError)), false);
   engine.memEvidence.set(0, ev0);
   if (options.dryRun) {
     for (const p of [1, 2, 3, 4, 5] as Phase[]) run.summaries.set(p, { phase: p, name: PHASE_NAMES[p], status: "skipped", duration_ms: null });
@@ -227,6 +241,12 @@ async function runPhases(run: Run): Promise<void> {
       throw interruption(engine);
     }
     await run.phase(p, (ev) => BODIES[p](run, ev));
+  }
+  // A signal that lands after phase 4's own check (its records, the way to phase 5) still
+  // rolls back: phases 2–4 roll back on a signal, only phase 5 finishes (README).
+  if (engine.abort.signal.aborted) {
+    run.failedPhase = 4;
+    throw interruption(engine);
   }
 }
 

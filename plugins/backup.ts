@@ -34,6 +34,7 @@ import path from "node:path";
 import { damagedBackupError } from "./backup/restore.ts";
 import { createSnapshot } from "./backup/snapshot.ts";
 import { removeTree } from "./backup/fsutil.ts";
+import { isBackupId } from "./backup/names.ts";
 import { BACKUP_RUN_OPTIONS, backupRunOptions } from "./backup/run-options.ts";
 import { evidenceReader } from "../core/evidence.ts";
 
@@ -233,13 +234,16 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
     return { ...report, moved: putBackDone };
   }
 
-  /** The paths a backup's rollback would restore or remove, as recorded when its upgrade completed. */
-  function recordedPaths(dir: string): string[] {
+  /** The paths a backup's rollback would restore or remove, as recorded when its upgrade completed (else as its manifest scopes them, when that record is lost). */
+  function recordedPaths(layout: Layout, id: string, lost: readonly string[]): string[] {
+    const dir = backupDirOf(layout, id);
     try {
-      return Object.keys(JSON.parse(fs.readFileSync(path.join(dir, AFTER), "utf8")).digests ?? {});
-    } catch {
-      return [];
-    }
+      const digests = JSON.parse(fs.readFileSync(path.join(dir, AFTER), "utf8")).digests;
+      if (typeof digests === "object" && digests !== null && !Array.isArray(digests)) return Object.keys(digests);
+    } catch { /* no record: below */ }
+    if (!lost.includes(id)) return [];
+    const m = readManifest(dir);
+    return [...Object.keys(m.roots), ...Object.keys(m.moved)].map((k) => path.relative(layout.projectRoot, absOf(layout, k)));
   }
 
   /** The backup a manual rollback would restore, and the later ones it would undo first (newest first). */
@@ -255,6 +259,7 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
 
   /** Files changed since the newest upgrade the rollback undoes finished (its AFTER record). */
   async function preview(input: RollbackPreview, ctx: UpgradeContext, request: RollbackRequest): Promise<RollbackPreview> {
+    if (request.backupId) refuseUnknownBackup(ctx.layout, request.backupId);
     const t = target(ctx, request);
     if (!t) return input;
     const newest = t.later[0]?.id ?? t.id;
@@ -262,14 +267,19 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
     try {
       changed = changedSince(backupDirOf(ctx.layout, newest), ctx.layout.projectRoot);
     } catch { /* no such backup: the rollback itself says so */ }
-    return { backup_id: t.id, changed: [...input.changed, ...(changed ?? [])] };
+    if (changed !== null || !recordLost(ctx.layout, newest)) return { ...input, backup_id: t.id, changed: [...input.changed, ...(changed ?? [])] };
+    // Read again by keepCurrent (after the session is marked rolling back): it keeps the backup's whole scope.
+    request.evidence.record_lost = [newest];
+    const unknown = [`backup ${newest} has no readable record of what its upgrade left (${AFTER} is missing or damaged)`];
+    return { backup_id: t.id, changed: input.changed, unknown: [...(input.unknown ?? []), ...unknown] };
   }
 
   /** Keeps what a manual rollback is about to replace as a backup of its own ("before rollback"), so it can be undone. */
   async function keepCurrent(ctx: UpgradeContext, id: string, later: Array<{ id: string }>, evidence: Record<string, unknown>): Promise<void> {
     const layout = ctx.layout;
     const keys = new Set<string>();
-    for (const b of [...later, { id }]) for (const k of recordedPaths(backupDirOf(layout, b.id))) keys.add(k);
+    const lost = (evidence.record_lost as string[] | undefined) ?? [];
+    for (const b of [...later, { id }]) for (const k of recordedPaths(layout, b.id, lost)) keys.add(k);
     if (!keys.size) return; // an unfinished upgrade recorded nothing after itself: its state is what the backup replaces
     const roots = resolveRoots(layout, [...keys].map((k) => path.join(layout.projectRoot, k)), opts);
     const res = await createSnapshot(layout, roots, { sessionId: null, batchSize: opts.batchSize, sync: opts.sync, onWarning: (m) => ctx.log.warn(m) });
@@ -419,6 +429,25 @@ function laterUpgrades(layout: Layout, id: string, sessionId: string | null): Ar
     if (b.state === "complete" && b.session_status === "completed" && b.session_id !== sessionId) out.push({ id: b.id, session_id: b.session_id });
   }
   return out;
+}
+
+/** `rollback --to <id>` of a backup that is not there (a typo, pruned, a path): refused before anything starts (exit 2). */
+function refuseUnknownBackup(layout: Layout, id: string): void {
+  const hint = "Run `agent-os-upgrade backups list` to see the backups of this project, then `agent-os-upgrade rollback --to <id>`; nothing was changed";
+  const refuse = (why: string) => new UpgradeError("USAGE", `Cannot roll back to backup "${id}": ${why}`, { hint, plugin: "backup", hook: "planRollback", details: { backup_id: id, nothing_changed: true } });
+  if (!isBackupId(id)) throw refuse("a backup id looks like 2025-10-11-143022 or 2025-10-11-143022-1");
+  if (!fs.existsSync(path.join(layout.backupsDir, id))) throw refuse(`there is no such backup in ${layout.backupsDir}`);
+}
+
+/**
+ * A finished upgrade's backup without a readable record of what the upgrade left (AFTER.json
+ * deleted or damaged): what changed since is unknown, and unknown counts as changed. An
+ * unfinished upgrade never wrote one (its state is what the backup replaces).
+ */
+function recordLost(layout: Layout, id: string): boolean {
+  const b = listBackups(layout).find((x) => x.id === id);
+  if (!b || b.state !== "complete" || !["completed", "missing"].includes(b.session_status ?? "")) return false;
+  return changedSince(b.path, layout.projectRoot) === null;
 }
 
 function markRolledBack(layout: Layout, sessionId: string, reason: string): void {

@@ -27,7 +27,7 @@ import { backupScope } from "./backup/scope.ts";
 import { diskNeeds } from "./preflight/disk.ts";
 import { applyPlan } from "./content/apply.ts";
 import { buildPlan, type BuiltPlan } from "./content/build.ts";
-import { abortedByYou, askMissing, terminalPrompt, unresolvedMessage } from "./content/decide.ts";
+import { abortedByYou, askMissing, terminalPrompt, unknownDecisions, unresolvedMessage } from "./content/decide.ts";
 import { fileFacts } from "./content/hash.ts";
 import { manifestJsonOf, readInstalledManifest, writeManifestFile } from "./content/manifest.ts";
 import { mergeFile } from "./content/merge.ts";
@@ -141,6 +141,8 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
         const built = await (early ?? plan(ctx));
         ctx.channels.set(ContentBase, built.base);
         const mine: ContentPlanX = built.plan;
+        // A resumed run's plan is of a half-upgraded tree: its decisions were checked when it began.
+        if (!ctx.session) refuseUnknownDecisions(ctx, mine, findings);
         // Questions only for a run that can go ahead: pre-flight problems are reported first.
         if (!findings.errors.length) await askInPreflight(ctx, mine);
         reportPlanProblems(ctx, mine, findings);
@@ -209,6 +211,13 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
   }
 
   /** Plan problems and undecidable conflicts stop the run in pre-flight, before any lock or write. */
+  function refuseUnknownDecisions(ctx: UpgradeContext, p: ContentPlanX, findings: Findings): void {
+    const unknown = unknownDecisions(p.entries.map((e) => e.target), contentRunOptions(ctx).decisions ?? {});
+    if (!unknown.length) return;
+    const named = unknown.slice(0, 10).map((u) => `${u.key}${u.suggestion ? ` (did you mean ${u.suggestion}?)` : ""}`).join(", ") + (unknown.length > 10 ? `, and ${unknown.length - 10} more` : "");
+    findings.error("DECISIONS_UNKNOWN", `Cannot use the decisions: ${unknown.length} path${unknown.length === 1 ? " is" : "s are"} not in the plan: ${named}`, "Name each path as the plan lists it, relative to the installation folder (`agent-os-upgrade --dry-run` lists them); nothing was written");
+  }
+
   function reportPlanProblems(ctx: UpgradeContext, p: ContentPlanX, findings: Findings): void {
     for (const pr of p.problems) findings.error(pr.code, pr.message, pr.fix);
     for (const w of p.warnings) findings.warn(w.code, w.message, w.fix);

@@ -11,6 +11,7 @@
  * Policy `apply` writes the change; `report` only warns (the IDE's launch will then fail
  * until the user adds the argument).
  */
+import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { writeFileAtomic } from "../core/atomic.ts";
@@ -58,6 +59,11 @@ export function migratePlugin(options: MigrateOptionsInput = {}) {
         backupScope(ctx).add(PLUGIN_NAME, (c) => ({ paths: [c.layout.mcpJson] }));
       });
       hooks.preflight.tap((ctx, findings) => {
+        const link = linkOnTheWay(ctx.layout.projectRoot, ctx.layout.mcpJson);
+        if (link) {
+          findings.error("MCP_JSON_SYMLINK", `Cannot upgrade with "${ctx.layout.mcpJson}": ${link} is a symbolic link`, "Replace the link by the real file or folder it points to (an upgrade may edit mcp.json and never writes through a link), or disable the migrate plugin; nothing was written");
+          return;
+        }
         const read = readMcpJson(ctx.layout.mcpJson);
         if (read.status === "invalid") {
           findings.error("MCP_JSON_INVALID", `Cannot read "${read.path}": ${read.error}`, "Fix the JSON (or move the file away); the upgrade may need to edit it");
@@ -108,4 +114,19 @@ export function migratePlugin(options: MigrateOptionsInput = {}) {
       });
     },
   });
+}
+
+/** The first symbolic link among `file` and its folders below `root` (what phase 1's backup would refuse), else null. */
+function linkOnTheWay(root: string, file: string): string | null {
+  const parts = path.relative(root, file).split(path.sep).filter(Boolean);
+  let cur = root;
+  for (const p of parts) {
+    cur = path.join(cur, p);
+    try {
+      if (fs.lstatSync(cur).isSymbolicLink()) return `${cur} -> ${fs.readlinkSync(cur)}`;
+    } catch {
+      return null; // absent: nothing to follow
+    }
+  }
+  return null;
 }

@@ -144,7 +144,8 @@ function checkLock(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft<0>) {
   } else if (st.kind === "foreign") {
     f.error("LOCK_HELD", `A foreign lock is present: ${describeLock(st)}`, "Make sure no other upgrade runs, then delete that file");
   } else {
-    f.error("LOCK_HELD", `Another upgrade is running: ${describeLock(st)}`, `Wait for pid ${st.info.pid} to finish (\`agent-os-upgrade status\` shows it)`);
+    const out = st.proven ? "" : `; if pid ${st.info.pid} is not an upgrade, \`agent-os-upgrade unlock --force\` removes the lock`;
+    f.error("LOCK_HELD", `Another upgrade is running: ${describeLock(st)}`, `Wait for pid ${st.info.pid} to finish (\`agent-os-upgrade status\` shows it)${out}`);
   }
 }
 

@@ -13,6 +13,7 @@ import { evidenceReader } from "../core/evidence.ts";
 import { parsePluginOptions } from "../core/config.ts";
 import { type Phase, PHASE_NAMES, PHASES } from "../core/phases.ts";
 import { definePlugin, STAGE } from "../core/plugin.ts";
+import { runGit } from "./content/gitobj.ts";
 import { contentSummaryOf } from "./content/summary.ts";
 import { backupEvidence } from "./backup.ts";
 import { preflightEvidence } from "./preflight.ts";
@@ -188,11 +189,13 @@ export function reportPlugin(options: ReportOptionsInput = {}) {
           await session.journal("report:logs", { summary: summaryFile });
         }
         if (opts.gitCommit && !session.hasStep("report:git")) {
-          const git = ctx.$({ cwd: layout.projectRoot, nothrow: true });
-          if ((await git`git rev-parse --is-inside-work-tree`).exitCode === 0) {
-            await ctx.$({ cwd: layout.projectRoot })`git add -- ${path.relative(layout.projectRoot, layout.installDir)} .gitignore`;
-            const r = await git`git commit -m ${`Upgrade Agent OS to ${to}`}`;
-            if (r.exitCode !== 0) ctx.log.warn(`git commit of the upgrade did not succeed: ${r.stderr.trim() || r.stdout.trim()}`);
+          // Through runGit: the project's own hooks, fsmonitor and filters do not run (git-safe.ts).
+          // No abort signal: a signal in phase 5 lets the cleanup finish.
+          const git = (...args: string[]) => runGit(["-C", layout.projectRoot, ...args]);
+          if ((await git("rev-parse", "--is-inside-work-tree")).code === 0) {
+            const added = await git("add", "--", path.relative(layout.projectRoot, layout.installDir), ".gitignore");
+            const r = added.code !== 0 ? added : await git("commit", "--no-verify", "-m", `Upgrade Agent OS to ${to}`);
+            if (r.code !== 0) ctx.log.warn(`git commit of the upgrade did not succeed: ${r.stderr.trim() || r.stdout.toString("utf8").trim()}`);
           } else ctx.log.warn("gitCommit is on but the project is not a git repository; nothing committed");
           await session.journal("report:git");
         }

@@ -173,9 +173,19 @@ export function validatePlugin(options: ValidateOptionsInput = {}) {
         }
         if (!opts.probeBefore) return;
         const running = findProjectServer(ctx.layout.installDir);
-        const probe = running.status === "running" && running.state.url
-          ? await probeHttp({ url: running.state.url, timeoutMs: opts.probeBeforeTimeoutMs, failOnStderrErrors: false })
-          : await stdioProbe(ctx, { timeoutMs: opts.probeBeforeTimeoutMs, readOnly: true });
+        let probe: ProbeResult;
+        try {
+          probe = running.status === "running" && running.state.url
+            ? await probeHttp({ url: running.state.url, timeoutMs: opts.probeBeforeTimeoutMs, failOnStderrErrors: false })
+            : await stdioProbe(ctx, { timeoutMs: opts.probeBeforeTimeoutMs, readOnly: true });
+        } catch (err) {
+          const e = err as NodeJS.ErrnoException;
+          if (e.code !== "EACCES" && e.code !== "EPERM") throw err;
+          // The server's files are not readable by this user: a finding with its fix, not a raw error.
+          const dir = path.join(ctx.layout.installDir, "mcp_server");
+          findings.error("SERVER_UNREADABLE", `Cannot read the installed MCP server: ${e.path ?? dir} (permission denied)`, `Make it readable (\`chmod -R u+rX "${dir}"\`), or run the upgrade as the user who owns the installation; nothing was written`);
+          return;
+        }
         const connected = probe.serverInfo !== undefined && !probe.problems.some((p) => p.startsWith("tools/list failed"));
         ev.server_tools_before = connected ? probe.tools : null;
         ev.server_probe_before = { ok: connected, transport: probe.transport, duration_ms: probe.durationMs, error: connected ? null : probe.error ?? null };

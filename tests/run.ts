@@ -71,16 +71,21 @@ function runOne(runtime: string, tmp: string): Promise<Tally> {
       clearTimeout(timer);
       process.off("SIGINT", onInt);
       if (timedOut) {
-        console.log(`\n${runtime}: the test run passed its limit of ${LIMIT_MS / 60_000} min and was killed: counted as a failure`);
-        resolve({ passed: 0, failed: 1, skipped: 0 });
+        // What ran still counts: the suites uvu finished and the marks of the one it was in.
+        const ran = tallySoFar(out);
+        console.log(`\n${runtime}: the test run passed its limit of ${LIMIT_MS / 60_000} min and was killed (counted as one more failure)`);
+        console.log(`${runtime}: ${ran.passed} passed, ${ran.failed + 1} failed, ${ran.skipped} skipped`);
+        resolve({ ...ran, failed: ran.failed + 1 });
         return;
       }
       const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? NaN);
       const passed = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? NaN);
       const skipped = Number(/Skipped:\s+(\d+)/.exec(out)?.[1] ?? 0);
       if (!Number.isFinite(total) || !Number.isFinite(passed)) {
-        console.log(`\n${runtime}: the test run ended (exit ${code}) without a summary: counted as a failure`);
-        resolve({ passed: 0, failed: 1, skipped: 0 });
+        const ran = tallySoFar(out);
+        console.log(`\n${runtime}: the test run ended (exit ${code}) without a summary (counted as one more failure)`);
+        console.log(`${runtime}: ${ran.passed} passed, ${ran.failed + 1} failed, ${ran.skipped} skipped`);
+        resolve({ ...ran, failed: ran.failed + 1 });
         return;
       }
       let failed = total - passed;
@@ -89,6 +94,28 @@ function runOne(runtime: string, tmp: string): Promise<Tally> {
       resolve({ passed, failed, skipped });
     });
   });
+}
+
+/**
+ * The tests that ran, from uvu's per-suite lines: ` name  • ✘ •   (2 / 3)` (or without the
+ * name, for uvu's default suite) once a suite ends, and the marks so far (• passed, ✘ failed)
+ * on the line of the one cut off.
+ */
+function tallySoFar(out: string): Tally {
+  const t: Tally = { passed: 0, failed: 0, skipped: 0 };
+  for (const line of out.split("\n")) {
+    // A named suite's line starts with its name; uvu's default suite has none.
+    const done = /^(?: \S+ {2})?[•✘][•✘ ]*\((\d+) \/ (\d+)\)\s*$/.exec(line);
+    const cut = done ? null : /^(?: \S+ {2})?([•✘][•✘ ]*)/.exec(line);
+    if (done) {
+      t.passed += Number(done[1]);
+      t.failed += Number(done[2]) - Number(done[1]);
+    } else if (cut) {
+      t.passed += (cut[1].match(/•/g) ?? []).length;
+      t.failed += (cut[1].match(/✘/g) ?? []).length;
+    }
+  }
+  return t;
 }
 
 const sum: Tally = { passed: 0, failed: 0, skipped: 0 };

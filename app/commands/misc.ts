@@ -16,7 +16,11 @@ export function unlockCommand(target: string, force: boolean, json: boolean, sin
   }
   if (!force) {
     throw new UpgradeError("LOCK_HELD", `The lock is held: ${describeLock(st)}`, {
-      hint: st.kind === "held" ? "Wait for that upgrade to finish" : "Run `agent-os-upgrade unlock --force` to remove it (or resume / rollback the session)",
+      hint: st.kind === "held" && st.proven
+        ? `Wait for that upgrade to finish, or stop it (\`kill ${st.info.pid}\`: it rolls back)`
+        : st.kind === "held"
+        ? `Wait for that upgrade to finish; if pid ${st.info.pid} is not an upgrade, \`agent-os-upgrade unlock --force\` removes the lock`
+        : "Run `agent-os-upgrade unlock --force` to remove it (or resume / rollback the session)",
     });
   }
   const removed = forceUnlock(layout);

@@ -6,19 +6,27 @@
 import { z } from "zod";
 import { flagName, type OwnedOption, ownedOptions } from "../../core/options.ts";
 import { BUILTIN_RUN_OPTIONS } from "../../plugins/run-options.ts";
+import { MAX_DECISIONS } from "../../plugins/content/decide.ts";
 
 const OPTIONS: readonly OwnedOption[] = ownedOptions(BUILTIN_RUN_OPTIONS).list.filter((o) => o.mcp);
 
 /** A per-file decision an assistant passes (abort is a policy, not a file's decision). */
 export const DECISION = z.enum(["keep", "theirs", "merge", "skip"]);
 
+/** A path, ref or id from the assistant: bounded, and no NUL byte (no file system or git takes one). */
+export const PathArg = z.string().min(1).max(4096).refine((v) => !v.includes("\0"), "must not contain a NUL byte");
+
+/** Decisions per path, bounded like a --decisions file (refused before anything runs). */
+const DecisionsArg = z.record(PathArg, DECISION)
+  .refine((o) => Object.keys(o).length <= MAX_DECISIONS, `at most ${MAX_DECISIONS} decisions (one per conflicting path)`);
+
 function paramSchema(o: OwnedOption): z.ZodType {
   const base = o.kind === "boolean" ? z.boolean()
     : o.kind === "count" ? z.number().int().min(1)
     : o.kind === "choice" && o.bare ? z.union([z.boolean(), z.enum(o.choices as [string, ...string[]])])
     : o.kind === "choice" ? z.enum(o.choices as [string, ...string[]])
-    : o.kind === "decisions" ? z.record(z.string(), DECISION)
-    : z.string().min(1);
+    : o.kind === "decisions" ? DecisionsArg
+    : PathArg;
   const dflt = o.default === null || o.default === undefined ? "" : ` (default ${JSON.stringify(o.default)})`;
   return base.optional().describe(`${o.describe}${dflt}`);
 }

@@ -55,8 +55,25 @@ const PACKAGE_ROOT = path.resolve(HERE, EXT === ".ts" ? "../.." : "../../..");
 /** Starts `agent-os-upgrade <args>` detached and waits for it to end, reporting its events. */
 const PREFIX = "agent-os-upgrade-mcp-";
 
+/** Who made a run folder: the sweep of another server removes only its own user's, for its own project. */
+const OWNER = "owner.json";
+
+interface Owner {
+  uid: number | null;
+  project: string | null;
+}
+
+const myUid = (): number | null => process.getuid?.() ?? null;
+
+/** The project a command line is about (its `--target`), resolved. */
+function projectOf(args: readonly string[]): string | null {
+  const i = args.indexOf("--target");
+  return i >= 0 && args[i + 1] ? path.resolve(args[i + 1]) : null;
+}
+
 export async function runCliDetached(args: string[], opts: RunCliOptions = {}): Promise<CliRun> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), PREFIX));
+  fs.writeFileSync(path.join(dir, OWNER), JSON.stringify({ uid: myUid(), project: projectOf(args) } satisfies Owner));
   const eventsFile = path.join(dir, "events.ndjson");
   const stderrFile = path.join(dir, "stderr.log");
   const finalArgs = args.map((a) => a.replace(/^\{([\w.-]+)\}$/, (m, name: string) => {
@@ -151,12 +168,26 @@ function tailOf(file: string, max = 2000): string {
   }
 }
 
+/** True when `dir` is a real folder of this user whose owner record names `project`. */
+function ownRunFolder(dir: string, project: string): boolean {
+  const uid = myUid();
+  try {
+    const st = fs.lstatSync(dir);
+    if (!st.isDirectory() || (uid !== null && st.uid !== uid)) return false;
+    const owner = JSON.parse(fs.readFileSync(path.join(dir, OWNER), "utf8")) as Owner;
+    return owner.uid === uid && owner.project === path.resolve(project);
+  } catch {
+    return false; // no record (another tool's, or an older version's): not ours to judge
+  }
+}
+
 /**
- * Removes the folders of runs whose waiting server was killed (its `finally` never ran):
- * those whose child has ended. A folder without a pid file is left for a minute (its
+ * Removes the folders of this project's runs whose waiting server was killed (its `finally`
+ * never ran): those whose child has ended. The temp dir is shared: a folder of another user
+ * or another project is never touched. A folder without a pid file is left for a minute (its
  * server may be starting the child right now).
  */
-export function sweepRunFolders(): string[] {
+export function sweepRunFolders(project: string): string[] {
   const removed: string[] = [];
   let names: string[];
   try {
@@ -166,6 +197,7 @@ export function sweepRunFolders(): string[] {
   }
   for (const name of names) {
     const dir = path.join(os.tmpdir(), name);
+    if (!ownRunFolder(dir, project)) continue;
     try {
       const pid = Number(fs.readFileSync(path.join(dir, "pid"), "utf8"));
       if (pid > 0 && pidAlive(pid)) continue;

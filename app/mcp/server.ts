@@ -80,7 +80,7 @@ export async function runMcpServer(opts: McpServerOptions): Promise<number> {
   // A plugin's stray console.log would corrupt the protocol on stdout.
   console.log = console.error;
   console.info = console.error;
-  for (const dir of sweepRunFolders()) log(`removed the folder of an ended run: ${dir}`);
+  for (const dir of sweepRunFolders(opts.target)) log(`removed the folder of an ended run: ${dir}`);
   const server = buildMcpServer(opts);
   const closed = new Promise<void>((resolve) => {
     server.server.onclose = () => resolve();

@@ -17,7 +17,7 @@ import type { LogEvent } from "../../core/log.ts";
 import type { OwnedOption } from "../../core/options.ts";
 import { runOptionsOf } from "../../core/options-resolve.ts";
 import type { UpgradeResult } from "../../core/types.ts";
-import { flagsOfParams, givenByParams, optionParams } from "./options.ts";
+import { flagsOfParams, givenByParams, optionParams, PathArg } from "./options.ts";
 import { runLifecycle } from "../../core/upgrader.ts";
 import { listBackups } from "../../plugins/backup/retention.ts";
 import { loadConfig } from "../options.ts";
@@ -374,7 +374,7 @@ export const upgradePlan = declare({
   description: "Plans an upgrade of this project's Agent OS installation from a source checkout and writes nothing: the base it compares against, counts per class, every file that would change (unchanged files are only counted), and the conflicts (files the user edited that also changed upstream), with unified diffs when diff is true.",
   readOnly: true,
   input: {
-    source: z.string().min(1).describe("Path of the Agent OS source checkout (a git clone of agent-os-enhanced); relative paths are relative to the project"),
+    source: PathArg.describe("Path of the Agent OS source checkout (a git clone of agent-os-enhanced); relative paths are relative to the project"),
     ...optionParams(shapesPlan),
   },
   output: {
@@ -424,7 +424,7 @@ export const upgradeStart = declare({
   description: "Runs the upgrade (pre-flight, backup, content, server, validation, cleanup) in its own process, which survives this MCP server being restarted, and waits for its end. When files the user edited also changed upstream and no decision covers them, it writes nothing and returns needs_decision with every open conflict and its diff: ask the user, then call again with decisions. A failure in phases 2-4 is rolled back automatically.",
   readOnly: false,
   input: {
-    source: z.string().min(1).describe("Path of the Agent OS source checkout (a git clone); relative paths are relative to the project"),
+    source: PathArg.describe("Path of the Agent OS source checkout (a git clone); relative paths are relative to the project"),
     ...optionParams((o) => !o.dryRunOnly),
   },
   output: RunOutput,
@@ -490,7 +490,7 @@ export const upgradeRollback = declare({
   description: "Restores the backup of the last (or an interrupted) upgrade, or the backup named by to, by the CLI's rollback rules: it refuses, naming the files changed since that upgrade, unless confirm is true. Ask the user before passing confirm: true.",
   readOnly: false,
   input: {
-    to: z.string().min(1).optional().describe("A backup id from backups_list; default: the last upgrade's backup"),
+    to: PathArg.optional().describe("A backup id from backups_list; default: the last upgrade's backup"),
     confirm: z.boolean().describe("The user agreed to discard changes made since the upgrade"),
   },
   output: RunOutput,

@@ -78,7 +78,7 @@ export function recordAfter(backupDir: string, root: string, paths: readonly str
   writeJsonAtomic(path.join(backupDir, AFTER), { version: 2, recorded_at: recordedAt.toISOString(), digests, files: byRel });
 }
 
-/** The recorded paths whose content differs now; null when the backup has no record (an unfinished upgrade). */
+/** The recorded paths whose content differs now; null when the backup has no readable record (an unfinished upgrade, or a lost or damaged one). */
 export function changedSince(backupDir: string, root: string): string[] | null {
   let record: AfterRecord;
   try {
@@ -86,6 +86,9 @@ export function changedSince(backupDir: string, root: string): string[] | null {
   } catch {
     return null;
   }
+  // A record that parses but is not one (truncated by hand, another tool's file) is unknown too.
+  const isMap = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
+  if (!isMap(record) || !isMap(record.digests) || (record.files !== undefined && !isMap(record.files))) return null;
   // A version-1 record has no fingerprints: every file is hashed, as before.
   const known = Object.fromEntries(Object.entries(record.files ?? {}).map(([rel, k]) => [path.join(root, rel), k]));
   const recordedS = record.recorded_at ? ctimeOf(Date.parse(record.recorded_at)) : NaN;

@@ -5,6 +5,7 @@
  * an undecided conflict stops the run before anything is written.
  */
 import { spawn } from "node:child_process";
+import { Buffer } from "node:buffer";
 import fs from "node:fs";
 import { z } from "zod";
 import { UpgradeError } from "../../core/errors.ts";
@@ -37,23 +38,75 @@ export function staticDeciderOf(rules: readonly ConflictRule[], policy: Conflict
 
 const DecisionsFile = z.record(z.string().min(1), z.enum(DECISIONS as [Decision, ...Decision[]]));
 
-/** Reads a `--decisions` file: a JSON object `{ "<installation path>": "keep"|"theirs"|"merge"|"skip"|"abort" }`. */
+/** Bounds of a decisions map: one decision per conflicting path needs far less. */
+export const MAX_DECISIONS = 10_000;
+export const MAX_DECISIONS_BYTES = 1 << 20;
+
+const DECISIONS_HINT = 'Pass --decisions <file> with a JSON object such as {"standards/universal/x.md": "merge"}';
+
+/**
+ * Reads a `--decisions` file: a JSON object `{ "<installation path>": "keep"|"theirs"|"merge"|"skip"|"abort" }`.
+ * Only a regular file of at most MAX_DECISIONS_BYTES is read (never past that: `/dev/zero`
+ * must not fill memory), and an error never quotes the file's bytes (it may be a secret).
+ */
 export function readDecisionsFile(file: string): Record<string, Decision> {
+  const refuse = (why: string) => new UpgradeError("USAGE", `Cannot read the decisions file ${file}: ${why}`, { hint: DECISIONS_HINT });
+  let text: string;
+  try {
+    text = readBounded(file, refuse);
+  } catch (err) {
+    if (err instanceof UpgradeError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw refuse(code === "ENOENT" ? "it does not exist" : code === "EACCES" || code === "EPERM" ? "permission denied" : `${code ?? "it cannot be read"}`);
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(fs.readFileSync(file, "utf8"));
-  } catch (err) {
-    throw new UpgradeError("USAGE", `Cannot read the decisions file ${file}: ${(err as Error).message.split("\n")[0]}`, {
-      hint: 'Pass --decisions <file> with a JSON object such as {"standards/universal/x.md": "merge"}',
-    });
+    raw = JSON.parse(text);
+  } catch {
+    throw refuse("it is not valid JSON");
   }
   const r = DecisionsFile.safeParse(raw);
   if (!r.success) {
-    throw new UpgradeError("USAGE", `Cannot use the decisions file ${file}: ${r.error.issues.map((i) => `${i.path.join(".") || "(top level)"}: ${i.message}`).join("; ")}`, {
+    throw new UpgradeError("USAGE", `Cannot use the decisions file ${file}: ${r.error.issues.slice(0, 5).map((i) => `${i.path.map(String).join(".").slice(0, 200) || "(top level)"}: ${i.message}`).join("; ")}`, {
       hint: `Map each conflicting path (as the plan lists it) to one of ${DECISIONS.join(", ")}`,
     });
   }
+  const n = Object.keys(r.data).length;
+  if (n > MAX_DECISIONS) throw refuse(`it holds ${n} decisions; at most ${MAX_DECISIONS} are accepted (one per conflicting path)`);
   return r.data;
+}
+
+/** The text of a regular file of at most MAX_DECISIONS_BYTES, read without going past that bound. */
+function readBounded(file: string, refuse: (why: string) => UpgradeError): string {
+  // stat before open: opening a FIFO would wait for a writer.
+  const st = fs.statSync(file);
+  if (!st.isFile()) throw refuse(`it is not a regular file (${st.isDirectory() ? "a folder" : st.isFIFO() ? "a pipe" : st.isCharacterDevice() || st.isBlockDevice() ? "a device" : "a special file"})`);
+  const fd = fs.openSync(file, "r");
+  try {
+    const buf = Buffer.alloc(MAX_DECISIONS_BYTES + 1);
+    let n = 0;
+    for (let got = -1; got !== 0 && n < buf.length;) n += got = fs.readSync(fd, buf, n, buf.length - n, null);
+    if (n > MAX_DECISIONS_BYTES) throw refuse(`it is larger than ${MAX_DECISIONS_BYTES / 1048576} MiB`);
+    return buf.subarray(0, n).toString("utf8");
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Decision keys that name no path of the plan (a typo would otherwise be silently "ask"),
+ * each with a near miss when one is cheap to find: a planned path with the same file name.
+ */
+export function unknownDecisions(targets: Iterable<string>, decisions: Readonly<Record<string, unknown>>): Array<{ key: string; suggestion: string | null }> {
+  const planned = new Set(targets);
+  const unknown = Object.keys(decisions).filter((k) => !planned.has(k));
+  if (!unknown.length) return [];
+  const byName = new Map<string, string>();
+  for (const t of planned) {
+    const name = t.slice(t.lastIndexOf("/") + 1);
+    if (!byName.has(name)) byName.set(name, t);
+  }
+  return unknown.map((key) => ({ key, suggestion: byName.get(key.slice(key.lastIndexOf("/") + 1)) ?? null }));
 }
 
 export const CONFLICT_FLAGS = "--on-conflict keep|theirs|merge|skip";

@@ -10,6 +10,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { UpgradeError } from "../../core/errors.ts";
+import { safeGitArgs, safeGitEnv } from "./git-safe.ts";
 
 export interface GitResult {
   code: number;
@@ -28,9 +29,11 @@ export interface GitRunOptions {
  * Not `tiedToUs`: our git calls only read, end in milliseconds (or at EOF on stdin, for a
  * batch), so an orphan does no harm, and the guard's shell costs ~9 ms a call (measured).
  */
-export function runGit(args: readonly string[], opts: GitRunOptions = {}): Promise<GitResult> {
+export async function runGit(args: readonly string[], opts: GitRunOptions = {}): Promise<GitResult> {
+  // Never a command from the repository's config (fsmonitor, hooks, filters): git-safe.ts.
+  const argv = await safeGitArgs(args);
   return new Promise((resolve, reject) => {
-    const child = spawn("git", args, { cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"], signal: opts.signal });
+    const child = spawn("git", argv, { cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"], signal: opts.signal, env: safeGitEnv() });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (b: Buffer) => out.push(b));
