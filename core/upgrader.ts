@@ -11,7 +11,7 @@ import type { EvidenceDraft } from "./evidence.ts";
 import { Lock, type LockInfo, readLock } from "./lock.ts";
 import { type Phase, PHASE_NAMES, PHASES, ROLLBACK_PHASES } from "./phases.ts";
 import type { ResolvedConfig } from "./config.ts";
-import { rollbackSession } from "./rollback.ts";
+import { releaseRollbackSpace, reserveRollbackSpace, rollbackSession } from "./rollback.ts";
 import { beginPhase, endPhase, type SessionState, StateStore } from "./state.ts";
 import { resolveLayout } from "./layout.ts";
 import { clearOrphanLock, sweepProject } from "./recovery.ts";
@@ -122,6 +122,8 @@ const BODIES: Record<1 | 2 | 3 | 4, (run: Run, ev: EvidenceDraft) => Promise<voi
     await engine.hooks.backup.promise(engine.ctx, ev);
   },
   2: async ({ engine }, ev) => {
+    // Before the first change: what a rollback will have to write, set aside (a full disk must not stop it).
+    reserveRollbackSpace(engine.layout);
     // On resume the plan is rebuilt once, from the tree as the interrupted run left it.
     const plan = engine.plan ?? await planOnce(engine, new Findings());
     await engine.hooks.applyContent.promise(plan, engine.ctx, ev);
@@ -339,7 +341,10 @@ export async function runLifecycle(req: LifecycleRequest, io: LifecycleIO = {}):
     unhook();
     // A failed rollback keeps the lock: once this process exits the lock is stale, and the
     // next command reports the unfinished session and offers rollback.
-    if (run.lock && !outcome.rollbackError) run.lock.release();
+    if (run.lock && !outcome.rollbackError) {
+      releaseRollbackSpace(engine.layout);
+      run.lock.release();
+    }
   }
   if (outcome.rollbackError) run.secondary.unshift(outcome.rollbackError);
   const result = resultOf(run, outcome);

@@ -51,6 +51,8 @@ export interface RestoreReport {
   files_checked: number;
   files_restored: number;
   bytes_restored: number;
+  /** "link" when the disk was full: the restored files share their inode with the backup's copies. */
+  staged_by?: "copy" | "link";
   symlinks_restored: number;
   dirs_created: number;
   /** Paths the upgrade created (inside backed-up folders, or roots that did not exist), removed. */
@@ -127,8 +129,8 @@ export async function restoreSnapshot(layout: Layout, dir: string, opts: Restore
 
     // 2. Stage every file to restore, hashed against the manifest on the way.
     const stage = (staging = path.join(layout.backupsDir, `${STAGING_PREFIX}${id}-${process.pid}`));
-    const bytes = await stageFiles(dir, m, plan.files, stage, opts);
-    await opts.journal?.("backup.rollback:staged", { backup_id: id, files: plan.files.length, bytes });
+    const { bytes, linked } = await stageFiles(dir, m, plan.files, stage, opts);
+    await opts.journal?.("backup.rollback:staged", { backup_id: id, files: plan.files.length, bytes, linked });
     const tStaged = performance.now();
 
     // 3. Commit.
@@ -145,6 +147,7 @@ export async function restoreSnapshot(layout: Layout, dir: string, opts: Restore
       files_checked: report.files_checked,
       files_restored: plan.files.length,
       bytes_restored: bytes,
+      staged_by: linked ? "link" : "copy",
       symlinks_restored: plan.links.length,
       dirs_created: plan.mkdir.length,
       created_removed: plan.remove.length,
@@ -190,25 +193,58 @@ async function settleHashChecks(layout: Layout, m: Manifest, plan: Plan, opts: R
  * Copies each file to restore from the backup into the staging folder (as `<n>`, its place
  * in `files`), with its recorded mode and mtime, hashed on the way, then flushed to disk; a copy whose
  * hash is not the manifest's stops the rollback before anything live changed. Returns the bytes staged.
+ * A full disk (ENOSPC) must not stop a rollback: the copies made so far are dropped and every
+ * file is staged as a hard link to its backup copy instead, which needs no new blocks.
  */
-async function stageFiles(dir: string, m: Manifest, files: number[], stage: string, opts: RestoreOptions): Promise<number> {
-  if (!files.length) return 0;
-  const t = m.entries;
+async function stageFiles(dir: string, m: Manifest, files: number[], stage: string, opts: RestoreOptions): Promise<{ bytes: number; linked: boolean }> {
+  if (!files.length) return { bytes: 0, linked: false };
   fs.mkdirSync(stage, { recursive: true, mode: 0o700 });
-  const bad: VerifyProblem[] = [];
-  let bytes = 0;
-  await inSlices(files, (i, n) => {
-    const key = t.keys[i];
-    const r = copyHashed(path.join(dir, key), path.join(stage, String(n)), { clone: false, sync: false, mode: t.mode(i), mtimeMs: t.mtimeMs(i) });
-    if (r.err) bad.push({ path: key, problem: r.err.code === "ENOENT" ? "missing from the backup" : `cannot be read (${r.err.code}: ${r.err.message})` });
-    else if (r.ok.sha !== t.shaHex(i)) bad.push({ path: key, problem: `content differs from MANIFEST.json (sha256 ${r.ok.sha.slice(0, 12)}…, expected ${t.shaHex(i).slice(0, 12)}…)` });
-    else bytes += r.ok.size;
-  }, { slice: opts.batchSize, onSlice: (d) => opts.onProgress?.("stage", d, files.length) });
-  if (bad.length) throw damagedBackupError(m.backup_id, dir, bad);
+  let r = await stageEach(dir, m, files, stage, opts, false);
+  if (r === "ENOSPC") {
+    for (let n = 0; n < files.length; n++) fs.rmSync(path.join(stage, String(n)), { force: true });
+    r = await stageEach(dir, m, files, stage, opts, true);
+  }
+  if (r === "ENOSPC") throw new Error("unreachable: a link needs no space");
   // One flush of the filesystem, not an fsync per file (serial fsyncs dominated staging).
   syncFilesystem(stage, () => files.map((_, n) => path.join(stage, String(n))));
   fsyncDir(stage);
-  return bytes;
+  return r;
+}
+
+/** Stages every file by copy, or by link; "ENOSPC" when a copy ran out of space. */
+async function stageEach(dir: string, m: Manifest, files: number[], stage: string, opts: RestoreOptions, link: boolean): Promise<{ bytes: number; linked: boolean } | "ENOSPC"> {
+  const t = m.entries;
+  const bad: VerifyProblem[] = [];
+  let bytes = 0;
+  let full = false;
+  await inSlices(files, (i, n) => {
+    if (full) return;
+    const key = t.keys[i];
+    const r = link ? linkHashed(path.join(dir, key), path.join(stage, String(n)), t.mode(i), t.mtimeMs(i)) : copyHashed(path.join(dir, key), path.join(stage, String(n)), { clone: false, sync: false, mode: t.mode(i), mtimeMs: t.mtimeMs(i) });
+    if (r.err?.code === "ENOSPC" && !link) full = true;
+    else if (r.err) bad.push({ path: key, problem: r.err.code === "ENOENT" ? "missing from the backup" : `cannot be read (${r.err.code}: ${r.err.message})` });
+    else if (r.ok.sha !== t.shaHex(i)) bad.push({ path: key, problem: `content differs from MANIFEST.json (sha256 ${r.ok.sha.slice(0, 12)}…, expected ${t.shaHex(i).slice(0, 12)}…)` });
+    else bytes += r.ok.size;
+  }, { slice: opts.batchSize, onSlice: (d) => opts.onProgress?.("stage", d, files.length) });
+  if (full) return "ENOSPC";
+  if (bad.length) throw damagedBackupError(m.backup_id, dir, bad);
+  return { bytes, linked: link };
+}
+
+/** Stages a backup copy as a hard link (no new blocks), hashed, with its recorded mode and mtime (shared with the copy, which keeps them). */
+function linkHashed(src: string, dst: string, mode: number, mtimeMs: number): ReturnType<typeof hashFile> {
+  try {
+    fs.linkSync(src, dst);
+    const r = hashFile(dst);
+    if (r.err) return r;
+    const st = fs.lstatSync(dst);
+    if ((st.mode & 0o7777) !== mode) fs.chmodSync(dst, mode);
+    if (mtimeOf(st.mtimeMs) !== mtimeMs) fs.utimesSync(dst, st.atime, mtimeMs / 1000);
+    return r;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return { err: { code: e.code ?? "EIO", message: e.message } };
+  }
 }
 
 /** Fields per path in the result of `statHere`: type, size, mode, mtimeMs, ctimeMs, ino. */
