@@ -19,7 +19,7 @@ import { restoreSnapshot } from "./backup/restore.ts";
 import { backupDirOf, type BackupInfo, listBackups, pruneBackups, type PruneResult, sweepBackups, verifyBackup } from "./backup/retention.ts";
 import { describeProblems, type VerifyReport } from "./backup/verify.ts";
 import type { Layout } from "../core/layout.ts";
-import { absOf, keyOf, resolveRoots } from "./backup/roots.ts";
+import { absOf, keyOf, linkedParentOf, resolveRoots, type Root } from "./backup/roots.ts";
 import fs from "node:fs";
 import { STAGE } from "../core/plugin.ts";
 import { checkMoved, type MovedRecord, putBack, recordMoved } from "./backup/moved.ts";
@@ -266,8 +266,8 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
     const keys = new Set<string>();
     for (const b of [...later, { id }]) for (const k of recordedPaths(backupDirOf(layout, b.id))) keys.add(k);
     if (!keys.size) return; // an unfinished upgrade recorded nothing after itself: its state is what the backup replaces
-    const roots = resolveRoots(layout, [...keys].map((k) => path.join(layout.projectRoot, k)), opts);
-    const res = await createSnapshot(layout, roots, { sessionId: null, batchSize: opts.batchSize, sync: opts.sync, onWarning: (m) => ctx.log.warn(m) });
+    const roots = keptRoots(layout, resolveRoots(layout, [...keys].map((k) => path.join(layout.projectRoot, k)), opts));
+    const res = await createSnapshot(layout, roots, { sessionId: null, batchSize: opts.batchSize, sync: opts.sync, linkRoots: true, onWarning: (m) => ctx.log.warn(m) });
     fs.writeFileSync(path.join(res.dir, LABEL), `before rollback to ${id}\n`);
     evidence.before_rollback_backup = res.id;
     ctx.log.info(`Kept the current files in backup ${res.id} (before rollback): \`agent-os-upgrade rollback --to ${res.id}\` brings them back`);
@@ -387,6 +387,21 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
       });
     },
   };
+}
+
+/**
+ * What a "before rollback" backup keeps: the roots, where a user put a link in place of a
+ * file or of a folder above one, the link itself (kept as a link, restored as it was by
+ * undoing the rollback; the rollback never follows it).
+ */
+function keptRoots(layout: Layout, roots: Root[]): Root[] {
+  const out = new Map<string, Root>();
+  for (const r of roots) {
+    const lifted = linkedParentOf(layout, r) ?? r;
+    out.set(lifted.key, lifted);
+  }
+  const keys = [...out.keys()];
+  return [...out.values()].filter((r) => !keys.some((k) => r.key.startsWith(`${k}/`)));
 }
 
 function backupLstat(p: string): boolean {

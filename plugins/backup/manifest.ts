@@ -41,7 +41,7 @@ export type FileEntry = ["f", number, number, number, number, number, number, nu
 export type LinkEntry = ["l", string];
 export type OtherEntry = ["o", string];
 export type Entry = DirEntry | FileEntry | LinkEntry | OtherEntry;
-export type RootKind = "dir" | "file" | "missing";
+export type RootKind = "dir" | "file" | "link" | "missing";
 
 export const K_DIR = "d";
 export const K_FILE = "f";

@@ -29,7 +29,7 @@ import type { Layout } from "../../core/layout.ts";
 import { pidAlive } from "../../core/proc.ts";
 import { ctimeOf, type EntryTable, K_DIR, K_FILE, K_LINK, type Manifest, mtimeOf, readManifest } from "./manifest.ts";
 import { copyHashed, hashFile, inSlices } from "./copy.ts";
-import { absOf, assertNoLinkedParents } from "./roots.ts";
+import { absOf, linkedParentOf } from "./roots.ts";
 import { lstatOrNull, rmForce, syncFilesystem } from "./fsutil.ts";
 import { describeProblems, verifySnapshot, type VerifyMode, type VerifyProblem } from "./verify.ts";
 
@@ -117,7 +117,6 @@ export async function restoreSnapshot(layout: Layout, dir: string, opts: Restore
     const id = m.backup_id;
     const verifyMode = opts.verify ?? "stat";
     sweepStaging(layout.backupsDir);
-    for (const key of Object.keys(m.roots)) assertNoLinkedParents(layout, { key, abs: absOf(layout, key) });
     const tLoaded = performance.now();
     // 1. Check the backup and plan, changing nothing.
     const report = await verifySnapshot(dir, m, verifyMode, { batchSize: opts.batchSize, onProgress: (d, n) => opts.onProgress?.("verify", d, n) });
@@ -251,11 +250,28 @@ function linkHashed(src: string, dst: string, mode: number, mtimeMs: number): Re
 const STAT_FIELDS = 6;
 const StatType = { Missing: 0, File: 1, Dir: 2, Link: 3, Other: 4, Error: 5 } as const;
 
-/** lstat of every entry's live path, in table order, STAT_FIELDS numbers each. */
-function statHere(layout: Layout, t: EntryTable): Float64Array {
+/**
+ * Links that stand where the backup has a folder above a root (a user replaced a content
+ * folder by a link after the upgrade): never followed. The restore removes the link (a manual
+ * rollback first keeps it in its "before rollback" backup) and recreates the folder.
+ */
+function linkedParents(layout: Layout, m: Manifest): string[] {
+  const out = new Set<string>();
+  for (const key of Object.keys(m.roots)) {
+    const l = linkedParentOf(layout, { key, abs: absOf(layout, key) });
+    if (l) out.add(l.key);
+  }
+  return [...out];
+}
+
+const under = (key: string, dirs: readonly string[]) => dirs.some((d) => key.startsWith(`${d}/`));
+
+/** lstat of every entry's live path, in table order, STAT_FIELDS numbers each; paths under a linked folder are missing (never followed). */
+function statHere(layout: Layout, t: EntryTable, linked: readonly string[] = []): Float64Array {
   const out = new Float64Array(t.length * STAT_FIELDS);
   for (let i = 0; i < t.length; i++) {
     const o = i * STAT_FIELDS;
+    if (linked.length && under(t.keys[i], linked)) continue;
     let st: fs.Stats | null;
     try {
       st = lstatOrNull(absOf(layout, t.keys[i]));
@@ -278,8 +294,10 @@ function statHere(layout: Layout, t: EntryTable): Float64Array {
  * Compares the live tree with the manifest, from stats taken in table order (`live`), plus
  * a readdir of each live folder (to find what the upgrade added) and a readlink of links.
  */
-export function planRestore(layout: Layout, m: Manifest, live: Float64Array = statHere(layout, m.entries)): Plan {
+export function planRestore(layout: Layout, m: Manifest, liveStats?: Float64Array): Plan {
   const t = m.entries;
+  const linked = linkedParents(layout, m);
+  const live = liveStats ?? statHere(layout, t, linked);
   const parents = t.parents();
   const plan: Plan = { remove: [], mkdir: [], files: [], hashCheck: [], links: [], fixMeta: [], dirMeta: [], touchedDirs: new Set(), removeParents: [], parents };
   // Children of each folder, from the parent of each entry (a counting sort: no per-folder arrays).
@@ -359,10 +377,13 @@ export function planRestore(layout: Layout, m: Manifest, live: Float64Array = st
 
   const rootIndex = new Map<string, number>();
   for (let i = 0; i < t.length; i++) if (parents[i] < 0) rootIndex.set(t.keys[i], i);
+  plan.remove.push(...linked);
   for (const [key, kind] of Object.entries(m.roots)) {
     const abs = absOf(layout, key);
-    sweepRootTemps(abs);
+    const behindLink = under(key, linked);
+    if (!behindLink) sweepRootTemps(abs);
     if (kind === "missing") {
+      if (behindLink) continue; // gone with the link
       if (lstatOrNull(abs)) plan.remove.push(key);
       plan.removeParents.push(...(m.missing_parents[key] ?? []));
       continue;

@@ -59,6 +59,8 @@ export interface SnapshotOptions {
   now?: Date;
   /** Folders recorded (hashed) but not copied: the upgrade moves them into the backup (moved.ts). */
   moved?: Record<string, MovedRecord>;
+  /** Roots that are symbolic links are recorded as links (a "before rollback" backup keeps a user's link as it was); otherwise refused. */
+  linkRoots?: boolean;
 }
 
 export interface SnapshotResult {
@@ -209,8 +211,15 @@ function walkRoots(layout: Layout, roots: Root[], dir: string, opts: SnapshotOpt
       if (parents.length) w.missingParents[root.key] = parents;
       continue;
     }
-    assertCopyableRoot(root, st);
     fs.mkdirSync(path.dirname(path.join(dir, root.key)), { recursive: true, mode: 0o700 });
+    if (st.isSymbolicLink() && opts.linkRoots) {
+      const target = fs.readlinkSync(root.abs);
+      fs.symlinkSync(target, path.join(dir, root.key));
+      w.rootKinds[root.key] = "link";
+      w.table.add(root.key, ["l", target]);
+      continue;
+    }
+    assertCopyableRoot(root, st);
     w.rootKinds[root.key] = st.isDirectory() ? "dir" : "file";
     if (st.isDirectory()) walkFolder(w, root.key, root.abs, st, dir, opts);
     else w.files.push({ i: w.table.add(root.key, ["f", 0, 0, 0, 0, 0, 0, 0]), src: root.abs });
