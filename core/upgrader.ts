@@ -42,6 +42,20 @@ function preflightError(errors: Finding[]): UpgradeError {
 }
 
 /** One run of the lifecycle: the engine plus what the phases share (summaries, lock, failed phase). */
+/** Runs a write of our records; a failed one (disk full, EIO) is named as such, never an INTERNAL error. */
+function recording(file: string, write: () => void): void {
+  try {
+    write();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (isUpgradeError(err) || typeof e?.code !== "string") throw err;
+    throw new UpgradeError("STATE_WRITE_FAILED", `Cannot record the upgrade's progress in ${file}: ${e.message}`, {
+      hint: e.code === "ENOSPC" ? "The disk is full: free space, then run the upgrade again (phases 2–4 are rolled back)" : "Check the disk and the folder's permissions, then run the upgrade again",
+      cause: err,
+    });
+  }
+}
+
 class Run {
   readonly summaries = new Map<Phase, PhaseSummary>(PHASES.map((p) => [p, { phase: p, name: PHASE_NAMES[p], status: "pending", duration_ms: null }]));
   readonly secondary: UpgradeError[] = [];
@@ -50,8 +64,11 @@ class Run {
 
   constructor(readonly engine: Engine, readonly options: RunOptions) {}
 
+  /** Records the session; a failed write (disk full, EIO) is named as such, never an INTERNAL error. */
   save(): void {
-    if (this.engine.state) this.engine.store.save(this.engine.state);
+    const { state, store } = this.engine;
+    if (!state) return;
+    recording(store.fileOf(state.session_id), () => store.save(state));
   }
 
   /** A save on a failure path: when it fails too (disk full), the record is lost, not the first error. */
@@ -89,7 +106,7 @@ class Run {
     try {
       if (persist && engine.state) {
         beginPhase(engine.state, p);
-        this.lock?.setPhase(p);
+        recording(this.engine.layout.lockFile, () => this.lock?.setPhase(p));
         this.save();
       }
       engine.log.emit({ type: "phase-start", phase: p, name: PHASE_NAMES[p] });
@@ -100,6 +117,8 @@ class Run {
       this.finishPhase(p, "completed", ev, t0, persist);
     } catch (err) {
       this.failedPhase = p;
+      // A rollback follows: the space set aside for its records is theirs from this record on.
+      if (persist && ROLLBACK_PHASES.includes(p)) releaseRollbackSpace(engine.layout);
       this.finishPhase(p, "failed", ev, t0, persist);
       throw err;
     }

@@ -33,7 +33,7 @@ import { StateStore } from "../core/state.ts";
 import path from "node:path";
 import { damagedBackupError } from "./backup/restore.ts";
 import { createSnapshot } from "./backup/snapshot.ts";
-import { removeTree } from "./backup/fsutil.ts";
+import { emptyTrashDetached, removeTree } from "./backup/fsutil.ts";
 
 export const BackupOptionsSchema = z.strictObject({
   /** More paths to back up, relative to the installation folder (e.g. targets added to the content mapping). */
@@ -376,10 +376,16 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
           sweepBackups(ctx.layout);
           // Every outcome counts: failed and rolled-back runs leave backups too.
           const keep = current?.id ?? (ctx.evidence(1)?.backup_id as string | undefined) ?? null;
-          const r = pruneBackups(ctx.layout, ctx.options.keepBackups, keep ? [keep] : []);
+          // Off the user's wait: each expired backup is renamed into the trash here, and deleted
+          // by a detached process once this command is done (or by the next command's sweep).
+          const r = pruneBackups(ctx.layout, ctx.options.keepBackups, keep ? [keep] : [], { defer: true });
           evidence.backups_kept = r.kept;
           evidence.backups_pruned = r.removed;
-          if (r.removed.length) ctx.log.info(`Pruned ${r.removed.length} old backup${r.removed.length === 1 ? "" : "s"} (keeping ${r.kept.length}): ${r.removed.join(", ")}`);
+          evidence.backups_pruned_bytes = r.freed_bytes;
+          if (r.removed.length) {
+            evidence.trash_deleted_by = emptyTrashDetached(ctx.layout.backupsDir) ? "detached process" : "next command";
+            ctx.log.info(`Pruned ${r.removed.length} old backup${r.removed.length === 1 ? "" : "s"} (keeping ${r.kept.length}, ${mib(r.freed_bytes)} freed as this command ends): ${r.removed.join(", ")}`);
+          }
         } catch (err) {
           // Old backups that could not be removed do not make a finished upgrade fail.
           ctx.log.warn(`Cannot prune old backups: ${(err as Error).message}`, { hint: "Run `agent-os-upgrade backups prune` later" });
