@@ -110,10 +110,10 @@ function splitScope(layout: Layout, paths: Iterable<string>, moveAside: Iterable
 export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
   const opts = parsePluginOptions("backup", BackupOptionsSchema, options);
   /** The backup made by this run (never pruned by its own cleanup). */
-  let current: { id: string; dir: string; moved: Set<string> } | null = null;
+  let current: { id: string; dir: string; moved: Set<string>; taken: Set<string> } | null = null;
 
   /** This session's backup and the folders it takes by move (from memory, else from its manifest on resume). */
-  function sessionBackup(ctx: UpgradeContext): { dir: string; moved: Set<string> } | null {
+  function sessionBackup(ctx: UpgradeContext): { dir: string; moved: Set<string>; taken: Set<string> } | null {
     if (current) return current;
     // By id under this project, not the recorded absolute path: a project copied or moved
     // mid-session must use its own backup (seen: resume on a copy moved the original's
@@ -122,7 +122,7 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
     if (!id) return null;
     const dir = path.join(ctx.layout.backupsDir, id);
     const head = readManifestHead(dir);
-    current = { id: path.basename(dir), dir, moved: new Set(Object.keys(head?.moved ?? {})) };
+    current = { id: path.basename(dir), dir, moved: new Set(Object.keys(head?.moved ?? {})), taken: new Set(head?.taken ?? []) };
     return current;
   }
 
@@ -137,7 +137,10 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
       return rootKeys.has(key);
     };
     const { moved, copy } = splitScope(layout, scope.paths.keys(), scope.moveAside.keys(), covered);
-    const allRoots = copy.length === scope.paths.size ? roots : resolveRoots(layout, copy, opts);
+    const resolved = copy.length === scope.paths.size ? roots : resolveRoots(layout, copy, opts);
+    // Files the writer replaces by rename (or deletes) are taken by a link in phase 2, not copied now.
+    const taken = takenFiles(resolved, scope.taken);
+    const allRoots = taken.length ? resolved.filter((r) => !scope.taken.has(r.abs) || !taken.some((t) => t.key === r.key)) : resolved;
     sweepBackups(layout);
     // Phase 1 re-run by `resume`: an earlier backup of this session predates whatever
     // happened since, and phase 2 never started, so a fresh one replaces it.
@@ -155,6 +158,7 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
         sync: opts.sync,
         signal: ctx.signal,
         moved,
+        taken,
         onProgress: (stage, done, total) => ctx.log.progress(`backup:${stage}`, done, total),
         onWarning: (m) => ctx.log.warn(m),
       });
@@ -168,7 +172,7 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
         cause: err,
       });
     }
-    current = { id: res.id, dir: res.dir, moved: new Set(Object.keys(moved)) };
+    current = { id: res.id, dir: res.dir, moved: new Set(Object.keys(moved)), taken: new Set(taken.map((t) => t.key)) };
     const m = res.manifest;
     await session?.journal("backup.created", { backup_id: res.id });
     const movedFiles = Object.values(moved).reduce((n, r) => n + Object.values(r.entries).filter((e) => e[0] === "f").length, 0);
@@ -176,6 +180,7 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
       backup_path: res.dir,
       backup_id: res.id,
       files_backed_up: m.file_count,
+      files_taken_by_link: taken.length,
       backup_size_bytes: m.total_size,
       // createSnapshot re-read every copy and compared it with the original's hash, or threw.
       integrity_verified: true,
@@ -349,6 +354,12 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
           const roots = resolveRoots(c.layout, scope.paths.keys(), opts);
           return { what: "backup", bytes: roots.reduce((n, r) => n + treeSize(r.abs), 0) };
         });
+        // A file declared `taken`, about to be replaced or deleted: hard-linked into this session's backup.
+        backupScope(ctx).setTake((abs) => {
+          const b = sessionBackup(ctx);
+          const key = keyOf(ctx.layout, abs);
+          return b?.taken.has(key) ? takeFile(abs, path.join(b.dir, key)) : false;
+        });
         // Where the swap moves a folder declared with `moveAside`: into this session's backup.
         backupScope(ctx).setAside((abs) => {
           const b = sessionBackup(ctx);
@@ -393,6 +404,25 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
       });
     },
   };
+}
+
+/** The roots that are files a writer declared `taken` and that exist as regular files now, with the hash its plan read. */
+function takenFiles(roots: Root[], taken: ReadonlyMap<string, string>): Array<Root & { sha: string }> {
+  if (!taken.size) return [];
+  return roots.flatMap((r) => {
+    const sha = taken.get(r.abs);
+    return sha && fs.lstatSync(r.abs, { throwIfNoEntry: false })?.isFile() ? [{ ...r, sha }] : [];
+  });
+}
+
+/**
+ * Links a taken file into the backup just before its writer replaces or deletes it. Already
+ * there (a resumed phase 2): the first link holds the bytes the backup recorded; keep it.
+ */
+function takeFile(abs: string, dst: string): boolean {
+  if (fs.lstatSync(dst, { throwIfNoEntry: false })) return true;
+  fs.linkSync(abs, dst);
+  return true;
 }
 
 /**

@@ -31,7 +31,7 @@ import { ctimeOf, type EntryTable, K_DIR, K_FILE, K_LINK, type Manifest, mtimeOf
 import { copyHashed, hashFile, inSlices } from "./copy.ts";
 import { absOf, linkedParentOf } from "./roots.ts";
 import { lstatOrNull, rmForce, syncFilesystem } from "./fsutil.ts";
-import { describeProblems, verifySnapshot, type VerifyMode, type VerifyProblem } from "./verify.ts";
+import { describeProblems, notTaken, verifySnapshot, type VerifyMode, type VerifyProblem } from "./verify.ts";
 
 export interface RestoreOptions {
   /** Files hashed or staged between two turns of the event loop. */
@@ -123,6 +123,8 @@ export async function restoreSnapshot(layout: Layout, dir: string, opts: Restore
     if (!report.ok) throw damagedBackupError(id, dir, report.problems);
     const plan = planRestore(layout, m);
     await settleHashChecks(layout, m, plan, opts);
+    // Taken files their writer never linked in were never replaced: what is live stays.
+    if (m.taken?.length) plan.files = plan.files.filter((i) => !notTaken(dir, m, i));
     await opts.journal?.("backup.rollback:checked", { backup_id: id, files_to_restore: plan.files.length, paths_to_remove: plan.remove.length });
     const tChecked = performance.now();
 

@@ -32,7 +32,7 @@ export interface BackupInfo {
   label: string | null;
 }
 
-type Head = Pick<Manifest, "backup_id" | "timestamp" | "session_id" | "file_count" | "total_size"> & Partial<Pick<Manifest, "moved">>;
+type Head = Pick<Manifest, "backup_id" | "timestamp" | "session_id" | "file_count" | "total_size"> & Partial<Pick<Manifest, "moved" | "taken">>;
 
 /** Reads the summary lines at the top of MANIFEST.json without parsing its (large) file list. */
 export function readManifestHead(dir: string): Head | null {
