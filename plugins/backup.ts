@@ -352,7 +352,8 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
         diskNeeds(ctx).add("backup", async (c) => {
           const scope = await backupScope(c).collect(c);
           const roots = resolveRoots(c.layout, scope.paths.keys(), opts);
-          return { what: "backup", bytes: roots.reduce((n, r) => n + treeSize(r.abs), 0) };
+          // Taken files cost a link, not their bytes.
+          return { what: "backup", bytes: roots.reduce((n, r) => n + (scope.taken.has(r.abs) ? 0 : treeSize(r.abs)), 0) };
         });
         // A file declared `taken`, about to be replaced or deleted: hard-linked into this session's backup.
         backupScope(ctx).setTake((abs) => {
