@@ -27,6 +27,7 @@ export type ErrorCode =
   | "SERVER_FAILED"
   | "SESSION_STATE"
   | "STATE_CORRUPT"
+  | "STATE_WRITE_FAILED"
   | "USAGE"
   | "VALIDATION_FAILED";
 
@@ -80,6 +81,7 @@ const EXIT_CODE_OF: Record<ErrorCode, ExitCode> = {
   SERVER_FAILED: EXIT.failed,
   SESSION_STATE: EXIT.state,
   STATE_CORRUPT: EXIT.state,
+  STATE_WRITE_FAILED: EXIT.failed,
   USAGE: EXIT.usage,
   VALIDATION_FAILED: EXIT.failed,
 };

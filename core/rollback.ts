@@ -10,6 +10,9 @@ import { EXIT, toUpgradeError, UpgradeError } from "./errors.ts";
 import { Lock, type LockInfo, readLock } from "./lock.ts";
 import { sweepProject } from "./recovery.ts";
 import fs from "node:fs";
+import path from "node:path";
+import { Buffer } from "node:buffer";
+import type { Layout } from "./layout.ts";
 import { PHASE_NAMES } from "./phases.ts";
 import type { ResolvedConfig } from "./config.ts";
 import type { SessionState, StateStore } from "./state.ts";
@@ -22,10 +25,41 @@ export function refusedUnchanged(err: UpgradeError): boolean {
   return flag(err) || flag(cause);
 }
 
+/** Bytes set aside before phase 2 for what a rollback must write (the session's records, the restore's staging folder). */
+export const RESERVE_BYTES = 2 * 1048576;
+const reserveFile = (layout: Layout) => path.join(layout.cacheDir, "rollback-reserve");
+
+/**
+ * Sets space aside before phase 2 changes anything: a disk that fills up in phases 2–4 must
+ * not stop the rollback, which restores by renames and links (no new blocks) but still records
+ * itself. Written with real bytes (not a sparse file), flushed; freed when a rollback starts.
+ */
+export function reserveRollbackSpace(layout: Layout): void {
+  const file = reserveFile(layout);
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  if (st?.isFile() && st.size === RESERVE_BYTES) return;
+  fs.mkdirSync(layout.cacheDir, { recursive: true });
+  const fd = fs.openSync(file, "w", 0o600);
+  try {
+    fs.writeSync(fd, Buffer.alloc(RESERVE_BYTES));
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Frees the reserve (before a rollback writes anything, and once an upgrade is over). */
+export function releaseRollbackSpace(layout: Layout): void {
+  try {
+    fs.unlinkSync(reserveFile(layout));
+  } catch { /* none */ }
+}
+
 /** Runs the rollback taps for a session and records the outcome; never throws. */
 export async function rollbackSession(engine: Engine, request: RollbackRequest): Promise<Outcome> {
   const { hooks, ctx, log, store } = engine;
   const state = engine.state;
+  releaseRollbackSpace(engine.layout);
   const t0 = performance.now();
   const statusBefore = state?.status;
   // The restore matters more than its record: a save that fails (disk full) is logged, and the rollback goes on.

@@ -12,7 +12,7 @@ import { EvidenceBook, type EvidenceDraft, type PhaseEvidence } from "./evidence
 import { Lock, lockHeldError, type LockInfo, readLock } from "./lock.ts";
 import { type Phase, PHASE_NAMES, PHASES, ROLLBACK_PHASES } from "./phases.ts";
 import type { ResolvedConfig } from "./config.ts";
-import { rollbackSession } from "./rollback.ts";
+import { releaseRollbackSpace, reserveRollbackSpace, rollbackSession } from "./rollback.ts";
 import { beginPhase, endPhase, type SessionState, StateStore } from "./state.ts";
 import { resolveLayout } from "./layout.ts";
 import { clearOrphanLock, sweepProject } from "./recovery.ts";
@@ -44,6 +44,20 @@ function preflightError(errors: Finding[]): UpgradeError {
 }
 
 /** One run of the lifecycle: the engine plus what the phases share (summaries, lock, failed phase). */
+/** Runs a write of our records; a failed one (disk full, EIO) is named as such, never an INTERNAL error. */
+function recording(file: string, write: () => void): void {
+  try {
+    write();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (isUpgradeError(err) || typeof e?.code !== "string") throw err;
+    throw new UpgradeError("STATE_WRITE_FAILED", `Cannot record the upgrade's progress in ${file}: ${e.message}`, {
+      hint: e.code === "ENOSPC" ? "The disk is full: free space, then run the upgrade again (phases 2–4 are rolled back)" : "Check the disk and the folder's permissions, then run the upgrade again",
+      cause: err,
+    });
+  }
+}
+
 class Run {
   readonly summaries = new Map<Phase, PhaseSummary>(PHASES.map((p) => [p, { phase: p, name: PHASE_NAMES[p], status: "pending", duration_ms: null }]));
   readonly secondary: UpgradeError[] = [];
@@ -52,8 +66,11 @@ class Run {
 
   constructor(readonly engine: Engine, readonly options: RunOptions) {}
 
+  /** Records the session; a failed write (disk full, EIO) is named as such, never an INTERNAL error. */
   save(): void {
-    if (this.engine.state) this.engine.store.save(this.engine.state);
+    const { state, store } = this.engine;
+    if (!state) return;
+    recording(store.fileOf(state.session_id), () => store.save(state));
   }
 
   /** A save on a failure path: when it fails too (disk full), the record is lost, not the first error. */
@@ -95,7 +112,7 @@ class Run {
     try {
       if (persist && engine.state) {
         beginPhase(engine.state, p);
-        this.lock?.setPhase(p);
+        recording(this.engine.layout.lockFile, () => this.lock?.setPhase(p));
         this.save();
       }
       engine.log.emit({ type: "phase-start", phase: p, name: PHASE_NAMES[p] });
@@ -106,6 +123,8 @@ class Run {
       this.finishPhase(p, "completed", ev, t0, persist);
     } catch (err) {
       this.failedPhase = p;
+      // A rollback follows: the space set aside for its records is theirs from this record on.
+      if (persist && ROLLBACK_PHASES.includes(p)) releaseRollbackSpace(engine.layout);
       this.finishPhase(p, "failed", ev, t0, persist);
       throw err;
     } finally {
@@ -133,6 +152,8 @@ const BODIES: Record<1 | 2 | 3 | 4, (run: Run, ev: EvidenceBook) => Promise<void
     await engine.hooks.backup.promise(engine.ctx, draft(ev));
   },
   2: async ({ engine }, ev) => {
+    // Before the first change: what a rollback will have to write, set aside (a full disk must not stop it).
+    reserveRollbackSpace(engine.layout);
     // On resume the plan is rebuilt once, from the tree as the interrupted run left it.
     const plan = engine.plan ?? await planOnce(engine, new Findings());
     await engine.hooks.applyContent.promise(plan, engine.ctx, draft(ev));
@@ -382,7 +403,10 @@ export async function runLifecycle(req: LifecycleRequest, io: LifecycleIO = {}):
     unhook();
     // A failed rollback keeps the lock: once this process exits the lock is stale, and the
     // next command reports the unfinished session and offers rollback.
-    if (run.lock && !outcome.rollbackError) run.lock.release();
+    if (run.lock && !outcome.rollbackError) {
+      releaseRollbackSpace(engine.layout);
+      run.lock.release();
+    }
   }
   if (outcome.rollbackError) run.secondary.unshift(outcome.rollbackError);
   const result = resultOf(run, outcome);

@@ -19,7 +19,7 @@ import { restoreSnapshot } from "./backup/restore.ts";
 import { backupDirOf, type BackupInfo, listBackups, pruneBackups, type PruneResult, sweepBackups, verifyBackup } from "./backup/retention.ts";
 import { describeProblems, type VerifyReport } from "./backup/verify.ts";
 import type { Layout } from "../core/layout.ts";
-import { absOf, keyOf, resolveRoots } from "./backup/roots.ts";
+import { absOf, keyOf, linkedParentOf, resolveRoots, type Root } from "./backup/roots.ts";
 import fs from "node:fs";
 import { STAGE } from "../core/plugin.ts";
 import { checkMoved, type MovedRecord, putBack, recordMoved } from "./backup/moved.ts";
@@ -33,7 +33,7 @@ import { StateStore } from "../core/state.ts";
 import path from "node:path";
 import { damagedBackupError } from "./backup/restore.ts";
 import { createSnapshot } from "./backup/snapshot.ts";
-import { removeTree } from "./backup/fsutil.ts";
+import { emptyTrashDetached, removeTree } from "./backup/fsutil.ts";
 import { isBackupId } from "./backup/names.ts";
 import { BACKUP_RUN_OPTIONS, backupRunOptions } from "./backup/run-options.ts";
 import { evidenceReader } from "../core/evidence.ts";
@@ -116,10 +116,10 @@ function splitScope(layout: Layout, paths: Iterable<string>, moveAside: Iterable
 export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
   const opts = parsePluginOptions("backup", BackupOptionsSchema, options);
   /** The backup made by this run (never pruned by its own cleanup). */
-  let current: { id: string; dir: string; moved: Set<string> } | null = null;
+  let current: { id: string; dir: string; moved: Set<string>; taken: Set<string> } | null = null;
 
   /** This session's backup and the folders it takes by move (from memory, else from its manifest on resume). */
-  function sessionBackup(ctx: UpgradeContext): { dir: string; moved: Set<string> } | null {
+  function sessionBackup(ctx: UpgradeContext): { dir: string; moved: Set<string>; taken: Set<string> } | null {
     if (current) return current;
     // By id under this project, not the recorded absolute path: a project copied or moved
     // mid-session must use its own backup (seen: resume on a copy moved the original's
@@ -128,7 +128,7 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
     if (!id) return null;
     const dir = path.join(ctx.layout.backupsDir, id);
     const head = readManifestHead(dir);
-    current = { id: path.basename(dir), dir, moved: new Set(Object.keys(head?.moved ?? {})) };
+    current = { id: path.basename(dir), dir, moved: new Set(Object.keys(head?.moved ?? {})), taken: new Set(head?.taken ?? []) };
     return current;
   }
 
@@ -143,7 +143,10 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
       return rootKeys.has(key);
     };
     const { moved, copy } = splitScope(layout, scope.paths.keys(), scope.moveAside.keys(), covered);
-    const allRoots = copy.length === scope.paths.size ? roots : resolveRoots(layout, copy, opts);
+    const resolved = copy.length === scope.paths.size ? roots : resolveRoots(layout, copy, opts);
+    // Files the writer replaces by rename (or deletes) are taken by a link in phase 2, not copied now.
+    const taken = takenFiles(resolved, scope.taken);
+    const allRoots = taken.length ? resolved.filter((r) => !scope.taken.has(r.abs) || !taken.some((t) => t.key === r.key)) : resolved;
     sweepBackups(layout);
     // Phase 1 re-run by `resume`: an earlier backup of this session predates whatever
     // happened since, and phase 2 never started, so a fresh one replaces it.
@@ -161,6 +164,7 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
         sync: opts.sync,
         signal: ctx.signal,
         moved,
+        taken,
         onProgress: (stage, done, total) => ctx.log.progress(`backup:${stage}`, done, total),
         onWarning: (m) => ctx.log.warn(m),
       });
@@ -174,7 +178,7 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
         cause: err,
       });
     }
-    current = { id: res.id, dir: res.dir, moved: new Set(Object.keys(moved)) };
+    current = { id: res.id, dir: res.dir, moved: new Set(Object.keys(moved)), taken: new Set(taken.map((t) => t.key)) };
     const m = res.manifest;
     await session?.journal("backup.created", { backup_id: res.id });
     const movedFiles = Object.values(moved).reduce((n, r) => n + Object.values(r.entries).filter((e) => e[0] === "f").length, 0);
@@ -182,6 +186,7 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
       backup_path: res.dir,
       backup_id: res.id,
       files_backed_up: m.file_count,
+      files_taken_by_link: taken.length,
       backup_size_bytes: m.total_size,
       // createSnapshot re-read every copy and compared it with the original's hash, or threw.
       integrity_verified: true,
@@ -281,8 +286,8 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
     const lost = (evidence.record_lost as string[] | undefined) ?? [];
     for (const b of [...later, { id }]) for (const k of recordedPaths(layout, b.id, lost)) keys.add(k);
     if (!keys.size) return; // an unfinished upgrade recorded nothing after itself: its state is what the backup replaces
-    const roots = resolveRoots(layout, [...keys].map((k) => path.join(layout.projectRoot, k)), opts);
-    const res = await createSnapshot(layout, roots, { sessionId: null, batchSize: opts.batchSize, sync: opts.sync, onWarning: (m) => ctx.log.warn(m) });
+    const roots = keptRoots(layout, resolveRoots(layout, [...keys].map((k) => path.join(layout.projectRoot, k)), opts));
+    const res = await createSnapshot(layout, roots, { sessionId: null, batchSize: opts.batchSize, sync: opts.sync, linkRoots: true, onWarning: (m) => ctx.log.warn(m) });
     fs.writeFileSync(path.join(res.dir, LABEL), `before rollback to ${id}\n`);
     evidence.before_rollback_backup = res.id;
     ctx.log.info(`Kept the current files in backup ${res.id} (before rollback): \`agent-os-upgrade rollback --to ${res.id}\` brings them back`);
@@ -369,7 +374,14 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
         diskNeeds(ctx).add("backup", async (c) => {
           const scope = await backupScope(c).collect(c);
           const roots = resolveRoots(c.layout, scope.paths.keys(), opts);
-          return { what: "backup", bytes: roots.reduce((n, r) => n + treeSize(r.abs), 0) };
+          // Taken files cost a link, not their bytes.
+          return { what: "backup", bytes: roots.reduce((n, r) => n + (scope.taken.has(r.abs) ? 0 : treeSize(r.abs)), 0) };
+        });
+        // A file declared `taken`, about to be replaced or deleted: hard-linked into this session's backup.
+        backupScope(ctx).setTake((abs) => {
+          const b = sessionBackup(ctx);
+          const key = keyOf(ctx.layout, abs);
+          return b?.taken.has(key) ? takeFile(abs, path.join(b.dir, key)) : false;
         });
         // Where the swap moves a folder declared with `moveAside`: into this session's backup.
         backupScope(ctx).setAside((abs) => {
@@ -398,10 +410,16 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
           sweepBackups(ctx.layout);
           // Every outcome counts: failed and rolled-back runs leave backups too.
           const keep = current?.id ?? (backupEvidence(ctx)?.backup_id) ?? null;
-          const r = pruneBackups(ctx.layout, backupRunOptions(ctx).keepBackups, keep ? [keep] : []);
+          // Off the user's wait: each expired backup is renamed into the trash here, and deleted
+          // by a detached process once this command is done (or by the next command's sweep).
+          const r = pruneBackups(ctx.layout, backupRunOptions(ctx).keepBackups, keep ? [keep] : [], { defer: true });
           evidence.backups_kept = r.kept;
           evidence.backups_pruned = r.removed;
-          if (r.removed.length) ctx.log.info(`Pruned ${r.removed.length} old backup${r.removed.length === 1 ? "" : "s"} (keeping ${r.kept.length}): ${r.removed.join(", ")}`);
+          evidence.backups_pruned_bytes = r.freed_bytes;
+          if (r.removed.length) {
+            evidence.trash_deleted_by = emptyTrashDetached(ctx.layout.backupsDir) ? "detached process" : "next command";
+            ctx.log.info(`Pruned ${r.removed.length} old backup${r.removed.length === 1 ? "" : "s"} (keeping ${r.kept.length}, ${mib(r.freed_bytes)} freed as this command ends): ${r.removed.join(", ")}`);
+          }
         } catch (err) {
           // Old backups that could not be removed do not make a finished upgrade fail.
           ctx.log.warn(`Cannot prune old backups: ${(err as Error).message}`, { hint: "Run `agent-os-upgrade backups prune` later" });
@@ -409,6 +427,40 @@ export function backupPlugin(options: BackupPluginOptions = {}): BackupPlugin {
       });
     },
   };
+}
+
+/** The roots that are files a writer declared `taken` and that exist as regular files now, with the hash its plan read. */
+function takenFiles(roots: Root[], taken: ReadonlyMap<string, string>): Array<Root & { sha: string }> {
+  if (!taken.size) return [];
+  return roots.flatMap((r) => {
+    const sha = taken.get(r.abs);
+    return sha && fs.lstatSync(r.abs, { throwIfNoEntry: false })?.isFile() ? [{ ...r, sha }] : [];
+  });
+}
+
+/**
+ * Links a taken file into the backup just before its writer replaces or deletes it. Already
+ * there (a resumed phase 2): the first link holds the bytes the backup recorded; keep it.
+ */
+function takeFile(abs: string, dst: string): boolean {
+  if (fs.lstatSync(dst, { throwIfNoEntry: false })) return true;
+  fs.linkSync(abs, dst);
+  return true;
+}
+
+/**
+ * What a "before rollback" backup keeps: the roots, where a user put a link in place of a
+ * file or of a folder above one, the link itself (kept as a link, restored as it was by
+ * undoing the rollback; the rollback never follows it).
+ */
+function keptRoots(layout: Layout, roots: Root[]): Root[] {
+  const out = new Map<string, Root>();
+  for (const r of roots) {
+    const lifted = linkedParentOf(layout, r) ?? r;
+    out.set(lifted.key, lifted);
+  }
+  const keys = [...out.keys()];
+  return [...out.values()].filter((r) => !keys.some((k) => r.key.startsWith(`${k}/`)));
 }
 
 function backupLstat(p: string): boolean {

@@ -111,13 +111,19 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
       });
       hooks.start.tap((ctx) => {
         // What phase 2 will write, delete or create: the plan's changes, .gitignore, the manifests.
-        backupScope(ctx).add(PLUGIN_NAME, (c) => ({
-          paths: [
-            ...(c.plan?.entries ?? []).filter((e) => WRITES.has(e.action)).map((e) => path.join(c.layout.installDir, e.target)),
-            c.layout.gitignore,
-            path.dirname(c.layout.installedManifest),
-          ],
-        }));
+        // Files that exist are replaced by rename or deleted, never written in place: the backup
+        // takes them by a link just before (apply.ts), with the hash the plan read; new ones are created.
+        backupScope(ctx).add(PLUGIN_NAME, (c) => {
+          const changing = (c.plan?.entries ?? []).filter((e) => WRITES.has(e.action));
+          return {
+            paths: [
+              ...changing.filter((e) => !e.hashes.local).map((e) => path.join(c.layout.installDir, e.target)),
+              c.layout.gitignore,
+              path.dirname(c.layout.installedManifest),
+            ],
+            taken: new Map(changing.filter((e) => e.hashes.local).map((e) => [path.join(c.layout.installDir, e.target), e.hashes.local!])),
+          };
+        });
         // The new bytes phase 2 writes (what they replace is counted by the backup).
         diskNeeds(ctx).add(PLUGIN_NAME, (c) => ({
           what: "new content",
@@ -169,6 +175,7 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
           installDir: ctx.layout.installDir,
           gitignoreFile: ctx.layout.gitignore,
           pendingManifest: pendingManifestOf(ctx.layout.installedManifest),
+          take: (abs) => backupScope(ctx).take(abs),
           interactive: ctx.options.interactive,
           prompt: opts.prompt ?? terminalPrompt(),
           journal: async (step, data) => {

@@ -64,8 +64,9 @@ if (RUNTIME === "node") {
     });
   }
 
-  // Disk full when phase 1 starts: its first write (the backups folder), and its first file copy.
-  for (const [what, match] of [["the backups folder", "/\\.agent-os/\\.backups$"], ["the first file copied", "/\\.backups/[^/]+/install/.*\\.md$"]]) {
+  // Disk full when phase 1 starts: its first write (the backups folder), and its first file copy
+  // (a record such as VERSION.txt: the content files are not copied, phase 2 links them in).
+  for (const [what, match] of [["the backups folder", "/\\.agent-os/\\.backups$"], ["the first file copied", "/\\.backups/[^/]+/install/[^/]+\\.(md|txt)$"]]) {
     test(`ENOSPC on ${what} in phase 1: exit 1 with one line and the fix, tree exactly old, no lock, no partial backup`, async () => {
       const t = makeTemplate(tmpRoot());
       const before = treeHash(t.project, false);
@@ -74,7 +75,7 @@ if (RUNTIME === "node") {
       const res = lastResult(r.stdout);
       assert.is(res.status, "failed");
       assert.is(res.error.code, "BACKUP_FAILED");
-      assert.match(res.error.message, /^Plugin "backup" failed in hook "backup": Cannot back up (the installation: |1 file: install\/standards\/universal\/[\w/.-]+\.md \()ENOSPC: no space left on device \(injected\), \w+, '[^']*\/\.agent-os\/\.backups[^']*'\)?$/);
+      assert.match(res.error.message, /^Plugin "backup" failed in hook "backup": Cannot back up (the installation: |1 file: install\/[\w.-]+\.(md|txt) \()ENOSPC: no space left on device \(injected\), \w+, '[^']*\/\.agent-os\/\.backups[^']*'\)?$/);
       assert.is(res.error.hint, `The disk holding ${fs.realpathSync(t.project)}/.agent-os/.backups is full: free space (old backups: \`agent-os-upgrade backups prune\`) and run the upgrade again; nothing was changed`);
       assert.not.match(r.stdout + r.stderr, "INTERNAL");
       assert.equal(treeDiff(before, treeHash(t.project, false)), []);

@@ -78,7 +78,7 @@ test("too little free space refuses before any write: exit 4, DISK_SPACE with th
   const res = resultOf(r);
   const errors = res.findings.filter((f: { level: string }) => f.level === "error");
   assert.equal(errors.map((f: { code: string }) => f.code), ["DISK_SPACE"]);
-  assert.match(errors[0].message, /^Not enough free disk space on .*: [\d.]+ MB free, [\d.]+ MB needed \(1000000000 × [\d.]+ MB: session records 0\.1 MB, backup 0\.2 MB, new content 0\.2 MB, staged server code 0\.2 MB\)$/);
+  assert.match(errors[0].message, /^Not enough free disk space on .*: [\d.]+ MB free, [\d.]+ MB needed \(1000000000 × [\d.]+ MB: session records 0\.1 MB, backup [\d.]+ MB, new content 0\.2 MB, staged server code 0\.2 MB\)$/);
   assert.match(errors[0].fix, "agent-os-upgrade backups prune");
   assert.equal(treeDiff(before, treeHash(p.project, false)), []);
   assert.is(fs.existsSync(path.join(p.project, ".agent-os/.backups")), false);

@@ -72,7 +72,7 @@ export async function backupsCommand(action: string, id: string | undefined, p: 
     case "prune": {
       const keep = o.keepBackups ?? ((await configFile(cwd, p)) ? (await loadConfig(cwd, g)).optionValues.keepBackups as number | undefined : undefined) ?? 3;
       const r = await (await manager(cwd, p)).prune(layout, keep);
-      out({ ...r, keep }, [`Kept ${r.kept.length} (${r.kept.join(", ") || "none"}); removed ${r.removed.length}${r.removed.length ? ` (${r.removed.join(", ")})` : ""}`, ...r.kept.map((k) => `  kept ${k}: ${r.reasons[k]}`), ...r.skipped.map((s) => `  left alone: ${s.id}: ${s.reason}`)]);
+      out({ ...r, keep }, [`Kept ${r.kept.length} (${r.kept.join(", ") || "none"}); removed ${r.removed.length}${r.removed.length ? ` (${r.removed.join(", ")}), freeing ${(r.freed_bytes / 1048576).toFixed(1)} MB` : ""}`, ...r.kept.map((k) => `  kept ${k}: ${r.reasons[k]}`), ...r.skipped.map((s) => `  left alone: ${s.id}: ${s.reason}`)]);
       return;
     }
     default:

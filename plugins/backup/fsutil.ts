@@ -1,7 +1,8 @@
 /** Small filesystem steps shared by backup, restore and retention. */
 import fs from "node:fs";
 import path from "node:path";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { pidAlive } from "../../core/proc.ts";
 import { fsyncDir } from "../../core/atomic.ts";
 
 export function lstatOrNull(p: string): fs.Stats | null {
@@ -25,6 +26,69 @@ export function removeTree(dir: string): void {
   fs.renameSync(dir, trash);
   fsyncDir(path.dirname(dir));
   rmForce(trash);
+}
+
+/** Where pruned backups wait to be deleted: inside the backups folder (same filesystem, a rename away). */
+export const TRASH = ".trash";
+
+/** Moves a folder into the trash (one rename); returns its place there. */
+export function moveToTrash(backupsDir: string, dir: string): string {
+  const trash = path.join(backupsDir, TRASH);
+  fs.mkdirSync(trash, { recursive: true, mode: 0o700 });
+  const to = path.join(trash, `${path.basename(dir)}-${process.pid}-${Date.now()}`);
+  fs.renameSync(dir, to);
+  fsyncDir(backupsDir);
+  return to;
+}
+
+/**
+ * Deletes what the trash holds; `onlyDead`: only what a process that is gone put there (a
+ * live one deletes its own after its command). A deletion killed midway leaves the rest in
+ * the trash, deleted again by the next sweep. Returns the names deleted.
+ */
+export function emptyTrash(backupsDir: string, opts: { onlyDead?: boolean } = {}): string[] {
+  const trash = path.join(backupsDir, TRASH);
+  let names: string[];
+  try {
+    names = fs.readdirSync(trash);
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const n of names) {
+    const pid = Number(/-(\d+)-\d+$/.exec(n)?.[1]);
+    if (opts.onlyDead && pid && pid !== process.pid && pidAlive(pid)) continue;
+    rmForce(path.join(trash, n));
+    out.push(`${TRASH}/${n}`);
+  }
+  try {
+    fs.rmdirSync(trash);
+  } catch { /* another process's entries are still there */ }
+  return out;
+}
+
+/**
+ * Deletes the trash in a detached process that outlives this command: pruning costs the user
+ * one rename per backup. If that process is killed, the next sweep finishes the job.
+ */
+export function emptyTrashDetached(backupsDir: string): boolean {
+  const trash = path.join(backupsDir, TRASH);
+  let names: string[];
+  try {
+    names = fs.readdirSync(trash).filter((n) => Number(/-(\d+)-\d+$/.exec(n)?.[1]) === process.pid);
+  } catch {
+    return false;
+  }
+  if (!names.length) return false;
+  try {
+    const script = 'rm -rf -- "$@"; rmdir -- "$0" 2>/dev/null';
+    const child = spawn("sh", ["-c", script, trash, ...names.map((n) => path.join(trash, n))], { detached: true, stdio: "ignore" });
+    child.on("error", () => {}); // no rm here: the next sweep deletes them
+    child.unref();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** rm -rf that also gets through folders left without write permission. Never follows links. */

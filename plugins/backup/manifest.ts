@@ -41,7 +41,7 @@ export type FileEntry = ["f", number, number, number, number, number, number, nu
 export type LinkEntry = ["l", string];
 export type OtherEntry = ["o", string];
 export type Entry = DirEntry | FileEntry | LinkEntry | OtherEntry;
-export type RootKind = "dir" | "file" | "missing";
+export type RootKind = "dir" | "file" | "link" | "missing";
 
 export const K_DIR = "d";
 export const K_FILE = "f";
@@ -187,6 +187,12 @@ export interface ManifestHead {
   entry_format: string;
   /** Folders the upgrade moves into this backup instead of copying them (see moved.ts), with their recorded entries. */
   moved: Record<string, MovedRecord>;
+  /**
+   * Files recorded (from their writer's plan hash and a stat) but not copied: the writer links
+   * each into the backup just before replacing or deleting it. One missing from the backup was
+   * never replaced: the rollback leaves it as it is.
+   */
+  taken?: string[];
 }
 
 export interface Manifest extends ManifestHead {
@@ -199,7 +205,7 @@ export const ENTRY_FORMAT = "d: [mode, mtimeMs, ctimeS, ino] | f: [mode, size, m
 const SCALARS = [
   "format", "tool", "backup_id", "timestamp", "started_at_ms", "verify_started_ms", "duration_ms", "backup_path", "session_id",
   "project_root", "install_dir", "method", "roots", "missing", "missing_parents", "total_size", "file_count",
-  "dir_count", "symlink_count", "skipped", "entry_format", "moved",
+  "dir_count", "symlink_count", "skipped", "entry_format", "moved", "taken",
 ] as const;
 
 /**
@@ -208,7 +214,7 @@ const SCALARS = [
  */
 export function* manifestLines(m: Manifest): Generator<string> {
   yield "{";
-  for (const k of SCALARS) yield `  ${JSON.stringify(k)}: ${JSON.stringify(m[k])},`;
+  for (const k of SCALARS) yield `  ${JSON.stringify(k)}: ${JSON.stringify(m[k] ?? (k === "taken" ? [] : null))},`;
   const t = m.entries;
   yield `  "entries": {`;
   for (let i = 0; i < t.length; i++) yield `    ${JSON.stringify(t.keys[i])}: ${JSON.stringify(t.tuple(i))}${i < t.length - 1 ? "," : ""}`;
@@ -347,7 +353,7 @@ export function readManifest(dir: string): Manifest {
     throw invalid(path.basename(dir), `MANIFEST.json cannot be read (${(err as Error).message})`);
   }
   const { files: _files, entries: _entries, ...head } = raw;
-  return { ...head, moved: head.moved ?? {}, entries };
+  return { ...head, moved: head.moved ?? {}, taken: head.taken ?? [], entries };
 }
 
 export interface Marker {

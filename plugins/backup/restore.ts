@@ -29,9 +29,9 @@ import type { Layout } from "../../core/layout.ts";
 import { pidAlive } from "../../core/proc.ts";
 import { ctimeOf, type EntryTable, K_DIR, K_FILE, K_LINK, type Manifest, mtimeOf, readManifest } from "./manifest.ts";
 import { copyHashed, hashFile, inSlices } from "./copy.ts";
-import { absOf, assertNoLinkedParents } from "./roots.ts";
+import { absOf, linkedParentOf } from "./roots.ts";
 import { lstatOrNull, rmForce, syncFilesystem } from "./fsutil.ts";
-import { describeProblems, verifySnapshot, type VerifyMode, type VerifyProblem } from "./verify.ts";
+import { describeProblems, notTaken, verifySnapshot, type VerifyMode, type VerifyProblem } from "./verify.ts";
 
 export interface RestoreOptions {
   /** Files hashed or staged between two turns of the event loop. */
@@ -51,6 +51,8 @@ export interface RestoreReport {
   files_checked: number;
   files_restored: number;
   bytes_restored: number;
+  /** "link" when the disk was full: the restored files share their inode with the backup's copies. */
+  staged_by?: "copy" | "link";
   symlinks_restored: number;
   dirs_created: number;
   /** Paths the upgrade created (inside backed-up folders, or roots that did not exist), removed. */
@@ -115,20 +117,21 @@ export async function restoreSnapshot(layout: Layout, dir: string, opts: Restore
     const id = m.backup_id;
     const verifyMode = opts.verify ?? "stat";
     sweepStaging(layout.backupsDir);
-    for (const key of Object.keys(m.roots)) assertNoLinkedParents(layout, { key, abs: absOf(layout, key) });
     const tLoaded = performance.now();
     // 1. Check the backup and plan, changing nothing.
     const report = await verifySnapshot(dir, m, verifyMode, { batchSize: opts.batchSize, onProgress: (d, n) => opts.onProgress?.("verify", d, n) });
     if (!report.ok) throw damagedBackupError(id, dir, report.problems);
     const plan = planRestore(layout, m);
     await settleHashChecks(layout, m, plan, opts);
+    // Taken files their writer never linked in were never replaced: what is live stays.
+    if (m.taken?.length) plan.files = plan.files.filter((i) => !notTaken(dir, m, i));
     await opts.journal?.("backup.rollback:checked", { backup_id: id, files_to_restore: plan.files.length, paths_to_remove: plan.remove.length });
     const tChecked = performance.now();
 
     // 2. Stage every file to restore, hashed against the manifest on the way.
     const stage = (staging = path.join(layout.backupsDir, `${STAGING_PREFIX}${id}-${process.pid}`));
-    const bytes = await stageFiles(dir, m, plan.files, stage, opts);
-    await opts.journal?.("backup.rollback:staged", { backup_id: id, files: plan.files.length, bytes });
+    const { bytes, linked } = await stageFiles(dir, m, plan.files, stage, opts);
+    await opts.journal?.("backup.rollback:staged", { backup_id: id, files: plan.files.length, bytes, linked });
     const tStaged = performance.now();
 
     // 3. Commit.
@@ -145,6 +148,7 @@ export async function restoreSnapshot(layout: Layout, dir: string, opts: Restore
       files_checked: report.files_checked,
       files_restored: plan.files.length,
       bytes_restored: bytes,
+      staged_by: linked ? "link" : "copy",
       symlinks_restored: plan.links.length,
       dirs_created: plan.mkdir.length,
       created_removed: plan.remove.length,
@@ -190,36 +194,86 @@ async function settleHashChecks(layout: Layout, m: Manifest, plan: Plan, opts: R
  * Copies each file to restore from the backup into the staging folder (as `<n>`, its place
  * in `files`), with its recorded mode and mtime, hashed on the way, then flushed to disk; a copy whose
  * hash is not the manifest's stops the rollback before anything live changed. Returns the bytes staged.
+ * A full disk (ENOSPC) must not stop a rollback: the copies made so far are dropped and every
+ * file is staged as a hard link to its backup copy instead, which needs no new blocks.
  */
-async function stageFiles(dir: string, m: Manifest, files: number[], stage: string, opts: RestoreOptions): Promise<number> {
-  if (!files.length) return 0;
-  const t = m.entries;
+async function stageFiles(dir: string, m: Manifest, files: number[], stage: string, opts: RestoreOptions): Promise<{ bytes: number; linked: boolean }> {
+  if (!files.length) return { bytes: 0, linked: false };
   fs.mkdirSync(stage, { recursive: true, mode: 0o700 });
-  const bad: VerifyProblem[] = [];
-  let bytes = 0;
-  await inSlices(files, (i, n) => {
-    const key = t.keys[i];
-    const r = copyHashed(path.join(dir, key), path.join(stage, String(n)), { clone: false, sync: false, mode: t.mode(i), mtimeMs: t.mtimeMs(i) });
-    if (r.err) bad.push({ path: key, problem: r.err.code === "ENOENT" ? "missing from the backup" : `cannot be read (${r.err.code}: ${r.err.message})` });
-    else if (r.ok.sha !== t.shaHex(i)) bad.push({ path: key, problem: `content differs from MANIFEST.json (sha256 ${r.ok.sha.slice(0, 12)}…, expected ${t.shaHex(i).slice(0, 12)}…)` });
-    else bytes += r.ok.size;
-  }, { slice: opts.batchSize, onSlice: (d) => opts.onProgress?.("stage", d, files.length) });
-  if (bad.length) throw damagedBackupError(m.backup_id, dir, bad);
+  let r = await stageEach(dir, m, files, stage, opts, false);
+  if (r === "ENOSPC") {
+    for (let n = 0; n < files.length; n++) fs.rmSync(path.join(stage, String(n)), { force: true });
+    r = await stageEach(dir, m, files, stage, opts, true);
+  }
+  if (r === "ENOSPC") throw new Error("unreachable: a link needs no space");
   // One flush of the filesystem, not an fsync per file (serial fsyncs dominated staging).
   syncFilesystem(stage, () => files.map((_, n) => path.join(stage, String(n))));
   fsyncDir(stage);
-  return bytes;
+  return r;
+}
+
+/** Stages every file by copy, or by link; "ENOSPC" when a copy ran out of space. */
+async function stageEach(dir: string, m: Manifest, files: number[], stage: string, opts: RestoreOptions, link: boolean): Promise<{ bytes: number; linked: boolean } | "ENOSPC"> {
+  const t = m.entries;
+  const bad: VerifyProblem[] = [];
+  let bytes = 0;
+  let full = false;
+  await inSlices(files, (i, n) => {
+    if (full) return;
+    const key = t.keys[i];
+    const r = link ? linkHashed(path.join(dir, key), path.join(stage, String(n)), t.mode(i), t.mtimeMs(i)) : copyHashed(path.join(dir, key), path.join(stage, String(n)), { clone: false, sync: false, mode: t.mode(i), mtimeMs: t.mtimeMs(i) });
+    if (r.err?.code === "ENOSPC" && !link) full = true;
+    else if (r.err) bad.push({ path: key, problem: r.err.code === "ENOENT" ? "missing from the backup" : `cannot be read (${r.err.code}: ${r.err.message})` });
+    else if (r.ok.sha !== t.shaHex(i)) bad.push({ path: key, problem: `content differs from MANIFEST.json (sha256 ${r.ok.sha.slice(0, 12)}…, expected ${t.shaHex(i).slice(0, 12)}…)` });
+    else bytes += r.ok.size;
+  }, { slice: opts.batchSize, onSlice: (d) => opts.onProgress?.("stage", d, files.length) });
+  if (full) return "ENOSPC";
+  if (bad.length) throw damagedBackupError(m.backup_id, dir, bad);
+  return { bytes, linked: link };
+}
+
+/** Stages a backup copy as a hard link (no new blocks), hashed, with its recorded mode and mtime (shared with the copy, which keeps them). */
+function linkHashed(src: string, dst: string, mode: number, mtimeMs: number): ReturnType<typeof hashFile> {
+  try {
+    fs.linkSync(src, dst);
+    const r = hashFile(dst);
+    if (r.err) return r;
+    const st = fs.lstatSync(dst);
+    if ((st.mode & 0o7777) !== mode) fs.chmodSync(dst, mode);
+    if (mtimeOf(st.mtimeMs) !== mtimeMs) fs.utimesSync(dst, st.atime, mtimeMs / 1000);
+    return r;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return { err: { code: e.code ?? "EIO", message: e.message } };
+  }
 }
 
 /** Fields per path in the result of `statHere`: type, size, mode, mtimeMs, ctimeMs, ino. */
 const STAT_FIELDS = 6;
 const StatType = { Missing: 0, File: 1, Dir: 2, Link: 3, Other: 4, Error: 5 } as const;
 
-/** lstat of every entry's live path, in table order, STAT_FIELDS numbers each. */
-function statHere(layout: Layout, t: EntryTable): Float64Array {
+/**
+ * Links that stand where the backup has a folder above a root (a user replaced a content
+ * folder by a link after the upgrade): never followed. The restore removes the link (a manual
+ * rollback first keeps it in its "before rollback" backup) and recreates the folder.
+ */
+function linkedParents(layout: Layout, m: Manifest): string[] {
+  const out = new Set<string>();
+  for (const key of Object.keys(m.roots)) {
+    const l = linkedParentOf(layout, { key, abs: absOf(layout, key) });
+    if (l) out.add(l.key);
+  }
+  return [...out];
+}
+
+const under = (key: string, dirs: readonly string[]) => dirs.some((d) => key.startsWith(`${d}/`));
+
+/** lstat of every entry's live path, in table order, STAT_FIELDS numbers each; paths under a linked folder are missing (never followed). */
+function statHere(layout: Layout, t: EntryTable, linked: readonly string[] = []): Float64Array {
   const out = new Float64Array(t.length * STAT_FIELDS);
   for (let i = 0; i < t.length; i++) {
     const o = i * STAT_FIELDS;
+    if (linked.length && under(t.keys[i], linked)) continue;
     let st: fs.Stats | null;
     try {
       st = lstatOrNull(absOf(layout, t.keys[i]));
@@ -242,8 +296,10 @@ function statHere(layout: Layout, t: EntryTable): Float64Array {
  * Compares the live tree with the manifest, from stats taken in table order (`live`), plus
  * a readdir of each live folder (to find what the upgrade added) and a readlink of links.
  */
-export function planRestore(layout: Layout, m: Manifest, live: Float64Array = statHere(layout, m.entries)): Plan {
+export function planRestore(layout: Layout, m: Manifest, liveStats?: Float64Array): Plan {
   const t = m.entries;
+  const linked = linkedParents(layout, m);
+  const live = liveStats ?? statHere(layout, t, linked);
   const parents = t.parents();
   const plan: Plan = { remove: [], mkdir: [], files: [], hashCheck: [], links: [], fixMeta: [], dirMeta: [], touchedDirs: new Set(), removeParents: [], parents };
   // Children of each folder, from the parent of each entry (a counting sort: no per-folder arrays).
@@ -323,10 +379,13 @@ export function planRestore(layout: Layout, m: Manifest, live: Float64Array = st
 
   const rootIndex = new Map<string, number>();
   for (let i = 0; i < t.length; i++) if (parents[i] < 0) rootIndex.set(t.keys[i], i);
+  plan.remove.push(...linked);
   for (const [key, kind] of Object.entries(m.roots)) {
     const abs = absOf(layout, key);
-    sweepRootTemps(abs);
+    const behindLink = under(key, linked);
+    if (!behindLink) sweepRootTemps(abs);
     if (kind === "missing") {
+      if (behindLink) continue; // gone with the link
       if (lstatOrNull(abs)) plan.remove.push(key);
       plan.removeParents.push(...(m.missing_parents[key] ?? []));
       continue;

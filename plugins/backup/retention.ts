@@ -13,7 +13,7 @@ import { pidAlive } from "../../core/proc.ts";
 import { listSessions, parseBrief } from "../../core/state-read.ts";
 import { compareIdsDesc, isBackupId } from "./names.ts";
 import { backupState, type BackupState, LABEL, type Manifest, MANIFEST, readManifest, readMarker } from "./manifest.ts";
-import { lstatOrNull, removeTree, rmForce } from "./fsutil.ts";
+import { emptyTrash, lstatOrNull, moveToTrash, removeTree, rmForce } from "./fsutil.ts";
 import { sweepStaging } from "./restore.ts";
 import { verifySnapshot, type VerifyReport } from "./verify.ts";
 
@@ -32,7 +32,7 @@ export interface BackupInfo {
   label: string | null;
 }
 
-type Head = Pick<Manifest, "backup_id" | "timestamp" | "session_id" | "file_count" | "total_size"> & Partial<Pick<Manifest, "moved">>;
+type Head = Pick<Manifest, "backup_id" | "timestamp" | "session_id" | "file_count" | "total_size"> & Partial<Pick<Manifest, "moved" | "taken">>;
 
 /** Reads the summary lines at the top of MANIFEST.json without parsing its (large) file list. */
 export function readManifestHead(dir: string): Head | null {
@@ -168,6 +168,10 @@ export interface PruneResult {
   reasons: Record<string, string>;
   /** Backups left alone that are not counted (still being written, or not ours). */
   skipped: Array<{ id: string; reason: string }>;
+  /** The bytes the removed backups held (their manifests' count, moved folders included). */
+  freed_bytes: number;
+  /** True when the removed backups wait in `.backups/.trash/` to be deleted after the command (`defer`). */
+  deferred: boolean;
 }
 
 /** Sessions whose backup may be their only way back: still running, or stopped midway (interrupted). */
@@ -187,7 +191,7 @@ function mustKeep(b: BackupInfo, protect: ReadonlySet<string>): string | null {
  * `protectIds`, or the backup of an unfinished (interrupted) session; those count toward
  * `keep`, and the rest of it goes to the newest others. Every kept backup has a reason.
  */
-export function pruneBackups(layout: Layout, keep: number, protectIds: readonly string[] = []): PruneResult {
+export function pruneBackups(layout: Layout, keep: number, protectIds: readonly string[] = [], opts: { defer?: boolean } = {}): PruneResult {
   if (!Number.isInteger(keep) || keep < 1) {
     throw new UpgradeError("USAGE", `Cannot prune backups: --keep-backups must be a whole number of at least 1 (got ${keep})`, {
       hint: "Pass e.g. --keep-backups 3",
@@ -196,7 +200,7 @@ export function pruneBackups(layout: Layout, keep: number, protectIds: readonly 
   sweepBackups(layout);
   const all = listBackups(layout);
   const protect = new Set(protectIds);
-  const result: PruneResult = { removed: [], kept: [], reasons: {}, skipped: [] };
+  const result: PruneResult = { removed: [], kept: [], reasons: {}, skipped: [], freed_bytes: 0, deferred: opts.defer === true };
   const counted: BackupInfo[] = [];
   for (const b of all) {
     if (b.state === "in-progress" || b.state === "incomplete") {
@@ -217,9 +221,12 @@ export function pruneBackups(layout: Layout, keep: number, protectIds: readonly 
       result.reasons[b.id] = why;
       continue;
     }
-    removeTree(b.path);
+    // One rename each: the deletion itself happens after the command (`defer`) or here, from the trash.
+    moveToTrash(layout.backupsDir, b.path);
     result.removed.push(b.id);
+    result.freed_bytes += b.bytes ?? 0;
   }
+  if (!opts.defer) emptyTrash(layout.backupsDir);
   return result;
 }
 
@@ -244,5 +251,6 @@ export function sweepBackups(layout: Layout): string[] {
     }
   }
   removed.push(...sweepStaging(layout.backupsDir));
+  removed.push(...emptyTrash(layout.backupsDir, { onlyDead: true }));
   return removed;
 }

@@ -115,6 +115,26 @@ export function resolveRoots(layout: Layout, paths: Iterable<string>, opts: Root
  * Refuses to work through a symbolic link: a root whose parent chain (inside the project)
  * is a link would make a restore write into whatever the link points at.
  */
+/**
+ * The nearest-to-the-base folder above `root` that is a symbolic link (a user's link inside
+ * a content path), as a root of its own; null when there is none. The installation folder
+ * itself being a link is not one of these (pre-flight refuses that install).
+ */
+export function linkedParentOf(layout: Layout, root: Root): Root | null {
+  const base = root.key.startsWith("install/") ? layout.installDir : layout.projectRoot;
+  const parts = path.relative(base, path.dirname(root.abs)).split(path.sep).filter(Boolean);
+  let cur = base;
+  let key = root.key.slice(0, root.key.indexOf("/"));
+  for (const part of parts) {
+    cur = path.join(cur, part);
+    key = `${key}/${part}`;
+    const st = fs.lstatSync(cur, { throwIfNoEntry: false });
+    if (!st) return null;
+    if (st.isSymbolicLink()) return { key, abs: cur };
+  }
+  return null;
+}
+
 export function assertNoLinkedParents(layout: Layout, root: Root): void {
   const base = root.key.startsWith("install/") ? layout.installDir : layout.projectRoot;
   const parts = path.relative(base, path.dirname(root.abs)).split(path.sep).filter(Boolean);

@@ -6,6 +6,11 @@
  *
  *   paths      files or folders it will write, delete or create (absolute). What exists is
  *              copied and hashed; what does not is recorded, so rollback removes it.
+ *   taken      files it will replace only by renaming a new file over them, or delete —
+ *              never write in place — with the sha256 its plan read (absolute → hash). The
+ *              backup records them and copies nothing: just before replacing or deleting one,
+ *              the plugin calls `take(abs)`, which hard-links the file into the backup (the
+ *              old inode then lives on there: no copy, no re-read, no blocks freed).
  *   moveAside  folders it will replace by moving the old one aside (absolute). The backup
  *              only records their hashes; the plugin moves the old folder into the backup
  *              (`asideFor`) instead of beside the live one: the move is the backup, O(1).
@@ -17,6 +22,7 @@ import type { UpgradeContext } from "../../core/types.ts";
 
 export interface ScopeRequest {
   paths?: readonly string[];
+  taken?: ReadonlyMap<string, string>;
   moveAside?: readonly string[];
 }
 
@@ -25,12 +31,15 @@ export type ScopeContributor = (ctx: UpgradeContext) => ScopeRequest | Promise<S
 export interface CollectedScope {
   /** Absolute path → the plugins that asked for it. */
   paths: Map<string, string[]>;
+  /** Absolute file → the sha256 its plugin's plan read. */
+  taken: Map<string, string>;
   moveAside: Map<string, string[]>;
 }
 
 export class BackupScope {
   readonly #contributors: Array<{ by: string; fn: ScopeContributor }> = [];
   #aside: ((abs: string) => string | null) | null = null;
+  #take: ((abs: string) => boolean) | null = null;
 
   /** Registers what plugin `by` will change; called once per run, evaluated in phase 1. */
   add(by: string, fn: ScopeContributor): void {
@@ -38,14 +47,28 @@ export class BackupScope {
   }
 
   async collect(ctx: UpgradeContext): Promise<CollectedScope> {
-    const out: CollectedScope = { paths: new Map(), moveAside: new Map() };
+    const out: CollectedScope = { paths: new Map(), taken: new Map(), moveAside: new Map() };
     const put = (m: Map<string, string[]>, p: string, by: string) => m.set(p, [...(m.get(p) ?? []), by]);
     for (const { by, fn } of this.#contributors) {
       const r = await fn(ctx);
       for (const p of r.paths ?? []) put(out.paths, p, by);
+      for (const [p, sha] of r.taken ?? []) {
+        put(out.paths, p, by);
+        out.taken.set(p, sha);
+      }
       for (const p of r.moveAside ?? []) put(out.moveAside, p, by);
     }
     return out;
+  }
+
+  /** Set by the backup plugin: links a file declared in `taken` into this run's backup; false when the backup does not take it. */
+  setTake(fn: (abs: string) => boolean): void {
+    this.#take = fn;
+  }
+
+  /** Called just before a `taken` file is replaced or deleted: the backup keeps its inode. */
+  take(abs: string): boolean {
+    return this.#take?.(abs) ?? false;
   }
 
   /** Set by the backup plugin: where a folder declared with `moveAside` goes, or null (no backup holds it). */

@@ -59,6 +59,10 @@ export interface SnapshotOptions {
   now?: Date;
   /** Folders recorded (hashed) but not copied: the upgrade moves them into the backup (moved.ts). */
   moved?: Record<string, MovedRecord>;
+  /** Files recorded from their writer's plan hash and a stat, not copied: the writer links each in before replacing it (scope.ts `taken`). */
+  taken?: Array<Root & { sha: string }>;
+  /** Roots that are symbolic links are recorded as links (a "before rollback" backup keeps a user's link as it was); otherwise refused. */
+  linkRoots?: boolean;
 }
 
 export interface SnapshotResult {
@@ -146,6 +150,8 @@ interface Walked {
   skipped: string[];
   /** Each file to copy: its table index and its live path. */
   files: Array<{ i: number; src: string }>;
+  /** Keys of the files recorded but not copied (`taken`). */
+  taken: Set<string>;
 }
 
 export async function createSnapshot(layout: Layout, roots: Root[], opts: SnapshotOptions): Promise<SnapshotResult> {
@@ -158,6 +164,7 @@ export async function createSnapshot(layout: Layout, roots: Root[], opts: Snapsh
     writeMarker(dir, opts.sessionId);
     const clone = probeClone(dir);
     const walked = walkRoots(layout, roots, dir, opts);
+    recordTaken(walked, dir, opts.taken ?? []);
     const files = await copyFiles(walked, dir, clone, opts, layout);
     const tCopied = performance.now();
     const verifyStarted = Date.now();
@@ -169,6 +176,8 @@ export async function createSnapshot(layout: Layout, roots: Root[], opts: Snapsh
     const manifest = buildManifest(layout, walked, files, {
       id, dir, started, clone, sessionId: opts.sessionId, moved: opts.moved ?? {}, verifyStarted, durationMs: Math.round(tSynced - t0),
     });
+    manifest.taken = [...walked.taken].sort();
+    manifest.file_count += walked.taken.size;
     writeManifest(dir, manifest);
     clearMarker(dir);
     fsyncDir(layout.backupsDir);
@@ -194,12 +203,27 @@ export async function createSnapshot(layout: Layout, roots: Root[], opts: Snapsh
 }
 
 /**
+ * Records each taken file: its stat now and the hash its writer's plan read (the writer
+ * re-checks that hash right before it links the file in). Its folder in the backup is made
+ * now, so that the link in phase 2 needs no new space.
+ */
+function recordTaken(w: Walked, dir: string, taken: Array<Root & { sha: string }>): void {
+  for (const f of taken) {
+    const st = fs.lstatSync(f.abs);
+    fs.mkdirSync(path.dirname(path.join(dir, f.key)), { recursive: true, mode: 0o700 });
+    w.rootKinds[f.key] = "file";
+    w.table.add(f.key, ["f", st.mode & 0o7777, st.size, mtimeOf(st.mtimeMs), ctimeOf(st.ctimeMs), st.ino, 0, 0], f.sha);
+    w.taken.add(f.key);
+  }
+}
+
+/**
  * Walks every root: records folders, links and special files, creates the folders and links
  * in the backup, and lists the files to copy. Roots that do not exist are recorded as
  * missing (the upgrade may create them; rollback removes them).
  */
 function walkRoots(layout: Layout, roots: Root[], dir: string, opts: SnapshotOptions): Walked {
-  const w: Walked = { table: new EntryTable(), rootKinds: {}, missing: [], missingParents: {}, skipped: [], files: [] };
+  const w: Walked = { table: new EntryTable(), rootKinds: {}, missing: [], missingParents: {}, skipped: [], files: [], taken: new Set() };
   for (const root of roots) {
     const st = lstatOrNull(root.abs);
     if (!st) {
@@ -209,8 +233,15 @@ function walkRoots(layout: Layout, roots: Root[], dir: string, opts: SnapshotOpt
       if (parents.length) w.missingParents[root.key] = parents;
       continue;
     }
-    assertCopyableRoot(root, st);
     fs.mkdirSync(path.dirname(path.join(dir, root.key)), { recursive: true, mode: 0o700 });
+    if (st.isSymbolicLink() && opts.linkRoots) {
+      const target = fs.readlinkSync(root.abs);
+      fs.symlinkSync(target, path.join(dir, root.key));
+      w.rootKinds[root.key] = "link";
+      w.table.add(root.key, ["l", target]);
+      continue;
+    }
+    assertCopyableRoot(root, st);
     w.rootKinds[root.key] = st.isDirectory() ? "dir" : "file";
     if (st.isDirectory()) walkFolder(w, root.key, root.abs, st, dir, opts);
     else w.files.push({ i: w.table.add(root.key, ["f", 0, 0, 0, 0, 0, 0, 0]), src: root.abs });
@@ -275,7 +306,7 @@ async function copyFiles(w: Walked, dir: string, clone: boolean, opts: SnapshotO
   if (problems.length) throw copyFailed(layout, problems);
   // From here on the table is in key order (the manifest's), so indexes change: every file entry left is a kept copy.
   w.table = t.sorted(vanished);
-  return w.table.keys.flatMap((_, i) => (w.table.kind(i) === K_FILE ? [i] : []));
+  return w.table.keys.flatMap((_, i) => (w.table.kind(i) === K_FILE && !w.taken.has(w.table.keys[i]) ? [i] : []));
 }
 
 /** Re-reads every copy and compares it with the hash of the original; records each copy's inode and ctime. */

@@ -11,6 +11,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { checkMoved } from "./moved.ts";
 import { ctimeOf, K_DIR, K_FILE, K_LINK, type Manifest, MANIFEST, MANIFEST_SUM, MARKER, AFTER, LABEL } from "./manifest.ts";
 import { hashFile, inSlices } from "./copy.ts";
 import { lstatOrNull } from "./fsutil.ts";
@@ -59,7 +60,7 @@ export async function verifySnapshot(dir: string, m: Manifest, mode: VerifyMode,
       if (!lstatOrNull(path.join(dir, t.keys[i]))?.isDirectory()) problems.push({ path: t.keys[i], problem: "the folder is missing from the backup" });
     }
   }
-  const toHash = mode === "full" ? files : changedCopies(dir, m, files, problems);
+  const toHash = mode === "full" ? files.filter((i) => !notTaken(dir, m, i)) : changedCopies(dir, m, files, problems);
   await inSlices(toHash, (i) => {
     const key = t.keys[i];
     const r = hashFile(path.join(dir, key));
@@ -73,6 +74,10 @@ export async function verifySnapshot(dir: string, m: Manifest, mode: VerifyMode,
   }, { slice: opts.batchSize, onSlice: (done) => opts.onProgress?.(done, toHash.length) });
   if (mode === "full") {
     for (const extra of unexpected(dir, m)) problems.push({ path: extra, problem: "is in the backup folder but not in MANIFEST.json" });
+    // Folders the swap moved in are checked against their own record (absent: not moved yet, or put back).
+    for (const [key, rec] of Object.entries(m.moved ?? {})) {
+      if (lstatOrNull(path.join(dir, key))) problems.push(...checkMoved(key, path.join(dir, key), rec));
+    }
   }
   problems.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return {
@@ -104,13 +109,25 @@ function changedCopies(dir: string, m: Manifest, files: number[], problems: Veri
       problems.push({ path: key, problem: "cannot be read" });
       continue;
     }
-    if (!st) problems.push({ path: key, problem: "missing from the backup" });
+    if (!st) {
+      if (!notTaken(dir, m, i)) problems.push({ path: key, problem: "missing from the backup" });
+    }
     else if (!st.isFile()) problems.push({ path: key, problem: "is not a regular file in the backup" });
     else if (st.size !== t.size(i)) problems.push({ path: key, problem: `size ${st.size} bytes, expected ${t.size(i)}` });
     else if (st.ino !== t.copyIno(i) || ctimeOf(st.ctimeMs) !== t.copyCtimeS(i) || t.copyCtimeS(i) >= racyFrom) out.push(i);
   }
   return out;
 }
+
+/** True for a file recorded as `taken` that its writer never linked in: it was never replaced, so nothing is missing. */
+export function notTaken(dir: string, m: Manifest, i: number): boolean {
+  if (!m.taken?.length) return false;
+  let set = takenSets.get(m);
+  if (!set) takenSets.set(m, (set = new Set(m.taken)));
+  const key = m.entries.keys[i];
+  return set.has(key) && !lstatOrNull(path.join(dir, key));
+}
+const takenSets = new WeakMap<Manifest, Set<string>>();
 
 /** Paths in the backup folder that the manifest does not list. */
 function unexpected(dir: string, m: Manifest): string[] {
@@ -122,14 +139,14 @@ function unexpected(dir: string, m: Manifest): string[] {
     for (const d of fs.readdirSync(abs, { withFileTypes: true })) {
       if (!key && own.has(d.name)) continue;
       const k = key ? `${key}/${d.name}` : d.name;
-      const known = m.entries.indexOf(k) >= 0;
+      const known = m.entries.indexOf(k) >= 0 || (m.moved !== undefined && k in m.moved);
       // `install` and `project` (and parents of file roots) are the backup's own folders.
       const isContainer = !known && d.isDirectory() && roots.some((r) => r.startsWith(k + "/"));
       if (!known && !isContainer) {
         out.push(k);
         continue;
       }
-      if (d.isDirectory()) walk(k);
+      if (d.isDirectory() && !(m.moved !== undefined && k in m.moved)) walk(k);
     }
   };
   walk(null);

@@ -32,6 +32,8 @@ export interface ApplyRequest {
   gitignoreFile: string;
   /** Where the manifest of this upgrade waits until the upgrade completes. */
   pendingManifest: string;
+  /** Called just before an existing file is replaced or deleted: the backup keeps its inode by a hard link (backup/scope.ts `taken`). */
+  take?: (abs: string) => boolean;
   interactive: boolean;
   prompt: PromptFn;
   journal: (step: string, data?: Record<string, unknown>) => Promise<void>;
@@ -213,6 +215,8 @@ export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
       req.log.warn(`Left ${op.entry.target} alone: it changed after the plan was made`);
       continue;
     }
+    // Checked equal to the plan's bytes just above: the backup links this very file, then it is replaced.
+    if (now !== null && !(op.kind === "write" && now === op.expected)) req.take?.(op.abs);
     if (op.kind === "write") {
       if (now !== op.expected) writeAtomicVia(req.fs, op.abs, op.data, op.mode);
       const got = hashOf(op.abs);

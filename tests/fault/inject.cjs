@@ -17,6 +17,11 @@ const MATCH = process.env.AOU_FAULT_MATCH ? new RegExp(process.env.AOU_FAULT_MAT
 // With a MATCH, a file that gets one line per matched call ("<n> <call> <path>"): tells a test
 // which of the matched calls is the one it means to fault (e.g. the renames of a swap).
 const TRACE = process.env.AOU_FAULT_TRACE;
+// KIND=diskfull: from the k-th call on the disk is full (this process's view): every call that
+// needs new blocks fails with ENOSPC unless earlier deletions freed enough (a file's size when
+// its last link goes). Renames, links, unlinks, mode and time changes need none and succeed.
+const DISKFULL = KIND === "diskfull";
+const BLOCK = 4096;
 
 const SYNC = [
   "writeFileSync", "appendFileSync", "copyFileSync", "cpSync", "renameSync", "rmSync", "rmdirSync", "unlinkSync",
@@ -63,7 +68,7 @@ function install() {
     return (typeof p === "string" && p.startsWith(tsxCache)) || (p instanceof URL && p.pathname.startsWith(tsxCache));
   };
   const injected = (name, args) => {
-    const [code, errno, text] = { enospc: ["ENOSPC", -28, "no space left on device"], eacces: ["EACCES", -13, "permission denied"] }[KIND] ?? ["EIO", -5, "i/o error"];
+    const [code, errno, text] = { diskfull: ["ENOSPC", -28, "no space left on device"], enospc: ["ENOSPC", -28, "no space left on device"], eacces: ["EACCES", -13, "permission denied"] }[KIND] ?? ["EIO", -5, "i/o error"];
     const target = typeof args[0] === "string" ? `, '${args[0]}'` : "";
     const err = new Error(`${code}: ${text} (injected), ${name}${target}`);
     Object.assign(err, { code, errno, syscall: name }, typeof args[0] === "string" ? { path: args[0] } : {});
@@ -85,7 +90,64 @@ function install() {
     }
     if (!AT || fired || n !== AT) return false;
     fired = true;
-    return true;
+    return !DISKFULL; // diskfull: from here on `full` decides, this call included
+  };
+  // diskfull: the space freed since the disk filled up, and what each call needs or frees.
+  let free = 0;
+  const raw2 = { lstatSync: fs.lstatSync, statSync: fs.statSync, readdirSync: fs.readdirSync };
+  const sizeIfLast = (p) => {
+    try {
+      const st = raw2.lstatSync(p);
+      if (st.isDirectory()) {
+        let n = BLOCK;
+        for (const c of raw2.readdirSync(p)) n += sizeIfLast(path.join(String(p), c));
+        return n;
+      }
+      return st.nlink <= 1 && st.isFile() ? Math.ceil(st.size / BLOCK) * BLOCK : 0;
+    } catch {
+      return 0;
+    }
+  };
+  const bytesOf = (d) => (typeof d === "string" ? Buffer.byteLength(d) : d && typeof d.byteLength === "number" ? d.byteLength : 0);
+  const NEEDS = {
+    writeFileSync: (a) => bytesOf(a[1]), writeFile: (a) => bytesOf(a[1]), appendFileSync: (a) => bytesOf(a[1]), appendFile: (a) => bytesOf(a[1]),
+    writeSync: (a) => (typeof a[1] === "string" ? Buffer.byteLength(a[1]) : typeof a[3] === "number" ? a[3] : bytesOf(a[1])),
+    write: (a) => (typeof a[1] === "string" ? Buffer.byteLength(a[1]) : typeof a[3] === "number" ? a[3] : bytesOf(a[1])),
+    writevSync: (a) => (a[1] || []).reduce((n, b) => n + bytesOf(b), 0), writev: (a) => (a[1] || []).reduce((n, b) => n + bytesOf(b), 0),
+    copyFileSync: (a) => sizeIfLast(a[0]) || 1, copyFile: (a) => sizeIfLast(a[0]) || 1, cpSync: () => BLOCK, cp: () => BLOCK,
+    mkdirSync: (a) => missingDirs(a[0]) * BLOCK, mkdir: (a) => missingDirs(a[0]) * BLOCK, mkdtempSync: () => BLOCK, mkdtemp: () => BLOCK,
+  };
+  // The folders a mkdir (-p) would create: none when it exists already.
+  const missingDirs = (p) => {
+    let n = 0;
+    for (let d = String(p); d !== path.dirname(d); d = path.dirname(d)) {
+      try {
+        raw2.lstatSync(d);
+        break;
+      } catch {
+        n++;
+      }
+    }
+    return n;
+  };
+  const FREES = { unlinkSync: 1, unlink: 1, rmSync: 1, rm: 1, rmdirSync: 1, rmdir: 1 };
+  // True when this call must fail for want of space; a deletion adds what it frees.
+  const full = (name, args) => {
+    if (!DISKFULL || !fired || ignored(args)) return false;
+    if (FREES[name]) {
+      free += sizeIfLast(args[0]);
+      return false;
+    }
+    if (name === "renameSync" || name === "rename") {
+      free += sizeIfLast(args[1]); // the file it replaces
+      return false;
+    }
+    const need = NEEDS[name] ? NEEDS[name](args) : 0;
+    if (need <= 0) return false;
+    const blocks = Math.ceil(need / BLOCK) * BLOCK;
+    if (blocks > free) return true;
+    free -= blocks;
+    return false;
   };
   const killNow = () => process.kill(process.pid, "SIGKILL");
   const always = () => true;
@@ -102,7 +164,10 @@ function install() {
     }
   };
   const wrapSync = (name, fn, counted = always) => function (...args) {
-    if (depth > 0 || !counted(args) || !hit(name, args)) return nested(fn, this, args);
+    if (depth > 0 || !counted(args) || !hit(name, args)) {
+      if (depth === 0 && full(name, args)) throw injected(name, args);
+      return nested(fn, this, args);
+    }
     if (WHEN === "before") {
       if (KIND === "kill") killNow();
       throw injected(name, args);
@@ -117,7 +182,10 @@ function install() {
   };
   const wrapCallback = (name, fn, counted = always) => function (...args) {
     const cb = args[args.length - 1];
-    if (typeof cb !== "function" || !counted(args) || !hit(name, args)) return fn.apply(this, args);
+    if (typeof cb !== "function" || !counted(args) || !hit(name, args)) {
+      if (typeof cb === "function" && full(name, args)) return process.nextTick(() => cb(injected(name, args)));
+      return fn.apply(this, args);
+    }
     if (WHEN === "before") {
       if (KIND === "kill") killNow();
       return process.nextTick(() => cb(injected(name, args)));
@@ -129,7 +197,10 @@ function install() {
     return fn.apply(this, args);
   };
   const wrapPromise = (name, fn, counted = always) => async function (...args) {
-    if (!counted(args) || !hit(name, args)) return fn.apply(this, args);
+    if (!counted(args) || !hit(name, args)) {
+      if (full(name, args)) throw injected(name, args);
+      return fn.apply(this, args);
+    }
     if (WHEN === "before") {
       if (KIND === "kill") killNow();
       throw injected(name, args);

@@ -8,7 +8,8 @@
  * this module too). At the k-th call it kills the process or fails the call:
  *
  *   AOU_FAULT_AT=k            the call to fault (1-based); absent: only count
- *   AOU_FAULT_KIND=kill|enospc|eio|eacces   default kill (SIGKILL of the whole process)
+ *   AOU_FAULT_KIND=kill|enospc|eio|eacces|diskfull   default kill (SIGKILL of the whole process);
+ *                             diskfull: from the k-th call on, whatever needs new space fails (ENOSPC)
  *   AOU_FAULT_WHEN=before|after      fault before the call runs, or after it took effect
  *   AOU_FAULT_COUNT_FILE=<file>      the shared tally: one byte per call (its size is the count)
  *   AOU_FAULT_MATCH=<regex>          number only the calls whose path matches (aims the fault)
