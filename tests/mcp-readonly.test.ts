@@ -85,9 +85,10 @@ test("refusals change nothing and say why: a missing source, skipping validation
   assert.equal(changed(before, snapshotTree(p.project, { mtime: true })), [], "nothing was written");
 
   const rollback = await call(s, "upgrade_rollback", { to: "2020-01-01-000000", confirm: true });
-  assert.equal({ status: rollback.sc.status, code: rollback.sc.error.code }, { status: "refused", code: "ROLLBACK_FAILED" });
-  assert.match(rollback.sc.error.message, "Cannot find backup 2020-01-01-000000");
-  // The rollback takes the lock before it looks for the backup: only the folder's mtime moved.
+  assert.equal({ status: rollback.sc.status, code: rollback.sc.error.code }, { status: "refused", code: "USAGE" });
+  assert.match(rollback.sc.error.message, "2020-01-01-000000");
+  // A backup that does not exist is refused before anything is restored: no file changed, no
+  // lock left; only the folder's mtime moved (the command's lock came and went).
   assert.equal(changed(before, snapshotTree(p.project, { mtime: true })), [".agent-os"]);
   assert.not.ok(fs.existsSync(path.join(p.install, ".upgrade-lock")));
 });
