@@ -170,7 +170,8 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
   // installation is read (an inferred base asks once it is known): see `newFacts`.
   const dirs = threeWay.map((m) => m.from);
   const vouch = (commit: string | undefined) => {
-    const p = commit ? unchangedSince(req.sourceRoot, commit, dirs, req.signal) : Promise.resolve(null);
+    // A git base has read the commit's tree already.
+    const p = commit ? unchangedSince(req.sourceRoot, commit, dirs, req.signal, base.commit === commit ? base.tree : undefined) : Promise.resolve(null);
     p.catch(() => {}); // awaited below
     return p;
   };
@@ -234,6 +235,8 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
         }
       }
     }
+    // Now and then the event loop runs: git's answers are read while the files are.
+    if (read.length % 256 === 255) await new Promise((resolve) => setImmediate(resolve));
     try {
       // Synchronous for ordinary files: a promise per file is measurable at 10k files.
       const recorded = lf && !base.oids && !base.infer ? recordedFacts(lf.abs, base.stats?.get(target), base.hashes.get(target)) : null;
@@ -251,6 +254,8 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
     untouched = vouch(base.commit);
   }
   const vouched = await untouched;
+  // Needed only for that question: the base travels on to phase 2 (its merges).
+  base.tree = undefined;
   let kept = 0;
   for (const r of read) {
     try {

@@ -132,15 +132,22 @@ const isRegular = (e: IndexEntry) => e.mode === "100644" || e.mode === "100755";
  * racy entries re-hashed by git, a file git is told not to look at) is left out, so is one
  * git cannot vouch for; null when git cannot answer at all.
  */
-export async function unchangedSince(repo: string, base: string, dirs: readonly string[], signal?: AbortSignal): Promise<Map<string, string> | null> {
+export async function unchangedSince(
+  repo: string,
+  base: string,
+  dirs: readonly string[],
+  signal?: AbortSignal,
+  /** The base commit's blobs under `dirs` (path → blob id) when the caller has read them already. */
+  baseTree?: ReadonlyMap<string, string>,
+): Promise<Map<string, string> | null> {
   if (dirs.length === 0) return new Map();
   const [index, dirty, tree] = await Promise.all([
     indexEntries(repo, dirs, true, signal),
     runGit(["-C", repo, "diff-files", "--name-only", "-z", "--", ...dirs], { signal }),
-    lsTree(repo, base, dirs, signal).catch(() => null),
+    baseTree ?? lsTree(repo, base, dirs, signal).then((t) => new Map(t.map((b) => [b.path, b.oid])), () => null),
   ]);
   if (!index || dirty.code !== 0 || !tree) return null;
-  const atBase = new Map(tree.map((b) => [b.path, b.oid]));
+  const atBase = tree;
   const out = new Map<string, string>();
   // Stage 0 only (a conflicted path has 1–3).
   for (const e of index) if (e.stage === "0" && isRegular(e) && e.unwatched.length === 0 && atBase.get(e.path) === e.oid) out.set(e.path, e.oid);
