@@ -2,6 +2,12 @@
  * The planner: scans the source (N) and the installation (L), resolves the base (B), and
  * classifies every path of L ∪ N. It only reads; pre-flight, the dry run and phase 2 all
  * call it, so the plan a dry run shows is the plan phase 2 executes.
+ *
+ * What it reads: every local file once (unless the manifest's stats vouch for it), since
+ * "unchanged" and "kept local" differ only by the local bytes and the manifest records the
+ * hash of each; the source's copy only where git cannot vouch that it is the base commit's
+ * blob the local copy already is (upstream changed it, or the user did); the base only where
+ * its blob id matches neither side.
  */
 import fs from "node:fs";
 import path from "node:path";
