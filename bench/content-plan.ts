@@ -8,7 +8,12 @@
  * the whole `--dry-run` (the CLI, one process) against `git diff --stat` of the two releases,
  * and where its time goes: start-up (`--version`), the plan (its --verbose line), the rest.
  *
- *     node --import tsx bench/content-plan.ts [--files 10000] [--runs 3]
+ * With `--baseline <folder>` (another build's checkout, e.g. `git archive main | tar -x -C
+ * /tmp/base` with node_modules linked), the first upgrade of an install that records only
+ * VERSION.txt is dry-run by both builds alternated in one run, with `git diff --stat` between
+ * them: wall time and peak RSS (`/usr/bin/time -f %M`), medians.
+ *
+ *     node --import tsx bench/content-plan.ts [--files 10000] [--runs 3] [--baseline <folder>]
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -26,6 +31,7 @@ const arg = (name: string, def: number) => {
   return i > 0 ? Number(process.argv[i + 1]) : def;
 };
 const FILES = arg("files", 10_000);
+const BASELINE = process.argv.includes("--baseline") ? path.resolve(process.argv[process.argv.indexOf("--baseline") + 1]) : null;
 const RUNS = arg("runs", 3);
 
 function git(cwd: string, ...args: string[]) {
@@ -50,6 +56,46 @@ function write(root: string, rel: string, data: string) {
   const abs = path.join(root, rel);
   fs.mkdirSync(path.dirname(abs), { recursive: true });
   fs.writeFileSync(abs, data);
+}
+
+/** The CLI of a checkout: its build when it has one, else its sources through tsx. */
+const cliOf = (dir: string) => fs.existsSync(path.join(dir, "dist/app/bin.js"))
+  ? [path.join(dir, "dist/app/bin.js")]
+  : ["--import", path.join(ROOT, "node_modules/tsx/dist/esm/index.mjs"), path.join(dir, "app/bin.ts")];
+
+/** Wall time and peak RSS (KiB) of one process. */
+function measured(cmd: string, args: string[], cwd: string): { ms: number; kib: number; stdout: string } {
+  const t = performance.now();
+  const r = spawnSync("/usr/bin/time", ["-f", "%M", cmd, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8", maxBuffer: 1 << 28 });
+  const ms = performance.now() - t;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: exit ${r.status}: ${r.stderr}`);
+  return { ms, kib: Number(r.stderr.trim().split("\n").at(-1)), stdout: r.stdout };
+}
+
+/** `--dry-run` of a first upgrade (VERSION.txt only), this build against `baseline`'s, alternated with `git diff --stat`. */
+function firstUpgradeAB(source: string, project: string, oldCommit: string, baseline: string) {
+  const args = ["--source", source, "--dry-run", "--no-validate", "--on-conflict", "keep", "--verbose"];
+  const builds = { this: cliOf(ROOT), baseline: cliOf(baseline) };
+  const rows: Record<string, { ms: number[]; kib: number[]; plan: number[] }> = { git: { ms: [], kib: [], plan: [] }, this: { ms: [], kib: [], plan: [] }, baseline: { ms: [], kib: [], plan: [] } };
+  for (let r = 0; r < RUNS; r++) {
+    const g = measured("git", ["diff", "--stat", oldCommit, "HEAD"], source);
+    rows.git.ms.push(g.ms);
+    rows.git.kib.push(g.kib);
+    // Alternated, the order flipped every round: neither build always runs on a warmer cache.
+    for (const name of r % 2 ? ["baseline", "this"] as const : ["this", "baseline"] as const) {
+      const d = measured(process.execPath, [...builds[name], ...args], project);
+      rows[name].ms.push(d.ms);
+      rows[name].kib.push(d.kib);
+      rows[name].plan.push(Number(/(?:content: plan built|content planned) \(ms=(\d+)/.exec(d.stdout)?.[1] ?? NaN));
+    }
+  }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const gitMs = med(rows.git.ms);
+  console.log(`  first upgrade (VERSION.txt only) --dry-run, alternated, medians of ${RUNS}: git diff --stat ${(gitMs / 1000).toFixed(2)} s`);
+  for (const name of ["this", "baseline"] as const) {
+    const x = rows[name];
+    console.log(`    ${name.padEnd(8)} ${(med(x.ms) / 1000).toFixed(2)} s = ${(med(x.ms) / gitMs).toFixed(1)}x git diff --stat; plan ${(med(x.plan) / 1000).toFixed(2)} s; peak RSS ${(med(x.kib) / 1024).toFixed(0)} MiB  (walls: ${x.ms.map((m) => (m / 1000).toFixed(2)).join(", ")})`);
+  }
 }
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "aou-bench-content-"));
@@ -114,6 +160,7 @@ try {
   };
 
   console.log(`content plan of a ${FILES}-file installation (generated in ${(genMs / 1000).toFixed(1)} s), ${RUNS} runs each:`);
+  if (BASELINE) firstUpgradeAB(source, project, oldCommit, BASELINE);
   const gitMs = await time("base: git history");
   fs.mkdirSync(path.dirname(request.installedManifest), { recursive: true });
   const manifestOf = (stats?: Record<string, string>) => JSON.stringify({ schema_version: 1, source_commit: oldCommit, version: null, installed_at: new Date().toISOString(), files: manifest, ...(stats ? { stats } : {}) });

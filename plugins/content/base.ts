@@ -44,6 +44,8 @@ export interface ResolvedBase {
   stats?: ReadonlyMap<string, string>;
   /** A git base: installation path → git blob id, so that most paths compare without reading the blob. */
   oids: Map<string, string> | null;
+  /** A base read from a commit's tree: source path → blob id of every file under the mapped folders. */
+  tree?: ReadonlyMap<string, string>;
   /** Reads the base blobs of these paths and records their sha256 in `hashes` (a git base only). */
   fill(targets: readonly string[]): Promise<void>;
   /** Stop the plan (pre-flight errors). */
@@ -137,11 +139,13 @@ function fromOids(input: BaseInput, oids: Map<string, string>, ref: string, via:
 async function fromGit(input: BaseInput, commit: string, via: ResolvedBase["via"]): Promise<ResolvedBase> {
   const blobs = await lsTree(input.sourceRoot, commit, input.mappings.map((m) => m.from), input.signal);
   const oids = new Map<string, string>();
+  const tree = new Map<string, string>();
   for (const b of blobs) {
+    tree.set(b.path, b.oid);
     const t = input.pathMap.toTarget(b.path);
     if (t) oids.set(t.target, b.oid);
   }
-  return fromOids(input, oids, commit, via);
+  return { ...fromOids(input, oids, commit, via), tree };
 }
 
 const short = (sha: string) => sha.slice(0, 7);

@@ -2,6 +2,12 @@
  * The planner: scans the source (N) and the installation (L), resolves the base (B), and
  * classifies every path of L ∪ N. It only reads; pre-flight, the dry run and phase 2 all
  * call it, so the plan a dry run shows is the plan phase 2 executes.
+ *
+ * What it reads: every local file once (unless the manifest's stats vouch for it), since
+ * "unchanged" and "kept local" differ only by the local bytes and the manifest records the
+ * hash of each; the source's copy only where git cannot vouch that it is the base commit's
+ * blob the local copy already is (upstream changed it, or the user did); the base only where
+ * its blob id matches neither side.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -15,7 +21,7 @@ import { type FileFacts, fileFacts, modeOf, smallFileFacts } from "./hash.ts";
 import type { ContentOptions, Decision, Mapping } from "./options.ts";
 import { insideJoin, matcher, PathMap } from "./paths.ts";
 import { classify, type ContentEntry, type ContentPlanX, countPlan } from "./plan.ts";
-import { type Problem, scanLocal, scanSource } from "./scan.ts";
+import { type Problem, scanLocal, scanSource, type SourceFile } from "./scan.ts";
 import { type ManifestJson, parseStatRecord, statKey } from "./manifest.ts";
 
 export interface PlanRequest {
@@ -93,6 +99,38 @@ function recordedFacts(abs: string, recorded: string | undefined, hash: string |
   return rec ? { hash, size: st!.size, opaque: rec.opaque, upstream: rec.upstream } : null;
 }
 
+/** A path of L ∪ N as read: the local file's facts first, the source's once the base is known. */
+interface ReadEntry {
+  target: string;
+  owner: "system" | "shared";
+  nf?: SourceFile;
+  localAbs?: string;
+  l: FileFacts | null;
+  n: FileFacts | null;
+  /** The manifest's stat record vouched for the local copy: the source path it was upstream's file of ("" if none). */
+  upstream?: string;
+}
+
+function sizeOf(abs: string): number {
+  return fs.statSync(abs).size;
+}
+
+/**
+ * The source's copy of a path. Where git vouches that upstream left the path alone since the
+ * base commit (`vouched`: source path → that commit's blob id), the source's bytes are that
+ * blob: a local copy that is the same blob (or was recorded as upstream's file there) is
+ * those bytes, and the source's copy is not read. Its size must agree too, so that a
+ * checkout filter (line endings, LFS) that makes the file differ from the blob is noticed.
+ */
+async function newFacts(r: ReadEntry, nf: SourceFile, vouched: ReadonlyMap<string, string> | null, largeFileBytes: number, withOid: boolean): Promise<FileFacts> {
+  const oid = vouched && !nf.linked ? vouched.get(nf.source) : undefined;
+  if (oid && r.l) {
+    if (r.upstream === nf.source) return { hash: r.l.hash, size: r.l.size, opaque: r.l.opaque };
+    if (r.l.oid === oid && sizeOf(nf.abs) === r.l.size) return { hash: r.l.hash, size: r.l.size, opaque: r.l.opaque, oid };
+  }
+  return smallFileFacts(nf.abs, largeFileBytes, withOid) ?? await fileFacts(nf.abs, largeFileBytes, withOid);
+}
+
 export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
   // Files changed after this instant may differ from what the plan read (manifest stats).
   const readAt = Date.now();
@@ -135,11 +173,19 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
   const unsafeTargets = new Set(problems.filter((p) => p.target).map((p) => p.target!));
   const unsafeList = [...unsafeTargets];
 
-  // Upstream paths git vouches are unchanged since the installed commit: with an unchanged
-  // local copy that was upstream's file, the source's copy need not be read either.
-  const untouched = base.kind === "manifest" && base.commit && base.stats?.size
-    ? await unchangedSince(req.sourceRoot, base.commit, threeWay.map((m) => m.from), req.signal)
-    : null;
+  // Upstream paths git vouches are unchanged since the base commit, asked while the
+  // installation is read (an inferred base asks once it is known): see `newFacts`.
+  const dirs = threeWay.map((m) => m.from);
+  const vouch = (commit: string | undefined) => {
+    // A git base has read the commit's tree already.
+    const p = commit ? unchangedSince(req.sourceRoot, commit, dirs, req.signal, base.commit === commit ? base.tree : undefined) : Promise.resolve(null);
+    p.catch(() => {}); // awaited below
+    return p;
+  };
+  let untouched: Promise<Map<string, string> | null> = base.infer ? Promise.resolve(null) : vouch(base.commit);
+  // Local blob ids: a git base compares by them, inference needs them, and a local copy that
+  // is the base commit's blob of a path upstream left alone spares reading the source's copy.
+  const withOid = base.oids !== null || base.infer !== undefined || base.commit !== undefined;
   const localSymlinks = new Set([...l.files.values()].filter((f) => f.symlink).map((f) => f.target));
   const localFiles = new Set(l.files.keys());
   // The first of a folder's ancestors (below the mapping's top) that is a local file, once per folder.
@@ -153,8 +199,12 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
   };
   const decide = staticDeciderOf(opts.rules, req.policy, req.decisions);
   const entries: ContentEntry[] = [];
+  const unreadable = (target: string, source: string | undefined, owner: "system" | "shared", err: unknown) => {
+    problems.push({ code: "CONTENT_PLAN_ERROR", target, message: `Cannot read ${target}: ${(err as Error).message}`, fix: "Check the file's permissions, then run the upgrade again" });
+    entries.push({ target, source, owner, action: "error", hashes: { base: null, local: null, new: null }, reason: "unreadable" });
+  };
   const targets = [...new Set([...n.files.keys(), ...l.files.keys()])].sort();
-  const read: Array<{ target: string; owner: "system" | "shared"; source?: string; localAbs?: string; newAbs?: string; l: FileFacts | null; n: FileFacts | null }> = [];
+  const read: ReadEntry[] = [];
 
   for (const target of targets) {
     const nf = n.files.get(target);
@@ -192,19 +242,15 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
         }
       }
     }
+    // Now and then the event loop runs: git's answers are read while the files are.
+    if (read.length % 256 === 255) await new Promise((resolve) => setImmediate(resolve));
     try {
-      const withOid = base.oids !== null || base.infer !== undefined;
       // Synchronous for ordinary files: a promise per file is measurable at 10k files.
-      const recorded = lf && !withOid ? recordedFacts(lf.abs, base.stats?.get(target), base.hashes.get(target)) : null;
+      const recorded = lf && !base.oids && !base.infer ? recordedFacts(lf.abs, base.stats?.get(target), base.hashes.get(target)) : null;
       const lFacts = !lf ? null : recorded ?? (smallFileFacts(lf.abs, opts.largeFileBytes, withOid) ?? await fileFacts(lf.abs, opts.largeFileBytes, withOid));
-      // Same path upstream then and now, and not a link in the source: the bytes are the local ones.
-      const sameUpstream = recorded && nf && recorded.upstream === nf.source && untouched?.has(nf.source) && !nf.linked;
-      const nFacts = !nf ? null : sameUpstream ? { hash: recorded.hash, size: recorded.size, opaque: recorded.opaque }
-        : smallFileFacts(nf.abs, opts.largeFileBytes, withOid) ?? await fileFacts(nf.abs, opts.largeFileBytes, withOid);
-      read.push({ target, owner, source: nf?.source, localAbs: lf?.abs, newAbs: nf?.abs, l: lFacts, n: nFacts });
+      read.push({ target, owner, nf, localAbs: lf?.abs, l: lFacts, n: null, upstream: recorded?.upstream });
     } catch (err) {
-      problems.push({ code: "CONTENT_PLAN_ERROR", target, message: `Cannot read ${target}: ${(err as Error).message}`, fix: "Check the file's permissions, then run the upgrade again" });
-      entries.push({ target, source, owner, action: "error", hashes: { base: null, local: null, new: null }, reason: "unreadable" });
+      unreadable(target, source, owner, err);
     }
   }
 
@@ -212,7 +258,21 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
     const local = new Map<string, string>();
     for (const r of read) if (r.l?.oid) local.set(r.target, r.l.oid);
     base = await base.infer(local);
+    untouched = vouch(base.commit);
   }
+  const vouched = await untouched;
+  // Needed only for that question: the base travels on to phase 2 (its merges).
+  base.tree = undefined;
+  let kept = 0;
+  for (const r of read) {
+    try {
+      r.n = r.nf ? await newFacts(r, r.nf, vouched, opts.largeFileBytes, base.oids !== null) : null;
+      read[kept++] = r;
+    } catch (err) {
+      unreadable(r.target, r.nf?.source, r.owner, err);
+    }
+  }
+  read.length = kept;
   const baseKnown = base.kind !== "none";
 
   // A git base is compared by blob id: only a base that matches neither side is read.
@@ -237,11 +297,11 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
     const c = classify({ ...hashes, owner: r.owner, baseKnown });
     if (!c) continue;
     const entry: ContentEntry = { target: r.target, owner: r.owner, action: c.action, hashes, reason: c.reason };
-    if (r.source) entry.source = r.source;
+    if (r.nf) entry.source = r.nf.source;
     if (c.conflict) entry.conflict = c.conflict;
     if (r.l?.opaque || r.n?.opaque) entry.opaque = true;
     // A new file gets the source's permission bits; an updated one keeps the user's.
-    if (r.newAbs && (c.action === "new" || c.action === "update" || c.action === "conflict")) entry.mode = modeOf(r.localAbs ?? r.newAbs);
+    if (r.nf && (c.action === "new" || c.action === "update" || c.action === "conflict")) entry.mode = modeOf(r.localAbs ?? r.nf.abs);
     if (c.action === "conflict") {
       const d = decide(r.target);
       if (d) {

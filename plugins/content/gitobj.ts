@@ -130,23 +130,30 @@ const isRegular = (e: IndexEntry) => e.mode === "100644" || e.mode === "100755";
 
 /**
  * Source paths under `dirs` whose work-tree file is, by git's own index check, the blob the
- * commit `base` has at the same path: upstream did not change them since `base`. A path
- * whose file may differ from its index entry (`git diff-files`, racy entries re-hashed by
- * git, a file git is told not to look at) is left out, so is one git cannot vouch for;
- * null when git cannot answer at all.
+ * commit `base` has at the same path: upstream did not change them since `base` (path →
+ * that blob's id). A path whose file may differ from its index entry (`git diff-files`,
+ * racy entries re-hashed by git, a file git is told not to look at) is left out, so is one
+ * git cannot vouch for; null when git cannot answer at all.
  */
-export async function unchangedSince(repo: string, base: string, dirs: readonly string[], signal?: AbortSignal): Promise<Set<string> | null> {
-  if (dirs.length === 0) return new Set();
+export async function unchangedSince(
+  repo: string,
+  base: string,
+  dirs: readonly string[],
+  signal?: AbortSignal,
+  /** The base commit's blobs under `dirs` (path → blob id) when the caller has read them already. */
+  baseTree?: ReadonlyMap<string, string>,
+): Promise<Map<string, string> | null> {
+  if (dirs.length === 0) return new Map();
   const [index, dirty, tree] = await Promise.all([
     indexEntries(repo, dirs, true, signal),
     runGit(["-C", repo, "diff-files", "--name-only", "-z", "--", ...dirs], { signal }),
-    lsTree(repo, base, dirs, signal).catch(() => null),
+    baseTree ?? lsTree(repo, base, dirs, signal).then((t) => new Map(t.map((b) => [b.path, b.oid])), () => null),
   ]);
   if (!index || dirty.code !== 0 || !tree) return null;
-  const atBase = new Map(tree.map((b) => [b.path, b.oid]));
-  const out = new Set<string>();
+  const atBase = tree;
+  const out = new Map<string, string>();
   // Stage 0 only (a conflicted path has 1–3).
-  for (const e of index) if (e.stage === "0" && isRegular(e) && e.unwatched.length === 0 && atBase.get(e.path) === e.oid) out.add(e.path);
+  for (const e of index) if (e.stage === "0" && isRegular(e) && e.unwatched.length === 0 && atBase.get(e.path) === e.oid) out.set(e.path, e.oid);
   for (const p of dirty.stdout.toString("utf8").split("\0")) out.delete(p);
   return out;
 }

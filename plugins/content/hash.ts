@@ -51,20 +51,30 @@ export async function fileFacts(abs: string, largeFileBytes: number, withOid = f
   return { hash: h.digest("hex"), size, opaque: true, ...(o ? { oid: o.digest("hex") } : {}) };
 }
 
-/** The whole file when it is at most `limit` bytes, else null (one open, no separate stat). */
+/**
+ * One buffer reused for every small file read: the planner hashes each file and lets its
+ * bytes go, and a fresh buffer per file (10k–100k of them) is what made its peak memory grow
+ * with the installation's size. Only synchronous code may hold its contents.
+ */
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * The whole file when it is at most `limit` bytes, else null (one open, no separate stat).
+ * The bytes live in a shared buffer until the next call: hash them, do not keep them.
+ */
 function readSmall(abs: string, limit: number): Buffer | null {
   const fd = fs.openSync(abs, "r");
   try {
     const size = fs.fstatSync(fd).size;
     if (size > limit) return null;
-    const buf = Buffer.allocUnsafe(size);
+    if (size > scratch.length) scratch = Buffer.allocUnsafe(Math.max(size, scratch.length * 2));
     let off = 0;
     while (off < size) {
-      const n = fs.readSync(fd, buf, off, size - off, off);
+      const n = fs.readSync(fd, scratch, off, size - off, off);
       if (n === 0) break;
       off += n;
     }
-    return off === size ? buf : buf.subarray(0, off);
+    return scratch.subarray(0, off);
   } finally {
     fs.closeSync(fd);
   }

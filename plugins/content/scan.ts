@@ -43,6 +43,27 @@ export interface LocalFile {
   symlink: boolean;
 }
 
+/**
+ * Entries of the two trees: 100k of each stay in memory while a plan is made, so a path is
+ * held once (the absolute path is joined when asked for, not stored).
+ */
+class SourceEntry implements SourceFile {
+  constructor(readonly target: string, readonly source: string, readonly mapping: Mapping, readonly root: string, readonly resolved?: string) {}
+  get abs(): string {
+    return this.resolved ?? path.resolve(this.root, this.source);
+  }
+  get linked(): true | undefined {
+    return this.resolved === undefined ? undefined : true;
+  }
+}
+
+class LocalEntry implements LocalFile {
+  constructor(readonly target: string, readonly root: string, readonly symlink: boolean) {}
+  get abs(): string {
+    return path.resolve(this.root, this.target);
+  }
+}
+
 async function walk(root: string) {
   return await globby("**", { cwd: root, dot: true, onlyFiles: false, followSymbolicLinks: false, objectMode: true });
 }
@@ -122,7 +143,7 @@ export async function scanSource(
       const unsafe = unsafeName(e.path, abs, target, `${sourceRel} in the source`);
       if (unsafe) problems.push(unsafe);
       if (e.dirent.isFile()) {
-        files.set(target, { target, source: sourceRel, abs, mapping: m });
+        files.set(target, new SourceEntry(target, sourceRel, m, sourceRoot));
       } else if (e.dirent.isSymbolicLink()) {
         const to = realOrNull(abs);
         if (to === null) {
@@ -132,7 +153,7 @@ export async function scanSource(
         } else if (!fs.statSync(to).isFile()) {
           problems.push({ code: "CONTENT_PLAN_ERROR", target, message: `Cannot copy ${sourceRel}: it is a symlink to a folder`, fix: "Replace the link with a real folder in the source, or add it to the content plugin's excludes" });
         } else {
-          files.set(target, { target, source: sourceRel, abs: to, mapping: m, linked: true });
+          files.set(target, new SourceEntry(target, sourceRel, m, sourceRoot, to));
         }
       } else {
         problems.push({ code: "CONTENT_PLAN_ERROR", target, message: `Cannot copy ${sourceRel}: it is not a regular file`, fix: "Remove it from the source, or add it to the content plugin's excludes" });
@@ -194,7 +215,7 @@ export async function scanLocal(
       const unsafe = unsafeName(e.path, path.join(dir, e.path), target, `${target} in the installation`);
       if (unsafe) problems.push(unsafe);
       if (e.dirent.isFile() || e.dirent.isSymbolicLink()) {
-        files.set(target, { target, abs: path.join(dir, e.path), symlink: e.dirent.isSymbolicLink() });
+        files.set(target, new LocalEntry(target, installDir, e.dirent.isSymbolicLink()));
       }
     }
   }
