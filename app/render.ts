@@ -90,7 +90,7 @@ export function humanRenderer(sink: Sink = processSink, opts: HumanOptions = {})
         return;
       case "phase-end":
         stepStart = now();
-        if (e.status === "skipped") sink.out(`– phase ${e.phase} ${e.name.padEnd(11)} skipped (${e.reason ?? "not run"})`);
+        if (e.status === "skipped" || e.status === "aborted") sink.out(`– phase ${e.phase} ${e.name.padEnd(11)} ${e.status} (${e.reason ?? "not run"})`);
         else sink.out(`${e.status === "completed" ? "✓" : "✗"} phase ${e.phase} ${e.name.padEnd(11)} ${e.status.padEnd(9)} ${ms(e.duration_ms)}`);
         return;
       case "finding":

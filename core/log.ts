@@ -7,7 +7,7 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogEvent =
   | { type: "log"; level: LogLevel; message: string; data?: Record<string, unknown> }
   | { type: "phase-start"; phase: Phase; name: string }
-  | { type: "phase-end"; phase: Phase; name: string; status: "completed" | "failed" | "skipped"; duration_ms: number; reason?: string }
+  | { type: "phase-end"; phase: Phase; name: string; status: "completed" | "failed" | "skipped" | "aborted"; duration_ms: number; reason?: string }
   | { type: "progress"; label: string; done: number; total: number }
   | { type: "finding"; finding: Finding }
   | { type: "result"; result: UpgradeResult };

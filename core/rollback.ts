@@ -175,16 +175,23 @@ async function confirmDiscard(engine: Engine, cmd: RollbackCommand, request: Rol
   const preview = await engine.hooks.planRollback.promise({ backup_id: null, changed: [] }, engine.ctx, request);
   const unknown = preview.unknown ?? [];
   if ((!preview.changed.length && !unknown.length) || cmd.options.yes) return;
-  if (unknown.length) return confirmUnknown(engine, preview, unknown, io);
+  const hint = anywayHint(cmd);
+  if (unknown.length) return confirmUnknown(engine, preview, unknown, io, hint);
   const n = preview.changed.length;
   const list = preview.changed.slice(0, 20).join(", ") + (n > 20 ? `, … (${n - 20} more)` : "");
   for (const f of preview.changed) engine.log.warn(`changed since the upgrade: ${f}`);
   const question = `${n} file${n === 1 ? "" : "s"} changed since the upgrade (${list}). Roll back anyway? They are kept in a "before rollback" backup first`;
   if (io.confirm && await io.confirm(question)) return;
   throw new UpgradeError("CONFIRMATION_NEEDED", `Cannot roll back without confirmation: ${n} file${n === 1 ? "" : "s"} changed since the upgrade: ${list}`, {
-    hint: "Run `agent-os-upgrade rollback --yes` to roll back anyway (the current files are first kept in a \"before rollback\" backup that `rollback --to <id>` brings back); nothing was changed",
+    hint,
     details: { changed: preview.changed, backup_id: preview.backup_id, nothing_changed: true },
   });
+}
+
+/** The refusal's way out: the same command the user ran (with its `--to`), plus `--yes`. */
+function anywayHint(cmd: RollbackCommand): string {
+  const again = `agent-os-upgrade rollback${cmd.backupId ? ` --to ${cmd.backupId}` : ""} --yes`;
+  return `Run \`${again}\` to roll back anyway (the current files are first kept in a "before rollback" backup that \`rollback --to <id>\` brings back); nothing was changed`;
 }
 
 /** `agent-os-upgrade rollback`: restores a session's backup (or `--to` one) by hand. */
@@ -193,8 +200,8 @@ export async function runManualRollback(cmd: RollbackCommand, io: LifecycleIO = 
   const { layout, store } = engine;
   const state = sessionToMark(engine, cmd);
   if (state?.status === "rolled_back" && !cmd.backupId) {
+    // The command prints the note (once: it is not logged too).
     const note = `Session ${state.session_id} was already rolled back${state.rollback?.ended_at ? ` at ${state.rollback.ended_at}` : ""}; nothing was changed`;
-    engine.log.info(note);
     return { outcome: { status: "rolled_back" }, exitCode: EXIT.ok, sessionId: state.session_id, note };
   }
   const took = await Lock.acquire(layout, state?.session_id ?? randomUUID(), { takeOver: "any" });
@@ -203,7 +210,6 @@ export async function runManualRollback(cmd: RollbackCommand, io: LifecycleIO = 
   if (swept.length) engine.log.info(`Removed ${swept.length} temp file(s) left by an interrupted run`);
   const untouched = !cmd.backupId && interruptedBeforeChanges(state, took.tookOver, store, layout.backupsDir);
   if (untouched) {
-    engine.log.info(untouched);
     if (state) {
       state.status = "aborted";
       state.pid = process.pid;
@@ -243,12 +249,12 @@ export async function runManualRollback(cmd: RollbackCommand, io: LifecycleIO = 
 }
 
 /** Unknown counts as changed: a finished upgrade whose record of what it left is lost is confirmed like an edit. */
-async function confirmUnknown(engine: Engine, preview: RollbackPreview, unknown: string[], io: LifecycleIO): Promise<void> {
+async function confirmUnknown(engine: Engine, preview: RollbackPreview, unknown: string[], io: LifecycleIO, hint: string): Promise<void> {
   const what = `what changed since the upgrade is unknown: ${unknown.join("; ")}`;
   engine.log.warn(`Changes since the upgrade are unknown: ${unknown.join("; ")}`);
   if (io.confirm && await io.confirm(`What changed since the upgrade is unknown (${unknown.join("; ")}). Roll back anyway? The current files are kept in a "before rollback" backup first`)) return;
   throw new UpgradeError("CONFIRMATION_NEEDED", `Cannot roll back without confirmation: ${what}`, {
-    hint: "Run `agent-os-upgrade rollback --yes` to roll back anyway (the current files are first kept in a \"before rollback\" backup that `rollback --to <id>` brings back); nothing was changed",
+    hint,
     details: { changed: preview.changed, unknown, backup_id: preview.backup_id, nothing_changed: true },
   });
 }

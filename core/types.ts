@@ -151,7 +151,7 @@ export interface Outcome {
 export interface PhaseSummary {
   phase: Phase;
   name: string;
-  status: "completed" | "failed" | "skipped" | "pending";
+  status: "completed" | "failed" | "skipped" | "aborted" | "pending";
   duration_ms: number | null;
   /** The plugins that tapped the phase's hooks; none: the phase is "skipped (no plugin)". */
   plugins?: string[];

@@ -82,7 +82,7 @@ class Run {
     }
   }
 
-  private finishPhase(p: Phase, status: "completed" | "failed", ev: EvidenceBook, t0: number, persist: boolean): void {
+  private finishPhase(p: Phase, status: "completed" | "failed", ev: EvidenceBook, t0: number, persist: boolean, byUser = false): void {
     const dt = Math.round(performance.now() - t0);
     if (persist && this.engine.state) {
       endPhase(this.engine.state, p, status, ev.records, dt);
@@ -91,9 +91,11 @@ class Run {
     }
     // A phase no plugin works in is not shown as done: nothing was checked, backed up or written there.
     const plugins = phaseOwners(this.engine.hooks, p);
-    const shown = status === "completed" && plugins.length === 0 ? "skipped" : status;
+    // A person's Abort at a prompt is their choice, not a failure of the phase.
+    const shown = byUser ? "aborted" : status === "completed" && plugins.length === 0 ? "skipped" : status;
     this.summaries.set(p, { phase: p, name: PHASE_NAMES[p], status: shown, duration_ms: dt, plugins });
-    this.engine.log.emit({ type: "phase-end", phase: p, name: PHASE_NAMES[p], status: shown, duration_ms: dt, ...(shown === "skipped" ? { reason: "no plugin" } : {}) });
+    const reason = shown === "skipped" ? { reason: "no plugin" } : shown === "aborted" ? { reason: "by you" } : {};
+    this.engine.log.emit({ type: "phase-end", phase: p, name: PHASE_NAMES[p], status: shown, duration_ms: dt, ...reason });
     this.engine.hooks.phaseEnd.call(p, { status, duration_ms: dt });
   }
 
@@ -125,7 +127,8 @@ class Run {
       this.failedPhase = p;
       // A rollback follows: the space set aside for its records is theirs from this record on.
       if (persist && ROLLBACK_PHASES.includes(p)) releaseRollbackSpace(engine.layout);
-      this.finishPhase(p, "failed", ev, t0, persist);
+      const byUser = isUpgradeError(err) && (err.details as { aborted_by_user?: boolean } | undefined)?.aborted_by_user === true;
+      this.finishPhase(p, "failed", ev, t0, persist, byUser);
       throw err;
     } finally {
       engine.running = null;

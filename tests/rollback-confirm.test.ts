@@ -54,11 +54,19 @@ test("after an edit: refused off a terminal naming the file; --yes restores exac
   const again = await runCli(["rollback"], { cwd: proj.dir });
   assert.is(again.code, 0, again.stdout + again.stderr);
   assert.match(again.stdout, /Session [0-9a-f-]+ was already rolled back at .*; nothing was changed/);
+  assert.is((again.stdout + again.stderr).split("already rolled back").length - 1, 1, "said once");
   assert.equal(diffTrees(before, tree(proj.dir)), [], "the second rollback changed nothing");
 
   const back = await runCli(["rollback", "--to", kept[0].id, "--yes"], { cwd: proj.dir });
   assert.is(back.code, 0, back.stdout + back.stderr);
   assert.equal(diffTrees(edited, tree(proj.dir)), [], "the edit and the upgrade are back");
+
+  // A refusal of `rollback --to <id>` names the way out with the same --to.
+  fs.writeFileSync(unit, "# Unit tests v2\nmy later edit\nand another\n");
+  const upgradeBackup = listed.backups.find((b) => !b.label)!.id;
+  const refusedTo = await runCli(["rollback", "--to", upgradeBackup], { cwd: proj.dir });
+  assert.is(refusedTo.code, 10, refusedTo.stdout + refusedTo.stderr);
+  assert.match(refusedTo.stderr, `Run \`agent-os-upgrade rollback --to ${upgradeBackup} --yes\` to roll back anyway`);
 });
 
 test("no change since the upgrade: rollback proceeds without asking, off a terminal", async () => {
