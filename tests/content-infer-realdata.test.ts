@@ -59,7 +59,7 @@ test("as upstream's installer left it: ced34ea inferred from 91 of 91 files; 0 c
   const p = project(false);
   const inferred = await planOf(p.project, { source });
   assert.equal(inferred.plan.base, { kind: "git", ref: commits[0], via: "inferred", matched: 91, unedited: 91, total: 91 });
-  assert.equal(inferred.plan.counts, { new: 39, updated: 42, unchanged: 48, kept_local: 0, conflicts: 0, deleted: 1, errors: 0 });
+  assert.equal(inferred.plan.counts, { new: 39, updated: 42, unchanged: 48, kept_local: 0, conflicts: 0, deleted: 1, errors: 0, merged: 0 });
   assert.equal(inferred.run.findings.warnings.map((f) => f.message), [`Base inferred: ${commits[0].slice(0, 7)}, 91 of 91 files match`]);
   // The retired shared file goes: it is unedited, and the server would index it beside its successor.
   assert.equal([inferred.byTarget[EDITS.retiredShared].action, inferred.byTarget[EDITS.retiredShared].reason], ["delete", "deleted upstream"]);
@@ -69,18 +69,20 @@ test("as upstream's installer left it: ced34ea inferred from 91 of 91 files; 0 c
 
   const none = await planOf(p.project, { source: flat });
   assert.equal(none.plan.base, { kind: "none" });
-  assert.equal(none.plan.counts, { new: 39, updated: 0, unchanged: 48, kept_local: 1, conflicts: 42, deleted: 0, errors: 0 });
+  assert.equal(none.plan.counts, { new: 39, updated: 0, unchanged: 48, kept_local: 1, conflicts: 42, deleted: 0, errors: 0, merged: 0 });
 });
 
-test("with user edits: 85 of 90 files match ced34ea; the 4 real conflicts only (42 without history), and merges against ced34ea", async () => {
+test("with user edits: 85 of 90 files match ced34ea; 2 clean merges and 2 true conflicts (42 without history), and merges against ced34ea", async () => {
   const { source, commits, flat } = sourceRepo();
   const p = project(true);
   const inferred = await planOf(p.project, { source, onConflict: "merge" });
   // 91 installed, 2 deleted by the user, 1 added: 90 local files; 4 edited, 1 the user's own.
   assert.equal(inferred.plan.base, { kind: "git", ref: commits[0], via: "inferred", matched: 85, unedited: 85, total: 90 });
-  const conflicts = (plan: ContentPlanX) => (plan.entries as ContentEntry[]).filter((e) => e.action === "conflict").map((e) => e.target);
-  assert.equal(conflicts(inferred.plan), [EDITS.cleanMerge, EDITS.deletedChanged, EDITS.markers, EDITS.sharedMerge]);
-  assert.equal(inferred.plan.counts, { new: 39, updated: 38, unchanged: 46, kept_local: 3, conflicts: 4, deleted: 1, errors: 0 });
+  const withAction = (plan: ContentPlanX, action: string) => (plan.entries as ContentEntry[]).filter((e) => e.action === action).map((e) => e.target);
+  // The two edits whose three-way merge is clean are merged, as git does (issue 21); the other two are true conflicts.
+  assert.equal(withAction(inferred.plan, "conflict"), [EDITS.deletedChanged, EDITS.markers]);
+  assert.equal(withAction(inferred.plan, "merge"), [EDITS.cleanMerge, EDITS.sharedMerge]);
+  assert.equal(inferred.plan.counts, { new: 39, updated: 38, unchanged: 46, kept_local: 3, conflicts: 2, deleted: 1, errors: 0, merged: 2 });
 
   const from = await planOf(p.project, { source, from: commits[0], onConflict: "merge" });
   assert.equal(actions(from.plan), actions(inferred.plan));
