@@ -3,10 +3,10 @@
  * read it (and the files it names). Counts per class, the file list, unified diffs
  * (`diff`'s createTwoFilesPatch; binaries and large files are named, not diffed), JSON.
  */
-import fs from "node:fs";
 import path from "node:path";
 import type { MergeResult } from "./merge.ts";
 import type { ContentEntry, ContentPlanX, PlanCounts } from "./plan.ts";
+import { read } from "./views.ts";
 
 export interface DiffOptions {
   /** For conflicts decided `merge`: the merge a real run would write (null: it cannot merge). */
@@ -17,14 +17,6 @@ export interface DiffOptions {
 
 const CHANGING = new Set(["new", "update", "merge", "delete", "conflict"]);
 
-function read(file: string | null): Buffer | null {
-  if (!file) return null;
-  try {
-    return fs.readFileSync(file);
-  } catch {
-    return null;
-  }
-}
 
 /** A unified diff of one entry: local → what the run writes (upstream, or the merge). */
 export async function entryDiff(plan: ContentPlanX, entry: ContentEntry, opts: DiffOptions = {}): Promise<string> {

@@ -20,7 +20,8 @@ export interface ThreeWayView {
   hunks: number;
 }
 
-function read(file: string | null): Buffer | null {
+/** A file's bytes, or null when there is no file (a side the entry lacks, or one gone since the plan). */
+export function read(file: string | null): Buffer | null {
   if (!file) return null;
   try {
     return fs.readFileSync(file);
