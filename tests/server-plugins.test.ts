@@ -47,7 +47,8 @@ function upgrade(p: McpProject, o: FlatRunOptions = {}, extra: { validateTimeout
   return upgradeProject(plugins, projectOptions(p, o));
 }
 
-const evidence = (s: SessionState, phase: number) => s.phases[String(phase)]?.evidence as Record<string, any>;
+/** Every plugin's record of a phase side by side (each plugin keeps its own; their keys do not overlap). */
+const evidence = (s: SessionState, phase: number) => Object.assign({}, ...Object.values((s.phases[String(phase)]?.evidence ?? {}) as Record<string, object>)) as Record<string, any>;
 
 /** The install's server and scripts are exactly a fixture version's (nothing more, nothing less). */
 async function assertServerIs(p: McpProject, version: ServerVersion) {
