@@ -34,9 +34,9 @@ export interface Engine {
   store: StateStore;
   /** The session, once there is one. */
   state: SessionState | null;
-  /** Evidence of this run's phases that has no session yet (phase 0). */
   /** Every warning of the run (log lines and findings), for the summary. */
   warnings: string[];
+  /** Evidence of this run's phases that has no session yet (phase 0). */
   memEvidence: Map<Phase, PhaseEvidence>;
   /** The phase running now and its evidence so far: a later hook of the phase (checkPlan after preflight) reads what earlier ones recorded. */
   running: { phase: Phase; records: PhaseEvidence } | null;
