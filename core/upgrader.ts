@@ -43,7 +43,6 @@ function preflightError(errors: Finding[]): UpgradeError {
   });
 }
 
-/** One run of the lifecycle: the engine plus what the phases share (summaries, lock, failed phase). */
 /** Runs a write of our records; a failed one (disk full, EIO) is named as such, never an INTERNAL error. */
 function recording(file: string, write: () => void): void {
   try {
@@ -58,6 +57,7 @@ function recording(file: string, write: () => void): void {
   }
 }
 
+/** One run of the lifecycle: the engine plus what the phases share (summaries, lock, failed phase). */
 class Run {
   readonly summaries = new Map<Phase, PhaseSummary>(PHASES.map((p) => [p, { phase: p, name: PHASE_NAMES[p], status: "pending", duration_ms: null }]));
   readonly secondary: UpgradeError[] = [];
