@@ -72,6 +72,9 @@ function flagOf(spec: OptionSpec): Flag {
   return { spec, long, short, value, ...(optional ? { optional } : {}), key: camel(negated ? long.slice(3) : long), negated };
 }
 
+/** The `opts` key a flag spec sets: "--keep-backups <n>" → keepBackups, "--no-restart" → restart. */
+export const optionKey = (flags: string): string => flagOf({ flags, help: "" }).key;
+
 const HELP: OptionSpec = { flags: "-h, --help", help: "show help" };
 const VERSION: OptionSpec = { flags: "-V, --version", help: "print the version" };
 

@@ -5,7 +5,7 @@ import type { ResolvedConfig } from "../core/config.ts";
 import type { LogEvent } from "../core/log.ts";
 import { isInteractiveTerminal } from "../core/runtime.ts";
 import { type CoreOptions, flagName, type OwnedOption, type RunOptions } from "../core/options.ts";
-import type { ParsedArgs } from "./argv.ts";
+import { optionKey, type ParsedArgs } from "./argv.ts";
 import type { Sink } from "./render.ts";
 
 // Not a literal `import()`: Deno reads every module a literal one names, transitively, at start (see cli.ts).
@@ -61,15 +61,12 @@ function givenByFlags(p: ParsedArgs, list: readonly OwnedOption[], only?: (o: Ow
   const given: Record<string, unknown> = {};
   for (const o of list) {
     if (!o.flag || (only && !only(o))) continue;
-    const long = flagName(o.flag);
-    const key = camel(long.startsWith("no-") ? long.slice(3) : long);
+    const key = optionKey(o.flag);
     if (!p.given.has(key)) continue;
-    given[o.name] = long.startsWith("no-") ? !o.default : p.opts[key];
+    given[o.name] = flagName(o.flag).startsWith("no-") ? !o.default : p.opts[key];
   }
   return given;
 }
-
-const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 /** CLI flags over config values over defaults, through the one resolver. */
 export async function runOptions(p: ParsedArgs, g: GlobalFlags, resolved: ResolvedConfig, cwd: string): Promise<RunOptions> {

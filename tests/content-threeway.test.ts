@@ -4,7 +4,6 @@
 // at line 2 while upstream rewrote lines further down: `git merge-file` merges it cleanly, so
 // it is merged without a question and without --on-conflict. test-pyramid.md is edited where
 // upstream also changed it: the one true conflict, asked with its three-way view.
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "uvu";
@@ -22,6 +21,7 @@ import { snapshotTree } from "../demo/kit/tree.ts";
 import { BIN, resultOf, runCli, tsCommand } from "./helpers/cli.ts";
 import { gitMergeFile, installUniversal, makeSourceRepo, NEW, OLD, otherPhasesDouble, release, removeTemps, tmpDir } from "./helpers/content-project.ts";
 import { toRunOptions, resolvedWith, type FlatRunOptions } from "./helpers/run-options.ts";
+import { hasTmux, quote, terminal } from "./helpers/terminal.ts";
 
 const CHECKLIST = "standards/universal/ai-safety/production-code-checklist.md";
 const PYRAMID = "standards/universal/testing/test-pyramid.md";
@@ -157,31 +157,7 @@ test("status after the upgrade: from → to, the backup and how to undo, the fil
 
 // ---- a real terminal ----
 
-const hasTmux = (() => {
-  try {
-    execFileSync("tmux", ["-V"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-const socket = `aou-threeway-${process.pid}`;
-const tmux = (...args: string[]) => execFileSync("tmux", ["-L", socket, ...args], { encoding: "utf8" });
-const screen = () => tmux("capture-pane", "-p", "-t", "t");
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
-
-async function waitFor(pattern: RegExp, timeoutMs = 60_000): Promise<string> {
-  const t0 = Date.now();
-  let last = "";
-  while (Date.now() - t0 < timeoutMs) {
-    last = screen();
-    if (pattern.test(last)) return last;
-    await sleep(200);
-  }
-  throw new Error(`Timed out waiting for ${pattern} on the terminal:\n${last}`);
-}
+const { tmux, waitFor } = terminal("threeway");
 
 test("on a real terminal: only the true conflict is asked, its three-way view is shown, Ctrl-C is Abort (exit 6, nothing changed)", async () => {
   if (!hasTmux) {

@@ -9,7 +9,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { runUpgrade } from "../app/mod.ts";
 import { PROGRAM } from "../app/cli.ts";
-import { parseCommandLine } from "../app/argv.ts";
+import { optionKey, parseCommandLine } from "../app/argv.ts";
 import { flagsOfParams, givenByParams } from "../app/mcp/options.ts";
 import { flagName, ownedOptions, type OwnedOption } from "../core/options.ts";
 import { definePlugin } from "../core/plugin.ts";
@@ -83,8 +83,7 @@ test("an MCP call's parameters, passed on as flags to the detached CLI, parse ba
   const flags = flagsOfParams(params, "decisions.json");
   const p = parseCommandLine(PROGRAM, ["upgrade", ...flags]);
   for (const o of OPTIONS.filter((x) => !x.dryRunOnly)) {
-    const long = flagName(o.flag!);
-    const key = long.replace(/^no-/, "").replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    const key = optionKey(o.flag!);
     assert.ok(p.given.has(key), `${o.name}: ${flags.join(" ")}`);
     if (o.kind === "decisions") assert.is(p.opts[key], "decisions.json");
     else if (o.kind !== "boolean") assert.equal(String(p.opts[key]), String(given[o.name]));

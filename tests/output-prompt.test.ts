@@ -1,7 +1,6 @@
 // The conflict prompt: "n of N", "same for all remaining", Abort before any write (no lock,
 // no backup, no state) — through the injected prompt seam on the real upgrader, and on a
 // real terminal (tmux) with the real CLI, @inquirer/prompts and the pager.
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "uvu";
@@ -19,6 +18,7 @@ import { BIN, tsCommand } from "./helpers/cli.ts";
 import { installUniversal, makeSourceRepo, otherPhasesDouble, read, removeTemps, tmpDir, type Tree } from "./helpers/content-project.ts";
 import { snapshotTree } from "../demo/kit/tree.ts";
 import { toRunOptions, resolvedWith } from "./helpers/run-options.ts";
+import { hasTmux, quote, terminal } from "./helpers/terminal.ts";
 
 const lines = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix} line ${i + 1}`).join("\n") + "\n";
 
@@ -106,32 +106,8 @@ test("prompt seam: Abort ends the run in pre-flight: 'Aborted by you; nothing wa
 
 // ---- a real terminal ----
 
-const hasTmux = (() => {
-  try {
-    execFileSync("tmux", ["-V"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const { tmux, waitFor } = terminal("output");
 
-const socket = `aou-output-${process.pid}`;
-const tmux = (...args: string[]) => execFileSync("tmux", ["-L", socket, ...args], { encoding: "utf8" });
-const screen = () => tmux("capture-pane", "-p", "-t", "t");
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(pattern: RegExp, timeoutMs = 60_000): Promise<string> {
-  const t0 = Date.now();
-  let last = "";
-  while (Date.now() - t0 < timeoutMs) {
-    last = screen();
-    if (pattern.test(last)) return last;
-    await sleep(200);
-  }
-  throw new Error(`Timed out waiting for ${pattern} on the terminal:\n${last}`);
-}
-
-const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
 
 test("on a real terminal: 'n of N', 'Same for all … remaining', a long diff paged by less, Abort leaves nothing behind", async () => {
   if (!hasTmux) {
