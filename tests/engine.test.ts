@@ -10,7 +10,8 @@ import { runLifecycle } from "../core/upgrader.ts";
 import { StateStore } from "../core/state.ts";
 import type { RunOptions, UpgradeResult } from "../core/types.ts";
 import { Findings } from "../core/types.ts";
-import { preflightPlugin } from "../plugins/preflight.ts";
+import { preflightEvidence, preflightPlugin } from "../plugins/preflight.ts";
+import type { Channel } from "../core/channel.ts";
 import { reportPlugin } from "../plugins/report.ts";
 import { fakePhases } from "./helpers/fake-phases.ts";
 import { makeProject, makeSource, tmpDir } from "./helpers/project.ts";
@@ -272,6 +273,38 @@ test("a refused pre-flight writes nothing; a dry run writes nothing and cannot w
   assert.is(r2.dry_run, true);
   assert.is(caught, "DRY_RUN_WRITE");
   assert.equal(snapshotTree(s2.root, { mtime: true }), before2);
+});
+
+test("a later hook of a phase reads what an earlier one recorded, through the owner's reader; a plugin's own record is kept under its name", async () => {
+  let branch: unknown = "unread";
+  const reader = definePlugin({
+    name: "branch-reader",
+    apply(hooks) {
+      hooks.checkPlan.tap((ctx, findings) => {
+        branch = preflightEvidence(ctx)?.source_branch;
+        findings.warn("BRANCH_SEEN", `branch ${String(branch)}`);
+      });
+    },
+  });
+  const { result } = await run([reader]);
+  assert.is(result.status, "completed", JSON.stringify(result.error));
+  assert.is(branch, "main");
+  assert.ok(result.findings.some((f) => f.code === "BRANCH_SEEN" && f.plugin === "branch-reader"));
+});
+
+test("a channel imported under a name its module does not export is refused at once, by name", async () => {
+  const wrong = definePlugin({
+    name: "wrong-channel",
+    apply(hooks) {
+      hooks.start.tap((ctx) => void ctx.channels.get(undefined as unknown as Channel<string>));
+    },
+  });
+  try {
+    await run([wrong]);
+    assert.unreachable("an undefined channel was accepted");
+  } catch (err) {
+    assert.is((err as Error).message, `Plugin "wrong-channel" failed in hook "start": Cannot read a channel: undefined is not a channel`);
+  }
 });
 
 test.run();
