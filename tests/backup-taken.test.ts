@@ -12,7 +12,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { REPO, runCli, RUNTIME, startCli } from "./helpers/cli.ts";
 import { waitForFile } from "./helpers/wait.ts";
-import { makeTemplate, runFaulted, tempFiles, treeDiff, treeHash } from "./helpers/crash.ts";
+import { lastResult, makeTemplate, runFaulted, sessionOf, tempFiles, treeDiff, treeHash, UPGRADE } from "./helpers/crash.ts";
 
 const test = suite("backup-taken");
 const roots: string[] = [];
@@ -25,9 +25,6 @@ test.after.each(() => {
   for (const d of roots.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
-const UPGRADE = (source: string, config: string) => ["--source", source, "--on-conflict", "theirs", "--yes", "--no-restart", "--skip-deps", "--config", config, "--json"];
-const lastResult = (stdout: string) => JSON.parse(stdout.trim().split("\n").filter((l) => l.startsWith("{")).pop()!);
-const sessionOf = (project: string, id: string) => JSON.parse(fs.readFileSync(path.join(project, ".agent-os/.cache/state", `${id}.json`), "utf8"));
 const backupIds = (project: string) => fs.readdirSync(path.join(project, ".agent-os/.backups")).filter((n) => /^\d{4}-/.test(n)).sort();
 const TAKEN = [
   "install/standards/universal/old-name.md",

@@ -12,7 +12,7 @@ import path from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { RUNTIME } from "./helpers/cli.ts";
-import { makeTemplate, runFaulted, tempFiles, treeDiff, treeHash } from "./helpers/crash.ts";
+import { lastResult, makeTemplate, runFaulted, tempFiles, treeDiff, treeHash, UPGRADE } from "./helpers/crash.ts";
 
 const test = suite("crash-diskfull");
 const roots: string[] = [];
@@ -20,8 +20,6 @@ test.after.each(() => {
   for (const d of roots.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
-const UPGRADE = (source: string, config: string) => ["--source", source, "--on-conflict", "theirs", "--yes", "--no-restart", "--skip-deps", "--config", config, "--json"];
-const lastResult = (stdout: string) => JSON.parse(stdout.trim().split("\n").filter((l) => l.startsWith("{")).pop()!);
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 /** Calls that need new blocks (the ones a full disk refuses). */
 const NEEDS_SPACE = /^(writeFileSync|appendFileSync|copyFileSync|writeSync|openSync|mkdirSync|mkdtempSync|writeFile|mkdir)$/;

@@ -11,7 +11,7 @@ import path from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { REPO, runCli, RUNTIME, startCli } from "./helpers/cli.ts";
-import { makeTemplate, runFaulted, tempFiles, treeDiff, treeHash } from "./helpers/crash.ts";
+import { lastResult, makeTemplate, runFaulted, sessionOf, tempFiles, treeDiff, treeHash, UPGRADE } from "./helpers/crash.ts";
 import { createMcpProject } from "./helpers/mcp-project.ts";
 import { offlinePipArgs } from "../demo/kit/wheels.ts";
 import { waitForFile } from "./helpers/wait.ts";
@@ -27,9 +27,6 @@ test.after.each(() => {
   for (const d of roots.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
-const UPGRADE = (source: string, config: string) => ["--source", source, "--on-conflict", "theirs", "--yes", "--no-restart", "--skip-deps", "--config", config, "--json"];
-const lastResult = (stdout: string) => JSON.parse(stdout.trim().split("\n").filter((l) => l.startsWith("{")).pop()!);
-const sessionOf = (project: string, id: string) => JSON.parse(fs.readFileSync(path.join(project, ".agent-os/.cache/state", `${id}.json`), "utf8"));
 
 /** A config that keeps the built-ins (minus live-server validation) and adds the pause plugin. */
 function pauseConfig(root: string): string {

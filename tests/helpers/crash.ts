@@ -178,3 +178,10 @@ export function crashPoints(n: number, stride: number, edge: number): number[] {
   ks.add(n);
   return [...ks].sort((a, b) => a - b);
 }
+
+/** The CLI arguments of a template's upgrade, as the crash and fault tests run it (no venv, no restart, JSON). */
+export const UPGRADE = (source: string, config: string) => ["--source", source, "--on-conflict", "theirs", "--yes", "--no-restart", "--skip-deps", "--config", config, "--json"];
+/** The last JSON line of a run's stdout: its result. */
+export const lastResult = (stdout: string) => JSON.parse(stdout.trim().split("\n").filter((l) => l.startsWith("{")).pop()!);
+/** A session file of the template's project. */
+export const sessionOf = (project: string, id: string) => JSON.parse(fs.readFileSync(path.join(project, ".agent-os/.cache/state", `${id}.json`), "utf8"));
