@@ -12,16 +12,18 @@ import * as assert from "uvu/assert";
 import { probeStdio } from "../plugins/server/mcp-client.ts";
 import { pipInstall } from "../plugins/server/pip.ts";
 import { OUROBOROS_ARGS, OUROBOROS_TOOLS, OUROBOROS_VERSION } from "../demo/kit/dist-server.ts";
-import { DIST_CHANGES, makeDistSource } from "../demo/kit/dist-source.ts";
-import { editMcpYamlAsUser } from "../demo/kit/dist-texts.ts";
+import { DIST_CHANGES, makeDistSource, USER_STANDARD_EDITS } from "../demo/kit/dist-source.ts";
+import { editMcpYamlAsUser, USER_PARTITION } from "../demo/kit/dist-texts.ts";
 import { DIST_AGENTS, DIST_INSTALL_MAP, DIST_INSTRUCTION_FILES, DIST_USER_DIRS, installDist, readAgentEntry, replaceOuroboros } from "../demo/kit/dist-install.ts";
 import { diffTrees, snapshotTree } from "../demo/kit/tree.ts";
 import { offlinePipArgs, sharedWheelhouse, SYSTEM_PYTHON } from "../demo/kit/wheels.ts";
+import { createDistProject } from "./helpers/dist-project.ts";
 import { tmpDir } from "./helpers/temp.ts";
 
 const root = tmpDir("dist");
 const source = makeDistSource(path.join(root, "source"));
-const git = (...args: string[]) => execFileSync("git", ["-C", source.dir, ...args], { encoding: "utf8" });
+const gitIn = (dir: string, ...args: string[]) => execFileSync("git", ["-C", dir, ...args], { encoding: "utf8" });
+const git = (...args: string[]) => gitIn(source.dir, ...args);
 
 const trees = new Map<string, string>();
 /** A release's whole tree, exported once (git archive). */
@@ -112,6 +114,31 @@ test("source: mcp.yaml's release 2 merges three-way cleanly with a user's partit
   const merged = spawnSync("git", ["merge-file", "-p", "user", "base", "theirs"], { cwd: dir, encoding: "utf8" });
   assert.is(merged.status, 0, merged.stdout);
   assert.is(merged.stdout, editMcpYamlAsUser(theirs));
+});
+
+test("project helper: release 1 installed, the user's edits each merge cleanly with release 2 (moved file at its new path)", async () => {
+  const p = await createDistProject({ venv: false });
+  assert.is(gitIn(p.source, "rev-parse", "HEAD").trim(), p.dist.commits.v2);
+  assert.is(p.sourceCommit, p.dist.commits.v2);
+  assert.equal(p.dist.commits, source.commits, "fixed dates: the same kit builds the same commit ids");
+  assert.equal(JSON.parse(fs.readFileSync(path.join(p.project, ".vscode/settings.json"), "utf8"))["editor.tabSize"], 2);
+  const v2Path = (rel: string) => rel === DIST_CHANGES.movedStandard.from ? DIST_CHANGES.movedStandard.to : rel;
+  const dir = tmpDir("dist-merge");
+  const merges: Array<[string, string, string, string]> = [
+    ...Object.entries(USER_STANDARD_EDITS).map(([rel, e]) => [`standards/universal/${rel}`, `dist/universal/standards/${rel}`, `dist/universal/standards/${v2Path(rel)}`, e.insert] as [string, string, string, string]),
+    ["config/mcp.yaml", "dist/config/mcp.yaml", "dist/config/mcp.yaml", USER_PARTITION],
+  ];
+  const show = (spec: string) => gitIn(p.source, "show", spec);
+  for (const [installed, base, theirs, edit] of merges) {
+    const user = fs.readFileSync(path.join(p.install, installed), "utf8");
+    assert.is.not(user, show(`v1:${base}`), `${installed} is edited`);
+    fs.writeFileSync(path.join(dir, "user"), user);
+    fs.writeFileSync(path.join(dir, "base"), show(`v1:${base}`));
+    fs.writeFileSync(path.join(dir, "theirs"), show(`v2:${theirs}`));
+    const merged = spawnSync("git", ["merge-file", "-p", "user", "base", "theirs"], { cwd: dir, encoding: "utf8" });
+    assert.is(merged.status, 0, `${installed}: ${merged.stdout}`);
+    assert.ok(merged.stdout.includes(edit) && !show(`v2:${theirs}`).includes(edit), `${installed}: the user's edit is kept`);
+  }
 });
 
 /** A project with settings and files of its own, installed from release 1 without a venv. */

@@ -32,6 +32,28 @@ export const DIST_CHANGES = Object.freeze({
 /** A standard neither release changes: a safe target for a user edit that must survive untouched. */
 export const UNCHANGED_STANDARD = "testing/test-doubles.md";
 
+/** A user's edits to an installed release 1 that merge cleanly with release 2 (`git merge-file`), by file under `standards/universal/`. */
+export const USER_STANDARD_EDITS: Readonly<Record<string, { after: string; insert: string }>> = Object.freeze({
+  // Release 2 edits this standard (lines 4 and 22 and on); the user's line sits between.
+  "concurrency/deadlocks.md": {
+    after: "**Result:** System hangs indefinitely, no progress can be made.\n",
+    insert: "\n**Our team:** we take locks in the alphabetical order of the resources' names.\n",
+  },
+  // Release 2 moves this standard unchanged: the edit must follow it to its new path.
+  [DIST_CHANGES.movedStandard.from]: {
+    after: "**Timeless pattern for binding, non-ambiguous AI instructions**\n",
+    insert: "\n**Our team:** we also use these commands in code review comments.\n",
+  },
+});
+
+/** A standard's text with the user's edit (USER_STANDARD_EDITS) applied. */
+export function editStandardAsUser(rel: string, text: string): string {
+  const edit = USER_STANDARD_EDITS[rel];
+  if (!edit) throw new Error(`No user edit is defined for ${rel}`);
+  if (!text.includes(edit.after)) throw new Error(`Cannot edit ${rel} as the user: its anchor line is missing`);
+  return text.replace(edit.after, edit.after + edit.insert);
+}
+
 export interface DistSource {
   dir: string;
   /** The commit of each release (tags `v1`, `v2`). */
