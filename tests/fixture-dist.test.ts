@@ -251,7 +251,10 @@ test("release 1: every agent's entry, run exactly as written by the official cli
   for (const agent of DIST_AGENTS) {
     const e = readAgentEntry(venvProject, agent, "app")!;
     const probe = await probeStdio({ command: e.command, args: e.args, env: e.env, cwd: root, timeoutMs: 15_000, expectTools: [...OUROBOROS_TOOLS[1]],
-      calls: [{ tool: "get_server_info" }, { tool: "pos_search_project", args: { query: "deadlock" }, expect: { contains: "standards/universal/concurrency/deadlocks.md" } }, { tool: "current_date" }] });
+      calls: [{ tool: "get_server_info" }, { tool: "pos_search_project", args: { query: "deadlock" }, expect: { contains: "standards/universal/concurrency/deadlocks.md" } }, { tool: "current_date" },
+        { tool: "pos_workflow", args: { action: "list_workflows" }, expect: { contains: "spec_creation_v1\nspec_execution_v1" } },
+        { tool: "pos_filesystem", args: { path: ".." }, expect: { contains: "Refused: .. is outside .praxis-os" } },
+        { tool: "pos_filesystem", args: { path: "config" }, expect: { contains: "mcp.yaml" } }] });
     assert.ok(probe.ok, `${agent}: ${probe.problems.join("; ")}\n${probe.stderr}`);
     assert.equal(probe.serverInfo, { name: "praxis-os", version: OUROBOROS_VERSION[1] });
     assert.equal(probe.tools, OUROBOROS_TOOLS[1]);
