@@ -236,9 +236,10 @@ export function validatePlugin(options: ValidateOptionsInput = {}) {
           stderr_errors: probe.stderrErrors,
           server_probe: { transport: probe.transport, ok: probe.ok, server_info: probe.serverInfo ?? null, duration_ms: probe.durationMs, attempts: probe.attempts },
           validation_report: report,
-          validation: probe.ok ? "passed" : "failed",
+          // Healthy means every IDE can start it too: a stale or broken launch entry fails the whole check.
+          validation: probe.ok && !findings.errors.length ? "passed" : "failed",
         });
-        ctx.log.info(`validate: ${probe.ok ? "healthy" : "NOT healthy"} over ${probe.transport} (${probe.tools.length} tools, ${probe.durationMs} ms)`);
+        ctx.log.info(`validate: ${probe.ok ? "healthy" : "NOT healthy"} over ${probe.transport} (${probe.tools.length} tools, ${probe.durationMs} ms)${findings.errors.length ? `; ${findings.errors.length} problem(s) found` : ""}`);
       });
     },
   });
