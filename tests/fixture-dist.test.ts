@@ -20,8 +20,14 @@ import { offlinePipArgs, sharedWheelhouse, SYSTEM_PYTHON } from "../demo/kit/whe
 import { createDistProject } from "./helpers/dist-project.ts";
 import { tmpDir } from "./helpers/temp.ts";
 
-const root = tmpDir("dist");
-const source = makeDistSource(path.join(root, "source"));
+// Made when this file's tests start, not at import: uvu imports every file first, and an
+// earlier file's removeTemps() would delete folders made then.
+let root!: string;
+let source!: ReturnType<typeof makeDistSource>;
+test.before(() => {
+  root = tmpDir("dist");
+  source = makeDistSource(path.join(root, "source"));
+});
 const gitIn = (dir: string, ...args: string[]) => execFileSync("git", ["-C", dir, ...args], { encoding: "utf8" });
 const git = (...args: string[]) => gitIn(source.dir, ...args);
 

@@ -81,17 +81,18 @@ const cases: Case[] = [
     },
     exit: 4,
     code: "SOURCE_LAYOUT",
-    message: "has no mcp_server/",
+    message: "has neither universal/ and mcp_server/",
   },
   { name: "missing target", arrange: (s) => ["--source", s.src.dir, "--target", path.join(s.root, "elsewhere")], exit: 4, code: "TARGET_MISSING", message: "No Agent OS installation at" },
   {
     name: "incomplete target",
     arrange: (s) => {
-      fs.rmSync(path.join(s.proj.install, "workflows"), { recursive: true });
+      // workflows/ may be missing (the first upstream installs never copied it); the server package may not.
+      fs.rmSync(path.join(s.proj.install, "mcp_server"), { recursive: true });
     },
     exit: 4,
     code: "TARGET_STRUCTURE",
-    message: "has no workflows/",
+    message: "has no mcp_server/",
   },
   {
     name: "symlinked install",
@@ -170,7 +171,7 @@ test("files marked assume-unchanged or skip-worktree pass when unedited, and so 
 test("all failed checks are reported together", async () => {
   const s = setup();
   fs.appendFileSync(path.join(s.src.dir, "universal/standards/testing/unit.md"), "x\n");
-  fs.rmSync(path.join(s.proj.install, "workflows"), { recursive: true });
+  fs.rmSync(path.join(s.proj.install, "mcp_server"), { recursive: true });
   const r = await runCli(["--source", s.src.dir, "--json"], { cwd: s.proj.dir });
   assert.is(r.code, 4);
   const codes = resultOf(r).findings.filter((f: { level: string }) => f.level === "error").map((f: { code: string }) => f.code).sort();
