@@ -32,7 +32,7 @@ test(`disable: ["migrate"] with a new server that needs --transport: not "health
     assert.is(result.exit_code, 7);
     const stale = result.findings.find((f) => f.code === "LAUNCH_ENTRY_STALE");
     assert.ok(stale, JSON.stringify(result.findings));
-    assert.is(stale!.message, `The IDE cannot start the new MCP server: its launch entry "agent-os-rag" in ${path.join(".cursor", "mcp.json")} has no --transport, which the new server requires`);
+    assert.is(stale!.message, `The IDE cannot start the new MCP server: Cursor's launch entry "agent-os-rag" in ${path.join(".cursor", "mcp.json")} has no --transport, which the new server requires`);
     assert.equal(snapshotTree(p.project, { skip: (rel: string) => rel.startsWith(".agent-os/.backups") || rel.startsWith(".agent-os/.cache") }), before);
   } finally {
     p.cleanup();
