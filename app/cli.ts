@@ -77,7 +77,14 @@ export const PROGRAM: ProgramSpec = {
     },
     { name: "unlock", help: "report the lock; with --force remove a stale or foreign one", options: [{ flags: "--force", help: "remove a lock whose owner is no longer running" }] },
     { name: "mcp", help: "serve the upgrade as MCP tools over stdio, for AI assistants", options: [{ flags: "--read-only", help: "only the tools that read: upgrade_plan, upgrade_status, backups_list" }] },
-    { name: "demo", help: "run the built-in demo: a full upgrade and a rolled-back one, in a sandbox", options: [{ flags: "--keep", help: "keep the sandbox folder" }] },
+    {
+      name: "demo",
+      help: "run the built-in demo: a full upgrade and a rolled-back one, in a sandbox",
+      options: [
+        { flags: "--keep", help: "keep the sandbox folder" },
+        { flags: "--layout <id>", help: "the layout to show (praxis-os-dist: praxis-os's dist/ + ouroboros)", choices: ["agent-os-enhanced", "praxis-os-dist"] },
+      ],
+    },
     { name: "init", help: "write a starter upgrade.config.ts in the project", options: [{ flags: "--force", help: "overwrite an existing file" }] },
   ],
 };
@@ -121,7 +128,7 @@ const ACTIONS: Record<string, Action> = {
   },
   unlock: async (p, cwd, sink) => (await modules.misc()).unlockCommand(targetOf(cwd, globals(p)), Boolean(p.opts.force), Boolean(p.opts.json), sink),
   mcp: async (p, cwd) => (await modules.mcp()).runMcpServer({ target: targetOf(cwd, globals(p)), readOnly: Boolean(p.opts.readOnly), version: VERSION }),
-  demo: async (p, _cwd, sink) => (await modules.misc()).demoCommand(Boolean(p.opts.keep), sink),
+  demo: async (p, _cwd, sink) => (await modules.misc()).demoCommand(Boolean(p.opts.keep), sink, p.opts.layout as "agent-os-enhanced" | "praxis-os-dist" | undefined),
   init: async (p, cwd, sink) => (await modules.misc()).initCommand(targetOf(cwd, globals(p)), Boolean(p.opts.force), sink),
 };
 

@@ -24,6 +24,7 @@ import { fixtureRequirements, fixtureScriptsDir, type ServerVersion, writeFixtur
 import { copyTree, diffTrees, snapshotTree } from "./kit/tree.ts";
 import { createVenv } from "./kit/venv.ts";
 import { UpgradeError } from "../core/errors.ts";
+import { runDistDemo } from "./dist.ts";
 import { offlinePipArgs, sharedWheelhouse, SYSTEM_PYTHON } from "./kit/wheels.ts";
 
 /** What the demo runs, and why: each missing one is named before anything starts. */
@@ -86,6 +87,8 @@ export interface DemoOptions {
   sink?: Sink;
   /** Keep the sandbox folder (its path is printed). */
   keep?: boolean;
+  /** Which layout to show: agent-os-enhanced (default) or praxis-os-dist (demo/dist.ts). */
+  layout?: "agent-os-enhanced" | "praxis-os-dist";
 }
 
 /** Runs the demo; returns 0 when both acts ended as they should. */
@@ -93,6 +96,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   const sink = opts.sink ?? processSink;
   const say = (l = "") => sink.out(l);
   checkPrerequisites();
+  if (opts.layout === "praxis-os-dist") return await runDistDemo(sink, opts.keep ?? false);
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "agent-os-upgrade-demo-"));
   const source = path.join(root, "agent-os-enhanced");
   const project = path.join(root, "my-project");

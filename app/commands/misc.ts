@@ -37,10 +37,10 @@ export function initCommand(target: string, force: boolean, sink: Sink): void {
   sink.out(`Wrote ${file}`);
 }
 
-export async function demoCommand(keep: boolean, sink: Sink): Promise<number> {
+export async function demoCommand(keep: boolean, sink: Sink, layout?: "agent-os-enhanced" | "praxis-os-dist"): Promise<number> {
   // Loaded on demand: only the demo needs its kit (fixture server, wheels, venv). Not a
   // literal specifier, so that Deno does not read the demo's modules for `unlock` (see cli.ts).
   const spec = "../../demo/run.ts";
   const { runDemo } = (await import(spec)) as typeof import("../../demo/run.ts");
-  return await runDemo({ sink, keep });
+  return await runDemo({ sink, keep, layout });
 }
