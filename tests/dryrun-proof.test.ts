@@ -1,0 +1,99 @@
+/**
+ * Issue 18 item 5: the dry run proven, through the real CLI. A config plugin that writes
+ * through node:fs in pre-flight is caught by the engine's before/after comparison (named by
+ * plugin and path, exit 1, never "nothing was written"); `ctx.$` refuses a command that is
+ * not read-only before it runs, naming plugin and command, and runs the read-only ones; the
+ * built-ins' own dry run still writes nothing and exits 0.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { diffTrees, snapshotTree } from "../demo/kit/tree.ts";
+import { EXIT } from "../core/errors.ts";
+import { resultOf, runCli } from "./helpers/cli.ts";
+import { makeProject, makeSource, tmpDir } from "./helpers/project.ts";
+
+const test = suite("dryrun-proof");
+
+/** A source, a project, and a config that runs the built-ins (no venv here: deps, server and validate off) plus `plugin`. */
+function setup(plugin = "") {
+  const root = tmpDir("dryrun-proof");
+  const src = makeSource(path.join(root, "src"), { "universal/standards/testing/new.md": "new in v2\n" });
+  const proj = makeProject(path.join(root, "proj"));
+  fs.writeFileSync(path.join(proj.dir, "upgrade.config.ts"), `import fs from "node:fs";
+import path from "node:path";
+export default {
+  disable: ["deps", "server", "validate"],
+  plugins: [${plugin}],
+};
+`);
+  return { root, src, proj };
+}
+
+const dryRun = (s: ReturnType<typeof setup>, json = true) =>
+  runCli(["--source", s.src.dir, "--dry-run", ...(json ? ["--json"] : [])], { cwd: s.proj.dir, timeoutMs: 120_000 });
+
+const WRITER = `{
+    name: "scribbler",
+    apply(hooks) {
+      hooks.preflight.tap((ctx) => {
+        fs.writeFileSync(path.join(ctx.layout.installDir, "standards", "scribbled.md"), "written in a dry run\\n");
+      });
+    },
+  }`;
+
+test("a plugin writing through node:fs in pre-flight: the dry run names the plugin and the path, exit 1, not 'nothing was written'", async () => {
+  const s = setup(WRITER);
+  const r = await dryRun(s);
+  assert.is(r.code, EXIT.failed, r.stdout + r.stderr);
+  const res = resultOf(r);
+  assert.is(res.status, "failed");
+  assert.is(res.error.code, "DRY_RUN_WRITE");
+  const [c, ...rest] = res.error.details.changed as Array<{ path: string; change: string; during: Array<{ plugin: string; hooks: string[] }> }>;
+  assert.equal(rest, [], JSON.stringify(res.error.details));
+  assert.equal([c.path, c.change], [".agent-os/standards/scribbled.md", "created"]);
+  assert.equal(c.during[0], { plugin: "scribbler", hooks: ["preflight"] }, JSON.stringify(c.during));
+  assert.ok(c.during.every((d) => d.hooks.includes("preflight")), "only plugins running pre-flight then");
+  assert.match(res.error.message, /^The dry run changed 1 path: \.agent-os\/standards\/scribbled\.md \(created while plugins? "scribbler"/);
+
+  fs.rmSync(path.join(s.proj.install, "standards", "scribbled.md"));
+  const human = await dryRun(s, false);
+  assert.is(human.code, EXIT.failed, human.stdout + human.stderr);
+  assert.match(human.stderr, /^Error \[DRY_RUN_WRITE\]: The dry run changed 1 path: \.agent-os\/standards\/scribbled\.md \(created while plugins? "scribbler"/m);
+  assert.match(human.stdout, /^Dry run failed: it changed the paths listed above$/m);
+  assert.not.match(human.stdout, /Dry run finished/);
+});
+
+test("a plugin running `touch` through ctx.$ in a dry run: refused before it runs, naming plugin and command, exit 1", async () => {
+  const s = setup(`{
+    name: "toucher",
+    apply(hooks) {
+      hooks.preflight.tap(async (ctx) => {
+        const head = await ctx.$\`git -C \${ctx.options.source} rev-parse HEAD\`;
+        if (!/^[0-9a-f]{40}$/.test(head.stdout.trim())) throw new Error("a read-only command did not run: " + head.stdout);
+        await ctx.$\`touch \${path.join(ctx.layout.installDir, "touched")}\`;
+      });
+    },
+  }`);
+  const before = snapshotTree(s.proj.dir, { mtime: true });
+  const r = await dryRun(s);
+  assert.is(r.code, EXIT.failed, r.stdout + r.stderr);
+  const err = resultOf(r).error;
+  const touched = path.join(s.proj.install, "touched");
+  assert.equal([err.code, err.plugin, err.hook], ["DRY_RUN_WRITE", "toucher", "preflight"]);
+  assert.is(err.message, `Plugin "toucher" failed in hook "preflight": Cannot run \`touch ${touched}\` in a dry run: it is not a read-only command`);
+  assert.match(err.hint, /^A dry run runs only read-only commands \(git status\|log/);
+  assert.equal(diffTrees(before, snapshotTree(s.proj.dir, { mtime: true })), [], "nothing written");
+});
+
+test("the built-ins' own dry run: 'nothing was written', exit 0, the tree unchanged to the mtime", async () => {
+  const s = setup();
+  const before = snapshotTree(s.proj.dir, { mtime: true });
+  const r = await dryRun(s, false);
+  assert.is(r.code, EXIT.ok, r.stdout + r.stderr);
+  assert.match(r.stdout, /^Dry run finished, nothing was written in \d/m);
+  assert.equal(diffTrees(before, snapshotTree(s.proj.dir, { mtime: true })), []);
+});
+
+test.run();
