@@ -51,44 +51,39 @@ function entryOf(st: fs.Stats): Entry {
   return { kind, size: kind === "dir" ? 0 : st.size, mtimeMs: st.mtimeMs };
 }
 
-function lstat(abs: string): fs.Stats | null {
+function lstat(abs: string): fs.Stats | undefined {
   try {
-    return fs.lstatSync(abs);
+    return fs.lstatSync(abs, { throwIfNoEntry: false });
   } catch {
-    return null;
+    return undefined; // unreadable: pre-flight names it; its folder's own stat still shows a change
   }
 }
 
-function walk(out: StatSnapshot, root: string, abs: string, depth: number): void {
+/** Lists `abs` into `out` under `rel` (ending in "/"), `depth` levels down (-1: all; the install's own level: SHALLOW's). */
+function walk(out: StatSnapshot, abs: string, rel: string, depth: number, top = false): void {
   let names: string[];
   try {
     names = fs.readdirSync(abs);
   } catch {
-    return; // unreadable: pre-flight names it; the folder's own stat still shows a change
+    return;
   }
   for (const name of names) {
-    const child = path.join(abs, name);
-    const st = lstat(child);
+    const st = lstat(`${abs}/${name}`);
     if (!st) continue;
-    out.set(path.relative(root, child), entryOf(st));
+    out.set(rel + name, entryOf(st));
     if (!st.isDirectory()) continue;
-    const limit = depth < 0 && abs === root ? SHALLOW[name] : undefined;
-    const next = limit ?? (depth < 0 ? -1 : depth - 1);
-    if (next !== 0) walk(out, root, child, next);
+    const next = depth < 0 ? (top ? SHALLOW[name] ?? -1 : -1) : depth - 1;
+    if (next !== 0) walk(out, `${abs}/${name}`, `${rel}${name}/`, next);
   }
 }
 
 /** Every path of the install (the shallow folders to their depth) and the project files an upgrade may touch. */
 export function snapshotInstall(layout: Layout): StatSnapshot {
   const out: StatSnapshot = new Map();
-  const install = path.relative(layout.projectRoot, layout.installDir);
+  const install = path.relative(layout.projectRoot, layout.installDir).split(path.sep).join("/");
   const top = lstat(layout.installDir);
   if (top) out.set(install, entryOf(top));
-  if (top?.isDirectory()) {
-    const inner: StatSnapshot = new Map();
-    walk(inner, layout.installDir, layout.installDir, -1);
-    for (const [rel, e] of inner) out.set(path.join(install, rel), e);
-  }
+  if (top?.isDirectory()) walk(out, layout.installDir, `${install}/`, -1, true);
   for (const rel of PROJECT_FILES) {
     const st = lstat(path.join(layout.projectRoot, rel));
     if (st) out.set(rel, entryOf(st));
