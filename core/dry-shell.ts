@@ -26,12 +26,12 @@ const GIT_WRITING_ARGS = /^(--output|-O|--open-files-in-pager|--ext-diff|-c$|--c
 const GIT_GLOBAL_FLAGS = new Set(["--no-pager", "--no-optional-locks", "--literal-pathspecs", "--no-replace-objects"]);
 /** pip's reading commands (`index` asks the package index only). */
 const PIP_READS = new Set(["check", "list", "freeze", "show", "index", "--version", "-V"]);
-/** Plain utilities that read files or the system and cannot write. */
-const READERS = new Set(["cat", "head", "ls", "stat", "wc", "du", "df", "uname", "which", "pwd"]);
+/** Plain utilities that read files or the system, or print, and cannot write (redirection is refused above). */
+const READERS = new Set(["cat", "echo", "head", "ls", "stat", "wc", "du", "df", "uname", "which", "pwd"]);
 
 /** What the allowlist says, for the error's hint. */
 export const READ_ONLY_COMMANDS = "git status|log|show|diff|rev-parse|rev-list|ls-files|ls-tree|cat-file|merge-base|describe|for-each-ref|show-ref|blame|shortlog|--version; " +
-  "python --version; pip check|list|freeze|show|index|--version (also `python -m pip …`); cat, head, ls, stat, wc, du, df, uname, which, pwd";
+  "python --version; pip check|list|freeze|show|index|--version (also `python -m pip …`); cat, echo, head, ls, stat, wc, du, df, uname, which, pwd";
 
 /** zx options a plugin may pass to `ctx.$(…)` in a dry run: none of them changes the command line. */
 const SAFE_OPTIONS = new Set(["cwd", "env", "quiet", "verbose", "nothrow", "timeout", "timeoutSignal", "signal", "ac", "input", "halt", "killSignal", "delimiter", "stdio"]);

@@ -11,6 +11,9 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { diffTrees, snapshotTree } from "../demo/kit/tree.ts";
 import { EXIT } from "../core/errors.ts";
+import { commandWords, isReadOnly } from "../core/dry-shell.ts";
+import { changesBetween, snapshotInstall } from "../core/dry-watch.ts";
+import { resolveLayout } from "../core/layout.ts";
 import { resultOf, runCli } from "./helpers/cli.ts";
 import { makeProject, makeSource, tmpDir } from "./helpers/project.ts";
 
@@ -94,6 +97,46 @@ test("the built-ins' own dry run: 'nothing was written', exit 0, the tree unchan
   assert.is(r.code, EXIT.ok, r.stdout + r.stderr);
   assert.match(r.stdout, /^Dry run finished, nothing was written in \d/m);
   assert.equal(diffTrees(before, snapshotTree(s.proj.dir, { mtime: true })), []);
+});
+
+test("the allowlist: read-only forms pass, writers and shell syntax do not (the words as zx will run them)", () => {
+  const words = (t: TemplateStringsArray, ...v: unknown[]) => commandWords(t, v);
+  const ok = (w: string[] | null) => w !== null && isReadOnly(w);
+  const install = "/p/.agent-os";
+  assert.equal(words`git -C ${"/a b"} log ${["-1", "--format=%H"]}`, ["git", "-C", "/a b", "log", "-1", "--format=%H"]);
+  assert.equal(words`${install}/venv/bin/python -m pip check`, ["/p/.agent-os/venv/bin/python", "-m", "pip", "check"]);
+  for (const w of [words`git status --short`, words`git --no-pager diff --stat`, words`git -C ${"/x"} rev-parse HEAD`, words`python3 --version`,
+    words`${install}/venv/bin/python -m pip freeze`, words`pip3 list`, words`cat ${"a; rm -rf /"}`, words`echo hello`]) assert.ok(ok(w), String(w));
+  for (const w of [words`touch x`, words`git commit -m x`, words`git diff --output=${"f"}`, words`git -c core.pager=x log`, words`git log > out`,
+    words`git log; rm x`, words`ls $(rm x)`, words`python -c ${"open('x','w')"}`, words`pip install x`, words`pip --log ${"f"} check`,
+    words`python -m pip download x`, words`rm -rf ${install}`, words`sh -c ${"ls"}`, words``]) assert.not.ok(ok(w), String(w));
+});
+
+test("the walk: venv three levels deep, .backups one, the project's MCP files; a folder explained by a listed entry is not listed too", () => {
+  const root = tmpDir("dryrun-proof-walk");
+  const install = path.join(root, ".agent-os");
+  const site = path.join(install, "venv/lib/python3.11/site-packages");
+  for (const f of [path.join(site, "pkg/mod.py"), path.join(install, ".backups/2026-01-01-000000/MANIFEST.json"), path.join(install, "standards/a.md"), path.join(root, ".cursor/mcp.json")]) {
+    fs.mkdirSync(path.dirname(f), { recursive: true });
+    fs.writeFileSync(f, "x\n");
+  }
+  const layout = resolveLayout(root);
+  const before = snapshotInstall(layout);
+  assert.ok(before.has(".agent-os/venv/lib/python3.11/site-packages"));
+  assert.not.ok(before.has(".agent-os/venv/lib/python3.11/site-packages/pkg"));
+  assert.ok(before.has(".agent-os/.backups/2026-01-01-000000"));
+  assert.not.ok(before.has(".agent-os/.backups/2026-01-01-000000/MANIFEST.json"));
+  assert.ok(before.has(".cursor/mcp.json") && !before.has(".cursor"));
+  fs.writeFileSync(path.join(site, "pkg/mod.py"), "not ours to watch\n");
+  fs.appendFileSync(path.join(root, ".cursor/mcp.json"), "{}\n");
+  fs.mkdirSync(path.join(site, "newpkg"));
+  fs.rmSync(path.join(install, "standards/a.md"));
+  const changes = changesBetween(before, snapshotInstall(layout), []).map((c) => [c.path, c.change, c.during]);
+  assert.equal(changes, [
+    [".agent-os/standards/a.md", "removed", []],
+    [".agent-os/venv/lib/python3.11/site-packages", "changed", []], // a package added: site-packages' own mtime
+    [".cursor/mcp.json", "changed", []],
+  ]);
 });
 
 test.run();
