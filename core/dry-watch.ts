@@ -4,7 +4,10 @@
  * any difference fails the run (DRY_RUN_WRITE, exit 1) naming each path and the plugins whose
  * hooks were running when it was written (its mtime inside a tap's span; a removed path by
  * its folder's mtime). The walk is cheap: lstat only, no reads; `venv/` and `.backups/` are
- * not ours to walk whole (their top levels show a package or a backup added or removed).
+ * not ours to walk whole (their top levels show a package or a backup added or removed), and
+ * in `.cache/` only our records are (`state/`, its top-level files): its other folders are the
+ * server's (SPEC §2: the vector index), which the pre-flight probe may start and which may
+ * build its index there.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -16,6 +19,7 @@ export const PROJECT_FILES = [".gitignore", ".cursor/mcp.json", ".vscode/setting
 
 /** Install folders walked only this deep (levels below the folder): `venv/lib/python3.x/site-packages` is level 3. */
 const SHALLOW: Readonly<Record<string, number>> = { venv: 3, ".backups": 1 };
+const CACHE = ".cache";
 
 /** How much earlier than the write an mtime may read: the kernel stamps files from a coarse clock (one tick, 4–10 ms). */
 const CLOCK_SLACK_MS = 15;
@@ -70,10 +74,31 @@ function walk(out: StatSnapshot, abs: string, rel: string, depth: number, top = 
   for (const name of names) {
     const st = lstat(`${abs}/${name}`);
     if (!st) continue;
+    if (top && name === CACHE && st.isDirectory()) {
+      walkCache(out, `${abs}/${name}`, `${rel}${name}/`);
+      continue;
+    }
     out.set(rel + name, entryOf(st));
     if (!st.isDirectory()) continue;
     const next = depth < 0 ? (top ? SHALLOW[name] ?? -1 : -1) : depth - 1;
     if (next !== 0) walk(out, `${abs}/${name}`, `${rel}${name}/`, next);
+  }
+}
+
+/** `.cache/`: our records only (its files, `state/`); the folder's own mtime moves when the server adds its index, so it is not compared. */
+function walkCache(out: StatSnapshot, abs: string, rel: string): void {
+  out.set(rel.slice(0, -1), { kind: "dir", size: 0, mtimeMs: 0 });
+  let names: string[];
+  try {
+    names = fs.readdirSync(abs);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const st = lstat(`${abs}/${name}`);
+    if (!st || (st.isDirectory() && name !== "state")) continue;
+    out.set(rel + name, entryOf(st));
+    if (st.isDirectory()) walk(out, `${abs}/${name}`, `${rel}${name}/`, -1);
   }
 }
 

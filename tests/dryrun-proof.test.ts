@@ -112,11 +112,13 @@ test("the allowlist: read-only forms pass, writers and shell syntax do not (the 
     words`python -m pip download x`, words`rm -rf ${install}`, words`sh -c ${"ls"}`, words``]) assert.not.ok(ok(w), String(w));
 });
 
-test("the walk: venv three levels deep, .backups one, the project's MCP files; a folder explained by a listed entry is not listed too", () => {
+test("the walk: venv three levels deep, .backups one, .cache's own records, the project's MCP files; a folder explained by a listed entry is not listed too", () => {
   const root = tmpDir("dryrun-proof-walk");
   const install = path.join(root, ".agent-os");
   const site = path.join(install, "venv/lib/python3.11/site-packages");
-  for (const f of [path.join(site, "pkg/mod.py"), path.join(install, ".backups/2026-01-01-000000/MANIFEST.json"), path.join(install, "standards/a.md"), path.join(root, ".cursor/mcp.json")]) {
+  const cache = path.join(install, ".cache");
+  for (const f of [path.join(site, "pkg/mod.py"), path.join(install, ".backups/2026-01-01-000000/MANIFEST.json"), path.join(install, "standards/a.md"), path.join(root, ".cursor/mcp.json"),
+    path.join(cache, "state/s.json"), path.join(cache, "upgrade-summary-1.md")]) {
     fs.mkdirSync(path.dirname(f), { recursive: true });
     fs.writeFileSync(f, "x\n");
   }
@@ -131,8 +133,13 @@ test("the walk: venv three levels deep, .backups one, the project's MCP files; a
   fs.appendFileSync(path.join(root, ".cursor/mcp.json"), "{}\n");
   fs.mkdirSync(path.join(site, "newpkg"));
   fs.rmSync(path.join(install, "standards/a.md"));
+  fs.mkdirSync(path.join(cache, "vector_index")); // the server's, not ours
+  fs.writeFileSync(path.join(cache, "state/s.json"), "ours, changed\n");
+  fs.writeFileSync(path.join(cache, "upgrade-validation-2.json"), "{}\n");
   const changes = changesBetween(before, snapshotInstall(layout), []).map((c) => [c.path, c.change, c.during]);
   assert.equal(changes, [
+    [".agent-os/.cache/state/s.json", "changed", []],
+    [".agent-os/.cache/upgrade-validation-2.json", "created", []],
     [".agent-os/standards/a.md", "removed", []],
     [".agent-os/venv/lib/python3.11/site-packages", "changed", []], // a package added: site-packages' own mtime
     [".cursor/mcp.json", "changed", []],
