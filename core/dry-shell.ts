@@ -1,12 +1,12 @@
 /**
  * `ctx.$` in a dry run: only commands known not to write run; anything else is refused
  * before it is spawned (DRY_RUN_WRITE; the tap's wrapper names the plugin). The allowlist is
- * small on purpose (README "Dry run"): a command is its words, taken from the template's
+ * small on purpose (README "Plugins"): a command is its words, taken from the template's
  * literal text (which must be plain words: no redirection, pipe, `;`, `$(…)`, glob or quote)
- * and its interpolated values (zx quotes each, so they stay single words). The engine's
- * before/after comparison of the install (core/dry-watch.ts) is the backstop for what this
- * cannot see (a `.pipe("file")`, a read-only command that a repository's config turns into
- * a writer).
+ * and its interpolated values (zx quotes each, so they stay single words); a `.pipe()` into
+ * a file is refused, into a command checked. The engine's before/after comparison of the
+ * install (core/dry-watch.ts) is the backstop for what this cannot see (a read-only command
+ * that a repository's config turns into a writer, a zx that pipes another way).
  */
 import path from "node:path";
 import type { Shell } from "zx";
@@ -96,6 +96,31 @@ function refuse(what: string, message: string): UpgradeError {
   });
 }
 
+function checkCommand(pieces: readonly string[], values: readonly unknown[]): void {
+  const words = commandWords(pieces, values);
+  if (words && isReadOnly(words)) return;
+  const what = shown(words, pieces);
+  throw refuse(what, `Cannot run \`${what}\` in a dry run: ${words ? "it is not a read-only command" : "only plain words are checked (no redirection, pipe, `;`, `$(…)` or glob)"}`);
+}
+
+/**
+ * A process's `.pipe(…)` in a dry run: into a file (a path) is a write, into a command is
+ * that command's check. zx's `pipe`, `pipe.stderr`, … all call the instance's `_pipe`; when a
+ * zx version has none, the engine's before/after comparison still sees a file written.
+ */
+function guardPipe<T>(pp: T): T {
+  const p = pp as { _pipe?: (source: unknown, dest: unknown, ...args: unknown[]) => unknown };
+  const original = p._pipe;
+  if (typeof original !== "function") return pp;
+  p._pipe = function (source, dest, ...args) {
+    if (typeof dest === "string") throw refuse(`pipe to ${dest}`, `Cannot pipe a command's output into "${dest}" in a dry run: it writes the file`);
+    if (isTemplate(dest)) checkCommand(dest, args);
+    const next = original.call(this, source, dest, ...args);
+    return isTemplate(dest) ? guardPipe(next) : next;
+  };
+  return pp;
+}
+
 /** Environment every dry-run command gets: git does not refresh the index, Python writes no byte-code. */
 export const DRY_RUN_ENV = Object.freeze({ GIT_OPTIONAL_LOCKS: "0", PYTHONDONTWRITEBYTECODE: "1" });
 
@@ -110,11 +135,8 @@ export function readOnlyShell<S extends Shell>(shell: S): S {
       const [first, ...values] = args;
       if (isTemplate(first)) {
         const words = commandWords(first, values);
-        if (!words || !isReadOnly(words)) {
-          const what = shown(words, first);
-          throw refuse(what, `Cannot run \`${what}\` in a dry run: ${words ? "it is not a read-only command" : "only plain words are checked (no redirection, pipe, `;`, `$(…)` or glob)"}`);
-        }
-        return Reflect.apply(target, self, args);
+        checkCommand(first, values);
+        return guardPipe(Reflect.apply(target, self, args));
       }
       const opts = (first ?? {}) as Record<string, unknown>;
       const bad = Object.keys(opts).filter((k) => !SAFE_OPTIONS.has(k) && !(k === "sync" && typeof opts[k] === "boolean"));

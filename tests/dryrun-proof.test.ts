@@ -14,6 +14,9 @@ import { EXIT } from "../core/errors.ts";
 import { commandWords, isReadOnly } from "../core/dry-shell.ts";
 import { changesBetween, snapshotInstall } from "../core/dry-watch.ts";
 import { resolveLayout } from "../core/layout.ts";
+import { createContext } from "../core/context.ts";
+import { createLogger } from "../core/log.ts";
+import type { RunOptions } from "../core/types.ts";
 import { resultOf, runCli } from "./helpers/cli.ts";
 import { makeProject, makeSource, tmpDir } from "./helpers/project.ts";
 
@@ -110,6 +113,35 @@ test("the allowlist: read-only forms pass, writers and shell syntax do not (the 
   for (const w of [words`touch x`, words`git commit -m x`, words`git diff --output=${"f"}`, words`git -c core.pager=x log`, words`git log > out`,
     words`git log; rm x`, words`ls $(rm x)`, words`python -c ${"open('x','w')"}`, words`pip install x`, words`pip --log ${"f"} check`,
     words`python -m pip download x`, words`rm -rf ${install}`, words`sh -c ${"ls"}`, words``]) assert.not.ok(ok(w), String(w));
+});
+
+test("ctx.$ in a dry run: a read-only pipe runs; piping into a file or a writer is refused; zx options that rewrite the command are refused", async () => {
+  const dir = tmpDir("dryrun-proof-pipe");
+  const ctx = createContext({
+    layout: resolveLayout(dir),
+    options: { target: dir, dryRun: true } as RunOptions,
+    log: createLogger(() => {}),
+    signal: new AbortController().signal,
+    session: () => null,
+    evidence: () => undefined,
+    plan: () => null,
+  });
+  const refused = (f: () => unknown) => {
+    try {
+      f();
+    } catch (err) {
+      return [(err as { code: string }).code, (err as Error).message];
+    }
+    return null;
+  };
+  assert.is((await ctx.$`echo hi`.pipe`wc -c`).stdout.trim(), "3");
+  const file = path.join(dir, "out.txt");
+  assert.equal(refused(() => ctx.$`echo hi`.pipe(file)), ["DRY_RUN_WRITE", `Cannot pipe a command's output into "${file}" in a dry run: it writes the file`]);
+  assert.equal(refused(() => ctx.$`echo hi`.pipe.stderr(file)), ["DRY_RUN_WRITE", `Cannot pipe a command's output into "${file}" in a dry run: it writes the file`]);
+  assert.equal(refused(() => ctx.$`echo hi`.pipe`wc -c`.pipe`touch ${file}`), ["DRY_RUN_WRITE", `Cannot run \`touch ${file}\` in a dry run: it is not a read-only command`]);
+  assert.equal(refused(() => ctx.$({ prefix: "touch x;" })`git --version`), ["DRY_RUN_WRITE", "Cannot use the zx option prefix in a dry run: it changes the command line"]);
+  assert.is((await ctx.$({ cwd: dir })`pwd`).stdout.trim(), fs.realpathSync(dir));
+  assert.equal(fs.readdirSync(dir), [], "nothing written");
 });
 
 test("the walk: venv three levels deep, .backups one, .cache's own records, the project's MCP files; a folder explained by a listed entry is not listed too", () => {
