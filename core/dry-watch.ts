@@ -178,9 +178,23 @@ export function dryRunWroteError(changes: Change[], ran: string[]): UpgradeError
 export class DryRunWatch {
   readonly spans: TapSpan[] = [];
   private readonly before: StatSnapshot;
+  /** What the walks cost (ms), for `--verbose`. */
+  readonly walksMs: number[] = [];
 
   constructor(private readonly layout: Layout) {
-    this.before = snapshotInstall(layout);
+    this.before = this.walk();
+  }
+
+  private walk(): StatSnapshot {
+    const t0 = performance.now();
+    const snap = snapshotInstall(this.layout);
+    this.walksMs.push(Math.round(performance.now() - t0));
+    return snap;
+  }
+
+  /** How many paths the walks compare. */
+  get paths(): number {
+    return this.before.size;
   }
 
   /** Records one tap's run (the engine's tap wrapper calls it). */
@@ -190,7 +204,7 @@ export class DryRunWatch {
 
   /** The error to report when anything changed since the watch began, else null. */
   check(): UpgradeError | null {
-    const changes = changesBetween(this.before, snapshotInstall(this.layout), this.spans);
+    const changes = changesBetween(this.before, this.walk(), this.spans);
     if (!changes.length) return null;
     return dryRunWroteError(changes, [...new Set(this.spans.map((s) => s.plugin))]);
   }

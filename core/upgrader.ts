@@ -422,7 +422,7 @@ export async function runLifecycle(req: LifecycleRequest, io: LifecycleIO = {}):
   } catch (err) {
     result.secondary_errors.push(toUpgradeError(err).toJSON());
   }
-  if (watch) proveDryRun(watch, result);
+  if (watch) proveDryRun(watch, result, engine);
   engine.log.emit({ type: "result", result });
   return result;
 }
@@ -431,8 +431,9 @@ export async function runLifecycle(req: LifecycleRequest, io: LifecycleIO = {}):
  * A dry run that changed the install fails (exit 1) with the paths and the plugins that ran
  * then; its own error (a refusal, exit 4) becomes a secondary one: "nothing was written" would be false.
  */
-function proveDryRun(watch: DryRunWatch, result: UpgradeResult): void {
+function proveDryRun(watch: DryRunWatch, result: UpgradeResult, engine: Engine): void {
   const wrote = watch.check();
+  engine.log.debug(`dry run compared ${watch.paths} paths before and after`, { walks_ms: watch.walksMs });
   if (!wrote) return;
   if (result.error) result.secondary_errors.unshift(result.error);
   result.error = wrote.toJSON();
