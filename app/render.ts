@@ -210,10 +210,16 @@ export function renderResult(r: UpgradeResult, sink: Sink = processSink, wallMs?
       break;
     case "failed":
       // Refused before any session (pre-flight, a lock, undecided conflicts): the same words as a stop.
-      sink.out(r.session_id === null && r.exit_code >= 4 && r.exit_code <= 6 ? `${what} refused: nothing was changed` : `${what} failed${tail}`);
+      sink.out(r.session_id === null && r.exit_code >= 4 && r.exit_code <= 6 ? `${what} refused: nothing was changed`
+        : dryRunWrote(r) ? "Dry run failed: it changed the paths listed above" : `${what} failed${tail}`);
       break;
   }
   if (!r.dry_run) for (const line of summaryLines(r)) sink.out(line);
+}
+
+/** The engine found the install changed after a dry run (core/dry-watch.ts). */
+function dryRunWrote(r: UpgradeResult): boolean {
+  return r.dry_run && r.error?.code === "DRY_RUN_WRITE" && Array.isArray((r.error.details as { changed?: unknown } | undefined)?.changed);
 }
 
 function abortedByUser(r: UpgradeResult): boolean {

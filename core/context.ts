@@ -1,11 +1,13 @@
 /**
- * The context every hook receives. Side effects go through it: `ctx.$` (zx, cwd set, quiet),
- * `ctx.fs` (fs-extra, or a guard in a dry run that throws on any write), `ctx.log`.
+ * The context every hook receives. Side effects go through it: `ctx.$` (zx, cwd set, quiet;
+ * in a dry run only read-only commands, core/dry-shell.ts), `ctx.fs` (fs-extra, or a guard in
+ * a dry run that throws on any write), `ctx.log`.
  */
 import fsExtra from "fs-extra";
 import type { LogEntry, Shell } from "zx";
 import { UpgradeError } from "./errors.ts";
 import { Channels } from "./channel.ts";
+import { DRY_RUN_ENV, readOnlyShell } from "./dry-shell.ts";
 import { loadZx } from "./zx.ts";
 import type { Layout } from "./layout.ts";
 import type { Logger } from "./log.ts";
@@ -68,11 +70,15 @@ function spawnLog(log: Logger): (entry: LogEntry) => void {
   };
 }
 
-/** zx's `$` for this run, made on the first `ctx.$` (pre-flight's git checks; see core/zx.ts). */
+/** zx's `$` for this run, made on the first `ctx.$` (see core/zx.ts); a dry run's runs read-only commands only. */
 function lazyShell(init: ContextInit): () => Shell {
   let shell: Shell | undefined;
   return () => {
-    shell ??= loadZx().$({ cwd: init.layout.projectRoot, quiet: true, signal: init.signal, verbose: false, log: spawnLog(init.log) }) as Shell;
+    if (shell) return shell;
+    const dry = init.options.dryRun;
+    const env = dry ? { env: { ...process.env, ...DRY_RUN_ENV } } : {};
+    shell = loadZx().$({ cwd: init.layout.projectRoot, quiet: true, signal: init.signal, verbose: false, log: spawnLog(init.log), ...env }) as Shell;
+    if (dry) shell = readOnlyShell(shell);
     return shell;
   };
 }

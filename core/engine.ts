@@ -10,7 +10,7 @@ import { createHooks, type Hooks } from "./hooks.ts";
 import { type Layout, resolveLayout } from "./layout.ts";
 import { createLogger, type LogEvent, type Logger } from "./log.ts";
 import { type Phase, PHASE_NAMES } from "./phases.ts";
-import { applyPlugins, type Plugin } from "./plugin.ts";
+import { applyPlugins, type Plugin, type TapRecorder } from "./plugin.ts";
 import type { ResolvedConfig } from "./config.ts";
 import { type SessionState, StateStore } from "./state.ts";
 import { type ContentPlan, type Finding, Findings, type RunOptions, type SessionHandle, type UpgradeContext } from "./types.ts";
@@ -68,9 +68,10 @@ function sessionHandle(engine: Engine): () => SessionHandle | null {
   };
 }
 
-export async function prepareEngine(resolved: ResolvedConfig, options: RunOptions, io: LifecycleIO): Promise<Engine> {
+/** `recorder`, when given, is told when each tap runs (a dry run's watch). */
+export async function prepareEngine(resolved: ResolvedConfig, options: RunOptions, io: LifecycleIO, recorder?: TapRecorder): Promise<Engine> {
   const hooks = createHooks();
-  applyPlugins(hooks, resolved.plugins);
+  applyPlugins(hooks, resolved.plugins, recorder);
   const layout = resolveLayout(options.target);
   const findings: Finding[] = [];
   const warnings: string[] = [];

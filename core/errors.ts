@@ -35,7 +35,7 @@ export type ErrorCode =
 export const EXIT = Object.freeze({
   /** The command did what it was asked. */
   ok: 0,
-  /** An unexpected failure outside phases 2–4 (nothing to roll back, or nothing changed). */
+  /** An unexpected failure outside phases 2–4 (nothing to roll back, or nothing changed); a dry run that wrote (DRY_RUN_WRITE). */
   failed: 1,
   /** Unknown command, unknown flag or bad flag value. */
   usage: 2,

@@ -8,6 +8,7 @@
 import { SyncHook } from "tapable";
 import { tagPluginError, UpgradeError } from "./errors.ts";
 import { EvidenceBook, type EvidenceSchemas } from "./evidence.ts";
+import { wallClock } from "./dry-watch.ts";
 import type { HookName, Hooks } from "./hooks.ts";
 import type { RunOptionDecls } from "./options.ts";
 import { Findings } from "./types.ts";
@@ -82,12 +83,18 @@ type AnyHook = {
 // `constructor` on each hook; its factories have no prototype for instanceof).
 const isAsync = (hook: AnyHook): boolean => hook.constructor !== SyncHook;
 
+/** Told when each tap ran (a dry run's watch: which plugins were running when a file changed). */
+export interface TapRecorder {
+  span(plugin: string, hook: string, from: number): void;
+}
+
 /**
  * Every tap of a hook, whoever registers it, is wrapped when registered (tapable's `register`
  * interceptor): errors are tagged with the tap's plugin and the hook, a rejection that is not
- * an Error is normalised, and a Findings or evidence argument is scoped to the plugin.
+ * an Error is normalised, a Findings or evidence argument is scoped to the plugin, and the
+ * recorder, when there is one, is told when the tap ran.
  */
-function attributeTaps(hooks: Hooks): void {
+function attributeTaps(hooks: Hooks, recorder?: TapRecorder): void {
   for (const name of Object.keys(hooks) as HookName[]) {
     const hook = hooks[name] as unknown as AnyHook;
     const async = isAsync(hook);
@@ -97,17 +104,23 @@ function attributeTaps(hooks: Hooks): void {
         const args = (a: unknown[]) => a.map((x) => (x instanceof Findings ? x.scoped(tap.name) : x instanceof EvidenceBook ? x.of(tap.name) : x));
         tap.fn = async
           ? async (...a: unknown[]) => {
+            const t0 = recorder && wallClock();
             try {
               return await fn(...args(a));
             } catch (err) {
               throw tagPluginError(err, tap.name, name);
+            } finally {
+              if (recorder) recorder.span(tap.name, name, t0 as number);
             }
           }
           : (...a: unknown[]) => {
+            const t0 = recorder && wallClock();
             try {
               return fn(...args(a));
             } catch (err) {
               throw tagPluginError(err, tap.name, name);
+            } finally {
+              if (recorder) recorder.span(tap.name, name, t0 as number);
             }
           };
         return tap;
@@ -155,16 +168,19 @@ function checkPlugin(p: unknown, seen: Set<string>): asserts p is Plugin {
 }
 
 /** Applies plugins in order. Duplicate names are refused: errors and taps are keyed by name. */
-export function applyPlugins(hooks: Hooks, plugins: readonly Plugin[]): void {
-  attributeTaps(hooks);
+export function applyPlugins(hooks: Hooks, plugins: readonly Plugin[], recorder?: TapRecorder): void {
+  attributeTaps(hooks, recorder);
   const seen = new Set<string>();
   for (const p of plugins) {
     checkPlugin(p, seen);
     seen.add(p.name);
+    const t0 = wallClock();
     try {
       p.apply(tapOnlyView(hooks, p.name));
     } catch (err) {
       throw tagPluginError(err, p.name, "apply");
+    } finally {
+      recorder?.span(p.name, "apply", t0);
     }
   }
 }

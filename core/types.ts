@@ -30,7 +30,7 @@ export interface UpgradeContext {
   readonly layout: Layout;
   readonly options: RunOptions;
   readonly dryRun: boolean;
-  /** zx `$` with cwd set to the project root, quiet, and aborted on interruption. */
+  /** zx `$` with cwd set to the project root, quiet, and aborted on interruption; in a dry run it runs only read-only commands (core/dry-shell.ts) and refuses others with DRY_RUN_WRITE. */
   readonly $: Shell;
   /** fs-extra; in a dry run every writing method throws DRY_RUN_WRITE. */
   readonly fs: FsApi;

@@ -9,6 +9,7 @@ import { phaseOwners } from "./hooks.ts";
 import { type Engine, enforceGate, interruption, type LifecycleIO, planOnce, prepareEngine, setupSignals } from "./engine.ts";
 import { EXIT, isUpgradeError, toUpgradeError, UpgradeError } from "./errors.ts";
 import { EvidenceBook, type EvidenceDraft, type PhaseEvidence } from "./evidence.ts";
+import { DryRunWatch } from "./dry-watch.ts";
 import { Lock, lockHeldError, type LockInfo, readLock } from "./lock.ts";
 import { type Phase, PHASE_NAMES, PHASES, ROLLBACK_PHASES } from "./phases.ts";
 import type { ResolvedConfig } from "./config.ts";
@@ -388,7 +389,9 @@ export async function runLifecycle(req: LifecycleRequest, io: LifecycleIO = {}):
     }
   }
   const options = resumeState ? resumeOptions(req.options, resumeState, req.resume?.overrides) : req.options;
-  const engine = await prepareEngine(req.resolved, options, io);
+  // A dry run is proven, not claimed: the install is compared before its first plugin runs and after its last hook.
+  const watch = options.dryRun ? new DryRunWatch(resolveLayout(options.target)) : null;
+  const engine = await prepareEngine(req.resolved, options, io, watch ?? undefined);
   const run = new Run(engine, options);
   if (orphan) return nothingToResume(run, orphan);
   const unhook = setupSignals(engine, io.handleSignals ?? false);
@@ -419,8 +422,23 @@ export async function runLifecycle(req: LifecycleRequest, io: LifecycleIO = {}):
   } catch (err) {
     result.secondary_errors.push(toUpgradeError(err).toJSON());
   }
+  if (watch) proveDryRun(watch, result, engine);
   engine.log.emit({ type: "result", result });
   return result;
+}
+
+/**
+ * A dry run that changed the install fails (exit 1) with the paths and the plugins that ran
+ * then; its own error (a refusal, exit 4) becomes a secondary one: "nothing was written" would be false.
+ */
+function proveDryRun(watch: DryRunWatch, result: UpgradeResult, engine: Engine): void {
+  const wrote = watch.check();
+  engine.log.debug(`dry run compared ${watch.paths} paths before and after`, { walks_ms: watch.walksMs });
+  if (!wrote) return;
+  if (result.error) result.secondary_errors.unshift(result.error);
+  result.error = wrote.toJSON();
+  result.status = "failed";
+  result.exit_code = wrote.exitCode;
 }
 
 export function exitCodeOfOutcome(o: Outcome): number {
