@@ -16,6 +16,7 @@ import { resolveBase, type ResolvedBase } from "./base.ts";
 import { staticDeciderOf } from "./decide.ts";
 import { renamesBetween, runGit, unchangedSince } from "./gitobj.ts";
 import { settleBothChanged } from "./merge.ts";
+import { followMoves, type MoveRequest } from "./moves.ts";
 import { missingLines, standardLines } from "./gitignore.ts";
 import { type FileFacts, fileFacts, modeOf, smallFileFacts } from "./hash.ts";
 import type { ContentOptions, Decision, Mapping } from "./options.ts";
@@ -109,6 +110,15 @@ interface ReadEntry {
   n: FileFacts | null;
   /** The manifest's stat record vouched for the local copy: the source path it was upstream's file of ("" if none). */
   upstream?: string;
+}
+
+/** An installed file's bytes, or null when it cannot be read. */
+function readInstalled(installDir: string, target: string): Buffer | null {
+  try {
+    return fs.readFileSync(insideJoin(installDir, target));
+  } catch {
+    return null;
+  }
 }
 
 function sizeOf(abs: string): number {
@@ -257,7 +267,7 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
   if (base.infer) {
     const local = new Map<string, string>();
     for (const r of read) if (r.l?.oid) local.set(r.target, r.l.oid);
-    base = await base.infer(local);
+    base = await base.infer(local, (t) => readInstalled(req.installDir, t));
     untouched = vouch(base.commit);
   }
   const vouched = await untouched;
@@ -299,6 +309,8 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
     const entry: ContentEntry = { target: r.target, owner: r.owner, action: c.action, hashes, reason: c.reason };
     if (r.nf) entry.source = r.nf.source;
     if (c.conflict) entry.conflict = c.conflict;
+    const note = base.notes?.get(r.target);
+    if (note && r.l) entry.base_note = note;
     if (r.l?.opaque || r.n?.opaque) entry.opaque = true;
     // A new file gets the source's permission bits; an updated one keeps the user's.
     if (r.nf && (c.action === "new" || c.action === "update" || c.action === "conflict")) entry.mode = modeOf(r.localAbs ?? r.nf.abs);
@@ -313,7 +325,8 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
   }
   await settleBothChanged(entries, { base, installDir: req.installDir, sourceRoot: req.sourceRoot, signal: req.signal });
   entries.sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
-  const warnings = [...base.warnings, ...await reportDeletions(req, entries, base, src.commit, threeWay, pathMap)];
+  const deletions = await reportDeletions(req, entries, base, src.commit, threeWay, pathMap, decide);
+  const warnings = [...base.warnings, ...deletions];
 
   const gitignore = planGitignore(req, n.files, opts);
   const plan: ContentPlanX = {
@@ -342,18 +355,27 @@ async function reportDeletions(
   head: string | null,
   threeWay: readonly Mapping[],
   pathMap: PathMap,
+  decide: MoveRequest["decide"],
 ): Promise<Problem[]> {
   const gone = entries.filter((e) => e.hashes.new === null && e.hashes.base !== null && e.hashes.local !== null && e.action !== "error");
   if (gone.length === 0) return [];
   const moves = base.commit && head && base.commit !== head
     ? await renamesBetween(req.sourceRoot, base.commit, head, threeWay.map((m) => m.from), req.signal)
     : new Map<string, string>();
-  const warnings: Problem[] = [];
+  const whereOf = new Map<ContentEntry, string>();
   for (const e of gone) {
     const from = pathMap.toSource(e.target)?.source;
     const to = from ? moves.get(from) : undefined;
-    const where = to ? pathMap.toTarget(to)?.target ?? `${to} in the source (not installed)` : undefined;
-    if (to) e.moved_to = pathMap.toTarget(to)?.target ?? to;
+    if (!to) continue;
+    whereOf.set(e, pathMap.toTarget(to)?.target ?? `${to} in the source (not installed)`);
+    e.moved_to = pathMap.toTarget(to)?.target ?? to;
+  }
+  // Edited files upstream moved: carried to their new paths (moves.ts).
+  const warnings = await followMoves(entries, { base, installDir: req.installDir, sourceRoot: req.sourceRoot, decide, signal: req.signal });
+  const carried = new Set(warnings.map((w) => w.target));
+  for (const e of gone) {
+    if (carried.has(e.target)) continue;
+    const where = whereOf.get(e);
     const edited = e.hashes.local !== e.hashes.base;
     if (!edited) {
       if (where) e.reason = `moved upstream to ${where}`;

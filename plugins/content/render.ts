@@ -5,7 +5,7 @@
  */
 import path from "node:path";
 import type { MergeResult } from "./merge.ts";
-import type { ContentEntry, ContentPlanX, PlanCounts } from "./plan.ts";
+import { type ContentEntry, type ContentPlanX, localHash, localTarget, type PlanCounts } from "./plan.ts";
 import { read } from "./views.ts";
 
 export interface DiffOptions {
@@ -20,9 +20,10 @@ const CHANGING = new Set(["new", "update", "merge", "delete", "conflict"]);
 
 /** A unified diff of one entry: local → what the run writes (upstream, or the merge). */
 export async function entryDiff(plan: ContentPlanX, entry: ContentEntry, opts: DiffOptions = {}): Promise<string> {
-  const localFile = entry.hashes.local ? path.join(plan.install, ...entry.target.split("/")) : null;
+  // A moved file's diff starts from the user's file at its old path.
+  const localFile = localHash(entry) ? path.join(plan.install, ...localTarget(entry).split("/")) : null;
   const newFile = entry.hashes.new && entry.source ? path.join(plan.source.root, ...entry.source.split("/")) : null;
-  const oldName = localFile ? `a/${entry.target}` : "/dev/null";
+  const oldName = localFile ? `a/${localTarget(entry)}` : "/dev/null";
   const newName = newFile ? `b/${entry.target}` : "/dev/null";
   const note = entry.action === "conflict"
     ? `# conflict: ${entry.reason ?? ""}; decision: ${entry.decision ?? "undecided"}\n`
