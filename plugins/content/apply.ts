@@ -122,7 +122,8 @@ export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
   const byTarget = new Map(entries.map((e) => [e.target, e]));
   const dropOld = (e: ContentEntry) => {
     const old = e.moved_from && byTarget.get(e.moved_from.target);
-    if (old) ops.push({ kind: "delete", entry: old, abs: insideJoin(req.installDir, old.target) });
+    // A clean merge's old path is a `delete` entry of its own already.
+    if (old && old.action !== "delete") ops.push({ kind: "delete", entry: old, abs: insideJoin(req.installDir, old.target) });
   };
   /** The user's side of a merge (the old path's file for a moved one); null when it changed since the plan. */
   const localOf = (e: ContentEntry): Buffer | null => {

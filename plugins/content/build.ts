@@ -284,11 +284,18 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
   }
   read.length = kept;
   const baseKnown = base.kind !== "none";
+  const notInstalled = foldersNotInstalled(threeWay, localFiles, base);
+  const absent = (target: string) => notInstalled.some((to) => target.startsWith(to + "/"));
 
   // A git base is compared by blob id: only a base that matches neither side is read.
   const baseHash = new Map<string, string | null>();
   const unread: string[] = [];
   for (const r of read) {
+    if (absent(r.target)) {
+      // A folder the installation never had: its files are new, not deleted by the user.
+      baseHash.set(r.target, null);
+      continue;
+    }
     const oid = base.oids?.get(r.target);
     if (!base.oids) baseHash.set(r.target, base.hashes.get(r.target) ?? null);
     else if (!oid) baseHash.set(r.target, null);
@@ -306,6 +313,7 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
     const hashes = { base: baseHash.get(r.target) ?? null, local: r.l?.hash ?? null, new: r.n?.hash ?? null };
     const c = classify({ ...hashes, owner: r.owner, baseKnown });
     if (!c) continue;
+    if (c.action === "new" && absent(r.target)) c.reason = `not installed: the installation has no ${notInstalled.find((to) => r.target.startsWith(to + "/"))}/`;
     const entry: ContentEntry = { target: r.target, owner: r.owner, action: c.action, hashes, reason: c.reason };
     if (r.nf) entry.source = r.nf.source;
     if (c.conflict) entry.conflict = c.conflict;
@@ -326,7 +334,9 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
   await settleBothChanged(entries, { base, installDir: req.installDir, sourceRoot: req.sourceRoot, signal: req.signal });
   entries.sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
   const deletions = await reportDeletions(req, entries, base, src.commit, threeWay, pathMap, decide);
-  const warnings = [...base.warnings, ...deletions];
+  // Said only of folders upstream has files in.
+  const missing = notInstalled.filter((to) => entries.some((e) => e.action === "new" && e.target.startsWith(to + "/")));
+  const warnings = [...base.warnings, ...notInstalledWarnings(missing, entries), ...deletions];
 
   const gitignore = planGitignore(req, n.files, opts);
   const plan: ContentPlanX = {
@@ -336,11 +346,36 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
     install: req.installDir,
     counts: countPlan(entries),
     gitignore,
+    ...(missing.length ? { not_installed: missing } : {}),
     problems,
     warnings,
   };
   base.readAt = readAt;
   return { plan, base };
+}
+
+/**
+ * Mapped folders the installation does not have, or has with no file in them: early installs
+ * never copied `workflows/` (upstream's first installation guide). Their upstream files are
+ * new, not files the user deleted. Only the installed manifest we write knows what was
+ * installed for certain: with it, a folder emptied by the user is the user's deletion.
+ */
+function foldersNotInstalled(threeWay: readonly Mapping[], localFiles: ReadonlySet<string>, base: ResolvedBase): string[] {
+  if (base.kind === "manifest") return [];
+  const present = new Set<string>();
+  for (const t of localFiles) for (const m of threeWay) if (t.startsWith(m.to + "/")) present.add(m.to);
+  return threeWay.map((m) => m.to).filter((to) => !present.has(to));
+}
+
+function notInstalledWarnings(folders: readonly string[], entries: readonly ContentEntry[]): Problem[] {
+  return folders.map((to) => {
+    const count = entries.filter((e) => e.action === "new" && e.target.startsWith(to + "/")).length;
+    return {
+      code: "MAPPED_FOLDER_NOT_INSTALLED" as const,
+      message: `${to}/ is not installed (no file in it): its ${count} upstream file${count === 1 ? " is" : "s are"} installed as new`,
+      fix: `Nothing to do; to leave ${to}/ out, change the content plugin's mappings`,
+    };
+  });
 }
 
 /**

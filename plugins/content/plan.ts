@@ -112,6 +112,8 @@ export interface ContentPlanX extends ContentPlan {
   install: string;
   counts: PlanCounts;
   gitignore: { file: string; add: string[] };
+  /** Mapped folders the installation does not have (or has empty), whose upstream files are all new. */
+  not_installed?: string[];
   problems: Problem[];
   warnings: Problem[];
 }

@@ -5,6 +5,7 @@
  * a commit the way that commit's own installation docs say, edits, and upgrades with the real
  * CLI from a clone at a later commit.
  */
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { REPO } from "./cli.ts";
@@ -67,4 +68,23 @@ export function historyProject(original: string, later?: string, repo: Upstream 
   fs.mkdirSync(project, { recursive: true });
   const install = installAsDocumented(at, project, original);
   return { project, install, source: cloneAt(repo, later, "hist-source"), at };
+}
+
+/** The source path of an installation path (the mappings `installAsDocumented` follows). */
+export function sourcePathOf(target: string): string {
+  if (target.startsWith("standards/universal/")) return `universal/standards/${target.slice("standards/universal/".length)}`;
+  return `universal/${target}`;
+}
+
+/** An installation path's file as upstream's `original` commit has it (`git show`), from any clone of that history. */
+export function fileAt(clone: string, repo: Upstream, original: string, target: string): Buffer {
+  return execFileSync("git", ["-C", clone, "show", `${filteredId(repo, original)}:${sourcePathOf(target)}`]);
+}
+
+/** The flags of a real upgrade where the server folder holds only requirements.txt: no venv to install into, no server to start or validate. */
+export const NO_SERVER = ["--no-validate", "--skip-deps", "--no-restart"];
+
+/** The full filtered commit id of upstream's `original` commit, as a clone of the history names it. */
+export function fullId(clone: string, repo: Upstream, original: string): string {
+  return git(clone, "rev-parse", `${filteredId(repo, original)}^{commit}`);
 }
