@@ -82,14 +82,7 @@ export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
   const pathMap = new PathMap(options.mappings.filter((m) => m.mode === "three-way"));
   // Only the entries of our mappings: other plugins may add entries of their own to the plan.
   const entries = (plan.entries as ContentEntry[]).filter((e) => pathMap.toSource(e.target));
-  const errors = entries.filter((e) => e.action === "error");
-  if (errors.length || plan.problems?.length) {
-    throw failed(
-      `Cannot apply the content plan: it has ${errors.length || plan.problems.length} error(s) (${(plan.problems?.[0]?.message ?? errors[0]?.target) || ""})`,
-      "Fix the problems pre-flight reports, then run the upgrade again",
-      { problems: plan.problems, errors: errors.map((e) => e.target) },
-    );
-  }
+  refuseErrors(plan, entries);
 
   await askMissing(entries, {
     interactive: req.interactive,
@@ -256,20 +249,7 @@ export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
 
   const gitignoreAdded = applyGitignore(req);
 
-  const files: Record<string, string> = {};
-  for (const e of entries) {
-    const h = changed.includes(e.target) ? e.hashes.base : manifestHash(e, applied.get(e.target));
-    if (h) files[e.target] = h;
-  }
-  const manifest: InstalledManifest = {
-    schema_version: MANIFEST_SCHEMA_VERSION,
-    source_commit: plan.source.commit,
-    version: plan.source.version,
-    installed_at: new Date().toISOString(),
-    files,
-    stats: statsOf(req.installDir, entries, files, req.base.readAt),
-  };
-  writeManifestFile(req.fs, req.pendingManifest, manifest);
+  writePendingManifest(req, entries, changed, applied);
   await req.journal("content:applied", { written, deleted });
   // The report lists journal steps named `warning:…`: how the base was found, edited files upstream deleted or moved.
   for (const w of plan.warnings ?? []) await req.journal(`warning:${w.message}`, { code: w.code, ...(w.target ? { target: w.target } : {}) });
@@ -285,6 +265,37 @@ export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
     gitignore_added: gitignoreAdded,
     installed_manifest_pending: req.pendingManifest,
   };
+}
+
+/** A plan with errors is never applied. */
+function refuseErrors(plan: ContentPlanX, entries: readonly ContentEntry[]): void {
+  const errors = entries.filter((e) => e.action === "error");
+  if (errors.length || plan.problems?.length) {
+    throw failed(
+      `Cannot apply the content plan: it has ${errors.length || plan.problems.length} error(s) (${(plan.problems?.[0]?.message ?? errors[0]?.target) || ""})`,
+      "Fix the problems pre-flight reports, then run the upgrade again",
+      { problems: plan.problems, errors: errors.map((e) => e.target) },
+    );
+  }
+}
+
+/** The manifest of this upgrade, waiting (`pendingManifest`) until the upgrade completes. */
+function writePendingManifest(req: ApplyRequest, entries: readonly ContentEntry[], changed: readonly string[], applied: ReadonlyMap<string, Decision | "kept">): void {
+  const plan = req.plan;
+  const files: Record<string, string> = {};
+  for (const e of entries) {
+    const h = changed.includes(e.target) ? e.hashes.base : manifestHash(e, applied.get(e.target));
+    if (h) files[e.target] = h;
+  }
+  const manifest: InstalledManifest = {
+    schema_version: MANIFEST_SCHEMA_VERSION,
+    source_commit: plan.source.commit,
+    version: plan.source.version,
+    installed_at: new Date().toISOString(),
+    files,
+    stats: statsOf(req.installDir, entries, files, req.base.readAt),
+  };
+  writeManifestFile(req.fs, req.pendingManifest, manifest);
 }
 
 /** A clean merge of the plan, made again from the same three inputs: the bytes the plan saw, or a refusal. */

@@ -287,27 +287,7 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
   const notInstalled = foldersNotInstalled(threeWay, localFiles, base);
   const absent = (target: string) => notInstalled.some((to) => target.startsWith(to + "/"));
 
-  // A git base is compared by blob id: only a base that matches neither side is read.
-  const baseHash = new Map<string, string | null>();
-  const unread: string[] = [];
-  for (const r of read) {
-    if (absent(r.target)) {
-      // A folder the installation never had: its files are new, not deleted by the user.
-      baseHash.set(r.target, null);
-      continue;
-    }
-    const oid = base.oids?.get(r.target);
-    if (!base.oids) baseHash.set(r.target, base.hashes.get(r.target) ?? null);
-    else if (!oid) baseHash.set(r.target, null);
-    else if (oid === r.l?.oid) baseHash.set(r.target, r.l.hash);
-    else if (oid === r.n?.oid) baseHash.set(r.target, r.n.hash);
-    else unread.push(r.target);
-    // Merges check the base bytes they read against this hash.
-    const known = baseHash.get(r.target);
-    if (known) base.hashes.set(r.target, known);
-  }
-  await base.fill(unread);
-  for (const t of unread) baseHash.set(t, base.hashes.get(t) ?? null);
+  const baseHash = await baseHashes(read, base, absent);
 
   for (const r of read) {
     const hashes = { base: baseHash.get(r.target) ?? null, local: r.l?.hash ?? null, new: r.n?.hash ?? null };
@@ -352,6 +332,34 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
   };
   base.readAt = readAt;
   return { plan, base };
+}
+
+/**
+ * Each read path's base hash. A git base is compared by blob id: only a base that matches
+ * neither side is read. A path under a folder the installation never had has none.
+ */
+async function baseHashes(read: readonly ReadEntry[], base: ResolvedBase, absent: (target: string) => boolean): Promise<Map<string, string | null>> {
+  const baseHash = new Map<string, string | null>();
+  const unread: string[] = [];
+  for (const r of read) {
+    if (absent(r.target)) {
+      // A folder the installation never had: its files are new, not deleted by the user.
+      baseHash.set(r.target, null);
+      continue;
+    }
+    const oid = base.oids?.get(r.target);
+    if (!base.oids) baseHash.set(r.target, base.hashes.get(r.target) ?? null);
+    else if (!oid) baseHash.set(r.target, null);
+    else if (oid === r.l?.oid) baseHash.set(r.target, r.l.hash);
+    else if (oid === r.n?.oid) baseHash.set(r.target, r.n.hash);
+    else unread.push(r.target);
+    // Merges check the base bytes they read against this hash.
+    const known = baseHash.get(r.target);
+    if (known) base.hashes.set(r.target, known);
+  }
+  await base.fill(unread);
+  for (const t of unread) baseHash.set(t, base.hashes.get(t) ?? null);
+  return baseHash;
 }
 
 /**
