@@ -252,6 +252,7 @@ test("installed from the middle release: its commit is found, not the oldest one
   // oldest is the base of unedited files (the added file is new, not deleted by the user).
   assert.equal(plan.base, { kind: "git", ref: commits[RELEASE.r2], via: "inferred", range: { from: commits[RELEASE.r2], to: commits[RELEASE.fix2], commits: 2 }, matched: 14, unedited: 14, total: 14 });
   assert.is((plan.entries as ContentEntry[]).find((e) => e.target === "workflows/w_v2/two.md")?.action, "new");
+  assert.match(renderPlanText(plan), new RegExp(`^Content plan: base git ${commits[RELEASE.r2].slice(0, 12)}\\.\\.${commits[RELEASE.fix2].slice(0, 12)} \\(inferred: 2 commits match equally; 14 of 14 files match\\) → `));
   assert.is(plan.counts.conflicts, 0);
   assert.equal(Object.values(actionsOf(plan)).filter((a) => a === "update").length, 2, "b.md and h.md");
 });

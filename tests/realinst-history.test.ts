@@ -61,9 +61,15 @@ test("installed at 845a154 (tied with its parent 8806bcf): the edited README's b
   assert.equal(warnings(findings, "BASE_AMBIGUOUS"), [`${README}: ${note}`]);
   assert.is(plan.counts.conflicts, 0);
 
+  const text = await runCli(["--source", p.source, "--dry-run", ...NO_SERVER], { cwd: p.project, timeoutMs: 120_000 });
+  assert.match(text.stdout, `Plan (base: git ${id("8806bcf")}..${id("845a154")} (2 commits match equally)): `);
+  assert.match(text.stdout, `  kept local ${README}  (changed locally; upstream unchanged)`);
+
   const res = await upgrade(p);
   assert.is(res.status, "completed");
   assert.is(fs.readFileSync(file, "utf8"), edited, "the user's file as they left it");
+  // The summary says the installed version was one of a range.
+  assert.match(fs.readFileSync(res.report_path, "utf8"), `- From: ${id("8806bcf").slice(0, 12)}..${id("845a154").slice(0, 12)} (inferred: 2 commits match equally)`);
 });
 
 test("installed at f4efddd (tied with its parent): the edited orientation guide merges against the installed version, as git merge-file does", async () => {

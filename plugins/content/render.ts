@@ -84,9 +84,11 @@ const LABELS: Record<keyof PlanCounts, string> = {
 /** The human rendering: counts, then every path that is not unchanged, then the diffs if any. */
 export function renderPlanText(plan: ContentPlanX, diffs?: Record<string, string>): string {
   const b = plan.base;
-  const via = b.via === "inferred" && b.total !== undefined ? `inferred: ${b.matched} of ${b.total} files match` : b.via;
+  const tie = b.range ? `${b.range.commits} commits match equally; ` : "";
+  const via = b.via === "inferred" && b.total !== undefined ? `inferred: ${tie}${b.matched} of ${b.total} files match` : b.via;
+  const ref = b.range ? `${b.range.from.slice(0, 12)}..${b.range.to.slice(0, 12)}` : b.ref?.slice(0, 12);
   const lines = [
-    `Content plan: base ${b.kind}${b.ref ? ` ${b.ref.slice(0, 12)}` : ""}${via ? ` (${via})` : ""} → ${plan.source.version ?? plan.source.commit?.slice(0, 12) ?? "working tree"}`,
+    `Content plan: base ${b.kind}${ref ? ` ${ref}` : ""}${via ? ` (${via})` : ""} → ${plan.source.version ?? plan.source.commit?.slice(0, 12) ?? "working tree"}`,
     "  " + (Object.keys(LABELS) as (keyof PlanCounts)[]).map((k) => `${plan.counts[k]} ${LABELS[k]}`).join(", "),
   ];
   for (const e of plan.entries as ContentEntry[]) {
