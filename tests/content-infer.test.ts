@@ -243,6 +243,21 @@ test("an edited file upstream moved whose merge conflicts: a conflict of the new
   assert.ok((applied.evidence!.needs_attention as string[]).includes("standards/universal/x-new.md"));
 });
 
+test("an edited file upstream moved whose merge conflicts: theirs installs upstream's file and removes the old path; keep leaves yours beside it", async () => {
+  const mine = lines("x", 10, { 9: "x line 10, ours" });
+  for (const [decision, oldStays] of [["theirs", false], ["keep", true]] as const) {
+    const w = world();
+    writeTree(w.install, { "standards/universal/x-old.md": mine });
+    const { ctx } = makeCtx(w.project, { source: w.source, onConflict: decision });
+    const applied = await runTaps([contentPlugin()], ctx);
+    assert.is(applied.error, undefined, String(applied.error));
+    const I = (p: string) => path.join(w.install, p);
+    assert.is(read(I("standards/universal/x-new.md")), R3["standards/x-new.md"], decision);
+    assert.is(fs.existsSync(I("standards/universal/x-old.md")), oldStays, decision);
+    if (oldStays) assert.is(read(I("standards/universal/x-old.md")), mine);
+  }
+});
+
 test("installed from the middle release: its commit is found, not the oldest one", async () => {
   const { source, commits } = sourceRepo();
   const project = path.join(tmpDir("infer-mid"), "proj");
