@@ -142,7 +142,10 @@ function renderPlan(r: UpgradeResult, sink: Sink): void {
   const counts: Record<string, number> = {};
   for (const entry of plan.entries) counts[entry.action] = (counts[entry.action] ?? 0) + 1;
   const label = (a: string, n: number) => `${n} ${a === "conflict" ? `conflict${n === 1 ? "" : "s"}` : ACTION_LABELS[a] ?? a.replace("_", " ")}`;
-  sink.out(`Plan (base: ${plan.base.kind}${plan.base.ref ? ` ${plan.base.ref}` : ""}): ${Object.entries(counts).map(([k, v]) => label(k, v)).join(", ") || "nothing to do"}`);
+  // Several commits can match an installation equally (content/infer.ts): the range is the base.
+  const range = (plan.base as { range?: { from: string; to: string; commits: number } }).range;
+  const ref = range ? ` ${range.from}..${range.to} (${range.commits} commits match equally)` : plan.base.ref ? ` ${plan.base.ref}` : "";
+  sink.out(`Plan (base: ${plan.base.kind}${ref}): ${Object.entries(counts).map(([k, v]) => label(k, v)).join(", ") || "nothing to do"}`);
   for (const entry of plan.entries) {
     if (entry.action === "unchanged") continue;
     sink.out(`  ${(ACTION_LABELS[entry.action] ?? entry.action).padEnd(10)} ${entry.target}${entry.reason ? `  (${entry.reason})` : ""}`);

@@ -34,7 +34,7 @@ import { mergeFile } from "./content/merge.ts";
 import { activeLayout, runLayouts } from "./layouts/detect.ts";
 import { ContentOptions, type ContentOptionsInput, settingsFor } from "./content/options.ts";
 import { matcher } from "./content/paths.ts";
-import { canMerge, type ContentEntry, type ContentPlanX } from "./content/plan.ts";
+import { canMerge, type ContentEntry, type ContentPlanX, localTarget } from "./content/plan.ts";
 import { planDiffs } from "./content/render.ts";
 import { renderView, threeWayView, type ThreeWayView } from "./content/views.ts";
 import { scanSource } from "./content/scan.ts";
@@ -249,7 +249,7 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
   /** One conflict's three-way view, with its base bytes from the run's base. */
   async function viewOf(ctx: UpgradeContext, p: ContentPlanX, e: ContentEntry): Promise<ThreeWayView> {
     const base = ctx.channels.get(ContentBase);
-    const bytes = base ? (await base.contents([e.target])).get(e.target) ?? null : null;
+    const bytes = base ? (await base.contents([localTarget(e)])).get(localTarget(e)) ?? null : null;
     return await threeWayView(p, e, bytes, ctx.signal);
   }
 
@@ -271,8 +271,8 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
       view: (e) => viewText(ctx, mine, e),
       merge: async (e: ContentEntry) => {
         if (!canMerge(e)) return null;
-        const base = (await built.base.contents([e.target])).get(e.target) ?? null;
-        return await mergeFile(fs.readFileSync(path.join(mine.install, e.target)), base, fs.readFileSync(path.join(mine.source.root, e.source!)), ctx.signal);
+        const base = (await built.base.contents([localTarget(e)])).get(localTarget(e)) ?? null;
+        return await mergeFile(fs.readFileSync(path.join(mine.install, localTarget(e))), base, fs.readFileSync(path.join(mine.source.root, e.source!)), ctx.signal);
       },
     });
   }

@@ -54,8 +54,11 @@ export interface SummaryInput {
 /** The installed version: recorded (pre-flight), else the commit the content plan inferred from the source's history. */
 function fromVersion(ctx: UpgradeContext, e0: { from_version?: string | null }): string {
   if (typeof e0.from_version === "string") return e0.from_version;
-  const base = ctx.plan?.base as { via?: string; ref?: string } | undefined;
-  return base?.via === "inferred" && base.ref ? `${base.ref.slice(0, 12)} (inferred)` : "unknown";
+  const base = ctx.plan?.base as { via?: string; ref?: string; range?: { from: string; to: string; commits: number } } | undefined;
+  if (base?.via !== "inferred" || !base.ref) return "unknown";
+  // Several commits match the installation equally: all of them are said.
+  const r = base.range;
+  return r ? `${r.from.slice(0, 12)}..${r.to.slice(0, 12)} (inferred: ${r.commits} commits match equally)` : `${base.ref.slice(0, 12)} (inferred)`;
 }
 
 export function renderSummary(ctx: UpgradeContext, input: SummaryInput): string {

@@ -112,13 +112,14 @@ test("no records, three releases: the base is release 1, the hand-copied file up
   assert.equal(plan.base, { kind: "git", ref: w.commits[RELEASE.r1], via: "inferred", matched: 9, unedited: 10, total: 15 });
   assert.equal(run.findings.warnings.map((f) => [f.code, f.message]), [
     ["BASE_INFERRED", `Base inferred: ${w.commits[0].slice(0, 7)}, 9 of 15 files match; 1 more matches another upstream version; 5 edited or your own`],
-    ["UPSTREAM_MOVED_EDITED", "Kept usage/moved.md (edited); upstream moved it to standards/universal/ai/moved.md: carry your edit there"],
+    ["UPSTREAM_MOVED_CARRIED", "usage/moved.md (edited) was moved upstream to standards/universal/ai/moved.md: your edit is merged there and the old path removed"],
     ["UPSTREAM_DELETED_EDITED", "Kept usage/old-note.md (edited): upstream deleted it"],
   ]);
   assert.equal(actionsOf(plan), {
     "standards/universal/a.md": "keep_local",
     "standards/universal/ai/moved-clean.md": "new",
-    "standards/universal/ai/moved.md": "new",
+    // Moved by upstream, edited by the user: merged at the new path, the old one goes.
+    "standards/universal/ai/moved.md": "merge",
     "standards/universal/b.md": "merge",
     "standards/universal/c.md": "update",
     "standards/universal/d.md": "update",
@@ -130,12 +131,12 @@ test("no records, three releases: the base is release 1, the hand-copied file up
     "standards/universal/x-old.md": "delete",
     "usage/guide.md": "delete",
     "usage/moved-clean.md": "delete",
-    "usage/moved.md": "keep",
+    "usage/moved.md": "delete",
     "usage/old-note.md": "keep",
     "workflows/w_v2/two.md": "new",
   });
   // b.md: line 11 is ours, line 2 upstream's: a clean three-way merge, as git makes it.
-  assert.equal(plan.counts, { new: 4, updated: 4, unchanged: 2, kept_local: 4, merged: 1, conflicts: 0, deleted: 4, errors: 0 });
+  assert.equal(plan.counts, { new: 3, updated: 4, unchanged: 2, kept_local: 3, merged: 2, conflicts: 0, deleted: 5, errors: 0 });
   // The hand-copied file's base is the release-2 version it is a copy of.
   assert.equal(byTarget["standards/universal/h.md"].hashes, { base: sha(R2["standards/h.md"]), local: sha(R2["standards/h.md"]), new: sha(R3["standards/h.md"]) });
   // The edited files' base is the inferred commit's version: a real three-way comparison.
@@ -145,14 +146,15 @@ test("no records, three releases: the base is release 1, the hand-copied file up
   // Upstream's moves, named where they matter.
   assert.is(byTarget["standards/universal/x-old.md"].reason, "moved upstream to standards/universal/x-new.md");
   assert.is(byTarget["usage/moved-clean.md"].reason, "moved upstream to standards/universal/ai/moved-clean.md");
-  assert.is(byTarget["usage/moved.md"].reason, "moved upstream to standards/universal/ai/moved.md; kept because you edited it: carry your edit there");
+  assert.is(byTarget["usage/moved.md"].reason, "moved upstream to standards/universal/ai/moved.md; your edit is carried there");
   assert.is(byTarget["usage/moved.md"].moved_to, "standards/universal/ai/moved.md");
+  assert.equal(byTarget["standards/universal/ai/moved.md"].moved_from, { target: "usage/moved.md", base: sha(R1["usage/moved.md"]), local: sha(MINE["usage/moved.md"]) });
   assert.is(byTarget["usage/old-note.md"].reason, "deleted upstream; kept because you edited it");
   assert.is(byTarget["usage/guide.md"].reason, "deleted upstream");
 
   const text = renderPlanText(plan);
   assert.match(text, new RegExp(`^Content plan: base git ${w.commits[0].slice(0, 12)} \\(inferred: 9 of 15 files match\\) → ${w.commits[4].slice(0, 12)}\n`));
-  assert.match(text, /^  warning    Kept usage\/moved\.md \(edited\); upstream moved it to standards\/universal\/ai\/moved\.md: carry your edit there$/m);
+  assert.match(text, /^  warning    usage\/moved\.md \(edited\) was moved upstream to standards\/universal\/ai\/moved\.md: your edit is merged there and the old path removed$/m);
 });
 
 test("the same installation with the installed commit recorded: the hand-copied file becomes a second both-changed file", async () => {
@@ -161,6 +163,7 @@ test("the same installation with the installed commit recorded: the hand-copied 
   assert.equal(plan.base, { kind: "git", ref: w.commits[0], via: "--from" });
   // Both merge cleanly (so neither is asked), but h.md is merged where inference updates it.
   assert.equal((plan.entries as ContentEntry[]).filter((e) => e.conflict === "both-changed").map((e) => [e.target, e.action, e.three_way]), [
+    ["standards/universal/ai/moved.md", "merge", "clean"],
     ["standards/universal/b.md", "merge", "clean"],
     ["standards/universal/h.md", "merge", "clean"],
   ]);
@@ -182,38 +185,77 @@ test("--on-conflict merge: what the run writes, deletes and keeps", async () => 
   assert.is(read(I("standards/universal/b.md")), gitMergeFile(Buffer.from(MINE["standards/universal/b.md"]), Buffer.from(R1["standards/b.md"] as string), Buffer.from(U("standards/b.md"))).toString());
   assert.ok(read(I("standards/universal/b.md")).includes("b line 2, release 3\n") && read(I("standards/universal/b.md")).includes("b line 11, ours\n"), "both changes, no markers");
   assert.is(read(I("standards/universal/a.md")), MINE["standards/universal/a.md"]);
-  for (const p of ["c.md", "d.md", "e.md", "x-new.md", "ai/moved.md", "ai/moved-clean.md"]) assert.is(read(I(`standards/universal/${p}`)), U(`standards/${p}`), p);
-  // Unedited shared and system files upstream deleted are gone; the edited shared ones stay, byte for byte.
-  for (const p of ["usage/guide.md", "usage/moved-clean.md", "standards/universal/sys-gone.md", "standards/universal/x-old.md"]) assert.not.ok(fs.existsSync(I(p)), p);
+  for (const p of ["c.md", "d.md", "e.md", "x-new.md", "ai/moved-clean.md"]) assert.is(read(I(`standards/universal/${p}`)), U(`standards/${p}`), p);
+  // The edited file upstream moved: the user's edit, at the new path.
+  assert.is(read(I("standards/universal/ai/moved.md")), MINE["usage/moved.md"]);
+  // Unedited shared and system files upstream deleted are gone, so is the old path of the moved one; the edited shared one stays, byte for byte.
+  for (const p of ["usage/guide.md", "usage/moved-clean.md", "usage/moved.md", "standards/universal/sys-gone.md", "standards/universal/x-old.md"]) assert.not.ok(fs.existsSync(I(p)), p);
   assert.is(read(I("usage/old-note.md")), MINE["usage/old-note.md"]);
-  assert.is(read(I("usage/moved.md")), MINE["usage/moved.md"]);
-  assert.equal(fs.readdirSync(I("usage")).sort(), ["moved.md", "old-note.md"]);
+  assert.equal(fs.readdirSync(I("usage")).sort(), ["old-note.md"]);
   assert.equal(run.evidence!.needs_attention, []);
   assert.equal((run.evidence!.base as ContentPlanX["base"]).via, "inferred");
   // The summary lists journal steps named warning:…
   assert.equal(journal.filter((j) => j.step.startsWith("warning:")).map((j) => j.step), [
     `warning:Base inferred: ${w.commits[0].slice(0, 7)}, 9 of 15 files match; 1 more matches another upstream version; 5 edited or your own`,
-    "warning:Kept usage/moved.md (edited); upstream moved it to standards/universal/ai/moved.md: carry your edit there",
+    "warning:usage/moved.md (edited) was moved upstream to standards/universal/ai/moved.md: your edit is merged there and the old path removed",
     "warning:Kept usage/old-note.md (edited): upstream deleted it",
   ]);
   // From now on the installed manifest is the base: nothing is inferred, nothing is asked.
   const next = await planOf(w.project, { source: w.source });
   assert.equal(next.plan.base, { kind: "manifest", ref: w.commits[4], via: "installed-manifest" });
-  assert.equal(actionsOf(next.plan), { "standards/universal/a.md": "keep_local", "standards/universal/b.md": "keep_local", "standards/universal/ours.md": "keep", "usage/moved.md": "keep", "usage/old-note.md": "keep" });
+  assert.equal(actionsOf(next.plan), { "standards/universal/a.md": "keep_local", "standards/universal/ai/moved.md": "keep_local", "standards/universal/b.md": "keep_local", "standards/universal/ours.md": "keep", "usage/old-note.md": "keep" });
 });
 
-test("an edited system file upstream moved: a conflict whose reason names the new path", async () => {
+test("an edited system file upstream moved: merged at the new path, the old one goes", async () => {
   const w = world();
-  writeTree(w.install, { "standards/universal/x-old.md": lines("x", 10, { 0: "x line 1, ours" }) });
+  const mine = lines("x", 10, { 0: "x line 1, ours" });
+  writeTree(w.install, { "standards/universal/x-old.md": mine });
   const { run, byTarget } = await planOf(w.project, { source: w.source });
-  const e = byTarget["standards/universal/x-old.md"];
-  assert.equal([e.action, e.conflict, e.moved_to], ["conflict", "deleted-upstream", "standards/universal/x-new.md"]);
-  assert.is(e.reason, "moved upstream to standards/universal/x-new.md, changed locally: if you keep it, carry your edit there");
+  const o = byTarget["standards/universal/x-old.md"];
+  const n = byTarget["standards/universal/x-new.md"];
+  assert.equal([o.action, o.conflict, o.moved_to, o.reason], ["delete", undefined, "standards/universal/x-new.md", "moved upstream to standards/universal/x-new.md; your edit is carried there"]);
+  assert.equal([n.action, n.three_way, n.moved_from], ["merge", "clean", { target: "standards/universal/x-old.md", base: sha(R1["standards/x-old.md"]), local: sha(mine) }]);
+  assert.equal(run.findings.warnings.filter((f) => f.code === "UPSTREAM_MOVED_EDITED" && f.message.startsWith("standards/")), []);
+});
+
+test("an edited file upstream moved whose merge conflicts: a conflict of the new path; merge writes the markers there and removes the old path", async () => {
+  const w = world();
+  const mine = lines("x", 10, { 9: "x line 10, ours" });
+  writeTree(w.install, { "standards/universal/x-old.md": mine });
+  const { run, byTarget } = await planOf(w.project, { source: w.source, onConflict: "merge" });
+  const o = byTarget["standards/universal/x-old.md"];
+  const n = byTarget["standards/universal/x-new.md"];
+  assert.equal([o.action, o.reason], ["keep", "moved upstream to standards/universal/x-new.md; the decision for standards/universal/x-new.md decides (merge or theirs remove this path)"]);
+  assert.equal([n.action, n.conflict, n.three_way, n.decision, n.reason], ["conflict", "both-changed", "conflict", "merge", "moved upstream from standards/universal/x-old.md; changed locally and upstream"]);
   const moved = run.findings.warnings.find((f) => f.code === "UPSTREAM_MOVED_EDITED" && f.message.startsWith("standards/"));
   assert.equal([moved?.message, moved?.fix], [
-    "standards/universal/x-old.md (edited) was moved upstream to standards/universal/x-new.md: if you keep it, carry your edit there",
-    "Copy your change into standards/universal/x-new.md, then delete standards/universal/x-old.md",
+    "standards/universal/x-old.md (edited) was moved upstream to standards/universal/x-new.md, and the merge there has conflicts: merge writes them marked at standards/universal/x-new.md and removes standards/universal/x-old.md",
+    "Decide for standards/universal/x-new.md: merge (then remove the markers), theirs (upstream's file; yours stays in the backup) or keep (yours stays at standards/universal/x-old.md)",
   ]);
+
+  const { ctx } = makeCtx(w.project, { source: w.source, onConflict: "merge" });
+  const applied = await runTaps([contentPlugin()], ctx);
+  assert.is(applied.error, undefined, String(applied.error));
+  const I = (p: string) => path.join(w.install, p);
+  assert.is(read(I("standards/universal/x-new.md")), gitMergeFile(Buffer.from(mine), Buffer.from(R1["standards/x-old.md"] as string), Buffer.from(R3["standards/x-new.md"] as string)).toString());
+  assert.match(read(I("standards/universal/x-new.md")), /^<<<<<<< local\nx line 10, ours\n/m);
+  assert.not.ok(fs.existsSync(I("standards/universal/x-old.md")));
+  assert.ok((applied.evidence!.needs_attention as string[]).includes("standards/universal/x-new.md"));
+});
+
+test("an edited file upstream moved whose merge conflicts: theirs installs upstream's file and removes the old path; keep leaves yours beside it", async () => {
+  const mine = lines("x", 10, { 9: "x line 10, ours" });
+  for (const [decision, oldStays] of [["theirs", false], ["keep", true]] as const) {
+    const w = world();
+    writeTree(w.install, { "standards/universal/x-old.md": mine });
+    const { ctx } = makeCtx(w.project, { source: w.source, onConflict: decision });
+    const applied = await runTaps([contentPlugin()], ctx);
+    assert.is(applied.error, undefined, String(applied.error));
+    const I = (p: string) => path.join(w.install, p);
+    assert.is(read(I("standards/universal/x-new.md")), R3["standards/x-new.md"], decision);
+    assert.is(fs.existsSync(I("standards/universal/x-old.md")), oldStays, decision);
+    if (oldStays) assert.is(read(I("standards/universal/x-old.md")), mine);
+  }
 });
 
 test("installed from the middle release: its commit is found, not the oldest one", async () => {
@@ -221,8 +263,11 @@ test("installed from the middle release: its commit is found, not the oldest one
   const project = path.join(tmpDir("infer-mid"), "proj");
   installWithoutRecords(project, R2);
   const { plan } = await planOf(project, { source });
-  // Release 2 and the commit after it (it only adds a file) tie: the oldest wins.
-  assert.equal(plan.base, { kind: "git", ref: commits[RELEASE.r2], via: "inferred", matched: 14, unedited: 14, total: 14 });
+  // Release 2 and the commit after it (it only adds a file) tie: the range is recorded, and the
+  // oldest is the base of unedited files (the added file is new, not deleted by the user).
+  assert.equal(plan.base, { kind: "git", ref: commits[RELEASE.r2], via: "inferred", range: { from: commits[RELEASE.r2], to: commits[RELEASE.fix2], commits: 2 }, matched: 14, unedited: 14, total: 14 });
+  assert.is((plan.entries as ContentEntry[]).find((e) => e.target === "workflows/w_v2/two.md")?.action, "new");
+  assert.match(renderPlanText(plan), new RegExp(`^Content plan: base git ${commits[RELEASE.r2].slice(0, 12)}\\.\\.${commits[RELEASE.fix2].slice(0, 12)} \\(inferred: 2 commits match equally; 14 of 14 files match\\) → `));
   assert.is(plan.counts.conflicts, 0);
   assert.equal(Object.values(actionsOf(plan)).filter((a) => a === "update").length, 2, "b.md and h.md");
 });
@@ -233,7 +278,7 @@ test("a VERSION.txt commit the source does not know: said, then inferred", async
   const { run, plan } = await planOf(w.project, { source: w.source });
   assert.equal([plan.base.via, plan.base.ref], ["inferred", w.commits[0]]);
   assert.equal(run.findings.warnings.map((f) => f.code).slice(0, 2), ["BASE_REF_UNKNOWN", "BASE_INFERRED"]);
-  assert.equal([plan.counts.merged, plan.counts.conflicts], [1, 0]);
+  assert.equal([plan.counts.merged, plan.counts.conflicts], [2, 0]);
 });
 
 test("nothing local matches any version upstream ever had: no base, and it says so", async () => {
@@ -242,7 +287,8 @@ test("nothing local matches any version upstream ever had: no base, and it says 
   installWithoutRecords(project, { "standards/a.md": "not upstream's\n", "standards/b.md": "nor this\n" });
   const { run, plan } = await planOf(project, { source });
   assert.equal(plan.base, { kind: "none" });
-  assert.equal(run.findings.warnings.map((f) => f.code), ["BASE_REF_UNKNOWN", "CONFLICTS_UNRESOLVED"]);
+  // The installation has no workflows/: its upstream files are new, and that is said.
+  assert.equal(run.findings.warnings.map((f) => f.code), ["BASE_REF_UNKNOWN", "MAPPED_FOLDER_NOT_INSTALLED", "CONFLICTS_UNRESOLVED"]);
   assert.match(run.findings.warnings[0].message, /and not one of the 2 installed files matches a version in the source's history: every file that differs from the source is a conflict$/);
   assert.is(plan.counts.conflicts, 2);
 });
@@ -263,7 +309,7 @@ test("a source repository without a commit yet: no base, and the reason", async 
 // The inference itself, on hand-made histories (the raw changes `git log --raw` would give).
 const ch = (path: string, before: string | null, after: string | null, from?: string) => ({ status: from ? "R" : after === null ? "D" : before === null ? "A" : "M", path, before, after, ...(from ? { from } : {}) });
 
-test("inferBase: ties go to the oldest commit; a rename keeps a file's versions together", () => {
+test("inferBase: ties recorded (the oldest is the commit), an edited file's differing tied versions offered; a rename keeps a file's versions together", () => {
   const history: CommitChanges[] = [
     { commit: "c1", changes: [ch("u/a", null, "a1"), ch("u/b", null, "b1")] },
     { commit: "c2", changes: [ch("u/c", null, "c1")] },
@@ -278,7 +324,12 @@ test("inferBase: ties go to the oldest commit; a rename keeps a file's versions 
     unedited: 2,
     total: 3,
     bases: { "u/a": "a1", "u/b": "b3" },
+    tied: ["c1", "c2"],
+    choices: new Map(),
   });
+  // Only u/a (edited) and u/c installed: c2, c3 and c4 tie; u/a's two versions among them are offered, oldest first.
+  const edited = inferBase(history, new Map([["u/a", "a2, edited"], ["u/c", "c1"]]));
+  assert.equal([edited.commit, edited.tied, edited.bases.get("u/a"), [...edited.choices]], ["c2", ["c2", "c3", "c4"], "a1", [["u/a", [{ oid: "a1", commit: "c2" }, { oid: "a2", commit: "c3" }]]]]);
   const none = inferBase(history, new Map([["u/a", "zz"]]));
   assert.equal([none.commit, none.matched, none.unedited, none.bases.size], [null, 0, 0, 0]);
   const later = inferBase(history, new Map([["u/a", "a2"], ["u/b2", "b2"], ["u/c", "c1"]]));
@@ -336,7 +387,7 @@ test("runLifecycle: the summary says which base was inferred and which edited fi
   assert.is(r.status, "completed", JSON.stringify(r.error));
   assert.equal((r.plan as ContentPlanX).base, { kind: "git", ref: w.commits[0], via: "inferred", matched: 9, unedited: 10, total: 15 });
   const summary = fs.readFileSync(r.report_path!, "utf8");
-  assert.match(summary, new RegExp(`\n## Warnings\n\n- Base inferred: ${w.commits[0].slice(0, 7)}, 9 of 15 files match; 1 more matches another upstream version; 5 edited or your own\n- Kept usage/moved\\.md \\(edited\\); upstream moved it to standards/universal/ai/moved\\.md: carry your edit there\n- Kept usage/old-note\\.md \\(edited\\): upstream deleted it\n`));
+  assert.match(summary, new RegExp(`\n## Warnings\n\n- Base inferred: ${w.commits[0].slice(0, 7)}, 9 of 15 files match; 1 more matches another upstream version; 5 edited or your own\n- usage/moved\\.md \\(edited\\) was moved upstream to standards/universal/ai/moved\\.md: your edit is merged there and the old path removed\n- Kept usage/old-note\\.md \\(edited\\): upstream deleted it\n`));
 });
 
 test("CLI --dry-run --json and --dry-run: the inferred base in the plan and in the text; nothing written", async () => {
@@ -347,11 +398,11 @@ test("CLI --dry-run --json and --dry-run: the inferred base in the plan and in t
   assert.is(j.code, EXIT.ok, j.stdout + j.stderr);
   const result = resultOf(j);
   assert.equal(result.plan.base, { kind: "git", ref: w.commits[0], via: "inferred", matched: 9, unedited: 10, total: 15 });
-  assert.equal([result.plan.counts.merged, result.plan.counts.conflicts], [1, 0]);
+  assert.equal([result.plan.counts.merged, result.plan.counts.conflicts], [2, 0]);
   const h = await runCli(["--source", w.source, "--dry-run", "--no-validate"], { cwd: w.project, timeoutMs: 60_000 });
   assert.is(h.code, EXIT.ok, h.stdout + h.stderr);
   assert.match(h.stdout, new RegExp(`^  ! Base inferred: ${w.commits[0].slice(0, 7)}, 9 of 15 files match; 1 more matches another upstream version; 5 edited or your own$`, "m"));
-  assert.match(h.stdout, /^ +keep +usage\/moved\.md +\(moved upstream to standards\/universal\/ai\/moved\.md; kept because you edited it: carry your edit there\)$/m);
+  assert.match(h.stdout, /^ +delete +usage\/moved\.md +\(moved upstream to standards\/universal\/ai\/moved\.md; your edit is carried there\)$/m);
   assert.equal(snapshotTree(w.project, { mtime: true }), before);
 });
 

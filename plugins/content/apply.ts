@@ -18,7 +18,7 @@ import { type InstalledManifest, MANIFEST_SCHEMA_VERSION, statKey, writeManifest
 import { mergeFile } from "./merge.ts";
 import type { ContentSettings, Decision, PromptFn } from "./options.ts";
 import { insideJoin, PathMap } from "./paths.ts";
-import { canMerge, type ContentEntry, type ContentPlanX, countPlan, manifestHash, type PlanCounts } from "./plan.ts";
+import { canMerge, type ContentEntry, type ContentPlanX, countPlan, localHash, localTarget, manifestHash, type PlanCounts } from "./plan.ts";
 import { renderView, threeWayView } from "./views.ts";
 import { writeAtomicVia } from "./write.ts";
 
@@ -82,19 +82,12 @@ export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
   const pathMap = new PathMap(options.mappings.filter((m) => m.mode === "three-way"));
   // Only the entries of our mappings: other plugins may add entries of their own to the plan.
   const entries = (plan.entries as ContentEntry[]).filter((e) => pathMap.toSource(e.target));
-  const errors = entries.filter((e) => e.action === "error");
-  if (errors.length || plan.problems?.length) {
-    throw failed(
-      `Cannot apply the content plan: it has ${errors.length || plan.problems.length} error(s) (${(plan.problems?.[0]?.message ?? errors[0]?.target) || ""})`,
-      "Fix the problems pre-flight reports, then run the upgrade again",
-      { problems: plan.problems, errors: errors.map((e) => e.target) },
-    );
-  }
+  refuseErrors(plan, entries);
 
   await askMissing(entries, {
     interactive: req.interactive,
     prompt: req.prompt,
-    diffOf: async (e) => renderView(e.target, e.reason ?? "conflict", await threeWayView(plan, e, (await req.base.contents([e.target])).get(e.target) ?? null, req.signal)),
+    diffOf: async (e) => renderView(e.target, e.reason ?? "conflict", await threeWayView(plan, e, (await req.base.contents([localTarget(e)])).get(localTarget(e)) ?? null, req.signal)),
   });
   const aborted = entries.find((e) => e.action === "conflict" && e.decision === "abort");
   if (aborted) {
@@ -118,6 +111,18 @@ export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
     }
     return data;
   };
+  // A moved file's old path goes once its merge (or upstream's copy) is written at the new one (moves.ts).
+  const byTarget = new Map(entries.map((e) => [e.target, e]));
+  const dropOld = (e: ContentEntry) => {
+    const old = e.moved_from && byTarget.get(e.moved_from.target);
+    // A clean merge's old path is a `delete` entry of its own already.
+    if (old && old.action !== "delete") ops.push({ kind: "delete", entry: old, abs: insideJoin(req.installDir, old.target) });
+  };
+  /** The user's side of a merge (the old path's file for a moved one); null when it changed since the plan. */
+  const localOf = (e: ContentEntry): Buffer | null => {
+    const local = fs.readFileSync(insideJoin(req.installDir, localTarget(e)));
+    return sha256(local) === localHash(e) ? local : null;
+  };
   const writeOf = (e: ContentEntry, data: Buffer): Op => ({
     kind: "write",
     entry: e,
@@ -129,7 +134,7 @@ export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
 
   // Merges first: they need the base contents, fetched in one batch.
   const toMerge = entries.filter((e) => e.action === "merge" || (e.action === "conflict" && e.decision === "merge" && canMerge(e)));
-  const baseContents = await req.base.contents(toMerge.map((e) => e.target));
+  const baseContents = await req.base.contents(toMerge.map(localTarget));
 
   for (const e of entries) {
     switch (e.action) {
@@ -141,24 +146,29 @@ export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
         ops.push({ kind: "delete", entry: e, abs: insideJoin(req.installDir, e.target) });
         break;
       case "merge": {
-        const local = fs.readFileSync(insideJoin(req.installDir, e.target));
-        if (sha256(local) !== e.hashes.local) {
+        const local = localOf(e);
+        if (!local) {
           changed.push(e.target);
           needsAttention.push(e.target);
           continue;
         }
-        ops.push(writeOf(e, await cleanMerge(e, local, readSource(e), baseContents.get(e.target), req.signal)));
+        ops.push(writeOf(e, await cleanMerge(e, local, readSource(e), baseContents.get(localTarget(e)), req.signal)));
+        dropOld(e);
         decisions.push({ target: e.target, decision: "merge", by: "clean merge", result: "merged cleanly" });
         break;
       }
       case "conflict": {
         const decision = e.decision as Decision;
         let result: string;
-        if (decision === "keep") result = "kept local";
-        else if (decision === "skip") result = "skipped (asked again next upgrade)";
+        if (decision === "keep") {
+          // A moved file kept: yours stays at the old path, upstream's is installed at the new one.
+          if (e.moved_from) ops.push(writeOf(e, readSource(e)));
+          result = e.moved_from ? `kept yours at ${e.moved_from.target}; upstream's installed here` : "kept local";
+        } else if (decision === "skip") result = "skipped (asked again next upgrade)";
         else if (decision === "theirs") {
           if (e.hashes.new) {
             ops.push(writeOf(e, readSource(e)));
+            dropOld(e);
             result = "replaced by upstream";
           } else {
             ops.push({ kind: "delete", entry: e, abs: insideJoin(req.installDir, e.target) });
@@ -173,17 +183,18 @@ export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
             decisions.push({ target: e.target, decision, by: e.decided_by ?? "policy", result: `kept local: cannot merge (${why})` });
             continue;
           }
-          const local = fs.readFileSync(insideJoin(req.installDir, e.target));
-          if (sha256(local) !== e.hashes.local) {
+          const local = localOf(e);
+          if (!local) {
             changed.push(e.target);
             needsAttention.push(e.target);
             decisions.push({ target: e.target, decision, by: e.decided_by ?? "policy", result: "left alone: changed during the upgrade" });
             continue;
           }
           const t0 = performance.now();
-          const m = await mergeFile(local, baseContents.get(e.target) ?? null, readSource(e), req.signal);
+          const m = await mergeFile(local, baseContents.get(localTarget(e)) ?? null, readSource(e), req.signal);
           req.log.debug(`merged ${e.target}`, { clean: m.clean, ms: Math.round(performance.now() - t0) });
           ops.push(writeOf(e, m.content));
+          dropOld(e);
           if (!m.clean) needsAttention.push(e.target);
           result = m.clean ? "merged cleanly" : `merged with ${m.conflicts} conflict${m.conflicts === 1 ? "" : "s"} marked`;
         }
@@ -238,20 +249,7 @@ export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
 
   const gitignoreAdded = applyGitignore(req);
 
-  const files: Record<string, string> = {};
-  for (const e of entries) {
-    const h = changed.includes(e.target) ? e.hashes.base : manifestHash(e, applied.get(e.target));
-    if (h) files[e.target] = h;
-  }
-  const manifest: InstalledManifest = {
-    schema_version: MANIFEST_SCHEMA_VERSION,
-    source_commit: plan.source.commit,
-    version: plan.source.version,
-    installed_at: new Date().toISOString(),
-    files,
-    stats: statsOf(req.installDir, entries, files, req.base.readAt),
-  };
-  writeManifestFile(req.fs, req.pendingManifest, manifest);
+  writePendingManifest(req, entries, changed, applied);
   await req.journal("content:applied", { written, deleted });
   // The report lists journal steps named `warning:…`: how the base was found, edited files upstream deleted or moved.
   for (const w of plan.warnings ?? []) await req.journal(`warning:${w.message}`, { code: w.code, ...(w.target ? { target: w.target } : {}) });
@@ -267,6 +265,37 @@ export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
     gitignore_added: gitignoreAdded,
     installed_manifest_pending: req.pendingManifest,
   };
+}
+
+/** A plan with errors is never applied. */
+function refuseErrors(plan: ContentPlanX, entries: readonly ContentEntry[]): void {
+  const errors = entries.filter((e) => e.action === "error");
+  if (errors.length || plan.problems?.length) {
+    throw failed(
+      `Cannot apply the content plan: it has ${errors.length || plan.problems.length} error(s) (${(plan.problems?.[0]?.message ?? errors[0]?.target) || ""})`,
+      "Fix the problems pre-flight reports, then run the upgrade again",
+      { problems: plan.problems, errors: errors.map((e) => e.target) },
+    );
+  }
+}
+
+/** The manifest of this upgrade, waiting (`pendingManifest`) until the upgrade completes. */
+function writePendingManifest(req: ApplyRequest, entries: readonly ContentEntry[], changed: readonly string[], applied: ReadonlyMap<string, Decision | "kept">): void {
+  const plan = req.plan;
+  const files: Record<string, string> = {};
+  for (const e of entries) {
+    const h = changed.includes(e.target) ? e.hashes.base : manifestHash(e, applied.get(e.target));
+    if (h) files[e.target] = h;
+  }
+  const manifest: InstalledManifest = {
+    schema_version: MANIFEST_SCHEMA_VERSION,
+    source_commit: plan.source.commit,
+    version: plan.source.version,
+    installed_at: new Date().toISOString(),
+    files,
+    stats: statsOf(req.installDir, entries, files, req.base.readAt),
+  };
+  writeManifestFile(req.fs, req.pendingManifest, manifest);
 }
 
 /** A clean merge of the plan, made again from the same three inputs: the bytes the plan saw, or a refusal. */

@@ -13,11 +13,12 @@ import path from "node:path";
 import { readVersionFile } from "../version-file.ts";
 import { catFiles, type CommitChanges, firstParentHistory, lsTree, resolveCommit } from "./gitobj.ts";
 import { sha256 } from "./hash.ts";
-import { inferBase } from "./infer.ts";
+import { type Choice, inferBase } from "./infer.ts";
 import { type ManifestJson, readInstalledManifest } from "./manifest.ts";
 import type { Mapping } from "./options.ts";
 import type { PathMap } from "./paths.ts";
 import type { Problem } from "./scan.ts";
+import { closestVersions } from "./tied.ts";
 
 export type BaseKind = "manifest" | "git" | "none";
 
@@ -33,9 +34,12 @@ export interface ResolvedBase {
   inference?: InferenceFacts;
   /**
    * Set when nothing recorded the installed commit but the source has history: infers the
-   * base from the installed files' git blob ids (installation path → blob id).
+   * base from the installed files' git blob ids (installation path → blob id); `readLocal`
+   * gives an installed file's bytes (an edited file's base among tied commits, tied.ts).
    */
-  infer?: (local: ReadonlyMap<string, string>) => Promise<ResolvedBase>;
+  infer?: (local: ReadonlyMap<string, string>, readLocal: (target: string) => Buffer | null) => Promise<ResolvedBase>;
+  /** Installation path → why its base is one of several versions the tied installed commits hold (infer.ts `choices`). */
+  notes?: Map<string, string>;
   /** Installation path → sha256 of the installed content (for a git base: as far as `fill` has learnt). */
   hashes: Map<string, string>;
   /** When the plan that resolved this base began reading files (epoch ms); manifest stats trust only files unchanged since well before. */
@@ -57,6 +61,8 @@ export interface ResolvedBase {
 }
 
 export interface InferenceFacts {
+  /** Several commits match equally: the oldest and the newest of them, and how many (`ref` is the oldest). */
+  range?: { from: string; to: string; commits: number };
   /** Local files identical to their version at the inferred commit. */
   matched: number;
   /** Local files identical to some version upstream ever had (hand-copied ones included). */
@@ -151,7 +157,13 @@ async function fromGit(input: BaseInput, commit: string, via: ResolvedBase["via"
 const short = (sha: string) => sha.slice(0, 7);
 
 /** The base from the source's history alone (see infer.ts); none when not one local file matches it. */
-async function inferred(input: BaseInput, history: Promise<CommitChanges[]>, local: ReadonlyMap<string, string>, warnings: Problem[]): Promise<ResolvedBase> {
+async function inferred(
+  input: BaseInput,
+  history: Promise<CommitChanges[]>,
+  local: ReadonlyMap<string, string>,
+  readLocal: (target: string) => Buffer | null,
+  warnings: Problem[],
+): Promise<ResolvedBase> {
   const bySource = new Map<string, string>();
   for (const [target, oid] of local) {
     const src = input.pathMap.toSource(target);
@@ -183,15 +195,52 @@ async function inferred(input: BaseInput, history: Promise<CommitChanges[]>, loc
     if (t) oids.set(t.target, oid);
   }
   const base = fromOids(input, oids, inf.commit, "inferred");
-  base.inference = { matched: inf.matched, unedited: inf.unedited, total: inf.total };
+  const range = inf.tied.length > 1 ? { from: inf.tied[0], to: inf.tied[inf.tied.length - 1], commits: inf.tied.length } : undefined;
+  base.inference = { ...(range ? { range } : {}), matched: inf.matched, unedited: inf.unedited, total: inf.total };
   const others = inf.unedited - inf.matched;
   const edited = inf.total - inf.unedited;
+  const which = range ? `${short(range.from)}..${short(range.to)} (${range.commits} commits match equally)` : short(inf.commit);
   base.warnings.push(...warnings, {
     code: "BASE_INFERRED",
-    message: `Base inferred: ${short(inf.commit)}, ${inf.matched} of ${inf.total} files match${others ? `; ${others} more ${others === 1 ? "matches" : "match"} another upstream version` : ""}${edited ? `; ${edited} edited or your own` : ""}`,
+    message: `Base inferred: ${which}, ${inf.matched} of ${inf.total} files match${others ? `; ${others} more ${others === 1 ? "matches" : "match"} another upstream version` : ""}${edited ? `; ${edited} edited or your own` : ""}`,
     fix: `Nothing recorded which commit was installed, so the source's history was searched; pass --from <commit> if another commit was installed`,
   });
+  if (range) await pickTiedBases(input, inf.choices, readLocal, base, range);
   return base;
+}
+
+/**
+ * An edited file the tied commits hold in different versions: its base is the version the
+ * user's file is closest to (tied.ts), and the plan says that the installed version was not
+ * certain (a note on its entry, a warning).
+ */
+async function pickTiedBases(
+  input: BaseInput,
+  choices: ReadonlyMap<string, Choice[]>,
+  readLocal: (target: string) => Buffer | null,
+  base: ResolvedBase,
+  range: { from: string; to: string },
+): Promise<void> {
+  const targets = new Map<string, string>();
+  for (const source of choices.keys()) {
+    const t = input.pathMap.toTarget(source);
+    if (t) targets.set(source, t.target);
+  }
+  const picks = await closestVersions(input.sourceRoot, choices, (source) => readLocal(targets.get(source) ?? ""), input.signal);
+  base.notes = new Map();
+  for (const [source, pick] of picks) {
+    const target = targets.get(source);
+    if (!target) continue;
+    base.oids!.set(target, pick.oid);
+    const note = `the commits that match the installation (${short(range.from)}..${short(range.to)}) hold ${pick.versions} versions of this file; its base is ${short(pick.commit)}'s, the closest to yours`;
+    base.notes.set(target, note);
+    base.warnings.push({
+      code: "BASE_AMBIGUOUS",
+      target,
+      message: `${target}: ${note}`,
+      fix: `Pass --from <commit> naming the commit that was installed if that is not the version you edited`,
+    });
+  }
 }
 
 /** What git said, without the command line around it. */
@@ -205,7 +254,7 @@ function inferable(input: BaseInput, warnings: Problem[]): ResolvedBase {
   // Read now: git walks the history while the planner hashes the installation.
   const history = firstParentHistory(input.sourceRoot, input.mappings.map((m) => m.from), input.signal);
   history.catch(() => {}); // awaited (and its error thrown) by infer; never left unhandled
-  return { ...none([], warnings), infer: (local) => inferred(input, history, local, warnings) };
+  return { ...none([], warnings), infer: (local, readLocal) => inferred(input, history, local, readLocal, warnings) };
 }
 
 export async function resolveBase(input: BaseInput): Promise<ResolvedBase> {

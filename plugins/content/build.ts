@@ -16,6 +16,7 @@ import { resolveBase, type ResolvedBase } from "./base.ts";
 import { staticDeciderOf } from "./decide.ts";
 import { renamesBetween, runGit, unchangedSince } from "./gitobj.ts";
 import { settleBothChanged } from "./merge.ts";
+import { followMoves, type MoveRequest } from "./moves.ts";
 import { missingLines, standardLines } from "./gitignore.ts";
 import { type FileFacts, fileFacts, modeOf, smallFileFacts } from "./hash.ts";
 import type { ContentSettings, Decision, Mapping } from "./options.ts";
@@ -109,6 +110,15 @@ interface ReadEntry {
   n: FileFacts | null;
   /** The manifest's stat record vouched for the local copy: the source path it was upstream's file of ("" if none). */
   upstream?: string;
+}
+
+/** An installed file's bytes, or null when it cannot be read. */
+function readInstalled(installDir: string, target: string): Buffer | null {
+  try {
+    return fs.readFileSync(insideJoin(installDir, target));
+  } catch {
+    return null;
+  }
 }
 
 function sizeOf(abs: string): number {
@@ -257,7 +267,7 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
   if (base.infer) {
     const local = new Map<string, string>();
     for (const r of read) if (r.l?.oid) local.set(r.target, r.l.oid);
-    base = await base.infer(local);
+    base = await base.infer(local, (t) => readInstalled(req.installDir, t));
     untouched = vouch(base.commit);
   }
   const vouched = await untouched;
@@ -274,31 +284,21 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
   }
   read.length = kept;
   const baseKnown = base.kind !== "none";
+  const notInstalled = foldersNotInstalled(threeWay, localFiles, base);
+  const absent = (target: string) => notInstalled.some((to) => target.startsWith(to + "/"));
 
-  // A git base is compared by blob id: only a base that matches neither side is read.
-  const baseHash = new Map<string, string | null>();
-  const unread: string[] = [];
-  for (const r of read) {
-    const oid = base.oids?.get(r.target);
-    if (!base.oids) baseHash.set(r.target, base.hashes.get(r.target) ?? null);
-    else if (!oid) baseHash.set(r.target, null);
-    else if (oid === r.l?.oid) baseHash.set(r.target, r.l.hash);
-    else if (oid === r.n?.oid) baseHash.set(r.target, r.n.hash);
-    else unread.push(r.target);
-    // Merges check the base bytes they read against this hash.
-    const known = baseHash.get(r.target);
-    if (known) base.hashes.set(r.target, known);
-  }
-  await base.fill(unread);
-  for (const t of unread) baseHash.set(t, base.hashes.get(t) ?? null);
+  const baseHash = await baseHashes(read, base, absent);
 
   for (const r of read) {
     const hashes = { base: baseHash.get(r.target) ?? null, local: r.l?.hash ?? null, new: r.n?.hash ?? null };
     const c = classify({ ...hashes, owner: r.owner, baseKnown });
     if (!c) continue;
+    if (c.action === "new" && absent(r.target)) c.reason = `not installed: the installation has no ${notInstalled.find((to) => r.target.startsWith(to + "/"))}/`;
     const entry: ContentEntry = { target: r.target, owner: r.owner, action: c.action, hashes, reason: c.reason };
     if (r.nf) entry.source = r.nf.source;
     if (c.conflict) entry.conflict = c.conflict;
+    const note = base.notes?.get(r.target);
+    if (note && r.l) entry.base_note = note;
     if (r.l?.opaque || r.n?.opaque) entry.opaque = true;
     // A new file gets the source's permission bits; an updated one keeps the user's.
     if (r.nf && (c.action === "new" || c.action === "update" || c.action === "conflict")) entry.mode = modeOf(r.localAbs ?? r.nf.abs);
@@ -313,7 +313,10 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
   }
   await settleBothChanged(entries, { base, installDir: req.installDir, sourceRoot: req.sourceRoot, signal: req.signal });
   entries.sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
-  const warnings = [...base.warnings, ...await reportDeletions(req, entries, base, src.commit, threeWay, pathMap)];
+  const deletions = await reportDeletions(req, entries, base, src.commit, threeWay, pathMap, decide);
+  // Said only of folders upstream has files in.
+  const missing = notInstalled.filter((to) => entries.some((e) => e.action === "new" && e.target.startsWith(to + "/")));
+  const warnings = [...base.warnings, ...notInstalledWarnings(missing, entries), ...deletions];
 
   const gitignore = planGitignore(req, n.files, opts);
   const plan: ContentPlanX = {
@@ -323,11 +326,64 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
     install: req.installDir,
     counts: countPlan(entries),
     gitignore,
+    ...(missing.length ? { not_installed: missing } : {}),
     problems,
     warnings,
   };
   base.readAt = readAt;
   return { plan, base };
+}
+
+/**
+ * Each read path's base hash. A git base is compared by blob id: only a base that matches
+ * neither side is read. A path under a folder the installation never had has none.
+ */
+async function baseHashes(read: readonly ReadEntry[], base: ResolvedBase, absent: (target: string) => boolean): Promise<Map<string, string | null>> {
+  const baseHash = new Map<string, string | null>();
+  const unread: string[] = [];
+  for (const r of read) {
+    if (absent(r.target)) {
+      // A folder the installation never had: its files are new, not deleted by the user.
+      baseHash.set(r.target, null);
+      continue;
+    }
+    const oid = base.oids?.get(r.target);
+    if (!base.oids) baseHash.set(r.target, base.hashes.get(r.target) ?? null);
+    else if (!oid) baseHash.set(r.target, null);
+    else if (oid === r.l?.oid) baseHash.set(r.target, r.l.hash);
+    else if (oid === r.n?.oid) baseHash.set(r.target, r.n.hash);
+    else unread.push(r.target);
+    // Merges check the base bytes they read against this hash.
+    const known = baseHash.get(r.target);
+    if (known) base.hashes.set(r.target, known);
+  }
+  await base.fill(unread);
+  for (const t of unread) baseHash.set(t, base.hashes.get(t) ?? null);
+  return baseHash;
+}
+
+/**
+ * Mapped folders the installation does not have, or has with no file in them: early installs
+ * never copied `workflows/` (upstream's first installation guide). Their upstream files are
+ * new, not files the user deleted. Only the installed manifest we write knows what was
+ * installed for certain: with it, a folder emptied by the user is the user's deletion.
+ */
+function foldersNotInstalled(threeWay: readonly Mapping[], localFiles: ReadonlySet<string>, base: ResolvedBase): string[] {
+  if (base.kind === "manifest") return [];
+  const present = new Set<string>();
+  for (const t of localFiles) for (const m of threeWay) if (t.startsWith(m.to + "/")) present.add(m.to);
+  return threeWay.map((m) => m.to).filter((to) => !present.has(to));
+}
+
+function notInstalledWarnings(folders: readonly string[], entries: readonly ContentEntry[]): Problem[] {
+  return folders.map((to) => {
+    const count = entries.filter((e) => e.action === "new" && e.target.startsWith(to + "/")).length;
+    return {
+      code: "MAPPED_FOLDER_NOT_INSTALLED" as const,
+      message: `${to}/ is not installed (no file in it): its ${count} upstream file${count === 1 ? " is" : "s are"} installed as new`,
+      fix: `Nothing to do; to leave ${to}/ out, change the content plugin's mappings`,
+    };
+  });
 }
 
 /**
@@ -342,18 +398,27 @@ async function reportDeletions(
   head: string | null,
   threeWay: readonly Mapping[],
   pathMap: PathMap,
+  decide: MoveRequest["decide"],
 ): Promise<Problem[]> {
   const gone = entries.filter((e) => e.hashes.new === null && e.hashes.base !== null && e.hashes.local !== null && e.action !== "error");
   if (gone.length === 0) return [];
   const moves = base.commit && head && base.commit !== head
     ? await renamesBetween(req.sourceRoot, base.commit, head, threeWay.map((m) => m.from), req.signal)
     : new Map<string, string>();
-  const warnings: Problem[] = [];
+  const whereOf = new Map<ContentEntry, string>();
   for (const e of gone) {
     const from = pathMap.toSource(e.target)?.source;
     const to = from ? moves.get(from) : undefined;
-    const where = to ? pathMap.toTarget(to)?.target ?? `${to} in the source (not installed)` : undefined;
-    if (to) e.moved_to = pathMap.toTarget(to)?.target ?? to;
+    if (!to) continue;
+    whereOf.set(e, pathMap.toTarget(to)?.target ?? `${to} in the source (not installed)`);
+    e.moved_to = pathMap.toTarget(to)?.target ?? to;
+  }
+  // Edited files upstream moved: carried to their new paths (moves.ts).
+  const warnings = await followMoves(entries, { base, installDir: req.installDir, sourceRoot: req.sourceRoot, decide, signal: req.signal });
+  const carried = new Set(warnings.map((w) => w.target));
+  for (const e of gone) {
+    if (carried.has(e.target)) continue;
+    const where = whereOf.get(e);
     const edited = e.hashes.local !== e.hashes.base;
     if (!edited) {
       if (where) e.reason = `moved upstream to ${where}`;

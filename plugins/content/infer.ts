@@ -5,8 +5,15 @@
  *   per file       a local file whose git blob id is one of the versions its source path
  *                  ever had (renames followed) is unedited: that version is its base;
  *   installed      the commit whose tree of the mapped folders matches the most local files
- *   commit         (ties: the oldest) is the base of the rest — the edited files get a real
- *                  three-way merge, and files missing locally were deleted by the user.
+ *   commit         is the base of the rest — the edited files get a real three-way merge, and
+ *                  files missing locally were deleted by the user. Several commits can match
+ *                  equally (a commit that changed only files the user then edited ties with
+ *                  its parent; one that only added files the user lacks ties with the one
+ *                  before): the oldest of them is the installed commit for files that are
+ *                  not edited (a file added later in the range is new, not deleted by the
+ *                  user), and an edited file whose versions differ among them gets each of
+ *                  those versions as `choices`, for the caller to take the one the user's
+ *                  file is closest to — never a version picked by a tie-break.
  *
  * Pure: it replays the changes of one `git log --raw` pass (see `firstParentHistory`), so a
  * run costs one git process whatever the number of files or commits.
@@ -24,6 +31,16 @@ export interface Inference {
   total: number;
   /** Source path → the blob the file is compared against: its matching version, else `commit`'s. */
   bases: Map<string, string>;
+  /** Every commit that matches as many local files as `commit` does, oldest first (`commit` is the first). */
+  tied: string[];
+  /** Edited local files (source path) whose versions differ among the tied commits: each distinct version, oldest first. */
+  choices: Map<string, Choice[]>;
+}
+
+/** One tied commit's version of a path (the first tied commit that has it). */
+export interface Choice {
+  oid: string;
+  commit: string;
 }
 
 /** Paths joined by renames: a file keeps its identity across moves. */
@@ -64,7 +81,7 @@ export function inferBase(history: readonly CommitChanges[], local: ReadonlyMap<
   const lineage = new Lineage();
   const tree = new Map<string, string>();
   let score = 0;
-  let best = -1;
+  let tied: number[] = [];
   let bestScore = 0;
   // The score of a commit is kept up to date from its changes alone: O(changes), not O(tree).
   const swap = (path: string, before: string | undefined, after: string | null) => {
@@ -88,12 +105,12 @@ export function inferBase(history: readonly CommitChanges[], local: ReadonlyMap<
         set.add(ch.after);
       }
     }
-    // Strictly better only: on a tie the oldest commit stays.
     if (score > bestScore) {
       bestScore = score;
-      best = index;
-    }
+      tied = [index];
+    } else if (score === bestScore && score > 0) tied.push(index);
   });
+  const best = tied.length ? tied[0] : -1;
 
   const installed = new Map<string, string>();
   for (let i = 0; i <= best; i++) for (const ch of history[i].changes) applyChange(installed, ch.from, ch.path, ch.after);
@@ -107,7 +124,50 @@ export function inferBase(history: readonly CommitChanges[], local: ReadonlyMap<
       unedited++;
     }
   }
-  return { commit: best >= 0 ? history[best].commit : null, matched: bestScore, unedited, total: local.size, bases };
+  const edited = new Set([...local.keys()].filter((p) => bases.get(p) !== local.get(p)));
+  return {
+    commit: best >= 0 ? history[best].commit : null,
+    matched: bestScore,
+    unedited,
+    total: local.size,
+    bases,
+    tied: tied.map((i) => history[i].commit),
+    choices: tied.length > 1 ? tiedChoices(history, tied, edited) : new Map(),
+  };
+}
+
+/**
+ * The versions the tied commits hold of the given paths, where they differ: the tree is
+ * replayed up to the newest tied commit, and each tied commit's version is read of the
+ * paths changed since the oldest one (the only paths they can disagree on).
+ */
+function tiedChoices(history: readonly CommitChanges[], tied: readonly number[], paths: ReadonlySet<string>): Map<string, Choice[]> {
+  const tree = new Map<string, string>();
+  const found = new Map<string, Choice[]>();
+  const touched = new Set<string>();
+  let first = new Map<string, string>();
+  const note = (p: string, oid: string | undefined, commit: string) => {
+    if (oid === undefined || !paths.has(p)) return;
+    const list = found.get(p) ?? [];
+    if (!list.some((c) => c.oid === oid)) list.push({ oid, commit });
+    found.set(p, list);
+  };
+  for (let i = 0, t = 0; i <= tied[tied.length - 1]; i++) {
+    for (const ch of history[i].changes) {
+      applyChange(tree, ch.from, ch.path, ch.after);
+      if (i > tied[0]) touched.add(ch.path);
+    }
+    if (i !== tied[t]) continue;
+    if (t === 0) first = new Map(tree);
+    for (const p of t === 0 ? [] : touched) {
+      // The oldest tied commit's version comes first.
+      if (!found.has(p)) note(p, first.get(p), history[tied[0]].commit);
+      note(p, tree.get(p), history[i].commit);
+    }
+    t++;
+  }
+  for (const [p, list] of found) if (list.length < 2) found.delete(p);
+  return found;
 }
 
 /** All versions of every lineage that holds a local file not found under its own path (built only for those). */

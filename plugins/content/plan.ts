@@ -65,13 +65,27 @@ export interface ContentEntry extends PlanEntry {
   decided_by?: string;
   /** Permission bits to give a written file. */
   mode?: number;
+  /** The installed version was not certain (several commits match, holding different versions of this edited file): which one is its base, and why. */
+  base_note?: string;
   /** Upstream deleted this path by moving it (git's rename detection, base → new): the installation path it moved to. */
   moved_to?: string;
+  /**
+   * Upstream moved an edited file here (git's rename detection, base → new): the old path, the
+   * base and the local hash of the file there. This entry merges that file (old-path base, the
+   * user's file, new-path upstream) and writes the result here; the old path goes (moves.ts).
+   */
+  moved_from?: { target: string; base: string; local: string };
   /** A text file changed on both sides: whether `git merge-file` merges it cleanly (`merge`) or not (a true conflict). */
   three_way?: "clean" | "conflict";
   /** For a clean merge: the sha256 of the merged bytes the plan saw (phase 2 merges again and checks it). */
   merged_hash?: string;
 }
+
+/** The installation path whose bytes are this entry's local side and whose base is its base: the old path of a moved file. */
+export const localTarget = (e: ContentEntry): string => e.moved_from?.target ?? e.target;
+
+/** The hash of this entry's local side (the old path's file for a moved one). */
+export const localHash = (e: ContentEntry): string | null => e.moved_from?.local ?? e.hashes.local;
 
 /** A conflict `merge` can resolve: text on both sides, and no deletion involved. */
 export function canMerge(e: ContentEntry): boolean {
@@ -98,6 +112,8 @@ export interface ContentPlanX extends ContentPlan {
   install: string;
   counts: PlanCounts;
   gitignore: { file: string; add: string[] };
+  /** Mapped folders the installation does not have (or has empty), whose upstream files are all new. */
+  not_installed?: string[];
   problems: Problem[];
   warnings: Problem[];
 }

@@ -5,7 +5,7 @@
  */
 import path from "node:path";
 import type { MergeResult } from "./merge.ts";
-import type { ContentEntry, ContentPlanX, PlanCounts } from "./plan.ts";
+import { type ContentEntry, type ContentPlanX, localHash, localTarget, type PlanCounts } from "./plan.ts";
 import { read } from "./views.ts";
 
 export interface DiffOptions {
@@ -20,9 +20,10 @@ const CHANGING = new Set(["new", "update", "merge", "delete", "conflict"]);
 
 /** A unified diff of one entry: local → what the run writes (upstream, or the merge). */
 export async function entryDiff(plan: ContentPlanX, entry: ContentEntry, opts: DiffOptions = {}): Promise<string> {
-  const localFile = entry.hashes.local ? path.join(plan.install, ...entry.target.split("/")) : null;
+  // A moved file's diff starts from the user's file at its old path.
+  const localFile = localHash(entry) ? path.join(plan.install, ...localTarget(entry).split("/")) : null;
   const newFile = entry.hashes.new && entry.source ? path.join(plan.source.root, ...entry.source.split("/")) : null;
-  const oldName = localFile ? `a/${entry.target}` : "/dev/null";
+  const oldName = localFile ? `a/${localTarget(entry)}` : "/dev/null";
   const newName = newFile ? `b/${entry.target}` : "/dev/null";
   const note = entry.action === "conflict"
     ? `# conflict: ${entry.reason ?? ""}; decision: ${entry.decision ?? "undecided"}\n`
@@ -83,9 +84,11 @@ const LABELS: Record<keyof PlanCounts, string> = {
 /** The human rendering: counts, then every path that is not unchanged, then the diffs if any. */
 export function renderPlanText(plan: ContentPlanX, diffs?: Record<string, string>): string {
   const b = plan.base;
-  const via = b.via === "inferred" && b.total !== undefined ? `inferred: ${b.matched} of ${b.total} files match` : b.via;
+  const tie = b.range ? `${b.range.commits} commits match equally; ` : "";
+  const via = b.via === "inferred" && b.total !== undefined ? `inferred: ${tie}${b.matched} of ${b.total} files match` : b.via;
+  const ref = b.range ? `${b.range.from.slice(0, 12)}..${b.range.to.slice(0, 12)}` : b.ref?.slice(0, 12);
   const lines = [
-    `Content plan: base ${b.kind}${b.ref ? ` ${b.ref.slice(0, 12)}` : ""}${via ? ` (${via})` : ""} → ${plan.source.version ?? plan.source.commit?.slice(0, 12) ?? "working tree"}`,
+    `Content plan: base ${b.kind}${ref ? ` ${ref}` : ""}${via ? ` (${via})` : ""} → ${plan.source.version ?? plan.source.commit?.slice(0, 12) ?? "working tree"}`,
     "  " + (Object.keys(LABELS) as (keyof PlanCounts)[]).map((k) => `${plan.counts[k]} ${LABELS[k]}`).join(", "),
   ];
   for (const e of plan.entries as ContentEntry[]) {

@@ -11,12 +11,15 @@ import type { Mapping } from "./options.ts";
 import { insideJoin, isInside, isSafeRelative, type PathMap } from "./paths.ts";
 
 export type ProblemCode =
+  | "BASE_AMBIGUOUS"
   | "BASE_INFERRED"
   | "BASE_REF_UNKNOWN"
   | "CONTENT_PLAN_ERROR"
   | "INSTALLED_MANIFEST_INVALID"
+  | "MAPPED_FOLDER_NOT_INSTALLED"
   | "UNSAFE_PATH"
   | "UPSTREAM_DELETED_EDITED"
+  | "UPSTREAM_MOVED_CARRIED"
   | "UPSTREAM_MOVED_EDITED";
 
 /** Something that stops the plan (pre-flight turns each into an error finding), or, in a plan's warnings, is worth saying. */

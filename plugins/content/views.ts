@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { mergeFile } from "./merge.ts";
-import type { ContentEntry, ContentPlanX } from "./plan.ts";
+import { type ContentEntry, type ContentPlanX, localHash, localTarget } from "./plan.ts";
 
 export interface ThreeWayView {
   /** Unified diff base → the user's file (`/dev/null` where a side has no file). */
@@ -32,7 +32,7 @@ export function read(file: string | null): Buffer | null {
 
 /** The view of one conflict; `base` is its base bytes (null: no base known, or added on both sides). */
 export async function threeWayView(plan: ContentPlanX, e: ContentEntry, base: Buffer | null, signal?: AbortSignal): Promise<ThreeWayView> {
-  const local = e.hashes.local ? read(path.join(plan.install, ...e.target.split("/"))) : null;
+  const local = localHash(e) ? read(path.join(plan.install, ...localTarget(e).split("/"))) : null;
   const theirs = e.hashes.new && e.source ? read(path.join(plan.source.root, ...e.source.split("/"))) : null;
   if (e.opaque) {
     const note = `Binary or large file ${e.target}: compared by hash only\n`;
