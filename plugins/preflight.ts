@@ -22,7 +22,7 @@ import { readVersionFile } from "./version-file.ts";
 import { contentRunOptions } from "./content/run-options.ts";
 import { evidenceReader } from "../core/evidence.ts";
 import { activeLayout, runLayouts } from "./layouts/detect.ts";
-import { checkHistory, checkLayouts } from "./preflight/trust.ts";
+import { checkHistory, checkInferredBase, checkLayouts } from "./preflight/trust.ts";
 import { PREFLIGHT_RUN_OPTIONS } from "./preflight/run-options.ts";
 
 export const PreflightOptions = z.strictObject({
@@ -270,6 +270,7 @@ export function preflightPlugin(options: PreflightOptionsInput = {}) {
       // The space needed depends on what changes: checked once the plan is built.
       hooks.checkPlan.tap(async (ctx, findings, ev) => {
         checkPlanAccess(ctx, findings);
+        checkInferredBase(ctx, findings);
         await checkDisk(ctx, findings, ev, opts);
       });
     },

@@ -89,6 +89,20 @@ test("a downgrade is refused; --allow-downgrade plans it, saying so", async () =
   assert.equal(snapshotTree(w.proj.dir), before, "a dry run writes nothing");
 });
 
+test("a base inferred from a history that explains few installed files is refused as a guess, naming --from", async () => {
+  const root = tmpDir("trust-weak");
+  const src = makeSource(path.join(root, "src"));
+  // One file matches the source's history; ten others match no upstream version at all.
+  const own: Record<string, string> = { "standards/universal/testing/unit.md": "# Unit tests v2\n" };
+  for (let i = 0; i < 10; i++) own[`standards/universal/notes/n${i}.md`] = `not upstream's ${i}\n`;
+  const proj = makeProject(path.join(root, "proj"), own);
+  const f = await refused(["--source", src.dir], proj.dir, "BASE_WEAK", /--from <the source commit that was installed>/);
+  assert.match(JSON.stringify(f), /explains only 1 of the 12 installed files/);
+  // Naming the installed commit skips the guess.
+  const r = await runCli(["--source", src.dir, "--from", src.commit, "--dry-run", ...FAST, "--json"], { cwd: proj.dir });
+  assert.is(r.code, 0, r.stdout + r.stderr);
+});
+
 test("the human output names the problem and the fix on one line each", async () => {
   const w = world();
   const shallow = path.join(w.root, "shallow");

@@ -7,6 +7,7 @@
  */
 import type { EvidenceDraft } from "../../core/evidence.ts";
 import type { Findings, UpgradeContext } from "../../core/types.ts";
+import { ContentBase } from "../content/channel.ts";
 import { runGit } from "../content/gitobj.ts";
 import { runLayouts } from "../layouts/detect.ts";
 import { preflightRunOptions } from "./run-options.ts";
@@ -71,4 +72,25 @@ async function checkDirection(ctx: UpgradeContext, f: Findings, ev: EvidenceDraf
     return;
   }
   f.error("DOWNGRADE", `The source commit ${short(target)} is ${what}`, "Check out a later commit in the source, or pass --allow-downgrade to install it anyway (the plan shows what goes back); nothing was written");
+}
+
+/** Below this share of installed files matching any upstream version, an inferred base is a guess. */
+const WEAK_SHARE = 0.5;
+/** Fewer files than this cannot tell a weak history from a small install of mostly the user's own files. */
+const WEAK_MIN_FILES = 10;
+
+/**
+ * An installed commit inferred from a history that explains few of the installed files is a
+ * guess (a fork, another repository, a history cut short): every file it cannot explain would
+ * be kept as a local edit. Refused, with the two ways out; `--from` skips inference.
+ */
+export function checkInferredBase(ctx: UpgradeContext, f: Findings): void {
+  const base = ctx.channels.get(ContentBase);
+  const inf = base?.via === "inferred" ? base.inference : undefined;
+  if (!inf || inf.total < WEAK_MIN_FILES || inf.unedited / inf.total >= WEAK_SHARE) return;
+  f.error(
+    "BASE_WEAK",
+    `The source's history explains only ${inf.unedited} of the ${inf.total} installed files (no other upstream version matches the rest): the installed commit would be a guess (${String(base!.commit ?? base!.ref).slice(0, 12)})`,
+    "Pass --from <the source commit that was installed>, or use a clone of the repository the installation came from, with its full history; nothing was written",
+  );
 }
