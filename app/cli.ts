@@ -32,7 +32,7 @@ const flagOf = (o: OwnedOption): OptionSpec => ({
 });
 const overriding = (o: OptionSpec): OptionSpec => ({ ...o, help: `${o.help} (overrides the session's choice)` });
 
-const SOURCE_FLAG: OptionSpec = { flags: "--source <dir|url>", help: "the Agent OS source: a git clone, or a git URL fetched into the user's cache (default: the source= VERSION.txt records)" };
+const SOURCE_FLAG: OptionSpec = { flags: "--source <source>", help: "the Agent OS source: a git clone, or a git URL fetched into the user's cache (default: the source= VERSION.txt records)" };
 const REF_FLAG: OptionSpec = { flags: "--ref <ref>", help: "with --source: the branch, tag or commit to install (default: the URL's default branch)" };
 
 export const PROGRAM: ProgramSpec = {
@@ -80,7 +80,7 @@ export const PROGRAM: ProgramSpec = {
       options: [{ flags: "--keep-backups <n>", help: "with prune: backups to keep", parse: positiveInt }],
     },
     { name: "unlock", help: "report the lock; with --force remove a stale or foreign one", options: [{ flags: "--force", help: "remove a lock whose owner is no longer running" }] },
-    { name: "mcp", help: "serve the upgrade as MCP tools over stdio, for AI assistants", options: [{ flags: "--read-only", help: "only the tools that read: upgrade_plan, upgrade_status, backups_list" }] },
+    { name: "mcp", help: "serve the upgrade as MCP tools over stdio, for AI assistants", options: [{ flags: "--read-only", help: "only the tools that read: upgrade_check, upgrade_plan, upgrade_status, backups_list" }] },
     { name: "demo", help: "run the built-in demo: a full upgrade and a rolled-back one, in a sandbox", options: [{ flags: "--keep", help: "keep the sandbox folder" }] },
     { name: "init", help: "write a starter upgrade.config.ts in the project", options: [{ flags: "--force", help: "overwrite an existing file" }] },
   ],

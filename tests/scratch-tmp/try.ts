@@ -1,0 +1,12 @@
+import { makeFleet, trackedBytes, QUICK } from "../helpers/fleet-project.ts";
+import { runCli } from "../helpers/cli.ts";
+const f = makeFleet();
+console.log(f.root);
+const show = (r: any) => console.log(r.code, r.stdout.slice(-1500), r.stderr.slice(-1500));
+show(await runCli(["check", "--source", f.url], { cwd: f.project, env: f.env }));
+show(await runCli(["--source", f.url, "--ref", f.commits[1], ...QUICK], { cwd: f.project, env: f.env }));
+const before = trackedBytes(f.project);
+show(await runCli(["--source", f.url, "--ref", f.commits[1], ...QUICK], { cwd: f.project, env: f.env }));
+const after = trackedBytes(f.project);
+console.log("same", JSON.stringify([...before]) === JSON.stringify([...after]));
+show(await runCli(["check", "--json"], { cwd: f.project, env: f.env }));
