@@ -20,7 +20,7 @@ export interface SourceChoice {
 export interface SourceArgs {
   source: string | null;
   ref: string | null;
-  /** Fall back to the source the install's record names. */
+  /** The command installs or compares (upgrade, check): fall back to the source the install's record names, and fetch a URL. Else (resume, rollback) a URL is not fetched: they do not read a source. */
   useRecord?: boolean;
   signal?: AbortSignal;
 }
@@ -44,6 +44,7 @@ export async function resolveSourceArgs(a: SourceArgs, cwd: string, target: stri
   }
   if (!source) return { source: null, origin: null };
   if (!isGitUrl(source) && !ref) return { source: path.resolve(cwd, source), origin: null };
+  if (!a.useRecord) return { source: null, origin: null };
   const url = isGitUrl(source) ? source : pathToFileURL(path.resolve(cwd, source)).href;
   const r = await fetchSource(url, ref, { signal: a.signal });
   return { source: r.checkout, origin: { url: r.url, ref: r.ref, commit: r.commit } };

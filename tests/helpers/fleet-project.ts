@@ -34,7 +34,8 @@ export function makeFleet(label = "fleet"): Fleet {
   fs.rmSync(work, { recursive: true, force: true });
   const project = path.join(root, "proj");
   const install = installUniversal(project, release(OLD), { commit: commits[0] });
-  fs.writeFileSync(path.join(project, ".gitignore"), ".agent-os/.cache/\n.agent-os/.backups/\n.agent-os/venv/\n.agent-os/.mcp_server_state.json\n.agent-os/.upgrade-lock\n");
+  // What upstream's installer git-ignores; the first upgrade adds its own lines (backups, lock).
+  fs.writeFileSync(path.join(project, ".gitignore"), ".agent-os/.cache/\n.agent-os/venv/\n.agent-os/.mcp_server_state.json\n");
   git(project, "init", "-q");
   git(project, "add", "-A");
   git(project, "commit", "-q", "-m", "Agent OS installed");
