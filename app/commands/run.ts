@@ -25,7 +25,7 @@ function alreadyUpToDate(r: CheckReport, json: boolean, sink: Sink): number {
   const line = `Already up to date: the installation is at ${r.available.version ?? r.available.commit?.slice(0, 12)}${from}; nothing was changed`;
   const drift = r.drift.length ? `${r.drift.length} file${r.drift.length === 1 ? "" : "s"} edited since install (kept): ${r.drift.slice(0, 5).join(", ")}${r.drift.length > 5 ? ", …" : ""}` : null;
   if (json) {
-    sink.out(JSON.stringify({ type: "result", schema_version: 1, status: "completed", exit_code: EXIT.ok, up_to_date: true, session_id: null, dry_run: false, message: line, check: r }));
+    sink.out(JSON.stringify({ type: "result", schema_version: 1, status: "completed", exit_code: EXIT.ok, up_to_date: true, session_id: null, dry_run: false, message: line, phases: [], findings: r.findings, secondary_errors: [], check: r }));
   } else {
     sink.out(line);
     if (drift) sink.out(drift);
