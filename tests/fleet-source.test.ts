@@ -109,10 +109,10 @@ test("check: drift (a file edited since install) is reported; an edit alone is n
   const r = await cli(f, ["check", "--json"]);
   assert.is(r.code, 0, r.stderr);
   assert.equal(resultOf(r).drift, [".agent-os/workflows/spec_execution_v1/phases/dynamic/task-template.md"]);
-  // The upgrade agrees: nothing to write, the edit kept.
-  const u = await cli(f, ["--source", f.url, ...QUICK]);
-  assert.is(u.code, 0);
-  assert.match(u.stdout, "1 file edited since install (kept)");
+  // The upgrade agrees (from the source the record names: no --source): nothing to write, the edit kept.
+  const u = await cli(f, [...QUICK]);
+  assert.is(u.code, 0, u.stderr);
+  assert.is(u.stdout, `Already up to date: the installation is at 1.3.0 from ${f.url} (main); nothing was changed\n1 file edited since install (kept): .agent-os/workflows/spec_execution_v1/phases/dynamic/task-template.md\n`);
   assert.match(fs.readFileSync(edited, "utf8"), "Our team's note.");
 });
 
