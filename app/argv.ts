@@ -32,6 +32,8 @@ export interface ProgramSpec {
   commands: CommandSpec[];
   /** The command run when none is named. */
   defaultCommand: string;
+  /** Lines shown at the end of the program's help. */
+  notes?: string[];
 }
 
 /** What the command line asked for. `opts` holds global and command options by camelCase key. */
@@ -176,6 +178,7 @@ export function helpText(program: ProgramSpec, command?: CommandSpec): string {
       "Commands:",
       ...table(program.commands.map((c) => [[c.name, ...(c.args ?? [])].join(" "), c.name === program.defaultCommand ? `${c.help} (the default)` : c.help])),
       "", "Options:", ...globals, "",
+      ...(program.notes ? [...program.notes, ""] : []),
       `Run \`${program.name} <command> --help\` for the options of a command.`,
     ].join("\n");
   }

@@ -68,12 +68,17 @@ function driftOf(plan: PlanParts, installRel: string): string[] {
   return (plan.entries ?? []).filter((e) => e.hashes.base !== null && e.hashes.local !== e.hashes.base).map((e) => path.posix.join(installRel, e.target));
 }
 
-/** The layout hook: a plugin's verdict on the plan, else a finding about the layout, else the same layout. */
-function migrationOf(plan: PlanParts, findings: Finding[]): CheckReport["migration"] {
+/**
+ * A migration, not an upgrade: a plugin's verdict on the plan (`layout_migration`), else
+ * pre-flight's LAYOUT_MISMATCH, else the layouts the run detected (`result.layout`) differ.
+ */
+function migrationOf(plan: PlanParts, r: UpgradeResult): CheckReport["migration"] {
   if (plan.layout_migration) return plan.layout_migration;
-  const f = findings.find((x) => x.level === "error" && /LAYOUT|MIGRAT/.test(x.code));
+  const f = r.findings.find((x) => x.code === "LAYOUT_MISMATCH");
   if (f) return { needed: true, reason: f.message };
-  return { needed: false, reason: "the source has the install's layout" };
+  const l = r.layout;
+  if (l?.source && l.install && l.source !== l.install) return { needed: true, reason: `the source is ${l.source}, the installation ${l.install}` };
+  return { needed: false, reason: `the source has the install's layout${l?.source ? ` (${l.source})` : ""}` };
 }
 
 const sameCommit = (a: string | null | undefined, b: string | null | undefined): boolean =>
@@ -101,7 +106,7 @@ export function reportOf(r: UpgradeResult, options: RunOptions): CheckReport {
     available: { commit: plan.source?.commit ?? options.origin?.commit ?? null, version: plan.source?.version ?? null },
     changes: pendingChanges(plan, installRel),
     conflicts: (plan.entries ?? []).filter((e) => e.action === "conflict").map((e) => path.posix.join(installRel, e.target)),
-    migration: migrationOf(plan, findings),
+    migration: migrationOf(plan, r),
     drift: driftOf(plan, installRel),
     findings,
   };

@@ -9,6 +9,7 @@ import { resolveLayout } from "../core/layout.ts";
 import { host } from "../core/runtime.ts";
 import { type OwnedOption, ownedOptions } from "../core/options.ts";
 import { BUILTIN_RUN_OPTIONS } from "../plugins/run-options.ts";
+import { LAYOUTS } from "../plugins/layouts.ts";
 import { helpText, type OptionSpec, type ParsedArgs, parseCommandLine, type ProgramSpec, UsageError } from "./argv.ts";
 import { globals, targetOf } from "./options.ts";
 import { requireInstall } from "./require-install.ts";
@@ -32,14 +33,18 @@ const flagOf = (o: OwnedOption): OptionSpec => ({
 });
 const overriding = (o: OptionSpec): OptionSpec => ({ ...o, help: `${o.help} (overrides the session's choice)` });
 
-const SOURCE_FLAG: OptionSpec = { flags: "--source <source>", help: "the Agent OS source: a git clone, or a git URL fetched into the user's cache (default: the source= VERSION.txt records)" };
+const SOURCE_FLAG: OptionSpec = { flags: "--source <source>", help: "the Agent OS source: a full git clone of agent-os-enhanced or praxis-os, or a git URL fetched into the user's cache (default: the source= VERSION.txt records)" };
 const REF_FLAG: OptionSpec = { flags: "--ref <ref>", help: "with --source: the branch, tag or commit to install (default: the URL's default branch)" };
 
 export const PROGRAM: ProgramSpec = {
   name: "agent-os-upgrade",
-  help: "Upgrade an Agent OS installation (.agent-os/) from a source checkout, safely",
+  help: "Upgrade an Agent OS installation (.agent-os/ or .praxis-os/) from a source checkout, safely",
   version: VERSION,
   defaultCommand: "upgrade",
+  notes: [
+    "Layouts (the source's by its folders and the folder its README names; the installation's by its folder and server package):",
+    ...LAYOUTS.map((l) => `  ${l.id.padEnd(18)} ${l.title}`),
+  ],
   options: [
     { flags: "--target <dir>", help: "project root (or its .agent-os folder); default: the working directory" },
     { flags: "--config <file>", help: "config file (default: upgrade.config.ts in the project)" },

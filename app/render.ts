@@ -138,6 +138,7 @@ const ACTION_LABELS: Record<string, string> = { merge: "merged", keep_local: "ke
 function renderPlan(r: UpgradeResult, sink: Sink): void {
   const plan = r.plan;
   if (!plan) return;
+  if (r.layout) sink.out(`Layout: source ${r.layout.source ?? "unknown"}, installation ${r.layout.install ?? "unknown"}`);
   const counts: Record<string, number> = {};
   for (const entry of plan.entries) counts[entry.action] = (counts[entry.action] ?? 0) + 1;
   const label = (a: string, n: number) => `${n} ${a === "conflict" ? `conflict${n === 1 ? "" : "s"}` : ACTION_LABELS[a] ?? a.replace("_", " ")}`;
@@ -167,10 +168,10 @@ export function otherPhasesLines(plan: Record<string, unknown>): string[] {
     lines.push(`Requirements (${req.file}): ${req.diff ? (req.install_needed ? "changed: pip installs them into the venv in phase 3" : "changed (--skip-deps: not installed)") : "unchanged"}`);
     if (req.diff) lines.push(...req.diff.trimEnd().split("\n").filter((l) => /^[+-](?![+-])/.test(l)).map((l) => `  ${l}`));
   }
-  const launch = plan.launch_migrations as Array<{ file: string; server?: string; status: string; reason?: string; before?: string[]; after?: string[] }> | undefined;
+  const launch = plan.launch_migrations as Array<{ file: string; agent?: string; server?: string; status: string; reason?: string; before?: string[]; after?: string[] }> | undefined;
   for (const m of launch ?? []) {
     const what = m.status === "applied" ? `args ${JSON.stringify(m.before)} → ${JSON.stringify(m.after)}` : m.status === "reported" ? `needs ${JSON.stringify(m.after)} (reported, not written)` : m.reason ?? m.status;
-    lines.push(`Launch entry ${m.file}${m.server ? ` "${m.server}"` : ""}: ${m.status === "applied" ? "migrated: " : ""}${what}`);
+    lines.push(`Launch entry ${m.file}${m.agent ? ` (${m.agent})` : ""}${m.server ? ` "${m.server}"` : ""}: ${m.status === "applied" ? "migrated: " : ""}${what}`);
   }
   return lines;
 }

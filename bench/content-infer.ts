@@ -20,7 +20,7 @@ import { buildPlan, type PlanRequest } from "../plugins/content/build.ts";
 import { firstParentHistory } from "../plugins/content/gitobj.ts";
 import { gitBlobId } from "../plugins/content/hash.ts";
 import { inferBase } from "../plugins/content/infer.ts";
-import { ContentOptions } from "../plugins/content/options.ts";
+import { contentSettings } from "../plugins/content/options.ts";
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -156,7 +156,7 @@ function request(source: string, project: string): PlanRequest {
     gitignoreFile: path.join(project, ".gitignore"),
     from: null,
     policy: "merge",
-    options: ContentOptions.parse({}),
+    options: contentSettings(),
   };
 }
 

@@ -21,7 +21,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { buildPlan } from "../plugins/content/build.ts";
-import { ContentOptions } from "../plugins/content/options.ts";
+import { contentSettings } from "../plugins/content/options.ts";
 import { statKey } from "../plugins/content/manifest.ts";
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
@@ -131,7 +131,7 @@ try {
   git(source, "commit", "-q", "-m", "new");
   const genMs = performance.now() - t0;
 
-  const options = ContentOptions.parse({});
+  const options = contentSettings();
   const request = {
     sourceRoot: source,
     projectRoot: project,

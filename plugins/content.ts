@@ -31,7 +31,8 @@ import { abortedByYou, askMissing, terminalPrompt, unknownDecisions, unresolvedM
 import { fileFacts } from "./content/hash.ts";
 import { manifestJsonOf, readInstalledManifest, writeManifestFile } from "./content/manifest.ts";
 import { mergeFile } from "./content/merge.ts";
-import { ContentOptions, type ContentOptionsInput } from "./content/options.ts";
+import { activeLayout, runLayouts } from "./layouts/detect.ts";
+import { ContentOptions, type ContentOptionsInput, settingsFor } from "./content/options.ts";
 import { matcher } from "./content/paths.ts";
 import { canMerge, type ContentEntry, type ContentPlanX } from "./content/plan.ts";
 import { planDiffs } from "./content/render.ts";
@@ -76,6 +77,8 @@ const EarlyPlan = defineChannel<Promise<BuiltPlan> | undefined>("content.early-p
 /** The content plugin factory; options default to SPEC §2's mapping table and excludes. */
 export function contentPlugin(options: ContentOptionsInput = {}) {
   const opts = parsePluginOptions(PLUGIN_NAME, ContentOptions, options);
+  /** The options of this run: paths the config left out come from the run's layout. */
+  const settings = (ctx: UpgradeContext) => settingsFor(opts, activeLayout(ctx));
   const plan = async (ctx: UpgradeContext): Promise<BuiltPlan> => {
     const t0 = performance.now();
     const built = await buildPlan({
@@ -89,7 +92,7 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
       from: contentRunOptions(ctx).from,
       policy: contentRunOptions(ctx).onConflict,
       decisions: contentRunOptions(ctx).decisions,
-      options: opts,
+      options: settings(ctx),
       sourceGit: () => sourceGit(ctx, ctx.options.source!),
       manifestJson: () => manifestJsonOf(ctx, ctx.layout.installedManifest),
     });
@@ -134,14 +137,14 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
       // The plan only reads: started first, it walks the trees while pre-flight's checks run and
       // git answers; planContent takes it.
       hooks.preflight.tap({ before: "preflight" }, async (ctx) => {
-        if (!isDir(ctx.options.source) || !ctx.layout.installExists) return;
+        if (!isDir(ctx.options.source) || !ctx.layout.installExists || runLayouts(ctx).mismatch) return;
         const early = plan(ctx);
         early.catch(() => {}); // awaited, and its error thrown, by planContent
         ctx.channels.set(EarlyPlan, early);
       });
       hooks.planContent.tap(async (incoming: ContentPlan, ctx, findings) => {
-        // A missing source or installation is the preflight plugin's finding; nothing to plan.
-        if (!isDir(ctx.options.source) || !ctx.layout.installExists) return incoming;
+        // A missing source or installation, or layouts an upgrade cannot bridge, are the preflight plugin's findings; nothing to plan.
+        if (!isDir(ctx.options.source) || !ctx.layout.installExists || runLayouts(ctx).mismatch) return incoming;
         const early = ctx.channels.get(EarlyPlan);
         ctx.channels.set(EarlyPlan, undefined);
         const built = await (early ?? plan(ctx));
@@ -170,7 +173,7 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
           plan: planX,
           fs: ctx.fs,
           base,
-          options: opts,
+          options: settings(ctx),
           projectRoot: ctx.layout.projectRoot,
           installDir: ctx.layout.installDir,
           gitignoreFile: ctx.layout.gitignore,
@@ -282,7 +285,7 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
       return null;
     }
     const files = { ...staged.manifest.files };
-    const replace = opts.mappings.filter((m) => m.mode === "replace");
+    const replace = settings(ctx).mappings.filter((m) => m.mode === "replace");
     if (ctx.options.source && replace.length) {
       const src = await scanSource(path.resolve(ctx.options.source), replace, matcher(opts.excludes));
       for (const f of src.files.values()) {

@@ -14,6 +14,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { activeLayout, sourceServerDir } from "./layouts/detect.ts";
 import { parsePluginOptions } from "../core/config.ts";
 import { UpgradeError } from "../core/errors.ts";
 import { definePlugin } from "../core/plugin.ts";
@@ -33,8 +34,8 @@ const PostInstallRuleSchema = z.strictObject({
 });
 
 export const DepsOptions = z.strictObject({
-  /** The requirements file, relative to both the source root and the installation. */
-  requirements: z.string().min(1).default("mcp_server/requirements.txt"),
+  /** The requirements file, relative to both the source root and the installation; default: the run's layout's (`mcp_server/requirements.txt`, `ouroboros/…`). */
+  requirements: z.string().min(1).optional(),
   /** Extra `pip install` arguments, e.g. `["--no-index", "--find-links", "/wheels"]` offline. */
   extraArgs: z.array(z.string()).default([]),
   /** Per pip attempt. */
@@ -86,10 +87,14 @@ function depsHint(ctx: UpgradeContext, r: PipInstallResult, extraArgs: readonly 
 export function depsPlugin(options: DepsOptionsInput = {}) {
   const opts = parsePluginOptions(PLUGIN_NAME, DepsOptions, options);
   const python = (ctx: UpgradeContext) => path.join(ctx.layout.venvDir, "bin", "python");
-  const files = (ctx: UpgradeContext) => ({
-    source: path.join(ctx.options.source!, opts.requirements),
-    live: path.join(ctx.layout.installDir, opts.requirements),
-  });
+  /** The requirements file's name in the installation (as messages show it). */
+  const reqName = (ctx: UpgradeContext): string => opts.requirements ?? activeLayout(ctx).server.requirements;
+  const files = (ctx: UpgradeContext) => {
+    if (opts.requirements) return { source: path.join(ctx.options.source!, opts.requirements), live: path.join(ctx.layout.installDir, opts.requirements) };
+    const l = activeLayout(ctx);
+    const inServer = path.relative(l.server.folder, l.server.requirements);
+    return { source: path.join(sourceServerDir(ctx)!, inServer), live: path.join(ctx.layout.installDir, l.server.requirements) };
+  };
   /** Whether the requirements differ (or an install is forced); null when the source has none. */
   const needed = (ctx: UpgradeContext): boolean | null => {
     const f = files(ctx);
@@ -161,8 +166,8 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
         if (next === null) return plan;
         const now = readOrNull(f.live);
         const { createTwoFilesPatch } = await import("diff");
-        const diff = now !== null && now.equals(next) ? "" : createTwoFilesPatch(`a/${opts.requirements}`, `b/${opts.requirements}`, now?.toString("utf8") ?? "", next.toString("utf8"), "installed", "upstream");
-        return { ...plan, requirements: { file: opts.requirements, install_needed: !skipReason(ctx) && needed(ctx) === true, diff } };
+        const diff = now !== null && now.equals(next) ? "" : createTwoFilesPatch(`a/${reqName(ctx)}`, `b/${reqName(ctx)}`, now?.toString("utf8") ?? "", next.toString("utf8"), "installed", "upstream");
+        return { ...plan, requirements: { file: reqName(ctx), install_needed: !skipReason(ctx) && needed(ctx) === true, diff } };
       });
 
       hooks.upgradeServer.tap({ before: "server" }, async (ctx, draft) => {
@@ -176,7 +181,7 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
         // A resumed run re-installs when the interrupted one had decided to (pip install is idempotent).
         const need = journalled(ctx, STEP.depsPlanned) ? true : needed(ctx);
         if (need !== true) {
-          ev.deps = { status: "unchanged", pip_check_ok: null, reason: need === null ? `the source has no ${opts.requirements}` : `${opts.requirements} did not change` };
+          ev.deps = { status: "unchanged", pip_check_ok: null, reason: need === null ? `the source has no ${reqName(ctx)}` : `${reqName(ctx)} did not change` };
           return;
         }
         const t0 = performance.now();
@@ -249,7 +254,7 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
           });
         }
         await journal(ctx, STEP.depsInstalled, { added: added });
-        ctx.log.info(`deps: installed from ${opts.requirements} (${added.join(", ") || "no new packages"})`);
+        ctx.log.info(`deps: installed from ${reqName(ctx)} (${added.join(", ") || "no new packages"})`);
       });
     },
   });

@@ -1,14 +1,17 @@
 /**
- * The built-in migration (SPEC §5.4): when the new server needs launch arguments the
- * project's `.cursor/mcp.json` lacks — `--transport`, required upstream since 2025-10-11 —
- * the entry's args gain `--transport <transport>`. Every other key of the file is kept, and
- * a `--transport` the user already chose is never changed. The file is in the backup, so a
- * rollback restores it.
+ * The built-in migration (SPEC §5.4, issue 22): when the new server needs launch arguments an
+ * agent's launch entry lacks — `--transport`, required upstream since 2025-10-11 and by the
+ * `ouroboros` server — each entry that runs this installation's server (Cursor, Cline,
+ * Claude Code, Claude Code CLI, Copilot: `server/entries.ts`) gains `--transport
+ * <transport>`. Every other key, entry and comment of those files is kept, and a
+ * `--transport` the user already chose is never changed. The files are in the backup, so a
+ * rollback restores them.
  *
- *   preflight  read-only: an mcp.json that exists but cannot be parsed is refused up front
+ *   preflight  read-only: `.cursor/mcp.json` that exists but cannot be parsed is refused up
+ *              front (another agent's unreadable file is a warning: its entry is not migrated)
  *   migrate    after the code swap, before the server plugin's restart (restartServer)
  *
- * Policy `apply` writes the change; `report` only warns (the IDE's launch will then fail
+ * Policy `apply` writes the change; `report` only warns (that agent's launch will then fail
  * until the user adds the argument).
  */
 import fs from "node:fs";
@@ -19,14 +22,10 @@ import { parsePluginOptions } from "../core/config.ts";
 import { UpgradeError } from "../core/errors.ts";
 import { definePlugin } from "../core/plugin.ts";
 import { backupScope } from "./backup/scope.ts";
-import {
-  findServerEntry,
-  formatMcpJson,
-  migrateLaunchArgs,
-  needsTransportArg,
-  readMcpJson,
-  withServerArgs,
-} from "./server/launch.ts";
+import { activeLayout, installedServerDir, sourceServerDir } from "./layouts/detect.ts";
+import type { UpgradeContext } from "../core/types.ts";
+import { findLaunchEntries, LAUNCH_FILES, readLaunchFile, withEntryArgs } from "./server/entries.ts";
+import { migrateLaunchArgs, needsTransportArg } from "./server/launch.ts";
 
 export const PLUGIN_NAME = "migrate";
 
@@ -41,14 +40,53 @@ export type MigrateOptionsInput = z.input<typeof MigrateOptions>;
 export interface MigrationRecord {
   name: string;
   file: string;
+  /** The agent whose entry it is (Cursor, Cline, …), when an entry was found. */
+  agent?: string;
+  server?: string;
   status: "applied" | "unchanged" | "not_applicable" | "reported";
   reason?: string;
   before?: string[];
   after?: string[];
 }
 
+type Planned = Omit<MigrationRecord, "name">;
+
+/** Whether the server in `dir` needs `--transport`: its layout says so, or its entry point reads the flag. */
+function needsTransport(ctx: UpgradeContext, dir: string | null): boolean {
+  if (activeLayout(ctx).server.requiredArgs.includes("--transport")) return true;
+  return dir !== null && fs.existsSync(dir) && needsTransportArg(dir).needed;
+}
+
+/** Each launch entry's migration against the server in `serverDir` (what phase 3 would write, or wrote). */
+function planEntries(ctx: UpgradeContext, opts: z.output<typeof MigrateOptions>, serverDir: string | null): Planned[] {
+  const rel = (f: string) => path.relative(ctx.layout.projectRoot, f);
+  const found = findLaunchEntries(ctx.layout.projectRoot, ctx.layout.installDir);
+  const need = needsTransport(ctx, serverDir);
+  const out: Planned[] = found.entries.map((e) => {
+    const before = e.entry.args ?? [];
+    const m = migrateLaunchArgs(before, need, opts.transport);
+    const base = { file: rel(e.file), agent: e.agent, server: e.name, before };
+    if (!m.changed) return { ...base, status: "unchanged", reason: need ? "the args already choose a transport" : "the new server takes no --transport" };
+    return { ...base, status: opts.policy === "report" ? "reported" : "applied", after: m.args };
+  });
+  if (out.length === 0) out.push({ file: rel(ctx.layout.mcpJson), status: "not_applicable", reason: `no launch entry runs ${activeLayout(ctx).server.module}` });
+  return out;
+}
+
+/** Writes one planned migration into its file (re-read, so two entries of one file both land). */
+function applyEntry(ctx: UpgradeContext, m: Planned): void {
+  const file = path.join(ctx.layout.projectRoot, m.file);
+  const read = readLaunchFile(file);
+  if (read.status !== "ok") throw new UpgradeError("SERVER_FAILED", `Cannot migrate "${file}": ${read.status === "invalid" ? read.error : "it vanished"}`, { hint: "Fix the JSON; the upgrade is rolled back" });
+  const entry = findLaunchEntries(ctx.layout.projectRoot, ctx.layout.installDir).entries.find((e) => e.file === file && e.name === m.server && e.agent === m.agent);
+  if (!entry) throw new UpgradeError("SERVER_FAILED", `Cannot migrate "${m.server}" in ${m.file}: the entry changed during the upgrade`, { hint: "The upgrade is rolled back; run it again" });
+  writeFileAtomic(file, withEntryArgs(read, entry.at, entry.name, m.after!));
+  ctx.log.info(`migrate: ${m.agent}'s "${m.server}" in ${m.file} now runs with ${m.after!.join(" ")}`);
+}
+
 export function migratePlugin(options: MigrateOptionsInput = {}) {
   const opts = parsePluginOptions(PLUGIN_NAME, MigrateOptions, options);
+  const launchFiles = (ctx: UpgradeContext) => LAUNCH_FILES.map((f) => path.join(ctx.layout.projectRoot, f));
 
   return definePlugin({
     name: PLUGIN_NAME,
@@ -56,61 +94,36 @@ export function migratePlugin(options: MigrateOptionsInput = {}) {
     requires: ["backup"],
     apply(hooks) {
       hooks.start.tap((ctx) => {
-        backupScope(ctx).add(PLUGIN_NAME, (c) => ({ paths: [c.layout.mcpJson] }));
+        backupScope(ctx).add(PLUGIN_NAME, (c) => ({ paths: launchFiles(c).filter((f) => f === c.layout.mcpJson || fs.existsSync(f)) }));
       });
       hooks.preflight.tap((ctx, findings) => {
-        const link = linkOnTheWay(ctx.layout.projectRoot, ctx.layout.mcpJson);
-        if (link) {
-          findings.error("MCP_JSON_SYMLINK", `Cannot upgrade with "${ctx.layout.mcpJson}": ${link} is a symbolic link`, "Replace the link by the real file or folder it points to (an upgrade may edit mcp.json and never writes through a link), or disable the migrate plugin; nothing was written");
-          return;
-        }
-        const read = readMcpJson(ctx.layout.mcpJson);
-        if (read.status === "invalid") {
-          findings.error("MCP_JSON_INVALID", `Cannot read "${read.path}": ${read.error}`, "Fix the JSON (or move the file away); the upgrade may need to edit it");
+        for (const file of launchFiles(ctx)) {
+          const link = linkOnTheWay(ctx.layout.projectRoot, file);
+          if (link) {
+            findings.error("MCP_JSON_SYMLINK", `Cannot upgrade with "${file}": ${link} is a symbolic link`, "Replace the link by the real file or folder it points to (an upgrade may edit launch entries and never writes through a link), or disable the migrate plugin; nothing was written");
+            continue;
+          }
+          const read = readLaunchFile(file);
+          if (read.status !== "invalid") continue;
+          if (file === ctx.layout.mcpJson) findings.error("MCP_JSON_INVALID", `Cannot read "${read.path}": ${read.error}`, "Fix the JSON (or move the file away); the upgrade may need to edit it");
+          else findings.warn("MCP_JSON_INVALID", `Cannot read "${read.path}": ${read.error}; a launch entry in it is neither checked nor migrated`, "Fix the JSON, then run the upgrade again to migrate its entries");
         }
       });
 
       // The dry run's plan shows each launch entry's migration, judged on the new server's code.
       hooks.planContent.tap((plan, ctx) => {
         if (!ctx.dryRun || !ctx.options.source) return plan;
-        const read = readMcpJson(ctx.layout.mcpJson);
-        const file = path.relative(ctx.layout.projectRoot, ctx.layout.mcpJson);
-        if (read.status !== "ok") return { ...plan, launch_migrations: [{ file, status: "not_applicable", reason: read.status === "absent" ? "no .cursor/mcp.json" : read.error }] };
-        const found = findServerEntry(read.data, { workspaceFolder: ctx.layout.projectRoot }, ctx.layout.installDir);
-        if (!found) return { ...plan, launch_migrations: [{ file, status: "not_applicable", reason: "no server entry runs mcp_server" }] };
-        const need = needsTransportArg(path.join(ctx.options.source, "mcp_server"));
-        const before = found.entry.args ?? [];
-        const m = migrateLaunchArgs(before, need.needed, opts.transport);
-        const status = !m.changed ? "unchanged" : opts.policy === "report" ? "reported" : "applied";
-        return { ...plan, launch_migrations: [{ file, server: found.name, status, before, ...(m.changed ? { after: m.args } : {}) }] };
+        return { ...plan, launch_migrations: planEntries(ctx, opts, sourceServerDir(ctx)) };
       });
 
       hooks.migrate.tap((ctx, ev) => {
-        const file = ctx.layout.mcpJson;
-        const record = (r: Omit<MigrationRecord, "name" | "file">): void => {
-          const migrations = (ev.migrations as MigrationRecord[] | undefined) ?? [];
-          ev.migrations = [...migrations, { name: "mcp-json-transport", file, ...r }];
-        };
-        const read = readMcpJson(file);
-        if (read.status === "absent") return record({ status: "not_applicable", reason: "no .cursor/mcp.json" });
-        if (read.status === "invalid") {
-          throw new UpgradeError("SERVER_FAILED", `Cannot migrate "${file}": ${read.error}`, { hint: "Fix the JSON; the upgrade is rolled back" });
+        const planned = planEntries(ctx, opts, installedServerDir(ctx));
+        for (const m of planned) {
+          if (m.status === "applied") applyEntry(ctx, m);
+          if (m.status === "reported") ctx.log.warn(`The new MCP server needs "--transport ${opts.transport}" in ${m.file} (${m.agent}'s "${m.server}"): add it, or that agent cannot start the server`);
         }
-        const found = findServerEntry(read.data, { workspaceFolder: ctx.layout.projectRoot }, ctx.layout.installDir);
-        if (!found) return record({ status: "not_applicable", reason: "no server entry runs mcp_server" });
-        const need = needsTransportArg(path.join(ctx.layout.installDir, "mcp_server"));
-        const before = found.entry.args ?? [];
-        const m = migrateLaunchArgs(before, need.needed, opts.transport);
-        if (!m.changed) {
-          return record({ status: "unchanged", reason: need.needed ? "the args already choose a transport" : "the new server takes no --transport", before });
-        }
-        if (opts.policy === "report") {
-          ctx.log.warn(`The new MCP server needs "--transport ${opts.transport}" in "${file}" (server "${found.name}"): add it, or the IDE cannot start the server`);
-          return record({ status: "reported", before, after: m.args });
-        }
-        writeFileAtomic(file, formatMcpJson(withServerArgs(read.data, found.name, m.args), read.text));
-        ctx.log.info(`migrate: "${found.name}" in ${path.relative(ctx.layout.projectRoot, file)} now runs with ${m.args.join(" ")}`);
-        record({ status: "applied", before, after: m.args });
+        const migrations = (ev.migrations as MigrationRecord[] | undefined) ?? [];
+        ev.migrations = [...migrations, ...planned.map((m) => ({ name: "launch-transport", ...m, file: path.join(ctx.layout.projectRoot, m.file) }))];
       });
     },
   });

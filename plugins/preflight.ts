@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { OWNERSHIP, REQUIRED_INSTALL_DIRS, REQUIRED_SOURCE_DIRS } from "./ownership.ts";
+import { RECORD_PATHS } from "./ownership.ts";
 import { parsePluginOptions } from "../core/config.ts";
 import type { EvidenceDraft } from "../core/evidence.ts";
 import { isDir } from "../core/layout.ts";
@@ -21,18 +21,21 @@ import { sourceGit } from "./source/git.ts";
 import { readVersionFile } from "./version-file.ts";
 import { contentRunOptions } from "./content/run-options.ts";
 import { evidenceReader } from "../core/evidence.ts";
+import { activeLayout, runLayouts } from "./layouts/detect.ts";
+import { checkHistory, checkLayouts } from "./preflight/trust.ts";
+import { PREFLIGHT_RUN_OPTIONS } from "./preflight/run-options.ts";
 
 export const PreflightOptions = z.strictObject({
   /** Untracked files in the source: report them as a warning, refuse, or ignore them. */
   untracked: z.enum(["report", "refuse", "ignore"]).default("report"),
   /** Free space must be at least this many times what will be backed up and written. */
   diskFactor: z.number().positive().default(2),
-  /** Folders the installation must have. */
-  requiredTargetDirs: z.array(z.string().min(1)).default([...REQUIRED_INSTALL_DIRS]),
-  /** Folders the source must have. */
-  requiredSourceDirs: z.array(z.string().min(1)).default([...REQUIRED_SOURCE_DIRS]),
-  /** Installation paths (relative) that the upgrade writes into: none may be a symlink. */
-  noSymlinks: z.array(z.string().min(1)).default(["standards", ...OWNERSHIP.filter((p) => p.owner !== "user").map((p) => p.install), ".upgrade", ".cache", ".backups"]),
+  /** Folders the installation must have; default: its layout's markers (`standards/` and the server package). */
+  requiredTargetDirs: z.array(z.string().min(1)).optional(),
+  /** Folders the source must have; default: the markers of a known layout. */
+  requiredSourceDirs: z.array(z.string().min(1)).optional(),
+  /** Installation paths (relative) that the upgrade writes into: none may be a symlink; default: the layout's non-user paths and our records. */
+  noSymlinks: z.array(z.string().min(1)).optional(),
 });
 export type PreflightOptionsInput = z.input<typeof PreflightOptions>;
 
@@ -53,10 +56,7 @@ async function checkSource(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft<0
     return;
   }
   ev.source_path = src;
-  const missing = opts.requiredSourceDirs.filter((d) => !isDir(path.join(src, d)));
-  if (missing.length) {
-    f.error("SOURCE_LAYOUT", `Source ${src} has no ${missing.map((m) => `${m}/`).join(" or ")}: it is not an Agent OS source checkout`, "Point --source at the root of an agent-os-enhanced clone");
-  }
+  checkSourceShape(ctx, f, src, opts);
   // `git status` does not look at files marked assume-unchanged or skip-worktree: those are hashed apart.
   const [git, hidden] = await Promise.all([sourceGit(ctx, src), hiddenChanges(src, ctx.signal)]);
   if (!git.isGit) {
@@ -96,6 +96,18 @@ async function checkSource(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft<0
   (ev as Record<string, unknown>).source_git_clean = !git.statusError && changed.length === 0 && !hidden?.length && (opts.untracked !== "refuse" || untracked.length === 0);
 }
 
+/** The source has a known layout's folders (or the configured ones). */
+function checkSourceShape(ctx: UpgradeContext, f: Findings, src: string, opts: z.output<typeof PreflightOptions>): void {
+  if (opts.requiredSourceDirs) {
+    const missing = opts.requiredSourceDirs.filter((d) => !isDir(path.join(src, d)));
+    if (missing.length) f.error("SOURCE_LAYOUT", `Source ${src} has no ${missing.map((m) => `${m}/`).join(" or ")}: it is not an Agent OS source checkout`, "Point --source at the root of an agent-os-enhanced or praxis-os clone");
+    return;
+  }
+  if (!runLayouts(ctx).source) {
+    f.error("SOURCE_LAYOUT", `Source ${src} has neither universal/ and mcp_server/ (agent-os-enhanced, praxis-os of October 2025) nor dist/universal/ and dist/ouroboros/ (praxis-os): it is not an Agent OS source checkout`, "Point --source at the root of an agent-os-enhanced or praxis-os clone");
+  }
+}
+
 /** A path as one word of a shell command the user can paste. */
 function shellWord(p: string): string {
   return /^[\w./@%+=:,-]+$/.test(p) ? p : `'${p.replaceAll("'", "'\\''")}'`;
@@ -113,7 +125,9 @@ function checkTarget(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft<0>, opt
   }
   const links: string[] = [];
   if (st.isSymbolicLink()) links.push(layout.installDir);
-  for (const rel of opts.noSymlinks) {
+  const active = activeLayout(ctx);
+  const noSymlinks = opts.noSymlinks ?? ["standards", ...active.paths.filter((p) => p.owner !== "user").map((p) => p.install), ...RECORD_PATHS.filter((p) => !p.includes("lock"))];
+  for (const rel of noSymlinks) {
     const p = path.join(layout.installDir, rel);
     try {
       if (fs.lstatSync(p).isSymbolicLink()) links.push(`${p} -> ${fs.readlinkSync(p)}`);
@@ -123,9 +137,9 @@ function checkTarget(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft<0>, opt
     f.error("SYMLINKED_INSTALL", `The installation is linked, not copied: ${links.join(", ")}; an upgrade would write through the link into its source`, "Replace the links with real folders (copy the linked content in place), or upgrade the linked source repository with git instead");
     return;
   }
-  const missing = opts.requiredTargetDirs.filter((d) => !isDir(path.join(layout.installDir, d)));
+  const missing = (opts.requiredTargetDirs ?? active.installMarkers).filter((d) => !isDir(path.join(layout.installDir, d)));
   if (missing.length) {
-    f.error("TARGET_STRUCTURE", `Installation ${layout.installDir} has no ${missing.map((m) => `${m}/`).join(", ")}`, "Check --target points at a project with a complete Agent OS install (re-run the Agent OS installer if folders were deleted)");
+    f.error("TARGET_STRUCTURE", `Installation ${layout.installDir} has no ${missing.map((m) => `${m}/`).join(", ")} (${active.id} layout)`, "Check --target points at a project with a complete Agent OS install (re-run the Agent OS installer if folders were deleted)");
     return;
   }
   ev.target_structure_valid = true;
@@ -235,7 +249,13 @@ export function preflightPlugin(options: PreflightOptionsInput = {}) {
     name: "preflight",
     whenDisabled: "nothing is checked before writing (the source, the installation, the disk space, another upgrade's lock)",
     evidence: { 0: PreflightEvidence },
+    options: PREFLIGHT_RUN_OPTIONS,
     apply(hooks) {
+      // Which layouts this run saw: in the result (plan, --json, MCP) whatever the outcome.
+      hooks.summarize.tap((ctx, _outcome, result) => {
+        const { source, install } = runLayouts(ctx);
+        result.layout = { source: source?.layout.id ?? null, install: install?.layout.id ?? null };
+      });
       hooks.preflight.tap(async (ctx, findings, ev) => {
         // git answers while the checks before checkSource stat and read (awaited there).
         if (ctx.options.source && isDir(ctx.options.source)) sourceGit(ctx, ctx.options.source).catch(() => {});
@@ -243,6 +263,8 @@ export function preflightPlugin(options: PreflightOptionsInput = {}) {
         checkLock(ctx, findings, ev);
         checkVersions(ctx, ev);
         await checkSource(ctx, findings, ev, opts);
+        if (ctx.layout.installExists && runLayouts(ctx).source) checkLayouts(ctx, findings, ev);
+        if (typeof ev.source_commit === "string" && !runLayouts(ctx).mismatch) await checkHistory(ctx, findings, ev);
         checkAccess(ctx, findings);
       });
       // The space needed depends on what changes: checked once the plan is built.

@@ -20,7 +20,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { REPLACED_FOLDERS } from "./ownership.ts";
+import { activeLayout, installedServerDir, type ReplacedFolder, replacedFolders } from "./layouts/detect.ts";
 import { parsePluginOptions } from "../core/config.ts";
 import { evidenceReader } from "../core/evidence.ts";
 import { UpgradeError } from "../core/errors.ts";
@@ -38,8 +38,8 @@ import { DEFAULT_EXCLUDES, hashTree, oldPath, removeOld, repairSwap, stageCopy, 
 export const PLUGIN_NAME = "server";
 
 export const ServerOptions = z.strictObject({
-  /** Folders replaced exactly, relative to both the source root and the installation. */
-  folders: z.array(z.string().min(1)).default([...REPLACED_FOLDERS]),
+  /** Folders replaced exactly: a name (the same in the source and the installation) or `{ from, to }`; default: the run's layout's. */
+  folders: z.array(z.union([z.string().min(1), z.strictObject({ from: z.string().min(1), to: z.string().min(1) })])).optional(),
   /** globby patterns left out of the copy (SPEC §2). */
   excludes: z.array(z.string()).default([...DEFAULT_EXCLUDES]),
   /** The launch command; default: the project's `.cursor/mcp.json` entry, else `<venv>/bin/python -m mcp_server --transport dual`. */
@@ -104,9 +104,12 @@ export const serverEvidence = evidenceReader("server", 3, ServerEvidence);
 export function serverPlugin(options: ServerOptionsInput = {}) {
   const opts = parsePluginOptions(PLUGIN_NAME, ServerOptions, options);
   const logFile = (ctx: UpgradeContext) => path.resolve(ctx.layout.installDir, opts.logFile);
+  /** The folders this run replaces: the config's, else the run's layout's. */
+  const foldersOf = (ctx: UpgradeContext): ReplacedFolder[] =>
+    opts.folders?.map((f) => (typeof f === "string" ? { from: f, to: f } : f)) ?? replacedFolders(activeLayout(ctx));
 
-  async function swapFolder(ctx: UpgradeContext, folder: string) {
-    const source = path.join(ctx.options.source!, folder);
+  async function swapFolder(ctx: UpgradeContext, { from, to: folder }: ReplacedFolder) {
+    const source = path.join(ctx.options.source!, from);
     const live = path.join(ctx.layout.installDir, folder);
     const id = swapId(ctx);
     if (!fs.existsSync(source)) return { folder, status: "absent" as const };
@@ -159,7 +162,7 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
       await journal(ctx, STEP.stopped, { pid: now.pid, signal: stop.signal });
     }
     const launch = launchFor(ctx, opts.launch);
-    const args = detachedArgs(launch, path.join(ctx.layout.installDir, "mcp_server"), before.transport ?? opts.transport);
+    const args = detachedArgs(launch, installedServerDir(ctx), before.transport ?? opts.transport);
     const started = await startDetached({
       command: launch.command,
       args,
@@ -186,8 +189,8 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
   /** What phase 3's swap would change, per replaced folder: paths inside the installation. */
   async function swapPlan(ctx: UpgradeContext): Promise<{ added: string[]; removed: string[]; changed: string[] }> {
     const out = { added: [] as string[], removed: [] as string[], changed: [] as string[] };
-    for (const f of opts.folders) {
-      const src = path.join(ctx.options.source!, f);
+    for (const { from, to: f } of foldersOf(ctx)) {
+      const src = path.join(ctx.options.source!, from);
       if (!fs.existsSync(src)) continue;
       const live = path.join(ctx.layout.installDir, f);
       const [next, now] = await Promise.all([hashTree(src, opts.excludes), fs.existsSync(live) ? hashTree(live, opts.excludes) : Promise.resolve({} as Record<string, string>)]);
@@ -211,12 +214,12 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
         if (opts.launch) ctx.channels.set(ServerLaunch, opts.launch);
         // The folders phase 3 replaces: moved aside whole, so the backup takes them by that move.
         backupScope(ctx).add(PLUGIN_NAME, (c) => ({
-          moveAside: c.options.source ? opts.folders.filter((f) => fs.existsSync(path.join(c.options.source!, f))).map((f) => path.join(c.layout.installDir, f)) : [],
+          moveAside: c.options.source ? foldersOf(c).filter((f) => fs.existsSync(path.join(c.options.source!, f.from))).map((f) => path.join(c.layout.installDir, f.to)) : [],
         }));
         // The staged copy of the new code (the old folders move into the backup: no bytes).
         diskNeeds(ctx).add(PLUGIN_NAME, (c) => ({
           what: "staged server code",
-          bytes: c.options.source ? opts.folders.reduce((n, f) => n + treeSize(path.join(c.options.source!, f)), 0) : 0,
+          bytes: c.options.source ? foldersOf(c).reduce((n, f) => n + treeSize(path.join(c.options.source!, f.from)), 0) : 0,
         }));
       });
 
@@ -229,9 +232,9 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
           findings.warn("SERVER_STATE_INVALID", found.reason, "Delete the file; a running server writes it again when it starts");
         }
         const leftovers = fs.readdirSync(ctx.layout.installDir)
-          .filter((n) => opts.folders.some((f) => n.startsWith(`${f}.staged-`) || n.startsWith(`${f}.old-`)));
+          .filter((n) => foldersOf(ctx).some(({ to: f }) => n.startsWith(`${f}.staged-`) || n.startsWith(`${f}.old-`)));
         if (leftovers.length) {
-          findings.warn("SERVER_SWAP_LEFTOVER", `Folders from an interrupted server swap: ${leftovers.join(", ")}`, "Run `agent-os-upgrade rollback` (or `resume`) for that session, or delete them once you have checked mcp_server/");
+          findings.warn("SERVER_SWAP_LEFTOVER", `Folders from an interrupted server swap: ${leftovers.join(", ")}`, `Run \`agent-os-upgrade rollback\` (or \`resume\`) for that session, or delete them once you have checked ${activeLayout(ctx).server.folder}/`);
         }
         const now = currentServer(ctx);
         ev.server_before = now;
@@ -249,7 +252,7 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
         const before = (journalled(ctx, STEP.before) as ServerBefore | undefined) ?? currentServer(ctx);
         if (!journalled(ctx, STEP.before)) await journal(ctx, STEP.before, { ...before });
         const folders = [];
-        for (const folder of opts.folders) folders.push(await swapFolder(ctx, folder));
+        for (const folder of foldersOf(ctx)) folders.push(await swapFolder(ctx, folder));
         const swapped = folders.some((f) => f.status === "swapped");
         ev.code = {
           status: swapped ? "swapped" : "unchanged",
@@ -274,7 +277,7 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
           evidence.stopped_new = await stopServer(started.pid, { timeoutMs: opts.stopTimeoutMs });
         }
         const id = swapId(ctx);
-        evidence.folders = opts.folders.map((folder) => {
+        evidence.folders = foldersOf(ctx).map(({ to: folder }) => {
           const live = path.join(ctx.layout.installDir, folder);
           if (backupScope(ctx).asideFor(live)) {
             // The old folder is in the backup: the backup plugin checks it and puts it back.
@@ -297,7 +300,7 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
         const evidence: Record<string, unknown> = {};
         if (before?.status === "running" && before.detached && stopped && serverRunOptions(ctx).restart) {
           const launch = launchFor(ctx, opts.launch);
-          const args = detachedArgs(launch, path.join(ctx.layout.installDir, "mcp_server"), before.transport ?? opts.transport);
+          const args = detachedArgs(launch, installedServerDir(ctx), before.transport ?? opts.transport);
           const r = await startDetached({
             command: launch.command,
             args,
@@ -314,7 +317,7 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
         } else if (request.phase === 3 || request.phase === 4) {
           // Health-check the restored server over stdio; it changes nothing (no byte-code written).
           const launch = launchFor(ctx, opts.launch);
-          const serverDir = path.join(ctx.layout.installDir, "mcp_server");
+          const serverDir = installedServerDir(ctx);
           const args = fs.existsSync(serverDir) && needsTransportArg(serverDir).needed ? withTransport(launch.args, "stdio") : launch.args;
           const probe = await probeStdio({
             command: launch.command,
@@ -333,7 +336,7 @@ export function serverPlugin(options: ServerOptionsInput = {}) {
       hooks.cleanup.tap(async (ctx, outcome) => {
         if (ctx.dryRun || outcome.status !== "completed") return;
         // A folder moved into the backup stays there: it is that upgrade's backup (pruned with it).
-        for (const folder of opts.folders) {
+        for (const { to: folder } of foldersOf(ctx)) {
           const live = path.join(ctx.layout.installDir, folder);
           if (!backupScope(ctx).asideFor(live)) removeOld(live, swapId(ctx));
         }

@@ -8,13 +8,14 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { USER_PATHS } from "./ownership.ts";
+import { activeLayout } from "./layouts/detect.ts";
+import { layoutUserPaths } from "./layouts.ts";
 import { parsePluginOptions } from "../core/config.ts";
 import { definePlugin } from "../core/plugin.ts";
 
 export const UserFilesOptions = z.strictObject({
-  /** User-owned paths, relative to the installation folder (SPEC §2). */
-  paths: z.array(z.string().min(1)).default([...USER_PATHS]),
+  /** User-owned paths, relative to the installation folder (SPEC §2); default: the run's layout's. */
+  paths: z.array(z.string().min(1)).optional(),
 });
 export type UserFilesOptionsInput = z.input<typeof UserFilesOptions>;
 
@@ -58,7 +59,7 @@ export function userFilesPlugin(options: UserFilesOptionsInput = {}) {
     evidence: { 4: UserFilesEvidence },
     apply(hooks) {
       hooks.backup.tap((ctx, ev) => {
-        ev.user_files = digestUserFiles(ctx.layout.installDir, opts.paths);
+        ev.user_files = digestUserFiles(ctx.layout.installDir, opts.paths ?? layoutUserPaths(activeLayout(ctx)));
       });
       hooks.validate.tap((ctx, findings, ev) => {
         const before = ctx.evidence(1, "user-files")?.user_files as Record<string, string> | undefined;
@@ -66,7 +67,7 @@ export function userFilesPlugin(options: UserFilesOptionsInput = {}) {
           findings.error("USER_FILES_UNKNOWN", "Cannot check user-owned files: phase 1 recorded no digest of them", "Run the upgrade with the user-files plugin enabled from the start");
           return;
         }
-        const changed = diffDigests(before, digestUserFiles(ctx.layout.installDir, opts.paths));
+        const changed = diffDigests(before, digestUserFiles(ctx.layout.installDir, opts.paths ?? layoutUserPaths(activeLayout(ctx))));
         (ev as Record<string, unknown>).user_files_unchanged = changed.length === 0;
         if (changed.length) {
           findings.error("USER_FILES_CHANGED", `User-owned files changed during the upgrade: ${changed.slice(0, 5).join(", ")}${changed.length > 5 ? `, … (${changed.length})` : ""}`, "This is a bug in a plugin that wrote into user-owned folders; the upgrade is rolled back");

@@ -9,7 +9,8 @@
  *   preflight  probes the installed server read-only: over HTTP when it runs in the
  *              background, else by spawning it over stdio without writing byte-code
  *   validate   probes the new server: over HTTP when the server plugin restarted it, else
- *              over stdio with the launch command; writes `.cache/upgrade-validation-<ts>.json`
+ *              over stdio with the launch command; then starts each agent's launch entry
+ *              (validate/entries.ts); writes `.cache/upgrade-validation-<ts>.json`
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -18,7 +19,9 @@ import { writeJsonAtomic } from "../core/atomic.ts";
 import { parsePluginOptions } from "../core/config.ts";
 import { definePlugin } from "../core/plugin.ts";
 import type { Findings, UpgradeContext } from "../core/types.ts";
-import { findServerEntry, needsTransportArg, readMcpJson, serverEnv, transportOf, withTransport } from "./server/launch.ts";
+import { activeLayout, installedServerDir } from "./layouts/detect.ts";
+import { needsTransportArg, serverEnv, withTransport } from "./server/launch.ts";
+import { checkStaleEntries, probeEntries } from "./validate/entries.ts";
 import { probeHttp, type ProbeResult, probeStdio, type SmokeCall } from "./server/mcp-client.ts";
 import { findProjectServer, processAlive } from "./server/process.ts";
 import { VALIDATE_RUN_OPTIONS, validateRunOptions } from "./validate/run-options.ts";
@@ -79,30 +82,10 @@ export const validationEvidence = evidenceReader("validate", 4, ValidationEviden
 /** Its phase-0 record: the tools the installed server had before the upgrade. */
 const toolsBefore = evidenceReader("validate", 0, z.looseObject({ server_tools_before: z.array(z.string()).nullable() }));
 
-/**
- * The IDE starts the server with its own launch entry, not with the line this plugin probes:
- * an entry that lacks an argument the new server requires (`--transport`, added by the
- * migrate plugin) cannot start it, however healthy the probe. Checked from the file, with or
- * without `--no-validate`, since nothing needs to run.
- */
-function checkLaunchEntry(ctx: UpgradeContext, findings: Findings): void {
-  const read = readMcpJson(ctx.layout.mcpJson);
-  if (read.status !== "ok") return;
-  const found = findServerEntry(read.data, { workspaceFolder: ctx.layout.projectRoot }, ctx.layout.installDir);
-  const serverDir = path.join(ctx.layout.installDir, "mcp_server");
-  if (!found || !fs.existsSync(serverDir) || !needsTransportArg(serverDir).needed || transportOf(found.entry.args ?? [])) return;
-  const file = path.relative(ctx.layout.projectRoot, ctx.layout.mcpJson);
-  findings.error(
-    "LAUNCH_ENTRY_STALE",
-    `The IDE cannot start the new MCP server: its launch entry "${found.name}" in ${file} has no --transport, which the new server requires`,
-    `Add "--transport", "dual" to that entry's args (the migrate plugin does it when enabled with policy "apply"); the upgrade is rolled back`,
-  );
-}
-
 /** Why the installed server did not answer, and each way out (the exact commands for this install). */
 export function cannotRun(ctx: UpgradeContext, probe: ProbeResult): { reason: string; fix: string } {
   const python = path.join(ctx.layout.venvDir, "bin", "python");
-  const requirements = path.join(ctx.layout.installDir, "mcp_server", "requirements.txt");
+  const requirements = path.join(ctx.layout.installDir, activeLayout(ctx).server.requirements);
   const install = `"${python}" -m pip install -r "${requirements}"`;
   const skip = "or pass --no-validate to upgrade without checking the server (the result then says \"not validated\")";
   const launch = launchFor(ctx, undefined);
@@ -138,7 +121,7 @@ export function validatePlugin(options: ValidateOptionsInput = {}) {
   /** Spawns the configured server over stdio (forcing `--transport stdio` when it takes one: no state file, no port). */
   function stdioProbe(ctx: UpgradeContext, extra: { calls?: SmokeCall[]; expectTools?: string[]; timeoutMs: number; readOnly: boolean }) {
     const launch = launchFor(ctx, opts.launch);
-    const serverDir = path.join(ctx.layout.installDir, "mcp_server");
+    const serverDir = installedServerDir(ctx);
     const args = fs.existsSync(serverDir) && needsTransportArg(serverDir).needed ? withTransport(launch.args, "stdio") : launch.args;
     return probeStdio({
       command: launch.command,
@@ -182,7 +165,7 @@ export function validatePlugin(options: ValidateOptionsInput = {}) {
           const e = err as NodeJS.ErrnoException;
           if (e.code !== "EACCES" && e.code !== "EPERM") throw err;
           // The server's files are not readable by this user: a finding with its fix, not a raw error.
-          const dir = path.join(ctx.layout.installDir, "mcp_server");
+          const dir = installedServerDir(ctx);
           findings.error("SERVER_UNREADABLE", `Cannot read the installed MCP server: ${e.path ?? dir} (permission denied)`, `Make it readable (\`chmod -R u+rX "${dir}"\`), or run the upgrade as the user who owns the installation; nothing was written`);
           return;
         }
@@ -197,11 +180,13 @@ export function validatePlugin(options: ValidateOptionsInput = {}) {
       });
 
       hooks.validate.tap(async (ctx, findings, ev) => {
-        checkLaunchEntry(ctx, findings);
+        checkStaleEntries(ctx, findings);
         if (validateRunOptions(ctx).noValidate) {
           skipValidation(ctx, ev);
           return;
         }
+        // Every agent's own line, as it will start the server (the IDEs' view of "healthy").
+        ev.launch_entries = findings.errors.some((f) => f.code === "LAUNCH_ENTRY_STALE") ? [] : await probeEntries(ctx, findings, opts.timeoutMs);
         const before = toolsBefore(ctx)?.server_tools_before;
         const expected = [...new Set([...opts.expectTools, ...(opts.expectOldTools && Array.isArray(before) ? before as string[] : [])])].sort();
         const workflows = installedWorkflows(ctx.layout.installDir);
@@ -251,9 +236,10 @@ export function validatePlugin(options: ValidateOptionsInput = {}) {
           stderr_errors: probe.stderrErrors,
           server_probe: { transport: probe.transport, ok: probe.ok, server_info: probe.serverInfo ?? null, duration_ms: probe.durationMs, attempts: probe.attempts },
           validation_report: report,
-          validation: probe.ok ? "passed" : "failed",
+          // Healthy means every IDE can start it too: a stale or broken launch entry fails the whole check.
+          validation: probe.ok && !findings.errors.length ? "passed" : "failed",
         });
-        ctx.log.info(`validate: ${probe.ok ? "healthy" : "NOT healthy"} over ${probe.transport} (${probe.tools.length} tools, ${probe.durationMs} ms)`);
+        ctx.log.info(`validate: ${probe.ok ? "healthy" : "NOT healthy"} over ${probe.transport} (${probe.tools.length} tools, ${probe.durationMs} ms)${findings.errors.length ? `; ${findings.errors.length} problem(s) found` : ""}`);
       });
     },
   });

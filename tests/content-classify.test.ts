@@ -159,7 +159,7 @@ test("matcher: the literal shortcut answers exactly as `ignore` does (defaults, 
     for (const p of paths) assert.is(m(p), ig.ignores(p), `${JSON.stringify(patterns)} on ${p}`);
   }
   // The shortcut is taken for the defaults, and given up where a rule has no literal part or an escape.
-  assert.equal(patternLiterals(DEFAULT_EXCLUDES), ["__pycache__", ".pyc", ".ds_store", ".pytest_cache", ".mypy_cache", "mcp_server", "mcp_server", "mcp_server"]);
+  assert.equal(patternLiterals(DEFAULT_EXCLUDES), ["__pycache__", ".pyc", ".ds_store", ".pytest_cache", ".mypy_cache", "mcp_server", "mcp_server", "mcp_server", "dist/ouroboros", "dist/ouroboros", "dist/ouroboros"]);
   assert.equal(patternLiterals(["*"]), null);
   assert.equal(patternLiterals(["*.*"]), ["."]);
   assert.equal(patternLiterals(["\\#literal"]), null);

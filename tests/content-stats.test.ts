@@ -8,7 +8,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { buildPlan } from "../plugins/content/build.ts";
 import { parseStatRecord, statKey } from "../plugins/content/manifest.ts";
-import { ContentOptions } from "../plugins/content/options.ts";
+import { contentSettings } from "../plugins/content/options.ts";
 import { resultOf, runCli } from "./helpers/cli.ts";
 import { installUniversal, makeSourceRepo, NEW, OLD, release, sha, tmpDir } from "./helpers/content-project.ts";
 
@@ -40,7 +40,7 @@ const planOf = (p: Awaited<ReturnType<typeof upgradedProject>>) =>
     gitignoreFile: path.join(p.project, ".gitignore"),
     from: null,
     policy: "keep",
-    options: ContentOptions.parse({}),
+    options: contentSettings(),
   });
 
 test("an upgrade records stats for the files it did not write, each the file's stat now, and none for the files it wrote", async () => {

@@ -60,7 +60,7 @@ test("the dry run's plan covers the server swap, the requirements diff, the laun
   assert.is(human.code, EXIT.ok, human.stdout + human.stderr);
   assert.match(human.stdout, /^Server swap: \d+ changed, \d+ added, \d+ removed$/m);
   assert.match(human.stdout, /^Requirements \(mcp_server\/requirements\.txt\): changed: pip installs them into the venv in phase 3$/m);
-  assert.match(human.stdout, /^Launch entry \.cursor\/mcp\.json "agent-os-rag": migrated: args \["-m","mcp_server"\] → \["-m","mcp_server","--transport","dual"\]$/m);
+  assert.match(human.stdout, /^Launch entry \.cursor\/mcp\.json \(Cursor\) "agent-os-rag": migrated: args \["-m","mcp_server"\] → \["-m","mcp_server","--transport","dual"\]$/m);
 });
 
 test.run();

@@ -88,7 +88,7 @@ test("check: 2 when behind (JSON lists the files), 0 after the upgrade, then 0 w
   assert.ok(paths.includes(".agent-os/workflows/spec_execution_v1/phases/dynamic/task-template.md"));
   assert.ok(paths.every((p) => p.startsWith(".agent-os/") || p === ".gitignore"));
   assert.equal(j.conflicts, []);
-  assert.equal(j.migration, { needed: false, reason: "the source has the install's layout" });
+  assert.equal(j.migration, { needed: false, reason: "the source has the install's layout (agent-os-enhanced)" });
   assert.equal(j.drift, []);
   assert.equal(diffTrees(before, snapshotTree(f.project, { mtime: true })), [], "check writes nothing");
 

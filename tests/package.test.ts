@@ -65,7 +65,7 @@ test(`npm pack → the packed CLI runs the demo offline on ${RUNTIME}`, async ()
   tgz = await buildAndPack(dir);
   const listing = await run("tar", ["tzf", tgz], dir);
   const files = listing.out.split("\n");
-  for (const f of ["package/dist/app/bin.js", "package/dist/demo/run.js", "package/dist/demo/kit/make_wheel.py", "package/dist/demo/kit/mcp-fixture/common/_common.py", "package/dist/demo/assets/universal-ced34ea.tar.gz", "package/dist/demo/assets/universal-395aab3.tar.gz"]) {
+  for (const f of ["package/dist/app/bin.js", "package/dist/demo/run.js", "package/dist/demo/kit/make_wheel.py", "package/dist/demo/kit/mcp-fixture/common/_common.py", "package/dist/demo/kit/dist-fixture/ouroboros/__main__.py", "package/dist/demo/kit/dist-fixture/ouroboros-v2/release.py", "package/dist/demo/assets/universal-ced34ea.tar.gz", "package/dist/demo/assets/universal-395aab3.tar.gz"]) {
     assert.ok(files.includes(f), `${f} is in the package`);
   }
   assert.equal(files.filter((f) => f.startsWith("package/tests/") || f.startsWith("package/dist/tests/")), [], "no tests in the package");

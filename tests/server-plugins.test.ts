@@ -98,8 +98,10 @@ test("v1 → v2: new code, new package in the venv, --transport in mcp.json, thr
   assert.equal([e3.deps.status, e3.deps.pip_check_ok, e3.deps.added, e3.deps.post_install], ["installed", true, ["aou-fixture-b==1.0"], []]);
   assert.is(e3.restart.status, "ide_reload_required");
   assert.equal(e3.migrations, [{
-    name: "mcp-json-transport",
+    name: "launch-transport",
     file: p.mcpJson,
+    agent: "Cursor",
+    server: "agent-os-rag",
     status: "applied",
     before: ["-m", "mcp_server"],
     after: ["-m", "mcp_server", "--transport", "dual"],

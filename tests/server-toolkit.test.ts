@@ -352,7 +352,7 @@ test("launch: mcp.json entry (absolute or ${workspaceFolder}), config override, 
   assert.equal(resolveLaunch({ projectRoot: p.project, installDir: p.install }), {
     command: path.join(p.install, "venv", "bin", "python"),
     args: ["-m", "mcp_server", "--transport", "dual"],
-    env: { PYTHONPATH: p.install },
+    env: { PYTHONPATH: p.install, PROJECT_ROOT: p.project },
     cwd: p.project,
     source: "default",
   });

@@ -381,6 +381,7 @@ export const upgradePlan = declare({
   output: {
     base: z.object({ kind: z.string(), ref: z.string().optional(), via: z.string().optional() }),
     to: z.object({ commit: z.string().nullable(), version: z.string().nullable() }).optional(),
+    layout: z.object({ source: z.string().nullable(), install: z.string().nullable() }).optional(),
     counts: CountsSchema,
     entries: z.array(z.object({ path: z.string(), action: z.string(), reason: z.string() })),
     conflicts: z.array(ConflictSchema),
@@ -396,6 +397,7 @@ export const upgradePlan = declare({
     const data = {
       base: { kind: plan.base.kind, ...(plan.base.ref ? { ref: plan.base.ref } : {}), ...(plan.base.via ? { via: plan.base.via } : {}) },
       ...(plan.source ? { to: { commit: plan.source.commit ?? null, version: plan.source.version ?? null } } : {}),
+      ...(r.layout ? { layout: r.layout } : {}),
       counts: plan.counts,
       entries,
       conflicts,
@@ -405,7 +407,7 @@ export const upgradePlan = declare({
     const b = data.base;
     const open = conflicts.filter((x) => !x.decision);
     const text = [
-      `Plan for ${path.basename(ctx.layout.installDir)}: from ${b.ref ?? "unknown"} (base ${b.kind}${b.via ? `, ${b.via}` : ""}) → ${plan.source?.version ?? plan.source?.commit ?? "the source's working tree"}`,
+      `Plan for ${path.basename(ctx.layout.installDir)}: from ${b.ref ?? "unknown"} (base ${b.kind}${b.via ? `, ${b.via}` : ""}) → ${plan.source?.version ?? plan.source?.commit ?? "the source's working tree"}${r.layout ? ` (layout ${r.layout.install ?? r.layout.source})` : ""}`,
       `${c.new} new, ${c.updated} updated, ${c.unchanged} unchanged, ${c.kept_local} kept local, ${c.merged ?? 0} merged, ${c.conflicts} conflict${c.conflicts === 1 ? "" : "s"}, ${c.deleted} deleted, ${c.errors} error${c.errors === 1 ? "" : "s"}`,
       ...entries.filter((e) => e.action !== "conflict").map((e) => `  ${(e.action === "merge" ? "merged" : e.action).padEnd(10)} ${e.path}  (${e.reason})`),
       ...otherPhasesLines(r.plan as unknown as Record<string, unknown>),

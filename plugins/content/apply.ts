@@ -16,7 +16,7 @@ import { missingLines, withLines } from "./gitignore.ts";
 import { sha256 } from "./hash.ts";
 import { type InstalledManifest, MANIFEST_SCHEMA_VERSION, statKey, writeManifestFile } from "./manifest.ts";
 import { mergeFile } from "./merge.ts";
-import type { ContentOptions, Decision, PromptFn } from "./options.ts";
+import type { ContentSettings, Decision, PromptFn } from "./options.ts";
 import { insideJoin, PathMap } from "./paths.ts";
 import { canMerge, type ContentEntry, type ContentPlanX, countPlan, manifestHash, type PlanCounts } from "./plan.ts";
 import { renderView, threeWayView } from "./views.ts";
@@ -26,7 +26,7 @@ export interface ApplyRequest {
   plan: ContentPlanX;
   fs: FsApi;
   base: ResolvedBase;
-  options: ContentOptions;
+  options: ContentSettings;
   projectRoot: string;
   installDir: string;
   gitignoreFile: string;

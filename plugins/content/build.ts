@@ -18,7 +18,7 @@ import { renamesBetween, runGit, unchangedSince } from "./gitobj.ts";
 import { settleBothChanged } from "./merge.ts";
 import { missingLines, standardLines } from "./gitignore.ts";
 import { type FileFacts, fileFacts, modeOf, smallFileFacts } from "./hash.ts";
-import type { ContentOptions, Decision, Mapping } from "./options.ts";
+import type { ContentSettings, Decision, Mapping } from "./options.ts";
 import { insideJoin, matcher, PathMap } from "./paths.ts";
 import { classify, type ContentEntry, type ContentPlanX, countPlan } from "./plan.ts";
 import { type Problem, scanLocal, scanSource, type SourceFile } from "./scan.ts";
@@ -36,7 +36,7 @@ export interface PlanRequest {
   policy: ConflictPolicy | null;
   /** Per-path decisions of this run, by installation path (`--decisions`). */
   decisions?: Readonly<Record<string, Decision>>;
-  options: ContentOptions;
+  options: ContentSettings;
   /**
    * The source's git facts when the run already has them (pre-flight asked git once, see
    * plugins/source/git.ts); without it the planner asks git itself.
@@ -386,7 +386,7 @@ async function reportDeletions(
 function planGitignore(
   req: PlanRequest,
   sourceFiles: Map<string, { abs: string }>,
-  opts: ContentOptions,
+  opts: ContentSettings,
 ): ContentPlanX["gitignore"] {
   const file = toPosix(path.relative(req.projectRoot, req.gitignoreFile));
   if (!opts.gitignore.enabled) return { file, add: [] };

@@ -7,7 +7,8 @@
 import { z } from "zod";
 import { CONFLICT_POLICIES } from "../../core/types.ts";
 import { isSafeRelative, matcher } from "./paths.ts";
-import { OWNERSHIP, pathsWith, RECORD_PATHS, USER_PATHS } from "../ownership.ts";
+import { RECORD_PATHS } from "../ownership.ts";
+import { LAYOUTS, type LayoutDecl, layoutPathsWith, layoutUserPaths } from "../layouts.ts";
 
 /** A folder relative to the source root or the installation folder, normalised without a trailing slash. */
 const relDir = z
@@ -36,10 +37,18 @@ export const Mapping = z.strictObject({
 });
 export type Mapping = z.output<typeof Mapping>;
 
-/** The ownership table's source-backed rows (SPEC §2). */
-export const DEFAULT_MAPPINGS: Mapping[] = OWNERSHIP
-  .filter((p) => p.source && (p.mode === "three-way" || p.mode === "replace"))
-  .map((p) => ({ from: p.source!, to: p.install, owner: p.owner as "system" | "shared", mode: p.mode as "three-way" | "replace" }));
+/** A layout's source-backed rows of its ownership table (SPEC §2). */
+export function layoutMappings(l: LayoutDecl): Mapping[] {
+  return l.paths
+    .filter((p) => p.source && (p.mode === "three-way" || p.mode === "replace"))
+    .map((p) => ({ from: p.source!, to: p.install, owner: p.owner as "system" | "shared", mode: p.mode as "three-way" | "replace" }));
+}
+
+/** gitignore syntax, relative to the installation folder: a layout's user paths. */
+export const layoutUserPatterns = (l: LayoutDecl): string[] => layoutUserPaths(l).map((p) => (p.includes(".") ? `/${p}` : `/${p}/`));
+
+/** The first layout's (agent-os-enhanced) mappings: what a config that names none gets for that layout. */
+export const DEFAULT_MAPPINGS: Mapping[] = layoutMappings(LAYOUTS[0]);
 
 /** gitignore syntax, relative to the source root (SPEC §2 "Copy excludes"). */
 export const DEFAULT_EXCLUDES = [
@@ -48,16 +57,16 @@ export const DEFAULT_EXCLUDES = [
   ".DS_Store",
   ".pytest_cache/",
   ".mypy_cache/",
-  "mcp_server/**/.agent-os/",
-  "mcp_server/**/.praxis-os/",
-  "mcp_server/**/.cursor/",
+  // An install left inside a server package by dogfooding is never installed.
+  ...[...new Set(LAYOUTS.flatMap((l) => layoutMappings(l).filter((m) => m.mode === "replace" && m.to === l.server.folder).map((m) => m.from)))]
+    .flatMap((from) => [`${from}/**/.agent-os/`, `${from}/**/.praxis-os/`, `${from}/**/.cursor/`]),
 ];
 
-/** gitignore syntax, relative to the installation folder: the user's, never touched. */
-export const DEFAULT_USER_PATHS = USER_PATHS.map((p) => (p.includes(".") ? `/${p}` : `/${p}/`));
+/** gitignore syntax, relative to the installation folder: the user's, never touched (agent-os-enhanced's). */
+export const DEFAULT_USER_PATHS = layoutUserPatterns(LAYOUTS[0]);
 
 /** Our own records: no mapping may write into them. */
-export const RESERVED_PATHS = [...RECORD_PATHS, ...pathsWith("deps")];
+export const RESERVED_PATHS = [...RECORD_PATHS, ...new Set(LAYOUTS.flatMap((l) => layoutPathsWith(l, "deps")))];
 
 export const DECISIONS = CONFLICT_POLICIES.filter((p) => p !== "ask") as Exclude<(typeof CONFLICT_POLICIES)[number], "ask">[];
 export type Decision = (typeof DECISIONS)[number];
@@ -85,9 +94,11 @@ export type PromptFn = (req: PromptRequest) => Promise<PromptAnswer>;
 
 export const ContentOptions = z
   .strictObject({
-    mappings: z.array(Mapping).min(1).default(DEFAULT_MAPPINGS),
+    /** Default: the run's layout's (plugins/layouts.ts). */
+    mappings: z.array(Mapping).min(1).optional(),
     excludes: z.array(z.string().min(1)).default(DEFAULT_EXCLUDES),
-    userPaths: z.array(z.string().min(1)).default(DEFAULT_USER_PATHS),
+    /** Default: the run's layout's user paths. */
+    userPaths: z.array(z.string().min(1)).optional(),
     /** First matching rule decides a conflict; then `--on-conflict`; then a prompt on a terminal. */
     rules: z.array(ConflictRule).default([]),
     /** Files above this size are compared by hash only: no text diff, no merge. */
@@ -106,8 +117,9 @@ export const ContentOptions = z
     prompt: z.custom<PromptFn>((v) => typeof v === "function", { message: "expected a function" }).optional(),
   })
   .superRefine((o, ctx) => {
+    if (!o.mappings) return;
     const tos = o.mappings.map((m) => m.to);
-    const userOwned = matcher(o.userPaths);
+    const userOwned = matcher(o.userPaths ?? DEFAULT_USER_PATHS);
     o.mappings.forEach((m, i) => {
       // Zod runs this even when a path already failed its own check: those are reported.
       if (!isSafeRelative(m.to) || !isSafeRelative(m.from)) return;
@@ -128,3 +140,12 @@ export const ContentOptions = z
 
 export type ContentOptionsInput = z.input<typeof ContentOptions>;
 export type ContentOptions = z.output<typeof ContentOptions>;
+/** The options of one run: the paths the config left out filled from the run's layout. */
+export type ContentSettings = ContentOptions & { mappings: Mapping[]; userPaths: string[] };
+
+export function settingsFor(opts: ContentOptions, layout: LayoutDecl): ContentSettings {
+  return { ...opts, mappings: opts.mappings ?? layoutMappings(layout), userPaths: opts.userPaths ?? layoutUserPatterns(layout) };
+}
+
+/** Parsed options with a layout's paths (agent-os-enhanced unless named): for benches and tests that plan without a run. */
+export const contentSettings = (input: ContentOptionsInput = {}, layout: LayoutDecl = LAYOUTS[0]): ContentSettings => settingsFor(ContentOptions.parse(input), layout);

@@ -17,10 +17,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { Buffer } from "node:buffer";
 import type { Findings, UpgradeContext } from "../../core/types.ts";
-import { REPLACED_FOLDERS } from "../ownership.ts";
+import { activeLayout, replacedFolders } from "../layouts/detect.ts";
 
-/** Replaced folders as they sit in the installation and in the source (the same names). */
-const REPLACED = [...REPLACED_FOLDERS];
 /** At most this many bad paths are named; the rest are counted. */
 const NAMED = 5;
 /** Plan actions whose files the run reads: the backup copies the local file, phase 2 the new one. */
@@ -94,8 +92,10 @@ export function checkAccess(ctx: UpgradeContext, f: Findings): void {
   }
   const seen: Walked = { unreadable: [], badNames: [] };
   const src = ctx.options.source;
-  const roots = [layout.installDir, ...(src ? [src] : [])];
-  for (const root of roots) for (const rel of REPLACED) if (fs.existsSync(path.join(root, rel))) walk(path.join(root, rel), seen);
+  // Replaced folders as they sit in the installation and in the source.
+  const folders = replacedFolders(activeLayout(ctx));
+  const dirs = [...folders.map((f) => path.join(layout.installDir, f.to)), ...(src ? folders.map((f) => path.join(src, f.from)) : [])];
+  for (const dir of dirs) if (fs.existsSync(dir)) walk(dir, seen);
   report(f, seen);
 }
 

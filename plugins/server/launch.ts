@@ -7,6 +7,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { LAYOUTS } from "../layouts.ts";
 
 export interface LaunchSpec {
   command: string;
@@ -34,6 +35,8 @@ export interface ResolveLaunchOptions {
   explicit?: LaunchSpec;
   /** Default `<projectRoot>/.cursor/mcp.json`. */
   mcpJsonPath?: string;
+  /** The server module of the layout, for the default line (default `mcp_server`). */
+  module?: string;
 }
 
 export interface McpServerEntry {
@@ -78,10 +81,14 @@ export function readMcpJson(file: string): McpJsonRead {
   }
 }
 
-/** True when a launch command runs `mcp_server` (`-m mcp_server`, a path to it, …). */
+/** The server packages of every known layout: `mcp_server`, `ouroboros`. */
+const SERVER_MODULES = [...new Set(LAYOUTS.map((l) => l.server.module))];
+const RUNS_SERVER = new RegExp(`(^|[\\\\/.\\s])(${SERVER_MODULES.join("|")})(\\.py)?$|^(${SERVER_MODULES.join("|")})\\b`);
+
+/** True when a launch command runs a known layout's server package (`-m mcp_server`, `-m ouroboros`, a path to it, …). */
 export function runsMcpServer(entry: { command?: unknown; args?: unknown }): boolean {
   const words = [entry.command, ...(Array.isArray(entry.args) ? entry.args : [])];
-  return words.some((w) => typeof w === "string" && /(^|[\\/.\s])mcp_server(\.py)?$|^mcp_server\b/.test(w));
+  return words.some((w) => typeof w === "string" && RUNS_SERVER.test(w));
 }
 
 /**
@@ -152,8 +159,8 @@ export function resolveLaunch(options: ResolveLaunchOptions): LaunchCommand {
   }
   return {
     command: path.join(installDir, "venv", "bin", "python"),
-    args: ["-m", "mcp_server", "--transport", "dual"],
-    env: { PYTHONPATH: installDir },
+    args: ["-m", options.module ?? "mcp_server", "--transport", "dual"],
+    env: { PYTHONPATH: installDir, PROJECT_ROOT: projectRoot },
     cwd: projectRoot,
     source: "default",
   };

@@ -4,6 +4,7 @@
  * run already did.
  */
 import { z } from "zod";
+import { activeLayout } from "../layouts/detect.ts";
 import { defineChannel } from "../../core/channel.ts";
 import type { UpgradeContext } from "../../core/types.ts";
 import { type LaunchCommand, resolveLaunch } from "./launch.ts";
@@ -65,6 +66,7 @@ export function launchFor(ctx: UpgradeContext, explicit?: z.input<typeof LaunchS
     installDir: ctx.layout.installDir,
     explicit: explicit ?? ctx.channels.get(ServerLaunch),
     mcpJsonPath: ctx.layout.mcpJson,
+    module: activeLayout(ctx).server.module,
   });
 }
 

@@ -117,6 +117,9 @@ export async function createMcpProject(options: McpProjectOptions = {}): Promise
   });
   copyTree(fixtureServerDir(sourceVersion), path.join(source, "mcp_server"));
   copyTree(fixtureScriptsDir(sourceVersion), path.join(source, "scripts"));
+  // The source names its install folder, as upstream's README does (how its layout is told apart).
+  const folder = options.installName ?? ".agent-os";
+  writeFiles(source, { "README.md": `# Fixture source\n\nInstalls into \`${folder}/\`: see \`${folder}/standards/\`.\n` });
   const git = $({ cwd: source, quiet: true });
   await git`git init -q -b main`;
   await git`git add -A`;

@@ -54,7 +54,8 @@ export function makeProject(root: string, files: Record<string, string> = {}): {
     "mcp_server/__init__.py": "",
     "mcp_server/__main__.py": "print('server v1')\n",
     "specs/2025-01-01-feature/spec.md": "my spec\n",
-    "VERSION.txt": "commit=0000000000000000000000000000000000000000\n",
+    // As upstream's installer leaves it: no record of the installed commit (a made-up one would now be refused).
+    "VERSION.txt": "version=1.0.0\n",
     ...files,
   });
   fs.writeFileSync(path.join(root, ".gitignore"), "node_modules/\n");

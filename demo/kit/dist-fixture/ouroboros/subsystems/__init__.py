@@ -1,0 +1,1 @@
+"""Subsystems of the fixture server (each release ships its own)."""

@@ -1,0 +1,74 @@
+/**
+ * Sources the tool can trust (issue 22): the source's layout is the installation's, its
+ * history holds the installed commit, and it does not go back in time. Each refusal names
+ * the fix, and the run writes nothing: a source that cannot explain the installation would
+ * otherwise "upgrade" by keeping every file as a local edit, and record a commit whose
+ * content it never installed.
+ */
+import type { EvidenceDraft } from "../../core/evidence.ts";
+import type { Findings, UpgradeContext } from "../../core/types.ts";
+import { runGit } from "../content/gitobj.ts";
+import { runLayouts } from "../layouts/detect.ts";
+import { preflightRunOptions } from "./run-options.ts";
+
+const short = (sha: string) => sha.slice(0, 12);
+
+/** The source's layout against the installation's: a different one is a migration, not an upgrade. */
+export function checkLayouts(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft<0>): void {
+  const { source, install, mismatch } = runLayouts(ctx);
+  ev.source_layout = source?.layout.id ?? null;
+  ev.install_layout = install?.layout.id ?? null;
+  if (!mismatch) return;
+  const from = install!.layout;
+  const to = source!.layout;
+  const way = to.generation > from.generation
+    ? `Move the installation to the new layout with \`agent-os-upgrade migrate --source ${ctx.options.source}\` (it plans first; --dry-run writes nothing)`
+    : `Use a source of the installation's layout (${from.id}), or keep the installation as it is`;
+  f.error("LAYOUT_MISMATCH", `The source is ${to.id} (${source!.why}) but the installation ${ctx.layout.installDir} is ${from.id} (${install!.why}): an upgrade would leave a mixed install`, `${way}; nothing was written`);
+}
+
+async function git(src: string, args: string[], signal?: AbortSignal): Promise<{ ok: boolean; out: string }> {
+  const r = await runGit(["-C", src, ...args], { signal });
+  return { ok: r.code === 0, out: r.stdout.toString("utf8").trim() };
+}
+
+/**
+ * The installed commit (from the record, VERSION.txt or --from, as pre-flight read it) must
+ * be in the source's history, and before the source's commit unless a downgrade is allowed.
+ * A shallow clone is refused whatever the record says: it cannot hold the installed commit
+ * (nor, without one, the history base inference needs).
+ */
+export async function checkHistory(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft<0>): Promise<void> {
+  const src = ctx.options.source!;
+  const target = ev.source_commit as string | undefined;
+  const installed = typeof ev.from_commit === "string" ? ev.from_commit : null;
+  const shallow = await git(src, ["rev-parse", "--is-shallow-repository"], ctx.signal);
+  if (shallow.out === "true") {
+    f.error("SOURCE_SHALLOW", `Source ${src} is a shallow clone: its history cannot show what was installed, so every file would look edited and be kept`, `Fetch its whole history (git -C "${src}" fetch --unshallow), then run again; nothing was written`);
+    return;
+  }
+  if (!installed || !target) return;
+  const known = await git(src, ["rev-parse", "--verify", "--quiet", `${installed}^{commit}`], ctx.signal);
+  if (!known.ok) {
+    f.error("SOURCE_HISTORY", `The installed commit ${installed} is not in the history of source ${src} (another repository, or a fork that lacks it)`, "Use a clone of the repository that commit came from (with its full history), or pass --from <the source commit that was installed>; nothing was written");
+    return;
+  }
+  if (known.out === target) return;
+  await checkDirection(ctx, f, ev, known.out, target);
+}
+
+async function checkDirection(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft<0>, installed: string, target: string): Promise<void> {
+  const src = ctx.options.source!;
+  const forward = await git(src, ["merge-base", "--is-ancestor", installed, target], ctx.signal);
+  if (forward.ok) return;
+  const back = await git(src, ["merge-base", "--is-ancestor", target, installed], ctx.signal);
+  const what = back.ok
+    ? `older than the installed commit ${short(installed)}: this is a downgrade`
+    : `not a later commit of the installed ${short(installed)} (their histories diverged)`;
+  ev.downgrade = true;
+  if (preflightRunOptions(ctx).allowDowngrade) {
+    f.warn("DOWNGRADE", `The source commit ${short(target)} is ${what}; --allow-downgrade: the plan installs it`, "Check the plan (--dry-run) before running it");
+    return;
+  }
+  f.error("DOWNGRADE", `The source commit ${short(target)} is ${what}`, "Check out a later commit in the source, or pass --allow-downgrade to install it anyway (the plan shows what goes back); nothing was written");
+}
