@@ -33,6 +33,9 @@ const flagOf = (o: OwnedOption): OptionSpec => ({
 });
 const overriding = (o: OptionSpec): OptionSpec => ({ ...o, help: `${o.help} (overrides the session's choice)` });
 
+const SOURCE_FLAG: OptionSpec = { flags: "--source <source>", help: "the Agent OS source: a full git clone of agent-os-enhanced or praxis-os, or a git URL fetched into the user's cache (default: the source= VERSION.txt records)" };
+const REF_FLAG: OptionSpec = { flags: "--ref <ref>", help: "with --source: the branch, tag or commit to install (default: the URL's default branch)" };
+
 export const PROGRAM: ProgramSpec = {
   name: "agent-os-upgrade",
   help: "Upgrade an Agent OS installation (.agent-os/ or .praxis-os/) from a source checkout, safely",
@@ -54,7 +57,8 @@ export const PROGRAM: ProgramSpec = {
       name: "upgrade",
       help: "run the six phases: pre-flight, backup, content, server, validation, cleanup",
       options: [
-        { flags: "--source <dir>", help: "the Agent OS source checkout (a full git clone of agent-os-enhanced or praxis-os)" },
+        SOURCE_FLAG,
+        REF_FLAG,
         { flags: "--dry-run", help: "plan only: print what would change, write nothing" },
         ...RUN_OPTIONS.map(flagOf),
       ],
@@ -68,6 +72,11 @@ export const PROGRAM: ProgramSpec = {
         { flags: "--session <id>", help: "the session to mark as rolled back" },
       ],
     },
+    {
+      name: "check",
+      help: "read-only: is an update available? exit 0 up to date, 2 update available, 1 cannot tell (also with --json)",
+      options: [SOURCE_FLAG, REF_FLAG],
+    },
     { name: "status", args: ["[session]"], help: "show the lock and the sessions of this project", options: [] },
     {
       name: "backups",
@@ -76,7 +85,7 @@ export const PROGRAM: ProgramSpec = {
       options: [{ flags: "--keep-backups <n>", help: "with prune: backups to keep", parse: positiveInt }],
     },
     { name: "unlock", help: "report the lock; with --force remove a stale or foreign one", options: [{ flags: "--force", help: "remove a lock whose owner is no longer running" }] },
-    { name: "mcp", help: "serve the upgrade as MCP tools over stdio, for AI assistants", options: [{ flags: "--read-only", help: "only the tools that read: upgrade_plan, upgrade_status, backups_list" }] },
+    { name: "mcp", help: "serve the upgrade as MCP tools over stdio, for AI assistants", options: [{ flags: "--read-only", help: "only the tools that read: upgrade_check, upgrade_plan, upgrade_status, backups_list" }] },
     {
       name: "demo",
       help: "run the built-in demo: a full upgrade and a rolled-back one, in a sandbox",
@@ -100,6 +109,7 @@ const modules = {
   status: () => load<typeof import("./commands/status.ts")>("./commands/status.ts"),
   backups: () => load<typeof import("./commands/backups.ts")>("./commands/backups.ts"),
   misc: () => load<typeof import("./commands/misc.ts")>("./commands/misc.ts"),
+  check: () => load<typeof import("./commands/check.ts")>("./commands/check.ts"),
   mcp: () => load<typeof import("./mcp/server.ts")>("./mcp/server.ts"),
 };
 
@@ -118,6 +128,7 @@ const ACTIONS: Record<string, Action> = {
     installed(p, cwd);
     return (await modules.run()).rollbackCommand(p, cwd, sink);
   },
+  check: async (p, cwd, sink) => (await modules.check()).checkCommand(p, cwd, sink),
   status: async (p, cwd, sink) => {
     installed(p, cwd);
     return (await modules.status()).statusCommand(targetOf(cwd, globals(p)), p.args[0] ?? null, Boolean(p.opts.json), sink);
@@ -157,20 +168,21 @@ export async function main(argv: string[], io: CliIO = {}): Promise<number> {
     }
     return EXIT.ok;
   } catch (err) {
-    if (err instanceof UsageError) return usageError(err.message, json, sink);
+    // `check`'s exit 2 means "update available": its usage errors are "cannot tell" (1).
+    if (err instanceof UsageError) return usageError(err.message, json, sink, argv.find((a) => !a.startsWith("-")) === "check" ? EXIT.failed : EXIT.usage);
     const e = toUpgradeError(err);
     if (!isUpgradeError(err)) e.hint ??= "This is a bug in agent-os-upgrade or a plugin; run with --verbose and report it";
     return failure(e, json, sink);
   }
 }
 
-function usageError(message: string, json: boolean, sink: Sink): number {
-  if (json) sink.out(JSON.stringify({ type: "result", schema_version: 1, status: "failed", exit_code: EXIT.usage, error: { code: "USAGE", message } }));
+function usageError(message: string, json: boolean, sink: Sink, code: number): number {
+  if (json) sink.out(JSON.stringify({ type: "result", schema_version: 1, status: "failed", exit_code: code, error: { code: "USAGE", message } }));
   else {
     sink.err(`agent-os-upgrade: ${message}`);
     sink.err("Run `agent-os-upgrade --help` for usage");
   }
-  return EXIT.usage;
+  return code;
 }
 
 function failure(e: ReturnType<typeof toUpgradeError>, json: boolean, sink: Sink): number {

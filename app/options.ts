@@ -69,7 +69,7 @@ function givenByFlags(p: ParsedArgs, list: readonly OwnedOption[], only?: (o: Ow
 }
 
 /** CLI flags over config values over defaults, through the one resolver. */
-export async function runOptions(p: ParsedArgs, g: GlobalFlags, resolved: ResolvedConfig, cwd: string): Promise<RunOptions> {
+export async function runOptions(p: ParsedArgs, g: GlobalFlags, resolved: ResolvedConfig, cwd: string, how: { useRecord?: boolean } = {}): Promise<RunOptions> {
   const o = p.opts;
   const { runOptionsOf } = await load<typeof import("../core/options-resolve.ts")>("../core/options-resolve.ts");
   const given = givenByFlags(p, [...resolved.options]);
@@ -77,9 +77,13 @@ export async function runOptions(p: ParsedArgs, g: GlobalFlags, resolved: Resolv
   if (typeof given.decisions === "string") {
     given.decisions = (await load<typeof import("../plugins/content/decide.ts")>("../plugins/content/decide.ts")).readDecisionsFile(path.resolve(cwd, given.decisions));
   }
-  const source = (o.source as string | undefined) ?? resolved.config.source ?? null;
+  // A git URL (or --ref) is fetched into the user's cache here, before any plugin runs (app/source.ts).
+  const { resolveSourceArgs } = await load<typeof import("./source.ts")>("./source.ts");
+  const asked = { source: (o.source as string | undefined) ?? resolved.config.source ?? null, ref: (o.ref as string | undefined) ?? null, useRecord: how.useRecord };
+  const src = await resolveSourceArgs(asked, cwd, targetOf(cwd, g));
   const core: CoreOptions = {
-    source: source ? path.resolve(cwd, source) : null,
+    source: src.source,
+    origin: src.origin,
     target: targetOf(cwd, g),
     dryRun: Boolean(o.dryRun),
     yes: Boolean(g.yes),

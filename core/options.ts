@@ -13,6 +13,8 @@
 export interface CoreOptions {
   /** The source checkout (absolute), or null when none was given. */
   source: string | null;
+  /** Where a source given as a git URL came from (the record keeps it: VERSION.txt `source=`, `ref=`); absent or null for a local checkout. */
+  origin?: { url: string; ref: string; commit: string } | null;
   /** `--target`: the project root or its installation folder. */
   target: string;
   dryRun: boolean;

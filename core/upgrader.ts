@@ -366,6 +366,7 @@ function resumeOptions(options: RunOptions, state: SessionState, overrides: Reco
   return {
     ...options,
     source: saved.source ?? options.source,
+    origin: saved.origin ?? options.origin ?? null,
     dryRun: false,
     plugin: { ...options.plugin, ...savedPlugin, ...overrides },
   };

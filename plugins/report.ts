@@ -184,10 +184,13 @@ export function reportPlugin(options: ReportOptionsInput = {}) {
           if (!begun) await session.journal("report:logs-begin", { at: at.toISOString(), sizes });
           appendOnce(layout.updateLog, sizes.updateLog, `${at.toISOString()} upgraded ${fromVersion(ctx, e0)} -> ${to} (commit ${commit}, session ${session.id})\n`);
           appendOnce(layout.installationSummary, sizes.installationSummary, `\n## Upgrade ${at.toISOString()}\n\n- From ${fromVersion(ctx, e0)} to ${to} (commit ${commit})\n- Summary: ${path.relative(layout.installDir, summaryFile)}\n`);
+          // A source fetched by URL is recorded with its ref (the integrator's `layout=` joins them here).
+          const origin = ctx.options.origin;
           writeFileAtomic(layout.versionFile, updatedVersionText(readVersionFile(layout.versionFile), {
             commit,
             version: to,
             updated: at.toISOString(),
+            ...(origin ? { source: origin.url, ref: origin.ref } : {}),
           }));
           await session.journal("report:logs", { summary: summaryFile });
         }

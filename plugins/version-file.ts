@@ -8,8 +8,18 @@ import fs from "node:fs";
 export interface VersionInfo {
   commit: string | null;
   version: string | null;
+  /** Where the install came from when it was fetched by URL (`source=`), and the ref asked for (`ref=`). */
+  source: string | null;
+  ref: string | null;
   lines: string[];
 }
+
+/**
+ * The keys we write, in this order when they are added (existing lines keep their place):
+ * a regex manager (Renovate's `customManagers`) reads `source=`, `ref=` and `commit=`.
+ * The layout key goes after `ref`.
+ */
+export const VERSION_KEYS = ["commit", "version", "updated", "source", "ref"] as const;
 
 export function readVersionFile(file: string): VersionInfo {
   let text = "";
@@ -22,7 +32,7 @@ export function readVersionFile(file: string): VersionInfo {
     const v = l?.slice(l.indexOf("=") + 1).trim();
     return v ? v : null;
   };
-  return { commit: get("commit"), version: get("version"), lines };
+  return { commit: get("commit"), version: get("version"), source: get("source"), ref: get("ref"), lines };
 }
 
 /** The new text of VERSION.txt with the given keys set (added at the end when missing). */
@@ -37,6 +47,8 @@ export function updatedVersionText(info: VersionInfo, values: Record<string, str
     }
     return l;
   });
-  for (const [k, v] of Object.entries(values)) if (!done.has(k)) out.push(`${k}=${v}`);
+  const order = (k: string) => (VERSION_KEYS as readonly string[]).indexOf(k) >>> 0;
+  const missing = Object.keys(values).filter((k) => !done.has(k)).sort((a, b) => order(a) - order(b));
+  for (const k of missing) out.push(`${k}=${values[k]}`);
   return out.join("\n") + "\n";
 }

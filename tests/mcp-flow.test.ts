@@ -48,7 +48,7 @@ const leftovers = () => fs.readdirSync(tmp).filter((n) => n.startsWith("agent-os
 test("plan, needs_decision, merge: a completed upgrade with the user's edit merged and the new server's tools listed", async () => {
   srv = await connectUpgradeServer(p.project, [], { TMPDIR: tmp });
   const { tools } = await srv.client.listTools();
-  assert.equal(tools.map((t) => t.name).sort(), ["backups_list", "upgrade_continue", "upgrade_plan", "upgrade_rollback", "upgrade_start", "upgrade_status"]);
+  assert.equal(tools.map((t) => t.name).sort(), ["backups_list", "upgrade_check", "upgrade_continue", "upgrade_plan", "upgrade_rollback", "upgrade_start", "upgrade_status"]);
   assert.ok(tools.every((t) => t.outputSchema?.type === "object"), "every tool declares an output schema");
 
   // The user's line merges cleanly with upstream's change: merged as git would, never asked.

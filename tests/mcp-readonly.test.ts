@@ -43,10 +43,10 @@ async function call(s: UpgradeServer, name: string, args: Record<string, unknown
   return { sc: r.structuredContent, text, isError: Boolean(r.isError) };
 }
 
-test("--read-only lists exactly upgrade_plan, upgrade_status and backups_list; a write tool fails", async () => {
+test("--read-only lists exactly upgrade_check, upgrade_plan, upgrade_status and backups_list; a write tool fails", async () => {
   const s = await server(["--read-only"]);
   const { tools } = await s.client.listTools();
-  assert.equal(tools.map((t) => t.name).sort(), ["backups_list", "upgrade_plan", "upgrade_status"]);
+  assert.equal(tools.map((t) => t.name).sort(), ["backups_list", "upgrade_check", "upgrade_plan", "upgrade_status"]);
   assert.ok(tools.every((t) => t.annotations?.readOnlyHint === true));
   const before = snapshotTree(p.project, { mtime: true });
   for (const name of ["upgrade_start", "upgrade_continue", "upgrade_rollback"]) {

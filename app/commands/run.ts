@@ -4,13 +4,33 @@ import { runLifecycle } from "../../core/upgrader.ts";
 import { refusedUnchanged, runManualRollback } from "../../core/rollback.ts";
 import { globals, loadConfig, renderer, resumeOverrides, runOptions } from "../options.ts";
 import type { Sink } from "../render.ts";
+import { type CheckReport, upToDate } from "../check-plan.ts";
+import { EXIT } from "../../core/errors.ts";
 
 export async function upgradeCommand(p: ParsedArgs, cwd: string, sink: Sink): Promise<number> {
   const g = globals(p);
   const resolved = await loadConfig(cwd, g);
-  const options = await runOptions(p, g, resolved, cwd);
+  const options = await runOptions(p, g, resolved, cwd, { useRecord: true });
+  if (!options.dryRun) {
+    // Nothing to change: say so and write nothing (a second run changes no byte).
+    const same = await upToDate(resolved, options);
+    if (same) return alreadyUpToDate(same, g.json === true, sink);
+  }
   const result = await runLifecycle({ resolved, options }, { onEvent: await renderer(g, sink), handleSignals: true });
   return result.exit_code;
+}
+
+function alreadyUpToDate(r: CheckReport, json: boolean, sink: Sink): number {
+  const from = r.source.url ? ` from ${r.source.url} (${r.source.ref})` : "";
+  const line = `Already up to date: the installation is at ${r.available.version ?? r.available.commit?.slice(0, 12)}${from}; nothing was changed`;
+  const drift = r.drift.length ? `${r.drift.length} file${r.drift.length === 1 ? "" : "s"} edited since install (kept): ${r.drift.slice(0, 5).join(", ")}${r.drift.length > 5 ? ", …" : ""}` : null;
+  if (json) {
+    sink.out(JSON.stringify({ type: "result", schema_version: 1, status: "completed", exit_code: EXIT.ok, up_to_date: true, session_id: null, dry_run: false, message: line, phases: [], findings: r.findings, secondary_errors: [], check: r }));
+  } else {
+    sink.out(line);
+    if (drift) sink.out(drift);
+  }
+  return EXIT.ok;
 }
 
 export async function resumeCommand(p: ParsedArgs, session: string | null, cwd: string, sink: Sink): Promise<number> {

@@ -25,6 +25,7 @@ import { otherPhasesLines } from "../render.ts";
 import { type CliEvent, type CliRun, runCliDetached } from "./runner.ts";
 import { errorView, loadSession, STATES, type Status, statusOf, summaryOf } from "./session.ts";
 import { waitWhileRunning } from "./watch.ts";
+import { CheckInput, CheckOutput, checkProject, checkText } from "./check-tool.ts";
 
 /** What every handler needs: where the project is. */
 export interface ToolContext {
@@ -553,7 +554,20 @@ export const backupsList = declare({
 });
 
 // deno-lint-ignore no-explicit-any
-export const TOOLS: ToolDef<any, any>[] = [upgradePlan, upgradeStart, upgradeStatus, upgradeContinue, upgradeRollback, backupsList];
+export const upgradeCheck = declare({
+  name: "upgrade_check",
+  title: "Is an Agent OS update available? (read-only)",
+  description: "Checks, writing nothing, whether the source (a git URL or a clone; default: the one VERSION.txt records) has an update for this project's installation: up_to_date, update_available (installed → available commit, the files that would change, conflicts expected, whether a migration is needed) or unknown (cannot tell, and why). Also lists files edited since install.",
+  readOnly: true,
+  input: CheckInput,
+  output: CheckOutput,
+  async handle(args, ctx) {
+    const data = await checkProject(ctx.layout, ctx.target, args);
+    return { data, text: checkText(data) };
+  },
+});
+
+export const TOOLS: ToolDef<any, any>[] = [upgradeCheck, upgradePlan, upgradeStart, upgradeStatus, upgradeContinue, upgradeRollback, backupsList];
 
 /** Turns anything a handler threw into the text of an error result. */
 export function errorText(err: unknown): string {
