@@ -4,6 +4,7 @@
  * re-run after a crash does not append twice. A failed or rolled-back run only writes its
  * summary under .cache/ — the restored files stay byte-identical to the backup.
  */
+import { activeLayout } from "./layouts/detect.ts";
 import fs from "node:fs";
 import path from "node:path";
 import { Buffer } from "node:buffer";
@@ -184,13 +185,14 @@ export function reportPlugin(options: ReportOptionsInput = {}) {
           if (!begun) await session.journal("report:logs-begin", { at: at.toISOString(), sizes });
           appendOnce(layout.updateLog, sizes.updateLog, `${at.toISOString()} upgraded ${fromVersion(ctx, e0)} -> ${to} (commit ${commit}, session ${session.id})\n`);
           appendOnce(layout.installationSummary, sizes.installationSummary, `\n## Upgrade ${at.toISOString()}\n\n- From ${fromVersion(ctx, e0)} to ${to} (commit ${commit})\n- Summary: ${path.relative(layout.installDir, summaryFile)}\n`);
-          // A source fetched by URL is recorded with its ref (the integrator's `layout=` joins them here).
+          // A source fetched by URL is recorded with its ref; the layout installed, always.
           const origin = ctx.options.origin;
           writeFileAtomic(layout.versionFile, updatedVersionText(readVersionFile(layout.versionFile), {
             commit,
             version: to,
             updated: at.toISOString(),
             ...(origin ? { source: origin.url, ref: origin.ref } : {}),
+            layout: activeLayout(ctx).id,
           }));
           await session.journal("report:logs", { summary: summaryFile });
         }

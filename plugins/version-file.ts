@@ -16,10 +16,10 @@ export interface VersionInfo {
 
 /**
  * The keys we write, in this order when they are added (existing lines keep their place):
- * a regex manager (Renovate's `customManagers`) reads `source=`, `ref=` and `commit=`.
- * The layout key goes after `ref`.
+ * a regex manager (Renovate's `customManagers`) reads `source=`, `ref=` and `commit=`;
+ * `layout=` names the installed layout (plugins/layouts.ts).
  */
-export const VERSION_KEYS = ["commit", "version", "updated", "source", "ref"] as const;
+export const VERSION_KEYS = ["commit", "version", "updated", "source", "ref", "layout"] as const;
 
 export function readVersionFile(file: string): VersionInfo {
   let text = "";

@@ -44,8 +44,9 @@ test("--source file://…/upstream.git --ref <sha>: upgrades from the cache, rec
   assert.match(version, new RegExp(`^commit=${f.commits[1]}$`, "m"));
   assert.match(version, new RegExp(`^source=${f.url.replace(/[.]/g, "\\.")}$`, "m"));
   assert.match(version, new RegExp(`^ref=${f.commits[1]}$`, "m"));
+  assert.match(version, /^layout=agent-os-enhanced$/m);
   const keys = version.trim().split("\n").map((l) => l.split("=")[0]);
-  assert.equal(keys, ["version", "commit", "updated", "source", "ref"], "existing keys keep their place; new ones in the documented order");
+  assert.equal(keys, ["version", "commit", "updated", "source", "ref", "layout"], "existing keys keep their place; new ones in the documented order");
   assertCacheClean(f);
   assert.ok(fs.existsSync(path.join(entryOf(f.url, f.cache), "trees", f.commits[1], "universal")));
 });
