@@ -22,8 +22,9 @@ export function checkLayouts(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft
   if (!mismatch) return;
   const from = install!.layout;
   const to = source!.layout;
+  // Moving an installation between layouts is a migration (issue 23), not something an upgrade may half-do.
   const way = to.generation > from.generation
-    ? `Move the installation to the new layout with \`agent-os-upgrade migrate --source ${ctx.options.source}\` (it plans first; --dry-run writes nothing)`
+    ? `Use a source of the installation's layout (${from.id}: in a praxis-os clone, a commit from before its layout changed); moving an installation to ${to.id} is a migration, which this version does not do yet`
     : `Use a source of the installation's layout (${from.id}), or keep the installation as it is`;
   f.error("LAYOUT_MISMATCH", `The source is ${to.id} (${source!.why}) but the installation ${ctx.layout.installDir} is ${from.id} (${install!.why}): an upgrade would leave a mixed install`, `${way}; nothing was written`);
 }
