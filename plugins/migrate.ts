@@ -87,6 +87,11 @@ function applyEntry(ctx: UpgradeContext, m: Planned): void {
 export function migratePlugin(options: MigrateOptionsInput = {}) {
   const opts = parsePluginOptions(PLUGIN_NAME, MigrateOptions, options);
   const launchFiles = (ctx: UpgradeContext) => LAUNCH_FILES.map((f) => path.join(ctx.layout.projectRoot, f));
+  /** The files this run may edit: Cursor's (as always), and every other one holding an entry of this installation. */
+  const editable = (ctx: UpgradeContext): string[] => {
+    const withEntries = new Set(findLaunchEntries(ctx.layout.projectRoot, ctx.layout.installDir).entries.map((e) => e.file));
+    return launchFiles(ctx).filter((f) => f === ctx.layout.mcpJson || withEntries.has(f));
+  };
 
   return definePlugin({
     name: PLUGIN_NAME,
@@ -94,12 +99,14 @@ export function migratePlugin(options: MigrateOptionsInput = {}) {
     requires: ["backup"],
     apply(hooks) {
       hooks.start.tap((ctx) => {
-        backupScope(ctx).add(PLUGIN_NAME, (c) => ({ paths: launchFiles(c).filter((f) => f === c.layout.mcpJson || fs.existsSync(f)) }));
+        backupScope(ctx).add(PLUGIN_NAME, (c) => ({ paths: editable(c) }));
       });
       hooks.preflight.tap((ctx, findings) => {
+        const mine = editable(ctx);
         for (const file of launchFiles(ctx)) {
           const link = linkOnTheWay(ctx.layout.projectRoot, file);
-          if (link) {
+          // A linked file without an entry of ours is never written: not our concern.
+          if (link && mine.includes(file)) {
             findings.error("MCP_JSON_SYMLINK", `Cannot upgrade with "${file}": ${link} is a symbolic link`, "Replace the link by the real file or folder it points to (an upgrade may edit launch entries and never writes through a link), or disable the migrate plugin; nothing was written");
             continue;
           }

@@ -121,6 +121,13 @@ export function withEntryArgs(read: Extract<LaunchFileRead, { status: "ok" }>, a
     const indent = /^[ \t]+(?=")/m.exec(read.text)?.[0] ?? "  ";
     return `${JSON.stringify(data, null, indent)}\n`;
   }
+  // An args array written on one line stays on one line, in its own separator style.
+  const node = jsonc.findNodeAtLocation(jsonc.parseTree(read.text)!, [...at, name, "args"]);
+  const was = node ? read.text.slice(node.offset, node.offset + node.length) : "";
+  if (node && node.type === "array" && !was.includes("\n")) {
+    const inline = `[${args.map((a) => JSON.stringify(a)).join(/,\s/.test(was) || !was.includes(",") ? ", " : ",")}]`;
+    return read.text.slice(0, node.offset) + inline + read.text.slice(node.offset + node.length);
+  }
   const tabSize = /^( +)(?=")/m.exec(read.text)?.[1].length ?? 2;
   const edits = jsonc.modify(read.text, [...at, name, "args"], [...args], { formattingOptions: { insertSpaces: true, tabSize } });
   return jsonc.applyEdits(read.text, edits);
