@@ -94,10 +94,12 @@ export interface TapRecorder {
  * an Error is normalised, a Findings or evidence argument is scoped to the plugin, and the
  * recorder, when there is one, is told when the tap ran.
  */
-function attributeTaps(hooks: Hooks, recorder?: TapRecorder): void {
+function attributeTaps(hooks: Hooks, allTaps?: TapRecorder): void {
   for (const name of Object.keys(hooks) as HookName[]) {
     const hook = hooks[name] as unknown as AnyHook;
     const async = isAsync(hook);
+    // `log` fires for every line any plugin logs: its spans sit inside the writer's and would name the logger.
+    const recorder = name === "log" ? undefined : allTaps;
     hook.intercept({
       register(tap) {
         const fn = tap.fn;
