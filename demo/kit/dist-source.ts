@@ -1,5 +1,5 @@
 /**
- * A source checkout of praxis-os's `dist/` layout (../shared DIST-LAYOUT.md has the facts):
+ * A source checkout of praxis-os's `dist/` layout (the facts as praxis-os's public repository shows them, November 2025):
  * a real git repository with two releases, commits tagged `v1` and `v2`. The content is real
  * Agent OS text (demo/assets: release 1 is ced34ea's `universal/`, release 2 takes some files
  * from 395aab3) placed in the `dist/` shape; the server is the fixture `ouroboros`.
