@@ -40,18 +40,18 @@ export function prBodyFile(given: string, cwd: string, target: string): string {
   return file;
 }
 
-const GROUPS: [action: string, title: string][] = [
-  ["new", "Added"],
-  ["update", "Updated"],
-  ["merge", "Merged (local edits kept)"],
-  ["conflict", "Conflicts (to finish by hand)"],
-  ["delete", "Deleted"],
+const GROUPS: [action: string, title: string, count: string][] = [
+  ["new", "Added", "added"],
+  ["update", "Updated", "updated"],
+  ["merge", "Merged (local edits kept)", "merged"],
+  ["conflict", "Conflicts (to finish by hand)", "with conflicts"],
+  ["delete", "Deleted", "deleted"],
 ];
 
 function changedSection(changes: { path: string; action: string }[]): string[] {
   if (!changes.length) return ["No file changes."];
-  const counts = GROUPS.map(([a, t]) => [t, changes.filter((c) => c.action === a).length] as const).filter(([, n]) => n > 0);
-  const out = [`${changes.length} file${changes.length === 1 ? "" : "s"}: ${counts.map(([t, n]) => `${n} ${t.split(" ")[0].toLowerCase()}`).join(", ")}.`];
+  const counts = GROUPS.map(([a, , label]) => [label, changes.filter((c) => c.action === a).length] as const).filter(([, n]) => n > 0);
+  const out = [`${changes.length} file${changes.length === 1 ? "" : "s"}: ${counts.map(([label, n]) => `${n} ${label}`).join(", ")}.`];
   for (const [action, title] of GROUPS) {
     const files = changes.filter((c) => c.action === action).map((c) => c.path).sort();
     if (files.length) out.push("", `<details><summary>${title} (${files.length})</summary>`, "", ...files.map((f) => `- \`${f}\``), "", "</details>");
@@ -77,9 +77,12 @@ function teammateSection(result: UpgradeResult, options: RunOptions): string[] {
   ];
 }
 
-/** The pull request's description, in Markdown. */
-export function renderPrBody(result: UpgradeResult, options: RunOptions): string {
-  const report = reportOf(result, options);
+/**
+ * The pull request's description, in Markdown. `planned`: the dry run's result, whose plan
+ * has every plugin's part (a real run's plan holds the content only); a dry run is its own.
+ */
+export function renderPrBody(result: UpgradeResult, options: RunOptions, planned: UpgradeResult = result): string {
+  const report = reportOf(planned, options);
   const to = report.available;
   const lines = [`# Upgrade Agent OS to ${to.version ?? to.commit?.slice(0, 12) ?? "?"}`, ""];
   if (result.dry_run) lines.push("_A dry run: nothing was written yet._", "");
@@ -91,7 +94,7 @@ export function renderPrBody(result: UpgradeResult, options: RunOptions): string
     ? report.conflicts.map((p) => `- [ ] \`${p}\`: a conflict is expected; finish it by hand`)
     : result.summary.needs_attention.map((a) => `- [ ] \`${a.path}\`: ${a.why}; ${a.how}`);
   lines.push("", "## Files to finish by hand", "", ...(attention.length ? attention : ["None."]));
-  const migrated = ((result.plan as { launch_migrations?: { file: string; agent?: string; server?: string; status: string; after?: string[] }[] } | undefined)?.launch_migrations ?? [])
+  const migrated = ((planned.plan as { launch_migrations?: { file: string; agent?: string; server?: string; status: string; after?: string[] }[] } | undefined)?.launch_migrations ?? [])
     .filter((m) => m.status === "applied")
     .map((m) => `- \`${m.file}\`: ${m.agent ?? "the"} entry \`${m.server ?? "?"}\` now runs with \`${(m.after ?? []).join(" ")}\``);
   lines.push("", "## Launch entries migrated", "", ...(migrated.length ? migrated : ["None."]));
@@ -99,6 +102,6 @@ export function renderPrBody(result: UpgradeResult, options: RunOptions): string
   return lines.join("\n") + "\n";
 }
 
-export function writePrBody(file: string, result: UpgradeResult, options: RunOptions): void {
-  writeFileAtomic(file, renderPrBody(result, options));
+export function writePrBody(file: string, result: UpgradeResult, options: RunOptions, planned?: UpgradeResult): void {
+  writeFileAtomic(file, renderPrBody(result, options, planned));
 }

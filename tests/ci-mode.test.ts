@@ -40,7 +40,8 @@ function fakePython(dir: string, marker: string): string {
 
 /** A project repository whose committed install has a file edited here that upstream changed too; a bot's fresh clone of it. */
 function botClone(): Bot {
-  const f = makeFleet("ci");
+  // Release 2 changes the server's requirements: a normal run would install them into the venv.
+  const f = makeFleet("ci", { release2Extra: { "mcp_server/requirements.txt": "mcp==1.0.0\n" } });
   const changed = git(f.bare, "diff", "--name-status", f.commits[0], f.commits[1], "--", "universal/workflows").split("\n").find((l) => l.startsWith("M\t"))!;
   const conflicted = `.agent-os/${changed.slice(2).replace(/^universal\//, "")}`;
   fs.writeFileSync(path.join(f.project, conflicted), "Our team's own version of this workflow.\n");
@@ -86,6 +87,7 @@ test("--ci in a fresh clone without a venv, stdin closed: exit 0, the conflict a
   assert.equal(version.trim().split("\n").slice(-2), ["layout=agent-os-enhanced", "runtime=pending"]);
   assert.match(version, new RegExp(`^commit=${b.f.commits[1]}$`, "m"));
   assert.not.ok(fs.existsSync(path.join(b.clone, ".agent-os", "venv")), "no venv made");
+  assert.is(fs.readFileSync(path.join(b.clone, ".agent-os", "mcp_server", "requirements.txt"), "utf8"), "mcp==1.0.0\n", "the new requirements are committed for the teammates");
 
   const body = fs.readFileSync(b.body, "utf8");
   const head = body.split("\n");
@@ -96,9 +98,10 @@ test("--ci in a fresh clone without a venv, stdin closed: exit 0, the conflict a
   const a = j.summary.needs_attention[0];
   assert.equal(section(body, "Files to finish by hand"), [`- [ ] \`${b.conflicted}\`: ${a.why}; ${a.how}`]);
   const changed = section(body, "What changed");
-  assert.match(changed[0], /^\d+ files: .*1 conflicts/);
+  assert.match(changed[0], /^\d+ files: \d+ added, \d+ updated, 1 with conflicts, 1 deleted\.$/);
   assert.ok(changed.includes(`- \`${b.conflicted}\``));
   assert.ok(changed.includes("- `.gitignore`"), "the .gitignore lines are listed");
+  assert.ok(changed.includes("- `.agent-os/mcp_server/requirements.txt`"), "the server's files are listed");
   assert.equal(section(body, "Launch entries migrated"), ["None."]);
   const after = section(body, "After merging, each teammate runs");
   assert.ok(after.includes("python3 -m venv .agent-os/venv"));
