@@ -41,7 +41,14 @@ function fakePython(dir: string, marker: string): string {
 /** A project repository whose committed install has a file edited here that upstream changed too; a bot's fresh clone of it. */
 function botClone(): Bot {
   // Release 2 changes the server's requirements: a normal run would install them into the venv.
-  const f = makeFleet("ci", { release2Extra: { "mcp_server/requirements.txt": "mcp==1.0.0\n" } });
+  // Its entry point reads --transport: the committed launch entry is migrated.
+  const main = "import argparse\nparser = argparse.ArgumentParser()\nparser.add_argument(\"--transport\")\n";
+  const f = makeFleet("ci", { release2Extra: { "mcp_server/requirements.txt": "mcp==1.0.0\n", "mcp_server/__main__.py": main } });
+  const ws = "${workspaceFolder}";
+  const entry = { command: `${ws}/.agent-os/venv/bin/python`, args: ["-m", "mcp_server"], env: { PYTHONPATH: `${ws}/.agent-os` } };
+  fs.mkdirSync(path.join(f.project, ".cursor"));
+  fs.writeFileSync(path.join(f.project, ".cursor", "mcp.json"), JSON.stringify({ mcpServers: { "agent-os-rag": entry } }, null, 2) + "\n");
+  git(f.project, "add", ".cursor");
   const changed = git(f.bare, "diff", "--name-status", f.commits[0], f.commits[1], "--", "universal/workflows").split("\n").find((l) => l.startsWith("M\t"))!;
   const conflicted = `.agent-os/${changed.slice(2).replace(/^universal\//, "")}`;
   fs.writeFileSync(path.join(f.project, conflicted), "Our team's own version of this workflow.\n");
@@ -102,13 +109,14 @@ test("--ci in a fresh clone without a venv, stdin closed: exit 0, the conflict a
   assert.ok(changed.includes(`- \`${b.conflicted}\``));
   assert.ok(changed.includes("- `.gitignore`"), "the .gitignore lines are listed");
   assert.ok(changed.includes("- `.agent-os/mcp_server/requirements.txt`"), "the server's files are listed");
-  assert.equal(section(body, "Launch entries migrated"), ["None."]);
+  assert.equal(section(body, "Launch entries migrated"), ["- `.cursor/mcp.json`: Cursor entry `agent-os-rag` now runs with `-m mcp_server --transport dual`"]);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(b.clone, ".cursor", "mcp.json"), "utf8")).mcpServers["agent-os-rag"].args, ["-m", "mcp_server", "--transport", "dual"]);
   const after = section(body, "After merging, each teammate runs");
   assert.ok(after.includes("python3 -m venv .agent-os/venv"));
   assert.ok(after.includes(".agent-os/venv/bin/python -m pip install -r .agent-os/mcp_server/requirements.txt"));
   // The project got the upgrade and nothing else: the body is outside it, no cache in it.
   const porcelain = git(b.clone, "status", "--porcelain", "--untracked-files=all").split("\n").filter(Boolean).map((l) => l.replace(/^\s*\S+\s+/, ""));
-  assert.equal(porcelain.filter((p) => !p.startsWith(".agent-os/") && p !== ".gitignore"), []);
+  assert.equal(porcelain.filter((p) => !p.startsWith(".agent-os/")), [".cursor/mcp.json", ".gitignore"]);
 
   // The bot commits; the next scheduled run has nothing to do.
   git(b.clone, "add", "-A");
