@@ -13,7 +13,7 @@ import * as assert from "uvu/assert";
 import { diffTrees, snapshotTree } from "../demo/kit/tree.ts";
 import { resultOf, runCli } from "./helpers/cli.ts";
 import { git, removeTemps } from "./helpers/content-project.ts";
-import { type Fleet, makeFleet } from "./helpers/fleet-project.ts";
+import { type Fleet, makeFleet, QUICK } from "./helpers/fleet-project.ts";
 
 const test = suite("ci-mode");
 
@@ -158,6 +158,17 @@ test("--ci --dry-run --pr-body: the description of what the run would do, nothin
   assert.ok(body.split("\n").includes("_A dry run: nothing was written yet._"));
   assert.equal(section(body, "Files to finish by hand"), [`- [ ] \`${b.conflicted}\`: a conflict is expected; finish it by hand`]);
   assert.not.ok(fs.existsSync(b.marker));
+  removeTemps();
+});
+
+test("a run without --ci (or --runtime-pending) removes a runtime=pending line; other lines keep their place", async () => {
+  const f = makeFleet("ci-clear");
+  const file = path.join(f.install, "VERSION.txt");
+  fs.writeFileSync(file, `${fs.readFileSync(file, "utf8")}runtime=pending\nchannel=stable\n`);
+  const r = await runCli(["--source", f.url, "--ref", f.commits[1], ...QUICK], { cwd: f.project, env: f.env, timeoutMs: 120_000 });
+  assert.is(r.code, 0, r.stderr);
+  const keys = fs.readFileSync(file, "utf8").trim().split("\n").map((l) => l.split("=")[0]);
+  assert.equal(keys, ["version", "commit", "channel", "updated", "source", "ref", "layout"]);
   removeTemps();
 });
 
