@@ -37,6 +37,12 @@ export function prBodyFile(given: string, cwd: string, target: string): string {
   }
   if (!fs.existsSync(path.dirname(file))) throw new UpgradeError("USAGE", `--pr-body: the folder ${path.dirname(file)} does not exist`, { hint });
   if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new UpgradeError("USAGE", `--pr-body names a folder: ${file}`, { hint });
+  // Known now, not after a completed upgrade: the body is written into this folder (temp + rename).
+  try {
+    fs.accessSync(path.dirname(file), fs.constants.W_OK);
+  } catch {
+    throw new UpgradeError("USAGE", `--pr-body: the folder ${path.dirname(file)} is not writable`, { hint });
+  }
   return file;
 }
 
