@@ -60,6 +60,8 @@ export const PROGRAM: ProgramSpec = {
         SOURCE_FLAG,
         REF_FLAG,
         { flags: "--dry-run", help: "plan only: print what would change, write nothing" },
+        { flags: "--ci", help: "for a bot's pull request: content, config, launch entries and .gitignore only (as --skip-deps --no-restart --no-validate --on-conflict merge, never a prompt); VERSION.txt says runtime=pending" },
+        { flags: "--pr-body <file>", help: "write a Markdown pull-request description of the run to this file (outside the installation; also with --dry-run)" },
         ...RUN_OPTIONS.map(flagOf),
       ],
     },

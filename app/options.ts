@@ -68,11 +68,26 @@ function givenByFlags(p: ParsedArgs, list: readonly OwnedOption[], only?: (o: Ow
   return given;
 }
 
+/**
+ * `upgrade --ci`: the plugins' own options a bot's run needs, as if their flags were given (so
+ * over the config); a flag the user gives wins. No venv, no pip, no restart, no MCP check,
+ * conflicts merged with markers; the record says the runtime is pending.
+ */
+export const CI_PRESET: Readonly<Record<string, unknown>> = Object.freeze({ skipDeps: true, restart: false, noValidate: true, onConflict: "merge", runtimePending: true });
+
+function withCiPreset(given: Record<string, unknown>, declared: readonly OwnedOption[]): Record<string, unknown> {
+  const out = { ...given };
+  // An option no plugin of this run declares (a config that left its plugin out) is not set.
+  for (const [k, v] of Object.entries(CI_PRESET)) if (!(k in out) && declared.some((d) => d.name === k)) out[k] = v;
+  return out;
+}
+
 /** CLI flags over config values over defaults, through the one resolver. */
 export async function runOptions(p: ParsedArgs, g: GlobalFlags, resolved: ResolvedConfig, cwd: string, how: { useRecord?: boolean } = {}): Promise<RunOptions> {
   const o = p.opts;
   const { runOptionsOf } = await load<typeof import("../core/options-resolve.ts")>("../core/options-resolve.ts");
-  const given = givenByFlags(p, [...resolved.options]);
+  const flags = givenByFlags(p, [...resolved.options]);
+  const given = o.ci ? withCiPreset(flags, resolved.options) : flags;
   // The flag names a file; the option's value is the map it holds (decide.ts brings zod: loaded only for --decisions).
   if (typeof given.decisions === "string") {
     given.decisions = (await load<typeof import("../plugins/content/decide.ts")>("../plugins/content/decide.ts")).readDecisionsFile(path.resolve(cwd, given.decisions));
@@ -88,7 +103,8 @@ export async function runOptions(p: ParsedArgs, g: GlobalFlags, resolved: Resolv
     dryRun: Boolean(o.dryRun),
     yes: Boolean(g.yes),
     json: Boolean(g.json),
-    interactive: !g.json && isInteractiveTerminal(),
+    // A CI run never asks, even on a terminal.
+    interactive: !g.json && !o.ci && isInteractiveTerminal(),
   };
   return runOptionsOf(resolved, core, given, "cli");
 }

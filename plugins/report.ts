@@ -22,6 +22,7 @@ import { validationEvidence } from "./validate.ts";
 import { emptySummary, type Outcome, type PhaseSummary, type RunSummary, type UpgradeContext } from "../core/types.ts";
 import { backupScope } from "./backup/scope.ts";
 import { readVersionFile, updatedVersionText } from "./version-file.ts";
+import { REPORT_RUN_OPTIONS, reportRunOptions } from "./report/run-options.ts";
 
 export const ReportOptions = z.strictObject({
   /** Commit `.agent-os/` and `.gitignore` to the project's git after a completed upgrade. */
@@ -145,6 +146,7 @@ export function reportPlugin(options: ReportOptionsInput = {}) {
   const opts = parsePluginOptions("report", ReportOptions, options);
   return definePlugin({
     name: "report",
+    options: REPORT_RUN_OPTIONS,
     evidence: { 5: ReportEvidence },
     apply(hooks) {
       // One run's state, reset when a run starts (a plugin object may serve several runs).
@@ -185,7 +187,8 @@ export function reportPlugin(options: ReportOptionsInput = {}) {
           if (!begun) await session.journal("report:logs-begin", { at: at.toISOString(), sizes });
           appendOnce(layout.updateLog, sizes.updateLog, `${at.toISOString()} upgraded ${fromVersion(ctx, e0)} -> ${to} (commit ${commit}, session ${session.id})\n`);
           appendOnce(layout.installationSummary, sizes.installationSummary, `\n## Upgrade ${at.toISOString()}\n\n- From ${fromVersion(ctx, e0)} to ${to} (commit ${commit})\n- Summary: ${path.relative(layout.installDir, summaryFile)}\n`);
-          // A source fetched by URL is recorded with its ref; the layout installed, always.
+          // A source fetched by URL is recorded with its ref; the layout installed, always. A CI run
+          // left the venv and the server alone: `runtime=pending` (a later run that did not skip them removes it).
           const origin = ctx.options.origin;
           writeFileAtomic(layout.versionFile, updatedVersionText(readVersionFile(layout.versionFile), {
             commit,
@@ -193,6 +196,7 @@ export function reportPlugin(options: ReportOptionsInput = {}) {
             updated: at.toISOString(),
             ...(origin ? { source: origin.url, ref: origin.ref } : {}),
             layout: activeLayout(ctx).id,
+            runtime: reportRunOptions(ctx).runtimePending ? "pending" : null,
           }));
           await session.journal("report:logs", { summary: summaryFile });
         }

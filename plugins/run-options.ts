@@ -7,6 +7,7 @@ import { BACKUP_RUN_OPTIONS } from "./backup/run-options.ts";
 import { CONTENT_RUN_OPTIONS } from "./content/run-options.ts";
 import { DEPS_RUN_OPTIONS } from "./deps/run-options.ts";
 import { PREFLIGHT_RUN_OPTIONS } from "./preflight/run-options.ts";
+import { REPORT_RUN_OPTIONS } from "./report/run-options.ts";
 import { SERVER_RUN_OPTIONS } from "./server/run-options.ts";
 import { VALIDATE_RUN_OPTIONS } from "./validate/run-options.ts";
 
@@ -17,4 +18,5 @@ export const BUILTIN_RUN_OPTIONS: readonly { name: string; options: RunOptionDec
   { name: "deps", options: DEPS_RUN_OPTIONS },
   { name: "validate", options: VALIDATE_RUN_OPTIONS },
   { name: "backup", options: BACKUP_RUN_OPTIONS },
+  { name: "report", options: REPORT_RUN_OPTIONS },
 ];

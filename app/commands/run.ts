@@ -2,21 +2,31 @@
 import type { ParsedArgs } from "../argv.ts";
 import { runLifecycle } from "../../core/upgrader.ts";
 import { refusedUnchanged, runManualRollback } from "../../core/rollback.ts";
-import { globals, loadConfig, renderer, resumeOverrides, runOptions } from "../options.ts";
+import { globals, loadConfig, renderer, resumeOverrides, runOptions, targetOf } from "../options.ts";
 import type { Sink } from "../render.ts";
-import { type CheckReport, upToDate } from "../check-plan.ts";
+import { type CheckReport, quietDryRun, upToDate } from "../check-plan.ts";
 import { EXIT } from "../../core/errors.ts";
+import { prBodyFile, writePrBody } from "../pr-body.ts";
 
 export async function upgradeCommand(p: ParsedArgs, cwd: string, sink: Sink): Promise<number> {
   const g = globals(p);
+  // Checked before anything runs: a wrong --pr-body stops the command before it writes.
+  const prBody = typeof p.opts.prBody === "string" ? prBodyFile(p.opts.prBody, cwd, targetOf(cwd, g)) : null;
   const resolved = await loadConfig(cwd, g);
   const options = await runOptions(p, g, resolved, cwd, { useRecord: true });
   if (!options.dryRun) {
-    // Nothing to change: say so and write nothing (a second run changes no byte).
+    // Nothing to change: say so and write nothing (a second run changes no byte; no PR body: no pull request).
     const same = await upToDate(resolved, options);
     if (same) return alreadyUpToDate(same, g.json === true, sink);
   }
+  // The PR body lists every plugin's part of the plan (server files, launch entries): only a dry run's plan has them all.
+  const planned = prBody && !options.dryRun ? await quietDryRun(resolved, options) : undefined;
   const result = await runLifecycle({ resolved, options }, { onEvent: await renderer(g, sink), handleSignals: true });
+  // Only a run that completed has a pull request to describe (a dry run's: what it would change).
+  if (prBody && result.status === "completed") {
+    writePrBody(prBody, result, options, planned);
+    if (!g.json) sink.out(`Pull request description written to ${prBody}`);
+  }
   return result.exit_code;
 }
 

@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { git, installUniversal, makeSourceRepo, NEW, OLD, release, tmpDir } from "./content-project.ts";
+import { git, installUniversal, makeSourceRepo, NEW, OLD, release, tmpDir, type Tree } from "./content-project.ts";
 
 export interface Fleet {
   root: string;
@@ -24,11 +24,11 @@ export interface Fleet {
   env: Record<string, string>;
 }
 
-/** A project at release 1 (VERSION.txt commit=), committed; upstream at release 2. */
-export function makeFleet(label = "fleet"): Fleet {
+/** A project at release 1 (VERSION.txt commit=), committed; upstream at release 2 (plus `release2Extra`, e.g. changed requirements). */
+export function makeFleet(label = "fleet", opts: { release2Extra?: Tree } = {}): Fleet {
   const root = tmpDir(label);
   const work = path.join(root, "upstream-work");
-  const commits = makeSourceRepo(work, [{ universal: release(OLD) }, { universal: release(NEW) }]);
+  const commits = makeSourceRepo(work, [{ universal: release(OLD) }, { universal: release(NEW), extra: opts.release2Extra }]);
   const bare = path.join(root, "upstream.git");
   execFileSync("git", ["clone", "--bare", "--quiet", work, bare]);
   fs.rmSync(work, { recursive: true, force: true });
