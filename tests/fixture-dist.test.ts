@@ -243,10 +243,11 @@ test("server: an unreadable config, a broken one, or no .praxis-os stops it with
   assert.ok(fs.existsSync(project));
 });
 
-// One real venv for the rest of the file.
-const venvProject = path.join(tmpDir("dist-venv"), "app");
+// One real venv for the rest of the file, made on first use (not at import: see test.before above).
+let venvProject!: string;
 let venvInstall: Awaited<ReturnType<typeof installDist>> | undefined;
 async function withVenv() {
+  venvProject ??= path.join(tmpDir("dist-venv"), "app");
   venvInstall ??= await installDist(venvProject, source.dir, "v1");
   return venvInstall;
 }
