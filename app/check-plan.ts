@@ -35,6 +35,23 @@ export interface CheckReport {
   findings: Finding[];
 }
 
+/** The report when nothing could be judged: the CLI's and the MCP tool's "cannot tell". */
+export function cannotTell(reason: string): CheckReport {
+  return {
+    status: "unknown",
+    exit_code: CHECK_EXIT.cannotTell,
+    reason,
+    source: { path: null, url: null, ref: null },
+    installed: { commit: null, via: null },
+    available: { commit: null, version: null },
+    changes: [],
+    conflicts: [],
+    migration: { needed: null, reason: "not checked" },
+    drift: [],
+    findings: [],
+  };
+}
+
 /** Plan actions that write or delete the file. */
 const WRITES = new Set(["new", "update", "merge", "conflict", "delete", "error"]);
 

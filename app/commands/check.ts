@@ -5,28 +5,13 @@
  */
 import type { ParsedArgs } from "../argv.ts";
 import { toUpgradeError } from "../../core/errors.ts";
-import { CHECK_EXIT, type CheckReport, quietDryRun, reportOf } from "../check-plan.ts";
+import { cannotTell, type CheckReport, quietDryRun, reportOf } from "../check-plan.ts";
 import { globals, loadConfig, runOptions } from "../options.ts";
 import type { Sink } from "../render.ts";
 
 const NO_SOURCE = "Cannot tell: no source given and none recorded (pass --source <git URL | dir>, or upgrade once from a URL so VERSION.txt records source=)";
 
 /** The report of a check that could not get as far as a plan. */
-function cannotTell(reason: string): CheckReport {
-  return {
-    status: "unknown",
-    exit_code: CHECK_EXIT.cannotTell,
-    reason,
-    source: { path: null, url: null, ref: null },
-    installed: { commit: null, via: null },
-    available: { commit: null, version: null },
-    changes: [],
-    conflicts: [],
-    migration: { needed: null, reason: "not checked" },
-    drift: [],
-    findings: [],
-  };
-}
 
 /** The check's report; never throws (a failure is "cannot tell"). */
 export async function runCheck(p: ParsedArgs, cwd: string): Promise<CheckReport> {

@@ -8,7 +8,7 @@ import { z } from "zod";
 import type { Layout } from "../../core/layout.ts";
 import { toUpgradeError } from "../../core/errors.ts";
 import { runOptionsOf } from "../../core/options-resolve.ts";
-import { type CheckReport, quietDryRun, reportOf } from "../check-plan.ts";
+import { cannotTell, type CheckReport, quietDryRun, reportOf } from "../check-plan.ts";
 import { loadConfig } from "../options.ts";
 import { resolveSourceArgs } from "../source.ts";
 
@@ -33,31 +33,17 @@ export const CheckOutput = {
   findings: z.array(FindingSchema),
 };
 
-const unknown = (reason: string): CheckReport => ({
-  status: "unknown",
-  exit_code: 1,
-  reason,
-  source: { path: null, url: null, ref: null },
-  installed: { commit: null, via: null },
-  available: { commit: null, version: null },
-  changes: [],
-  conflicts: [],
-  migration: { needed: null, reason: "not checked" },
-  drift: [],
-  findings: [],
-});
-
 /** The check of the server's project, in this process; a failure is "unknown" with its reason and fix. */
 export async function checkProject(layout: Layout, target: string, args: { source?: string; ref?: string }): Promise<CheckReport> {
   try {
     const resolved = await loadConfig(layout.projectRoot, { target: layout.projectRoot });
     const src = await resolveSourceArgs({ source: args.source ?? resolved.config.source ?? null, ref: args.ref ?? null, useRecord: true }, layout.projectRoot, target);
-    if (!src.source) return unknown("Cannot tell: no source given and none recorded; call upgrade_check with source (a git URL or a clone's path)");
+    if (!src.source) return cannotTell("Cannot tell: no source given and none recorded; call upgrade_check with source (a git URL or a clone's path)");
     const options = runOptionsOf(resolved, { source: src.source, origin: src.origin, target, dryRun: true, yes: true, json: true, interactive: false }, {}, "mcp");
     return reportOf(await quietDryRun(resolved, options), options);
   } catch (err) {
     const e = toUpgradeError(err);
-    return unknown(`Cannot tell: ${e.message}${e.hint ? ` (fix: ${e.hint})` : ""}`);
+    return cannotTell(`Cannot tell: ${e.message}${e.hint ? ` (fix: ${e.hint})` : ""}`);
   }
 }
 
