@@ -9,6 +9,7 @@ import { type Engine, type LifecycleIO, prepareEngine } from "./engine.ts";
 import { EXIT, toUpgradeError, UpgradeError } from "./errors.ts";
 import { Lock, type LockInfo, readLock } from "./lock.ts";
 import { sweepProject } from "./recovery.ts";
+import { moveBack } from "./relocate.ts";
 import fs from "node:fs";
 import path from "node:path";
 import { Buffer } from "node:buffer";
@@ -57,7 +58,7 @@ export function releaseRollbackSpace(layout: Layout): void {
 
 /** Runs the rollback taps for a session and records the outcome; never throws. */
 export async function rollbackSession(engine: Engine, request: RollbackRequest): Promise<Outcome> {
-  const { hooks, ctx, log, store } = engine;
+  const { hooks, ctx, log } = engine;
   const state = engine.state;
   releaseRollbackSpace(engine.layout);
   const t0 = performance.now();
@@ -65,9 +66,10 @@ export async function rollbackSession(engine: Engine, request: RollbackRequest):
   // The restore matters more than its record: a save that fails (disk full) is logged, and the rollback goes on.
   const saveQuietly = (s: SessionState) => {
     try {
-      store.save(s);
+      // engine.store: a migration's rollback moves the folder (and its records) back first.
+      engine.store.save(s);
     } catch (err) {
-      log.warn(`Cannot record the rollback in ${store.fileOf(s.session_id)}: ${toUpgradeError(err).message}`);
+      log.warn(`Cannot record the rollback in ${engine.store.fileOf(s.session_id)}: ${toUpgradeError(err).message}`);
     }
   };
   if (state) {
@@ -76,8 +78,9 @@ export async function rollbackSession(engine: Engine, request: RollbackRequest):
     saveQuietly(state);
   }
   log.warn(`Rolling back${request.phase !== null ? ` after phase ${request.phase} (${PHASE_NAMES[request.phase]})` : ""}: ${request.reason}`);
-  let rollbackError: UpgradeError | undefined;
-  if (hooks.rollback.taps.length === 0) {
+  let rollbackError = moveBackFirst(engine, state);
+  if (rollbackError) { /* the folder is not at its old name: nothing else is restored */ }
+  else if (hooks.rollback.taps.length === 0) {
     rollbackError = new UpgradeError("ROLLBACK_FAILED", "Cannot roll back: no plugin restores backups (is the backup plugin disabled?)", {
       hint: "Restore .agent-os/ from .agent-os/.backups/<newest>/ by hand, or enable the backup plugin and run `agent-os-upgrade rollback`",
     });
@@ -105,6 +108,16 @@ export async function rollbackSession(engine: Engine, request: RollbackRequest):
   }
   if (!rollbackError) log.info(`Rolled back in ${dt} ms`);
   return { status: rollbackError ? "failed" : "rolled_back", error: request.error, rollbackError, phase: request.phase ?? undefined };
+}
+
+/** A migration's folder back at its old name before anything is restored; the error when it cannot be. */
+function moveBackFirst(engine: Engine, state: SessionState | null): UpgradeError | undefined {
+  try {
+    if (moveBack(engine, state)) engine.log.info(`Moved ${engine.layout.relocation!.to} back to ${engine.layout.installDir}`);
+    return undefined;
+  } catch (err) {
+    return toUpgradeError(err, "ROLLBACK_FAILED");
+  }
 }
 
 /**

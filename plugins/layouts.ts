@@ -154,3 +154,12 @@ export const layoutUserPaths = (l: LayoutDecl): string[] => l.paths.filter((p) =
 export function describeLayouts(): string {
   return LAYOUTS.map((l) => `${l.id}: ${l.title}`).join("\n");
 }
+
+/**
+ * `text` with every path segment named `from` (an installation folder's name, `.agent-os`)
+ * named `to`: a migration's launch entries, `.gitignore` lines and instruction files.
+ */
+export function renameFolderIn(text: string, from: string, to: string): string {
+  const esc = from.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return text.replace(new RegExp(`(^|[/\\\\\\s:;=\`'"(])${esc}(?=$|[/\\\\:;\`'")\\s])`, "gm"), `$1${to}`);
+}
