@@ -381,6 +381,8 @@ function resumeOptions(options: RunOptions, state: SessionState, overrides: Reco
     ...options,
     source: saved.source ?? options.source,
     origin: saved.origin ?? options.origin ?? null,
+    // A migration stays one: its folder moves (or moved) whatever command resumes it.
+    ...(saved.migrate === true ? { migrate: true } : {}),
     dryRun: false,
     plugin: { ...options.plugin, ...savedPlugin, ...overrides },
   };
