@@ -14,6 +14,7 @@ import { gitMergeFile } from "./helpers/content-project.ts";
 import { AGENT_OS_LINES, CURSORRULES, GITIGNORE_HEAD, GITIGNORE_TAIL, migrateProject, SPEC, TEAM_STANDARD, USER_NOTE } from "./helpers/migrate-project.ts";
 import { git } from "./helpers/project.ts";
 import { removeTemps } from "./helpers/temp.ts";
+import { makeDistSource } from "../demo/kit/dist-source.ts";
 
 const T = 240_000;
 const treeOf = (project: string) => snapshotTree(project);
@@ -45,7 +46,7 @@ test("the plan first: --dry-run lists the move, the entry's changes, .gitignore 
   removeTemps();
 });
 
-test("refused before writing: no decision for the files that name .agent-os/ (off a terminal, no --yes), and a .praxis-os/ already there", async () => {
+test("refused before writing: no decision for the files that name .agent-os/ (off a terminal, no --yes), a .praxis-os/ already there, a dist/ source", async () => {
   const p = await migrateProject();
   const before = treeOf(p.project);
   const r = await runCli(["migrate", "--source", p.source, "--on-conflict", "merge", "--json"], { cwd: p.project, timeoutMs: T });
@@ -60,6 +61,16 @@ test("refused before writing: no decision for the files that name .agent-os/ (of
   assert.is(r2.code, 4, r2.stdout + r2.stderr);
   assert.ok(resultOf(r2).findings.some((f: { code: string }) => f.code === "MIGRATE_BOTH_FOLDERS"));
   assert.equal(diffTrees(before2, treeOf(p.project)), []);
+
+  // praxis-os's dist/ + ouroboros layout: not a migration this version makes; the message names the one it makes.
+  fs.rmdirSync(path.join(p.project, ".praxis-os"));
+  const dist = makeDistSource(path.join(p.root, "dist-source"));
+  const r3 = await runCli(["migrate", "--source", dist.dir, "--yes", "--json"], { cwd: p.project, timeoutMs: T });
+  assert.is(r3.code, 4, r3.stdout + r3.stderr);
+  const refusal = resultOf(r3).findings.find((f: { code: string }) => f.code === "MIGRATE_SOURCE");
+  assert.match(refusal?.message ?? "", "Cannot migrate agent-os-enhanced to praxis-os-dist");
+  assert.match(refusal?.message ?? "", "this version migrates it to praxis-os-2025-10 only");
+  assert.equal(diffTrees(before, treeOf(p.project)), []);
   removeTemps();
 });
 

@@ -12,6 +12,7 @@ import type { Findings, UpgradeContext } from "../../core/types.ts";
 import { ContentBase } from "../content/channel.ts";
 import { runGit } from "../content/gitobj.ts";
 import { runLayouts } from "../layouts/detect.ts";
+import { LAYOUTS } from "../layouts.ts";
 import { preflightRunOptions } from "./run-options.ts";
 
 const short = (sha: string) => sha.slice(0, 12);
@@ -50,6 +51,9 @@ function checkMigration(ctx: UpgradeContext, f: Findings): void {
   if (!source || !install) return; // pre-flight's own checks name a missing source or installation
   if (source.layout.generation <= install.layout.generation || source.layout.installDir !== path.basename(r.to)) {
     f.error("MIGRATE_SOURCE", `Cannot migrate to the source ${ctx.options.source}: it is ${source.layout.id} (${source.why}), not a later layout than the installation's ${install.layout.id}`, "Use a clone of praxis-os (with its full history) as --source; nothing was written");
+  } else if (!source.layout.migratesFrom.includes(install.layout.id)) {
+    const to = LAYOUTS.filter((l) => l.migratesFrom.includes(install.layout.id)).map((l) => l.id).join(", ");
+    f.error("MIGRATE_SOURCE", `Cannot migrate ${install.layout.id} to ${source.layout.id} (${source.why}): this version migrates it to ${to} only`, `In the praxis-os clone, check out a commit of that layout (before its dist/ rewrite: git -C "${ctx.options.source}" log -- mcp_server), then migrate; nothing was written`);
   }
 }
 
