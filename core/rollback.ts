@@ -9,7 +9,7 @@ import { type Engine, type LifecycleIO, prepareEngine } from "./engine.ts";
 import { EXIT, toUpgradeError, UpgradeError } from "./errors.ts";
 import { Lock, type LockInfo, readLock } from "./lock.ts";
 import { sweepProject } from "./recovery.ts";
-import { moveBack } from "./relocate.ts";
+import { isMigration, moveBack } from "./relocate.ts";
 import fs from "node:fs";
 import path from "node:path";
 import { Buffer } from "node:buffer";
@@ -217,6 +217,14 @@ export async function runManualRollback(cmd: RollbackCommand, io: LifecycleIO = 
     const note = `Session ${state.session_id} was already rolled back${state.rollback?.ended_at ? ` at ${state.rollback.ended_at}` : ""}; nothing was changed`;
     return { outcome: { status: "rolled_back" }, exitCode: EXIT.ok, sessionId: state.session_id, note };
   }
+  const past = cmd.backupId && !isMigration(state) ? laterMigration(store, state) : null;
+  if (past) {
+    const e = new UpgradeError("PREFLIGHT_FAILED", `Cannot roll back to ${cmd.backupId}: the migration of session ${past.session_id} (.agent-os → .praxis-os) came after it`, {
+      hint: "Run `agent-os-upgrade rollback` first (it undoes the migration and renames the folder back), then this command again; nothing was changed",
+      details: { nothing_changed: true },
+    });
+    return { outcome: { status: "aborted", error: e }, exitCode: e.exitCode, sessionId: state?.session_id ?? null };
+  }
   const took = await Lock.acquire(layout, state?.session_id ?? randomUUID(), { takeOver: "any" });
   if (took.tookOver) engine.log.warn(`Took over the stale lock of session ${took.tookOver.session_id} (pid ${took.tookOver.pid} is no longer running)`);
   const swept = sweepProject(layout);
@@ -259,6 +267,13 @@ export async function runManualRollback(cmd: RollbackCommand, io: LifecycleIO = 
   const unfinished = took.tookOver !== null || (statusBefore !== undefined && ["in_progress", "rolling_back", "failed"].includes(statusBefore));
   if (!outcome.rollbackError || refusedUnchanged(outcome.rollbackError) || !unfinished) took.lock.release();
   return { outcome, exitCode: outcome.rollbackError ? EXIT.rollbackFailed : EXIT.ok, sessionId: state?.session_id ?? null };
+}
+
+/** A completed migration newer than `state` (a `--to` past it would restore files into the wrong folder). */
+function laterMigration(store: StateStore, state: SessionState | null): SessionState | null {
+  if (!state) return null;
+  const m = store.list().find((s) => s.state && s.state.status === "completed" && isMigration(s.state) && s.state.started_at > state.started_at);
+  return m?.state ?? null;
 }
 
 /** Unknown counts as changed: a finished upgrade whose record of what it left is lost is confirmed like an edit. */

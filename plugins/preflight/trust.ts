@@ -27,9 +27,10 @@ export function checkLayouts(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft
   const from = install!.layout;
   const to = source!.layout;
   // Moving an installation between layouts is a migration (issue 23), not something an upgrade may half-do.
-  const way = to.generation > from.generation && from.installDir !== to.installDir
+  const migrates = LAYOUTS.filter((l) => l.migratesFrom.includes(from.id)).map((l) => l.id);
+  const way = to.migratesFrom.includes(from.id)
     ? `To move the installation to ${to.id}, run \`agent-os-upgrade migrate --source ${ctx.options.source}\` (--dry-run first shows every change); to upgrade it as it is, use a source of its layout (${from.id})`
-    : `Use a source of the installation's layout (${from.id}), or keep the installation as it is`;
+    : `Use a source of the installation's layout (${from.id}), or keep the installation as it is${migrates.length ? `; \`agent-os-upgrade migrate\` moves it to ${migrates.join(", ")} only (not to ${to.id} yet)` : ""}`;
   f.error("LAYOUT_MISMATCH", `The source is ${to.id} (${source!.why}) but the installation ${ctx.layout.installDir} is ${from.id} (${install!.why}): an upgrade would leave a mixed install`, `${way}; nothing was written`);
 }
 
