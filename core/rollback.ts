@@ -58,7 +58,7 @@ export function releaseRollbackSpace(layout: Layout): void {
 
 /** Runs the rollback taps for a session and records the outcome; never throws. */
 export async function rollbackSession(engine: Engine, request: RollbackRequest): Promise<Outcome> {
-  const { hooks, ctx, log } = engine;
+  const { log } = engine;
   const state = engine.state;
   releaseRollbackSpace(engine.layout);
   const t0 = performance.now();
@@ -78,25 +78,8 @@ export async function rollbackSession(engine: Engine, request: RollbackRequest):
     saveQuietly(state);
   }
   log.warn(`Rolling back${request.phase !== null ? ` after phase ${request.phase} (${PHASE_NAMES[request.phase]})` : ""}: ${request.reason}`);
-  let rollbackError = moveBackFirst(engine, state);
-  if (rollbackError) { /* the folder is not at its old name: nothing else is restored */ }
-  else if (hooks.rollback.taps.length === 0) {
-    rollbackError = new UpgradeError("ROLLBACK_FAILED", "Cannot roll back: no plugin restores backups (is the backup plugin disabled?)", {
-      hint: "Restore .agent-os/ from .agent-os/.backups/<newest>/ by hand, or enable the backup plugin and run `agent-os-upgrade rollback`",
-    });
-  } else {
-    try {
-      await hooks.rollback.promise(ctx, request);
-    } catch (err) {
-      const e = toUpgradeError(err, "ROLLBACK_FAILED");
-      rollbackError = e.code === "ROLLBACK_FAILED" ? e : new UpgradeError("ROLLBACK_FAILED", `Cannot finish the rollback: ${e.message}`, {
-        hint: e.hint ?? "Run `agent-os-upgrade rollback` again; if it fails again, restore from .agent-os/.backups/ by hand",
-        plugin: e.plugin,
-        hook: e.hook,
-        cause: e,
-      });
-    }
-  }
+  // A migration's folder goes back to its old name first; the restore then happens there.
+  const rollbackError = moveBackFirst(engine, state) ?? await restoreAll(engine, request);
   const dt = Math.round(performance.now() - t0);
   if (state) {
     state.rollback = { ...state.rollback!, ended_at: new Date().toISOString(), duration_ms: dt, status: rollbackError ? "failed" : "completed", evidence: request.evidence };
@@ -108,6 +91,27 @@ export async function rollbackSession(engine: Engine, request: RollbackRequest):
   }
   if (!rollbackError) log.info(`Rolled back in ${dt} ms`);
   return { status: rollbackError ? "failed" : "rolled_back", error: request.error, rollbackError, phase: request.phase ?? undefined };
+}
+
+/** Every plugin's restore (the `rollback` hook); the error that stopped it, if any. */
+async function restoreAll(engine: Engine, request: RollbackRequest): Promise<UpgradeError | undefined> {
+  if (engine.hooks.rollback.taps.length === 0) {
+    return new UpgradeError("ROLLBACK_FAILED", "Cannot roll back: no plugin restores backups (is the backup plugin disabled?)", {
+      hint: "Restore .agent-os/ from .agent-os/.backups/<newest>/ by hand, or enable the backup plugin and run `agent-os-upgrade rollback`",
+    });
+  }
+  try {
+    await engine.hooks.rollback.promise(engine.ctx, request);
+    return undefined;
+  } catch (err) {
+    const e = toUpgradeError(err, "ROLLBACK_FAILED");
+    return e.code === "ROLLBACK_FAILED" ? e : new UpgradeError("ROLLBACK_FAILED", `Cannot finish the rollback: ${e.message}`, {
+      hint: e.hint ?? "Run `agent-os-upgrade rollback` again; if it fails again, restore from .agent-os/.backups/ by hand",
+      plugin: e.plugin,
+      hook: e.hook,
+      cause: e,
+    });
+  }
 }
 
 /** A migration's folder back at its old name before anything is restored; the error when it cannot be. */
@@ -217,14 +221,8 @@ export async function runManualRollback(cmd: RollbackCommand, io: LifecycleIO = 
     const note = `Session ${state.session_id} was already rolled back${state.rollback?.ended_at ? ` at ${state.rollback.ended_at}` : ""}; nothing was changed`;
     return { outcome: { status: "rolled_back" }, exitCode: EXIT.ok, sessionId: state.session_id, note };
   }
-  const past = cmd.backupId && !isMigration(state) ? laterMigration(store, state) : null;
-  if (past) {
-    const e = new UpgradeError("PREFLIGHT_FAILED", `Cannot roll back to ${cmd.backupId}: the migration of session ${past.session_id} (.agent-os → .praxis-os) came after it`, {
-      hint: "Run `agent-os-upgrade rollback` first (it undoes the migration and renames the folder back), then this command again; nothing was changed",
-      details: { nothing_changed: true },
-    });
-    return { outcome: { status: "aborted", error: e }, exitCode: e.exitCode, sessionId: state?.session_id ?? null };
-  }
+  const past = pastMigration(cmd, store, state);
+  if (past) return { outcome: { status: "aborted", error: past }, exitCode: past.exitCode, sessionId: state?.session_id ?? null };
   const took = await Lock.acquire(layout, state?.session_id ?? randomUUID(), { takeOver: "any" });
   if (took.tookOver) engine.log.warn(`Took over the stale lock of session ${took.tookOver.session_id} (pid ${took.tookOver.pid} is no longer running)`);
   const swept = sweepProject(layout);
@@ -269,11 +267,15 @@ export async function runManualRollback(cmd: RollbackCommand, io: LifecycleIO = 
   return { outcome, exitCode: outcome.rollbackError ? EXIT.rollbackFailed : EXIT.ok, sessionId: state?.session_id ?? null };
 }
 
-/** A completed migration newer than `state` (a `--to` past it would restore files into the wrong folder). */
-function laterMigration(store: StateStore, state: SessionState | null): SessionState | null {
-  if (!state) return null;
-  const m = store.list().find((s) => s.state && s.state.status === "completed" && isMigration(s.state) && s.state.started_at > state.started_at);
-  return m?.state ?? null;
+/** `--to` a backup older than a completed migration: refused (its files would be restored into the renamed folder). */
+function pastMigration(cmd: RollbackCommand, store: StateStore, state: SessionState | null): UpgradeError | null {
+  if (!cmd.backupId || !state || isMigration(state)) return null;
+  const m = store.list().find((s) => s.state && s.state.status === "completed" && isMigration(s.state) && s.state.started_at > state.started_at)?.state;
+  if (!m) return null;
+  return new UpgradeError("PREFLIGHT_FAILED", `Cannot roll back to ${cmd.backupId}: the migration of session ${m.session_id} (.agent-os → .praxis-os) came after it`, {
+    hint: "Run `agent-os-upgrade rollback` first (it undoes the migration and renames the folder back), then this command again; nothing was changed",
+    details: { nothing_changed: true },
+  });
 }
 
 /** Unknown counts as changed: a finished upgrade whose record of what it left is lost is confirmed like an edit. */

@@ -10,10 +10,10 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { diffTrees, snapshotTree } from "../demo/kit/tree.ts";
 import { resultOf, runCli } from "./helpers/cli.ts";
-import { gitMergeFile } from "./helpers/content-project.ts";
+import { gitMergeFile, installUniversal, makeSourceRepo } from "./helpers/content-project.ts";
 import { AGENT_OS_LINES, CURSORRULES, GITIGNORE_HEAD, GITIGNORE_TAIL, migrateProject, SPEC, TEAM_STANDARD, USER_NOTE } from "./helpers/migrate-project.ts";
 import { git } from "./helpers/project.ts";
-import { removeTemps } from "./helpers/temp.ts";
+import { removeTemps, tmpDir } from "./helpers/temp.ts";
 import { makeDistSource } from "../demo/kit/dist-source.ts";
 
 const T = 240_000;
@@ -128,6 +128,42 @@ test("migrated as one transaction, then `rollback --yes` gives the project back 
   assert.equal(diffTrees(before, after), []);
   const again = await runCli(["status"], { cwd: p.project, timeoutMs: T });
   assert.match(again.stdout, `Newest session ${res.session_id}: rolled_back`);
+  removeTemps();
+});
+
+test("rollback --to a backup from before the migration is refused, naming the way out; plain rollback then --to work", async () => {
+  const root = tmpDir("mig-to");
+  const src = path.join(root, "src");
+  const tree = (a: string) => ({ "standards/a.md": a, "workflows/w_v1/metadata.json": "{}\n", "usage/guide.md": "# Guide\n" });
+  const ids = makeSourceRepo(src, [
+    { universal: tree("a1\n") },
+    { universal: tree("a2\n") },
+    { universal: tree("a3\n"), extra: { "README.md": "# praxis-os\n\nInstall into .praxis-os/ of your project.\n" } },
+  ]);
+  const proj = path.join(root, "proj");
+  installUniversal(proj, tree("a1\n"), { commit: ids[0] });
+  const cfg = path.join(root, "cfg.json");
+  fs.writeFileSync(cfg, JSON.stringify({ disable: ["validate"] }));
+  const flags = ["--source", src, "--yes", "--skip-deps", "--no-restart", "--config", cfg, "--json"];
+  git(src, "checkout", "-q", ids[1]);
+  const up = resultOf(await runCli(flags, { cwd: proj, timeoutMs: T }));
+  assert.is(up.exit_code, 0, JSON.stringify(up.error));
+  git(src, "checkout", "-q", "-");
+  const mig = resultOf(await runCli(["migrate", ...flags], { cwd: proj, timeoutMs: T }));
+  assert.is(mig.exit_code, 0, JSON.stringify(mig.error));
+  const before = treeOf(proj);
+
+  const r = await runCli(["rollback", "--to", up.summary.backup_id, "--yes", "--config", cfg], { cwd: proj, timeoutMs: T });
+  assert.is(r.code, 4, r.stdout + r.stderr);
+  assert.match(r.stderr, `Cannot roll back to ${up.summary.backup_id}: the migration of session ${mig.session_id} (.agent-os → .praxis-os) came after it`);
+  assert.match(r.stderr, "Run `agent-os-upgrade rollback` first");
+  assert.equal(diffTrees(before, treeOf(proj)), []);
+
+  assert.is((await runCli(["rollback", "--yes", "--config", cfg], { cwd: proj, timeoutMs: T })).code, 0);
+  const back = await runCli(["rollback", "--to", up.summary.backup_id, "--yes", "--config", cfg], { cwd: proj, timeoutMs: T });
+  assert.is(back.code, 0, back.stdout + back.stderr);
+  assert.is(fs.readFileSync(path.join(proj, ".agent-os/standards/universal/a.md"), "utf8"), "a1\n");
+  assert.not.ok(fs.existsSync(path.join(proj, ".praxis-os")));
   removeTemps();
 });
 
