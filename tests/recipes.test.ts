@@ -85,13 +85,23 @@ function renovateClone(label: string): RenovateCase {
 }
 
 const postUpgrade = () => (JSON.parse(readRecipe("renovate/renovate.json")).packageRules[0].postUpgradeTasks as { commands: string[]; fileFilters: string[] });
-const allowList = () => (JSON.parse(readRecipe("renovate/config.json")).allowedPostUpgradeCommands as string[]).map((s) => new RegExp(s));
+const allowList = () => (JSON.parse(readRecipe("renovate/config.json")).allowedCommands as string[]).map((s) => new RegExp(s));
+/**
+ * Renovate's check (execute-post-upgrade-commands.ts): some allowedCommands regex matches the
+ * command — as written, before its templates are filled, up to Renovate 39 at least; filled
+ * in, in Renovate 44. The recipe's list has an entry for each form.
+ */
+const allowed = (cmd: string) => allowList().some((r) => r.test(cmd));
 
 test("renovate: postUpgradeTasks as Renovate runs them (fresh clone, no stdin, its small env, after its digest edit): the CI mode, the PR notes; no Python", async () => {
   const c = renovateClone("rn-post");
   const tasks = postUpgrade();
   const commands = tasks.commands.map((cmd) => fillTemplate(cmd, c.fields));
-  for (const cmd of commands) assert.ok(allowList().some((r) => r.test(cmd)), `allowed by config.json: ${cmd}`);
+  for (const cmd of [...tasks.commands, ...commands]) assert.ok(allowed(cmd), `allowed by config.json: ${cmd}`);
+  // A repository cannot append to an allowed command: each entry is anchored at both ends.
+  for (const cmd of [...tasks.commands, ...commands]) assert.not.ok(allowed(`${cmd}; touch pwned`), cmd);
+  assert.not.ok(allowed(tasks.commands[1].replace("--ci", "--ci --on-conflict theirs")));
+  assert.not.ok(allowed(commands[1].replace(c.url, `${c.url};touch`)));
   for (const cmd of commands) {
     const r = await runProgram("sh", ["-c", cmd], { cwd: c.clone, env: c.env });
     assert.is(r.code, 0, `${cmd}\n${r.stderr}${r.stdout}`);
