@@ -18,8 +18,8 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { git, removeTemps, tmpDir } from "./helpers/content-project.ts";
 import { type Fleet, makeFleet } from "./helpers/fleet-project.ts";
-import { REPO } from "./helpers/cli.ts";
-import { cliShim, extractCombination, parsedCall, pythonTrap, readRecipe, recipe, recordSource, renovateManager, runProgram } from "./helpers/recipes-kit.ts";
+import { REPO, runCli } from "./helpers/cli.ts";
+import { adoptedProject, cliShim, extractCombination, parsedCall, pythonTrap, readRecipe, recipe, renovateManager, runProgram } from "./helpers/recipes-kit.ts";
 import { ensureTools, toolPath, toolVersion } from "./helpers/recipes-tools.ts";
 
 const test = suite("recipes-engines");
@@ -52,13 +52,20 @@ interface Lookup {
   f: Fleet;
   home: string;
   tmp: string;
+  /** The installed commit and upstream's newer one. */
+  from: string;
+  to: string;
   dep: RenovateDep & { packageFile: string };
 }
 
-/** A project whose install records `source=<file:// upstream> ref=main commit=<release 1>`, plus one upstream's installer made (no source), and the recipe's renovate.json. */
-function renovateProject(label: string): { f: Fleet; home: string; tmp: string } {
+/**
+ * A project that adopted the tool (our CLI installed release 2 from the `file://` upstream's
+ * main and wrote the record; committed), upstream moved on since; plus an install made by
+ * upstream's installer (no source recorded) and the recipe's renovate.json.
+ */
+async function renovateProject(label: string) {
   const f = makeFleet(label);
-  recordSource(f.project, f.url, "main");
+  const { installed, next } = await adoptedProject(f, (args, cwd) => runCli(args, { cwd, env: f.env, timeoutMs: 120_000 }));
   fs.copyFileSync(recipe("renovate/renovate.json"), path.join(f.project, "renovate.json"));
   fs.mkdirSync(path.join(f.project, "apps", "legacy", ".agent-os"), { recursive: true });
   fs.writeFileSync(path.join(f.project, "apps", "legacy", ".agent-os", "VERSION.txt"), `version=1.0\ncommit=${f.commits[0]}\n`);
@@ -68,12 +75,12 @@ function renovateProject(label: string): { f: Fleet; home: string; tmp: string }
   const tmp = path.join(f.root, "tmp");
   fs.mkdirSync(home);
   fs.mkdirSync(tmp);
-  return { f, home, tmp };
+  return { f, home, tmp, from: installed, to: next };
 }
 
 /** Renovate with its local platform in the project's folder (dryRun=lookup), the bot's config from the recipe; the one dependency it reports. */
 async function renovateLookup(label: string, cmd: string[]): Promise<Lookup> {
-  const { f, home, tmp } = renovateProject(label);
+  const { f, home, tmp, from, to } = await renovateProject(label);
   const r = await runProgram(cmd[0], [...cmd.slice(1), "--platform=local"], {
     cwd: f.project,
     env: {
@@ -94,9 +101,9 @@ async function renovateLookup(label: string, cmd: string[]): Promise<Lookup> {
   assert.is(d.datasource, "git-refs");
   assert.is(d.packageName, f.url);
   assert.is(d.currentValue, "main");
-  assert.is(d.currentDigest, f.commits[0]);
-  assert.equal(d.updates?.map((u) => [u.updateType, u.newDigest]), [["digest", f.commits[1]]]);
-  return { f, home, tmp, dep: d };
+  assert.is(d.currentDigest, from);
+  assert.equal(d.updates?.map((u) => [u.updateType, u.newDigest]), [["digest", to]]);
+  return { f, home, tmp, from, to, dep: d };
 }
 
 /**
@@ -105,7 +112,7 @@ async function renovateLookup(label: string, cmd: string[]): Promise<Lookup> {
  * (allow-list, templates, child environment, fileFilters). Returns how many files the commit holds.
  */
 async function branchStep(l: Lookup, runtime: string[], renovateDir: string): Promise<number> {
-  const { f, home, tmp, dep: d } = l;
+  const { f, home, tmp, dep: d, from, to } = l;
   const localDir = path.join(f.root, "renovate-branch");
   const marker = path.join(f.root, "python-ran");
   const shim = cliShim(f.root);
@@ -127,18 +134,17 @@ async function branchStep(l: Lookup, runtime: string[], renovateDir: string): Pr
   };
   assert.equal(out.postUpgradeTasks, repoConfig.packageRules[0].postUpgradeTasks, "the package rule matched the dependency");
   const recorded = fs.readFileSync(path.join(f.project, ".agent-os", "VERSION.txt"), "utf8");
-  assert.is(out.autoReplaced, recorded.replace(`commit=${f.commits[0]}`, `commit=${f.commits[1]}`), "Renovate's own edit: the digest, nothing else");
+  assert.is(out.autoReplaced, recorded.replace(`commit=${from}`, `commit=${to}`), "Renovate's own edit: the digest, nothing else");
   assert.equal(out.artifactErrors, [], "every command allowed and exit 0");
   assert.not.ok(fs.existsSync(marker), "no python, no pip");
   assert.equal(shim.calls().map((c) => { const p = parsedCall(c); return [p.command, p.opts.ci, p.opts.source, p.opts.ref]; }), [["upgrade", true, f.url, "main"]]);
   const version = fs.readFileSync(path.join(localDir, ".agent-os", "VERSION.txt"), "utf8");
-  assert.equal(extractCombination(renovateManager(), version), { depName: "agent-os", packageName: f.url, currentValue: "main", currentDigest: f.commits[1] });
+  assert.equal(extractCombination(renovateManager(), version), { depName: "agent-os", packageName: f.url, currentValue: "main", currentDigest: to });
   assert.match(version, /^runtime=pending$/m);
   // What the commit would hold (fileFilters): the upgrade, its notes, .gitignore; deletions too.
   const paths = out.updatedArtifacts.map((a) => a.path);
   assert.equal(paths.filter((p) => !p.startsWith(".agent-os/") && p !== ".gitignore" && p !== "AGENT_OS_UPGRADE.md"), []);
-  for (const p of [".agent-os/VERSION.txt", "AGENT_OS_UPGRADE.md", ".gitignore"]) assert.ok(paths.includes(p), p);
-  assert.ok(out.updatedArtifacts.some((a) => a.type === "deletion"), "a file release 2 deleted is deleted in the commit");
+  for (const p of [".agent-os/VERSION.txt", "AGENT_OS_UPGRADE.md"]) assert.ok(paths.includes(p), p);
   assert.is(fs.readFileSync(path.join(localDir, "AGENT_OS_UPGRADE.md"), "utf8").split("\n")[0], "# Upgrade Agent OS to 1.3.0");
   return paths.length;
 }
@@ -150,7 +156,7 @@ if (!ON) {
     ensureTools();
     const l = await renovateLookup("rn-39", [NODE, toolPath("renovate/dist/renovate.js")]);
     const n = await branchStep(l, [NODE], toolPath("renovate"));
-    console.log(`recipes: renovate ${toolVersion("renovate")} (node): agent-os ${l.f.commits[0].slice(0, 7)} → ${l.f.commits[1].slice(0, 7)} (digest); its branch step: ${n} files`);
+    console.log(`recipes: renovate ${toolVersion("renovate")} (node): agent-os ${l.from.slice(0, 7)} → ${l.to.slice(0, 7)} (digest); its branch step: ${n} files`);
     removeTemps();
   });
 
@@ -159,7 +165,7 @@ if (!ON) {
     const deno = [DENO, "run", "-A", "--node-modules-dir=manual"];
     const l = await renovateLookup("rn-44", [...deno, toolPath("renovate-latest/dist/renovate.js")]);
     const n = await branchStep(l, deno, toolPath("renovate-latest"));
-    console.log(`recipes: renovate ${toolVersion("renovate-latest")} (deno): agent-os ${l.f.commits[0].slice(0, 7)} → ${l.f.commits[1].slice(0, 7)} (digest); its branch step: ${n} files`);
+    console.log(`recipes: renovate ${toolVersion("renovate-latest")} (deno): agent-os ${l.from.slice(0, 7)} → ${l.to.slice(0, 7)} (digest); its branch step: ${n} files`);
     removeTemps();
   });
 

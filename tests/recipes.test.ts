@@ -19,7 +19,7 @@ import { runCli } from "./helpers/cli.ts";
 import { git, removeTemps } from "./helpers/content-project.ts";
 import { makeFleet } from "./helpers/fleet-project.ts";
 import {
-  botClone, changes, cliShim, extractCombination, fillTemplate, managerReads, parsedCall, pythonTrap, readRecipe, recipe, recordSource,
+  adoptedProject, botClone, changes, cliShim, extractCombination, fillTemplate, managerReads, parsedCall, pythonTrap, readRecipe, recipe, recordSource,
   renovateManager, runProgram,
 } from "./helpers/recipes-kit.ts";
 import { runWorkflow, workflowCliLines } from "./helpers/recipes-workflow.ts";
@@ -58,21 +58,28 @@ interface RenovateCase {
   fields: Record<string, string>;
   env: Record<string, string>;
   marker: string;
-  commits: string[];
+  from: string;
+  to: string;
   url: string;
 }
 
-/** A fresh clone of a project that records `ref=main`, after Renovate's own edit: commit= old → new digest. */
-function renovateClone(label: string): RenovateCase {
+/**
+ * A fresh clone, after Renovate's own edit (commit= old → new digest), of a project that
+ * adopted the tool (`adopted`: the CLI wrote the record and the manifest; upstream then moved
+ * on) or whose record was written by hand (no manifest).
+ */
+async function renovateClone(label: string, adopted: boolean): Promise<RenovateCase> {
   const f = makeFleet(label);
-  recordSource(f.project, f.url, "main");
+  let from = f.commits[0];
+  if (adopted) from = (await adoptedProject(f, (args, cwd) => runCli(args, { cwd, env: f.env, timeoutMs: 120_000 }))).installed;
+  else recordSource(f.project, f.url, "main");
   const clone = botClone(f, "renovate-repo");
   const file = path.join(clone, ".agent-os", "VERSION.txt");
   const dep = extractCombination(renovateManager(), fs.readFileSync(file, "utf8"))!;
-  assert.equal(dep, { depName: "agent-os", packageName: f.url, currentValue: "main", currentDigest: f.commits[0] });
+  assert.equal(dep, { depName: "agent-os", packageName: f.url, currentValue: "main", currentDigest: from });
   // What the git-refs datasource reports for the branch: the upstream's commit.
   const newDigest = git(f.root, "ls-remote", f.url, "refs/heads/main").split("\t")[0];
-  assert.is(newDigest, f.commits[1]);
+  assert.is.not(newDigest, from);
   fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace(`commit=${dep.currentDigest}`, `commit=${newDigest}`));
   const home = path.join(f.root, "home");
   fs.mkdirSync(home);
@@ -81,7 +88,7 @@ function renovateClone(label: string): RenovateCase {
   // Renovate's child processes get a small environment (HOME, PATH, LANG, proxies), not the bot's.
   const env = { HOME: home, PATH: [pythonTrap(f.root, marker), shim.bin, process.env.PATH].join(path.delimiter), LANG: "C.UTF-8" };
   const fields = { packageFile: ".agent-os/VERSION.txt", packageFileDir: ".agent-os", ...dep, newDigest };
-  return { clone, fields, env, marker, commits: f.commits, url: f.url };
+  return { clone, fields, env, marker, from, to: newDigest, url: f.url };
 }
 
 const postUpgrade = () => (JSON.parse(readRecipe("renovate/renovate.json")).packageRules[0].postUpgradeTasks as { commands: string[]; fileFilters: string[] });
@@ -94,7 +101,7 @@ const allowList = () => (JSON.parse(readRecipe("renovate/config.json")).allowedC
 const allowed = (cmd: string) => allowList().some((r) => r.test(cmd));
 
 test("renovate: postUpgradeTasks as Renovate runs them (fresh clone, no stdin, its small env, after its digest edit): the CI mode, the PR notes; no Python", async () => {
-  const c = renovateClone("rn-post");
+  const c = await renovateClone("rn-post", true);
   const tasks = postUpgrade();
   const commands = tasks.commands.map((cmd) => fillTemplate(cmd, c.fields));
   for (const cmd of [...tasks.commands, ...commands]) assert.ok(allowed(cmd), `allowed by config.json: ${cmd}`);
@@ -108,12 +115,12 @@ test("renovate: postUpgradeTasks as Renovate runs them (fresh clone, no stdin, i
   }
   assert.not.ok(fs.existsSync(c.marker), "no python, no pip");
   const version = fs.readFileSync(path.join(c.clone, ".agent-os", "VERSION.txt"), "utf8");
-  assert.equal(extractCombination(renovateManager(), version), { depName: "agent-os", packageName: c.url, currentValue: "main", currentDigest: c.commits[1] }, "the next lookup finds it up to date");
+  assert.equal(extractCombination(renovateManager(), version), { depName: "agent-os", packageName: c.url, currentValue: "main", currentDigest: c.to }, "the next lookup finds it up to date");
   assert.match(version, /^runtime=pending$/m);
   const notes = fs.readFileSync(path.join(c.clone, "AGENT_OS_UPGRADE.md"), "utf8").split("\n");
   assert.is(notes[0], "# Upgrade Agent OS to 1.3.0");
-  assert.ok(notes.includes(`- From: \`${c.commits[0]}\``), notes.join("\n"));
-  assert.ok(notes.includes(`- To: \`${c.commits[1]}\` (1.3.0)`), notes.join("\n"));
+  assert.ok(notes.includes(`- From: \`${c.from}\``), notes.join("\n"));
+  assert.ok(notes.includes(`- To: \`${c.to}\` (1.3.0)`), notes.join("\n"));
   // Everything the commit would hold is the upgrade and its notes, under the fileFilters.
   const paths = changes(c.clone).map((l) => l.slice(3));
   assert.equal(paths.filter((p) => !p.startsWith(".agent-os/") && p !== ".gitignore" && p !== "AGENT_OS_UPGRADE.md"), []);
@@ -123,7 +130,7 @@ test("renovate: postUpgradeTasks as Renovate runs them (fresh clone, no stdin, i
 });
 
 test("renovate: why `git checkout` comes first — after Renovate's digest edit alone, the upgrade would think it is done", async () => {
-  const c = renovateClone("rn-why");
+  const c = await renovateClone("rn-why", false);
   const upgrade = fillTemplate(postUpgrade().commands[1], c.fields);
   const before = snapshotTree(c.clone);
   const r = await runProgram("sh", ["-c", upgrade], { cwd: c.clone, env: c.env });

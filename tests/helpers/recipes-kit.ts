@@ -102,6 +102,32 @@ export function recordSource(project: string, url: string, ref: string): void {
   git(project, "commit", "-qam", "record the source");
 }
 
+/** Upstream moves on: one more commit on the bare upstream's main (a line added to a standard); returns it. */
+export function advanceUpstream(f: Fleet): string {
+  const work = path.join(f.root, `upstream-next-${Date.now()}`);
+  git(f.root, "clone", "-q", f.bare, work);
+  const file = git(work, "ls-files", "universal/standards").split("\n").filter((p) => p.endsWith(".md"))[0];
+  fs.appendFileSync(path.join(work, file), "\nOne more line from upstream.\n");
+  git(work, "commit", "-qam", "upstream moves on");
+  git(work, "push", "-q", "origin", "HEAD:main");
+  const commit = git(work, "rev-parse", "HEAD");
+  fs.rmSync(work, { recursive: true, force: true });
+  return commit;
+}
+
+/**
+ * A project as a team has it once it adopted the tool: `upgrade --ci --source <url> --ref main`
+ * ran (release 2 installed, the record and manifest written) and was committed; then
+ * upstream moved on. Returns the installed and the newer upstream commit.
+ */
+export async function adoptedProject(f: Fleet, run: (args: string[], cwd: string) => Promise<{ code: number | null; stderr: string }>): Promise<{ installed: string; next: string }> {
+  const r = await run(["--ci", "--source", f.url, "--ref", "main"], f.project);
+  if (r.code !== 0) throw new Error(`adopting failed: ${r.stderr}`);
+  git(f.project, "add", "-A");
+  git(f.project, "commit", "-qm", "Upgrade Agent OS");
+  return { installed: f.commits[1], next: advanceUpstream(f) };
+}
+
 /** A bot's clone of a fleet's project (full history unless `depth`), on a new branch. */
 export function botClone(f: Fleet, name: string, opts: { depth?: number; branch?: string } = {}): string {
   const dir = path.join(f.root, name);
