@@ -61,6 +61,7 @@ interface RenovateCase {
   from: string;
   to: string;
   url: string;
+  bare: string;
 }
 
 /**
@@ -88,7 +89,7 @@ async function renovateClone(label: string, adopted: boolean): Promise<RenovateC
   // Renovate's child processes get a small environment (HOME, PATH, LANG, proxies), not the bot's.
   const env = { HOME: home, PATH: [pythonTrap(f.root, marker), shim.bin, process.env.PATH].join(path.delimiter), LANG: "C.UTF-8" };
   const fields = { packageFile: ".agent-os/VERSION.txt", packageFileDir: ".agent-os", ...dep, newDigest };
-  return { clone, fields, env, marker, from, to: newDigest, url: f.url };
+  return { clone, fields, env, marker, from, to: newDigest, url: f.url, bare: f.bare };
 }
 
 const postUpgrade = () => (JSON.parse(readRecipe("renovate/renovate.json")).packageRules[0].postUpgradeTasks as { commands: string[]; fileFilters: string[] });
@@ -122,21 +123,23 @@ test("renovate: postUpgradeTasks as Renovate runs them (fresh clone, no stdin, i
   assert.ok(notes.includes(`- From: \`${c.from}\``), notes.join("\n"));
   assert.ok(notes.includes(`- To: \`${c.to}\` (1.3.0)`), notes.join("\n"));
   // Everything the commit would hold is the upgrade and its notes, under the fileFilters.
-  const paths = changes(c.clone).map((l) => l.slice(3));
+  const paths = changes(c.clone);
   assert.equal(paths.filter((p) => !p.startsWith(".agent-os/") && p !== ".gitignore" && p !== "AGENT_OS_UPGRADE.md"), []);
   assert.ok(paths.includes("AGENT_OS_UPGRADE.md"));
   assert.ok(fs.existsSync(path.join(c.env.HOME, ".cache", "agent-os-upgrade", "sources")), "the source cache is under Renovate's HOME, not in the repository");
   removeTemps();
 });
 
-test("renovate: why `git checkout` comes first — after Renovate's digest edit alone, the upgrade would think it is done", async () => {
+test("renovate: why `git checkout` comes first — after Renovate's digest edit alone, a record without a manifest makes upstream's changes look like the team's own", async () => {
   const c = await renovateClone("rn-why", false);
+  const changed = git(c.bare, "diff", "--name-status", c.from, c.to, "--", "universal/workflows").split("\n").find((l) => l.startsWith("M\t"))!.slice(2);
+  const rel = `.agent-os/${changed.replace(/^universal\//, "")}`;
+  const before = fs.readFileSync(path.join(c.clone, rel), "utf8");
+  assert.is.not(before.trim(), git(c.bare, "show", `${c.to}:${changed}`), "upstream changed this file");
   const upgrade = fillTemplate(postUpgrade().commands[1], c.fields);
-  const before = snapshotTree(c.clone);
   const r = await runProgram("sh", ["-c", upgrade], { cwd: c.clone, env: c.env });
   assert.is(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^Already up to date: /);
-  assert.equal(diffTrees(before, snapshotTree(c.clone)), [], "nothing upgraded: only the record was edited");
+  assert.is(fs.readFileSync(path.join(c.clone, rel), "utf8"), before, "upstream's change was left out: the edited record made the old file look like a local edit");
   removeTemps();
 });
 
@@ -195,7 +198,7 @@ test("multi-gitter: run.sh on a fleet — behind: exit 0 with changes (a PR); up
 
   const behind = await multiGitter(f.root, repos.behind, env);
   assert.is(behind.r.code, 0, behind.r.stderr + behind.r.stdout);
-  const paths = changes(behind.clone).map((l) => l.slice(3));
+  const paths = changes(behind.clone);
   assert.ok(paths.length > 10, "a pull request's worth of changes");
   assert.equal(paths.filter((p) => !p.startsWith(".agent-os/") && p !== ".gitignore"), [], "the upgrade and nothing else (no PR body, no cache)");
   assert.match(fs.readFileSync(path.join(behind.clone, ".agent-os", "VERSION.txt"), "utf8"), new RegExp(`^commit=${f.commits[1]}$`, "m"));
@@ -204,8 +207,8 @@ test("multi-gitter: run.sh on a fleet — behind: exit 0 with changes (a PR); up
   const upToDate = await multiGitter(f.root, repos.upToDate, env);
   assert.is(upToDate.r.code, 0, upToDate.r.stderr);
   assert.match(upToDate.r.stdout, /^Already up to date: /m);
-  assert.equal(changes(upToDate.clone), []);
   assert.equal(diffTrees(upToDate.before, snapshotTree(upToDate.clone, { mtime: true })), [], "not a byte, not a time");
+  assert.equal(changes(upToDate.clone), []);
 
   const none = await multiGitter(f.root, repos.none, env);
   assert.is(none.r.code, 0, none.r.stderr);
@@ -266,7 +269,7 @@ test("github actions: behind → check says 2, the CI mode runs, the PR step get
   assert.is(pr.with["commit-message"], "Upgrade Agent OS to 1.3.0");
   assert.is(fs.readFileSync(pr.with["body-path"], "utf8").split("\n")[0], "# Upgrade Agent OS to 1.3.0");
   assert.ok(pr.with["body-path"].startsWith(run.runnerTemp), "the description is written outside the workspace");
-  const paths = changes(ws).map((l) => l.slice(3));
+  const paths = changes(ws);
   assert.equal(paths.filter((p) => !p.startsWith(".agent-os/") && p !== ".gitignore"), []);
   assert.equal(shim.calls().map((c) => parsedCall(c).command), ["check", "upgrade"]);
 

@@ -5,7 +5,7 @@
  * fleets of project repositories behind one bare upstream, and a Python trap (a run that
  * starts python or pip leaves a marker).
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { PROGRAM } from "../../app/cli.ts";
@@ -92,8 +92,11 @@ export function runProgram(cmd: string, args: string[], opts: { cwd: string; env
   });
 }
 
-/** `git status --porcelain` of a clone, as the engines read "were there changes?". */
-export const changes = (dir: string): string[] => git(dir, "status", "--porcelain", "--untracked-files=all").split("\n").filter(Boolean);
+/** The paths `git status` lists in a clone (changed, added, deleted, untracked): the engines' "were there changes?". */
+export function changes(dir: string): string[] {
+  const out = execFileSync("git", ["status", "--porcelain=v1", "-z", "--untracked-files=all"], { cwd: dir, encoding: "utf8" });
+  return out.split("\0").filter(Boolean).map((entry) => entry.slice(3));
+}
 
 /** Records `source=` and `ref=` in the install's VERSION.txt as a run from that URL and ref would (plugins/version-file.ts), and commits. */
 export function recordSource(project: string, url: string, ref: string): void {
