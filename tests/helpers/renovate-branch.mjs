@@ -36,6 +36,8 @@ async function main() {
     ...input.update,
   });
   delete upgrade.updates;
+  // Renovate's repository worker makes its local folder before git starts.
+  fs.mkdirSync(input.localDir, { recursive: true });
   const git = await dist("util/git/index.js");
   await git.initRepo({ url: input.repoUrl });
   await git.syncGit();
