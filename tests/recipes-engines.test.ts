@@ -78,6 +78,12 @@ async function renovateProject(label: string) {
   return { f, home, tmp, from: installed, to: next };
 }
 
+/** The messages of the errors Renovate says it exits non-zero for (its last "loggerErrors" record). */
+function loggedErrors(stdout: string): string[] {
+  const rec = stdout.split("\n").filter((l) => l.startsWith("{") && l.includes('"loggerErrors"')).pop();
+  return rec ? (JSON.parse(rec) as { loggerErrors: Array<{ msg: string }> }).loggerErrors.map((e) => e.msg) : [];
+}
+
 /** Renovate with its local platform in the project's folder (dryRun=lookup), the bot's config from the recipe; the one dependency it reports. */
 async function renovateLookup(label: string, cmd: string[], allowedErrors: string[] = []): Promise<Lookup> {
   const { f, home, tmp, from, to } = await renovateProject(label);
