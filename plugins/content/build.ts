@@ -14,7 +14,7 @@ import path from "node:path";
 import type { ConflictPolicy } from "../../core/types.ts";
 import { resolveBase, type ResolvedBase } from "./base.ts";
 import { staticDeciderOf } from "./decide.ts";
-import { renamesBetween, runGit, unchangedSince } from "./gitobj.ts";
+import { renamesBetween, runGit, unchangedSince, type Vouched } from "./gitobj.ts";
 import { settleBothChanged } from "./merge.ts";
 import { followMoves, type MoveRequest } from "./moves.ts";
 import { missingLines, standardLines, withFolderRenamed } from "./gitignore.ts";
@@ -22,7 +22,7 @@ import { type FileFacts, fileFacts, modeOf, smallFileFacts } from "./hash.ts";
 import type { ContentSettings, Decision, Mapping } from "./options.ts";
 import { insideJoin, matcher, PathMap } from "./paths.ts";
 import { classify, type ContentEntry, type ContentPlanX, countPlan } from "./plan.ts";
-import { type Problem, scanLocal, scanSource, type SourceFile } from "./scan.ts";
+import { type LocalFile, type Problem, scanLocal, scanSource, type SourceFile } from "./scan.ts";
 import { type ManifestJson, parseStatRecord, statKey } from "./manifest.ts";
 
 export interface PlanRequest {
@@ -107,7 +107,8 @@ interface ReadEntry {
   target: string;
   owner: "system" | "shared";
   nf?: SourceFile;
-  localAbs?: string;
+  /** Its absolute path is joined when asked for (only files written need it), not held per file. */
+  lf?: LocalFile;
   l: FileFacts | null;
   n: FileFacts | null;
   /** The manifest's stat record vouched for the local copy: the source path it was upstream's file of ("" if none). */
@@ -134,30 +135,58 @@ function sizeOf(abs: string): number {
  * those bytes, and the source's copy is not read. Its size must agree too, so that a
  * checkout filter (line endings, LFS) that makes the file differ from the blob is noticed.
  */
-async function newFacts(r: ReadEntry, nf: SourceFile, vouched: ReadonlyMap<string, string> | null, largeFileBytes: number, withOid: boolean): Promise<FileFacts> {
+async function newFacts(r: ReadEntry, nf: SourceFile, vouched: Vouched | null, largeFileBytes: number, withOid: boolean): Promise<FileFacts> {
   const oid = vouched && !nf.linked ? vouched.get(nf.source) : undefined;
   if (oid && r.l) {
-    if (r.upstream === nf.source) return { hash: r.l.hash, size: r.l.size, opaque: r.l.opaque };
-    if (r.l.oid === oid && sizeOf(nf.abs) === r.l.size) return { hash: r.l.hash, size: r.l.size, opaque: r.l.opaque, oid };
+    // The same bytes: the local facts serve for both sides (one object per file, not two).
+    if (r.upstream === nf.source) return r.l;
+    if (r.l.oid === oid && sizeOf(nf.abs) === r.l.size) return r.l;
   }
   return smallFileFacts(nf.abs, largeFileBytes, withOid) ?? await fileFacts(nf.abs, largeFileBytes, withOid);
+}
+
+/** What one plan works with, from the scans to the entries. */
+interface PlanRun {
+  req: PlanRequest;
+  opts: ContentSettings;
+  threeWay: Mapping[];
+  pathMap: PathMap;
+  decide: MoveRequest["decide"];
+  src: { isGit: boolean; commit: string | null; version: string | null };
+  n: Awaited<ReturnType<typeof scanSource>>;
+  l: Awaited<ReturnType<typeof scanLocal>>;
+  base: ResolvedBase;
+  problems: Problem[];
+  entries: ContentEntry[];
+  /** Upstream paths git vouches are unchanged since the base commit (see `newFacts`), asked while the installation is read. */
+  untouched: Promise<Vouched | null>;
+  /** Mapped folders the installation does not have (see `foldersNotInstalled`), once the base is final. */
+  notInstalled: string[];
 }
 
 export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
   // Files changed after this instant may differ from what the plan read (manifest stats).
   const readAt = Date.now();
+  const run = await scanTrees(req);
+  const read = await readLocalSide(run);
+  await readNewSide(run, read);
+  await classifyAll(run, read);
+  const plan = await assemblePlan(run);
+  run.base.readAt = readAt;
+  return { plan, base: run.base };
+}
+
+/** The two trees walked and the base resolved, at once (git answers while the trees are walked). */
+async function scanTrees(req: PlanRequest): Promise<PlanRun> {
   const opts = req.options;
   const threeWay: Mapping[] = opts.mappings.filter((m) => m.mode === "three-way");
   const pathMap = new PathMap(threeWay);
   const excluded = matcher(opts.excludes);
-  const userOwned = matcher(opts.userPaths);
-  // git answers while the trees are walked.
   const facts = sourceFacts(req);
-
-  const [src, n, l, resolved] = await Promise.all([
+  const [src, n, l, base] = await Promise.all([
     facts,
     scanSource(req.sourceRoot, threeWay, excluded),
-    scanLocal(req.installDir, threeWay, pathMap, excluded, userOwned),
+    scanLocal(req.installDir, threeWay, pathMap, excluded, matcher(opts.userPaths)),
     facts.then((f) => resolveBase({
       signal: req.signal,
       sourceRoot: req.sourceRoot,
@@ -170,7 +199,6 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
       pathMap,
     })),
   ]);
-  let base = resolved;
   const problems: Problem[] = [...n.problems, ...l.problems, ...base.problems];
   for (const m of n.missing) {
     if (m.owner === "system") {
@@ -182,115 +210,140 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
       });
     }
   }
-  const unsafeTargets = new Set(problems.filter((p) => p.target).map((p) => p.target!));
-  const unsafeList = [...unsafeTargets];
+  const decide = staticDeciderOf(opts.rules, req.policy, req.decisions);
+  const run: PlanRun = { req, opts, threeWay, pathMap, decide, src, n, l, base, problems, entries: [], untouched: Promise.resolve(null), notInstalled: [] };
+  // An inferred base asks once it is known.
+  if (!base.infer) run.untouched = vouch(run, base.commit);
+  return run;
+}
 
-  // Upstream paths git vouches are unchanged since the base commit, asked while the
-  // installation is read (an inferred base asks once it is known): see `newFacts`.
-  const dirs = threeWay.map((m) => m.from);
-  const vouch = (commit: string | undefined) => {
-    // A git base has read the commit's tree already.
-    const p = commit ? unchangedSince(req.sourceRoot, commit, dirs, req.signal, base.commit === commit ? base.tree : undefined) : Promise.resolve(null);
-    p.catch(() => {}); // awaited below
-    return p;
-  };
-  let untouched: Promise<Map<string, string> | null> = base.infer ? Promise.resolve(null) : vouch(base.commit);
-  // Local blob ids: a git base compares by them, inference needs them, and a local copy that
-  // is the base commit's blob of a path upstream left alone spares reading the source's copy.
-  const withOid = base.oids !== null || base.infer !== undefined || base.commit !== undefined;
+/** Upstream paths git vouches are unchanged since `commit` (null: none). */
+function vouch(run: PlanRun, commit: string | undefined): Promise<Vouched | null> {
+  const dirs = run.threeWay.map((m) => m.from);
+  // A git base has read the commit's tree already.
+  const p = commit ? unchangedSince(run.req.sourceRoot, commit, dirs, run.req.signal, run.base.commit === commit ? run.base.tree : undefined) : Promise.resolve(null);
+  p.catch(() => {}); // awaited by readNewSide
+  return p;
+}
+
+/** A path the plan cannot touch (unsafe, unreadable): an error entry, and for some a problem. */
+function refuse(run: PlanRun, e: Omit<ContentEntry, "action" | "hashes">, problem?: Problem): void {
+  if (problem) run.problems.push(problem);
+  run.entries.push({ ...e, action: "error", hashes: { base: null, local: null, new: null } });
+}
+
+function unreadable(run: PlanRun, target: string, source: string | undefined, owner: "system" | "shared", err: unknown): void {
+  refuse(run, { target, source, owner, reason: "unreadable" }, { code: "CONTENT_PLAN_ERROR", target, message: `Cannot read ${target}: ${(err as Error).message}`, fix: "Check the file's permissions, then run the upgrade again" });
+}
+
+/**
+ * Paths of L ∪ N that cannot be planned as files, each as an error entry (or, for a local
+ * symlink upstream does not have, a `keep`): refused by a problem, a symlink in the
+ * installation, a local file or link standing in for one of its folders, a folder where
+ * upstream has a file. Returns the check for one path: true when it is settled here.
+ */
+function guards(run: PlanRun): (target: string, nf: SourceFile | undefined, lf: LocalFile | undefined, owner: "system" | "shared", source: string | undefined) => boolean {
+  const { req, l } = run;
+  const unsafeTargets = new Set(run.problems.filter((p) => p.target).map((p) => p.target!));
+  const unsafeList = [...unsafeTargets];
   const localSymlinks = new Set([...l.files.values()].filter((f) => f.symlink).map((f) => f.target));
-  const localFiles = new Set(l.files.keys());
   // The first of a folder's ancestors (below the mapping's top) that is a local file, once per folder.
   const blockers = new Map<string, string | undefined>();
   const blockerOf = (dir: string): string | undefined => {
     if (!blockers.has(dir)) {
       const segs = dir.split("/");
-      blockers.set(dir, segs.slice(1).map((_, i) => segs.slice(0, i + 2).join("/")).find((a) => localFiles.has(a)));
+      blockers.set(dir, segs.slice(1).map((_, i) => segs.slice(0, i + 2).join("/")).find((a) => l.files.has(a)));
     }
     return blockers.get(dir);
   };
-  const decide = staticDeciderOf(opts.rules, req.policy, req.decisions);
-  const entries: ContentEntry[] = [];
-  const unreadable = (target: string, source: string | undefined, owner: "system" | "shared", err: unknown) => {
-    problems.push({ code: "CONTENT_PLAN_ERROR", target, message: `Cannot read ${target}: ${(err as Error).message}`, fix: "Check the file's permissions, then run the upgrade again" });
-    entries.push({ target, source, owner, action: "error", hashes: { base: null, local: null, new: null }, reason: "unreadable" });
+  return (target, nf, lf, owner, source) => {
+    if (unsafeTargets.has(target) || unsafeList.some((u) => target.startsWith(u + "/"))) {
+      refuse(run, { target, source, owner, reason: "refused (see the error above)" });
+      return true;
+    }
+    if (lf?.symlink) {
+      if (!nf) run.entries.push({ target, owner, action: "keep", hashes: { base: null, local: null, new: null }, reason: "local symlink (never touched)" });
+      else refuse(run, { target, source, owner, reason: "symlink in the installation" }, { code: "UNSAFE_PATH", target, message: `Cannot update ${target}: it is a symlink in the installation (${fs.readlinkSync(lf.abs)}); an upgrade never writes through a link`, fix: `Replace ${lf.abs} with a real file (or remove it), then run the upgrade again` });
+      return true;
+    }
+    if (!nf) return false;
+    // A file can only be written where no local file or link stands in for one of its folders.
+    const blocker = blockerOf(target.slice(0, target.lastIndexOf("/")));
+    if (blocker) {
+      const link = localSymlinks.has(blocker);
+      const why = link ? "a symlink" : "a file";
+      refuse(run, { target, source, owner, reason: `${blocker} is ${why}` }, { code: link ? "UNSAFE_PATH" : "CONTENT_PLAN_ERROR", target, message: `Cannot install ${target}: ${blocker} is ${why} in the installation where upstream has a folder`, fix: `Move ${path.join(req.installDir, blocker)} aside, then run the upgrade again` });
+      return true;
+    }
+    const st = lf ? undefined : fs.lstatSync(insideJoin(req.installDir, target), { throwIfNoEntry: false });
+    if (st) {
+      refuse(run, { target, source, owner, reason: "a folder stands where upstream has a file" }, { code: "CONTENT_PLAN_ERROR", target, message: `Cannot install ${target}: a ${st.isDirectory() ? "folder" : "non-file"} of that name is in the installation`, fix: `Move ${path.join(req.installDir, target)} aside, then run the upgrade again` });
+      return true;
+    }
+    return false;
   };
+}
+
+/** Every path of L ∪ N past the guards, with its local file's facts (read, or vouched for by the manifest's stats). */
+async function readLocalSide(run: PlanRun): Promise<ReadEntry[]> {
+  const { n, l, base, opts, pathMap } = run;
+  // Local blob ids: a git base compares by them, inference needs them, and a local copy that
+  // is the base commit's blob of a path upstream left alone spares reading the source's copy.
+  const withOid = base.oids !== null || base.infer !== undefined || base.commit !== undefined;
+  const settled = guards(run);
   const targets = [...new Set([...n.files.keys(), ...l.files.keys()])].sort();
   const read: ReadEntry[] = [];
-
   for (const target of targets) {
     const nf = n.files.get(target);
     const lf = l.files.get(target);
     const owner = (nf?.mapping ?? pathMap.toSource(target)?.mapping)?.owner ?? "system";
     const source = nf?.source ?? pathMap.toSource(target)?.source;
-    if (unsafeTargets.has(target) || unsafeList.some((u) => target.startsWith(u + "/"))) {
-      entries.push({ target, source, owner, action: "error", hashes: { base: null, local: null, new: null }, reason: "refused (see the error above)" });
-      continue;
-    }
-    if (lf?.symlink) {
-      if (nf) {
-        problems.push({ code: "UNSAFE_PATH", target, message: `Cannot update ${target}: it is a symlink in the installation (${fs.readlinkSync(lf.abs)}); an upgrade never writes through a link`, fix: `Replace ${lf.abs} with a real file (or remove it), then run the upgrade again` });
-        entries.push({ target, source, owner, action: "error", hashes: { base: null, local: null, new: null }, reason: "symlink in the installation" });
-      } else {
-        entries.push({ target, owner, action: "keep", hashes: { base: null, local: null, new: null }, reason: "local symlink (never touched)" });
-      }
-      continue;
-    }
-    // A file can only be written where no local file or link stands in for one of its folders.
-    if (nf) {
-      const blocker = blockerOf(target.slice(0, target.lastIndexOf("/")));
-      if (blocker) {
-        const why = localSymlinks.has(blocker) ? "a symlink" : "a file";
-        problems.push({ code: localSymlinks.has(blocker) ? "UNSAFE_PATH" : "CONTENT_PLAN_ERROR", target, message: `Cannot install ${target}: ${blocker} is ${why} in the installation where upstream has a folder`, fix: `Move ${path.join(req.installDir, blocker)} aside, then run the upgrade again` });
-        entries.push({ target, source, owner, action: "error", hashes: { base: null, local: null, new: null }, reason: `${blocker} is ${why}` });
-        continue;
-      }
-      if (!lf) {
-        const st = fs.lstatSync(insideJoin(req.installDir, target), { throwIfNoEntry: false });
-        if (st) {
-          problems.push({ code: "CONTENT_PLAN_ERROR", target, message: `Cannot install ${target}: a ${st.isDirectory() ? "folder" : "non-file"} of that name is in the installation`, fix: `Move ${path.join(req.installDir, target)} aside, then run the upgrade again` });
-          entries.push({ target, source, owner, action: "error", hashes: { base: null, local: null, new: null }, reason: "a folder stands where upstream has a file" });
-          continue;
-        }
-      }
-    }
+    if (settled(target, nf, lf, owner, source)) continue;
     // Now and then the event loop runs: git's answers are read while the files are.
     if (read.length % 256 === 255) await new Promise((resolve) => setImmediate(resolve));
     try {
       // Synchronous for ordinary files: a promise per file is measurable at 10k files.
       const recorded = lf && !base.oids && !base.infer ? recordedFacts(lf.abs, base.stats?.get(target), base.hashes.get(target)) : null;
       const lFacts = !lf ? null : recorded ?? (smallFileFacts(lf.abs, opts.largeFileBytes, withOid) ?? await fileFacts(lf.abs, opts.largeFileBytes, withOid));
-      read.push({ target, owner, nf, localAbs: lf?.abs, l: lFacts, n: null, upstream: recorded?.upstream });
+      read.push({ target, owner, nf, lf, l: lFacts, n: null, upstream: recorded?.upstream });
     } catch (err) {
-      unreadable(target, source, owner, err);
+      unreadable(run, target, source, owner, err);
     }
   }
+  return read;
+}
 
-  if (base.infer) {
+/** The base inferred now that the local blob ids are known (if it must be), then the source's facts of each path. */
+async function readNewSide(run: PlanRun, read: ReadEntry[]): Promise<void> {
+  const { req, opts } = run;
+  if (run.base.infer) {
     const local = new Map<string, string>();
     for (const r of read) if (r.l?.oid) local.set(r.target, r.l.oid);
-    base = await base.infer(local, (t) => readInstalled(req.installDir, t));
-    untouched = vouch(base.commit);
+    run.base = await run.base.infer(local, (t) => readInstalled(req.installDir, t));
+    run.untouched = vouch(run, run.base.commit);
   }
-  const vouched = await untouched;
+  const vouched = await run.untouched;
   // Needed only for that question: the base travels on to phase 2 (its merges).
-  base.tree = undefined;
+  run.base.tree = undefined;
   let kept = 0;
   for (const r of read) {
     try {
-      r.n = r.nf ? await newFacts(r, r.nf, vouched, opts.largeFileBytes, base.oids !== null) : null;
+      r.n = r.nf ? await newFacts(r, r.nf, vouched, opts.largeFileBytes, run.base.oids !== null) : null;
       read[kept++] = r;
     } catch (err) {
-      unreadable(r.target, r.nf?.source, r.owner, err);
+      unreadable(run, r.target, r.nf?.source, r.owner, err);
     }
   }
   read.length = kept;
+}
+
+/** Each read path classified (plan.ts), with its decision when a rule or policy gives one; clean merges settled. */
+async function classifyAll(run: PlanRun, read: readonly ReadEntry[]): Promise<void> {
+  const { base, req } = run;
   const baseKnown = base.kind !== "none";
-  const notInstalled = foldersNotInstalled(threeWay, localFiles, base);
+  const notInstalled = run.notInstalled = foldersNotInstalled(run.threeWay, run.l.files, base);
   const absent = (target: string) => notInstalled.some((to) => target.startsWith(to + "/"));
-
   const baseHash = await baseHashes(read, base, absent);
-
   for (const r of read) {
     const hashes = { base: baseHash.get(r.target) ?? null, local: r.l?.hash ?? null, new: r.n?.hash ?? null };
     const c = classify({ ...hashes, owner: r.owner, baseKnown });
@@ -303,37 +356,35 @@ export async function buildPlan(req: PlanRequest): Promise<BuiltPlan> {
     if (note && r.l) entry.base_note = note;
     if (r.l?.opaque || r.n?.opaque) entry.opaque = true;
     // A new file gets the source's permission bits; an updated one keeps the user's.
-    if (r.nf && (c.action === "new" || c.action === "update" || c.action === "conflict")) entry.mode = modeOf(r.localAbs ?? r.nf.abs);
-    if (c.action === "conflict") {
-      const d = decide(r.target);
-      if (d) {
-        entry.decision = d.decision;
-        entry.decided_by = d.by;
-      }
+    if (r.nf && (c.action === "new" || c.action === "update" || c.action === "conflict")) entry.mode = modeOf(r.lf?.abs ?? r.nf.abs);
+    const d = c.action === "conflict" ? run.decide(r.target) : null;
+    if (d) {
+      entry.decision = d.decision;
+      entry.decided_by = d.by;
     }
-    entries.push(entry);
+    run.entries.push(entry);
   }
-  await settleBothChanged(entries, { base, installDir: req.installDir, sourceRoot: req.sourceRoot, signal: req.signal });
-  entries.sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
-  const deletions = await reportDeletions(req, entries, base, src.commit, threeWay, pathMap, decide);
-  // Said only of folders upstream has files in.
-  const missing = notInstalled.filter((to) => entries.some((e) => e.action === "new" && e.target.startsWith(to + "/")));
-  const warnings = [...base.warnings, ...notInstalledWarnings(missing, entries), ...deletions];
+  await settleBothChanged(run.entries, { base, installDir: req.installDir, sourceRoot: req.sourceRoot, signal: req.signal });
+  run.entries.sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
+}
 
-  const gitignore = planGitignore(req, n.files, opts);
-  const plan: ContentPlanX = {
+/** The plan as the renderers and phase 2 take it: entries, deletions told, folders not installed, .gitignore lines. */
+async function assemblePlan(run: PlanRun): Promise<ContentPlanX> {
+  const { req, base, entries, src } = run;
+  const deletions = await reportDeletions(req, entries, base, src.commit, run.threeWay, run.pathMap, run.decide);
+  // Said only of folders upstream has files in.
+  const missing = run.notInstalled.filter((to) => entries.some((e) => e.action === "new" && e.target.startsWith(to + "/")));
+  return {
     base: { kind: base.kind, ...(base.ref ? { ref: base.ref } : {}), ...(base.via ? { via: base.via } : {}), ...base.inference },
     entries,
     source: { root: req.sourceRoot, commit: src.commit, version: src.version },
     install: req.installDir,
     counts: countPlan(entries),
-    gitignore,
+    gitignore: planGitignore(req, run.n.files, run.opts),
     ...(missing.length ? { not_installed: missing } : {}),
-    problems,
-    warnings,
+    problems: run.problems,
+    warnings: [...base.warnings, ...notInstalledWarnings(missing, entries), ...deletions],
   };
-  base.readAt = readAt;
-  return { plan, base };
 }
 
 /**
@@ -370,10 +421,10 @@ async function baseHashes(read: readonly ReadEntry[], base: ResolvedBase, absent
  * new, not files the user deleted. Only the installed manifest we write knows what was
  * installed for certain: with it, a folder emptied by the user is the user's deletion.
  */
-function foldersNotInstalled(threeWay: readonly Mapping[], localFiles: ReadonlySet<string>, base: ResolvedBase): string[] {
+function foldersNotInstalled(threeWay: readonly Mapping[], localFiles: ReadonlyMap<string, unknown>, base: ResolvedBase): string[] {
   if (base.kind === "manifest") return [];
   const present = new Set<string>();
-  for (const t of localFiles) for (const m of threeWay) if (t.startsWith(m.to + "/")) present.add(m.to);
+  for (const t of localFiles.keys()) for (const m of threeWay) if (t.startsWith(m.to + "/")) present.add(m.to);
   return threeWay.map((m) => m.to).filter((to) => !present.has(to));
 }
 

@@ -109,31 +109,51 @@ function unwatchedFlags(tag: string): UnwatchedFlag[] {
 }
 
 /**
- * The index entries under `dirs` (`ls-files -v --stage`), or null when git cannot list them.
- * Paths from the repository's root with `fullName`, else from `repo`.
+ * The index entries under `dirs` that git is told not to look at (`ls-files -v --stage`), or
+ * null when git cannot list them. Paths from the repository's root with `fullName`, else
+ * from `repo`. Every other entry is skipped by its tag's first byte, undecoded: a source of
+ * 100k files has 100k entries and a handful of flags.
  */
-async function indexEntries(repo: string, dirs: readonly string[], fullName: boolean, signal?: AbortSignal): Promise<IndexEntry[] | null> {
+async function unwatchedEntries(repo: string, dirs: readonly string[], fullName: boolean, signal?: AbortSignal): Promise<IndexEntry[] | null> {
   const r = await runGit(["-C", repo, "ls-files", "-v", "--stage", "-z", ...(fullName ? ["--full-name"] : []), "--", ...dirs], { signal });
   if (r.code !== 0) return null;
+  const buf = r.stdout;
   const entries: IndexEntry[] = [];
-  for (const rec of r.stdout.toString("utf8").split("\0")) {
-    // "<tag> <mode> <oid> <stage>\t<path>"
-    const tab = rec.indexOf("\t");
-    if (tab < 0) continue;
-    const [tag, mode, oid, stage] = rec.slice(0, tab).split(" ");
-    entries.push({ path: rec.slice(tab + 1), mode, oid, stage, unwatched: unwatchedFlags(tag) });
+  for (let pos = 0; pos < buf.length;) {
+    let end = buf.indexOf(0, pos);
+    if (end < 0) end = buf.length;
+    const tag = buf[pos];
+    // An uppercase tag other than S: git looks at the file.
+    const watched = tag >= 0x41 && tag <= 0x5a && tag !== 0x53;
+    if (!watched) {
+      // "<tag> <mode> <oid> <stage>\t<path>"
+      const rec = buf.toString("utf8", pos, end);
+      const tab = rec.indexOf("\t");
+      if (tab >= 0) {
+        const [t, mode, oid, stage] = rec.slice(0, tab).split(" ");
+        const unwatched = unwatchedFlags(t);
+        if (unwatched.length) entries.push({ path: rec.slice(tab + 1), mode, oid, stage, unwatched });
+      }
+    }
+    pos = end + 1;
   }
   return entries;
 }
 
 const isRegular = (e: IndexEntry) => e.mode === "100644" || e.mode === "100755";
 
+/** What git vouches for: a source path's blob id when its work-tree file is that blob, else undefined. */
+export interface Vouched {
+  get(sourcePath: string): string | undefined;
+}
+
 /**
  * Source paths under `dirs` whose work-tree file is, by git's own index check, the blob the
  * commit `base` has at the same path: upstream did not change them since `base` (path →
- * that blob's id). A path whose file may differ from its index entry (`git diff-files`,
- * racy entries re-hashed by git, a file git is told not to look at) is left out, so is one
- * git cannot vouch for; null when git cannot answer at all.
+ * that blob's id). One `git diff-index` says which paths differ between `base` and the work
+ * tree (racy entries re-hashed by git, a stat-dirty file listed); a file git is told not to
+ * look at is left out too, so is one git cannot vouch for; null when git cannot answer at all.
+ * Only the differences are held, beside the base tree.
  */
 export async function unchangedSince(
   repo: string,
@@ -142,20 +162,19 @@ export async function unchangedSince(
   signal?: AbortSignal,
   /** The base commit's blobs under `dirs` (path → blob id) when the caller has read them already. */
   baseTree?: ReadonlyMap<string, string>,
-): Promise<Map<string, string> | null> {
+): Promise<Vouched | null> {
   if (dirs.length === 0) return new Map();
-  const [index, dirty, tree] = await Promise.all([
-    indexEntries(repo, dirs, true, signal),
-    runGit(["-C", repo, "diff-files", "--name-only", "-z", "--", ...dirs], { signal }),
+  const [unwatched, diff, tree] = await Promise.all([
+    unwatchedEntries(repo, dirs, true, signal),
+    runGit(["-C", repo, "diff-index", "--raw", "-z", "--no-abbrev", "--no-renames", base, "--", ...dirs], { signal }),
     baseTree ?? lsTree(repo, base, dirs, signal).then((t) => new Map(t.map((b) => [b.path, b.oid])), () => null),
   ]);
-  if (!index || dirty.code !== 0 || !tree) return null;
-  const atBase = tree;
-  const out = new Map<string, string>();
-  // Stage 0 only (a conflicted path has 1–3).
-  for (const e of index) if (e.stage === "0" && isRegular(e) && e.unwatched.length === 0 && atBase.get(e.path) === e.oid) out.set(e.path, e.oid);
-  for (const p of dirty.stdout.toString("utf8").split("\0")) out.delete(p);
-  return out;
+  if (!unwatched || diff.code !== 0 || !tree) return null;
+  const differs = new Set(unwatched.map((e) => e.path));
+  const changes: RawChange[] = [];
+  parseRaw(diff.stdout.toString("utf8").split("\0"), 0, changes);
+  for (const c of changes) differs.add(c.path);
+  return { get: (p) => (differs.has(p) ? undefined : tree.get(p)) };
 }
 
 export interface HiddenChange {
@@ -173,9 +192,9 @@ export interface HiddenChange {
  * a repository without flags costs one `ls-files`. Null when git cannot answer.
  */
 export async function hiddenChanges(repo: string, signal?: AbortSignal): Promise<HiddenChange[] | null> {
-  const index = await indexEntries(repo, ["."], false, signal);
+  const index = await unwatchedEntries(repo, ["."], false, signal);
   if (!index) return null;
-  const flagged = index.filter((e) => e.unwatched.length && e.stage === "0" && isRegular(e));
+  const flagged = index.filter((e) => e.stage === "0" && isRegular(e));
   const out: HiddenChange[] = [];
   const present: IndexEntry[] = [];
   for (const e of flagged) {

@@ -66,6 +66,25 @@ class Lineage {
   }
 }
 
+/**
+ * Every version a path ever had: most paths have one, held as the blob id itself (a Set per
+ * path is ~100 bytes, and a source can have 100k paths).
+ */
+type Versions = Map<string, string | Set<string>>;
+
+function addVersion(versions: Versions, path: string, oid: string): void {
+  const had = versions.get(path);
+  if (had === undefined) versions.set(path, oid);
+  else if (typeof had === "string") {
+    if (had !== oid) versions.set(path, new Set([had, oid]));
+  } else had.add(oid);
+}
+
+function hasVersion(versions: Versions, path: string, oid: string): boolean {
+  const had = versions.get(path);
+  return had === oid || (typeof had === "object" && had.has(oid));
+}
+
 function applyChange(tree: Map<string, string>, from: string | undefined, path: string, after: string | null): void {
   if (from !== undefined) tree.delete(from);
   if (after === null) tree.delete(path);
@@ -77,7 +96,7 @@ function applyChange(tree: Map<string, string>, from: string | undefined, path: 
  * `local`: source path → git blob id of the installed file.
  */
 export function inferBase(history: readonly CommitChanges[], local: ReadonlyMap<string, string>): Inference {
-  const versions = new Map<string, Set<string>>();
+  const versions: Versions = new Map();
   const lineage = new Lineage();
   const tree = new Map<string, string>();
   let score = 0;
@@ -99,11 +118,7 @@ export function inferBase(history: readonly CommitChanges[], local: ReadonlyMap<
       }
       swap(ch.path, tree.get(ch.path), ch.after);
       applyChange(tree, ch.from, ch.path, ch.after);
-      if (ch.after !== null) {
-        let set = versions.get(ch.path);
-        if (!set) versions.set(ch.path, set = new Set());
-        set.add(ch.after);
-      }
+      if (ch.after !== null) addVersion(versions, ch.path, ch.after);
     }
     if (score > bestScore) {
       bestScore = score;
@@ -115,11 +130,12 @@ export function inferBase(history: readonly CommitChanges[], local: ReadonlyMap<
   const installed = new Map<string, string>();
   for (let i = 0; i <= best; i++) for (const ch of history[i].changes) applyChange(installed, ch.from, ch.path, ch.after);
 
-  const bases = new Map(installed);
-  let unedited = 0;
   const byLineage = lineageVersions(versions, lineage, local, installed);
+  // The installed tree, each unedited file's base put in: not needed as it was after this.
+  const bases = installed;
+  let unedited = 0;
   for (const [path, oid] of local) {
-    if (versions.get(path)?.has(oid) || byLineage.get(lineage.find(path))?.has(oid)) {
+    if (hasVersion(versions, path, oid) || byLineage.get(lineage.find(path))?.has(oid)) {
       bases.set(path, oid);
       unedited++;
     }
@@ -172,21 +188,22 @@ function tiedChoices(history: readonly CommitChanges[], tied: readonly number[],
 
 /** All versions of every lineage that holds a local file not found under its own path (built only for those). */
 function lineageVersions(
-  versions: ReadonlyMap<string, Set<string>>,
+  versions: Versions,
   lineage: Lineage,
   local: ReadonlyMap<string, string>,
   installed: ReadonlyMap<string, string>,
 ): Map<string, Set<string>> {
   const wanted = new Set<string>();
-  for (const [path, oid] of local) if (installed.get(path) !== oid && !versions.get(path)?.has(oid)) wanted.add(lineage.find(path));
+  for (const [path, oid] of local) if (installed.get(path) !== oid && !hasVersion(versions, path, oid)) wanted.add(lineage.find(path));
   const out = new Map<string, Set<string>>();
   if (wanted.size === 0) return out;
-  for (const [path, set] of versions) {
+  for (const [path, had] of versions) {
     const root = lineage.find(path);
     if (!wanted.has(root)) continue;
     let all = out.get(root);
     if (!all) out.set(root, all = new Set());
-    for (const v of set) all.add(v);
+    if (typeof had === "string") all.add(had);
+    else for (const v of had) all.add(v);
   }
   return out;
 }
