@@ -38,7 +38,16 @@ export function sessionLines(state: Record<string, unknown>): string[] {
   return lines;
 }
 
-export function statusCommand(target: string, sessionId: string | null, json: boolean, sink: Sink): number {
+/** Whether this machine's runtime is behind the committed installation (read only; loaded when asked: it hashes the server and may ask the venv). */
+async function runtimeBehind(layout: ReturnType<typeof resolveLayout>): Promise<{ behind: boolean; reasons: string[]; line: string | null }> {
+  // Not a literal import: Deno would read the module graph when status.ts loads (see app/cli.ts).
+  const spec = "../../plugins/deps/runtime-record.ts";
+  const { behindLine, checkRuntime } = await import(spec) as typeof import("../../plugins/deps/runtime-record.ts");
+  const check = checkRuntime(layout);
+  return { behind: check.behind && !check.fresh, reasons: check.reasons, line: behindLine(check) };
+}
+
+export async function statusCommand(target: string, sessionId: string | null, json: boolean, sink: Sink): Promise<number> {
   const layout = resolveLayout(target);
   const lock = readLock(layout);
   if (sessionId) {
@@ -48,9 +57,11 @@ export function statusCommand(target: string, sessionId: string | null, json: bo
   }
   const all = listSessions(layout.stateDir, parseBrief);
   const interrupted = all.filter((x) => x.state && (x.state.status === "in_progress" || x.state.status === "rolling_back") && !pidAlive(x.state.pid));
+  // Mid-upgrade the tree is between two states: the runtime is judged once no upgrade holds the lock.
+  const runtime = layout.installExists && lock.kind !== "held" ? await runtimeBehind(layout) : null;
   if (json) {
     const sessions = all.map((x) => x.state ? brief(x.state) : { id: x.id, file: x.file, error: x.error?.toJSON() });
-    sink.out(JSON.stringify({ type: "result", schema_version: 1, command: "status", lock, sessions, interrupted: interrupted.map((x) => x.id) }));
+    sink.out(JSON.stringify({ type: "result", schema_version: 1, command: "status", lock, sessions, interrupted: interrupted.map((x) => x.id), runtime: runtime && { behind: runtime.behind, reasons: runtime.reasons } }));
   } else {
     sink.out(`Installation: ${layout.installDir}${layout.installExists ? "" : " (missing)"}`);
     sink.out(`Lock: ${lock.kind === "absent" ? "none" : `${lock.kind}: ${describeLock(lock)}`}`);
@@ -62,6 +73,7 @@ export function statusCommand(target: string, sessionId: string | null, json: bo
     const newest = all.find((x) => x.state);
     if (newest?.state) for (const l of sessionLines(newest.state as unknown as Record<string, unknown>)) sink.out(l);
     for (const x of interrupted) sink.out(`Session ${x.id} was interrupted: run \`agent-os-upgrade resume\` to finish it or \`agent-os-upgrade rollback\` to undo it`);
+    if (runtime?.line) sink.out(runtime.line);
   }
   return all.some((x) => x.error) ? EXIT.state : EXIT.ok;
 }
