@@ -21,7 +21,7 @@ import { UpgradeError } from "../core/errors.ts";
 import { definePlugin, STAGE } from "../core/plugin.ts";
 import type { UpgradeContext } from "../core/types.ts";
 import { backupScope } from "./backup/scope.ts";
-import { hashServer, recordFile, recordNow, type RuntimeCheck, RuntimeSync, basePython, siblingVenv } from "./deps/runtime-record.ts";
+import { hashServer, recordFile, recordNow, RuntimeSync, basePython, siblingVenv, type SyncPlan } from "./deps/runtime-record.ts";
 import { activeLayout, installedServerDir } from "./layouts/detect.ts";
 import { needsTransportArg, serverEnv, transportOf, withTransport } from "./server/launch.ts";
 import { runCommand } from "./server/pip.ts";
@@ -90,20 +90,27 @@ async function restart(ctx: UpgradeContext): Promise<Record<string, unknown>> {
   return { status: "restarted", old_pid: pid, pid: started.pid, url: started.url };
 }
 
-export function runtimeSyncPlugin(check: RuntimeCheck) {
+export function runtimeSyncPlugin(plan: SyncPlan) {
   return definePlugin({
     name: PLUGIN_NAME,
     evidence: { 3: RuntimeSyncEvidence },
     apply(hooks) {
       hooks.start.tap((ctx) => {
-        const requirements = check.requirements ?? path.join(ctx.layout.installDir, activeLayout(ctx).server.requirements);
-        ctx.channels.set(RuntimeSync, { requirements, install: check.install, createVenv: check.createVenv });
-        backupScope(ctx).add(PLUGIN_NAME, (c) => ({ paths: check.createVenv ? [c.layout.venvDir] : [] }));
+        const requirements = plan.requirements ?? path.join(ctx.layout.installDir, activeLayout(ctx).server.requirements);
+        ctx.channels.set(RuntimeSync, { requirements, install: plan.install, createVenv: plan.createVenv });
+        backupScope(ctx).add(PLUGIN_NAME, (c) => ({ paths: plan.createVenv ? [c.layout.venvDir] : [] }));
       });
       hooks.upgradeServer.tap({ before: "deps" }, async (ctx, draft) => {
-        draft.venv = check.createVenv && !journalled(ctx, STEP.venv) ? await makeVenv(ctx) : { status: check.createVenv ? "created" : "kept" };
+        draft.venv = plan.createVenv && !journalled(ctx, STEP.venv) ? await makeVenv(ctx) : { status: plan.createVenv ? "created" : "kept" };
       });
       hooks.restartServer.tap(async (ctx, draft) => {
+        // Nothing claims a sync that did not install (deps disabled in the config, or --skip-deps there).
+        const deps = (ctx.evidence(3, "deps")?.deps as { status?: string } | undefined)?.status;
+        if (plan.install && deps !== "installed") {
+          throw new UpgradeError("SERVER_FAILED", `Cannot sync: the requirements were not installed (deps: ${deps ?? "no deps plugin in this run"})`, {
+            hint: "Enable the deps plugin (and drop skipDeps) in upgrade.config.ts, or install them by hand; the sync is rolled back",
+          });
+        }
         draft.restart = await restart(ctx);
       });
       hooks.rollback.tap({ stage: STAGE.first }, async (ctx, request) => {
@@ -125,7 +132,7 @@ export function runtimeSyncPlugin(check: RuntimeCheck) {
       });
       hooks.cleanup.tap(async (ctx, outcome) => {
         if (ctx.dryRun || outcome.status !== "completed") return;
-        const requirementsSha = check.requirements && fs.existsSync(check.requirements) ? check.requirementsSha : null;
+        const requirementsSha = plan.requirements && fs.existsSync(plan.requirements) ? plan.requirementsSha : null;
         fs.mkdirSync(ctx.layout.cacheDir, { recursive: true });
         writeJsonAtomic(recordFile(ctx.layout), recordNow(ctx.layout, { requirementsSha, serverSha: hashServer(installedServerDir(ctx)) }));
       });

@@ -7,7 +7,7 @@
  *
  * What this machine last synced is kept machine-local, in the git-ignored `.cache/`
  * (`runtime-sync.json`: the sha256 of the requirements file installed, of the server folder
- * validated, and the venv's path), never in the committed VERSION.txt (a write there would
+ * validated, the venv's path and its site-packages' inode and mtime), never in the committed VERSION.txt (a write there would
  * be churn in every teammate's git). With no record, the venv itself is asked, through its
  * own interpreter (`importlib.metadata` against the requirements' specifiers), and a running
  * server's start time is compared with its code's — read, never guessed.
@@ -25,8 +25,8 @@ import { pidAlive, processCmdline, processStartedMs } from "../../core/proc.ts";
 import type { UpgradeContext } from "../../core/types.ts";
 import { LAYOUTS } from "../layouts.ts";
 import { detectInstallLayout } from "../layouts/detect.ts";
+import { RECORD_NAME } from "./runtime-paths.ts";
 
-export const RECORD_NAME = "runtime-sync.json";
 export const SYNC_COMMAND = "agent-os-upgrade sync";
 
 /** What a sync run hands the deps and validate plugins (set by the runtime-sync plugin). */
@@ -42,12 +42,30 @@ export const RuntimeSync = defineChannel<RuntimeSyncPlan>("runtime-sync.plan");
 /** The sync plan of this run; undefined in an upgrade. */
 export const runtimeSyncOf = (ctx: UpgradeContext): RuntimeSyncPlan | undefined => ctx.channels.get(RuntimeSync);
 
+/** What a sync run does, decided before it starts and kept in its session (`options.plugin.runtimeSync`), so that `resume` finishes the same sync. */
+export interface SyncPlan {
+  requirements: string | null;
+  requirementsSha: string | null;
+  install: boolean;
+  createVenv: boolean;
+}
+/** The run-option key a sync's session keeps its plan under (set by app/commands/sync.ts, not a flag). */
+export const SYNC_PLAN_KEY = "runtimeSync";
+
+/** The sync plan a session's options hold; null for an upgrade's session. */
+export function syncPlanOf(options: { plugin?: Record<string, unknown> } | Record<string, unknown>): SyncPlan | null {
+  const v = (options.plugin as Record<string, unknown> | undefined)?.[SYNC_PLAN_KEY] as SyncPlan | undefined;
+  return v && typeof v === "object" && typeof v.install === "boolean" && typeof v.createVenv === "boolean" ? v : null;
+}
+
 export interface RuntimeRecord {
   schema_version: 1;
   /** null: the installation has no requirements file. */
   requirements_sha256: string | null;
   server_sha256: string;
   venv: string;
+  /** The venv's site-packages folders as this sync left them (inode and mtime): a pip run or a restore since changes it, and the venv is asked again. */
+  venv_stamp: string;
   synced_at: string;
 }
 
@@ -67,6 +85,7 @@ export interface RuntimeCheck {
   record: RuntimeRecord | null;
 }
 
+const START_SLACK_MS = 1_000;
 const SKIP = new Set(["__pycache__", ".DS_Store", ".pytest_cache", ".mypy_cache"]);
 const sha = (b: string | Uint8Array) => createHash("sha256").update(b).digest("hex");
 
@@ -117,15 +136,28 @@ export const recordFile = (layout: Layout): string => path.join(layout.cacheDir,
 export function readRecord(layout: Layout): RuntimeRecord | null {
   try {
     const r = JSON.parse(fs.readFileSync(recordFile(layout), "utf8"));
-    return r && r.schema_version === 1 && typeof r.server_sha256 === "string" && typeof r.venv === "string" ? r as RuntimeRecord : null;
+    return r && r.schema_version === 1 && typeof r.server_sha256 === "string" && typeof r.venv === "string" && typeof r.venv_stamp === "string" ? r as RuntimeRecord : null;
   } catch {
     return null; // absent or unreadable: the venv itself is asked
   }
 }
 
+/** Inode and mtime of each `lib/python*/site-packages` of the venv: what any install, uninstall or restore changes. */
+export function venvStamp(venvDir: string): string {
+  try {
+    const lib = path.join(venvDir, "lib");
+    return fs.readdirSync(lib).filter((n) => n.startsWith("python")).sort().map((n) => {
+      const st = fs.statSync(path.join(lib, n, "site-packages"));
+      return `${n}:${st.ino}:${st.mtimeMs}`;
+    }).join(",");
+  } catch {
+    return "";
+  }
+}
+
 /** The record of a runtime that matches the committed installation now. */
 export function recordNow(layout: Layout, check: Pick<RuntimeCheck, "requirementsSha" | "serverSha">): RuntimeRecord {
-  return { schema_version: 1, requirements_sha256: check.requirementsSha, server_sha256: check.serverSha, venv: layout.venvDir, synced_at: new Date().toISOString() };
+  return { schema_version: 1, requirements_sha256: check.requirementsSha, server_sha256: check.serverSha, venv: layout.venvDir, venv_stamp: venvStamp(layout.venvDir), synced_at: new Date().toISOString() };
 }
 
 /** The folder a venv was made for, from `pyvenv.cfg`'s `command = … -m venv [opts] <dir>` (Python 3.11+); null when it does not say. */
@@ -239,7 +271,7 @@ function venvSide(layout: Layout, requirements: string | null, record: RuntimeRe
     return { reasons, install: true, createVenv: true, fresh: false };
   }
   // The record answers when it matches; otherwise the venv itself (an upgrade run here may have installed them since).
-  if (!record || record.venv !== layout.venvDir || record.requirements_sha256 !== reqSha) {
+  if (!record || record.venv !== layout.venvDir || record.requirements_sha256 !== reqSha || record.venv_stamp !== venvStamp(layout.venvDir)) {
     const asked = unsatisfied(python, requirements);
     if ("error" in asked) reasons.push(`cannot tell what the venv has (${asked.error})`);
     else if (asked.missing.length) reasons.push(`the venv lacks ${asked.missing.join(", ")}`);
@@ -262,7 +294,8 @@ export function checkRuntime(layout: Layout): RuntimeCheck {
   let serverChanged = false;
   if (record?.server_sha256 !== serverSha) {
     const running = runningServer(layout.installDir, decl.server.module);
-    serverChanged = running !== null && running.startedMs !== null && running.startedMs < newestMtime(serverDir);
+    // A start time is known to the second (boot time is whole seconds): a file changed within a second after it is not counted.
+    serverChanged = running !== null && running.startedMs !== null && running.startedMs + START_SLACK_MS < newestMtime(serverDir);
     if (serverChanged) reasons.push(`the running MCP server (pid ${running!.pid}) started before its code (${decl.server.folder}/) changed`);
   }
   return { behind: reasons.length > 0, fresh: v.fresh, reasons, install: v.install, createVenv: v.createVenv, serverChanged, requirements, requirementsSha, serverSha, record };

@@ -31,13 +31,6 @@ export function madeHere(venvDir: string): void {
   fs.writeFileSync(cfg, fs.readFileSync(cfg, "utf8").replace(/^(command\s*=.*-m venv\s+(?:--?\S+\s+)*)\S+$/m, `$1${venvDir}`));
 }
 
-/** A venv with `packages` from the shared wheelhouse, made for `venvDir` (see madeHere). */
-export async function venvAt(venvDir: string, packages: string[]): Promise<string> {
-  await createVenv(venvDir, { packages, wheelhouse: await sharedWheelhouse() });
-  madeHere(venvDir);
-  return venvDir;
-}
-
 /** The project repository: release 1 committed, the bot's `--ci` upgrade to release 2 committed. */
 async function upgradedRepository(): Promise<{ up: UpgradeProject; installed: string; upgraded: string }> {
   const up = await createUpgradeProject();
@@ -61,14 +54,22 @@ async function upgradedRepository(): Promise<{ up: UpgradeProject; installed: st
 
 let repo: ReturnType<typeof upgradedRepository> | undefined;
 
-/** A teammate's fresh clone of the upgraded repository (at `at`, default the upgrade) with a venv made for release 1's requirements. */
-export async function teammateClone(name: string, opts: { at?: "installed" | "upgraded" } = {}): Promise<Teammate> {
+export interface CloneOptions {
+  /** The venv's packages; default release 1's requirements. */
+  packages?: string[];
+  /** false: leave the copied venv's pyvenv.cfg naming the folder it was made in (a moved venv). */
+  madeHere?: boolean;
+}
+
+/** A teammate's fresh clone of the upgraded repository with a venv made for release 1's requirements (or `packages`). */
+export async function teammateClone(name: string, opts: CloneOptions = {}): Promise<Teammate> {
   repo ??= upgradedRepository();
   const { up, installed, upgraded } = await repo;
   const clone = path.join(up.root, name);
   git(up.root, "clone", "-q", up.project, clone);
-  if (opts.at === "installed") git(clone, "checkout", "-q", "-B", "main", installed);
   const install = path.join(clone, ".agent-os");
-  const venv = await venvAt(path.join(install, "venv"), fixtureRequirements("v1"));
+  const venv = path.join(install, "venv");
+  await createVenv(venv, { packages: opts.packages ?? fixtureRequirements("v1"), wheelhouse: await sharedWheelhouse() });
+  if (opts.madeHere !== false) madeHere(venv);
   return { up, clone, install, venv, commits: { installed, upgraded } };
 }
