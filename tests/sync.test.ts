@@ -51,7 +51,7 @@ test("sync on a teammate's clone whose venv predates the upgrade: deps installed
   assert.equal(state.phases["3"].evidence["runtime-sync"].venv.status, "kept");
   assert.equal(state.phases["4"].evidence.validate.launch_entries.map((e: { ok: boolean }) => e.ok), [true]);
   const backup = state.phases["1"].evidence.backup;
-  assert.equal(Object.keys(backup.scope_by), [".agent-os/venv"], "the backup holds the venv, nothing else");
+  assert.equal(Object.keys(backup.scope_by), ["install/venv"], "the backup holds the venv, nothing else");
   // Nothing git tracks changed (VERSION.txt keeps runtime=pending: the record is machine-local).
   assert.is(porcelain(t.clone), "");
   assert.equal(trackedBytes(t.clone), tracked);
@@ -99,7 +99,6 @@ test("a requirement pip cannot find: the sync rolls back exactly (the venv byte 
   noLock(t.install);
   const lines = await statusLines(t.clone);
   assert.ok(lines.includes("Runtime behind the committed installation: the venv lacks aou-fixture-b==1.0, aou-fixture-missing==9.9; run `agent-os-upgrade sync`"), lines.join("\n"));
-  removeTemps();
 });
 
 test("a server running in the background on code a pull changed: restarted on the committed code and validated over HTTP; the venv is not backed up (nothing to install)", async () => {
