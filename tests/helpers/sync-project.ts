@@ -38,8 +38,9 @@ async function upgradedRepository(): Promise<{ up: UpgradeProject; installed: st
   // As a team commits it: the launch entry names the venv relative to the workspace, not one machine's path.
   const entry = { command: `${ws}/.agent-os/venv/bin/python`, args: ["-m", "mcp_server"], env: { PYTHONPATH: `${ws}/.agent-os`, PYTHONUNBUFFERED: "1" } };
   fs.writeFileSync(path.join(up.project, ".cursor", "mcp.json"), JSON.stringify({ mcpServers: { "agent-os-rag": entry } }, null, 2) + "\n");
-  // What upstream's installer git-ignores; the upgrade adds its own lines (backups, lock).
-  fs.writeFileSync(path.join(up.project, ".gitignore"), "node_modules/\n.agent-os/.cache/\n.agent-os/venv/\n.agent-os/.mcp_server_state.json\n");
+  // What upstream's installer git-ignores, and byte-code (the server writes it whenever it runs, as any Python project's
+  // .gitignore knows); the upgrade adds its own lines (backups, lock).
+  fs.writeFileSync(path.join(up.project, ".gitignore"), "node_modules/\n__pycache__/\n.agent-os/.cache/\n.agent-os/venv/\n.agent-os/.mcp_server_state.json\n");
   git(up.project, "init", "-q");
   git(up.project, "add", "-A");
   git(up.project, "commit", "-qm", "Agent OS installed");
