@@ -142,7 +142,7 @@ export function readRecord(layout: Layout): RuntimeRecord | null {
   }
 }
 
-/** Inode and mtime of each `lib/python*/site-packages` of the venv: what any install, uninstall or restore changes. */
+/** Inode and mtime of each `lib/python3.N/site-packages` of the venv: what any install, uninstall or restore changes. */
 export function venvStamp(venvDir: string): string {
   try {
     const lib = path.join(venvDir, "lib");
