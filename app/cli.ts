@@ -65,6 +65,16 @@ export const PROGRAM: ProgramSpec = {
         ...RUN_OPTIONS.map(flagOf),
       ],
     },
+    {
+      name: "migrate",
+      help: "move an .agent-os installation (agent-os-enhanced) to praxis-os as one upgrade: .agent-os/ → .praxis-os/, its content, server, venv, launch entries and .gitignore, with the same backup and rollback",
+      options: [
+        SOURCE_FLAG,
+        REF_FLAG,
+        { flags: "--dry-run", help: "plan only: print every change of the migration, write nothing" },
+        ...RUN_OPTIONS.map(flagOf),
+      ],
+    },
     { name: "resume", args: ["[session]"], help: "continue an interrupted upgrade at its first incomplete phase", options: RUN_OPTIONS.filter((o) => o.resumable).map((o) => overriding(flagOf(o))) },
     {
       name: "rollback",
@@ -124,6 +134,10 @@ const installed = (p: ParsedArgs, cwd: string) => requireInstall(resolveLayout(t
 
 const ACTIONS: Record<string, Action> = {
   upgrade: async (p, cwd, sink) => (await modules.run()).upgradeCommand(p, cwd, sink),
+  migrate: async (p, cwd, sink) => {
+    installed(p, cwd);
+    return (await modules.run()).upgradeCommand(p, cwd, sink);
+  },
   resume: async (p, cwd, sink) => {
     installed(p, cwd);
     return (await modules.run()).resumeCommand(p, p.args[0] ?? null, cwd, sink);

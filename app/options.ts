@@ -105,6 +105,7 @@ export async function runOptions(p: ParsedArgs, g: GlobalFlags, resolved: Resolv
     json: Boolean(g.json),
     // A CI run never asks, even on a terminal.
     interactive: !g.json && !o.ci && isInteractiveTerminal(),
+    ...(p.command.name === "migrate" ? { migrate: true } : {}),
   };
   return runOptionsOf(resolved, core, given, "cli");
 }

@@ -139,6 +139,7 @@ function renderPlan(r: UpgradeResult, sink: Sink): void {
   const plan = r.plan;
   if (!plan) return;
   if (r.layout) sink.out(`Layout: source ${r.layout.source ?? "unknown"}, installation ${r.layout.install ?? "unknown"}`);
+  if (r.layout?.move) sink.out(`Migration: ${r.layout.move.from} → ${r.layout.move.to} (one rename, first in phase 1; a rollback renames it back), then the changes below`);
   const counts: Record<string, number> = {};
   for (const entry of plan.entries) counts[entry.action] = (counts[entry.action] ?? 0) + 1;
   const label = (a: string, n: number) => `${n} ${a === "conflict" ? `conflict${n === 1 ? "" : "s"}` : ACTION_LABELS[a] ?? a.replace("_", " ")}`;
@@ -158,7 +159,8 @@ function renderPlan(r: UpgradeResult, sink: Sink): void {
 /** What the plan says of the phases after the content: .gitignore, the server swap, the requirements, the launch entries. */
 export function otherPhasesLines(plan: Record<string, unknown>): string[] {
   const lines: string[] = [];
-  const gi = plan.gitignore as { file: string; add: string[] } | undefined;
+  const gi = plan.gitignore as { file: string; add: string[]; rename?: { lines: string[] } } | undefined;
+  if (gi?.rename) lines.push(`  .gitignore ${gi.file}: ${gi.rename.lines.length} line${gi.rename.lines.length === 1 ? "" : "s"} renamed in place (${gi.rename.lines.join(", ")})`);
   if (gi?.add.length) lines.push(`  .gitignore ${gi.file}: +${gi.add.length} line${gi.add.length === 1 ? "" : "s"} (${gi.add.join(", ")})`);
   const swap = plan.server_swap as { added: string[]; removed: string[]; changed: string[] } | undefined;
   if (swap) {
@@ -171,10 +173,16 @@ export function otherPhasesLines(plan: Record<string, unknown>): string[] {
     lines.push(`Requirements (${req.file}): ${req.diff ? (req.install_needed ? "changed: pip installs them into the venv in phase 3" : "changed (--skip-deps: not installed)") : "unchanged"}`);
     if (req.diff) lines.push(...req.diff.trimEnd().split("\n").filter((l) => /^[+-](?![+-])/.test(l)).map((l) => `  ${l}`));
   }
-  const launch = plan.launch_migrations as Array<{ file: string; agent?: string; server?: string; status: string; reason?: string; before?: string[]; after?: string[] }> | undefined;
+  const launch = plan.launch_migrations as Array<{ file: string; agent?: string; server?: string; status: string; reason?: string; before?: string[]; after?: string[]; changes?: string[] }> | undefined;
   for (const m of launch ?? []) {
     const what = m.status === "applied" ? `args ${JSON.stringify(m.before)} → ${JSON.stringify(m.after)}` : m.status === "reported" ? `needs ${JSON.stringify(m.after)} (reported, not written)` : m.reason ?? m.status;
     lines.push(`Launch entry ${m.file}${m.agent ? ` (${m.agent})` : ""}${m.server ? ` "${m.server}"` : ""}: ${m.status === "applied" ? "migrated: " : ""}${what}`);
+    for (const c of m.changes ?? []) lines.push(`  ${c}`);
+  }
+  const mentions = plan.mentions as Array<{ file: string; lines: number; decision: string | null; by: string | null; diff?: string }> | undefined;
+  for (const m of mentions ?? []) {
+    lines.push(`Names the old installation: ${m.file} (${m.lines} line${m.lines === 1 ? "" : "s"}): ${m.decision ? `${m.decision} (${m.by})` : "needs a decision: theirs (rewrite) or keep"}`);
+    if (m.diff) lines.push(...m.diff.trimEnd().split("\n").filter((l) => /^[+-](?![+-])/.test(l)).map((l) => `  ${l}`));
   }
   return lines;
 }

@@ -8,6 +8,7 @@ import { toUpgradeError, UpgradeError } from "./errors.ts";
 import { checkGate, gateParts, type PhaseEvidence } from "./evidence.ts";
 import { createHooks, type Hooks } from "./hooks.ts";
 import { type Layout, resolveLayout } from "./layout.ts";
+import { planRelocation } from "./relocate.ts";
 import { createLogger, type LogEvent, type Logger } from "./log.ts";
 import { type Phase, PHASE_NAMES } from "./phases.ts";
 import { applyPlugins, type Plugin, type TapRecorder } from "./plugin.ts";
@@ -73,6 +74,7 @@ export async function prepareEngine(resolved: ResolvedConfig, options: RunOption
   const hooks = createHooks();
   applyPlugins(hooks, resolved.plugins, recorder);
   const layout = resolveLayout(options.target);
+  if (options.migrate) planRelocation(layout);
   const findings: Finding[] = [];
   const warnings: string[] = [];
   const emit = (event: LogEvent) => {

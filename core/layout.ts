@@ -29,7 +29,25 @@ export interface Layout {
   gitignore: string;
   mcpJson: string;
   venvDir: string;
+  /** A migration's move of the installation folder (`migrate`); null for an upgrade. */
+  relocation: Relocation | null;
 }
+
+/**
+ * `migrate` moves `.agent-os/` to `.praxis-os/` (the successor's name) with one rename, as
+ * the first step of phase 1; the engine then derives every path from the new folder, and a
+ * rollback renames it back first. The rename is atomic, so the folder's name is the record
+ * of whether it happened.
+ */
+export interface Relocation {
+  from: string;
+  to: string;
+}
+
+export const relocationIn = (projectRoot: string): Relocation => ({
+  from: path.join(projectRoot, INSTALL_DIR_NAMES[0]),
+  to: path.join(projectRoot, INSTALL_DIR_NAMES[1]),
+});
 
 export const isDir = (p: string): boolean => host.isDir(p);
 
@@ -46,6 +64,9 @@ export function resolveLayout(target: string): Layout {
   if ((INSTALL_DIR_NAMES as readonly string[]).includes(base)) {
     projectRoot = path.dirname(abs);
     installDir = abs;
+    // A migration renamed it (or its rollback renamed it back): the folder is at the other name now.
+    const other = path.join(projectRoot, INSTALL_DIR_NAMES.find((n) => n !== base)!);
+    if (!isDir(abs) && isDir(other)) installDir = other;
   } else {
     const found = INSTALL_DIR_NAMES.map((n) => path.join(abs, n)).find(isDir);
     if (found) installDir = found;
@@ -73,5 +94,6 @@ export function layoutOf(projectRoot: string, installDir: string): Layout {
     gitignore: path.join(projectRoot, ".gitignore"),
     mcpJson: path.join(projectRoot, ".cursor", "mcp.json"),
     venvDir: path.join(installDir, "venv"),
+    relocation: null,
   };
 }

@@ -22,6 +22,8 @@ export interface CoreOptions {
   json: boolean;
   /** True when a person can answer prompts (stdin and stdout are terminals, not --json). */
   interactive: boolean;
+  /** `migrate`: move `.agent-os/` to `.praxis-os/` in this run, to the source's newer layout (core/layout.ts `Relocation`). */
+  migrate?: boolean;
 }
 
 /** The options of one run: the core's, and the values of every option the plugins declare. */

@@ -9,6 +9,7 @@ import { type Engine, type LifecycleIO, prepareEngine } from "./engine.ts";
 import { EXIT, toUpgradeError, UpgradeError } from "./errors.ts";
 import { Lock, type LockInfo, readLock } from "./lock.ts";
 import { sweepProject } from "./recovery.ts";
+import { isMigration, moveBack } from "./relocate.ts";
 import fs from "node:fs";
 import path from "node:path";
 import { Buffer } from "node:buffer";
@@ -57,7 +58,7 @@ export function releaseRollbackSpace(layout: Layout): void {
 
 /** Runs the rollback taps for a session and records the outcome; never throws. */
 export async function rollbackSession(engine: Engine, request: RollbackRequest): Promise<Outcome> {
-  const { hooks, ctx, log, store } = engine;
+  const { log } = engine;
   const state = engine.state;
   releaseRollbackSpace(engine.layout);
   const t0 = performance.now();
@@ -65,9 +66,10 @@ export async function rollbackSession(engine: Engine, request: RollbackRequest):
   // The restore matters more than its record: a save that fails (disk full) is logged, and the rollback goes on.
   const saveQuietly = (s: SessionState) => {
     try {
-      store.save(s);
+      // engine.store: a migration's rollback moves the folder (and its records) back first.
+      engine.store.save(s);
     } catch (err) {
-      log.warn(`Cannot record the rollback in ${store.fileOf(s.session_id)}: ${toUpgradeError(err).message}`);
+      log.warn(`Cannot record the rollback in ${engine.store.fileOf(s.session_id)}: ${toUpgradeError(err).message}`);
     }
   };
   if (state) {
@@ -76,24 +78,8 @@ export async function rollbackSession(engine: Engine, request: RollbackRequest):
     saveQuietly(state);
   }
   log.warn(`Rolling back${request.phase !== null ? ` after phase ${request.phase} (${PHASE_NAMES[request.phase]})` : ""}: ${request.reason}`);
-  let rollbackError: UpgradeError | undefined;
-  if (hooks.rollback.taps.length === 0) {
-    rollbackError = new UpgradeError("ROLLBACK_FAILED", "Cannot roll back: no plugin restores backups (is the backup plugin disabled?)", {
-      hint: "Restore .agent-os/ from .agent-os/.backups/<newest>/ by hand, or enable the backup plugin and run `agent-os-upgrade rollback`",
-    });
-  } else {
-    try {
-      await hooks.rollback.promise(ctx, request);
-    } catch (err) {
-      const e = toUpgradeError(err, "ROLLBACK_FAILED");
-      rollbackError = e.code === "ROLLBACK_FAILED" ? e : new UpgradeError("ROLLBACK_FAILED", `Cannot finish the rollback: ${e.message}`, {
-        hint: e.hint ?? "Run `agent-os-upgrade rollback` again; if it fails again, restore from .agent-os/.backups/ by hand",
-        plugin: e.plugin,
-        hook: e.hook,
-        cause: e,
-      });
-    }
-  }
+  // A migration's folder goes back to its old name first; the restore then happens there.
+  const rollbackError = moveBackFirst(engine, state) ?? await restoreAll(engine, request);
   const dt = Math.round(performance.now() - t0);
   if (state) {
     state.rollback = { ...state.rollback!, ended_at: new Date().toISOString(), duration_ms: dt, status: rollbackError ? "failed" : "completed", evidence: request.evidence };
@@ -105,6 +91,37 @@ export async function rollbackSession(engine: Engine, request: RollbackRequest):
   }
   if (!rollbackError) log.info(`Rolled back in ${dt} ms`);
   return { status: rollbackError ? "failed" : "rolled_back", error: request.error, rollbackError, phase: request.phase ?? undefined };
+}
+
+/** Every plugin's restore (the `rollback` hook); the error that stopped it, if any. */
+async function restoreAll(engine: Engine, request: RollbackRequest): Promise<UpgradeError | undefined> {
+  if (engine.hooks.rollback.taps.length === 0) {
+    return new UpgradeError("ROLLBACK_FAILED", "Cannot roll back: no plugin restores backups (is the backup plugin disabled?)", {
+      hint: "Restore .agent-os/ from .agent-os/.backups/<newest>/ by hand, or enable the backup plugin and run `agent-os-upgrade rollback`",
+    });
+  }
+  try {
+    await engine.hooks.rollback.promise(engine.ctx, request);
+    return undefined;
+  } catch (err) {
+    const e = toUpgradeError(err, "ROLLBACK_FAILED");
+    return e.code === "ROLLBACK_FAILED" ? e : new UpgradeError("ROLLBACK_FAILED", `Cannot finish the rollback: ${e.message}`, {
+      hint: e.hint ?? "Run `agent-os-upgrade rollback` again; if it fails again, restore from .agent-os/.backups/ by hand",
+      plugin: e.plugin,
+      hook: e.hook,
+      cause: e,
+    });
+  }
+}
+
+/** A migration's folder back at its old name before anything is restored; the error when it cannot be. */
+function moveBackFirst(engine: Engine, state: SessionState | null): UpgradeError | undefined {
+  try {
+    if (moveBack(engine, state)) engine.log.info(`Moved ${engine.layout.relocation!.to} back to ${engine.layout.installDir}`);
+    return undefined;
+  } catch (err) {
+    return toUpgradeError(err, "ROLLBACK_FAILED");
+  }
 }
 
 /**
@@ -204,6 +221,8 @@ export async function runManualRollback(cmd: RollbackCommand, io: LifecycleIO = 
     const note = `Session ${state.session_id} was already rolled back${state.rollback?.ended_at ? ` at ${state.rollback.ended_at}` : ""}; nothing was changed`;
     return { outcome: { status: "rolled_back" }, exitCode: EXIT.ok, sessionId: state.session_id, note };
   }
+  const past = pastMigration(cmd, store, state);
+  if (past) return { outcome: { status: "aborted", error: past }, exitCode: past.exitCode, sessionId: state?.session_id ?? null };
   const took = await Lock.acquire(layout, state?.session_id ?? randomUUID(), { takeOver: "any" });
   if (took.tookOver) engine.log.warn(`Took over the stale lock of session ${took.tookOver.session_id} (pid ${took.tookOver.pid} is no longer running)`);
   const swept = sweepProject(layout);
@@ -246,6 +265,17 @@ export async function runManualRollback(cmd: RollbackCommand, io: LifecycleIO = 
   const unfinished = took.tookOver !== null || (statusBefore !== undefined && ["in_progress", "rolling_back", "failed"].includes(statusBefore));
   if (!outcome.rollbackError || refusedUnchanged(outcome.rollbackError) || !unfinished) took.lock.release();
   return { outcome, exitCode: outcome.rollbackError ? EXIT.rollbackFailed : EXIT.ok, sessionId: state?.session_id ?? null };
+}
+
+/** `--to` a backup older than a completed migration: refused (its files would be restored into the renamed folder). */
+function pastMigration(cmd: RollbackCommand, store: StateStore, state: SessionState | null): UpgradeError | null {
+  if (!cmd.backupId || !state || isMigration(state)) return null;
+  const m = store.list().find((s) => s.state && s.state.status === "completed" && isMigration(s.state) && s.state.started_at > state.started_at)?.state;
+  if (!m) return null;
+  return new UpgradeError("PREFLIGHT_FAILED", `Cannot roll back to ${cmd.backupId}: the migration of session ${m.session_id} (.agent-os → .praxis-os) came after it`, {
+    hint: "Run `agent-os-upgrade rollback` first (it undoes the migration and renames the folder back), then this command again; nothing was changed",
+    details: { nothing_changed: true },
+  });
 }
 
 /** Unknown counts as changed: a finished upgrade whose record of what it left is lost is confirmed like an edit. */

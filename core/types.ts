@@ -205,5 +205,5 @@ export interface UpgradeResult {
   /** What phase 4's evidence says of the server's validation ("passed", "failed", "skipped"), when a plugin says it. */
   validation?: string;
   /** The layouts a plugin detected (ids such as "agent-os-enhanced"), when one says. */
-  layout?: { source: string | null; install: string | null };
+  layout?: { source: string | null; install: string | null; move?: { from: string; to: string } };
 }

@@ -16,6 +16,7 @@ import type { ResolvedConfig } from "./config.ts";
 import { releaseRollbackSpace, reserveRollbackSpace, rollbackSession } from "./rollback.ts";
 import { beginPhase, endPhase, type SessionState, StateStore } from "./state.ts";
 import { resolveLayout } from "./layout.ts";
+import { moveBack, moveInstall } from "./relocate.ts";
 import { clearOrphanLock, sweepProject } from "./recovery.ts";
 import path from "node:path";
 import { splitOptions } from "./options-resolve.ts";
@@ -150,6 +151,11 @@ const draft = (ev: EvidenceBook) => ev as unknown as EvidenceDraft;
 
 const BODIES: Record<1 | 2 | 3 | 4, (run: Run, ev: EvidenceBook) => Promise<void>> = {
   1: async ({ engine, lock }, ev) => {
+    // A migration's folder move comes first: everything after it (backup included) is of the new folder.
+    if (moveInstall(engine)) {
+      engine.log.info(`Moved ${engine.layout.relocation!.from} to ${engine.layout.relocation!.to}`);
+      ev.of("engine").moved_to = engine.layout.installDir;
+    }
     ev.of("engine").lock_acquired = lock?.owned() === true;
     // The backup covers what the plan will change: a resumed run builds the plan first.
     if (!engine.plan) await planOnce(engine, new Findings());
@@ -279,6 +285,14 @@ async function runPhases(run: Run): Promise<void> {
 async function settleFailure(run: Run, err: unknown): Promise<Outcome> {
   const { engine, failedPhase } = run;
   const error = toUpgradeError(err);
+  // Phase 1 changes nothing but a migration's folder name: a failure there puts the name back.
+  if (failedPhase === 1) {
+    try {
+      if (moveBack(engine, engine.state)) engine.log.info(`Moved the installation back to ${engine.layout.installDir}`);
+    } catch (e) {
+      run.secondary.push(toUpgradeError(e));
+    }
+  }
   const outcome: Outcome = engine.state && failedPhase !== undefined && ROLLBACK_PHASES.includes(failedPhase)
     ? await rollbackSession(engine, { reason: error.message, phase: failedPhase, error, manual: false, evidence: {} })
     : { status: error.code === "INTERRUPTED" || error.code === "CONFLICTS_UNRESOLVED" ? "aborted" : "failed", error, phase: failedPhase };
@@ -367,6 +381,8 @@ function resumeOptions(options: RunOptions, state: SessionState, overrides: Reco
     ...options,
     source: saved.source ?? options.source,
     origin: saved.origin ?? options.origin ?? null,
+    // A migration stays one: its folder moves (or moved) whatever command resumes it.
+    ...(saved.migrate === true ? { migrate: true } : {}),
     dryRun: false,
     plugin: { ...options.plugin, ...savedPlugin, ...overrides },
   };

@@ -22,7 +22,7 @@ import { parsePluginOptions } from "../core/config.ts";
 import { UpgradeError } from "../core/errors.ts";
 import { definePlugin } from "../core/plugin.ts";
 import type { ContentPlan, Findings, UpgradeContext } from "../core/types.ts";
-import { ContentBase, ContentEvidence } from "./content/channel.ts";
+import { claimedDecisionKeys, ContentBase, ContentEvidence } from "./content/channel.ts";
 import { backupScope } from "./backup/scope.ts";
 import { diskNeeds } from "./preflight/disk.ts";
 import { applyPlan } from "./content/apply.ts";
@@ -89,6 +89,7 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
       installedManifest: ctx.layout.installedManifest,
       versionFile: ctx.layout.versionFile,
       gitignoreFile: ctx.layout.gitignore,
+      relocation: ctx.layout.relocation,
       from: contentRunOptions(ctx).from,
       policy: contentRunOptions(ctx).onConflict,
       decisions: contentRunOptions(ctx).decisions,
@@ -222,7 +223,7 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
 
   /** Plan problems and undecidable conflicts stop the run in pre-flight, before any lock or write. */
   function refuseUnknownDecisions(ctx: UpgradeContext, p: ContentPlanX, findings: Findings): void {
-    const unknown = unknownDecisions(p.entries.map((e) => e.target), contentRunOptions(ctx).decisions ?? {});
+    const unknown = unknownDecisions([...p.entries.map((e) => e.target), ...claimedDecisionKeys(ctx)], contentRunOptions(ctx).decisions ?? {});
     if (!unknown.length) return;
     const named = unknown.slice(0, 10).map((u) => `${u.key}${u.suggestion ? ` (did you mean ${u.suggestion}?)` : ""}`).join(", ") + (unknown.length > 10 ? `, and ${unknown.length - 10} more` : "");
     findings.error("DECISIONS_UNKNOWN", `Cannot use the decisions: ${unknown.length} path${unknown.length === 1 ? " is" : "s are"} not in the plan: ${named}`, "Name each path as the plan lists it, relative to the installation folder (`agent-os-upgrade --dry-run` lists them); nothing was written");

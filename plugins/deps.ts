@@ -24,6 +24,7 @@ import { journal, journalled, ServerSwap, STEP } from "./server/shared.ts";
 import { backupScope } from "./backup/scope.ts";
 import { DEPS_RUN_OPTIONS, depsRunOptions } from "./deps/run-options.ts";
 import { runtimeSyncOf } from "./deps/runtime-record.ts";
+import { freshVenv } from "./deps/fresh-venv.ts";
 
 export const PLUGIN_NAME = "deps";
 
@@ -123,9 +124,11 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
    * slower than the copy); what pip will touch is not known before it resolves.
    */
   const venvScope = (ctx: UpgradeContext): string[] => {
-    if (skipReason(ctx) || !ctx.options.source) return [];
+    if (skipReason(ctx) || !ctx.options.source || migrating(ctx)) return [];
     return journalled(ctx, STEP.depsPlanned) || needed(ctx) === true ? [ctx.layout.venvDir] : [];
   };
+  /** A migration makes a fresh venv at the new place (deps/fresh-venv.ts): the old one is moved into the backup, not copied. */
+  const migrating = (ctx: UpgradeContext): boolean => ctx.layout.relocation !== null && !skipReason(ctx);
 
   return definePlugin({
     name: PLUGIN_NAME,
@@ -136,7 +139,7 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
     apply(hooks) {
       hooks.start.tap((ctx) => {
         // The venv is in the backup only when phase 3 will install into it (see venvScope).
-        backupScope(ctx).add(PLUGIN_NAME, (c) => ({ paths: venvScope(c) }));
+        backupScope(ctx).add(PLUGIN_NAME, (c) => ({ paths: venvScope(c), moveAside: migrating(c) ? [c.layout.venvDir] : [] }));
       });
       hooks.preflight.tap(async (ctx, findings, ev) => {
         if (!ctx.options.source || !fs.existsSync(ctx.options.source) || !ctx.layout.installExists) return;
@@ -182,10 +185,12 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
         const skip = skipReason(ctx);
         if (skip) {
           ev.deps = { status: "skipped", pip_check_ok: null, reason: skip };
+          if (ctx.layout.relocation) ctx.log.warn(`The venv moved with the installation and its scripts still name the old folder; make a fresh one: python3 -m venv --clear "${ctx.layout.venvDir}" && "${python(ctx)}" -m pip install -r "${files(ctx).live}"`);
           return;
         }
-        // A resumed run re-installs when the interrupted one had decided to (pip install is idempotent).
-        const need = journalled(ctx, STEP.depsPlanned) ? true : needed(ctx);
+        if (migrating(ctx)) await freshVenv(ctx, opts.timeoutMs);
+        // A resumed run re-installs when the interrupted one had decided to (pip install is idempotent); a fresh venv needs everything.
+        const need = journalled(ctx, STEP.depsPlanned) || migrating(ctx) ? true : needed(ctx);
         if (need !== true) {
           ev.deps = { status: "unchanged", pip_check_ok: null, reason: need === null ? `the source has no ${reqName(ctx)}` : `${reqName(ctx)} did not change` };
           return;

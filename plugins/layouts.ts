@@ -51,6 +51,8 @@ export interface LayoutDecl {
   gitignore: readonly string[];
   /** Prefix of the server's own tools (`aos_search_standards` → `pos_search_standards`). */
   toolPrefix: "aos_" | "pos_";
+  /** Layouts `migrate` moves an installation from into this one (the same content paths, the folder renamed). */
+  migratesFrom: readonly LayoutId[];
 }
 
 const USER_FOLDERS: readonly OwnedPath[] = [
@@ -101,6 +103,7 @@ export const LAYOUTS: readonly LayoutDecl[] = Object.freeze([
     launch: CURSOR_ONLY,
     gitignore: gitignoreOf(".agent-os"),
     toolPrefix: "aos_",
+    migratesFrom: [],
   },
   {
     id: "praxis-os-2025-10",
@@ -114,6 +117,7 @@ export const LAYOUTS: readonly LayoutDecl[] = Object.freeze([
     launch: CURSOR_ONLY,
     gitignore: gitignoreOf(".praxis-os"),
     toolPrefix: "pos_",
+    migratesFrom: ["agent-os-enhanced"],
   },
   {
     id: "praxis-os-dist",
@@ -137,6 +141,8 @@ export const LAYOUTS: readonly LayoutDecl[] = Object.freeze([
     launch: FIVE_AGENTS,
     gitignore: [...gitignoreOf(".praxis-os"), ".praxis-os/workspace/"],
     toolPrefix: "pos_",
+    // Not yet: its content comes from other source paths than the installed commit's (dist/universal/), and its server replaces mcp_server/ under another name.
+    migratesFrom: [],
   },
 ] as const satisfies readonly LayoutDecl[]);
 
@@ -153,4 +159,13 @@ export const layoutUserPaths = (l: LayoutDecl): string[] => l.paths.filter((p) =
 /** One line per layout, for `--help` and the README. */
 export function describeLayouts(): string {
   return LAYOUTS.map((l) => `${l.id}: ${l.title}`).join("\n");
+}
+
+/**
+ * `text` with every path segment named `from` (an installation folder's name, `.agent-os`)
+ * named `to`: a migration's launch entries, `.gitignore` lines and instruction files.
+ */
+export function renameFolderIn(text: string, from: string, to: string): string {
+  const esc = from.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return text.replace(new RegExp(`(^|[/\\\\\\s:;=\`'"(])${esc}(?=$|[/\\\\:;\`'")\\s])`, "gm"), `$1${to}`);
 }

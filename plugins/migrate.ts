@@ -24,7 +24,9 @@ import { definePlugin } from "../core/plugin.ts";
 import { backupScope } from "./backup/scope.ts";
 import { activeLayout, installedServerDir, sourceServerDir } from "./layouts/detect.ts";
 import type { UpgradeContext } from "../core/types.ts";
-import { findLaunchEntries, LAUNCH_FILES, readLaunchFile, withEntryArgs } from "./server/entries.ts";
+import { findLaunchEntries, LAUNCH_FILES, type LaunchEntry, readLaunchFile, withEntry, withEntryArgs } from "./server/entries.ts";
+import { LAYOUTS } from "./layouts.ts";
+import { type EntryMove, moveEntry } from "./migrate/entry-move.ts";
 import { migrateLaunchArgs, needsTransportArg } from "./server/launch.ts";
 
 export const PLUGIN_NAME = "migrate";
@@ -47,6 +49,10 @@ export interface MigrationRecord {
   reason?: string;
   before?: string[];
   after?: string[];
+  /** A migration's changes to the entry beyond its args (paths, module, key, tool names). */
+  changes?: string[];
+  /** The entry's new key, when a migration renames it. */
+  rename?: string;
 }
 
 type Planned = Omit<MigrationRecord, "name">;
@@ -57,17 +63,30 @@ function needsTransport(ctx: UpgradeContext, dir: string | null): boolean {
   return dir !== null && fs.existsSync(dir) && needsTransportArg(dir).needed;
 }
 
+/** The installation's folders this run's entries may name: its own, and before a migration's move its old one. */
+const installDirs = (ctx: UpgradeContext): string[] => ctx.layout.relocation ? [ctx.layout.relocation.to, ctx.layout.relocation.from] : [ctx.layout.installDir];
+
+/** A migration's move of one entry (paths, module, key, tool names); null in an upgrade. */
+function movedEntry(ctx: UpgradeContext, e: LaunchEntry, taken: ReadonlySet<string>): EntryMove | null {
+  const r = ctx.layout.relocation;
+  const from = r && LAYOUTS.find((l) => l.installDir === path.basename(r.from));
+  return r && from ? moveEntry(e.name, e.entry, from.installDir, from, activeLayout(ctx), taken) : null;
+}
+
 /** Each launch entry's migration against the server in `serverDir` (what phase 3 would write, or wrote). */
 function planEntries(ctx: UpgradeContext, opts: z.output<typeof MigrateOptions>, serverDir: string | null): Planned[] {
   const rel = (f: string) => path.relative(ctx.layout.projectRoot, f);
-  const found = findLaunchEntries(ctx.layout.projectRoot, ctx.layout.installDir);
+  const found = findLaunchEntries(ctx.layout.projectRoot, installDirs(ctx));
   const need = needsTransport(ctx, serverDir);
   const out: Planned[] = found.entries.map((e) => {
+    const taken = new Set(found.entries.filter((o) => o.file === e.file && o.agent === e.agent).map((o) => o.name));
+    const moved = movedEntry(ctx, e, taken);
     const before = e.entry.args ?? [];
-    const m = migrateLaunchArgs(before, need, opts.transport);
+    const m = migrateLaunchArgs(moved?.entry.args ?? before, need, opts.transport);
     const base = { file: rel(e.file), agent: e.agent, server: e.name, before };
-    if (!m.changed) return { ...base, status: "unchanged", reason: need ? "the args already choose a transport" : "the new server takes no --transport" };
-    return { ...base, status: opts.policy === "report" ? "reported" : "applied", after: m.args };
+    const move = moved?.changes.length ? { changes: moved.changes, ...(moved.name ? { rename: moved.name } : {}) } : {};
+    if (!m.changed && !moved?.changes.length) return { ...base, status: "unchanged", reason: need ? "the args already choose a transport" : "the new server takes no --transport" };
+    return { ...base, ...move, status: opts.policy === "report" ? "reported" : "applied", after: m.args };
   });
   if (out.length === 0) out.push({ file: rel(ctx.layout.mcpJson), status: "not_applicable", reason: `no launch entry runs ${activeLayout(ctx).server.module}` });
   return out;
@@ -78,10 +97,12 @@ function applyEntry(ctx: UpgradeContext, m: Planned): void {
   const file = path.join(ctx.layout.projectRoot, m.file);
   const read = readLaunchFile(file);
   if (read.status !== "ok") throw new UpgradeError("SERVER_FAILED", `Cannot migrate "${file}": ${read.status === "invalid" ? read.error : "it vanished"}`, { hint: "Fix the JSON; the upgrade is rolled back" });
-  const entry = findLaunchEntries(ctx.layout.projectRoot, ctx.layout.installDir).entries.find((e) => e.file === file && e.name === m.server && e.agent === m.agent);
+  const found = findLaunchEntries(ctx.layout.projectRoot, installDirs(ctx)).entries;
+  const entry = found.find((e) => e.file === file && e.name === m.server && e.agent === m.agent);
   if (!entry) throw new UpgradeError("SERVER_FAILED", `Cannot migrate "${m.server}" in ${m.file}: the entry changed during the upgrade`, { hint: "The upgrade is rolled back; run it again" });
-  writeFileAtomic(file, withEntryArgs(read, entry.at, entry.name, m.after!));
-  ctx.log.info(`migrate: ${m.agent}'s "${m.server}" in ${m.file} now runs with ${m.after!.join(" ")}`);
+  const moved = m.changes ? movedEntry(ctx, entry, new Set(found.filter((o) => o.file === file && o.agent === m.agent).map((o) => o.name))) : null;
+  writeFileAtomic(file, moved ? withEntry(read, entry.at, entry.name, { ...moved.entry, args: m.after! }, moved.name) : withEntryArgs(read, entry.at, entry.name, m.after!));
+  ctx.log.info(`migrate: ${m.agent}'s "${m.server}" in ${m.file} now runs with ${m.after!.join(" ")}${m.changes ? ` (${m.changes.join("; ")})` : ""}`);
 }
 
 export function migratePlugin(options: MigrateOptionsInput = {}) {
@@ -89,7 +110,7 @@ export function migratePlugin(options: MigrateOptionsInput = {}) {
   const launchFiles = (ctx: UpgradeContext) => LAUNCH_FILES.map((f) => path.join(ctx.layout.projectRoot, f));
   /** The files this run may edit: Cursor's (as always), and every other one holding an entry of this installation. */
   const editable = (ctx: UpgradeContext): string[] => {
-    const withEntries = new Set(findLaunchEntries(ctx.layout.projectRoot, ctx.layout.installDir).entries.map((e) => e.file));
+    const withEntries = new Set(findLaunchEntries(ctx.layout.projectRoot, installDirs(ctx)).entries.map((e) => e.file));
     return launchFiles(ctx).filter((f) => f === ctx.layout.mcpJson || withEntries.has(f));
   };
 

@@ -6,6 +6,7 @@ import type { Plugin } from "../core/plugin.ts";
 import { backupPlugin } from "./backup.ts";
 import { contentPlugin } from "./content.ts";
 import { depsPlugin } from "./deps.ts";
+import { mentionsPlugin } from "./mentions.ts";
 import { migratePlugin } from "./migrate.ts";
 import { preflightPlugin } from "./preflight.ts";
 import { reportPlugin } from "./report.ts";
@@ -16,6 +17,7 @@ import { validatePlugin } from "./validate.ts";
 export { backupPlugin, type BackupPluginOptions } from "./backup.ts";
 export { contentPlugin, type ContentOptionsInput } from "./content.ts";
 export { depsPlugin, type DepsOptionsInput } from "./deps.ts";
+export { mentionsPlugin } from "./mentions.ts";
 export { migratePlugin, type MigrateOptionsInput } from "./migrate.ts";
 export { preflightPlugin, type PreflightOptionsInput } from "./preflight.ts";
 export { reportPlugin, type ReportOptionsInput } from "./report.ts";
@@ -52,6 +54,7 @@ export function builtinPlugins(): Plugin[] {
     depsPlugin(),
     serverPlugin(),
     migratePlugin(),
+    mentionsPlugin(),
     validatePlugin(),
     reportPlugin(),
   ];

@@ -254,7 +254,8 @@ export function preflightPlugin(options: PreflightOptionsInput = {}) {
       // Which layouts this run saw: in the result (plan, --json, MCP) whatever the outcome.
       hooks.summarize.tap((ctx, _outcome, result) => {
         const { source, install } = runLayouts(ctx);
-        result.layout = { source: source?.layout.id ?? null, install: install?.layout.id ?? null };
+        const r = ctx.layout.relocation;
+        result.layout = { source: source?.layout.id ?? null, install: install?.layout.id ?? null, ...(r ? { move: { from: r.from, to: r.to } } : {}) };
       });
       hooks.preflight.tap(async (ctx, findings, ev) => {
         // git answers while the checks before checkSource stat and read (awaited there).

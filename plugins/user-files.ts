@@ -11,6 +11,8 @@ import { z } from "zod";
 import { activeLayout } from "./layouts/detect.ts";
 import { layoutUserPaths } from "./layouts.ts";
 import { parsePluginOptions } from "../core/config.ts";
+import { defineChannel } from "../core/channel.ts";
+import type { UpgradeContext } from "../core/types.ts";
 import { definePlugin } from "../core/plugin.ts";
 
 export const UserFilesOptions = z.strictObject({
@@ -48,6 +50,17 @@ export function diffDigests(before: Record<string, string>, after: Record<string
   return changed.sort();
 }
 
+/**
+ * User files a plugin changes on the user's own decision (a migration's rewrite of the old
+ * folder's name in a spec): install-relative, registered before phase 4 compares; any other
+ * change is still refused.
+ */
+const DecidedChanges = defineChannel<Set<string>>("user-files.decided");
+
+export function allowUserFileChange(ctx: UpgradeContext, installRel: string): void {
+  ctx.channels.ensure(DecidedChanges, () => new Set<string>()).add(installRel);
+}
+
 /** Phase 4's gate, for this plugin: every user-owned file is as phase 1 found it. */
 export const UserFilesEvidence = z.looseObject({ user_files_unchanged: z.literal(true) });
 
@@ -67,7 +80,9 @@ export function userFilesPlugin(options: UserFilesOptionsInput = {}) {
           findings.error("USER_FILES_UNKNOWN", "Cannot check user-owned files: phase 1 recorded no digest of them", "Run the upgrade with the user-files plugin enabled from the start");
           return;
         }
-        const changed = diffDigests(before, digestUserFiles(ctx.layout.installDir, opts.paths ?? layoutUserPaths(activeLayout(ctx))));
+        const decided = ctx.channels.get(DecidedChanges) ?? new Set<string>();
+        const changed = diffDigests(before, digestUserFiles(ctx.layout.installDir, opts.paths ?? layoutUserPaths(activeLayout(ctx))))
+          .filter((c) => !decided.has(c.replace(/ \((changed|added|removed)\)$/, "")) || !c.endsWith("(changed)"));
         (ev as Record<string, unknown>).user_files_unchanged = changed.length === 0;
         if (changed.length) {
           findings.error("USER_FILES_CHANGED", `User-owned files changed during the upgrade: ${changed.slice(0, 5).join(", ")}${changed.length > 5 ? `, … (${changed.length})` : ""}`, "This is a bug in a plugin that wrote into user-owned folders; the upgrade is rolled back");

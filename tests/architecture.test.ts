@@ -273,8 +273,8 @@ test("config: a plugin whose dependency is disabled is refused before anything r
   } catch (err) {
     const e = err as { code: string; message: string; hint: string };
     assert.is(e.code, "CONFIG_INVALID");
-    assert.is(e.message, 'Invalid config in /p/upgrade.config.ts: disable: "backup" is needed by "content", "deps", "migrate"');
-    assert.is(e.hint, 'Keep "backup", or disable "content", "deps", "migrate" too');
+    assert.is(e.message, 'Invalid config in /p/upgrade.config.ts: disable: "backup" is needed by "content", "deps", "migrate", "mentions"');
+    assert.is(e.hint, 'Keep "backup", or disable "content", "deps", "migrate", "mentions" too');
   }
 });
 

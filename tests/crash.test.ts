@@ -2,14 +2,17 @@
  * Crash sweep (issue 13), Node only: the fault preload is a Node `--import` module (Deno has
  * no equivalent hook into node:fs), so on Deno this file registers nothing and says so.
  *
- * A real upgrade (`--on-conflict theirs --yes --no-restart --skip-deps`) is SIGKILLed at its
+ * A real upgrade (`--on-conflict theirs --yes --no-restart --skip-deps`), and a real migration
+ * (`migrate`, the same flags: `.agent-os/` → `.praxis-os/`, Cursor's entry, `.gitignore`, an
+ * instruction file), is SIGKILLed at its
  * k-th mutating filesystem call, for k over an even stride; then `rollback --yes` runs on
  * the killed tree and `resume --yes` on a copy of it. Each must leave the tree exactly old
  * (rollback) or exactly old or new (resume): no temp file, no lock, nothing in the temp dir
  * or /dev/shm, user files intact.
  *
  * `npm test` runs a short stride; `npm run test:crash` the full sweep (every k, kills before
- * and after the call alternating). Knobs: AOU_CRASH_FULL=1, AOU_CRASH_STRIDE, AOU_CRASH_EDGE.
+ * and after the call alternating). Knobs: AOU_CRASH_FULL=1, AOU_CRASH_STRIDE, AOU_CRASH_EDGE,
+ * AOU_CRASH_ONLY=upgrade|migration.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -22,6 +25,8 @@ import { crashPoints, type FaultRun, makeTemplate, runFaulted, type Template, te
 const test = suite("crash");
 const FULL = process.env.AOU_CRASH_FULL === "1";
 const UPGRADE = (t: Template) => ["--source", t.source, "--on-conflict", "theirs", "--yes", "--no-restart", "--skip-deps", "--config", t.config];
+/** `migrate`: the same, moving `.agent-os/` to `.praxis-os/` (a fresh venv is left out, as pip is: no venv here). */
+const MIGRATE = (t: Template) => ["migrate", ...UPGRADE(t)];
 
 type Verdict = "old" | "new" | "mixed";
 interface Tally { old: number; new: number; mixed: number; lock: number }
@@ -37,7 +42,8 @@ function verdict(project: string, oldTree: Map<string, string>, newTree: Map<str
 /** Debris a recovery must not leave: temp files, a lock, files in our temp dir or /dev/shm named by our pids. */
 function debris(project: string, tmp: string, pids: number[]): string[] {
   const out = tempFiles(project).map((f) => `temp file ${f}`);
-  if (fs.existsSync(path.join(project, ".agent-os/.upgrade-lock"))) out.push("lock left");
+  const install = [".agent-os", ".praxis-os"].find((d) => fs.existsSync(path.join(project, d))) ?? ".agent-os";
+  if (fs.existsSync(path.join(project, install, ".upgrade-lock"))) out.push("lock left");
   for (const n of fs.readdirSync(tmp)) if (!n.startsWith("tsx-")) out.push(`temp dir: ${n}`);
   let shm: string[] = [];
   try {
@@ -45,21 +51,21 @@ function debris(project: string, tmp: string, pids: number[]): string[] {
   } catch { /* no /dev/shm */ }
   for (const n of shm) if (n.startsWith("aou-") && pids.some((p) => n.includes(`-${p}-`))) out.push(`/dev/shm/${n}`);
   for (const [rel, data] of Object.entries(USER_FILES)) {
-    const p = path.join(project, rel);
+    // A migration moves the user's files with their folder.
+    const p = path.join(project, rel.replace(/^\.agent-os\//, `${install}/`));
     if (!fs.existsSync(p) || fs.readFileSync(p, "utf8") !== data) out.push(`user file changed: ${rel}`);
   }
   return out;
 }
 
-if (RUNTIME === "deno") {
-  console.log("crash sweep: Node only (the fault-injection preload hooks node:fs through Node's --import); skipped on Deno");
-} else {
-  test("every crash point of a real upgrade recovers to exactly old (rollback) or exactly old/new (resume)", async () => {
+/** Kills `args` at its crash points; rollback must give exactly old, resume exactly old or new. */
+function sweep(what: string, migrate: boolean, args: (t: Template) => string[]): void {
+  test(`every crash point of a real ${what} recovers to exactly old (rollback) or exactly old/new (resume)`, async () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "aou-crash-"));
     const tmp = path.join(root, "tmp");
     fs.mkdirSync(tmp);
     try {
-      const t = makeTemplate(root);
+      const t = makeTemplate(root, { migrate });
       const env = (extra: Record<string, string> = {}) => ({ TMPDIR: tmp, ...extra });
       const oldTree = treeHash(t.project, false);
 
@@ -67,7 +73,7 @@ if (RUNTIME === "deno") {
       const ref = path.join(root, "ref");
       fs.cpSync(t.project, ref, { recursive: true });
       const count = path.join(root, "ref.count");
-      const clean = await runFaulted(UPGRADE(t), ref, env({ AOU_FAULT_COUNT_FILE: count }));
+      const clean = await runFaulted(args(t), ref, env({ AOU_FAULT_COUNT_FILE: count }));
       assert.is(clean.code, 0, clean.stdout + clean.stderr);
       const n = fs.statSync(count).size;
       const newTree = treeHash(ref, true);
@@ -85,7 +91,7 @@ if (RUNTIME === "deno") {
         const killed = path.join(root, `k${k}`);
         const copy = path.join(root, `k${k}-resume`);
         fs.cpSync(t.project, killed, { recursive: true });
-        const run = await runFaulted(UPGRADE(t), killed, env({ AOU_FAULT_AT: String(k), AOU_FAULT_WHEN: when, AOU_FAULT_COUNT_FILE: path.join(root, `k${k}.count`) }));
+        const run = await runFaulted(args(t), killed, env({ AOU_FAULT_AT: String(k), AOU_FAULT_WHEN: when, AOU_FAULT_COUNT_FILE: path.join(root, `k${k}.count`) }));
         const label = `k=${k} (${when})`;
         if (run.signal !== "SIGKILL") problems.push(`${label}: the upgrade was not killed (exit ${run.code}): ${run.stderr.trim().split("\n").pop()}`);
         fs.cpSync(killed, copy, { recursive: true });
@@ -114,18 +120,27 @@ if (RUNTIME === "deno") {
         fs.rmSync(path.join(root, `k${k}.count`), { force: true });
       }
 
-      console.log(`\n  mutating calls in a clean upgrade: ${n}; crash points tried: ${points.length} (stride ${stride}, first/last ${edge})`);
+      console.log(`\n  ${what}: mutating calls in a clean run: ${n}; crash points tried: ${points.length} (stride ${stride}, first/last ${edge})`);
       console.log("  | recovery | trials | exactly old | exactly new | mixed | lock left |");
       for (const w of ["rollback", "resume"] as const) {
         const x = tallies[w];
         console.log(`  | ${w} | ${points.length} | ${x.old} | ${x.new} | ${x.mixed} | ${x.lock} |`);
       }
-      console.log(`crash points: ${exact} of ${points.length} recovered exactly`);
+      console.log(`crash points (${what}): ${exact} of ${points.length} recovered exactly`);
       assert.equal(problems, []);
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
   });
+}
+
+if (RUNTIME === "deno") {
+  console.log("crash sweep: Node only (the fault-injection preload hooks node:fs through Node's --import); skipped on Deno");
+} else {
+  // AOU_CRASH_ONLY=upgrade|migration: one sweep alone (the full sweeps take a quarter of an hour each).
+  const only = process.env.AOU_CRASH_ONLY;
+  if (only !== "migration") sweep("upgrade", false, UPGRADE);
+  if (only !== "upgrade") sweep("migration (.agent-os → .praxis-os)", true, MIGRATE);
 }
 
 test.run();

@@ -54,12 +54,12 @@ test("a source whose history does not hold the installed commit is refused, nami
   await refused(["--source", w.src], w.proj.dir, "SOURCE_HISTORY", /--from/);
 });
 
-test("a praxis-os source over an .agent-os install is refused as a layout mismatch, naming the source to use", async () => {
+test("a praxis-os source over an .agent-os install is refused as a layout mismatch, naming migrate and the source to use", async () => {
   const w = world();
   writeFiles(w.src, { "README.md": "# prAxIs OS\n\nInstalls into `.praxis-os/` (see `.praxis-os/standards/`).\n" });
   git(w.src, "add", "-A");
   git(w.src, "commit", "-qm", "rename to praxis-os");
-  const f = await refused(["--source", w.src], w.proj.dir, "LAYOUT_MISMATCH", /Use a source of the installation's layout \(agent-os-enhanced/);
+  const f = await refused(["--source", w.src], w.proj.dir, "LAYOUT_MISMATCH", /run `agent-os-upgrade migrate --source .*` \(--dry-run first shows every change\); to upgrade it as it is, use a source of its layout \(agent-os-enhanced\)/);
   assert.match(JSON.stringify(f), /praxis-os-2025-10/);
 });
 
@@ -68,7 +68,7 @@ test("a dist/ouroboros source over an .agent-os install is refused as a layout m
   writeFiles(w.src, { "dist/universal/standards/a.md": "a\n", "dist/ouroboros/__main__.py": "print('o')\n" });
   git(w.src, "add", "-A");
   git(w.src, "commit", "-qm", "dist layout");
-  const f = await refused(["--source", w.src], w.proj.dir, "LAYOUT_MISMATCH", /a migration, which this version does not do yet/);
+  const f = await refused(["--source", w.src], w.proj.dir, "LAYOUT_MISMATCH", /Use a source of the installation's layout \(agent-os-enhanced\), or keep the installation as it is; `agent-os-upgrade migrate` moves it to praxis-os-2025-10 only \(not to praxis-os-dist yet\)/);
   assert.match(JSON.stringify(f), /praxis-os-dist/);
 });
 

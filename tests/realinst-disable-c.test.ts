@@ -32,8 +32,8 @@ test(`disable: ["backup"] is refused at config time: exit 3, names the plugins t
     assert.is(r.code, 3, r.stdout + r.stderr);
     const e = resultOf(r).error;
     assert.is(e.code, "CONFIG_INVALID");
-    assert.is(e.message, `Invalid config in ${p.project}/upgrade.config.ts: disable: "backup" is needed by "content", "deps", "migrate"`);
-    assert.is(e.hint, `Keep "backup", or disable "content", "deps", "migrate" too`);
+    assert.is(e.message, `Invalid config in ${p.project}/upgrade.config.ts: disable: "backup" is needed by "content", "deps", "migrate", "mentions"`);
+    assert.is(e.hint, `Keep "backup", or disable "content", "deps", "migrate", "mentions" too`);
     assert.equal(snapshotTree(p.root, { mtime: true }), before);
   } finally {
     p.cleanup();

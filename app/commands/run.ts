@@ -15,7 +15,8 @@ export async function upgradeCommand(p: ParsedArgs, cwd: string, sink: Sink): Pr
   const prBody = typeof p.opts.prBody === "string" ? prBodyFile(p.opts.prBody, cwd, targetOf(cwd, g)) : null;
   const resolved = await loadConfig(cwd, g);
   const options = await runOptions(p, g, resolved, cwd, { useRecord: true });
-  if (!options.dryRun) {
+  // A migration is never "up to date": its installation has another layout than the source.
+  if (!options.dryRun && !options.migrate) {
     // Nothing to change: say so and write nothing (a second run changes no byte; no PR body: no pull request).
     const same = await upToDate(resolved, options);
     if (same) return alreadyUpToDate(same, g.json === true, sink);

@@ -34,7 +34,14 @@ export function buildMcpServer(opts: McpServerOptions): McpServer {
     { name: "agent-os-upgrade", version: opts.version },
     { instructions: "Upgrades this project's Agent OS installation safely (plan, backup, three-way content upgrade, server upgrade, validation, automatic rollback). Start with the upgrade-agent-os prompt or upgrade_status." },
   );
-  const ctx: ToolContext = { layout: resolveLayout(opts.target), target: opts.target, log };
+  // Resolved at each use: a migration renames the installation folder between two calls.
+  const ctx: ToolContext = {
+    get layout() {
+      return resolveLayout(opts.target);
+    },
+    target: opts.target,
+    log,
+  };
   for (const tool of TOOLS) {
     if (opts.readOnly && !tool.readOnly) continue;
     server.registerTool(tool.name, {

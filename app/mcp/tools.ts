@@ -186,7 +186,8 @@ function failText(e: { code?: unknown; message?: unknown; hint?: unknown }, find
 /** A dry run in this process: the plan, exactly as the real run would build it (the CLI's resolver, the config). Writes nothing. */
 async function dryRun(ctx: ToolContext, args: { source: string } & Record<string, unknown>, progress: Progress): Promise<UpgradeResult> {
   const resolved = await loadResolved(ctx.layout);
-  const core = { source: path.resolve(ctx.layout.projectRoot, args.source), target: ctx.target, dryRun: true, yes: true, json: true, interactive: false };
+  // yes: false — a plan shows what the user still decides (a migration's files that name the old folder).
+  const core = { source: path.resolve(ctx.layout.projectRoot, args.source), target: ctx.target, dryRun: true, yes: false, json: true, interactive: false, ...(args.migrate === true ? { migrate: true } : {}) };
   const options = runOptionsOf(resolved, core, givenByParams(args), "mcp");
   return await runLifecycle({ resolved, options }, { onEvent: eventForwarder(progress) });
 }
@@ -366,6 +367,9 @@ async function continueFrom(ctx: ToolContext, st: Status, sessionId: string | nu
 
 // ---------------------------------------------------------------- the tools
 
+/** `migrate`: the move from `.agent-os/` to `.praxis-os/` (agent-os-enhanced to a praxis-os source). */
+const MigrateArg = z.boolean().optional().describe("Move an .agent-os installation to the praxis-os source's layout (.agent-os/ → .praxis-os/, content, server, venv, launch entries, .gitignore) as one upgrade with the same backup and rollback; the plan lists files that name .agent-os/ with a diff each: ask the user, then pass decisions { file: \"theirs\" (rewrite) | \"keep\" }");
+
 /** The options a plan takes: the content plugin's (they shape the plan); the others act only in a real run. */
 const shapesPlan = (o: OwnedOption): boolean => o.owner === "content";
 
@@ -376,12 +380,13 @@ export const upgradePlan = declare({
   readOnly: true,
   input: {
     source: PathArg.describe("Path of the Agent OS source checkout (a git clone of agent-os-enhanced); relative paths are relative to the project"),
+    migrate: MigrateArg,
     ...optionParams(shapesPlan),
   },
   output: {
     base: z.object({ kind: z.string(), ref: z.string().optional(), via: z.string().optional() }),
     to: z.object({ commit: z.string().nullable(), version: z.string().nullable() }).optional(),
-    layout: z.object({ source: z.string().nullable(), install: z.string().nullable() }).optional(),
+    layout: z.object({ source: z.string().nullable(), install: z.string().nullable(), move: z.object({ from: z.string(), to: z.string() }).optional() }).optional(),
     counts: CountsSchema,
     entries: z.array(z.object({ path: z.string(), action: z.string(), reason: z.string() })),
     conflicts: z.array(ConflictSchema),
@@ -406,6 +411,7 @@ export const upgradePlan = declare({
     const c = plan.counts;
     const b = data.base;
     const open = conflicts.filter((x) => !x.decision);
+    const mentions = ((r.plan as { mentions?: { file: string; decision: string | null }[] }).mentions ?? []).filter((m) => !m.decision);
     const text = [
       `Plan for ${path.basename(ctx.layout.installDir)}: from ${b.ref ?? "unknown"} (base ${b.kind}${b.via ? `, ${b.via}` : ""}) → ${plan.source?.version ?? plan.source?.commit ?? "the source's working tree"}${r.layout ? ` (layout ${r.layout.install ?? r.layout.source})` : ""}`,
       `${c.new} new, ${c.updated} updated, ${c.unchanged} unchanged, ${c.kept_local} kept local, ${c.merged ?? 0} merged, ${c.conflicts} conflict${c.conflicts === 1 ? "" : "s"}, ${c.deleted} deleted, ${c.errors} error${c.errors === 1 ? "" : "s"}`,
@@ -413,9 +419,12 @@ export const upgradePlan = declare({
       ...otherPhasesLines(r.plan as unknown as Record<string, unknown>),
       ...conflicts.map(conflictText),
       ...findingLines(data.findings),
+      ...(r.layout?.move ? [`Migration: ${r.layout.move.from} → ${r.layout.move.to}`] : []),
       `next: ${open.length
         ? `Show the user each conflict's three-way view and ask keep, theirs, merge or skip; then call upgrade_start with the source and decisions: { path: choice }.`
-        : "Tell the user what will change; with their go-ahead call upgrade_start with the source."}`,
+        : mentions.length
+        ? `Show the user each file that names the old installation with its diff and ask: theirs (rewrite it) or keep; then call upgrade_start with the source, migrate: true and decisions: { file: choice }.`
+        : `Tell the user what will change; with their go-ahead call upgrade_start with the source${r.layout?.move ? " and migrate: true" : ""}.`}`,
     ].join("\n");
     return { data, text };
   },
@@ -428,13 +437,14 @@ export const upgradeStart = declare({
   readOnly: false,
   input: {
     source: PathArg.describe("Path of the Agent OS source checkout (a git clone); relative paths are relative to the project"),
+    migrate: MigrateArg,
     ...optionParams((o) => !o.dryRunOnly),
   },
   output: RunOutput,
   async handle(args, ctx, call) {
     const given = (args as { decisions?: Record<string, string> }).decisions;
     const decisions = given && Object.keys(given).length ? given : undefined;
-    const cli = ["upgrade", "--json", "--target", ctx.target, "--source", path.resolve(ctx.layout.projectRoot, args.source), ...flagsOfParams(args, "{decisions.json}")];
+    const cli = [args.migrate === true ? "migrate" : "upgrade", "--json", "--target", ctx.target, "--source", path.resolve(ctx.layout.projectRoot, args.source), ...flagsOfParams(args, "{decisions.json}")];
     ctx.log(`starting: ${cli.join(" ")}`);
     const run = await runCliDetached(cli, {
       onEvent: eventForwarder(call.progress),

@@ -37,6 +37,8 @@ export const DEFAULT_INSTALL_PATHS = [
   "venv",
 ] as const;
 
+const isFile = (abs: string): boolean => fs.lstatSync(abs, { throwIfNoEntry: false })?.isFile() === true;
+
 /** Project files the upgrade may edit. */
 export const DEFAULT_PROJECT_PATHS = [".gitignore", ".cursor/mcp.json"] as const;
 
@@ -95,6 +97,8 @@ export function resolveRoots(layout: Layout, paths: Iterable<string>, opts: Root
   const protectedKeys = PROTECTED_PATHS.map((p) => `install/${p}`);
   for (const k of keys) {
     for (const p of protectedKeys) {
+      // One existing file a plugin rewrites on the user's decision (a migration's spec that names the old folder) is backed up and restored alone.
+      if (inside(p, k) && k !== p && isFile(absOf(layout, k))) continue;
       if (inside(p, k) || inside(k, p)) {
         throw new UpgradeError("CONFIG_INVALID", `Cannot back up "${k.slice(8)}": it overlaps the protected path "${p.slice(8)}", which rollback must never touch`, {
           hint: `Remove it from the backup plugin's options, or name a narrower path that leaves "${p.slice(8)}" out`,

@@ -12,7 +12,7 @@ import type { Logger } from "../../core/log.ts";
 import type { FsApi } from "../../core/types.ts";
 import type { ResolvedBase } from "./base.ts";
 import { askMissing } from "./decide.ts";
-import { missingLines, withLines } from "./gitignore.ts";
+import { missingLines, withFolderRenamed, withLines } from "./gitignore.ts";
 import { sha256 } from "./hash.ts";
 import { type InstalledManifest, MANIFEST_SCHEMA_VERSION, statKey, writeManifestFile } from "./manifest.ts";
 import { mergeFile } from "./merge.ts";
@@ -351,14 +351,17 @@ function pruneEmptyDirs(req: ApplyRequest, pathMap: PathMap, dirs: Set<string>):
 
 function applyGitignore(req: ApplyRequest): string[] {
   const wanted = req.plan.gitignore?.add ?? [];
-  if (wanted.length === 0) return [];
+  const rename = req.plan.gitignore?.rename;
+  if (wanted.length === 0 && !rename) return [];
   let existing: string | null = null;
   try {
     existing = fs.readFileSync(req.gitignoreFile, "utf8");
   } catch { /* created below */ }
-  const add = missingLines(existing, wanted);
-  if (add.length === 0) return [];
-  const text = withLines(existing, add);
+  // A migration renames the old folder's lines in place first (a resumed run finds them renamed already).
+  const base = rename && existing !== null ? withFolderRenamed(existing, rename.from, rename.to).text : existing;
+  const add = missingLines(base, wanted);
+  if (add.length === 0 && base === existing) return [];
+  const text = withLines(base, add);
   writeAtomicVia(req.fs, req.gitignoreFile, text, existing === null ? 0o644 : fs.statSync(req.gitignoreFile).mode & 0o777);
   if (hashOf(req.gitignoreFile) !== sha256(text)) {
     throw failed(`Cannot verify ${req.gitignoreFile} after adding ${add.length} line(s)`, "Check the disk, then run the upgrade again");

@@ -17,7 +17,7 @@ import { staticDeciderOf } from "./decide.ts";
 import { renamesBetween, runGit, unchangedSince } from "./gitobj.ts";
 import { settleBothChanged } from "./merge.ts";
 import { followMoves, type MoveRequest } from "./moves.ts";
-import { missingLines, standardLines } from "./gitignore.ts";
+import { missingLines, standardLines, withFolderRenamed } from "./gitignore.ts";
 import { type FileFacts, fileFacts, modeOf, smallFileFacts } from "./hash.ts";
 import type { ContentSettings, Decision, Mapping } from "./options.ts";
 import { insideJoin, matcher, PathMap } from "./paths.ts";
@@ -33,6 +33,8 @@ export interface PlanRequest {
   installedManifest: string;
   versionFile: string;
   gitignoreFile: string;
+  /** A migration's folder move (core/layout.ts): `.gitignore` follows it. */
+  relocation?: { from: string; to: string } | null;
   from: string | null;
   policy: ConflictPolicy | null;
   /** Per-path decisions of this run, by installation path (`--decisions`). */
@@ -466,12 +468,15 @@ function planGitignore(
       break;
     } catch { /* try the next */ }
   }
-  const installRel = toPosix(path.relative(req.projectRoot, req.installDir));
+  // A migration's lines are the new folder's, and the old folder's lines are renamed in place.
+  const installRel = toPosix(path.relative(req.projectRoot, req.relocation?.to ?? req.installDir));
   const own = installRel && !installRel.startsWith("..") ? opts.gitignore.own.map((o) => `${installRel}/${o}`) : [];
   const wanted = [...(text ? standardLines(text) : []), ...own];
   let existing: string | null = null;
   try {
     existing = fs.readFileSync(req.gitignoreFile, "utf8");
   } catch { /* no .gitignore yet */ }
-  return { file, add: missingLines(existing, wanted) };
+  const names = req.relocation ? { from: path.basename(req.relocation.from), to: path.basename(req.relocation.to) } : null;
+  const moved = names && existing !== null ? withFolderRenamed(existing, names.from, names.to) : null;
+  return { file, add: missingLines(moved?.text ?? existing, wanted), ...(moved?.renamed.length ? { rename: { ...names!, lines: moved.renamed } } : {}) };
 }

@@ -12,6 +12,19 @@ import { evidenceOf } from "../../core/evidence.ts";
 /** The base of this run's plan (holds functions, so it travels beside the plan, not in it). */
 export const ContentBase = defineChannel<ResolvedBase>("content.base");
 
+/**
+ * `--decisions` keys another plugin decides with (a migration's files that mention the old
+ * folder): claimed in pre-flight, so the content plugin does not refuse them as unknown.
+ */
+const ClaimedDecisions = defineChannel<Set<string>>("content.claimed-decisions");
+
+export function claimDecisionKeys(ctx: UpgradeContext, keys: Iterable<string>): void {
+  const set = ctx.channels.ensure(ClaimedDecisions, () => new Set<string>());
+  for (const k of keys) set.add(k);
+}
+
+export const claimedDecisionKeys = (ctx: UpgradeContext): ReadonlySet<string> => ctx.channels.get(ClaimedDecisions) ?? new Set();
+
 const count = z.number().int().nonnegative();
 
 /** Phase 2's gate, for the content plugin; also the shape of the result others read. */

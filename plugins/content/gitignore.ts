@@ -5,6 +5,8 @@
  * our own records. Lines already present are not added again.
  */
 
+import { renameFolderIn } from "../layouts.ts";
+
 /** Pattern lines of every ```gitignore fenced block of a markdown document, in order, once each. */
 export function standardLines(markdown: string): string[] {
   const out: string[] = [];
@@ -53,4 +55,16 @@ export function withLines(existing: string | null, add: readonly string[]): stri
   if (add.length === 0) return existing ?? "";
   const head = existing ? (existing.endsWith("\n") ? existing : existing + "\n") + "\n" : "";
   return `${head}${SECTION_HEADER}\n${add.join("\n")}\n`;
+}
+
+/** A migration's `.gitignore`: each pattern line naming the old installation folder names the new one, in place (comments and every other line untouched). */
+export function withFolderRenamed(existing: string, from: string, to: string): { text: string; renamed: string[] } {
+  const renamed: string[] = [];
+  const lines = existing.split("\n").map((l) => {
+    if (l.trim().startsWith("#")) return l;
+    const n = renameFolderIn(l, from, to);
+    if (n !== l) renamed.push(`${l.trim()} → ${n.trim()}`);
+    return n;
+  });
+  return { text: lines.join("\n"), renamed };
 }

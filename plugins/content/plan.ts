@@ -111,7 +111,8 @@ export interface ContentPlanX extends ContentPlan {
   source: { root: string; commit: string | null; version: string | null };
   install: string;
   counts: PlanCounts;
-  gitignore: { file: string; add: string[] };
+  /** Lines to add; in a migration, the old folder's lines renamed in place first (`rename`). */
+  gitignore: { file: string; add: string[]; rename?: { from: string; to: string; lines: string[] } };
   /** Mapped folders the installation does not have (or has empty), whose upstream files are all new. */
   not_installed?: string[];
   problems: Problem[];

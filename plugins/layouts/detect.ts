@@ -27,7 +27,7 @@ export interface RunLayouts {
   install: Detected | null;
   /** The layout this run's paths come from: the installation's, else the source's, else the oldest. */
   active: LayoutDecl;
-  /** Both known and different: an upgrade cannot bridge them (`migrate` does). */
+  /** Both known and different, in an upgrade: it cannot bridge them (`migrate` does; in a migration this is false). */
   mismatch: boolean;
 }
 
@@ -81,10 +81,11 @@ const RunLayoutsChannel = defineChannel<RunLayouts>("layouts.run");
 
 /** This run's layouts, judged on first use. */
 export function runLayouts(ctx: UpgradeContext): RunLayouts {
-  return ctx.channels.ensure(RunLayoutsChannel, () => judge(ctx.options.source, ctx.layout.installDir));
+  return ctx.channels.ensure(RunLayoutsChannel, () => judge(ctx.options.source, ctx.layout.installDir, ctx.layout.relocation !== null));
 }
 
-export function judge(source: string | null | undefined, installDir: string): RunLayouts {
+/** `migrating`: a `migrate` run, whose paths are the source's layout from the start (its folder moves in phase 1). */
+export function judge(source: string | null | undefined, installDir: string, migrating = false): RunLayouts {
   const src = source && isDir(source) ? detectSourceLayout(source) : null;
   const inst = detectInstallLayout(installDir);
   const byName = LAYOUTS.find((l) => l.installDir === path.basename(installDir)) ?? LAYOUTS[0];
@@ -92,8 +93,9 @@ export function judge(source: string | null | undefined, installDir: string): Ru
   return {
     source: src,
     install: inst,
-    active: inst?.layout ?? fallback,
-    mismatch: src !== null && inst !== null && src.layout.id !== inst.layout.id,
+    active: migrating && src ? src.layout : inst?.layout ?? fallback,
+    // A migration bridges them: its paths are the source's layout from the start.
+    mismatch: !migrating && src !== null && inst !== null && src.layout.id !== inst.layout.id,
   };
 }
 

@@ -5,11 +5,14 @@
  * otherwise "upgrade" by keeping every file as a local edit, and record a commit whose
  * content it never installed.
  */
+import fs from "node:fs";
+import path from "node:path";
 import type { EvidenceDraft } from "../../core/evidence.ts";
 import type { Findings, UpgradeContext } from "../../core/types.ts";
 import { ContentBase } from "../content/channel.ts";
 import { runGit } from "../content/gitobj.ts";
 import { runLayouts } from "../layouts/detect.ts";
+import { LAYOUTS } from "../layouts.ts";
 import { preflightRunOptions } from "./run-options.ts";
 
 const short = (sha: string) => sha.slice(0, 12);
@@ -19,14 +22,40 @@ export function checkLayouts(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft
   const { source, install, mismatch } = runLayouts(ctx);
   ev.source_layout = source?.layout.id ?? null;
   ev.install_layout = install?.layout.id ?? null;
+  if (ctx.layout.relocation) return checkMigration(ctx, f);
   if (!mismatch) return;
   const from = install!.layout;
   const to = source!.layout;
   // Moving an installation between layouts is a migration (issue 23), not something an upgrade may half-do.
-  const way = to.generation > from.generation
-    ? `Use a source of the installation's layout (${from.id}: in a praxis-os clone, a commit from before its layout changed); moving an installation to ${to.id} is a migration, which this version does not do yet`
-    : `Use a source of the installation's layout (${from.id}), or keep the installation as it is`;
+  const migrates = LAYOUTS.filter((l) => l.migratesFrom.includes(from.id)).map((l) => l.id);
+  const way = to.migratesFrom.includes(from.id)
+    ? `To move the installation to ${to.id}, run \`agent-os-upgrade migrate --source ${ctx.options.source}\` (--dry-run first shows every change); to upgrade it as it is, use a source of its layout (${from.id})`
+    : `Use a source of the installation's layout (${from.id}), or keep the installation as it is${migrates.length ? `; \`agent-os-upgrade migrate\` moves it to ${migrates.join(", ")} only (not to ${to.id} yet)` : ""}`;
   f.error("LAYOUT_MISMATCH", `The source is ${to.id} (${source!.why}) but the installation ${ctx.layout.installDir} is ${from.id} (${install!.why}): an upgrade would leave a mixed install`, `${way}; nothing was written`);
+}
+
+/**
+ * `migrate`: an `.agent-os/` installation of agent-os-enhanced, no `.praxis-os/` beside it,
+ * and a source of a later layout of the same lineage (the history check then proves the
+ * lineage: the installed commit must be in the source's history).
+ */
+function checkMigration(ctx: UpgradeContext, f: Findings): void {
+  const { source, install } = runLayouts(ctx);
+  const r = ctx.layout.relocation!;
+  if (ctx.layout.installDir !== r.from) {
+    f.error("MIGRATE_NOT_NEEDED", `Cannot migrate ${ctx.layout.installDir}: it is already a .praxis-os installation`, `Upgrade it instead: agent-os-upgrade --source ${ctx.options.source ?? "<praxis-os clone>"}; nothing was written`);
+    return;
+  }
+  if (fs.existsSync(r.to)) {
+    f.error("MIGRATE_BOTH_FOLDERS", `Cannot migrate: ${r.to} already exists beside ${r.from}`, `Move ${r.to} aside (or remove it if it is a stale copy), then run the migration again; nothing was written`);
+  }
+  if (!source || !install) return; // pre-flight's own checks name a missing source or installation
+  if (source.layout.generation <= install.layout.generation || source.layout.installDir !== path.basename(r.to)) {
+    f.error("MIGRATE_SOURCE", `Cannot migrate to the source ${ctx.options.source}: it is ${source.layout.id} (${source.why}), not a later layout than the installation's ${install.layout.id}`, "Use a clone of praxis-os (with its full history) as --source; nothing was written");
+  } else if (!source.layout.migratesFrom.includes(install.layout.id)) {
+    const to = LAYOUTS.filter((l) => l.migratesFrom.includes(install.layout.id)).map((l) => l.id).join(", ");
+    f.error("MIGRATE_SOURCE", `Cannot migrate ${install.layout.id} to ${source.layout.id} (${source.why}): this version migrates it to ${to} only`, `In the praxis-os clone, check out a commit of that layout (before its dist/ rewrite: git -C "${ctx.options.source}" log -- mcp_server), then migrate; nothing was written`);
+  }
 }
 
 async function git(src: string, args: string[], signal?: AbortSignal): Promise<{ ok: boolean; out: string }> {

@@ -70,22 +70,22 @@ const serversAt = (data: Record<string, unknown>, at: readonly string[]): Record
   return cur && typeof cur === "object" && !Array.isArray(cur) ? cur as Record<string, unknown> : null;
 };
 
-/** Whether an entry's command, working folder, arguments or environment name this installation. */
-function namesInstall(entry: McpServerEntry, projectRoot: string, installDir: string): boolean {
+/** Whether an entry's command, working folder, arguments or environment name this installation (at any of its names: a migration moves it). */
+function namesInstall(entry: McpServerEntry, projectRoot: string, installDirs: readonly string[]): boolean {
   const texts = [entry.command, entry.cwd, ...(entry.args ?? []), ...Object.values(entry.env ?? {})]
     .filter((t): t is string => typeof t === "string")
     .map((t) => expandVars(t, { workspaceFolder: projectRoot }));
-  const install = path.resolve(installDir);
-  return texts.some((t) => t.split(path.delimiter).some((part) => part !== "" && isInside(path.resolve(projectRoot, part), install)));
+  const installs = installDirs.map((d) => path.resolve(d));
+  return texts.some((t) => t.split(path.delimiter).some((part) => part !== "" && installs.some((i) => isInside(path.resolve(projectRoot, part), i))));
 }
 
 /** The entries of one location that run a known server: those naming this installation, else the only one. */
-function entriesAt(read: Extract<LaunchFileRead, { status: "ok" }>, loc: LaunchLocation, projectRoot: string, installDir: string): LaunchEntry[] {
+function entriesAt(read: Extract<LaunchFileRead, { status: "ok" }>, loc: LaunchLocation, projectRoot: string, installDirs: readonly string[]): LaunchEntry[] {
   const servers = serversAt(read.data, loc.at);
   if (!servers) return [];
   const running = Object.entries(servers)
     .filter((kv): kv is [string, McpServerEntry] => typeof kv[1] === "object" && kv[1] !== null && runsMcpServer(kv[1] as McpServerEntry));
-  const ours = running.filter(([, e]) => namesInstall(e, projectRoot, installDir));
+  const ours = running.filter(([, e]) => namesInstall(e, projectRoot, installDirs));
   const chosen = ours.length ? ours : running.length === 1 ? running : [];
   return chosen.map(([name, entry]) => ({ agent: loc.agent, file: read.path, at: loc.at, name, entry }));
 }
@@ -96,14 +96,15 @@ export interface FoundEntries {
   invalid: { file: string; error: string }[];
 }
 
-/** Every agent's entry that launches this installation's server. */
-export function findLaunchEntries(projectRoot: string, installDir: string): FoundEntries {
+/** Every agent's entry that launches this installation's server (`installDir`: its folder, or its folder's names before and after a migration). */
+export function findLaunchEntries(projectRoot: string, installDir: string | readonly string[]): FoundEntries {
+  const dirs = typeof installDir === "string" ? [installDir] : installDir;
   const out: FoundEntries = { entries: [], invalid: [] };
   for (const rel of LAUNCH_FILES) {
     const read = readLaunchFile(path.join(projectRoot, rel));
     if (read.status === "invalid") out.invalid.push({ file: read.path, error: read.error });
     if (read.status !== "ok") continue;
-    for (const loc of LAUNCH_LOCATIONS.filter((l) => l.file === rel)) out.entries.push(...entriesAt(read, loc, projectRoot, installDir));
+    for (const loc of LAUNCH_LOCATIONS.filter((l) => l.file === rel)) out.entries.push(...entriesAt(read, loc, projectRoot, dirs));
   }
   return out;
 }
@@ -131,4 +132,35 @@ export function withEntryArgs(read: Extract<LaunchFileRead, { status: "ok" }>, a
   const tabSize = /^( +)(?=")/m.exec(read.text)?.[1].length ?? 2;
   const edits = jsonc.modify(read.text, [...at, name, "args"], [...args], { formattingOptions: { insertSpaces: true, tabSize } });
   return jsonc.applyEdits(read.text, edits);
+}
+
+/**
+ * The file's text with one entry replaced whole (a migration: paths, module, tool names) and
+ * its key renamed when `newName` is given, at the same place. A strict JSON file is written
+ * back in its own indentation; one with comments is edited property by property, so its
+ * comments (and the entry's) stay.
+ */
+export function withEntry(read: Extract<LaunchFileRead, { status: "ok" }>, at: readonly string[], name: string, next: McpServerEntry, newName?: string): string {
+  if (read.strict) {
+    const data = structuredClone(read.data);
+    const servers = serversAt(data, at);
+    if (!servers?.[name]) throw new Error(`Cannot update "${name}": ${read.path} has no such server entry`);
+    const order = Object.entries(servers);
+    for (const k of Object.keys(servers)) delete servers[k];
+    for (const [k, v] of order) servers[k === name ? newName ?? name : k] = k === name ? next : v;
+    const indent = /^[ \t]+(?=")/m.exec(read.text)?.[0] ?? "  ";
+    return `${JSON.stringify(data, null, indent)}\n`;
+  }
+  const tabSize = /^( +)(?=")/m.exec(read.text)?.[1].length ?? 2;
+  const old = serversAt(read.data, at)?.[name] as Record<string, unknown> | undefined;
+  let text = read.text;
+  for (const key of new Set([...Object.keys(old ?? {}), ...Object.keys(next)])) {
+    if (JSON.stringify(old?.[key]) === JSON.stringify(next[key])) continue;
+    text = jsonc.applyEdits(text, jsonc.modify(text, [...at, name, key], next[key], { formattingOptions: { insertSpaces: true, tabSize } }));
+  }
+  if (!newName || newName === name) return text;
+  const holder = jsonc.findNodeAtLocation(jsonc.parseTree(text)!, [...at]);
+  const keyNode = holder?.children?.find((p) => p.children?.[0]?.value === name)?.children?.[0];
+  if (!keyNode) throw new Error(`Cannot rename "${name}": ${read.path} has no such server entry`);
+  return text.slice(0, keyNode.offset) + JSON.stringify(newName) + text.slice(keyNode.offset + keyNode.length);
 }

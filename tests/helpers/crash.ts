@@ -45,9 +45,18 @@ export interface Template {
   config: string;
 }
 
-export function makeTemplate(root: string): Template {
+/** A migration's project files: Cursor's entry, upstream's `.gitignore` lines, an instruction file naming the folder. */
+export const MIGRATE_FILES: Record<string, string> = {
+  ".cursor/mcp.json": JSON.stringify({ mcpServers: { "agent-os-rag": { command: "${workspaceFolder}/.agent-os/venv/bin/python", args: ["-m", "mcp_server"], env: { PYTHONPATH: "${workspaceFolder}/.agent-os" } } } }, null, 2) + "\n",
+  ".gitignore": "node_modules/\n.agent-os/.cache/\n.agent-os/venv/\ndist/\n",
+  ".cursorrules": "Read .agent-os/standards/universal/ first; search with aos_search_standards.\n",
+};
+
+/** `migrate`: the source's new release is praxis-os's (its README names `.praxis-os/`), the project has the files a migration changes. */
+export function makeTemplate(root: string, opts: { migrate?: boolean } = {}): Template {
   const source = path.join(root, "source");
-  const commits = makeSourceRepo(source, [{ universal: OLD_TREE }, { universal: NEW_TREE, extra: { "mcp_server/server.py": "print('v2')\n" } }]);
+  const readme: Tree = opts.migrate ? { "README.md": "# praxis-os\n\nInstall into .praxis-os/ of your project.\n" } : {};
+  const commits = makeSourceRepo(source, [{ universal: OLD_TREE }, { universal: NEW_TREE, extra: { "mcp_server/server.py": "print('v2')\n", ...readme } }]);
   const project = path.join(root, "template");
   const install = installUniversal(project, OLD_TREE, { commit: commits[0] });
   fs.appendFileSync(path.join(install, "standards/universal/testing/pyramid.md"), "\nOur note.\n");
@@ -56,6 +65,10 @@ export function makeTemplate(root: string): Template {
     fs.writeFileSync(path.join(project, rel), data);
   }
   fs.writeFileSync(path.join(project, ".gitignore"), "node_modules/\n");
+  for (const [rel, data] of Object.entries(opts.migrate ? MIGRATE_FILES : {})) {
+    fs.mkdirSync(path.dirname(path.join(project, rel)), { recursive: true });
+    fs.writeFileSync(path.join(project, rel), data);
+  }
   // No venv and no IDE in this sweep: validation by a live server is covered elsewhere.
   const config = path.join(root, "crash.config.json");
   fs.writeFileSync(config, JSON.stringify({ disable: ["validate"] }));
@@ -63,7 +76,7 @@ export function makeTemplate(root: string): Template {
 }
 
 /** Our records: written on purpose by an upgrade or a rollback, so not part of "the tree". */
-const RECORDS = /^\.agent-os\/(\.backups|\.cache)(\/|$)/;
+const RECORDS = /^\.(agent|praxis)-os\/(\.backups|\.cache)(\/|$)/;
 /** Values that differ between two identical upgrades: times, ids, durations. */
 const VOLATILE: RegExp[] = [
   /\d{4}-\d\d-\d\dT\d\d[:-]\d\d[:-]\d\d([.-]\d+)?Z/g,
