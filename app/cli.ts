@@ -89,7 +89,8 @@ export const PROGRAM: ProgramSpec = {
       help: "read-only: is an update available? exit 0 up to date, 2 update available, 1 cannot tell (also with --json)",
       options: [SOURCE_FLAG, REF_FLAG],
     },
-    { name: "status", args: ["[session]"], help: "show the lock and the sessions of this project", options: [] },
+    { name: "status", args: ["[session]"], help: "show the lock and the sessions of this project, and whether this machine's runtime is behind the committed installation", options: [] },
+    { name: "sync", help: "after pulling an upgraded installation: bring this machine's venv and running server to what is committed (backed up, validated, rolled back on failure); nothing to do: exit 0", options: [] },
     {
       name: "backups",
       args: ["[action]", "[id]"],
@@ -122,6 +123,7 @@ const modules = {
   backups: () => load<typeof import("./commands/backups.ts")>("./commands/backups.ts"),
   misc: () => load<typeof import("./commands/misc.ts")>("./commands/misc.ts"),
   check: () => load<typeof import("./commands/check.ts")>("./commands/check.ts"),
+  sync: () => load<typeof import("./commands/sync.ts")>("./commands/sync.ts"),
   mcp: () => load<typeof import("./mcp/server.ts")>("./mcp/server.ts"),
 };
 
@@ -145,9 +147,13 @@ const ACTIONS: Record<string, Action> = {
     return (await modules.run()).rollbackCommand(p, cwd, sink);
   },
   check: async (p, cwd, sink) => (await modules.check()).checkCommand(p, cwd, sink),
+  sync: async (p, cwd, sink) => {
+    installed(p, cwd);
+    return (await modules.sync()).syncCommand(p, cwd, sink);
+  },
   status: async (p, cwd, sink) => {
     installed(p, cwd);
-    return (await modules.status()).statusCommand(targetOf(cwd, globals(p)), p.args[0] ?? null, Boolean(p.opts.json), sink);
+    return await (await modules.status()).statusCommand(targetOf(cwd, globals(p)), p.args[0] ?? null, Boolean(p.opts.json), sink);
   },
   backups: async (p, cwd, sink) => {
     installed(p, cwd);

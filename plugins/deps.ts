@@ -23,6 +23,7 @@ import { connectTarget, DEFAULT_POST_INSTALL_RULES, detectPostInstall, indexUrlO
 import { journal, journalled, ServerSwap, STEP } from "./server/shared.ts";
 import { backupScope } from "./backup/scope.ts";
 import { DEPS_RUN_OPTIONS, depsRunOptions } from "./deps/run-options.ts";
+import { runtimeSyncOf } from "./deps/runtime-record.ts";
 import { freshVenv } from "./deps/fresh-venv.ts";
 
 export const PLUGIN_NAME = "deps";
@@ -91,6 +92,9 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
   /** The requirements file's name in the installation (as messages show it). */
   const reqName = (ctx: UpgradeContext): string => opts.requirements ?? activeLayout(ctx).server.requirements;
   const files = (ctx: UpgradeContext) => {
+    // A sync installs the committed requirements in place (app/commands/sync.ts).
+    const sync = runtimeSyncOf(ctx);
+    if (sync) return { source: sync.requirements, live: sync.requirements };
     if (opts.requirements) return { source: path.join(ctx.options.source!, opts.requirements), live: path.join(ctx.layout.installDir, opts.requirements) };
     const l = activeLayout(ctx);
     const inServer = path.relative(l.server.folder, l.server.requirements);
@@ -98,6 +102,8 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
   };
   /** Whether the requirements differ (or an install is forced); null when the source has none. */
   const needed = (ctx: UpgradeContext): boolean | null => {
+    const sync = runtimeSyncOf(ctx);
+    if (sync) return opts.force || sync.install;
     const f = files(ctx);
     const src = readOrNull(f.source);
     if (src === null) return null;
@@ -108,7 +114,7 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
   /** Why this run installs nothing, whatever the requirements say: `--skip-deps`, or no new server to install them for. */
   const skipReason = (ctx: UpgradeContext): string | null =>
     depsRunOptions(ctx).skipDeps ? "--skip-deps"
-    : ctx.channels.has(ServerSwap) ? null
+    : ctx.channels.has(ServerSwap) || runtimeSyncOf(ctx) ? null
     : "the server is not upgraded in this run (no plugin swaps it)";
 
   /**
@@ -139,7 +145,7 @@ export function depsPlugin(options: DepsOptionsInput = {}) {
         if (!ctx.options.source || !fs.existsSync(ctx.options.source) || !ctx.layout.installExists) return;
         const need = needed(ctx);
         ev.deps_install_needed = skipReason(ctx) ? false : need === true;
-        if (need && !skipReason(ctx) && !fs.existsSync(python(ctx))) {
+        if (need && !skipReason(ctx) && !fs.existsSync(python(ctx)) && !runtimeSyncOf(ctx)?.createVenv) {
           findings.error(
             "VENV_MISSING",
             `Cannot install the server's dependencies: there is no venv interpreter at "${python(ctx)}"`,

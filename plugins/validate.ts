@@ -27,6 +27,7 @@ import { findProjectServer, processAlive } from "./server/process.ts";
 import { VALIDATE_RUN_OPTIONS, validateRunOptions } from "./validate/run-options.ts";
 import { journalled, launchFor, LaunchSpecSchema, ServerStarted, SmokeCallSchema, type StartedServer, STEP } from "./server/shared.ts";
 import { evidenceReader } from "../core/evidence.ts";
+import { runtimeSyncOf } from "./deps/runtime-record.ts";
 
 export const PLUGIN_NAME = "validate";
 
@@ -154,7 +155,8 @@ export function validatePlugin(options: ValidateOptionsInput = {}) {
           ev.server_probe_before = { ok: null, skipped: "--no-validate" };
           return;
         }
-        if (!opts.probeBefore) return;
+        // A sync's old runtime may not start the committed code: that is why it syncs.
+        if (!opts.probeBefore || runtimeSyncOf(ctx)) return;
         const running = findProjectServer(ctx.layout.installDir);
         let probe: ProbeResult;
         try {

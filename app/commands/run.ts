@@ -7,6 +7,7 @@ import type { Sink } from "../render.ts";
 import { type CheckReport, quietDryRun, upToDate } from "../check-plan.ts";
 import { EXIT } from "../../core/errors.ts";
 import { prBodyFile, writePrBody } from "../pr-body.ts";
+import { resumeSync, syncToResume } from "./sync.ts";
 
 export async function upgradeCommand(p: ParsedArgs, cwd: string, sink: Sink): Promise<number> {
   const g = globals(p);
@@ -46,6 +47,9 @@ function alreadyUpToDate(r: CheckReport, json: boolean, sink: Sink): number {
 
 export async function resumeCommand(p: ParsedArgs, session: string | null, cwd: string, sink: Sink): Promise<number> {
   const g = globals(p);
+  // An interrupted sync is finished as a sync (its plugins, its plan), never as an upgrade whose source is the installation.
+  const sync = syncToResume(targetOf(cwd, g), session);
+  if (sync) return resumeSync(p, session, sync, cwd, sink);
   const resolved = await loadConfig(cwd, g);
   const options = await runOptions(p, g, resolved, cwd);
   const result = await runLifecycle({ resolved, options, resume: { sessionId: session, overrides: resumeOverrides(p, resolved) } }, { onEvent: await renderer(g, sink), handleSignals: true });

@@ -8,6 +8,8 @@ import { describeLock, readLock } from "../../core/lock-status.ts";
 import { pidAlive } from "../../core/proc.ts";
 import { listSessions, parseBrief, readStateText, type SessionBrief, stateFile } from "../../core/state-read.ts";
 import type { Sink } from "../render.ts";
+import { mayHaveRuntime } from "../../plugins/deps/runtime-paths.ts";
+import { host } from "../../core/runtime.ts";
 
 const brief = (s: SessionBrief) => ({ id: s.session_id, status: s.status, current_phase: s.current_phase, completed_phases: s.completed_phases, started_at: s.started_at, updated_at: s.updated_at });
 
@@ -22,10 +24,13 @@ export function sessionLines(state: Record<string, unknown>): string[] {
   const [e0, e1, e2, e3] = [ev(0, "preflight"), ev(1, "backup"), ev(2, "content"), ev(3, "server")];
   const from = str(e0.from_commit) ?? str(obj(e2.base).ref);
   const to = str(e0.source_commit) ?? str(obj(state.source).commit);
-  const lines = [`Newest session ${state.session_id}: ${state.status}, ${short(from) ?? "unknown"} → ${short(to) ?? "unknown"}`];
+  // A sync (app/commands/sync.ts keeps its plan in the options) installed no version: it moved this machine's runtime.
+  const sync = obj(obj(state.options).plugin).runtimeSync !== undefined;
+  const what = sync ? "a sync of this machine's runtime (venv, server) with the committed installation" : `${short(from) ?? "unknown"} → ${short(to) ?? "unknown"}`;
+  const lines = [`Newest session ${state.session_id}: ${state.status}, ${what}`];
   const backup = str(e1.backup_id);
   if (backup) {
-    lines.push(`  Backup: ${backup}${state.status === "completed" ? "; to undo this upgrade: agent-os-upgrade rollback" : state.status === "rolled_back" ? " (restored)" : `; to restore it: agent-os-upgrade rollback --to ${backup}`}`);
+    lines.push(`  Backup: ${backup}${state.status === "completed" ? `; to undo this ${sync ? "sync" : "upgrade"}: agent-os-upgrade rollback` : state.status === "rolled_back" ? " (restored)" : `; to restore it: agent-os-upgrade rollback --to ${backup}`}`);
   }
   const attention = Array.isArray(e2.needs_attention) ? (e2.needs_attention as unknown[]).map(String) : [];
   if (state.status === "completed" && attention.length) {
@@ -38,7 +43,16 @@ export function sessionLines(state: Record<string, unknown>): string[] {
   return lines;
 }
 
-export function statusCommand(target: string, sessionId: string | null, json: boolean, sink: Sink): number {
+/** Whether this machine's runtime is behind the committed installation (read only; loaded when asked: it hashes the server and may ask the venv). */
+async function runtimeBehind(layout: ReturnType<typeof resolveLayout>): Promise<{ behind: boolean; reasons: string[]; line: string | null }> {
+  // Not a literal import: Deno would read the module graph when status.ts loads (see app/cli.ts).
+  const spec = "../../plugins/deps/runtime-record.ts";
+  const { behindLine, checkRuntime } = await import(spec) as typeof import("../../plugins/deps/runtime-record.ts");
+  const check = checkRuntime(layout);
+  return { behind: check.behind && !check.fresh, reasons: check.reasons, line: behindLine(check) };
+}
+
+export async function statusCommand(target: string, sessionId: string | null, json: boolean, sink: Sink): Promise<number> {
   const layout = resolveLayout(target);
   const lock = readLock(layout);
   if (sessionId) {
@@ -48,9 +62,11 @@ export function statusCommand(target: string, sessionId: string | null, json: bo
   }
   const all = listSessions(layout.stateDir, parseBrief);
   const interrupted = all.filter((x) => x.state && (x.state.status === "in_progress" || x.state.status === "rolling_back") && !pidAlive(x.state.pid));
+  // Mid-upgrade the tree is between two states: the runtime is judged once no upgrade holds the lock.
+  const runtime = layout.installExists && lock.kind !== "held" && mayHaveRuntime(layout, host.exists) ? await runtimeBehind(layout) : null;
   if (json) {
     const sessions = all.map((x) => x.state ? brief(x.state) : { id: x.id, file: x.file, error: x.error?.toJSON() });
-    sink.out(JSON.stringify({ type: "result", schema_version: 1, command: "status", lock, sessions, interrupted: interrupted.map((x) => x.id) }));
+    sink.out(JSON.stringify({ type: "result", schema_version: 1, command: "status", lock, sessions, interrupted: interrupted.map((x) => x.id), runtime: runtime && { behind: runtime.behind, reasons: runtime.reasons } }));
   } else {
     sink.out(`Installation: ${layout.installDir}${layout.installExists ? "" : " (missing)"}`);
     sink.out(`Lock: ${lock.kind === "absent" ? "none" : `${lock.kind}: ${describeLock(lock)}`}`);
@@ -62,6 +78,7 @@ export function statusCommand(target: string, sessionId: string | null, json: bo
     const newest = all.find((x) => x.state);
     if (newest?.state) for (const l of sessionLines(newest.state as unknown as Record<string, unknown>)) sink.out(l);
     for (const x of interrupted) sink.out(`Session ${x.id} was interrupted: run \`agent-os-upgrade resume\` to finish it or \`agent-os-upgrade rollback\` to undo it`);
+    if (runtime?.line) sink.out(runtime.line);
   }
   return all.some((x) => x.error) ? EXIT.state : EXIT.ok;
 }
