@@ -65,14 +65,20 @@ function changedSection(changes: { path: string; action: string }[]): string[] {
   return out;
 }
 
-/** What each teammate runs after merging: the install's requirements into its venv, then a reload of the server. */
+/** What each teammate runs after merging: `sync` (or by hand: the install's requirements into its venv, then a reload of the server). */
 function teammateSection(result: UpgradeResult, options: RunOptions): string[] {
   const layout = resolveLayout(options.target);
   const rel = (p: string) => path.relative(layout.projectRoot, p).split(path.sep).join("/");
   const decl = layoutById(result.layout?.install ?? result.layout?.source ?? "") ?? layoutById("agent-os-enhanced")!;
   const venv = rel(layout.venvDir);
   return [
-    "From the project's root, once the pull request is merged and pulled (the first line creates the venv when it is missing and keeps an existing one):",
+    "From the project's root, once the pull request is merged and pulled:",
+    "",
+    "```sh",
+    "agent-os-upgrade sync",
+    "```",
+    "",
+    "It installs the new requirements into this machine's venv (a new venv where there is none), restarts the MCP server it runs, and checks it through the IDE's launch entry; it does nothing when this machine is up to date. Without the tool, by hand (the first line creates the venv when it is missing and keeps an existing one):",
     "",
     "```sh",
     `python3 -m venv ${venv}`,
