@@ -11,6 +11,10 @@
  *   validate   probes the new server: over HTTP when the server plugin restarted it, else
  *              over stdio with the launch command; then starts each agent's launch entry
  *              (validate/entries.ts); writes `.cache/upgrade-validation-<ts>.json`
+ *
+ * The factory parses the options and taps the hooks; each tap calls a function of this
+ * module over the run's context and the options (the tools the old server had are read back
+ * from the run's phase-0 evidence), so one plugin object may serve several runs.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -18,7 +22,7 @@ import { z } from "zod";
 import { writeJsonAtomic } from "../core/atomic.ts";
 import { parsePluginOptions } from "../core/config.ts";
 import { definePlugin } from "../core/plugin.ts";
-import type { Findings, UpgradeContext } from "../core/types.ts";
+import type { Findings, Outcome, UpgradeContext, UpgradeResult } from "../core/types.ts";
 import { activeLayout, installedServerDir } from "./layouts/detect.ts";
 import { needsTransportArg, serverEnv, withTransport } from "./server/launch.ts";
 import { checkStaleEntries, probeEntries } from "./validate/entries.ts";
@@ -49,6 +53,8 @@ export const ValidateOptions = z.strictObject({
   launch: LaunchSpecSchema.optional(),
 });
 export type ValidateOptionsInput = z.input<typeof ValidateOptions>;
+/** The options once parsed (defaults filled): what the plugin's functions receive. */
+type ValidateOpts = z.output<typeof ValidateOptions>;
 
 const stamp = (d: Date) => d.toISOString().replace(/[:.]/g, "-");
 
@@ -118,131 +124,162 @@ function skipValidation(ctx: UpgradeContext, ev: Record<string, unknown>): void 
 
 export function validatePlugin(options: ValidateOptionsInput = {}) {
   const opts = parsePluginOptions(PLUGIN_NAME, ValidateOptions, options);
-
-  /** Spawns the configured server over stdio (forcing `--transport stdio` when it takes one: no state file, no port). */
-  function stdioProbe(ctx: UpgradeContext, extra: { calls?: SmokeCall[]; expectTools?: string[]; timeoutMs: number; readOnly: boolean }) {
-    const launch = launchFor(ctx, opts.launch);
-    const serverDir = installedServerDir(ctx);
-    const args = fs.existsSync(serverDir) && needsTransportArg(serverDir).needed ? withTransport(launch.args, "stdio") : launch.args;
-    return probeStdio({
-      command: launch.command,
-      args,
-      env: serverEnv(extra.readOnly ? { ...launch.env, PYTHONDONTWRITEBYTECODE: "1" } : launch.env),
-      cwd: launch.cwd,
-      timeoutMs: extra.timeoutMs,
-      calls: extra.calls,
-      expectTools: extra.expectTools,
-      failOnStderrErrors: !extra.readOnly,
-    });
-  }
-
   return definePlugin({
     name: PLUGIN_NAME,
     whenDisabled: "the new MCP server is not checked: the upgrade completes whether or not it starts",
     evidence: { 4: ValidationEvidence },
     options: VALIDATE_RUN_OPTIONS,
     apply(hooks) {
-      hooks.summarize.tap((ctx, _outcome, result) => {
-        const ev = ctx.session ? validationEvidence(ctx.session.state) : undefined;
-        // So a script sees "skipped" without reading the state.
-        if (typeof ev?.validation === "string") result.validation = ev.validation;
-        result.summary.validation_report = ev?.validation_report ?? null;
-      });
-      hooks.preflight.tap(async (ctx, findings, ev) => {
-        // A dry run probes too: it must refuse where the real run refuses (the probe writes nothing).
-        if (!ctx.layout.installExists) return;
-        if (validateRunOptions(ctx).noValidate) {
-          ev.server_probe_before = { ok: null, skipped: "--no-validate" };
-          return;
-        }
-        // A sync's old runtime may not start the committed code: that is why it syncs.
-        if (!opts.probeBefore || runtimeSyncOf(ctx)) return;
-        const running = findProjectServer(ctx.layout.installDir);
-        let probe: ProbeResult;
-        try {
-          probe = running.status === "running" && running.state.url
-            ? await probeHttp({ url: running.state.url, timeoutMs: opts.probeBeforeTimeoutMs, failOnStderrErrors: false })
-            : await stdioProbe(ctx, { timeoutMs: opts.probeBeforeTimeoutMs, readOnly: true });
-        } catch (err) {
-          const e = err as NodeJS.ErrnoException;
-          if (e.code !== "EACCES" && e.code !== "EPERM") throw err;
-          // The server's files are not readable by this user: a finding with its fix, not a raw error.
-          const dir = installedServerDir(ctx);
-          findings.error("SERVER_UNREADABLE", `Cannot read the installed MCP server: ${e.path ?? dir} (permission denied)`, `Make it readable (\`chmod -R u+rX "${dir}"\`), or run the upgrade as the user who owns the installation; nothing was written`);
-          return;
-        }
-        const connected = probe.serverInfo !== undefined && !probe.problems.some((p) => p.startsWith("tools/list failed"));
-        ev.server_tools_before = connected ? probe.tools : null;
-        ev.server_probe_before = { ok: connected, transport: probe.transport, duration_ms: probe.durationMs, error: connected ? null : probe.error ?? null };
-        if (!connected) {
-          // Validation could not tell a broken upgrade from a server that never ran here: refuse now, before any write.
-          const why = cannotRun(ctx, probe);
-          findings.error("SERVER_CANNOT_START", `Cannot start the installed MCP server, so the upgrade could not be validated: ${why.reason}`, why.fix);
-        }
-      });
-
-      hooks.validate.tap(async (ctx, findings, ev) => {
-        checkStaleEntries(ctx, findings);
-        if (validateRunOptions(ctx).noValidate) {
-          skipValidation(ctx, ev);
-          return;
-        }
-        // Every agent's own line, as it will start the server (the IDEs' view of "healthy").
-        ev.launch_entries = findings.errors.some((f) => f.code === "LAUNCH_ENTRY_STALE") ? [] : await probeEntries(ctx, findings, opts.timeoutMs);
-        const before = toolsBefore(ctx)?.server_tools_before;
-        const expected = [...new Set([...opts.expectTools, ...(opts.expectOldTools && Array.isArray(before) ? before as string[] : [])])].sort();
-        const workflows = installedWorkflows(ctx.layout.installDir);
-        const calls: SmokeCall[] = opts.smoke ?? [
-          { tool: "search_standards", args: { query: opts.smokeQuery }, ifRegistered: true },
-          { tool: "list_workflows", expect: { containsAll: workflows }, ifRegistered: true },
-        ];
-        const started = ctx.channels.get(ServerStarted) ?? (journalled(ctx, STEP.started) as StartedServer | undefined);
-        const probe: ProbeResult = started?.url && processAlive(started.pid)
-          ? await probeHttp({ url: started.url!, logFile: started.logFile, timeoutMs: opts.timeoutMs, calls, expectTools: expected })
-          : await stdioProbe(ctx, { calls, expectTools: expected, timeoutMs: opts.timeoutMs, readOnly: false });
-
-        const answered = probe.serverInfo !== undefined && !probe.problems.some((p) => p.startsWith("tools/list failed"));
-        if (!answered) {
-          findings.error("SERVER_UNHEALTHY", `The upgraded MCP server does not answer over ${probe.transport}: ${probe.error}`, "See the server's stderr in the validation report; the upgrade is rolled back");
-        }
-        if (probe.missingTools.length) {
-          findings.error("TOOLS_MISSING", `The upgraded MCP server lacks tool(s): ${probe.missingTools.join(", ")}`, "Expected tools are the old server's plus the validate plugin's expectTools; fix the server or the list");
-        }
-        for (const call of probe.calls) {
-          if (!call.ok && call.error) findings.error("SMOKE_FAILED", call.error, "Fix the tool, or change the validate plugin's smoke calls");
-        }
-        if (probe.stderrErrors.length) {
-          findings.error("SERVER_STDERR_ERRORS", `The upgraded MCP server logged ${probe.stderrErrors.length} error line(s), first: ${probe.stderrErrors[0]}`, "See the full stderr in the validation report");
-        }
-
-        const report = path.join(ctx.layout.cacheDir, `upgrade-validation-${stamp(new Date())}.json`);
-        fs.mkdirSync(ctx.layout.cacheDir, { recursive: true });
-        writeJsonAtomic(report, {
-          schema_version: 1,
-          session_id: ctx.session?.id ?? null,
-          transport: probe.transport,
-          server_info: probe.serverInfo ?? null,
-          tools_expected: expected,
-          tools_registered: probe.tools,
-          missing_tools: probe.missingTools,
-          smoke_tests: probe.calls,
-          stderr_errors: probe.stderrErrors,
-          stderr: probe.stderr,
-          problems: probe.problems,
-          duration_ms: probe.durationMs,
-        });
-        Object.assign(ev, {
-          tools_expected: expected,
-          tools_registered: probe.tools,
-          smoke_tests: probe.calls.map((c) => ({ tool: c.tool, ok: c.ok, ...(c.skipped ? { skipped: true } : {}), ...(c.error ? { error: c.error } : {}) })),
-          stderr_errors: probe.stderrErrors,
-          server_probe: { transport: probe.transport, ok: probe.ok, server_info: probe.serverInfo ?? null, duration_ms: probe.durationMs, attempts: probe.attempts },
-          validation_report: report,
-          // Healthy means every IDE can start it too: a stale or broken launch entry fails the whole check.
-          validation: probe.ok && !findings.errors.length ? "passed" : "failed",
-        });
-        ctx.log.info(`validate: ${probe.ok ? "healthy" : "NOT healthy"} over ${probe.transport} (${probe.tools.length} tools, ${probe.durationMs} ms)${findings.errors.length ? `; ${findings.errors.length} problem(s) found` : ""}`);
-      });
+      hooks.summarize.tap(summarize);
+      hooks.preflight.tap((ctx, findings, ev) => probeInstalled(ctx, opts, findings, ev));
+      hooks.validate.tap((ctx, findings, ev) => validate(ctx, opts, findings, ev));
     },
   });
+}
+
+/** `summarize`: the validation word and report in the run's result. */
+function summarize(ctx: UpgradeContext, _outcome: Outcome, result: UpgradeResult): void {
+  const ev = ctx.session ? validationEvidence(ctx.session.state) : undefined;
+  // So a script sees "skipped" without reading the state.
+  if (typeof ev?.validation === "string") result.validation = ev.validation;
+  result.summary.validation_report = ev?.validation_report ?? null;
+}
+
+/** Spawns the configured server over stdio (forcing `--transport stdio` when it takes one: no state file, no port). */
+function stdioProbe(ctx: UpgradeContext, opts: ValidateOpts, extra: { calls?: SmokeCall[]; expectTools?: string[]; timeoutMs: number; readOnly: boolean }) {
+  const launch = launchFor(ctx, opts.launch);
+  const serverDir = installedServerDir(ctx);
+  const args = fs.existsSync(serverDir) && needsTransportArg(serverDir).needed ? withTransport(launch.args, "stdio") : launch.args;
+  return probeStdio({
+    command: launch.command,
+    args,
+    env: serverEnv(extra.readOnly ? { ...launch.env, PYTHONDONTWRITEBYTECODE: "1" } : launch.env),
+    cwd: launch.cwd,
+    timeoutMs: extra.timeoutMs,
+    calls: extra.calls,
+    expectTools: extra.expectTools,
+    failOnStderrErrors: !extra.readOnly,
+  });
+}
+
+/** The installed server probed read-only: over HTTP when it runs in the background, else over stdio. Null when its files cannot be read (a finding says so). */
+async function probeBefore(ctx: UpgradeContext, opts: ValidateOpts, findings: Findings): Promise<ProbeResult | null> {
+  const running = findProjectServer(ctx.layout.installDir);
+  try {
+    return running.status === "running" && running.state.url
+      ? await probeHttp({ url: running.state.url, timeoutMs: opts.probeBeforeTimeoutMs, failOnStderrErrors: false })
+      : await stdioProbe(ctx, opts, { timeoutMs: opts.probeBeforeTimeoutMs, readOnly: true });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code !== "EACCES" && e.code !== "EPERM") throw err;
+    // The server's files are not readable by this user: a finding with its fix, not a raw error.
+    const dir = installedServerDir(ctx);
+    findings.error("SERVER_UNREADABLE", `Cannot read the installed MCP server: ${e.path ?? dir} (permission denied)`, `Make it readable (\`chmod -R u+rX "${dir}"\`), or run the upgrade as the user who owns the installation; nothing was written`);
+    return null;
+  }
+}
+
+/** `preflight`: the installed server's tools recorded; one that cannot start refuses the upgrade before any write. */
+async function probeInstalled(ctx: UpgradeContext, opts: ValidateOpts, findings: Findings, ev: Record<string, unknown>): Promise<void> {
+  // A dry run probes too: it must refuse where the real run refuses (the probe writes nothing).
+  if (!ctx.layout.installExists) return;
+  if (validateRunOptions(ctx).noValidate) {
+    ev.server_probe_before = { ok: null, skipped: "--no-validate" };
+    return;
+  }
+  // A sync's old runtime may not start the committed code: that is why it syncs.
+  if (!opts.probeBefore || runtimeSyncOf(ctx)) return;
+  const probe = await probeBefore(ctx, opts, findings);
+  if (!probe) return;
+  const connected = probe.serverInfo !== undefined && !probe.problems.some((p) => p.startsWith("tools/list failed"));
+  ev.server_tools_before = connected ? probe.tools : null;
+  ev.server_probe_before = { ok: connected, transport: probe.transport, duration_ms: probe.durationMs, error: connected ? null : probe.error ?? null };
+  if (!connected) {
+    // Validation could not tell a broken upgrade from a server that never ran here: refuse now, before any write.
+    const why = cannotRun(ctx, probe);
+    findings.error("SERVER_CANNOT_START", `Cannot start the installed MCP server, so the upgrade could not be validated: ${why.reason}`, why.fix);
+  }
+}
+
+/** The tools the new server must register: the configured ones, plus the old server's (unless `expectOldTools` is off). */
+function expectedTools(ctx: UpgradeContext, opts: ValidateOpts): string[] {
+  const before = toolsBefore(ctx)?.server_tools_before;
+  return [...new Set([...opts.expectTools, ...(opts.expectOldTools && Array.isArray(before) ? before as string[] : [])])].sort();
+}
+
+/** The new server probed: over HTTP when the server plugin restarted it, else over stdio with the launch command. */
+async function probeNew(ctx: UpgradeContext, opts: ValidateOpts, expected: string[]): Promise<ProbeResult> {
+  const workflows = installedWorkflows(ctx.layout.installDir);
+  const calls: SmokeCall[] = opts.smoke ?? [
+    { tool: "search_standards", args: { query: opts.smokeQuery }, ifRegistered: true },
+    { tool: "list_workflows", expect: { containsAll: workflows }, ifRegistered: true },
+  ];
+  const started = ctx.channels.get(ServerStarted) ?? (journalled(ctx, STEP.started) as StartedServer | undefined);
+  return started?.url && processAlive(started.pid)
+    ? await probeHttp({ url: started.url!, logFile: started.logFile, timeoutMs: opts.timeoutMs, calls, expectTools: expected })
+    : await stdioProbe(ctx, opts, { calls, expectTools: expected, timeoutMs: opts.timeoutMs, readOnly: false });
+}
+
+/** Every way the probe failed, as findings (all reported together). */
+function probeFindings(probe: ProbeResult, findings: Findings): void {
+  const answered = probe.serverInfo !== undefined && !probe.problems.some((p) => p.startsWith("tools/list failed"));
+  if (!answered) {
+    findings.error("SERVER_UNHEALTHY", `The upgraded MCP server does not answer over ${probe.transport}: ${probe.error}`, "See the server's stderr in the validation report; the upgrade is rolled back");
+  }
+  if (probe.missingTools.length) {
+    findings.error("TOOLS_MISSING", `The upgraded MCP server lacks tool(s): ${probe.missingTools.join(", ")}`, "Expected tools are the old server's plus the validate plugin's expectTools; fix the server or the list");
+  }
+  for (const call of probe.calls) {
+    if (!call.ok && call.error) findings.error("SMOKE_FAILED", call.error, "Fix the tool, or change the validate plugin's smoke calls");
+  }
+  if (probe.stderrErrors.length) {
+    findings.error("SERVER_STDERR_ERRORS", `The upgraded MCP server logged ${probe.stderrErrors.length} error line(s), first: ${probe.stderrErrors[0]}`, "See the full stderr in the validation report");
+  }
+}
+
+/** `.cache/upgrade-validation-<ts>.json`: the whole probe, stderr included. Returns its path. */
+function writeReport(ctx: UpgradeContext, probe: ProbeResult, expected: string[]): string {
+  const report = path.join(ctx.layout.cacheDir, `upgrade-validation-${stamp(new Date())}.json`);
+  fs.mkdirSync(ctx.layout.cacheDir, { recursive: true });
+  writeJsonAtomic(report, {
+    schema_version: 1,
+    session_id: ctx.session?.id ?? null,
+    transport: probe.transport,
+    server_info: probe.serverInfo ?? null,
+    tools_expected: expected,
+    tools_registered: probe.tools,
+    missing_tools: probe.missingTools,
+    smoke_tests: probe.calls,
+    stderr_errors: probe.stderrErrors,
+    stderr: probe.stderr,
+    problems: probe.problems,
+    duration_ms: probe.durationMs,
+  });
+  return report;
+}
+
+/** `validate` (phase 4): stale launch entries, each agent's entry started, the new server probed; the evidence and the report. */
+async function validate(ctx: UpgradeContext, opts: ValidateOpts, findings: Findings, ev: Record<string, unknown>): Promise<void> {
+  checkStaleEntries(ctx, findings);
+  if (validateRunOptions(ctx).noValidate) {
+    skipValidation(ctx, ev);
+    return;
+  }
+  // Every agent's own line, as it will start the server (the IDEs' view of "healthy").
+  ev.launch_entries = findings.errors.some((f) => f.code === "LAUNCH_ENTRY_STALE") ? [] : await probeEntries(ctx, findings, opts.timeoutMs);
+  const expected = expectedTools(ctx, opts);
+  const probe = await probeNew(ctx, opts, expected);
+  probeFindings(probe, findings);
+  const report = writeReport(ctx, probe, expected);
+  Object.assign(ev, {
+    tools_expected: expected,
+    tools_registered: probe.tools,
+    smoke_tests: probe.calls.map((c) => ({ tool: c.tool, ok: c.ok, ...(c.skipped ? { skipped: true } : {}), ...(c.error ? { error: c.error } : {}) })),
+    stderr_errors: probe.stderrErrors,
+    server_probe: { transport: probe.transport, ok: probe.ok, server_info: probe.serverInfo ?? null, duration_ms: probe.durationMs, attempts: probe.attempts },
+    validation_report: report,
+    // Healthy means every IDE can start it too: a stale or broken launch entry fails the whole check.
+    validation: probe.ok && !findings.errors.length ? "passed" : "failed",
+  });
+  ctx.log.info(`validate: ${probe.ok ? "healthy" : "NOT healthy"} over ${probe.transport} (${probe.tools.length} tools, ${probe.durationMs} ms)${findings.errors.length ? `; ${findings.errors.length} problem(s) found` : ""}`);
 }

@@ -292,96 +292,120 @@ function statHere(layout: Layout, t: EntryTable, linked: readonly string[] = [])
   return out;
 }
 
-/**
- * Compares the live tree with the manifest, from stats taken in table order (`live`), plus
- * a readdir of each live folder (to find what the upgrade added) and a readlink of links.
- */
-export function planRestore(layout: Layout, m: Manifest, liveStats?: Float64Array): Plan {
-  const t = m.entries;
-  const linked = linkedParents(layout, m);
-  const live = liveStats ?? statHere(layout, t, linked);
-  const parents = t.parents();
-  const plan: Plan = { remove: [], mkdir: [], files: [], hashCheck: [], links: [], fixMeta: [], dirMeta: [], touchedDirs: new Set(), removeParents: [], parents };
-  // Children of each folder, from the parent of each entry (a counting sort: no per-folder arrays).
-  const start = new Int32Array(t.length + 1);
-  for (let i = 0; i < t.length; i++) if (parents[i] >= 0) start[parents[i] + 1]++;
-  for (let i = 0; i < t.length; i++) start[i + 1] += start[i];
-  const child = new Int32Array(t.length);
-  const fill = start.slice(0, t.length);
-  for (let i = 0; i < t.length; i++) if (parents[i] >= 0) child[fill[parents[i]]++] = i;
-  // Files changed up to 2 s before the backup started share their ctime second with a write
-  // that could have landed just after we read them: compare those by content, never by stat.
-  const racyFrom = ctimeOf(m.started_at_ms) - 2;
-  const S = STAT_FIELDS;
+/** A walk of the manifest's table against the live stats, filling `plan`. */
+interface PlanWalk {
+  layout: Layout;
+  t: EntryTable;
+  /** lstat numbers per entry, STAT_FIELDS each (statHere). */
+  live: Float64Array;
+  parents: Int32Array;
+  /** Children of entry i: child[start[i]] … child[start[i + 1] - 1]. */
+  start: Int32Array;
+  child: Int32Array;
+  /** ctime second from which a file's stat cannot be trusted (see planRestore). */
+  racyFrom: number;
+  plan: Plan;
+}
 
-  const touch = (i: number) => {
-    if (i >= 0) plan.touchedDirs.add(i);
-  };
-  const absent = (i: number) => {
-    touch(parents[i]);
-    const kind = t.kind(i);
-    if (kind === K_DIR) {
-      plan.mkdir.push(i);
-      for (let c = start[i]; c < start[i + 1]; c++) absent(child[c]);
-    } else if (kind === K_FILE) plan.files.push(i);
-    else if (kind === K_LINK) plan.links.push(i);
-  };
-  const removeLive = (key: string, parent: number) => {
-    plan.remove.push(key);
-    touch(parent);
-  };
-  const planEntry = (i: number) => {
-    const o = i * S;
-    const type = live[o];
-    if (type === StatType.Error) {
-      throw new UpgradeError("ROLLBACK_FAILED", `Cannot roll back: ${absOf(layout, t.keys[i])} cannot be read (permission denied?); nothing was changed`, {
-        hint: "Make the installation folder readable by this user, then run `agent-os-upgrade rollback` again",
-      });
-    }
-    const kind = t.kind(i);
-    if (kind === K_DIR) {
-      if (type !== StatType.Dir) {
-        if (type !== StatType.Missing) removeLive(t.keys[i], parents[i]);
-        return absent(i);
-      }
-      if (live[o + 2] !== t.mode(i)) plan.dirMeta.push(i);
-      // A folder whose ctime has not moved has had no entry added, removed or renamed: no
-      // need to list it. Otherwise, whatever it holds that the manifest does not was created.
-      const unchanged = live[o + 5] === t.ino(i) && ctimeOf(live[o + 4]) === t.ctimeS(i) && t.ctimeS(i) < racyFrom;
-      if (!unchanged) {
-        const prefix = t.keys[i].length + 1;
-        const names = new Set<string>();
-        for (let c = start[i]; c < start[i + 1]; c++) names.add(t.keys[child[c]].slice(prefix));
-        for (const name of fs.readdirSync(absOf(layout, t.keys[i]))) {
-          if (!names.has(name)) removeLive(`${t.keys[i]}/${name}`, i);
-        }
-      }
-      for (let c = start[i]; c < start[i + 1]; c++) planEntry(child[c]);
-    } else if (kind === K_FILE) {
-      if (type === StatType.Missing) return absent(i);
-      if (type === StatType.Dir) {
-        removeLive(t.keys[i], parents[i]);
-        return absent(i);
-      }
-      if (type !== StatType.File) return absent(i); // a link or special file: the rename replaces it
-      const size = t.size(i);
-      const sameStat = live[o + 5] === t.ino(i) && live[o + 1] === size && mtimeOf(live[o + 3]) === t.mtimeMs(i) && ctimeOf(live[o + 4]) === t.ctimeS(i);
-      if (sameStat && t.ctimeS(i) < racyFrom && live[o + 2] === t.mode(i)) return;
-      if (live[o + 1] === size) plan.hashCheck.push(i);
-      else absent(i);
-    } else if (kind === K_LINK) {
-      if (type === StatType.Link && fs.readlinkSync(absOf(layout, t.keys[i])) === t.text(i)) return;
-      if (type === StatType.Dir) removeLive(t.keys[i], parents[i]);
-      absent(i);
-    }
-    // K_OTHER: a special file we never copied; leave it
-  };
+/** Children of each folder, from the parent of each entry (a counting sort: no per-folder arrays). */
+function childrenOf(n: number, parents: Int32Array): { start: Int32Array; child: Int32Array } {
+  const start = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) if (parents[i] >= 0) start[parents[i] + 1]++;
+  for (let i = 0; i < n; i++) start[i + 1] += start[i];
+  const child = new Int32Array(n);
+  const fill = start.slice(0, n);
+  for (let i = 0; i < n; i++) if (parents[i] >= 0) child[fill[parents[i]]++] = i;
+  return { start, child };
+}
 
+function touch(w: PlanWalk, i: number): void {
+  if (i >= 0) w.plan.touchedDirs.add(i);
+}
+
+/** Entry i is not live: created again, with all it holds. */
+function absent(w: PlanWalk, i: number): void {
+  const { t, plan } = w;
+  touch(w, w.parents[i]);
+  const kind = t.kind(i);
+  if (kind === K_DIR) {
+    plan.mkdir.push(i);
+    for (let c = w.start[i]; c < w.start[i + 1]; c++) absent(w, w.child[c]);
+  } else if (kind === K_FILE) plan.files.push(i);
+  else if (kind === K_LINK) plan.links.push(i);
+}
+
+function removeLive(w: PlanWalk, key: string, parent: number): void {
+  w.plan.remove.push(key);
+  touch(w, parent);
+}
+
+/** A backed-up folder: created if missing; what it holds that the manifest does not is removed (listed only when its ctime moved). */
+function planDir(w: PlanWalk, i: number, type: number): void {
+  const { t, live, plan } = w;
+  const o = i * STAT_FIELDS;
+  if (type !== StatType.Dir) {
+    if (type !== StatType.Missing) removeLive(w, t.keys[i], w.parents[i]);
+    return absent(w, i);
+  }
+  if (live[o + 2] !== t.mode(i)) plan.dirMeta.push(i);
+  // A folder whose ctime has not moved has had no entry added, removed or renamed: no
+  // need to list it. Otherwise, whatever it holds that the manifest does not was created.
+  const unchanged = live[o + 5] === t.ino(i) && ctimeOf(live[o + 4]) === t.ctimeS(i) && t.ctimeS(i) < w.racyFrom;
+  if (!unchanged) {
+    const prefix = t.keys[i].length + 1;
+    const names = new Set<string>();
+    for (let c = w.start[i]; c < w.start[i + 1]; c++) names.add(t.keys[w.child[c]].slice(prefix));
+    for (const name of fs.readdirSync(absOf(w.layout, t.keys[i]))) {
+      if (!names.has(name)) removeLive(w, `${t.keys[i]}/${name}`, i);
+    }
+  }
+  for (let c = w.start[i]; c < w.start[i + 1]; c++) planEntry(w, w.child[c]);
+}
+
+/** A backed-up file: left alone when its stat is the recorded one, hashed when only its size is, else restored. */
+function planFile(w: PlanWalk, i: number, type: number): void {
+  const { t, live, plan } = w;
+  const o = i * STAT_FIELDS;
+  if (type === StatType.Missing) return absent(w, i);
+  if (type === StatType.Dir) {
+    removeLive(w, t.keys[i], w.parents[i]);
+    return absent(w, i);
+  }
+  if (type !== StatType.File) return absent(w, i); // a link or special file: the rename replaces it
+  const size = t.size(i);
+  const sameStat = live[o + 5] === t.ino(i) && live[o + 1] === size && mtimeOf(live[o + 3]) === t.mtimeMs(i) && ctimeOf(live[o + 4]) === t.ctimeS(i);
+  if (sameStat && t.ctimeS(i) < w.racyFrom && live[o + 2] === t.mode(i)) return;
+  if (live[o + 1] === size) plan.hashCheck.push(i);
+  else absent(w, i);
+}
+
+function planEntry(w: PlanWalk, i: number): void {
+  const { t } = w;
+  const type = w.live[i * STAT_FIELDS];
+  if (type === StatType.Error) {
+    throw new UpgradeError("ROLLBACK_FAILED", `Cannot roll back: ${absOf(w.layout, t.keys[i])} cannot be read (permission denied?); nothing was changed`, {
+      hint: "Make the installation folder readable by this user, then run `agent-os-upgrade rollback` again",
+    });
+  }
+  const kind = t.kind(i);
+  if (kind === K_DIR) planDir(w, i, type);
+  else if (kind === K_FILE) planFile(w, i, type);
+  else if (kind === K_LINK) {
+    if (type === StatType.Link && fs.readlinkSync(absOf(w.layout, t.keys[i])) === t.text(i)) return;
+    if (type === StatType.Dir) removeLive(w, t.keys[i], w.parents[i]);
+    absent(w, i);
+  }
+  // K_OTHER: a special file we never copied; leave it
+}
+
+/** Each root of the manifest: a missing one removed if it now exists, else walked from its entry. */
+function planRoots(w: PlanWalk, m: Manifest, linked: readonly string[]): void {
+  const { t, plan } = w;
   const rootIndex = new Map<string, number>();
-  for (let i = 0; i < t.length; i++) if (parents[i] < 0) rootIndex.set(t.keys[i], i);
+  for (let i = 0; i < t.length; i++) if (w.parents[i] < 0) rootIndex.set(t.keys[i], i);
   plan.remove.push(...linked);
   for (const [key, kind] of Object.entries(m.roots)) {
-    const abs = absOf(layout, key);
+    const abs = absOf(w.layout, key);
     const behindLink = under(key, linked);
     if (!behindLink) sweepRootTemps(abs);
     if (kind === "missing") {
@@ -392,8 +416,24 @@ export function planRestore(layout: Layout, m: Manifest, liveStats?: Float64Arra
     }
     const i = rootIndex.get(key);
     if (i === undefined) throw new Error(`Cannot plan the restore: root "${key}" has no entry in MANIFEST.json`);
-    planEntry(i);
+    planEntry(w, i);
   }
+}
+
+/**
+ * Compares the live tree with the manifest, from stats taken in table order (`live`), plus
+ * a readdir of each live folder (to find what the upgrade added) and a readlink of links.
+ */
+export function planRestore(layout: Layout, m: Manifest, liveStats?: Float64Array): Plan {
+  const t = m.entries;
+  const linked = linkedParents(layout, m);
+  const live = liveStats ?? statHere(layout, t, linked);
+  const parents = t.parents();
+  const plan: Plan = { remove: [], mkdir: [], files: [], hashCheck: [], links: [], fixMeta: [], dirMeta: [], touchedDirs: new Set(), removeParents: [], parents };
+  // Files changed up to 2 s before the backup started share their ctime second with a write
+  // that could have landed just after we read them: compare those by content, never by stat.
+  const racyFrom = ctimeOf(m.started_at_ms) - 2;
+  planRoots({ layout, t, live, parents, ...childrenOf(t.length, parents), racyFrom, plan }, m, linked);
   return plan;
 }
 
@@ -415,117 +455,161 @@ function sweepRootTemps(abs: string): void {
   }
 }
 
-function commit(layout: Layout, m: Manifest, plan: Plan, staging: string, opts: RestoreOptions): { modes_fixed: number } {
+type Failure = { key: string; action: string; error: string };
+
+/** One commit's bookkeeping: each change attempted (a failure recorded, the others still made), progress, modes fixed. */
+interface Commit {
+  layout: Layout;
+  t: EntryTable;
+  abs(i: number): string;
+  attempt(key: string, action: string, fn: () => void): void;
+  failures: Failure[];
+  modesFixed: number;
+}
+
+function startCommit(layout: Layout, m: Manifest, plan: Plan, opts: RestoreOptions): Commit {
   const t = m.entries;
-  const abs = (i: number) => absOf(layout, t.keys[i]);
   const total = plan.remove.length + plan.mkdir.length + plan.files.length + plan.links.length + plan.fixMeta.length + plan.dirMeta.length;
   let done = 0;
-  const step = () => {
-    done++;
-    if (done % 16 === 0 || done === total) opts.onProgress?.("commit", done, total);
+  const c: Commit = {
+    layout,
+    t,
+    abs: (i) => absOf(layout, t.keys[i]),
+    failures: [],
+    modesFixed: 0,
+    attempt(key, action, fn) {
+      try {
+        fn();
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        c.failures.push({ key, action, error: e.code && !e.message.startsWith(e.code) ? `${e.code}: ${e.message}` : e.message });
+      }
+      done++;
+      if (done % 16 === 0 || done === total) opts.onProgress?.("commit", done, total);
+    },
   };
-  const failures: Array<{ key: string; action: string; error: string }> = [];
-  const attempt = (key: string, action: string, fn: () => void) => {
-    try {
-      fn();
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      failures.push({ key, action, error: e.code && !e.message.startsWith(e.code) ? `${e.code}: ${e.message}` : e.message });
-    }
-    step();
-  };
+  return c;
+}
 
-  for (const key of plan.remove) attempt(key, "remove", () => rmForce(absOf(layout, key)));
-  // Parents first: a parent's key is shorter than any of its children's.
+/** Renames the staged copy over the live file (atomic); across filesystems, a flushed copy beside it, then the rename. */
+function restoreFile(c: Commit, i: number, staged: string): void {
+  const target = c.abs(i);
+  if (!lstatOrNull(path.dirname(target))) mkdirLikeAncestor(path.dirname(target));
+  try {
+    fs.renameSync(staged, target);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
+    // Another filesystem (a mounted venv, a project on another disk): copy beside, then rename.
+    const tmp = tempName(target, "tmp");
+    fs.copyFileSync(staged, tmp);
+    fs.chmodSync(tmp, c.t.mode(i));
+    fs.utimesSync(tmp, new Date(), c.t.mtimeMs(i) / 1000);
+    const fd = fs.openSync(tmp, "r");
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fs.renameSync(tmp, target);
+  }
+}
+
+/** Removals, folders (parents first: a parent's key is shorter than any of its children's), files, links. */
+function commitPaths(c: Commit, plan: Plan, staging: string): void {
+  const { t } = c;
+  for (const key of plan.remove) c.attempt(key, "remove", () => rmForce(absOf(c.layout, key)));
   for (const i of [...plan.mkdir].sort((a, b) => t.keys[a].length - t.keys[b].length)) {
-    attempt(t.keys[i], "create folder", () => {
-      if (!lstatOrNull(abs(i))?.isDirectory()) fs.mkdirSync(abs(i), { recursive: true, mode: 0o700 });
+    c.attempt(t.keys[i], "create folder", () => {
+      if (!lstatOrNull(c.abs(i))?.isDirectory()) fs.mkdirSync(c.abs(i), { recursive: true, mode: 0o700 });
     });
   }
-  plan.files.forEach((i, n) => {
-    attempt(t.keys[i], "restore file", () => {
-      const target = abs(i);
-      const staged = path.join(staging, String(n));
-      if (!lstatOrNull(path.dirname(target))) mkdirLikeAncestor(path.dirname(target));
-      try {
-        fs.renameSync(staged, target);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
-        // Another filesystem (a mounted venv, a project on another disk): copy beside, then rename.
-        const tmp = tempName(target, "tmp");
-        fs.copyFileSync(staged, tmp);
-        fs.chmodSync(tmp, t.mode(i));
-        fs.utimesSync(tmp, new Date(), t.mtimeMs(i) / 1000);
-        const fd = fs.openSync(tmp, "r");
-        fs.fsyncSync(fd);
-        fs.closeSync(fd);
-        fs.renameSync(tmp, target);
-      }
-    });
-  });
+  plan.files.forEach((i, n) => c.attempt(t.keys[i], "restore file", () => restoreFile(c, i, path.join(staging, String(n)))));
   for (const i of plan.links) {
-    attempt(t.keys[i], "restore link", () => {
-      const tmp = tempName(abs(i), "lnk");
+    c.attempt(t.keys[i], "restore link", () => {
+      const tmp = tempName(c.abs(i), "lnk");
       fs.rmSync(tmp, { force: true });
       fs.symlinkSync(t.text(i), tmp);
-      fs.renameSync(tmp, abs(i));
+      fs.renameSync(tmp, c.abs(i));
     });
   }
-  let modesFixed = 0;
+}
+
+/** Files whose bytes are right but whose mode or time moved. */
+function commitFileMeta(c: Commit, plan: Plan): void {
+  const { t } = c;
   for (const i of plan.fixMeta) {
-    attempt(t.keys[i], "restore mode and time", () => {
-      const st = fs.lstatSync(abs(i));
+    c.attempt(t.keys[i], "restore mode and time", () => {
+      const st = fs.lstatSync(c.abs(i));
       if ((st.mode & 0o7777) !== t.mode(i)) {
-        fs.chmodSync(abs(i), t.mode(i));
-        modesFixed++;
+        fs.chmodSync(c.abs(i), t.mode(i));
+        c.modesFixed++;
       }
-      if (mtimeOf(st.mtimeMs) !== t.mtimeMs(i)) fs.utimesSync(abs(i), st.atime, t.mtimeMs(i) / 1000);
+      if (mtimeOf(st.mtimeMs) !== t.mtimeMs(i)) fs.utimesSync(c.abs(i), st.atime, t.mtimeMs(i) / 1000);
     });
   }
-  // Folder modes and times last, deepest (longest key) first: a read-only folder must get its
-  // files first, and every change above moved its parent's mtime.
+}
+
+/**
+ * Folder modes and times last, deepest (longest key) first: a read-only folder must get its
+ * files first, and every change above moved its parent's mtime.
+ */
+function commitDirMeta(c: Commit, plan: Plan): void {
+  const { t } = c;
   const dirMeta = new Set(plan.dirMeta);
   const dirs = new Set([...plan.dirMeta, ...plan.mkdir, ...plan.touchedDirs]);
   for (const i of [...dirs].sort((a, b) => t.keys[b].length - t.keys[a].length)) {
     if (t.kind(i) !== K_DIR) continue;
     const fix = () => {
-      const st = lstatOrNull(abs(i));
+      const st = lstatOrNull(c.abs(i));
       if (!st?.isDirectory()) return;
       if ((st.mode & 0o7777) !== t.mode(i)) {
-        fs.chmodSync(abs(i), t.mode(i));
-        modesFixed++;
+        fs.chmodSync(c.abs(i), t.mode(i));
+        c.modesFixed++;
       }
-      fs.utimesSync(abs(i), new Date(), t.mtimeMs(i) / 1000);
+      fs.utimesSync(c.abs(i), new Date(), t.mtimeMs(i) / 1000);
     };
-    if (dirMeta.has(i)) attempt(t.keys[i], "restore folder mode", fix);
+    if (dirMeta.has(i)) c.attempt(t.keys[i], "restore folder mode", fix);
     else {
       try {
         fix();
       } catch (err) {
-        failures.push({ key: t.keys[i], action: "restore folder mode", error: (err as Error).message });
+        c.failures.push({ key: t.keys[i], action: "restore folder mode", error: (err as Error).message });
       }
     }
   }
-  // Folders that did not exist before the upgrade and were created only to hold a new file.
+}
+
+/** Folders that did not exist before the upgrade and were created only to hold a new file. */
+function removeCreatedParents(c: Commit, plan: Plan): void {
   for (const key of plan.removeParents) {
     try {
-      fs.rmdirSync(absOf(layout, key));
+      fs.rmdirSync(absOf(c.layout, key));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code !== "ENOENT" && code !== "ENOTEMPTY" && code !== "EEXIST") failures.push({ key, action: "remove created folder", error: (err as Error).message });
+      if (code !== "ENOENT" && code !== "ENOTEMPTY" && code !== "EEXIST") c.failures.push({ key, action: "remove created folder", error: (err as Error).message });
     }
   }
-  const parents = new Set([...plan.files.map(abs), ...plan.links.map(abs), ...plan.remove.map((k) => absOf(layout, k))].map((p) => path.dirname(p)));
+}
+
+/** Every folder whose entries changed, flushed. */
+function flushParents(c: Commit, plan: Plan): void {
+  const parents = new Set([...plan.files.map(c.abs), ...plan.links.map(c.abs), ...plan.remove.map((k) => absOf(c.layout, k))].map((p) => path.dirname(p)));
   for (const p of parents) {
     try {
       fsyncDir(p);
     } catch { /* a folder that is gone needs no flush */ }
   }
-  if (failures.length) throw commitFailed(layout, m, failures);
-  return { modes_fixed: modesFixed };
 }
 
-function commitFailed(layout: Layout, m: Manifest, failures: Array<{ key: string; action: string; error: string }>): UpgradeError {
+function commit(layout: Layout, m: Manifest, plan: Plan, staging: string, opts: RestoreOptions): { modes_fixed: number } {
+  const c = startCommit(layout, m, plan, opts);
+  commitPaths(c, plan, staging);
+  commitFileMeta(c, plan);
+  commitDirMeta(c, plan);
+  removeCreatedParents(c, plan);
+  flushParents(c, plan);
+  if (c.failures.length) throw commitFailed(layout, m, c.failures);
+  return { modes_fixed: c.modesFixed };
+}
+
+function commitFailed(layout: Layout, m: Manifest, failures: Failure[]): UpgradeError {
   const dir = m.backup_path;
   const lines = failures.slice(0, 5).map((f) => `${f.action} ${absOf(layout, f.key)} (${f.error})`);
   const manual = failures.slice(0, 3).map((f) =>

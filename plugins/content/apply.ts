@@ -78,12 +78,36 @@ function failed(message: string, hint: string, details?: unknown): UpgradeError 
 }
 
 export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
-  const { plan, options } = req;
-  const pathMap = new PathMap(options.mappings.filter((m) => m.mode === "three-way"));
+  const pathMap = new PathMap(req.options.mappings.filter((m) => m.mode === "three-way"));
   // Only the entries of our mappings: other plugins may add entries of their own to the plan.
-  const entries = (plan.entries as ContentEntry[]).filter((e) => pathMap.toSource(e.target));
-  refuseErrors(plan, entries);
+  const entries = (req.plan.entries as ContentEntry[]).filter((e) => pathMap.toSource(e.target));
+  refuseErrors(req.plan, entries);
+  await decideConflicts(req, entries);
+  const work = await prepareOps(req, entries);
+  if (work.decisions.length) await req.journal("content:decisions", { decisions: work.decisions });
+  const done = writeOps(req, work);
+  pruneEmptyDirs(req, pathMap, done.prunable);
+  const gitignoreAdded = applyGitignore(req);
+  writePendingManifest(req, entries, work.changed, work.applied);
+  await req.journal("content:applied", { written: done.written, deleted: done.deleted });
+  // The report lists journal steps named `warning:…`: how the base was found, edited files upstream deleted or moved.
+  for (const w of req.plan.warnings ?? []) await req.journal(`warning:${w.message}`, { code: w.code, ...(w.target ? { target: w.target } : {}) });
+  return {
+    plan_counts: countPlan(entries),
+    files_written: done.written,
+    files_deleted: done.deleted,
+    written_hashes_verified: true,
+    needs_attention: [...new Set(work.needsAttention)].sort(),
+    decisions: work.decisions,
+    changed_during_run: work.changed,
+    gitignore_added: gitignoreAdded,
+    installed_manifest_pending: req.pendingManifest,
+  };
+}
 
+/** Every conflict without a decision asked (or decided by policy); an `abort` stops here, before any write. */
+async function decideConflicts(req: ApplyRequest, entries: ContentEntry[]): Promise<void> {
+  const plan = req.plan;
   await askMissing(entries, {
     interactive: req.interactive,
     prompt: req.prompt,
@@ -96,175 +120,203 @@ export async function applyPlan(req: ApplyRequest): Promise<ApplyReport> {
       details: { conflict: aborted.target },
     });
   }
+}
 
-  const needsAttention: string[] = [];
-  const changed: string[] = [];
-  const decisions: DecisionRecord[] = [];
-  const applied = new Map<string, Decision | "kept">();
-  const ops: Op[] = [];
+/** Every byte to write, computed before the first write, with what the run decided and what it left alone. */
+interface Prepared {
+  ops: Op[];
+  needsAttention: string[];
+  changed: string[];
+  decisions: DecisionRecord[];
+  applied: Map<string, Decision | "kept">;
+  /** Entries by target (a moved file's old path is found by it). */
+  byTarget: Map<string, ContentEntry>;
+  /** Entries merged (clean merges and conflicts decided `merge` that can be), with their base contents. */
+  toMerge: ContentEntry[];
+  baseContents: Map<string, Buffer>;
+}
 
-  const readSource = (e: ContentEntry): Buffer => {
-    const abs = insideJoin(plan.source.root, e.source!);
-    const data = fs.readFileSync(abs);
-    if (sha256(data) !== e.hashes.new) {
-      throw failed(`Cannot install ${e.target}: ${abs} changed since the plan was made`, "Leave the source alone while an upgrade runs, then run it again");
-    }
-    return data;
-  };
-  // A moved file's old path goes once its merge (or upstream's copy) is written at the new one (moves.ts).
-  const byTarget = new Map(entries.map((e) => [e.target, e]));
-  const dropOld = (e: ContentEntry) => {
-    const old = e.moved_from && byTarget.get(e.moved_from.target);
-    // A clean merge's old path is a `delete` entry of its own already.
-    if (old && old.action !== "delete") ops.push({ kind: "delete", entry: old, abs: insideJoin(req.installDir, old.target) });
-  };
-  /** The user's side of a merge (the old path's file for a moved one); null when it changed since the plan. */
-  const localOf = (e: ContentEntry): Buffer | null => {
-    const local = fs.readFileSync(insideJoin(req.installDir, localTarget(e)));
-    return sha256(local) === localHash(e) ? local : null;
-  };
-  const writeOf = (e: ContentEntry, data: Buffer): Op => ({
-    kind: "write",
-    entry: e,
-    abs: insideJoin(req.installDir, e.target),
-    data,
-    expected: sha256(data),
-    mode: e.mode,
-  });
-
+/** The operations of phase 2, in plan order: merges run, sources re-hashed, nothing written yet. */
+async function prepareOps(req: ApplyRequest, entries: ContentEntry[]): Promise<Prepared> {
   // Merges first: they need the base contents, fetched in one batch.
   const toMerge = entries.filter((e) => e.action === "merge" || (e.action === "conflict" && e.decision === "merge" && canMerge(e)));
-  const baseContents = await req.base.contents(toMerge.map(localTarget));
-
+  const work: Prepared = {
+    ops: [],
+    needsAttention: [],
+    changed: [],
+    decisions: [],
+    applied: new Map(),
+    byTarget: new Map(entries.map((e) => [e.target, e])),
+    toMerge,
+    baseContents: await req.base.contents(toMerge.map(localTarget)),
+  };
   for (const e of entries) {
     switch (e.action) {
       case "new":
       case "update":
-        ops.push(writeOf(e, readSource(e)));
+        work.ops.push(writeOf(req, e, readSource(req, e)));
         break;
       case "delete":
-        ops.push({ kind: "delete", entry: e, abs: insideJoin(req.installDir, e.target) });
+        work.ops.push({ kind: "delete", entry: e, abs: insideJoin(req.installDir, e.target) });
         break;
-      case "merge": {
-        const local = localOf(e);
-        if (!local) {
-          changed.push(e.target);
-          needsAttention.push(e.target);
-          continue;
-        }
-        ops.push(writeOf(e, await cleanMerge(e, local, readSource(e), baseContents.get(localTarget(e)), req.signal)));
-        dropOld(e);
-        decisions.push({ target: e.target, decision: "merge", by: "clean merge", result: "merged cleanly" });
+      case "merge":
+        await prepareCleanMerge(req, work, e);
         break;
-      }
-      case "conflict": {
-        const decision = e.decision as Decision;
-        let result: string;
-        if (decision === "keep") {
-          // A moved file kept: yours stays at the old path, upstream's is installed at the new one.
-          if (e.moved_from) ops.push(writeOf(e, readSource(e)));
-          result = e.moved_from ? `kept yours at ${e.moved_from.target}; upstream's installed here` : "kept local";
-        } else if (decision === "skip") result = "skipped (asked again next upgrade)";
-        else if (decision === "theirs") {
-          if (e.hashes.new) {
-            ops.push(writeOf(e, readSource(e)));
-            dropOld(e);
-            result = "replaced by upstream";
-          } else {
-            ops.push({ kind: "delete", entry: e, abs: insideJoin(req.installDir, e.target) });
-            result = "deleted (as upstream)";
-          }
-        } else {
-          // merge
-          if (!toMerge.includes(e)) {
-            const why = e.opaque ? "binary or large file" : e.conflict === "deleted-locally" ? "deleted locally" : "deleted upstream";
-            applied.set(e.target, "kept");
-            needsAttention.push(e.target);
-            decisions.push({ target: e.target, decision, by: e.decided_by ?? "policy", result: `kept local: cannot merge (${why})` });
-            continue;
-          }
-          const local = localOf(e);
-          if (!local) {
-            changed.push(e.target);
-            needsAttention.push(e.target);
-            decisions.push({ target: e.target, decision, by: e.decided_by ?? "policy", result: "left alone: changed during the upgrade" });
-            continue;
-          }
-          const t0 = performance.now();
-          const m = await mergeFile(local, baseContents.get(localTarget(e)) ?? null, readSource(e), req.signal);
-          req.log.debug(`merged ${e.target}`, { clean: m.clean, ms: Math.round(performance.now() - t0) });
-          ops.push(writeOf(e, m.content));
-          dropOld(e);
-          if (!m.clean) needsAttention.push(e.target);
-          result = m.clean ? "merged cleanly" : `merged with ${m.conflicts} conflict${m.conflicts === 1 ? "" : "s"} marked`;
-        }
-        applied.set(e.target, decision);
-        decisions.push({ target: e.target, decision, by: e.decided_by ?? "policy", result });
+      case "conflict":
+        await prepareConflict(req, work, e);
         break;
-      }
       default:
         break;
     }
   }
-  if (decisions.length) await req.journal("content:decisions", { decisions });
+  return work;
+}
 
-  let written = 0;
-  let deleted = 0;
-  const prunable = new Set<string>();
+/** The source's bytes for an entry, checked against the plan's hash. */
+function readSource(req: ApplyRequest, e: ContentEntry): Buffer {
+  const abs = insideJoin(req.plan.source.root, e.source!);
+  const data = fs.readFileSync(abs);
+  if (sha256(data) !== e.hashes.new) {
+    throw failed(`Cannot install ${e.target}: ${abs} changed since the plan was made`, "Leave the source alone while an upgrade runs, then run it again");
+  }
+  return data;
+}
+
+/** The user's side of a merge (the old path's file for a moved one); null when it changed since the plan. */
+function localOf(req: ApplyRequest, e: ContentEntry): Buffer | null {
+  const local = fs.readFileSync(insideJoin(req.installDir, localTarget(e)));
+  return sha256(local) === localHash(e) ? local : null;
+}
+
+function writeOf(req: ApplyRequest, e: ContentEntry, data: Buffer): Op {
+  return { kind: "write", entry: e, abs: insideJoin(req.installDir, e.target), data, expected: sha256(data), mode: e.mode };
+}
+
+/** A moved file's old path goes once its merge (or upstream's copy) is written at the new one (moves.ts). */
+function dropOld(req: ApplyRequest, work: Prepared, e: ContentEntry): void {
+  const old = e.moved_from && work.byTarget.get(e.moved_from.target);
+  // A clean merge's old path is a `delete` entry of its own already.
+  if (old && old.action !== "delete") work.ops.push({ kind: "delete", entry: old, abs: insideJoin(req.installDir, old.target) });
+}
+
+/** A file both sides changed that merges cleanly: the plan's merge made again (or left alone if the user changed it since). */
+async function prepareCleanMerge(req: ApplyRequest, work: Prepared, e: ContentEntry): Promise<void> {
+  const local = localOf(req, e);
+  if (!local) {
+    work.changed.push(e.target);
+    work.needsAttention.push(e.target);
+    return;
+  }
+  work.ops.push(writeOf(req, e, await cleanMerge(e, local, readSource(req, e), work.baseContents.get(localTarget(e)), req.signal)));
+  dropOld(req, work, e);
+  work.decisions.push({ target: e.target, decision: "merge", by: "clean merge", result: "merged cleanly" });
+}
+
+/** A conflict, as decided: keep, skip, theirs or merge. */
+async function prepareConflict(req: ApplyRequest, work: Prepared, e: ContentEntry): Promise<void> {
+  const decision = e.decision as Decision;
+  let result: string | null;
+  if (decision === "keep") {
+    // A moved file kept: yours stays at the old path, upstream's is installed at the new one.
+    if (e.moved_from) work.ops.push(writeOf(req, e, readSource(req, e)));
+    result = e.moved_from ? `kept yours at ${e.moved_from.target}; upstream's installed here` : "kept local";
+  } else if (decision === "skip") result = "skipped (asked again next upgrade)";
+  else if (decision === "theirs") result = prepareTheirs(req, work, e);
+  else result = await prepareMerge(req, work, e, decision);
+  if (result === null) return;
+  work.applied.set(e.target, decision);
+  work.decisions.push({ target: e.target, decision, by: e.decided_by ?? "policy", result });
+}
+
+/** `theirs`: upstream's file installed (or the file deleted, as upstream did). */
+function prepareTheirs(req: ApplyRequest, work: Prepared, e: ContentEntry): string {
+  if (e.hashes.new) {
+    work.ops.push(writeOf(req, e, readSource(req, e)));
+    dropOld(req, work, e);
+    return "replaced by upstream";
+  }
+  work.ops.push({ kind: "delete", entry: e, abs: insideJoin(req.installDir, e.target) });
+  return "deleted (as upstream)";
+}
+
+/** `merge` of a conflict: git's merge with conflict markers; null when the file is kept or left alone (recorded here). */
+async function prepareMerge(req: ApplyRequest, work: Prepared, e: ContentEntry, decision: Decision): Promise<string | null> {
+  if (!work.toMerge.includes(e)) {
+    const why = e.opaque ? "binary or large file" : e.conflict === "deleted-locally" ? "deleted locally" : "deleted upstream";
+    work.applied.set(e.target, "kept");
+    work.needsAttention.push(e.target);
+    work.decisions.push({ target: e.target, decision, by: e.decided_by ?? "policy", result: `kept local: cannot merge (${why})` });
+    return null;
+  }
+  const local = localOf(req, e);
+  if (!local) {
+    work.changed.push(e.target);
+    work.needsAttention.push(e.target);
+    work.decisions.push({ target: e.target, decision, by: e.decided_by ?? "policy", result: "left alone: changed during the upgrade" });
+    return null;
+  }
+  const t0 = performance.now();
+  const m = await mergeFile(local, work.baseContents.get(localTarget(e)) ?? null, readSource(req, e), req.signal);
+  req.log.debug(`merged ${e.target}`, { clean: m.clean, ms: Math.round(performance.now() - t0) });
+  work.ops.push(writeOf(req, e, m.content));
+  dropOld(req, work, e);
+  if (!m.clean) work.needsAttention.push(e.target);
+  return m.clean ? "merged cleanly" : `merged with ${m.conflicts} conflict${m.conflicts === 1 ? "" : "s"} marked`;
+}
+
+/** Writes and deletes each operation, each verified; a file the user changed since the plan is left alone and listed. */
+function writeOps(req: ApplyRequest, work: Prepared): { written: number; deleted: number; prunable: Set<string> } {
+  const done = { written: 0, deleted: 0, prunable: new Set<string>() };
+  const { ops } = work;
   for (const [i, op] of ops.entries()) {
     if (req.signal?.aborted) {
-      throw new UpgradeError("INTERRUPTED", `Cannot finish the content upgrade: interrupted after ${written} of ${ops.length} files`, { hint: "The upgrade is rolled back; run it again when ready" });
+      throw new UpgradeError("INTERRUPTED", `Cannot finish the content upgrade: interrupted after ${done.written} of ${ops.length} files`, { hint: "The upgrade is rolled back; run it again when ready" });
     }
     // The user may have saved a file since the plan was made: never overwrite that.
     const now = hashOf(op.abs);
     if (now !== op.entry.hashes.local && !(op.kind === "write" && now === op.expected)) {
-      changed.push(op.entry.target);
-      needsAttention.push(op.entry.target);
-      applied.set(op.entry.target, "skip");
-      const d = decisions.find((x) => x.target === op.entry.target);
-      if (d) d.result = "left alone: changed during the upgrade";
-      req.log.warn(`Left ${op.entry.target} alone: it changed after the plan was made`);
+      leaveAlone(req, work, op);
       continue;
     }
     // Checked equal to the plan's bytes just above: the backup links this very file, then it is replaced.
     if (now !== null && !(op.kind === "write" && now === op.expected)) req.take?.(op.abs);
     if (op.kind === "write") {
-      if (now !== op.expected) writeAtomicVia(req.fs, op.abs, op.data, op.mode);
-      const got = hashOf(op.abs);
-      if (got !== op.expected) {
-        throw failed(`Cannot verify ${op.entry.target}: its sha256 is ${got ?? "(missing)"} after writing, expected ${op.expected}`, "Check the disk (space, errors) and run the upgrade again; it is rolled back");
-      }
-      written++;
-      req.log.debug(`wrote ${op.entry.target}`, { bytes: op.data.length, sha256: op.expected.slice(0, 12) });
+      writeVerified(req, op, now);
+      done.written++;
     } else {
-      req.fs.rmSync(op.abs, { force: true });
-      if (fs.existsSync(op.abs)) throw failed(`Cannot delete ${op.entry.target}: it is still there`, "Check the folder's permissions, then run the upgrade again");
-      deleted++;
-      req.log.debug(`deleted ${op.entry.target}`);
-      prunable.add(path.dirname(op.abs));
+      deleteVerified(req, op);
+      done.deleted++;
+      done.prunable.add(path.dirname(op.abs));
     }
     if ((i + 1) % 200 === 0 || i + 1 === ops.length) req.log.progress("content files", i + 1, ops.length);
   }
-  pruneEmptyDirs(req, pathMap, prunable);
+  return done;
+}
 
-  const gitignoreAdded = applyGitignore(req);
+/** A file changed after the plan was made: not written, its decision's result says so. */
+function leaveAlone(req: ApplyRequest, work: Prepared, op: Op): void {
+  work.changed.push(op.entry.target);
+  work.needsAttention.push(op.entry.target);
+  work.applied.set(op.entry.target, "skip");
+  const d = work.decisions.find((x) => x.target === op.entry.target);
+  if (d) d.result = "left alone: changed during the upgrade";
+  req.log.warn(`Left ${op.entry.target} alone: it changed after the plan was made`);
+}
 
-  writePendingManifest(req, entries, changed, applied);
-  await req.journal("content:applied", { written, deleted });
-  // The report lists journal steps named `warning:…`: how the base was found, edited files upstream deleted or moved.
-  for (const w of plan.warnings ?? []) await req.journal(`warning:${w.message}`, { code: w.code, ...(w.target ? { target: w.target } : {}) });
+/** Writes the file (unless it already holds those bytes) and reads it back against the expected hash. */
+function writeVerified(req: ApplyRequest, op: Extract<Op, { kind: "write" }>, now: string | null): void {
+  if (now !== op.expected) writeAtomicVia(req.fs, op.abs, op.data, op.mode);
+  const got = hashOf(op.abs);
+  if (got !== op.expected) {
+    throw failed(`Cannot verify ${op.entry.target}: its sha256 is ${got ?? "(missing)"} after writing, expected ${op.expected}`, "Check the disk (space, errors) and run the upgrade again; it is rolled back");
+  }
+  req.log.debug(`wrote ${op.entry.target}`, { bytes: op.data.length, sha256: op.expected.slice(0, 12) });
+}
 
-  return {
-    plan_counts: countPlan(entries),
-    files_written: written,
-    files_deleted: deleted,
-    written_hashes_verified: true,
-    needs_attention: [...new Set(needsAttention)].sort(),
-    decisions,
-    changed_during_run: changed,
-    gitignore_added: gitignoreAdded,
-    installed_manifest_pending: req.pendingManifest,
-  };
+function deleteVerified(req: ApplyRequest, op: Extract<Op, { kind: "delete" }>): void {
+  req.fs.rmSync(op.abs, { force: true });
+  if (fs.existsSync(op.abs)) throw failed(`Cannot delete ${op.entry.target}: it is still there`, "Check the folder's permissions, then run the upgrade again");
+  req.log.debug(`deleted ${op.entry.target}`);
 }
 
 /** A plan with errors is never applied. */
