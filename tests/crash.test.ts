@@ -12,7 +12,7 @@
  *
  * `npm test` runs a short stride; `npm run test:crash` the full sweep (every k, kills before
  * and after the call alternating). Knobs: AOU_CRASH_FULL=1, AOU_CRASH_STRIDE, AOU_CRASH_EDGE,
- * AOU_CRASH_ONLY=upgrade|migration.
+ * AOU_CRASH_ONLY=upgrade|migration, AOU_CRASH_FROM=k.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -81,7 +81,8 @@ function sweep(what: string, migrate: boolean, args: (t: Template) => string[]):
 
       const stride = Number(process.env.AOU_CRASH_STRIDE ?? (FULL ? 1 : Math.ceil(n / 3)));
       const edge = Number(process.env.AOU_CRASH_EDGE ?? (FULL ? 30 : 1));
-      const points = crashPoints(n, stride, edge);
+      // AOU_CRASH_FROM=k: only the points from k on (to finish a sweep that was cut short).
+      const points = crashPoints(n, stride, edge).filter((k) => k >= Number(process.env.AOU_CRASH_FROM ?? 0));
       const tallies: Record<"rollback" | "resume", Tally> = { rollback: { old: 0, new: 0, mixed: 0, lock: 0 }, resume: { old: 0, new: 0, mixed: 0, lock: 0 } };
       const problems: string[] = [];
       let exact = 0;
