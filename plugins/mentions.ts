@@ -23,8 +23,7 @@ import type { Findings, UpgradeContext } from "../core/types.ts";
 import { backupScope } from "./backup/scope.ts";
 import { claimDecisionKeys } from "./content/channel.ts";
 import { contentRunOptions } from "./content/run-options.ts";
-import { LAYOUTS } from "./layouts.ts";
-import { activeLayout } from "./layouts/detect.ts";
+import { activeLayout, migratedFrom } from "./layouts/detect.ts";
 import { findMentions, type Mention, type Rename } from "./mentions/scan.ts";
 import { allowUserFileChange } from "./user-files.ts";
 
@@ -43,11 +42,10 @@ const Found = defineChannel<{ all: Mention[]; decided: Map<string, PlannedMentio
 
 /** The migration's renames, or null in an upgrade. */
 function renameOf(ctx: UpgradeContext): Rename | null {
-  const r = ctx.layout.relocation;
-  const from = r && LAYOUTS.find((l) => l.installDir === path.basename(r.from));
-  if (!r || !from) return null;
+  const from = migratedFrom(ctx);
+  if (!from) return null;
   const to = activeLayout(ctx);
-  return { fromDir: path.basename(r.from), toDir: path.basename(r.to), fromPrefix: from.toolPrefix, toPrefix: to.toolPrefix };
+  return { fromDir: from.installDir, toDir: path.basename(ctx.layout.relocation!.to), fromPrefix: from.toolPrefix, toPrefix: to.toolPrefix };
 }
 
 function found(ctx: UpgradeContext): { all: Mention[]; decided: Map<string, PlannedMention> } | null {

@@ -22,10 +22,9 @@ import { parsePluginOptions } from "../core/config.ts";
 import { UpgradeError } from "../core/errors.ts";
 import { definePlugin } from "../core/plugin.ts";
 import { backupScope } from "./backup/scope.ts";
-import { activeLayout, installedServerDir, sourceServerDir } from "./layouts/detect.ts";
+import { activeLayout, installedServerDir, migratedFrom, sourceServerDir } from "./layouts/detect.ts";
 import type { UpgradeContext } from "../core/types.ts";
 import { findLaunchEntries, LAUNCH_FILES, type LaunchEntry, readLaunchFile, withEntry, withEntryArgs } from "./server/entries.ts";
-import { LAYOUTS } from "./layouts.ts";
 import { type EntryMove, moveEntry } from "./migrate/entry-move.ts";
 import { migrateLaunchArgs, needsTransportArg } from "./server/launch.ts";
 
@@ -68,9 +67,8 @@ const installDirs = (ctx: UpgradeContext): string[] => ctx.layout.relocation ? [
 
 /** A migration's move of one entry (paths, module, key, tool names); null in an upgrade. */
 function movedEntry(ctx: UpgradeContext, e: LaunchEntry, taken: ReadonlySet<string>): EntryMove | null {
-  const r = ctx.layout.relocation;
-  const from = r && LAYOUTS.find((l) => l.installDir === path.basename(r.from));
-  return r && from ? moveEntry(e.name, e.entry, from.installDir, from, activeLayout(ctx), taken) : null;
+  const from = migratedFrom(ctx);
+  return from ? moveEntry(e.name, e.entry, from.installDir, from, activeLayout(ctx), taken) : null;
 }
 
 /** Each launch entry's migration against the server in `serverDir` (what phase 3 would write, or wrote). */

@@ -99,6 +99,12 @@ export function judge(source: string | null | undefined, installDir: string, mig
   };
 }
 
+/** In a migration, the layout its installation moves from (the old folder's); null in an upgrade. */
+export function migratedFrom(ctx: UpgradeContext): LayoutDecl | null {
+  const r = ctx.layout.relocation;
+  return (r && LAYOUTS.find((l) => l.installDir === path.basename(r.from))) ?? null;
+}
+
 /** The active layout of the run: where every plugin's default paths come from. */
 export const activeLayout = (ctx: UpgradeContext): LayoutDecl => runLayouts(ctx).active;
 
