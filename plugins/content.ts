@@ -32,7 +32,7 @@ import { abortedByYou, askMissing, terminalPrompt, unknownDecisions, unresolvedM
 import { fileFacts } from "./content/hash.ts";
 import { manifestJsonOf, readInstalledManifest, writeManifestFile } from "./content/manifest.ts";
 import { mergeFile } from "./content/merge.ts";
-import { activeLayout, runLayouts } from "./layouts/detect.ts";
+import { activeLayout, migratedFrom, runLayouts } from "./layouts/detect.ts";
 import { ContentOptions, type ContentOptionsInput, settingsFor } from "./content/options.ts";
 import { matcher } from "./content/paths.ts";
 import { canMerge, type ContentEntry, type ContentPlanX, localTarget } from "./content/plan.ts";
@@ -102,7 +102,7 @@ export function contentPlugin(options: ContentOptionsInput = {}) {
 }
 
 /** The options of this run: paths the config left out come from the run's layout. */
-const settings = (ctx: UpgradeContext, opts: ContentOptions) => settingsFor(opts, activeLayout(ctx));
+const settings = (ctx: UpgradeContext, opts: ContentOptions) => settingsFor(opts, activeLayout(ctx), migratedFrom(ctx));
 
 /** A source, an installation and layouts an upgrade can bridge: else there is nothing to plan (pre-flight's findings say why). */
 const plannable = (ctx: UpgradeContext) => isDir(ctx.options.source) && ctx.layout.installExists && !runLayouts(ctx).mismatch;

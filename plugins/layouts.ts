@@ -28,6 +28,12 @@ export interface ServerDecl {
   requirements: string;
   /** Arguments without which the server refuses to start (the newest server requires `--transport`). */
   requiredArgs: readonly string[];
+  /**
+   * Tools every server of the layout registers: what validation expects after a migration
+   * to it that rewrote the server (the old server's tools then name nothing the new one has).
+   * Empty: the old server's tools are expected, renamed by the tool prefix.
+   */
+  tools: readonly string[];
 }
 
 export interface LayoutDecl {
@@ -51,6 +57,8 @@ export interface LayoutDecl {
   gitignore: readonly string[];
   /** Prefix of the server's own tools (`aos_search_standards` → `pos_search_standards`). */
   toolPrefix: "aos_" | "pos_";
+  /** Tools of earlier layouts this one's server names otherwise (after the prefix), for `autoApprove` lists a migration moves. */
+  toolRenames: Readonly<Record<string, string>>;
   /** Layouts `migrate` moves an installation from into this one (the same content paths, the folder renamed). */
   migratesFrom: readonly LayoutId[];
 }
@@ -86,7 +94,7 @@ function classicPaths(): OwnedPath[] {
   ];
 }
 
-const classicServer: ServerDecl = { folder: "mcp_server", module: "mcp_server", requirements: "mcp_server/requirements.txt", requiredArgs: [] };
+const classicServer: ServerDecl = { folder: "mcp_server", module: "mcp_server", requirements: "mcp_server/requirements.txt", requiredArgs: [], tools: [] };
 
 const gitignoreOf = (dir: string): string[] => [`${dir}/.cache/`, `${dir}/venv/`, `${dir}/.mcp_server_state.json`];
 
@@ -103,6 +111,7 @@ export const LAYOUTS: readonly LayoutDecl[] = Object.freeze([
     launch: CURSOR_ONLY,
     gitignore: gitignoreOf(".agent-os"),
     toolPrefix: "aos_",
+    toolRenames: {},
     migratesFrom: [],
   },
   {
@@ -117,6 +126,7 @@ export const LAYOUTS: readonly LayoutDecl[] = Object.freeze([
     launch: CURSOR_ONLY,
     gitignore: gitignoreOf(".praxis-os"),
     toolPrefix: "pos_",
+    toolRenames: {},
     migratesFrom: ["agent-os-enhanced"],
   },
   {
@@ -137,12 +147,21 @@ export const LAYOUTS: readonly LayoutDecl[] = Object.freeze([
       { install: "venv", owner: "system", mode: "deps" },
       ...USER_FOLDERS,
     ],
-    server: { folder: "ouroboros", module: "ouroboros", requirements: "ouroboros/requirements.txt", requiredArgs: ["--transport"] },
+    server: {
+      folder: "ouroboros",
+      module: "ouroboros",
+      requirements: "ouroboros/requirements.txt",
+      requiredArgs: ["--transport"],
+      // DIST-LAYOUT.md: the `pos_` tools plus get_server_info and current_date.
+      tools: ["current_date", "get_server_info", "pos_browser", "pos_filesystem", "pos_search_project", "pos_workflow"],
+    },
     launch: FIVE_AGENTS,
     gitignore: [...gitignoreOf(".praxis-os"), ".praxis-os/workspace/"],
     toolPrefix: "pos_",
-    // Not yet: its content comes from other source paths than the installed commit's (dist/universal/), and its server replaces mcp_server/ under another name.
-    migratesFrom: [],
+    // Upstream's own port of its standards rewrote every `search_standards` call as `pos_search_project`.
+    toolRenames: { search_standards: "pos_search_project", pos_search_standards: "pos_search_project" },
+    // The content's source paths differ from the installed commit's (universal/ → dist/universal/): the base is read through the old layout's paths.
+    migratesFrom: ["agent-os-enhanced"],
   },
 ] as const satisfies readonly LayoutDecl[]);
 

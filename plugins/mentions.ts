@@ -45,7 +45,7 @@ function renameOf(ctx: UpgradeContext): Rename | null {
   const from = migratedFrom(ctx);
   if (!from) return null;
   const to = activeLayout(ctx);
-  return { fromDir: from.installDir, toDir: path.basename(ctx.layout.relocation!.to), fromPrefix: from.toolPrefix, toPrefix: to.toolPrefix };
+  return { fromDir: from.installDir, toDir: path.basename(ctx.layout.relocation!.to), fromPrefix: from.toolPrefix, toPrefix: to.toolPrefix, tools: to.toolRenames };
 }
 
 function found(ctx: UpgradeContext): { all: Mention[]; decided: Map<string, PlannedMention> } | null {

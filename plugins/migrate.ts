@@ -23,8 +23,9 @@ import { UpgradeError } from "../core/errors.ts";
 import { definePlugin } from "../core/plugin.ts";
 import { backupScope } from "./backup/scope.ts";
 import { activeLayout, installedServerDir, migratedFrom, sourceServerDir } from "./layouts/detect.ts";
-import type { UpgradeContext } from "../core/types.ts";
+import type { Findings, UpgradeContext } from "../core/types.ts";
 import { findLaunchEntries, LAUNCH_FILES, type LaunchEntry, readLaunchFile, withEntry, withEntryArgs } from "./server/entries.ts";
+import { configJsonValues } from "./migrate/config-json.ts";
 import { type EntryMove, moveEntry } from "./migrate/entry-move.ts";
 import { migrateLaunchArgs, needsTransportArg } from "./server/launch.ts";
 
@@ -121,6 +122,7 @@ export function migratePlugin(options: MigrateOptionsInput = {}) {
         backupScope(ctx).add(PLUGIN_NAME, (c) => ({ paths: editable(c) }));
       });
       hooks.preflight.tap((ctx, findings) => {
+        reportConfigJson(ctx, findings);
         const mine = editable(ctx);
         for (const file of launchFiles(ctx)) {
           const link = linkOnTheWay(ctx.layout.projectRoot, file);
@@ -153,6 +155,23 @@ export function migratePlugin(options: MigrateOptionsInput = {}) {
       });
     },
   });
+}
+
+/** A migration to a server that no longer reads `config.json`: its values beyond upstream's defaults, reported (the file moves with the installation, unchanged). */
+function reportConfigJson(ctx: UpgradeContext, findings: Findings): void {
+  const from = migratedFrom(ctx);
+  const to = activeLayout(ctx);
+  // The new layout still has config.json: it moves and is read as before.
+  if (!from || to.paths.some((p) => p.install === "config.json")) return;
+  const found = configJsonValues(ctx.layout.installDir, from.installDir);
+  if (found === null || (Array.isArray(found) && found.length === 0)) return;
+  const where = `${to.installDir}/config.json`;
+  if (found === "invalid") {
+    findings.warn("CONFIG_JSON_NOT_READ", `config.json is not a JSON object; it moves to ${where} unchanged, and ${to.server.module} does not read it`, "Set what it held in config/mcp.yaml by hand after the migration");
+    return;
+  }
+  const list = found.map((v) => `${v.key}=${JSON.stringify(v.value)}${v.yaml ? ` (mcp.yaml: ${v.yaml})` : ""}`).join("; ");
+  findings.warn("CONFIG_JSON_NOT_READ", `config.json sets ${found.length} value${found.length === 1 ? "" : "s"} ${to.server.module} does not read: ${list}; the file moves to ${where} unchanged`, "Set them in config/mcp.yaml after the migration where it has a key for them (shown), then delete config.json");
 }
 
 /** The first symbolic link among `file` and its folders below `root` (what phase 1's backup would refuse), else null. */

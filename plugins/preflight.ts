@@ -21,7 +21,7 @@ import { sourceGit } from "./source/git.ts";
 import { readVersionFile } from "./version-file.ts";
 import { contentRunOptions } from "./content/run-options.ts";
 import { evidenceReader } from "../core/evidence.ts";
-import { activeLayout, runLayouts } from "./layouts/detect.ts";
+import { activeLayout, migratedFrom, runLayouts } from "./layouts/detect.ts";
 import { checkHistory, checkInferredBase, checkLayouts } from "./preflight/trust.ts";
 import { PREFLIGHT_RUN_OPTIONS } from "./preflight/run-options.ts";
 
@@ -125,7 +125,8 @@ function checkTarget(ctx: UpgradeContext, f: Findings, ev: EvidenceDraft<0>, opt
   }
   const links: string[] = [];
   if (st.isSymbolicLink()) links.push(layout.installDir);
-  const active = activeLayout(ctx);
+  // A migration's installation is still of the layout it moves from until phase 1 moves it.
+  const active = migratedFrom(ctx) ?? activeLayout(ctx);
   const noSymlinks = opts.noSymlinks ?? ["standards", ...active.paths.filter((p) => p.owner !== "user").map((p) => p.install), ...RECORD_PATHS.filter((p) => !p.includes("lock"))];
   for (const rel of noSymlinks) {
     const p = path.join(layout.installDir, rel);

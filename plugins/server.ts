@@ -23,7 +23,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { activeLayout, installedServerDir, type ReplacedFolder, replacedFolders } from "./layouts/detect.ts";
+import { activeLayout, installedServerDir, type ReplacedFolder, replacedFolders, retiredFolders } from "./layouts/detect.ts";
 import { parsePluginOptions } from "../core/config.ts";
 import { evidenceReader } from "../core/evidence.ts";
 import { UpgradeError } from "../core/errors.ts";
@@ -135,13 +135,18 @@ function foldersOf(ctx: UpgradeContext, opts: ServerOpts): ReplacedFolder[] {
   return opts.folders?.map((f) => (typeof f === "string" ? { from: f, to: f } : f)) ?? replacedFolders(activeLayout(ctx));
 }
 
+/** Folders this run removes without a replacement (a migration's old server): none when the config names the folders. */
+const retiredOf = (ctx: UpgradeContext, opts: ServerOpts): string[] => (opts.folders ? [] : retiredFolders(ctx));
+
 /** `start`: the swap announced, the configured launch published, the folders moved aside declared to the backup, the staged copy's bytes to the disk check. */
 function declareRun(ctx: UpgradeContext, opts: ServerOpts): void {
   ctx.channels.set(ServerSwap, true);
   if (opts.launch) ctx.channels.set(ServerLaunch, opts.launch);
   // The folders phase 3 replaces: moved aside whole, so the backup takes them by that move.
   backupScope(ctx).add(PLUGIN_NAME, (c) => ({
-    moveAside: c.options.source ? foldersOf(c, opts).filter((f) => fs.existsSync(path.join(c.options.source!, f.from))).map((f) => path.join(c.layout.installDir, f.to)) : [],
+    moveAside: c.options.source
+      ? [...foldersOf(c, opts).filter((f) => fs.existsSync(path.join(c.options.source!, f.from))).map((f) => f.to), ...retiredOf(c, opts)].map((f) => path.join(c.layout.installDir, f))
+      : [],
   }));
   // The staged copy of the new code (the old folders move into the backup: no bytes).
   diskNeeds(ctx).add(PLUGIN_NAME, (c) => ({
@@ -160,7 +165,7 @@ function preflight(ctx: UpgradeContext, opts: ServerOpts, findings: Findings, ev
     findings.warn("SERVER_STATE_INVALID", found.reason, "Delete the file; a running server writes it again when it starts");
   }
   const leftovers = fs.readdirSync(ctx.layout.installDir)
-    .filter((n) => foldersOf(ctx, opts).some(({ to: f }) => n.startsWith(`${f}.staged-`) || n.startsWith(`${f}.old-`)));
+    .filter((n) => [...foldersOf(ctx, opts).map((f) => f.to), ...retiredOf(ctx, opts)].some((f) => n.startsWith(`${f}.staged-`) || n.startsWith(`${f}.old-`)));
   if (leftovers.length) {
     findings.warn("SERVER_SWAP_LEFTOVER", `Folders from an interrupted server swap: ${leftovers.join(", ")}`, `Run \`agent-os-upgrade rollback\` (or \`resume\`) for that session, or delete them once you have checked ${activeLayout(ctx).server.folder}/`);
   }
@@ -187,6 +192,10 @@ async function swapPlan(ctx: UpgradeContext, opts: ServerOpts): Promise<{ added:
     }
     for (const rel of Object.keys(now)) if (!(rel in next)) out.removed.push(`${f}/${rel}`);
   }
+  for (const f of retiredOf(ctx, opts)) {
+    const live = path.join(ctx.layout.installDir, f);
+    if (fs.existsSync(live)) for (const rel of Object.keys(await hashTree(live, opts.excludes))) out.removed.push(`${f}/${rel}`);
+  }
   for (const list of Object.values(out)) list.sort();
   return out;
 }
@@ -198,7 +207,8 @@ async function upgradeCode(ctx: UpgradeContext, opts: ServerOpts, ev: Record<str
   if (!journalled(ctx, STEP.before)) await journal(ctx, STEP.before, { ...before });
   const folders = [];
   for (const folder of foldersOf(ctx, opts)) folders.push(await swapFolder(ctx, opts, folder));
-  const swapped = folders.some((f) => f.status === "swapped");
+  for (const folder of retiredOf(ctx, opts)) folders.push(await retireFolder(ctx, folder));
+  const swapped = folders.some((f) => f.status === "swapped" || f.status === "retired");
   ev.code = {
     status: swapped ? "swapped" : "unchanged",
     hashes_verified: true,
@@ -236,6 +246,17 @@ async function swapFolder(ctx: UpgradeContext, opts: ServerOpts, { from, to: fol
   }
   await journal(ctx, STEP.swapped, { folder });
   return { folder, status: "swapped" as const, files: Object.keys(staged.files).length, bytes: staged.bytes };
+}
+
+/** A folder the new layout does not have, moved whole into the backup (or beside the live one): one rename, undone by a rollback. */
+async function retireFolder(ctx: UpgradeContext, folder: string) {
+  const live = path.join(ctx.layout.installDir, folder);
+  const old = oldFor(ctx, live);
+  if (!fs.existsSync(live)) return { folder, status: fs.existsSync(old) ? "retired" as const : "absent" as const };
+  fs.mkdirSync(path.dirname(old), { recursive: true });
+  fs.renameSync(live, old);
+  await journal(ctx, STEP.swapped, { folder });
+  return { folder, status: "retired" as const };
 }
 
 /** `restartServer`: the restart's evidence, from the server as it was before phase 3. */
@@ -311,7 +332,7 @@ async function stopNewAndUndoSwaps(ctx: UpgradeContext, opts: ServerOpts, reques
     evidence.stopped_new = await stopServer(started.pid, { timeoutMs: opts.stopTimeoutMs });
   }
   const id = swapId(ctx);
-  evidence.folders = foldersOf(ctx, opts).map(({ to: folder }) => {
+  evidence.folders = [...foldersOf(ctx, opts).map((f) => f.to), ...retiredOf(ctx, opts)].map((folder) => {
     const live = path.join(ctx.layout.installDir, folder);
     if (backupScope(ctx).asideFor(live)) {
       // The old folder is in the backup: the backup plugin checks it and puts it back.
@@ -365,7 +386,7 @@ async function restoredHealth(ctx: UpgradeContext, opts: ServerOpts): Promise<Re
 /** `cleanup`, after a completed upgrade: the old folders beside the live ones removed (one moved into the backup stays: it is that upgrade's backup, pruned with it). */
 function removeOldFolders(ctx: UpgradeContext, opts: ServerOpts, outcome: Outcome): void {
   if (ctx.dryRun || outcome.status !== "completed") return;
-  for (const { to: folder } of foldersOf(ctx, opts)) {
+  for (const folder of [...foldersOf(ctx, opts).map((f) => f.to), ...retiredOf(ctx, opts)]) {
     const live = path.join(ctx.layout.installDir, folder);
     if (!backupScope(ctx).asideFor(live)) removeOld(live, swapId(ctx));
   }

@@ -23,7 +23,7 @@ import { writeJsonAtomic } from "../core/atomic.ts";
 import { parsePluginOptions } from "../core/config.ts";
 import { definePlugin } from "../core/plugin.ts";
 import type { Findings, Outcome, UpgradeContext, UpgradeResult } from "../core/types.ts";
-import { activeLayout, installedServerDir } from "./layouts/detect.ts";
+import { activeLayout, installedServerDir, migratedFrom } from "./layouts/detect.ts";
 import { needsTransportArg, serverEnv, withTransport } from "./server/launch.ts";
 import { checkStaleEntries, probeEntries } from "./validate/entries.ts";
 import { probeHttp, type ProbeResult, probeStdio, type SmokeCall } from "./server/mcp-client.ts";
@@ -204,7 +204,17 @@ async function probeInstalled(ctx: UpgradeContext, opts: ValidateOpts, findings:
 /** The tools the new server must register: the configured ones, plus the old server's (unless `expectOldTools` is off). */
 function expectedTools(ctx: UpgradeContext, opts: ValidateOpts): string[] {
   const before = toolsBefore(ctx)?.server_tools_before;
-  return [...new Set([...opts.expectTools, ...(opts.expectOldTools && Array.isArray(before) ? before as string[] : [])])].sort();
+  const old = opts.expectOldTools && Array.isArray(before) ? toolsAfterMigration(ctx, before as string[]) : [];
+  return [...new Set([...opts.expectTools, ...old])].sort();
+}
+
+/** The old server's tools as the new one names them: in a migration, renamed by the tool prefix, or the new layout's own when its server was rewritten. */
+function toolsAfterMigration(ctx: UpgradeContext, before: string[]): string[] {
+  const from = migratedFrom(ctx);
+  if (!from) return before;
+  const to = activeLayout(ctx);
+  if (from.server.module !== to.server.module && to.server.tools.length) return [...to.server.tools];
+  return before.map((t) => (t.startsWith(from.toolPrefix) ? to.toolPrefix + t.slice(from.toolPrefix.length) : t));
 }
 
 /** The new server probed: over HTTP when the server plugin restarted it, else over stdio with the launch command. */

@@ -46,7 +46,7 @@ test("the plan first: --dry-run lists the move, the entry's changes, .gitignore 
   removeTemps();
 });
 
-test("refused before writing: no decision for the files that name .agent-os/ (off a terminal, no --yes), a .praxis-os/ already there, a dist/ source", async () => {
+test("refused before writing: no decision for the files that name .agent-os/ (off a terminal, no --yes), a .praxis-os/ already there, a source of another lineage", async () => {
   const p = await migrateProject();
   const before = treeOf(p.project);
   const r = await runCli(["migrate", "--source", p.source, "--on-conflict", "merge", "--json"], { cwd: p.project, timeoutMs: T });
@@ -62,14 +62,13 @@ test("refused before writing: no decision for the files that name .agent-os/ (of
   assert.ok(resultOf(r2).findings.some((f: { code: string }) => f.code === "MIGRATE_BOTH_FOLDERS"));
   assert.equal(diffTrees(before2, treeOf(p.project)), []);
 
-  // praxis-os's dist/ + ouroboros layout: not a migration this version makes; the message names the one it makes.
+  // A dist/ source of another history (the demo kit's): not a later release of this installation's lineage.
   fs.rmdirSync(path.join(p.project, ".praxis-os"));
   const dist = makeDistSource(path.join(p.root, "dist-source"));
-  const r3 = await runCli(["migrate", "--source", dist.dir, "--yes", "--json"], { cwd: p.project, timeoutMs: T });
+  const r3 = await runCli(["migrate", "--source", dist.dir, "--yes", "--on-conflict", "merge", "--json"], { cwd: p.project, timeoutMs: T });
   assert.is(r3.code, 4, r3.stdout + r3.stderr);
   const refusal = resultOf(r3).findings.find((f: { code: string }) => f.code === "MIGRATE_SOURCE");
-  assert.match(refusal?.message ?? "", "Cannot migrate agent-os-enhanced to praxis-os-dist");
-  assert.match(refusal?.message ?? "", "this version migrates it to praxis-os-2025-10 only");
+  assert.match(refusal?.message ?? "", "its history holds no version of the installed files, so it is not a later release of the installation's lineage");
   assert.equal(diffTrees(before, treeOf(p.project)), []);
   removeTemps();
 });

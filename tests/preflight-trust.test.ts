@@ -63,12 +63,12 @@ test("a praxis-os source over an .agent-os install is refused as a layout mismat
   assert.match(JSON.stringify(f), /praxis-os-2025-10/);
 });
 
-test("a dist/ouroboros source over an .agent-os install is refused as a layout mismatch", async () => {
+test("a dist/ouroboros source over an .agent-os install is refused as a layout mismatch, naming migrate", async () => {
   const w = world();
   writeFiles(w.src, { "dist/universal/standards/a.md": "a\n", "dist/ouroboros/__main__.py": "print('o')\n" });
   git(w.src, "add", "-A");
   git(w.src, "commit", "-qm", "dist layout");
-  const f = await refused(["--source", w.src], w.proj.dir, "LAYOUT_MISMATCH", /Use a source of the installation's layout \(agent-os-enhanced\), or keep the installation as it is; `agent-os-upgrade migrate` moves it to praxis-os-2025-10 only \(not to praxis-os-dist yet\)/);
+  const f = await refused(["--source", w.src], w.proj.dir, "LAYOUT_MISMATCH", /To move the installation to praxis-os-dist, run `agent-os-upgrade migrate --source .*` \(--dry-run first shows every change\); to upgrade it as it is, use a source of its layout \(agent-os-enhanced\)/);
   assert.match(JSON.stringify(f), /praxis-os-dist/);
 });
 

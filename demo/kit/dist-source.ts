@@ -149,3 +149,18 @@ export function makeDistSource(dir: string): DistSource {
   const v2 = commitRelease(dir, 2);
   return { dir, commits: { v1, v2 } };
 }
+
+/**
+ * Rewrites a checkout of praxis-os's October layout as release `release` of the `dist/`
+ * layout, in one commit, as upstream's rewrite did: `universal/` moved to `dist/universal/`
+ * (git sees renames), `mcp_server/` gone, the server, config template, scripts and guide of
+ * the release added. The source a migration to the `dist/` layout needs on top of the real
+ * history (tests/helpers/migrate-project.ts). Returns the new commit.
+ */
+export function rewriteAsDist(dir: string, release: OuroborosRelease = 2): string {
+  fs.mkdirSync(path.join(dir, "dist"), { recursive: true });
+  git(dir, ["mv", "universal", "dist/universal"]);
+  fs.rmSync(path.join(dir, "mcp_server"), { recursive: true, force: true });
+  writeReleaseFiles(dir, release);
+  return commitRelease(dir, release);
+}

@@ -151,6 +151,8 @@ interface PlanRun {
   opts: ContentSettings;
   threeWay: Mapping[];
   pathMap: PathMap;
+  /** The base's side: where the installed commit kept the mapped folders (see ContentSettings.baseMappings). */
+  baseMap: PathMap;
   decide: MoveRequest["decide"];
   src: { isGit: boolean; commit: string | null; version: string | null };
   n: Awaited<ReturnType<typeof scanSource>>;
@@ -181,6 +183,7 @@ async function scanTrees(req: PlanRequest): Promise<PlanRun> {
   const opts = req.options;
   const threeWay: Mapping[] = opts.mappings.filter((m) => m.mode === "three-way");
   const pathMap = new PathMap(threeWay);
+  const baseMap = opts.baseMappings ? new PathMap(opts.baseMappings.filter((m) => m.mode === "three-way")) : pathMap;
   const excluded = matcher(opts.excludes);
   const facts = sourceFacts(req);
   const [src, n, l, base] = await Promise.all([
@@ -195,8 +198,8 @@ async function scanTrees(req: PlanRequest): Promise<PlanRun> {
       manifestJson: req.manifestJson,
       versionFile: req.versionFile,
       from: req.from,
-      mappings: threeWay,
-      pathMap,
+      mappings: baseMap.mappings,
+      pathMap: baseMap,
     })),
   ]);
   const problems: Problem[] = [...n.problems, ...l.problems, ...base.problems];
@@ -211,7 +214,7 @@ async function scanTrees(req: PlanRequest): Promise<PlanRun> {
     }
   }
   const decide = staticDeciderOf(opts.rules, req.policy, req.decisions);
-  const run: PlanRun = { req, opts, threeWay, pathMap, decide, src, n, l, base, problems, entries: [], untouched: Promise.resolve(null), notInstalled: [] };
+  const run: PlanRun = { req, opts, threeWay, pathMap, baseMap, decide, src, n, l, base, problems, entries: [], untouched: Promise.resolve(null), notInstalled: [] };
   // An inferred base asks once it is known.
   if (!base.infer) run.untouched = vouch(run, base.commit);
   return run;
@@ -219,6 +222,8 @@ async function scanTrees(req: PlanRequest): Promise<PlanRun> {
 
 /** Upstream paths git vouches are unchanged since `commit` (null: none). */
 function vouch(run: PlanRun, commit: string | undefined): Promise<Vouched | null> {
+  // Across layouts the base kept these files elsewhere: git cannot vouch for them by path.
+  if (run.baseMap !== run.pathMap) return Promise.resolve(null);
   const dirs = run.threeWay.map((m) => m.from);
   // A git base has read the commit's tree already.
   const p = commit ? unchangedSince(run.req.sourceRoot, commit, dirs, run.req.signal, run.base.commit === commit ? run.base.tree : undefined) : Promise.resolve(null);
@@ -371,9 +376,9 @@ async function classifyAll(run: PlanRun, read: readonly ReadEntry[]): Promise<vo
 /** The plan as the renderers and phase 2 take it: entries, deletions told, folders not installed, .gitignore lines. */
 async function assemblePlan(run: PlanRun): Promise<ContentPlanX> {
   const { req, base, entries, src } = run;
-  const deletions = await reportDeletions(req, entries, base, src.commit, run.threeWay, run.pathMap, run.decide);
-  // Said only of folders upstream has files in.
-  const missing = run.notInstalled.filter((to) => entries.some((e) => e.action === "new" && e.target.startsWith(to + "/")));
+  const deletions = await reportDeletions(req, entries, base, src.commit, run);
+  // Said only of folders upstream has files in, and that the installed layout has (a migration's new folders are new).
+  const missing = run.notInstalled.filter((to) => run.baseMap.mappings.some((m) => m.to === to) && entries.some((e) => e.action === "new" && e.target.startsWith(to + "/")));
   return {
     base: { kind: base.kind, ...(base.ref ? { ref: base.ref } : {}), ...(base.via ? { via: base.via } : {}), ...base.inference },
     entries,
@@ -449,18 +454,18 @@ async function reportDeletions(
   entries: ContentEntry[],
   base: ResolvedBase,
   head: string | null,
-  threeWay: readonly Mapping[],
-  pathMap: PathMap,
-  decide: MoveRequest["decide"],
+  { pathMap, baseMap, decide }: Pick<PlanRun, "pathMap" | "baseMap" | "decide">,
 ): Promise<Problem[]> {
   const gone = entries.filter((e) => e.hashes.new === null && e.hashes.base !== null && e.hashes.local !== null && e.action !== "error");
   if (gone.length === 0) return [];
+  // Both sides' folders: across layouts, git sees every file renamed into the new ones (a path that stays a target is no move).
+  const dirs = [...new Set([...baseMap.mappings, ...pathMap.mappings].map((m) => m.from))];
   const moves = base.commit && head && base.commit !== head
-    ? await renamesBetween(req.sourceRoot, base.commit, head, threeWay.map((m) => m.from), req.signal)
+    ? await renamesBetween(req.sourceRoot, base.commit, head, dirs, req.signal)
     : new Map<string, string>();
   const whereOf = new Map<ContentEntry, string>();
   for (const e of gone) {
-    const from = pathMap.toSource(e.target)?.source;
+    const from = baseMap.toSource(e.target)?.source;
     const to = from ? moves.get(from) : undefined;
     if (!to) continue;
     whereOf.set(e, pathMap.toTarget(to)?.target ?? `${to} in the source (not installed)`);

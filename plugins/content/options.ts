@@ -141,10 +141,24 @@ export const ContentOptions = z
 export type ContentOptionsInput = z.input<typeof ContentOptions>;
 export type ContentOptions = z.output<typeof ContentOptions>;
 /** The options of one run: the paths the config left out filled from the run's layout. */
-export type ContentSettings = ContentOptions & { mappings: Mapping[]; userPaths: string[] };
+export type ContentSettings = ContentOptions & {
+  mappings: Mapping[];
+  userPaths: string[];
+  /**
+   * Where the installed commit kept the mapped folders, when not where the source keeps them:
+   * a migration across layouts (`universal/standards` then, `dist/universal/standards` now).
+   * The base is read through these; absent, through `mappings`.
+   */
+  baseMappings?: Mapping[];
+};
 
-export function settingsFor(opts: ContentOptions, layout: LayoutDecl): ContentSettings {
-  return { ...opts, mappings: opts.mappings ?? layoutMappings(layout), userPaths: opts.userPaths ?? layoutUserPatterns(layout) };
+/** `baseLayout`: in a migration, the layout the installation moves from (its paths name the base's files). */
+export function settingsFor(opts: ContentOptions, layout: LayoutDecl, baseLayout?: LayoutDecl | null): ContentSettings {
+  const mappings = opts.mappings ?? layoutMappings(layout);
+  // A config that names its own mappings names them for both sides.
+  const base = !opts.mappings && baseLayout ? layoutMappings(baseLayout) : null;
+  const differs = base && JSON.stringify(base.map((m) => [m.from, m.to])) !== JSON.stringify(mappings.map((m) => [m.from, m.to]));
+  return { ...opts, mappings, userPaths: opts.userPaths ?? layoutUserPatterns(layout), ...(differs ? { baseMappings: base! } : {}) };
 }
 
 /** Parsed options with a layout's paths (agent-os-enhanced unless named): for benches and tests that plan without a run. */

@@ -127,3 +127,15 @@ export interface ReplacedFolder {
 /** The layout's replaced folders (`mcp_server/` and `scripts/`; `dist/ouroboros` → `ouroboros/` …). */
 export const replacedFolders = (l: LayoutDecl): ReplacedFolder[] =>
   l.paths.filter((p) => p.mode === "replace" && p.source).map((p) => ({ from: p.source!, to: p.install }));
+
+/**
+ * In a migration, the folders the old layout replaced whole that the new one does not have
+ * (`mcp_server/` when the server is now `ouroboros/`): the server plugin moves them into the
+ * backup, and a rollback brings them back.
+ */
+export function retiredFolders(ctx: UpgradeContext): string[] {
+  const from = migratedFrom(ctx);
+  if (!from) return [];
+  const kept = new Set(activeLayout(ctx).paths.map((p) => p.install));
+  return replacedFolders(from).map((f) => f.to).filter((to) => !kept.has(to));
+}

@@ -23,13 +23,17 @@ export interface Rename {
   toDir: string;
   fromPrefix: string;
   toPrefix: string;
+  /** Tools the new server names otherwise, after the prefix (the layout's `toolRenames`). */
+  tools?: Readonly<Record<string, string>>;
 }
 
-/** The text with the old folder's paths and the old tool prefix renamed. */
+/** The text with the old folder's paths, the old tool prefix and renamed tools renamed. */
 export function rewriteMentions(text: string, r: Rename): string {
   const moved = renameFolderIn(text, r.fromDir, r.toDir);
-  if (r.fromPrefix === r.toPrefix) return moved;
-  return moved.replace(new RegExp(`\\b${r.fromPrefix}([a-z][a-z0-9_]*)`, "g"), `${r.toPrefix}$1`);
+  const prefixed = r.fromPrefix === r.toPrefix ? moved : moved.replace(new RegExp(`\\b${r.fromPrefix}([a-z][a-z0-9_]*)`, "g"), `${r.toPrefix}$1`);
+  const names = Object.keys(r.tools ?? {});
+  if (names.length === 0) return prefixed;
+  return prefixed.replace(new RegExp(`\\b(${names.join("|")})\\b`, "g"), (t) => r.tools![t]);
 }
 
 export interface Mention {

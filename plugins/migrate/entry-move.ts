@@ -45,15 +45,26 @@ export function moveEntry(name: string, entry: McpServerEntry, fromDir: string, 
     out.args = [...args.slice(0, m + 1), to.server.module, ...args.slice(m + 2)];
     changes.push(`module: ${from.server.module} → ${to.server.module}`);
   }
-  if (Array.isArray(entry.autoApprove) && from.toolPrefix !== to.toolPrefix) {
-    const renamed = (entry.autoApprove as unknown[]).map((t) => (typeof t === "string" && t.startsWith(from.toolPrefix) ? to.toolPrefix + t.slice(from.toolPrefix.length) : t));
-    if (renamed.some((t, i) => t !== (entry.autoApprove as unknown[])[i])) {
-      out.autoApprove = renamed;
-      changes.push(`autoApprove: ${from.toolPrefix}* → ${to.toolPrefix}*`);
-    }
+  if (Array.isArray(entry.autoApprove)) {
+    const approved = renamedTools(entry.autoApprove as unknown[], from, to, changes);
+    if (approved) out.autoApprove = approved;
   }
   const next = KEY_RENAMES[name];
   const rename = next && !taken.has(next) ? next : undefined;
   if (rename) changes.push(`key: "${name}" → "${rename}"`);
   return { entry: out, ...(rename ? { name: rename } : {}), changes };
+}
+
+/** `autoApprove` as the new server names its tools: the new prefix (`aos_*` → `pos_*`), then the layout's renames; null when nothing changes. */
+function renamedTools(list: unknown[], from: LayoutDecl, to: LayoutDecl, changes: string[]): unknown[] | null {
+  const prefixed = list.map((t) => (typeof t === "string" && t.startsWith(from.toolPrefix) ? to.toolPrefix + t.slice(from.toolPrefix.length) : t));
+  if (prefixed.some((t, i) => t !== list[i])) changes.push(`autoApprove: ${from.toolPrefix}* → ${to.toolPrefix}*`);
+  const out: unknown[] = [];
+  for (const t of prefixed) {
+    const next = typeof t === "string" ? to.toolRenames[t] : undefined;
+    if (next) changes.push(`autoApprove: ${t} → ${next}`);
+    // Two old tools may become one: listed once.
+    if (!out.includes(next ?? t)) out.push(next ?? t);
+  }
+  return out.length !== list.length || out.some((t, i) => t !== list[i]) ? out : null;
 }

@@ -116,6 +116,11 @@ const WEAK_MIN_FILES = 10;
  */
 export function checkInferredBase(ctx: UpgradeContext, f: Findings): void {
   const base = ctx.channels.get(ContentBase);
+  // A migration moves an installation along its own lineage: a source whose history explains none of it is another project.
+  if (ctx.layout.relocation && base?.kind === "none") {
+    f.error("MIGRATE_SOURCE", `Cannot migrate to the source ${ctx.options.source}: its history holds no version of the installed files, so it is not a later release of the installation's lineage`, "Use a clone of praxis-os with its full history (it shares agent-os-enhanced's up to its rename) as --source, or pass --from <the installed commit> if that clone has it; nothing was written");
+    return;
+  }
   const inf = base?.via === "inferred" ? base.inference : undefined;
   if (!inf || inf.total < WEAK_MIN_FILES || inf.unedited / inf.total >= WEAK_SHARE) return;
   f.error(

@@ -9,6 +9,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { rewriteAsDist } from "../../demo/kit/dist-source.ts";
 import { writeFixtureServer } from "../../demo/kit/fixture-server.ts";
 import { fixtureRequirements } from "../../demo/kit/fixture-server.ts";
 import { createVenv } from "../../demo/kit/venv.ts";
@@ -57,19 +58,31 @@ export const AGENT_OS_LINES = [".agent-os/.cache/", ".agent-os/venv/", ".agent-o
 
 /** A standard both the user and upstream (by praxis-os HEAD) changed. */
 function editedStandard(at: string, source: string): string {
-  const changed = git(source, "diff", "--name-only", "--diff-filter=M", `${git(at, "rev-parse", "HEAD")}`, "HEAD", "--", "universal/standards")
+  // HEAD~ in a dist source: its last commit only moves the files.
+  const head = fs.existsSync(path.join(source, "dist")) ? "HEAD~" : "HEAD";
+  const changed = git(source, "diff", "--name-only", "--diff-filter=M", `${git(at, "rev-parse", "HEAD")}`, head, "--", "universal/standards")
     .split("\n").filter((f) => f.endsWith(".md"));
   if (!changed.length) throw new Error("no standard changed upstream since the installed commit");
   return `standards/universal/${changed[0].slice("universal/standards/".length)}`;
 }
 
-export async function migrateProject(): Promise<MigrateProject> {
+/**
+ * `target`: "october" (default) migrates to praxis-os HEAD of the bundle with the fixture
+ * server v2 in `mcp_server/`; "dist" to that history plus one commit rewriting it as the
+ * `dist/` layout (demo/kit/dist-source.ts `rewriteAsDist`: `universal/` → `dist/universal/`,
+ * `ouroboros/` release 2, `config/mcp.yaml`), the shape upstream's November rewrite has.
+ */
+export async function migrateProject(target: "october" | "dist" = "october"): Promise<MigrateProject> {
   const at = cloneAt("agent-os-enhanced", INSTALLED_AT, "mig-installed");
   const source = cloneAt("praxis-os", undefined, "mig-source");
-  fs.rmSync(path.join(source, "mcp_server"), { recursive: true, force: true });
-  writeFixtureServer("v2", path.join(source, "mcp_server"));
-  git(source, "add", "-A");
-  git(source, "commit", "-qm", "fixture server v2 (the bundle holds no server code)");
+  if (target === "dist") {
+    rewriteAsDist(source);
+  } else {
+    fs.rmSync(path.join(source, "mcp_server"), { recursive: true, force: true });
+    writeFixtureServer("v2", path.join(source, "mcp_server"));
+    git(source, "add", "-A");
+    git(source, "commit", "-qm", "fixture server v2 (the bundle holds no server code)");
+  }
 
   const root = tmpDir("mig");
   const project = path.join(root, "proj");
