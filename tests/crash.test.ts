@@ -12,7 +12,7 @@
  *
  * `npm test` runs a short stride; `npm run test:crash` the full sweep (every k, kills before
  * and after the call alternating). Knobs: AOU_CRASH_FULL=1, AOU_CRASH_STRIDE, AOU_CRASH_EDGE,
- * AOU_CRASH_ONLY=upgrade|migration, AOU_CRASH_FROM=k.
+ * AOU_CRASH_ONLY=upgrade|migration|migration-dist, AOU_CRASH_FROM=k.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -59,13 +59,13 @@ function debris(project: string, tmp: string, pids: number[]): string[] {
 }
 
 /** Kills `args` at its crash points; rollback must give exactly old, resume exactly old or new. */
-function sweep(what: string, migrate: boolean, args: (t: Template) => string[]): void {
+function sweep(what: string, migrate: boolean | "dist", args: (t: Template) => string[]): void {
   test(`every crash point of a real ${what} recovers to exactly old (rollback) or exactly old/new (resume)`, async () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "aou-crash-"));
     const tmp = path.join(root, "tmp");
     fs.mkdirSync(tmp);
     try {
-      const t = makeTemplate(root, { migrate });
+      const t = makeTemplate(root, { migrate: migrate !== false, dist: migrate === "dist" });
       const env = (extra: Record<string, string> = {}) => ({ TMPDIR: tmp, ...extra });
       const oldTree = treeHash(t.project, false);
 
@@ -138,10 +138,12 @@ function sweep(what: string, migrate: boolean, args: (t: Template) => string[]):
 if (RUNTIME === "deno") {
   console.log("crash sweep: Node only (the fault-injection preload hooks node:fs through Node's --import); skipped on Deno");
 } else {
-  // AOU_CRASH_ONLY=upgrade|migration: one sweep alone (the full sweeps take a quarter of an hour each).
+  // AOU_CRASH_ONLY=upgrade|migration|migration-dist: one sweep alone (the full sweeps take a quarter of an hour each).
   const only = process.env.AOU_CRASH_ONLY;
-  if (only !== "migration") sweep("upgrade", false, UPGRADE);
-  if (only !== "upgrade") sweep("migration (.agent-os → .praxis-os)", true, MIGRATE);
+  if (!only || only === "upgrade") sweep("upgrade", false, UPGRADE);
+  if (!only || only === "migration") sweep("migration (.agent-os → .praxis-os)", true, MIGRATE);
+  // To the dist/ layout: the same move plus mcp_server/ retired and a base across the rewrite; in the full sweep (the short stride's run stays within CI's time).
+  if ((!only && FULL) || only === "migration-dist") sweep("migration to dist/ (.agent-os → .praxis-os, mcp_server/ → ouroboros/)", "dist", MIGRATE);
 }
 
 test.run();

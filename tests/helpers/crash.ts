@@ -4,7 +4,7 @@
  * edit), the CLI run with the fault-injection preload (tests/fault/preload.ts), and the
  * classification of a recovered tree as exactly old, exactly new, or mixed.
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -52,11 +52,17 @@ export const MIGRATE_FILES: Record<string, string> = {
   ".cursorrules": "Read .agent-os/standards/universal/ first; search with aos_search_standards.\n",
 };
 
-/** `migrate`: the source's new release is praxis-os's (its README names `.praxis-os/`), the project has the files a migration changes. */
-export function makeTemplate(root: string, opts: { migrate?: boolean } = {}): Template {
+/**
+ * `migrate`: the source's new release is praxis-os's (its README names `.praxis-os/`), the
+ * project has the files a migration changes. `dist`: then one more commit rewrites the
+ * source as the `dist/` layout (`universal/` moved to `dist/universal/`, `ouroboros/` for
+ * `mcp_server/`, a config template), as upstream's rewrite did.
+ */
+export function makeTemplate(root: string, opts: { migrate?: boolean; dist?: boolean } = {}): Template {
   const source = path.join(root, "source");
   const readme: Tree = opts.migrate ? { "README.md": "# praxis-os\n\nInstall into .praxis-os/ of your project.\n" } : {};
   const commits = makeSourceRepo(source, [{ universal: OLD_TREE }, { universal: NEW_TREE, extra: { "mcp_server/server.py": "print('v2')\n", ...readme } }]);
+  if (opts.dist) rewriteAsDist(source);
   const project = path.join(root, "template");
   const install = installUniversal(project, OLD_TREE, { commit: commits[0] });
   fs.appendFileSync(path.join(install, "standards/universal/testing/pyramid.md"), "\nOur note.\n");
@@ -73,6 +79,21 @@ export function makeTemplate(root: string, opts: { migrate?: boolean } = {}): Te
   const config = path.join(root, "crash.config.json");
   fs.writeFileSync(config, JSON.stringify({ disable: ["validate"] }));
   return { root, source, project, config };
+}
+
+/** The source as praxis-os's `dist/` layout, one commit on top (see makeTemplate). */
+function rewriteAsDist(source: string): void {
+  const git = (...args: string[]) => execFileSync("git", ["-C", source, ...args], { stdio: "pipe" });
+  fs.mkdirSync(path.join(source, "dist"), { recursive: true });
+  git("mv", "universal", "dist/universal");
+  git("rm", "-rq", "mcp_server");
+  const files: Record<string, string> = { "dist/ouroboros/__init__.py": "VERSION = 3\n", "dist/ouroboros/requirements.txt": "", "dist/config/mcp.yaml": "version: \"1.0\"\n" };
+  for (const [rel, data] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(source, rel)), { recursive: true });
+    fs.writeFileSync(path.join(source, rel), data);
+  }
+  git("add", "-A");
+  git("commit", "-qm", "dist/ layout");
 }
 
 /** Our records: written on purpose by an upgrade or a rollback, so not part of "the tree". */
