@@ -2,6 +2,7 @@
  * Where things are: the project, its installation folder and the records we own (SPEC §2).
  * Every path the tool writes is derived here, so there is one name for each record.
  */
+import fs from "node:fs";
 import path from "node:path";
 import { host } from "./runtime.ts";
 
@@ -68,10 +69,28 @@ export function resolveLayout(target: string): Layout {
     const other = path.join(projectRoot, INSTALL_DIR_NAMES.find((n) => n !== base)!);
     if (!isDir(abs) && isDir(other)) installDir = other;
   } else {
-    const found = INSTALL_DIR_NAMES.map((n) => path.join(abs, n)).find(isDir);
-    if (found) installDir = found;
+    const found = INSTALL_DIR_NAMES.map((n) => path.join(abs, n)).filter(isDir);
+    if (found.length) installDir = found.length === 1 ? found[0] : newestSessions(found);
   }
   return layoutOf(projectRoot, installDir);
+}
+
+/**
+ * Both folders in one project: the one whose sessions are newest (a migration's `.praxis-os/`
+ * when an `.agent-os/` appeared after it, so that `rollback` finds the migration and names
+ * the folder in its way), else the first name.
+ */
+function newestSessions(dirs: string[]): string {
+  const newest = (dir: string): number => {
+    const state = path.join(dir, ".cache", "state");
+    try {
+      return Math.max(0, ...fs.readdirSync(state).map((n) => fs.statSync(path.join(state, n)).mtimeMs));
+    } catch {
+      return 0;
+    }
+  };
+  const times = dirs.map(newest);
+  return times[1] > times[0] ? dirs[1] : dirs[0];
 }
 
 export function layoutOf(projectRoot: string, installDir: string): Layout {

@@ -34,6 +34,8 @@ export const MANIFEST_SUM = "MANIFEST.sha256";
 export const AFTER = "AFTER.json";
 export const LABEL = "LABEL";
 export const MARKER = ".in-progress.json";
+/** Inside a backup: what an automatic rollback replaced or removed, kept (see restore.ts `keep`). */
+export const REPLACED = "replaced-by-rollback";
 export const MANIFEST_FORMAT = 1;
 
 export type DirEntry = ["d", number, number, number, number];

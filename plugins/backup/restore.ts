@@ -41,6 +41,13 @@ export interface RestoreOptions {
   onProgress?: (stage: "verify" | "stage" | "commit", done: number, total: number) => void;
   /** Durable progress notes (the session journal). */
   journal?: (step: string, data?: Record<string, unknown>) => Promise<void>;
+  /**
+   * A folder where every live file the restore replaces, and every path it removes, is kept
+   * first (a hard link, a rename: no copy). An automatic rollback has no "before rollback"
+   * backup, and a file its user changed while the upgrade ran must not be lost with the
+   * upgrade's own output.
+   */
+  keep?: string;
 }
 
 export interface RestoreReport {
@@ -60,6 +67,8 @@ export interface RestoreReport {
   modes_fixed: number;
   /** The first paths changed, for the report. */
   changed_sample: string[];
+  /** Live paths kept in `keep` before they were replaced or removed. */
+  kept?: { dir: string; paths: number };
   timings: { load_ms: number; check_ms: number; stage_ms: number; commit_ms: number; total_ms: number };
 }
 
@@ -154,6 +163,7 @@ export async function restoreSnapshot(layout: Layout, dir: string, opts: Restore
       created_removed: plan.remove.length,
       modes_fixed: counts.modes_fixed,
       changed_sample: changed.slice(0, 50),
+      ...(opts.keep && counts.kept ? { kept: { dir: opts.keep, paths: counts.kept } } : {}),
       timings: {
         load_ms: Math.round(tLoaded - t0),
         check_ms: Math.round(tChecked - tLoaded),
@@ -465,6 +475,9 @@ interface Commit {
   attempt(key: string, action: string, fn: () => void): void;
   failures: Failure[];
   modesFixed: number;
+  /** Where replaced and removed live paths are kept (RestoreOptions.keep), and how many were. */
+  keep?: string;
+  kept: number;
 }
 
 function startCommit(layout: Layout, m: Manifest, plan: Plan, opts: RestoreOptions): Commit {
@@ -477,6 +490,8 @@ function startCommit(layout: Layout, m: Manifest, plan: Plan, opts: RestoreOptio
     abs: (i) => absOf(layout, t.keys[i]),
     failures: [],
     modesFixed: 0,
+    keep: opts.keep,
+    kept: 0,
     attempt(key, action, fn) {
       try {
         fn();
@@ -511,16 +526,44 @@ function restoreFile(c: Commit, i: number, staged: string): void {
   }
 }
 
+/**
+ * Keeps a live path in `c.keep` before the restore replaces (`link`: a hard link to a file) or
+ * removes (`move`: the path renamed there) it; true when it is gone from its place. A
+ * re-run after a kill finds its own earlier keep and replaces it.
+ */
+function keepLive(c: Commit, key: string, how: "link" | "move"): boolean {
+  if (!c.keep) return false;
+  const live = absOf(c.layout, key);
+  const st = lstatOrNull(live);
+  if (!st || (how === "link" && !st.isFile())) return false;
+  const kept = path.join(c.keep, key);
+  fs.mkdirSync(path.dirname(kept), { recursive: true });
+  rmForce(kept);
+  try {
+    if (how === "link") fs.linkSync(live, kept);
+    else fs.renameSync(live, kept);
+  } catch (err) {
+    // Another filesystem (a project file outside the installation's disk): a copy.
+    if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
+    fs.cpSync(live, kept, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+  }
+  c.kept++;
+  return how === "move" && !lstatOrNull(live);
+}
+
 /** Removals, folders (parents first: a parent's key is shorter than any of its children's), files, links. */
 function commitPaths(c: Commit, plan: Plan, staging: string): void {
   const { t } = c;
-  for (const key of plan.remove) c.attempt(key, "remove", () => rmForce(absOf(c.layout, key)));
+  for (const key of plan.remove) c.attempt(key, "remove", () => (keepLive(c, key, "move") || rmForce(absOf(c.layout, key))));
   for (const i of [...plan.mkdir].sort((a, b) => t.keys[a].length - t.keys[b].length)) {
     c.attempt(t.keys[i], "create folder", () => {
       if (!lstatOrNull(c.abs(i))?.isDirectory()) fs.mkdirSync(c.abs(i), { recursive: true, mode: 0o700 });
     });
   }
-  plan.files.forEach((i, n) => c.attempt(t.keys[i], "restore file", () => restoreFile(c, i, path.join(staging, String(n)))));
+  plan.files.forEach((i, n) => c.attempt(t.keys[i], "restore file", () => {
+    keepLive(c, t.keys[i], "link");
+    restoreFile(c, i, path.join(staging, String(n)));
+  }));
   for (const i of plan.links) {
     c.attempt(t.keys[i], "restore link", () => {
       const tmp = tempName(c.abs(i), "lnk");
@@ -598,7 +641,7 @@ function flushParents(c: Commit, plan: Plan): void {
   }
 }
 
-function commit(layout: Layout, m: Manifest, plan: Plan, staging: string, opts: RestoreOptions): { modes_fixed: number } {
+function commit(layout: Layout, m: Manifest, plan: Plan, staging: string, opts: RestoreOptions): { modes_fixed: number; kept: number } {
   const c = startCommit(layout, m, plan, opts);
   commitPaths(c, plan, staging);
   commitFileMeta(c, plan);
@@ -606,7 +649,7 @@ function commit(layout: Layout, m: Manifest, plan: Plan, staging: string, opts: 
   removeCreatedParents(c, plan);
   flushParents(c, plan);
   if (c.failures.length) throw commitFailed(layout, m, c.failures);
-  return { modes_fixed: c.modesFixed };
+  return { modes_fixed: c.modesFixed, kept: c.kept };
 }
 
 function commitFailed(layout: Layout, m: Manifest, failures: Failure[]): UpgradeError {

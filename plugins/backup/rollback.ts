@@ -12,7 +12,7 @@ import type { Layout } from "../../core/layout.ts";
 import { type SessionState, StateStore } from "../../core/state.ts";
 import type { RollbackPreview, RollbackRequest, UpgradeContext } from "../../core/types.ts";
 import { type BackupOpts, backupEvidence } from "./evidence.ts";
-import { backupState, LABEL, readManifest } from "./manifest.ts";
+import { backupState, LABEL, readManifest, REPLACED } from "./manifest.ts";
 import { checkMoved, type MovedRecord, putBack } from "./moved.ts";
 import { isBackupId } from "./names.ts";
 import { damagedBackupError, restoreSnapshot } from "./restore.ts";
@@ -47,7 +47,7 @@ function unchanged(err: unknown): UpgradeError {
 }
 
 /** Restores one backup: moved folders checked, copies restored, moved folders put back. */
-async function restoreOne(ctx: UpgradeContext, opts: BackupOpts, id: string): Promise<Record<string, unknown>> {
+async function restoreOne(ctx: UpgradeContext, opts: BackupOpts, id: string, keep: boolean): Promise<Record<string, unknown>> {
   const layout = ctx.layout;
   const dir = backupDirOf(layout, id);
   const state = backupState(dir);
@@ -74,6 +74,8 @@ async function restoreOne(ctx: UpgradeContext, opts: BackupOpts, id: string): Pr
     // No abort signal: a rollback started by an interruption must still run to the end.
     onProgress: (stage, done, total) => ctx.log.progress(`rollback:${stage}`, done, total),
     journal: ctx.session ? (step, data) => ctx.session!.journal(step, data) : undefined,
+    // An automatic rollback keeps what it replaces (a manual one made a "before rollback" backup).
+    ...(keep ? { keep: path.join(dir, REPLACED) } : {}),
   });
   const putBackDone = Object.keys(moved).map((key) => ({ key, action: putBack(absOf(layout, key), path.join(dir, key), layout.backupsDir) }));
   return { ...report, moved: putBackDone };
@@ -170,13 +172,13 @@ function chooseBackup(ctx: UpgradeContext, request: RollbackRequest, t0: number)
 }
 
 /** Restores each later upgrade's backup (newest first), then `id`'s; each later session is marked rolled back. */
-async function restoreThrough(ctx: UpgradeContext, opts: BackupOpts, id: string, later: Later): Promise<{ undone: Record<string, unknown>[]; last: Record<string, unknown> }> {
+async function restoreThrough(ctx: UpgradeContext, opts: BackupOpts, id: string, later: Later, keep: boolean): Promise<{ undone: Record<string, unknown>[]; last: Record<string, unknown> }> {
   const undone: Record<string, unknown>[] = [];
   let last: Record<string, unknown> = {};
   for (const step of [...later, { id, session_id: null as string | null }]) {
     let report: Record<string, unknown>;
     try {
-      report = await restoreOne(ctx, opts, step.id);
+      report = await restoreOne(ctx, opts, step.id, keep);
     } catch (err) {
       throw rollbackFailure(err, step.id, ctx.layout);
     }
@@ -199,12 +201,14 @@ export async function rollback(ctx: UpgradeContext, opts: BackupOpts, request: R
   const later = laterUpgrades(ctx.layout, id, session?.id ?? null);
   if (request.manual && request.keepCurrent) await keepCurrent(ctx, opts, id, later, request.evidence);
   await session?.journal("backup.rollback:begin", { backup_id: id, through: later.map((b) => b.id) });
-  const { undone, last } = await restoreThrough(ctx, opts, id, later);
+  const { undone, last } = await restoreThrough(ctx, opts, id, later, !request.manual);
   await session?.journal("backup.rollback:done", { backup_id: id });
   const ms = Math.round(performance.now() - t0);
   Object.assign(request.evidence, { restored: true, ...last, undone, duration_ms: ms });
   const r = last as { files_restored: number; symlinks_restored: number; created_removed: number; modes_fixed: number; files_checked: number };
   ctx.log.info(`Restored backup ${id}: ${r.files_restored} files restored, ${r.symlinks_restored} links, ${r.created_removed} created paths removed, ${r.modes_fixed} modes fixed (${r.files_checked} files checked) in ${ms} ms`);
+  const kept = (last as { kept?: { dir: string; paths: number } }).kept;
+  if (kept) ctx.log.info(`The ${kept.paths} path${kept.paths === 1 ? "" : "s"} the rollback replaced or removed are kept in ${kept.dir} (with the backup): a change of yours made while the upgrade ran is there`);
 }
 
 /**

@@ -12,7 +12,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { checkMoved } from "./moved.ts";
-import { ctimeOf, K_DIR, K_FILE, K_LINK, type Manifest, MANIFEST, MANIFEST_SUM, MARKER, AFTER, LABEL } from "./manifest.ts";
+import { ctimeOf, K_DIR, K_FILE, K_LINK, type Manifest, MANIFEST, MANIFEST_SUM, MARKER, AFTER, LABEL, REPLACED } from "./manifest.ts";
 import { hashFile, inSlices } from "./copy.ts";
 import { lstatOrNull } from "./fsutil.ts";
 
@@ -132,7 +132,7 @@ const takenSets = new WeakMap<Manifest, Set<string>>();
 /** Paths in the backup folder that the manifest does not list. */
 function unexpected(dir: string, m: Manifest): string[] {
   const out: string[] = [];
-  const own = new Set([MANIFEST, MANIFEST_SUM, MARKER, AFTER, LABEL]);
+  const own = new Set([MANIFEST, MANIFEST_SUM, MARKER, AFTER, LABEL, REPLACED]);
   const roots = Object.keys(m.roots);
   const walk = (key: string | null) => {
     const abs = key ? path.join(dir, key) : dir;
