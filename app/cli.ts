@@ -72,6 +72,8 @@ export const PROGRAM: ProgramSpec = {
         SOURCE_FLAG,
         REF_FLAG,
         { flags: "--dry-run", help: "plan only: print every change of the migration, write nothing" },
+        { flags: "--ci", help: "for a bot's pull request: the move, content, config, launch entries and .gitignore only (as --skip-deps --no-restart --no-validate --on-conflict merge, never a prompt: files naming .agent-os/ need --yes or --decisions)" },
+        { flags: "--pr-body <file>", help: "write a Markdown pull-request description of the migration to this file (outside the installation; also with --dry-run)" },
         ...RUN_OPTIONS.map(flagOf),
       ],
     },

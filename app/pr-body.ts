@@ -1,5 +1,5 @@
 /**
- * `upgrade --pr-body <file>`: the Markdown a bot posts as the pull request's description —
+ * `upgrade --pr-body <file>` (and `migrate --pr-body`): the Markdown a bot posts as the pull request's description —
  * from → to, what changed (grouped), the files to finish by hand, the launch entries migrated,
  * and what each teammate runs after merging. Read from the run's result (its plan and summary),
  * written atomically, never inside the installation.
@@ -69,8 +69,13 @@ function changedSection(changes: { path: string; action: string }[]): string[] {
 function teammateSection(result: UpgradeResult, options: RunOptions): string[] {
   const layout = resolveLayout(options.target);
   const rel = (p: string) => path.relative(layout.projectRoot, p).split(path.sep).join("/");
-  const decl = layoutById(result.layout?.install ?? result.layout?.source ?? "") ?? layoutById("agent-os-enhanced")!;
+  // After a migration the installation is of the source's layout.
+  const move = result.layout?.move;
+  const decl = layoutById((move ? result.layout?.source : result.layout?.install) ?? result.layout?.source ?? "") ?? layoutById("agent-os-enhanced")!;
   const venv = rel(layout.venvDir);
+  const leftover = move
+    ? ["", `Your clone's \`${path.basename(move.from)}/\` then holds only what git ignores there (its old venv, caches, backups of earlier upgrades): delete it once \`sync\` has made \`${venv}\`.`]
+    : [];
   return [
     "From the project's root, once the pull request is merged and pulled:",
     "",
@@ -86,6 +91,7 @@ function teammateSection(result: UpgradeResult, options: RunOptions): string[] {
     "```",
     "",
     "Then reload the MCP server in the IDE (or restart the IDE) so that it runs the new server.",
+    ...leftover,
   ];
 }
 
@@ -96,8 +102,11 @@ function teammateSection(result: UpgradeResult, options: RunOptions): string[] {
 export function renderPrBody(result: UpgradeResult, options: RunOptions, planned: UpgradeResult = result): string {
   const report = reportOf(planned, options);
   const to = report.available;
-  const lines = [`# Upgrade Agent OS to ${to.version ?? to.commit?.slice(0, 12) ?? "?"}`, ""];
+  const move = result.layout?.move;
+  const version = to.version ?? to.commit?.slice(0, 12) ?? "?";
+  const lines = [move ? `# Move Agent OS to praxis-os ${version} (\`${path.basename(move.from)}/\` → \`${path.basename(move.to)}/\`)` : `# Upgrade Agent OS to ${version}`, ""];
   if (result.dry_run) lines.push("_A dry run: nothing was written yet._", "");
+  if (move) lines.push(`- Moved: \`${path.basename(move.from)}/\` → \`${path.basename(move.to)}/\` (${result.layout?.install ?? "?"} → ${result.layout?.source ?? "?"}), one transaction: \`agent-os-upgrade rollback\` undoes it`);
   lines.push(`- From: \`${report.installed.commit ?? "unknown"}\``, `- To: \`${to.commit ?? "unknown"}\`${to.version ? ` (${to.version})` : ""}`);
   if (report.source.url) lines.push(`- Source: ${report.source.url} at \`${report.source.ref}\``);
   if (options.plugin.runtimePending) lines.push("- Runtime: pending (`VERSION.txt` says `runtime=pending`): this run left the venv and the MCP server alone");

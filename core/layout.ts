@@ -70,17 +70,21 @@ export function resolveLayout(target: string): Layout {
     if (!isDir(abs) && isDir(other)) installDir = other;
   } else {
     const found = INSTALL_DIR_NAMES.map((n) => path.join(abs, n)).filter(isDir);
-    if (found.length) installDir = found.length === 1 ? found[0] : newestSessions(found);
+    if (found.length) installDir = found.length === 1 ? found[0] : preferredOf(found);
   }
   return layoutOf(projectRoot, installDir);
 }
 
 /**
- * Both folders in one project: the one whose sessions are newest (a migration's `.praxis-os/`
- * when an `.agent-os/` appeared after it, so that `rollback` finds the migration and names
- * the folder in its way), else the first name.
+ * Both folders in one project: the one that holds an installation (`standards/`: a teammate
+ * who pulled a migration keeps an `.agent-os/` of ignored leftovers, its venv and caches),
+ * then the one whose sessions are newest (a migration's `.praxis-os/` when an `.agent-os/`
+ * appeared after it, so that `rollback` finds the migration and names the folder in its
+ * way), else the first name.
  */
-function newestSessions(dirs: string[]): string {
+function preferredOf(all: string[]): string {
+  const installed = all.filter((d) => isDir(path.join(d, "standards")));
+  const dirs = installed.length === 1 ? installed : all;
   const newest = (dir: string): number => {
     const state = path.join(dir, ".cache", "state");
     try {

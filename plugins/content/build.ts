@@ -527,7 +527,9 @@ function planGitignore(
   // A migration's lines are the new folder's, and the old folder's lines are renamed in place.
   const installRel = toPosix(path.relative(req.projectRoot, req.relocation?.to ?? req.installDir));
   const own = installRel && !installRel.startsWith("..") ? opts.gitignore.own.map((o) => `${installRel}/${o}`) : [];
-  const wanted = [...(text ? standardLines(text) : []), ...own];
+  // After a move the old folder holds only what git ignored there in each clone (a venv, caches): ignored whole, so no one commits it.
+  const oldRel = req.relocation ? toPosix(path.relative(req.projectRoot, req.relocation.from)) : "";
+  const wanted = [...(text ? standardLines(text) : []), ...own, ...(oldRel && !oldRel.startsWith("..") ? [`${oldRel}/`] : [])];
   let existing: string | null = null;
   try {
     existing = fs.readFileSync(req.gitignoreFile, "utf8");
