@@ -2,7 +2,6 @@
  * Where things are: the project, its installation folder and the records we own (SPEC §2).
  * Every path the tool writes is derived here, so there is one name for each record.
  */
-import fs from "node:fs";
 import path from "node:path";
 import { host } from "./runtime.ts";
 
@@ -88,7 +87,7 @@ function preferredOf(all: string[]): string {
   const newest = (dir: string): number => {
     const state = path.join(dir, ".cache", "state");
     try {
-      return Math.max(0, ...fs.readdirSync(state).map((n) => fs.statSync(path.join(state, n)).mtimeMs));
+      return Math.max(0, ...host.list(state).map((n) => host.mtime(path.join(state, n))));
     } catch {
       return 0;
     }

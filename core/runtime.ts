@@ -14,7 +14,7 @@ interface DenoApi {
   hostname(): string;
   readTextFileSync(file: string): string;
   readDirSync(dir: string): Iterable<{ name: string }>;
-  statSync(file: string): { isFile: boolean; isDirectory: boolean };
+  statSync(file: string): { isFile: boolean; isDirectory: boolean; mtime: Date | null };
   stdin: { isTerminal(): boolean };
   stdout: { writeSync(b: Uint8Array): number; isTerminal(): boolean };
   stderr: { writeSync(b: Uint8Array): number };
@@ -57,6 +57,8 @@ export interface Host {
   exists(p: string): boolean;
   /** The names in a folder (throws ENOENT / ENOTDIR like readdir). */
   list(dir: string): string[];
+  /** A path's modification time in ms, 0 when it is missing. */
+  mtime(p: string): number;
 }
 
 const kindOf = (stat: () => { isFile: boolean; isDirectory: boolean }) => {
@@ -87,6 +89,13 @@ function denoHost(d: DenoApi): Host {
     isFile: (p) => kindOf(() => d.statSync(p))?.isFile === true,
     exists: (p) => kindOf(() => d.statSync(p)) !== null,
     list: (dir) => Array.from(d.readDirSync(dir), (e) => e.name),
+    mtime: (p) => {
+      try {
+        return d.statSync(p).mtime?.getTime() ?? 0;
+      } catch {
+        return 0;
+      }
+    },
   };
 }
 
@@ -115,6 +124,7 @@ function nodeHost(fs: typeof NodeFs, hostname: () => string): Host {
     isFile: (p) => kindOf(() => stat(p))?.isFile === true,
     exists: (p) => fs.existsSync(p),
     list: (dir) => fs.readdirSync(dir),
+    mtime: (p) => fs.statSync(p, { throwIfNoEntry: false })?.mtimeMs ?? 0,
   };
 }
 
