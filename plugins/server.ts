@@ -23,7 +23,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { activeLayout, installedServerDir, type ReplacedFolder, replacedFolders, retiredFolders } from "./layouts/detect.ts";
+import { activeLayout, everyReplacedFolder, installedServerDir, type ReplacedFolder, replacedFolders, retiredFolders } from "./layouts/detect.ts";
 import { parsePluginOptions } from "../core/config.ts";
 import { evidenceReader } from "../core/evidence.ts";
 import { UpgradeError } from "../core/errors.ts";
@@ -324,6 +324,22 @@ async function restart(ctx: UpgradeContext, opts: ServerOpts, before: ServerBefo
   return { status: "restarted", old_pid: before.pid, pid: info.pid, url: info.url, command, stop_ms: stopMs, latency_ms: latency };
 }
 
+/**
+ * The folders a rollback puts right: this run's, and any layout's that holds a staged or old
+ * copy of this session (a manual rollback after a migration to another layout judges the
+ * layout without the source, and must still find `ouroboros.staged-<id>`).
+ */
+function rollbackFolders(ctx: UpgradeContext, opts: ServerOpts): string[] {
+  const run = [...foldersOf(ctx, opts).map((f) => f.to), ...retiredOf(ctx, opts)];
+  if (opts.folders) return run;
+  const id = swapId(ctx);
+  const others = everyReplacedFolder().filter((f) => {
+    const live = path.join(ctx.layout.installDir, f);
+    return !run.includes(f) && (fs.existsSync(stagedPath(live, id)) || fs.existsSync(oldPath(live, id)));
+  });
+  return [...run, ...others];
+}
+
 /** `rollback`, first: the new server we started stopped, each swap undone (or left to the backup when the old folder is in it). */
 async function stopNewAndUndoSwaps(ctx: UpgradeContext, opts: ServerOpts, request: RollbackRequest): Promise<void> {
   const started = ctx.channels.get(ServerStarted) ?? (journalled(ctx, STEP.started) as StartedServer | undefined);
@@ -332,7 +348,7 @@ async function stopNewAndUndoSwaps(ctx: UpgradeContext, opts: ServerOpts, reques
     evidence.stopped_new = await stopServer(started.pid, { timeoutMs: opts.stopTimeoutMs });
   }
   const id = swapId(ctx);
-  evidence.folders = [...foldersOf(ctx, opts).map((f) => f.to), ...retiredOf(ctx, opts)].map((folder) => {
+  evidence.folders = rollbackFolders(ctx, opts).map((folder) => {
     const live = path.join(ctx.layout.installDir, folder);
     if (backupScope(ctx).asideFor(live)) {
       // The old folder is in the backup: the backup plugin checks it and puts it back.

@@ -139,3 +139,6 @@ export function retiredFolders(ctx: UpgradeContext): string[] {
   const kept = new Set(activeLayout(ctx).paths.map((p) => p.install));
   return replacedFolders(from).map((f) => f.to).filter((to) => !kept.has(to));
 }
+
+/** Every layout's replaced folders (`mcp_server`, `ouroboros`, `scripts`): where a rollback looks for a swap's leftovers. */
+export const everyReplacedFolder = (): string[] => [...new Set(LAYOUTS.flatMap((l) => replacedFolders(l).map((f) => f.to)))];
