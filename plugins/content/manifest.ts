@@ -141,8 +141,16 @@ export function readInstalledManifest(file: string, loaded: ManifestJson = loadM
 }
 
 /** Writes a manifest atomically through the given fs (so a dry run's guard applies). */
+/** The record with its keys in order: itself when they are (a plan's entries are sorted), else one copy, no pair per key. */
+function sorted(o: Record<string, string>): Record<string, string> {
+  const keys = Object.keys(o);
+  if (keys.every((k, i) => i === 0 || keys[i - 1] < k)) return o;
+  const out: Record<string, string> = {};
+  for (const k of keys.sort()) out[k] = o[k];
+  return out;
+}
+
 export function writeManifestFile(fsApi: FsApi, file: string, manifest: InstalledManifest): void {
-  const sorted = (o: Record<string, string>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const { stats, ...rest } = manifest;
   writeAtomicVia(fsApi, file, JSON.stringify({ ...rest, files: sorted(manifest.files), ...(stats ? { stats: sorted(stats) } : {}) }, null, 2) + "\n");
 }
