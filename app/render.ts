@@ -237,7 +237,7 @@ function abortedByUser(r: UpgradeResult): boolean {
   return r.status === "aborted" && (r.error?.details as { aborted_by_user?: boolean } | undefined)?.aborted_by_user === true;
 }
 
-const COUNT_LABELS: Record<string, string> = { kept_local: "kept local", not_checked: "not checked (upstream did not change them: kept as they are)" };
+const COUNT_LABELS: Record<string, string> = { kept_local: "kept local", not_checked: "not checked (kept as they are)" };
 
 /** The lines a person acts on after a run: what changed, what was decided, what to finish, where to look, how to undo. */
 export function summaryLines(r: UpgradeResult): string[] {
