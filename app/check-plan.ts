@@ -32,6 +32,11 @@ export interface CheckReport {
   migration: { needed: boolean | null; reason: string };
   /** Files edited since they were installed (relative to the project root). */
   drift: string[];
+  /**
+   * Files whose drift was not checked: nothing of ours records what was installed and
+   * upstream did not change them, so the upgrade keeps them as they are without reading them.
+   */
+  drift_not_checked: number;
   findings: Finding[];
 }
 
@@ -48,6 +53,7 @@ export function cannotTell(reason: string): CheckReport {
     conflicts: [],
     migration: { needed: null, reason: "not checked" },
     drift: [],
+    drift_not_checked: 0,
     findings: [],
   };
 }
@@ -80,9 +86,9 @@ export function pendingChanges(plan: PlanParts, installRel: string): CheckReport
   return out;
 }
 
-/** Files whose bytes differ from what was installed (the plan's base), deleted ones included. */
+/** Files whose bytes differ from what was installed (the plan's base), deleted ones included; files not read are not. */
 function driftOf(plan: PlanParts, installRel: string): string[] {
-  return (plan.entries ?? []).filter((e) => e.hashes.base !== null && e.hashes.local !== e.hashes.base).map((e) => path.posix.join(installRel, e.target));
+  return (plan.entries ?? []).filter((e) => e.action !== "not_checked" && e.hashes.base !== null && e.hashes.local !== e.hashes.base).map((e) => path.posix.join(installRel, e.target));
 }
 
 /**
@@ -125,6 +131,7 @@ export function reportOf(r: UpgradeResult, options: RunOptions): CheckReport {
     conflicts: (plan.entries ?? []).filter((e) => e.action === "conflict").map((e) => path.posix.join(installRel, e.target)),
     migration: migrationOf(plan, r),
     drift: driftOf(plan, installRel),
+    drift_not_checked: (plan.entries ?? []).filter((e) => e.action === "not_checked").length,
     findings,
   };
   const blocking = findings.find((f) => f.level === "error");

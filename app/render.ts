@@ -132,7 +132,7 @@ function dataText(data: Record<string, unknown> | undefined): string {
   return parts.length ? ` (${text.length > 300 ? text.slice(0, 299) + "…" : text})` : "";
 }
 
-const ACTION_LABELS: Record<string, string> = { merge: "merged", keep_local: "kept local", conflict: "conflict" };
+const ACTION_LABELS: Record<string, string> = { merge: "merged", keep_local: "kept local", not_checked: "not checked", conflict: "conflict" };
 
 /** The dry run's plan: every phase's part (content, .gitignore, the server swap, requirements, launch entries), then the diffs. */
 function renderPlan(r: UpgradeResult, sink: Sink): void {
@@ -148,7 +148,7 @@ function renderPlan(r: UpgradeResult, sink: Sink): void {
   const ref = range ? ` ${range.from}..${range.to} (${range.commits} commits match equally)` : plan.base.ref ? ` ${plan.base.ref}` : "";
   sink.out(`Plan (base: ${plan.base.kind}${ref}): ${Object.entries(counts).map(([k, v]) => label(k, v)).join(", ") || "nothing to do"}`);
   for (const entry of plan.entries) {
-    if (entry.action === "unchanged") continue;
+    if (entry.action === "unchanged" || entry.action === "not_checked") continue;
     sink.out(`  ${(ACTION_LABELS[entry.action] ?? entry.action).padEnd(10)} ${entry.target}${entry.reason ? `  (${entry.reason})` : ""}`);
   }
   for (const line of otherPhasesLines(plan)) sink.out(line);
@@ -237,7 +237,7 @@ function abortedByUser(r: UpgradeResult): boolean {
   return r.status === "aborted" && (r.error?.details as { aborted_by_user?: boolean } | undefined)?.aborted_by_user === true;
 }
 
-const COUNT_LABELS: Record<string, string> = { kept_local: "kept local" };
+const COUNT_LABELS: Record<string, string> = { kept_local: "kept local", not_checked: "not checked (kept as they are)" };
 
 /** The lines a person acts on after a run: what changed, what was decided, what to finish, where to look, how to undo. */
 export function summaryLines(r: UpgradeResult): string[] {

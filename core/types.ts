@@ -90,7 +90,12 @@ export class Findings {
 }
 
 /** `merge`: changed locally and upstream, and the three-way merge is clean (written, as git would). */
-export type PlanAction = "new" | "update" | "unchanged" | "keep_local" | "merge" | "conflict" | "delete" | "keep" | "error";
+/**
+ * `not_checked`: upstream did not change the file since the installed commit and no record of
+ * ours says what the local copy holds, so it is kept as it is without being read (a first
+ * upgrade; its local hash is unknown, `hashes.local` null).
+ */
+export type PlanAction = "new" | "update" | "unchanged" | "keep_local" | "not_checked" | "merge" | "conflict" | "delete" | "keep" | "error";
 export type Owner = "system" | "shared" | "user";
 
 export interface PlanEntry {

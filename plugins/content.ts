@@ -305,7 +305,8 @@ async function promoteManifest(ctx: UpgradeContext, pending: string, opts: Conte
     ctx.log.warn(`Cannot promote ${pending}: ${staged.kind === "invalid" ? staged.problem.message : "it vanished"}`);
     return null;
   }
-  const files = { ...staged.manifest.files };
+  // Its own parse, changed in place (a copy is 100k more properties at 100k files).
+  const files = staged.manifest.files;
   const replace = settings(ctx, opts).mappings.filter((m) => m.mode === "replace");
   if (ctx.options.source && replace.length) {
     const src = await scanSource(path.resolve(ctx.options.source), replace, matcher(opts.excludes));

@@ -126,7 +126,7 @@ test("CLI --dry-run --json and --dry-run --diff: the plan, the diffs, and nothin
   const r = await runCli(["--source", s.source, "--dry-run", "--json", "--no-validate"], { cwd: s.project, timeoutMs: 60_000 });
   assert.is(r.code, EXIT.ok, r.stdout + r.stderr);
   const result = resultOf(r);
-  assert.equal(result.plan.counts, { new: 39, updated: 41, unchanged: 48, kept_local: 0, merged: 0, conflicts: 1, deleted: 1, errors: 0 });
+  assert.equal(result.plan.counts, { new: 39, updated: 41, unchanged: 0, kept_local: 0, not_checked: 48, merged: 0, conflicts: 1, deleted: 1, errors: 0 });
   assert.equal(result.plan.base, { kind: "git", ref: s.commits[0], via: "VERSION.txt" });
   assert.equal(snapshotTree(s.project, { mtime: true }), before);
 

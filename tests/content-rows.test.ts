@@ -106,6 +106,16 @@ const EXPECTED_WITH_BASE = {
   "workflows/wf_v2/metadata.json": "new",
 };
 
+/**
+ * A first upgrade from a named commit (VERSION.txt, --from; no manifest of ours): the files
+ * upstream left alone are kept without being read, whatever the user did to them.
+ */
+const EXPECTED_FIRST: Record<string, string> = {
+  ...EXPECTED_WITH_BASE,
+  "standards/universal/local.md": "not_checked",
+  "standards/universal/same.md": "not_checked",
+};
+
 const BASES = {
   manifest: (s: Setup) => ({ kind: "manifest", ref: s.commits[0], via: "installed-manifest" }),
   git: (s: Setup) => ({ kind: "git", ref: s.commits[0], via: "VERSION.txt" }),
@@ -121,7 +131,7 @@ for (const base of ["manifest", "git", "inferred"] as const) {
     assert.is(run.error, undefined, String(run.error));
     assert.equal(run.findings.errors, []);
     assert.equal(run.plan!.base, BASES[base](s));
-    assert.equal(actions(run.plan!.entries), EXPECTED_WITH_BASE);
+    assert.equal(actions(run.plan!.entries), base === "git" ? EXPECTED_FIRST : EXPECTED_WITH_BASE);
     const e = byTarget(run.plan!.entries);
     assert.is(e["standards/universal/both.md"].conflict, "both-changed");
     assert.is(e["standards/universal/both.md"].three_way, "clean", "a clean three-way merge is merged, as git does");
@@ -157,7 +167,9 @@ for (const base of ["manifest", "git", "inferred"] as const) {
     assert.is(read(I("specs/2025-10-01-x/README.md")), "a spec\n");
 
     const ev = run.evidence!;
-    assert.equal(ev.plan_counts, { new: 2, updated: 4, unchanged: 2, kept_local: 3, merged: 1, conflicts: 4, deleted: 3, errors: 0 });
+    const counts = { new: 2, updated: 4, unchanged: 2, kept_local: 3, merged: 1, conflicts: 4, deleted: 3, errors: 0 };
+    // A first upgrade (VERSION.txt): local.md (edited) and same.md, left alone upstream, are kept unread.
+    assert.equal(ev.plan_counts, base === "git" ? { ...counts, unchanged: 1, kept_local: 2, not_checked: 2 } : counts);
     assert.is(ev.files_written, 8);
     assert.is(ev.files_deleted, 3);
     assert.is(ev.written_hashes_verified, true);
@@ -214,7 +226,7 @@ test("--from names the installed commit when the installation records none (and 
   const s = setup("inferred");
   const run = await runTaps([contentPlugin()], makeCtx(s.project, { source: s.source, from: s.commits[0].slice(0, 10), onConflict: "keep" }).ctx, "plan");
   assert.equal(run.plan!.base, { kind: "git", ref: s.commits[0], via: "--from" });
-  assert.equal(actions(run.plan!.entries), EXPECTED_WITH_BASE);
+  assert.equal(actions(run.plan!.entries), EXPECTED_FIRST);
   const bad = await runTaps([contentPlugin()], makeCtx(s.project, { source: s.source, from: "no-such-ref" }).ctx, "plan");
   assert.equal(bad.findings.errors.map((f) => [f.code, f.message]), [["BASE_REF_UNKNOWN", `Cannot find the installed commit "no-such-ref" (from --from) in the source ${s.source}`]]);
 });
@@ -313,7 +325,7 @@ test("the plan renders as text and JSON", async () => {
   const dry = await runTaps([contentPlugin()], makeCtx(s.project, { source: s.source, onConflict: "keep", dryRun: true }).ctx);
   const plan = dry.plan as unknown as ContentPlanX;
   const text = renderPlanText(plan);
-  assert.match(text, new RegExp(`^Content plan: base git ${s.commits[0].slice(0, 12)} \\(VERSION\\.txt\\) → ${s.commits[1].slice(0, 12)}\n  2 new, 4 updated, 2 unchanged, 3 kept local, 1 merged, 4 conflicts, 3 deleted, 0 errors\n`));
+  assert.match(text, new RegExp(`^Content plan: base git ${s.commits[0].slice(0, 12)} \\(VERSION\\.txt\\) → ${s.commits[1].slice(0, 12)}\n  2 new, 4 updated, 1 unchanged, 2 kept local, 2 not checked, 1 merged, 4 conflicts, 3 deleted, 0 errors\n`));
   assert.match(text, /^  merged     standards\/universal\/both\.md  \(changed locally and upstream; merges cleanly\)$/m);
   assert.match(text, /^  conflict   standards\/universal\/both-clash\.md  \(changed locally and upstream → keep \(policy\)\)$/m);
   assert.not.match(text, /same\.md/, "unchanged files are counted, not listed");

@@ -14,7 +14,12 @@ import { installUniversal, makeSourceRepo, NEW, OLD, release, sha, tmpDir } from
 
 const EDITED = "standards/universal/testing/test-pyramid.md";
 
-/** An old install (one file edited), upgraded by the CLI once the files are older than the racy window. */
+/**
+ * An old install (one file edited), upgraded by the CLI twice: the first upgrade (VERSION.txt
+ * only) does not read the files upstream left alone, so it records no stats for them; the
+ * second (one more upstream commit, with our manifest) reads them, once they are older than
+ * the racy window, and records them.
+ */
 async function upgradedProject() {
   const root = tmpDir("stats");
   const source = path.join(root, "agent-os-enhanced");
@@ -22,6 +27,11 @@ async function upgradedProject() {
   const project = path.join(root, "proj");
   const install = installUniversal(project, release(OLD), { commit: commits[0] });
   fs.appendFileSync(path.join(install, EDITED), "\nOur note.\n");
+  const first = await runCli(["--source", source, "--no-validate", "--on-conflict", "keep"], { cwd: project, timeoutMs: 90_000 });
+  assert.is(first.code, 0, first.stdout + first.stderr);
+  const later = execFileSync("git", ["ls-files", "universal/standards"], { cwd: source, encoding: "utf8" }).split("\n").find((f) => f.endsWith(".md") && !f.endsWith(EDITED))!;
+  fs.appendFileSync(path.join(source, later), "\nA later upstream line.\n");
+  execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qam", "later"], { cwd: source });
   // The manifest trusts only files unchanged for 3 s before the plan read them (apply.ts RACY_MS).
   await new Promise((r) => setTimeout(r, 3_300));
   const r = await runCli(["--source", source, "--no-validate", "--on-conflict", "keep"], { cwd: project, timeoutMs: 90_000 });

@@ -54,7 +54,7 @@ test("plan, needs_decision, merge: a completed upgrade with the user's edit merg
   // The user's line merges cleanly with upstream's change: merged as git would, never asked.
   const clean = await call("upgrade_plan", { source: p.source });
   assert.is(clean.isError, false, clean.text);
-  assert.equal(clean.sc.counts, { new: 2, updated: 0, unchanged: 3, kept_local: 0, merged: 1, conflicts: 0, deleted: 2, errors: 0 });
+  assert.equal(clean.sc.counts, { new: 2, updated: 0, unchanged: 0, kept_local: 0, not_checked: 3, merged: 1, conflicts: 0, deleted: 2, errors: 0 });
   assert.equal(clean.sc.entries.find((e: Any) => e.path === EDITED), { path: EDITED, action: "merge", reason: "changed locally and upstream; merges cleanly" });
   assert.equal(clean.sc.conflicts, []);
   assert.match(clean.text, `  merged     ${EDITED}  (changed locally and upstream; merges cleanly)`);
@@ -66,7 +66,7 @@ test("plan, needs_decision, merge: a completed upgrade with the user's edit merg
   const plan = await call("upgrade_plan", { source: p.source, diff: true });
   assert.is(plan.isError, false, plan.text);
   assert.equal(plan.sc.base, { kind: "git", ref: p.commits[0], via: "VERSION.txt" });
-  assert.equal(plan.sc.counts, { new: 2, updated: 0, unchanged: 3, kept_local: 0, merged: 0, conflicts: 1, deleted: 2, errors: 0 });
+  assert.equal(plan.sc.counts, { new: 2, updated: 0, unchanged: 0, kept_local: 0, not_checked: 3, merged: 0, conflicts: 1, deleted: 2, errors: 0 });
   assert.equal(plan.sc.entries, [
     { path: "standards/universal/ai-safety/old-name.md", action: "delete", reason: "moved upstream to standards/universal/ai-safety/production-code-checklist.md" },
     { path: "standards/universal/ai-safety/production-code-checklist.md", action: "new", reason: "added upstream" },

@@ -86,7 +86,7 @@ test("a completed run with a merge left with conflict markers: the summary names
   assert.match(read(path.join(s.install, "standards/universal/a.md")), /^<<<<<<< /m);
   assert.equal(lines, [
     `Upgrade completed in ${lines[0].match(/in (\d+ ms|[\d.]+ s) /)![1]} (session ${result.session_id})`,
-    "  Files: 1 new, 1 updated, 1 unchanged, 1 conflicts, 1 deleted",
+    "  Files: 1 new, 1 updated, 1 not checked (kept as they are), 1 conflicts, 1 deleted",
     "  Conflict decisions (1):",
     "    standards/universal/a.md: merge (policy), merged with 1 conflict marked",
     "  To finish by hand (1):",
@@ -127,7 +127,7 @@ test("--json: the result carries the summary fields, snake_case", async () => {
   const last = JSON.parse(sink.lines[sink.lines.length - 1]);
   assert.is(last.type, "result");
   assert.equal(Object.keys(last.summary), ["counts", "decisions", "needs_attention", "warnings", "validation_report", "backup_id"]);
-  assert.equal(last.summary.counts, { new: 1, updated: 1, unchanged: 1, kept_local: 0, merged: 0, conflicts: 1, deleted: 1, errors: 0 });
+  assert.equal(last.summary.counts, { new: 1, updated: 1, unchanged: 0, kept_local: 0, not_checked: 1, merged: 0, conflicts: 1, deleted: 1, errors: 0 });
   assert.equal(last.summary.decisions, [{ target: "standards/universal/a.md", decision: "merge", by: "policy", result: "merged with 1 conflict marked" }]);
   assert.equal(last.summary.needs_attention.map((a: { path: string }) => a.path), [".agent-os/standards/universal/a.md"]);
   assert.is(last.summary.backup_id, result.summary.backup_id);
@@ -160,7 +160,7 @@ test("a rolled-back run: decisions, warnings, both reports and the restored back
   const report = path.join(s.install, ".cache/upgrade-validation-test.json");
   assert.equal(lines, [
     `Upgrade failed and was rolled back; the installation is as it was (session ${result.session_id})`,
-    "  Files: 1 new, 1 updated, 1 unchanged, 1 conflicts, 1 deleted",
+    "  Files: 1 new, 1 updated, 1 not checked (kept as they are), 1 conflicts, 1 deleted",
     "  Conflict decisions (1):",
     "    standards/universal/a.md: merge (policy), merged with 1 conflict marked",
     "  Warnings (2):",

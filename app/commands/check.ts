@@ -39,6 +39,7 @@ export function checkLines(r: CheckReport & { hint?: string }): string[] {
   if (r.conflicts.length) lines.push(`Conflicts expected: ${plural(r.conflicts.length, "file")} (${r.conflicts.join(", ")})`);
   if (r.migration.needed) lines.push(`Migration needed: ${r.migration.reason}`);
   if (r.drift.length) lines.push(`Drift: ${plural(r.drift.length, "file")} edited since install (${r.drift.slice(0, 10).join(", ")}${r.drift.length > 10 ? ", …" : ""})`);
+  if (r.drift_not_checked) lines.push(`Drift: ${plural(r.drift_not_checked, "file")} not checked (nothing records what was installed; upstream did not change them, so the upgrade keeps them as they are)`);
   for (const f of r.findings) lines.push(`${f.level}: ${f.message}${f.fix ? ` (fix: ${f.fix})` : ""}`);
   return lines;
 }

@@ -30,6 +30,7 @@ export const CheckOutput = {
   conflicts: z.array(z.string()),
   migration: z.object({ needed: z.boolean().nullable(), reason: z.string() }),
   drift: z.array(z.string()),
+  drift_not_checked: z.number().describe("Files not checked for edits: nothing records what was installed and upstream did not change them, so the upgrade keeps them as they are"),
   findings: z.array(FindingSchema),
 };
 
@@ -55,6 +56,7 @@ export function checkText(r: CheckReport): string {
   if (r.conflicts.length) lines.push(`conflicts expected: ${r.conflicts.join(", ")}`);
   if (r.migration.needed) lines.push(`migration needed: ${r.migration.reason}`);
   if (r.drift.length) lines.push(`edited since install: ${r.drift.join(", ")}`);
+  if (r.drift_not_checked) lines.push(`not checked for edits: ${r.drift_not_checked} file${r.drift_not_checked === 1 ? "" : "s"} upstream did not change (kept as they are)`);
   for (const f of r.findings) lines.push(`${f.level}: ${f.message}${f.fix ? ` (fix: ${f.fix})` : ""}`);
   lines.push(`next: ${r.status === "update_available" ? "Tell the user what would change; upgrade_plan shows the details and upgrade_start runs it" : r.status === "up_to_date" ? "Nothing to do" : "Fix the cause named above, then check again"}`);
   return lines.join("\n");

@@ -63,6 +63,7 @@ const CountsSchema = z.object({
   updated: z.number(),
   unchanged: z.number(),
   kept_local: z.number(),
+  not_checked: z.number().optional().describe("A first upgrade: files upstream did not change since the installed commit, kept as they are without being read (whether the user edited them is not checked)"),
   merged: z.number().optional().describe("Files changed on both sides whose three-way merge is clean: merged, as git would, without a question"),
   conflicts: z.number(),
   deleted: z.number(),
@@ -396,7 +397,7 @@ export const upgradePlan = declare({
     const r = await dryRun(ctx, args, call.progress);
     if (r.status !== "completed" || !r.plan) throw new Error(failText(r.error ?? { code: "INTERNAL", message: "The dry run produced no plan" }, r.findings));
     const plan = r.plan as unknown as { base: { kind: string; ref?: string; via?: string }; counts: z.infer<typeof CountsSchema>; source?: { commit?: string | null; version?: string | null } };
-    const entries = ((r.plan.entries ?? []) as PlanEntryLike[]).filter((e) => e.action !== "unchanged").map((e) => ({ path: e.target, action: e.action, reason: e.reason ?? "" }));
+    const entries = ((r.plan.entries ?? []) as PlanEntryLike[]).filter((e) => e.action !== "unchanged" && e.action !== "not_checked").map((e) => ({ path: e.target, action: e.action, reason: e.reason ?? "" }));
     const d = (args as { diff?: boolean | string }).diff;
     const conflicts = conflictsOf(r, d !== undefined && d !== false);
     const data = {
@@ -414,7 +415,7 @@ export const upgradePlan = declare({
     const mentions = ((r.plan as { mentions?: { file: string; decision: string | null }[] }).mentions ?? []).filter((m) => !m.decision);
     const text = [
       `Plan for ${path.basename(ctx.layout.installDir)}: from ${b.ref ?? "unknown"} (base ${b.kind}${b.via ? `, ${b.via}` : ""}) → ${plan.source?.version ?? plan.source?.commit ?? "the source's working tree"}${r.layout ? ` (layout ${r.layout.install ?? r.layout.source})` : ""}`,
-      `${c.new} new, ${c.updated} updated, ${c.unchanged} unchanged, ${c.kept_local} kept local, ${c.merged ?? 0} merged, ${c.conflicts} conflict${c.conflicts === 1 ? "" : "s"}, ${c.deleted} deleted, ${c.errors} error${c.errors === 1 ? "" : "s"}`,
+      `${c.new} new, ${c.updated} updated, ${c.unchanged} unchanged, ${c.kept_local} kept local, ${c.not_checked ? `${c.not_checked} not checked (upstream did not change them: kept as they are), ` : ""}${c.merged ?? 0} merged, ${c.conflicts} conflict${c.conflicts === 1 ? "" : "s"}, ${c.deleted} deleted, ${c.errors} error${c.errors === 1 ? "" : "s"}`,
       ...entries.filter((e) => e.action !== "conflict").map((e) => `  ${(e.action === "merge" ? "merged" : e.action).padEnd(10)} ${e.path}  (${e.reason})`),
       ...otherPhasesLines(r.plan as unknown as Record<string, unknown>),
       ...conflicts.map(conflictText),

@@ -335,8 +335,9 @@ function refuseErrors(plan: ContentPlanX, entries: readonly ContentEntry[]): voi
 function writePendingManifest(req: ApplyRequest, entries: readonly ContentEntry[], changed: readonly string[], applied: ReadonlyMap<string, Decision | "kept">): void {
   const plan = req.plan;
   const files: Record<string, string> = {};
+  const left = new Set(changed);
   for (const e of entries) {
-    const h = changed.includes(e.target) ? e.hashes.base : manifestHash(e, applied.get(e.target));
+    const h = left.has(e.target) ? e.hashes.base : manifestHash(e, applied.get(e.target));
     if (h) files[e.target] = h;
   }
   const manifest: InstalledManifest = {

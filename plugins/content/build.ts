@@ -7,7 +7,9 @@
  * "unchanged" and "kept local" differ only by the local bytes and the manifest records the
  * hash of each; the source's copy only where git cannot vouch that it is the base commit's
  * blob the local copy already is (upstream changed it, or the user did); the base only where
- * its blob id matches neither side.
+ * its blob id matches neither side. A first upgrade from a known commit (VERSION.txt,
+ * `--from`: no manifest of ours) does not read the local copy of a path upstream left alone
+ * since that commit: whatever the user did to it, it is kept (`not_checked`).
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -113,6 +115,8 @@ interface ReadEntry {
   n: FileFacts | null;
   /** The manifest's stat record vouched for the local copy: the source path it was upstream's file of ("" if none). */
   upstream?: string;
+  /** Upstream left it alone since a commit no record of ours names: kept, the local copy not read (`l` null). */
+  unchecked?: true;
 }
 
 /** An installed file's bytes, or null when it cannot be read. */
@@ -296,6 +300,7 @@ async function readLocalSide(run: PlanRun): Promise<ReadEntry[]> {
   // is the base commit's blob of a path upstream left alone spares reading the source's copy.
   const withOid = base.oids !== null || base.infer !== undefined || base.commit !== undefined;
   const settled = guards(run);
+  const unread = await unreadSince(run);
   const targets = [...new Set([...n.files.keys(), ...l.files.keys()])].sort();
   const read: ReadEntry[] = [];
   for (const target of targets) {
@@ -304,6 +309,10 @@ async function readLocalSide(run: PlanRun): Promise<ReadEntry[]> {
     const owner = (nf?.mapping ?? pathMap.toSource(target)?.mapping)?.owner ?? "system";
     const source = nf?.source ?? pathMap.toSource(target)?.source;
     if (settled(target, nf, lf, owner, source)) continue;
+    if (lf && nf && unread(target, nf)) {
+      read.push({ target, owner, nf, lf, l: null, n: null, unchecked: true });
+      continue;
+    }
     // Now and then the event loop runs: git's answers are read while the files are.
     if (read.length % 256 === 255) await new Promise((resolve) => setImmediate(resolve));
     try {
@@ -316,6 +325,25 @@ async function readLocalSide(run: PlanRun): Promise<ReadEntry[]> {
     }
   }
   return read;
+}
+
+/**
+ * A first upgrade from a commit named by VERSION.txt or `--from` (a git base, no manifest of
+ * ours): the paths whose local copy is not read, because git vouches that upstream's file is
+ * the base commit's blob there. An inferred base reads every file (inference needs their
+ * blob ids); a manifest base knows its files' hashes, so its drift stays exact.
+ */
+async function unreadSince(run: PlanRun): Promise<(target: string, nf: SourceFile) => boolean> {
+  const { base } = run;
+  const oids = base.oids;
+  if (base.kind !== "git" || base.infer || !oids) return () => false;
+  const vouched = await run.untouched;
+  if (!vouched) return () => false;
+  return (target, nf) => {
+    if (nf.linked) return false;
+    const oid = vouched.get(nf.source);
+    return oid !== undefined && oids.get(target) === oid;
+  };
 }
 
 /** The base inferred now that the local blob ids are known (if it must be), then the source's facts of each path. */
@@ -333,7 +361,8 @@ async function readNewSide(run: PlanRun, read: ReadEntry[]): Promise<void> {
   let kept = 0;
   for (const r of read) {
     try {
-      r.n = r.nf ? await newFacts(r, r.nf, vouched, opts.largeFileBytes, run.base.oids !== null) : null;
+      // An unread local copy's base is the new content (no blob id to compare with).
+      r.n = r.nf ? await newFacts(r, r.nf, vouched, opts.largeFileBytes, run.base.oids !== null && !r.unchecked) : null;
       read[kept++] = r;
     } catch (err) {
       unreadable(run, r.target, r.nf?.source, r.owner, err);
@@ -351,6 +380,11 @@ async function classifyAll(run: PlanRun, read: readonly ReadEntry[]): Promise<vo
   const baseHash = await baseHashes(read, base, absent);
   for (const r of read) {
     const hashes = { base: baseHash.get(r.target) ?? null, local: r.l?.hash ?? null, new: r.n?.hash ?? null };
+    if (r.unchecked) {
+      // Upstream's file is the base commit's: the base is the new content, and the local one unknown.
+      run.entries.push({ target: r.target, owner: r.owner, source: r.nf!.source, action: "not_checked", hashes: { ...hashes, base: hashes.new }, reason: "upstream did not change it: kept as it is, not read", ...(r.n?.opaque ? { opaque: true } : {}) });
+      continue;
+    }
     const c = classify({ ...hashes, owner: r.owner, baseKnown });
     if (!c) continue;
     if (c.action === "new" && absent(r.target)) c.reason = `not installed: the installation has no ${notInstalled.find((to) => r.target.startsWith(to + "/"))}/`;
@@ -400,6 +434,8 @@ async function baseHashes(read: readonly ReadEntry[], base: ResolvedBase, absent
   const baseHash = new Map<string, string | null>();
   const unread: string[] = [];
   for (const r of read) {
+    // Its base is the new content (classifyAll): no blob to read.
+    if (r.unchecked) continue;
     if (absent(r.target)) {
       // A folder the installation never had: its files are new, not deleted by the user.
       baseHash.set(r.target, null);

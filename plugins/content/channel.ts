@@ -35,6 +35,7 @@ export const ContentEvidence = z
       updated: count,
       unchanged: count,
       kept_local: count,
+      not_checked: count.optional(),
       merged: count.default(0),
       conflicts: count,
       deleted: count,

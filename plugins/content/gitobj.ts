@@ -77,11 +77,19 @@ export async function lsTree(repo: string, commit: string, dirs: readonly string
   if (dirs.length === 0) return [];
   const out = await gitOk(["-C", repo, "ls-tree", "-r", "-z", "--full-tree", commit, "--", ...dirs], { signal });
   const blobs: TreeBlob[] = [];
-  for (const rec of out.toString("utf8").split("\0")) {
-    if (!rec) continue;
-    const tab = rec.indexOf("\t");
-    const [mode, type, oid] = rec.slice(0, tab).split(" ");
-    if (type === "blob" && (mode === "100644" || mode === "100755")) blobs.push({ path: rec.slice(tab + 1), oid });
+  // Each field decoded from the bytes on its own: a slice of one decoded output would keep the
+  // whole output (12 MiB at 100k files) alive as long as any blob id the base holds.
+  for (let pos = 0; pos < out.length;) {
+    let end = out.indexOf(0, pos);
+    if (end < 0) end = out.length;
+    // "<mode> <type> <oid>\t<path>"
+    const tab = out.indexOf(0x09, pos);
+    const sp = tab > pos && tab < end ? out.lastIndexOf(0x20, tab) : -1;
+    if (sp > pos) {
+      const [mode, type] = out.toString("latin1", pos, sp).split(" ");
+      if (type === "blob" && (mode === "100644" || mode === "100755")) blobs.push({ path: out.toString("utf8", tab + 1, end), oid: out.toString("latin1", sp + 1, tab) });
+    }
+    pos = end + 1;
   }
   return blobs;
 }

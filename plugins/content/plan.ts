@@ -97,6 +97,8 @@ export interface PlanCounts {
   updated: number;
   unchanged: number;
   kept_local: number;
+  /** Kept without being read (a first upgrade, upstream did not change them): present only when some are. */
+  not_checked?: number;
   merged: number;
   conflicts: number;
   deleted: number;
@@ -136,6 +138,9 @@ export function countPlan(entries: readonly PlanEntry[]): PlanCounts {
       case "keep":
         c.kept_local++;
         break;
+      case "not_checked":
+        c.not_checked = (c.not_checked ?? 0) + 1;
+        break;
       case "merge":
         c.merged++;
         break;
@@ -164,6 +169,7 @@ export function manifestHash(e: PlanEntry, decision?: Decision | "kept"): string
     case "update":
     case "unchanged":
     case "keep_local":
+    case "not_checked":
     case "merge":
       return e.hashes.new;
     case "keep":

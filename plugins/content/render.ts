@@ -75,6 +75,7 @@ const LABELS: Record<keyof PlanCounts, string> = {
   updated: "updated",
   unchanged: "unchanged",
   kept_local: "kept local",
+  not_checked: "not checked",
   merged: "merged",
   conflicts: "conflicts",
   deleted: "deleted",
@@ -89,10 +90,11 @@ export function renderPlanText(plan: ContentPlanX, diffs?: Record<string, string
   const ref = b.range ? `${b.range.from.slice(0, 12)}..${b.range.to.slice(0, 12)}` : b.ref?.slice(0, 12);
   const lines = [
     `Content plan: base ${b.kind}${ref ? ` ${ref}` : ""}${via ? ` (${via})` : ""} → ${plan.source.version ?? plan.source.commit?.slice(0, 12) ?? "working tree"}`,
-    "  " + (Object.keys(LABELS) as (keyof PlanCounts)[]).map((k) => `${plan.counts[k]} ${LABELS[k]}`).join(", "),
+    // `not_checked` only where a first upgrade has some (older plans never had it).
+    "  " + (Object.keys(LABELS) as (keyof PlanCounts)[]).filter((k) => plan.counts[k] !== undefined).map((k) => `${plan.counts[k]} ${LABELS[k]}`).join(", "),
   ];
   for (const e of plan.entries as ContentEntry[]) {
-    if (e.action === "unchanged") continue;
+    if (e.action === "unchanged" || e.action === "not_checked") continue;
     const d = e.decision ? ` → ${e.decision}${e.decided_by ? ` (${e.decided_by})` : ""}` : "";
     lines.push(`  ${(e.action === "merge" ? "merged" : e.action).padEnd(10)} ${e.target}  (${e.reason ?? ""}${d})`);
   }

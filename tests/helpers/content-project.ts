@@ -13,7 +13,7 @@ import { createHooks } from "../../core/hooks.ts";
 import { resolveLayout } from "../../core/layout.ts";
 import { createLogger, type LogEvent } from "../../core/log.ts";
 import { applyPlugins, type Plugin } from "../../core/plugin.ts";
-import { type ContentPlan, Findings, type Outcome, type RunOptions, type SessionHandle, type UpgradeContext } from "../../core/types.ts";
+import { type ContentPlan, Findings, type Outcome, type PlanEntry, type RunOptions, type SessionHandle, type UpgradeContext } from "../../core/types.ts";
 
 export const OLD = OLD_RELEASE;
 export const NEW = NEW_RELEASE;
@@ -250,4 +250,22 @@ export function otherPhasesDouble(o: { backup?: boolean } = {}): Plugin {
       });
     },
   };
+}
+
+/**
+ * An exact plan's entries (an inferred or a manifest base: every local file read) as a first
+ * upgrade from a named commit gives them (VERSION.txt, `--from`): the paths `first` left
+ * unread (`not_checked`) must be ones the exact plan keeps (`unchanged`, `keep_local`) with
+ * the same upstream content; they read as `first` says them, local hash unknown.
+ */
+export function asFirstUpgrade(exact: readonly PlanEntry[], first: readonly PlanEntry[]): PlanEntry[] {
+  const unread = new Map(first.filter((e) => e.action === "not_checked").map((e) => [e.target, e]));
+  return exact.map((e) => {
+    const u = unread.get(e.target);
+    if (!u) return e;
+    if (e.action !== "unchanged" && e.action !== "keep_local") throw new Error(`${e.target}: not read, but the exact plan ${e.action}s it`);
+    if (e.hashes.new !== u.hashes.new || e.hashes.base !== u.hashes.base) throw new Error(`${e.target}: not read, and upstream's content differs from the exact plan's`);
+    const { base_note: _note, ...rest } = e as PlanEntry & { base_note?: string };
+    return { ...rest, action: "not_checked", hashes: { ...e.hashes, local: null }, reason: u.reason };
+  });
 }
