@@ -4,7 +4,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { isUpgradeError } from "../core/errors.ts";
 import { contentPlugin } from "../plugins/content.ts";
-import { missingLines, SECTION_HEADER, standardLines, stripComment, withLines } from "../plugins/content/gitignore.ts";
+import { missingLines, SECTION_HEADER, standardLines, stripComment, withFolderRenamed, withLines } from "../plugins/content/gitignore.ts";
 import ignore from "ignore";
 import { insideJoin, isSafeRelative, matcher, PathMap, patternLiterals } from "../plugins/content/paths.ts";
 import { classify, countPlan, manifestHash } from "../plugins/content/plan.ts";
@@ -164,6 +164,19 @@ test("matcher: the literal shortcut answers exactly as `ignore` does (defaults, 
   assert.equal(patternLiterals(["*.*"]), ["."]);
   assert.equal(patternLiterals(["\\#literal"]), null);
   assert.equal(patternLiterals(["!only-negated", "# c"]), []);
+});
+
+test("gitignore in a migration: lines renamed in place, the old folder then ignored whole; planned again (a resume), the file does not change", () => {
+  const wanted = [".praxis-os/.backups/", ".agent-os/"];
+  const migrate = (text: string) => {
+    const moved = withFolderRenamed(text, ".agent-os", ".praxis-os").text;
+    return withLines(moved, missingLines(moved, wanted));
+  };
+  const user = "node_modules/\n.agent-os/venv/\n.agent-os/\n# .agent-os/ notes\ndist/\n";
+  const once = migrate(user);
+  assert.is(once, `node_modules/\n.praxis-os/venv/\n.praxis-os/\n# .agent-os/ notes\ndist/\n\n${SECTION_HEADER}\n.praxis-os/.backups/\n.agent-os/\n`);
+  assert.is(migrate(once), once);
+  assert.equal(withFolderRenamed(once, ".agent-os", ".praxis-os").renamed, []);
 });
 
 test.run();

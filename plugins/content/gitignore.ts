@@ -60,10 +60,15 @@ export function withLines(existing: string | null, add: readonly string[]): stri
 /** A migration's `.gitignore`: each pattern line naming the old installation folder names the new one, in place (comments and every other line untouched). */
 export function withFolderRenamed(existing: string, from: string, to: string): { text: string; renamed: string[] } {
   const renamed: string[] = [];
-  const lines = existing.split("\n").map((l) => {
+  const all = existing.split("\n");
+  // A line whose renamed form is there already stays: after a move the file keeps `.agent-os/`
+  // (its leftovers ignored) beside the renamed lines, and a resumed run plans the file again.
+  const present = new Set(all.map((l) => l.trim()));
+  const lines = all.map((l) => {
     if (l.trim().startsWith("#")) return l;
     const n = renameFolderIn(l, from, to);
-    if (n !== l) renamed.push(`${l.trim()} → ${n.trim()}`);
+    if (n === l || present.has(n.trim())) return l;
+    renamed.push(`${l.trim()} → ${n.trim()}`);
     return n;
   });
   return { text: lines.join("\n"), renamed };
