@@ -29,6 +29,7 @@ import type { Layout } from "../../core/layout.ts";
 import { pidAlive } from "../../core/proc.ts";
 import { ctimeOf, type EntryTable, K_DIR, K_FILE, K_LINK, type Manifest, mtimeOf, readManifest } from "./manifest.ts";
 import { copyHashed, hashFile, inSlices } from "./copy.ts";
+import { RECORD_PATHS } from "../ownership.ts";
 import { absOf, linkedParentOf } from "./roots.ts";
 import { lstatOrNull, rmForce, syncFilesystem } from "./fsutil.ts";
 import { describeProblems, notTaken, verifySnapshot, type VerifyMode, type VerifyProblem } from "./verify.ts";
@@ -532,7 +533,8 @@ function restoreFile(c: Commit, i: number, staged: string): void {
  * re-run after a kill finds its own earlier keep and replaces it.
  */
 function keepLive(c: Commit, key: string, how: "link" | "move"): boolean {
-  if (!c.keep) return false;
+  // Our own records (a pending manifest, caches) are no one's work: not kept.
+  if (!c.keep || isRecord(key)) return false;
   const live = absOf(c.layout, key);
   const st = lstatOrNull(live);
   if (!st || (how === "link" && !st.isFile())) return false;
@@ -550,6 +552,9 @@ function keepLive(c: Commit, key: string, how: "link" | "move"): boolean {
   c.kept++;
   return how === "move" && !lstatOrNull(live);
 }
+
+/** A key inside the installation's own records (`install/.upgrade/…`, `install/.cache/…`). */
+const isRecord = (key: string): boolean => key.startsWith("install/") && RECORD_PATHS.includes(key.slice("install/".length).split("/")[0]);
 
 /** Removals, folders (parents first: a parent's key is shorter than any of its children's), files, links. */
 function commitPaths(c: Commit, plan: Plan, staging: string): void {
