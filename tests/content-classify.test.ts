@@ -169,14 +169,18 @@ test("matcher: the literal shortcut answers exactly as `ignore` does (defaults, 
 test("gitignore in a migration: lines renamed in place, the old folder then ignored whole; planned again (a resume), the file does not change", () => {
   const wanted = [".praxis-os/.backups/", ".agent-os/"];
   const migrate = (text: string) => {
-    const moved = withFolderRenamed(text, ".agent-os", ".praxis-os").text;
+    const moved = withFolderRenamed(text, ".agent-os", ".praxis-os", wanted).text;
     return withLines(moved, missingLines(moved, wanted));
   };
   const user = "node_modules/\n.agent-os/venv/\n.agent-os/\n# .agent-os/ notes\ndist/\n";
   const once = migrate(user);
   assert.is(once, `node_modules/\n.praxis-os/venv/\n.praxis-os/\n# .agent-os/ notes\ndist/\n\n${SECTION_HEADER}\n.praxis-os/.backups/\n.agent-os/\n`);
   assert.is(migrate(once), once);
-  assert.equal(withFolderRenamed(once, ".agent-os", ".praxis-os").renamed, []);
+  assert.equal(withFolderRenamed(once, ".agent-os", ".praxis-os", wanted).renamed, []);
+  // Without a line of the user's naming the whole folder: our own `.agent-os/` survives a second pass (a resumed apply).
+  const plain = migrate("node_modules/\n.agent-os/venv/\n");
+  assert.is(plain, `node_modules/\n.praxis-os/venv/\n\n${SECTION_HEADER}\n.praxis-os/.backups/\n.agent-os/\n`);
+  assert.is(migrate(plain), plain);
 });
 
 test.run();

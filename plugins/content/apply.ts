@@ -411,7 +411,7 @@ function applyGitignore(req: ApplyRequest): string[] {
     existing = fs.readFileSync(req.gitignoreFile, "utf8");
   } catch { /* created below */ }
   // A migration renames the old folder's lines in place first (a resumed run finds them renamed already).
-  const base = rename && existing !== null ? withFolderRenamed(existing, rename.from, rename.to).text : existing;
+  const base = rename && existing !== null ? withFolderRenamed(existing, rename.from, rename.to, wanted).text : existing;
   const add = missingLines(base, wanted);
   if (add.length === 0 && base === existing) return [];
   const text = withLines(base, add);

@@ -571,6 +571,6 @@ function planGitignore(
     existing = fs.readFileSync(req.gitignoreFile, "utf8");
   } catch { /* no .gitignore yet */ }
   const names = req.relocation ? { from: path.basename(req.relocation.from), to: path.basename(req.relocation.to) } : null;
-  const moved = names && existing !== null ? withFolderRenamed(existing, names.from, names.to) : null;
+  const moved = names && existing !== null ? withFolderRenamed(existing, names.from, names.to, wanted) : null;
   return { file, add: missingLines(moved?.text ?? existing, wanted), ...(moved?.renamed.length ? { rename: { ...names!, lines: moved.renamed } } : {}) };
 }

@@ -58,14 +58,17 @@ export function withLines(existing: string | null, add: readonly string[]): stri
 }
 
 /** A migration's `.gitignore`: each pattern line naming the old installation folder names the new one, in place (comments and every other line untouched). */
-export function withFolderRenamed(existing: string, from: string, to: string): { text: string; renamed: string[] } {
+export function withFolderRenamed(existing: string, from: string, to: string, own: readonly string[] = []): { text: string; renamed: string[] } {
   const renamed: string[] = [];
   const all = existing.split("\n");
-  // A line whose renamed form is there already stays: after a move the file keeps `.agent-os/`
-  // (its leftovers ignored) beside the renamed lines, and a resumed run plans the file again.
+  // Planned or applied again (a resumed run), the file must come out the same: a line whose
+  // renamed form is there already stays, and so does a line of the run's own (`own`: the
+  // lines it adds, such as the old folder ignored whole) in our section.
   const present = new Set(all.map((l) => l.trim()));
+  let ours = false;
   const lines = all.map((l) => {
-    if (l.trim().startsWith("#")) return l;
+    if (l.trim() === SECTION_HEADER) ours = true;
+    if (l.trim().startsWith("#") || (ours && own.includes(l.trim()))) return l;
     const n = renameFolderIn(l, from, to);
     if (n === l || present.has(n.trim())) return l;
     renamed.push(`${l.trim()} → ${n.trim()}`);
