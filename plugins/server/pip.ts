@@ -163,6 +163,8 @@ export interface PipInstallOptions {
   probeIndex?: boolean;
   /** The probe's deadline. Default 5 000 ms. */
   probeTimeoutMs?: number;
+  /** Run `pip check` after a successful install (default true); false when the caller runs it itself, beside other pip reads. */
+  check?: boolean;
 }
 
 export interface PipInstallResult {
@@ -268,6 +270,7 @@ export async function pipInstall(options: PipInstallOptions): Promise<PipInstall
     options.onRetry?.({ attempt: attempt + 1, of, failure, error: firstError(text), delayMs });
     await new Promise((resolve) => setTimeout(resolve, delayMs));
   }
+  if (options.check === false) return done(true, {});
   const check = await pipCheck(options.python, run);
   if (!check.ok) return done(false, { check, error: `pip check found broken requirements: ${firstLineOf(check.output)}` });
   return done(true, { check });

@@ -15,7 +15,6 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { globby } from "globby";
 
 /** SPEC §2 copy excludes, as globby ignore patterns. */
 export const DEFAULT_EXCLUDES: readonly string[] = Object.freeze([
@@ -41,6 +40,8 @@ export async function sha256File(file: string): Promise<string> {
 
 /** `{relpath: sha256}` of every file under `dir` (POSIX relpaths, sorted), excludes applied. */
 export async function hashTree(dir: string, excludes: readonly string[] = DEFAULT_EXCLUDES): Promise<Record<string, string>> {
+  // Loaded here, not at the top: a command that loads the plugins and stages nothing (`backups list` with a config file) skips globby's 70 modules.
+  const { globby } = await import("globby");
   const files = (await globby("**/*", { cwd: dir, dot: true, onlyFiles: true, ignore: [...excludes] })).sort();
   const out: Record<string, string> = {};
   for (const rel of files) out[rel] = await sha256File(path.join(dir, rel));
