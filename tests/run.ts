@@ -41,6 +41,14 @@ async function runInPrivateTmp(runtime: string): Promise<Tally> {
   }
 }
 
+/**
+ * Both runtimes run side by side: most of a test's time is one child process at a time (git,
+ * a venv, pip, a server), so one runtime's suite leaves the second core mostly idle. Each
+ * runtime's output is held and printed whole when it ends (its lines would interleave); the
+ * TMPDIRs are private and servers take port 0, so the two runs share nothing.
+ */
+const SIDE_BY_SIDE = runtimes.length > 1 && process.env.AOU_TEST_SERIAL !== "1";
+
 function runOne(runtime: string, tmp: string): Promise<Tally> {
   const uvu = path.join(root, "node_modules/uvu/bin.js");
   const cmd = runtime === "node" ? process.execPath : path.join(root, "node_modules/.bin/deno");
@@ -66,10 +74,14 @@ function runOne(runtime: string, tmp: string): Promise<Tally> {
       } catch { /* gone */ }
     };
     process.once("SIGINT", onInt);
-    child.stdout.on("data", (b: Buffer) => { out += b.toString(); process.stdout.write(b); });
+    child.stdout.on("data", (b: Buffer) => {
+      out += b.toString();
+      if (!SIDE_BY_SIDE) process.stdout.write(b);
+    });
     child.on("close", (code) => {
       clearTimeout(timer);
       process.off("SIGINT", onInt);
+      if (SIDE_BY_SIDE) process.stdout.write(`\n== ${runtime} ==\n${out}`);
       if (timedOut) {
         // What ran still counts: the suites uvu finished and the marks of the one it was in.
         const ran = tallySoFar(out);
@@ -119,10 +131,15 @@ function tallySoFar(out: string): Tally {
 }
 
 const sum: Tally = { passed: 0, failed: 0, skipped: 0 };
-for (const rt of runtimes) {
-  const t = await runInPrivateTmp(rt);
+const started = Date.now();
+if (SIDE_BY_SIDE) console.log(`running ${runtimes.join(" and ")} side by side; each one's output follows when it ends (AOU_TEST_SERIAL=1: one after the other)`);
+const tallies = SIDE_BY_SIDE
+  ? await Promise.all(runtimes.map((rt) => runInPrivateTmp(rt)))
+  : await runtimes.reduce<Promise<Tally[]>>(async (done, rt) => [...(await done), await runInPrivateTmp(rt)], Promise.resolve([]));
+for (const t of tallies) {
   sum.passed += t.passed; sum.failed += t.failed; sum.skipped += t.skipped;
 }
+console.log(`${runtimes.join(" + ")}: ${Math.round((Date.now() - started) / 1000)} s`);
 if (sum.passed + sum.failed === 0) sum.failed = 1; // zero tests is a failure, not a pass
 console.log(`${sum.passed} passed, ${sum.failed} failed, ${sum.skipped} skipped`);
 process.exit(sum.failed === 0 ? 0 : 1);
