@@ -10,7 +10,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { startCli } from "./helpers/cli.ts";
 import { createMcpProject } from "./helpers/mcp-project.ts";
-import { waitForFile } from "./helpers/wait.ts";
+import { waitForPid } from "./helpers/wait.ts";
 
 const test = suite("crash-children");
 const roots: string[] = [];
@@ -53,7 +53,7 @@ test("SIGKILL of the upgrade during the validation probe: no process of the prob
   const ended = done.then((r) => {
     throw new Error(`the upgrade ended (exit ${r.code}) before the probe started: ${r.stderr || r.stdout}`);
   });
-  const serverPid = Number(await Promise.race([waitForFile(mark, 150_000), ended]));
+  const serverPid = Number(await Promise.race([waitForPid(mark, 150_000), ended]));
   assert.ok(processesOf(serverPid).includes(serverPid), "the probed server runs");
   process.kill(child.pid!, "SIGKILL");
   await done;

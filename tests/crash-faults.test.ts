@@ -14,7 +14,7 @@ import { REPO, runCli, RUNTIME, startCli } from "./helpers/cli.ts";
 import { lastResult, makeTemplate, runFaulted, sessionOf, tempFiles, treeDiff, treeHash, UPGRADE } from "./helpers/crash.ts";
 import { createMcpProject } from "./helpers/mcp-project.ts";
 import { offlinePipArgs } from "../demo/kit/wheels.ts";
-import { waitForFile } from "./helpers/wait.ts";
+import { waitForFile, waitForPid } from "./helpers/wait.ts";
 
 const test = suite("crash-faults");
 const roots: string[] = [];
@@ -204,7 +204,7 @@ test("SIGKILL of the upgrade during `pip install`: no pip survives", async () =>
   const config = path.join(p.root, "pip.config.ts");
   fs.writeFileSync(config, `import { depsPlugin } from ${JSON.stringify(path.join(REPO, "plugins/deps.ts"))};\nexport default { disable: ["validate"], plugins: [depsPlugin({ extraArgs: ${JSON.stringify(offlinePipArgs(p.wheelhouse))} })] };\n`);
   const { child, done } = startCli(["--source", p.source, "--on-conflict", "theirs", "--yes", "--no-restart", "--config", config], { cwd: p.project, timeoutMs: 180_000 });
-  const pipPid = Number(await waitForFile(mark, 150_000));
+  const pipPid = await waitForPid(mark, 150_000);
   assert.ok(fs.existsSync(`/proc/${pipPid}`), "pip is running");
   child.kill("SIGKILL");
   await done;

@@ -10,7 +10,7 @@ import { resultOf, runCli, startCli } from "./helpers/cli.ts";
 import { writeFakeConfig } from "./helpers/config-files.ts";
 import { makeProject, makeSource, tmpDir } from "./helpers/project.ts";
 import { snapshotTree } from "../demo/kit/tree.ts";
-import { waitForFile } from "./helpers/wait.ts";
+import { waitForPid } from "./helpers/wait.ts";
 
 const test = suite("lock");
 
@@ -53,7 +53,7 @@ test("two upgrades started at the same moment: exactly one proceeds, the other e
   const b = startCli(["--source", s.src.dir, "--json"], { cwd: s.proj.dir, env });
   // The loser finishes on its own while the winner waits inside phase 1.
   const first = await Promise.race([a.done.then((r) => ({ r, who: "a" })), b.done.then((r) => ({ r, who: "b" }))]);
-  const winnerPid = Number(await waitForFile(pause));
+  const winnerPid = await waitForPid(pause);
   fs.writeFileSync(release, "");
   const other = await (first.who === "a" ? b.done : a.done);
   assert.is(first.r.code, 5, first.r.stdout + first.r.stderr);
@@ -69,7 +69,7 @@ test("an owner killed with SIGKILL leaves a stale lock: reported, refused for a 
   const s = setup();
   const pause = path.join(s.root, "paused");
   const { child, done } = startCli(["--source", s.src.dir], { cwd: s.proj.dir, env: { AOU_PAUSE_AT: "backup", AOU_PAUSE_FILE: pause, AOU_RELEASE_FILE: path.join(s.root, "never") } });
-  const pid = Number(await waitForFile(pause));
+  const pid = await waitForPid(pause);
   assert.is(readLock(s.layout).kind, "held");
   child.kill("SIGKILL");
   await done;

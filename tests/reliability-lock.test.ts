@@ -16,7 +16,7 @@ import { readLock } from "../core/lock.ts";
 import { processCmdline, processStartTime } from "../core/proc.ts";
 import { diffTrees, snapshotTree } from "../demo/kit/tree.ts";
 import { resultOf, runCli, startCli } from "./helpers/cli.ts";
-import { waitForFile } from "./helpers/wait.ts";
+import { waitForPid } from "./helpers/wait.ts";
 import { writeFakeConfig } from "./helpers/config-files.ts";
 import { makeProject, makeSource, tmpDir } from "./helpers/project.ts";
 
@@ -143,7 +143,7 @@ test("racing upgrades: the loser's pre-flight refusal while the winner holds the
   const env = { AOU_PAUSE_AT: "backup", AOU_PAUSE_FILE: pause, AOU_RELEASE_FILE: release };
   // A long timeout: on a busy machine the loser's run must not outlast the winner's kill timer.
   const winner = startCli(["--source", s.src.dir, "--json"], { cwd: s.proj.dir, env, timeoutMs: 300_000 });
-  const winnerPid = Number(await waitForFile(pause));
+  const winnerPid = await waitForPid(pause);
   try {
     // The loser's pre-flight also fails on its own (a source that is not there, as a tree
     // half-moved by the winner would): the lock is still what it must be told.

@@ -7,7 +7,7 @@ import { StateStore } from "../core/state.ts";
 import { resultOf, runCli, startCli } from "./helpers/cli.ts";
 import { writeFakeConfig } from "./helpers/config-files.ts";
 import { makeProject, makeSource, tmpDir } from "./helpers/project.ts";
-import { waitForFile } from "./helpers/wait.ts";
+import { waitForPid } from "./helpers/wait.ts";
 
 const test = suite("resume");
 
@@ -22,7 +22,7 @@ test("killed with SIGKILL after phase 2: resume re-takes the lock and runs phase
     cwd: proj.dir,
     env: { AOU_PAUSE_AT: "upgradeServer", AOU_PAUSE_FILE: pause, AOU_RELEASE_FILE: path.join(root, "never"), AOU_RECORD: record },
   });
-  const pid = Number(await waitForFile(pause));
+  const pid = await waitForPid(pause);
   child.kill("SIGKILL");
   await done;
 
@@ -62,7 +62,7 @@ test("resume refuses while the session's owner is still alive", async () => {
   const pause = path.join(root, "paused");
   const release = path.join(root, "release");
   const run = startCli(["--source", src.dir], { cwd: proj.dir, env: { AOU_PAUSE_AT: "validate", AOU_PAUSE_FILE: pause, AOU_RELEASE_FILE: release } });
-  const pid = Number(await waitForFile(pause));
+  const pid = await waitForPid(pause);
   const r = await runCli(["resume"], { cwd: proj.dir });
   assert.is(r.code, 5);
   assert.match(r.stderr, `pid ${pid}`);
