@@ -32,6 +32,8 @@ export interface ApplyRequest {
   gitignoreFile: string;
   /** Where the manifest of this upgrade waits until the upgrade completes. */
   pendingManifest: string;
+  /** Told the manifest just written to `pendingManifest`, so that the same run promotes it without parsing the file again. */
+  staged?: (manifest: InstalledManifest) => void;
   /** Called just before an existing file is replaced or deleted: the backup keeps its inode by a hard link (backup/scope.ts `taken`). */
   take?: (abs: string) => boolean;
   interactive: boolean;
@@ -349,6 +351,7 @@ function writePendingManifest(req: ApplyRequest, entries: readonly ContentEntry[
     stats: statsOf(req.installDir, entries, files, req.base.readAt),
   };
   writeManifestFile(req.fs, req.pendingManifest, manifest);
+  req.staged?.(manifest);
 }
 
 /** A clean merge of the plan, made again from the same three inputs: the bytes the plan saw, or a refusal. */

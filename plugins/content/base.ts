@@ -143,13 +143,11 @@ function fromOids(input: BaseInput, oids: Map<string, string>, ref: string, via:
 }
 
 async function fromGit(input: BaseInput, commit: string, via: ResolvedBase["via"]): Promise<ResolvedBase> {
-  const blobs = await lsTree(input.sourceRoot, commit, input.mappings.map((m) => m.from), input.signal);
+  const tree = await lsTree(input.sourceRoot, commit, input.mappings.map((m) => m.from), input.signal);
   const oids = new Map<string, string>();
-  const tree = new Map<string, string>();
-  for (const b of blobs) {
-    tree.set(b.path, b.oid);
-    const t = input.pathMap.toTarget(b.path);
-    if (t) oids.set(t.target, b.oid);
+  for (const [p, oid] of tree) {
+    const t = input.pathMap.toTarget(p);
+    if (t) oids.set(t.target, oid);
   }
   return { ...fromOids(input, oids, commit, via), tree };
 }
