@@ -18,7 +18,7 @@ import { type InstalledManifest, MANIFEST_SCHEMA_VERSION, statKey, writeManifest
 import { mergeFile } from "./merge.ts";
 import type { ContentSettings, Decision, PromptFn } from "./options.ts";
 import { insideJoin, PathMap } from "./paths.ts";
-import { canMerge, type ContentEntry, type ContentPlanX, countPlan, localHash, localTarget, manifestHash, type PlanCounts } from "./plan.ts";
+import { canMerge, type ContentEntry, type ContentPlanX, countPlan, entriesAt, localHash, localTarget, manifestHash, type PlanCounts } from "./plan.ts";
 import { renderView, threeWayView } from "./views.ts";
 import { writeAtomicVia } from "./write.ts";
 
@@ -131,7 +131,7 @@ interface Prepared {
   changed: string[];
   decisions: DecisionRecord[];
   applied: Map<string, Decision | "kept">;
-  /** Entries by target (a moved file's old path is found by it). */
+  /** The entries at moved files' old paths, by target. */
   byTarget: Map<string, ContentEntry>;
   /** Entries merged (clean merges and conflicts decided `merge` that can be), with their base contents. */
   toMerge: ContentEntry[];
@@ -148,7 +148,7 @@ async function prepareOps(req: ApplyRequest, entries: ContentEntry[]): Promise<P
     changed: [],
     decisions: [],
     applied: new Map(),
-    byTarget: new Map(entries.map((e) => [e.target, e])),
+    byTarget: entriesAt(entries, new Set(entries.filter((e) => e.moved_from).map((e) => e.moved_from!.target))),
     toMerge,
     baseContents: await req.base.contents(toMerge.map(localTarget)),
   };

@@ -113,13 +113,12 @@ export async function resolveCommit(repo: string, ref: string, signal?: AbortSig
 }
 
 /**
- * Regular files (no links, no submodules) under the given folders of a commit's tree: source
- * path → blob id. Read record by record as git writes them (each field decoded on its own, so
- * no string holds more than its field).
+ * Regular files (no links, no submodules) under the given folders of a commit's tree, each
+ * handed to `onBlob` (source path, blob id) record by record as git writes them (each field
+ * decoded on its own, so no string holds more than its field).
  */
-export async function lsTree(repo: string, commit: string, dirs: readonly string[], signal?: AbortSignal): Promise<Map<string, string>> {
-  const blobs = new Map<string, string>();
-  if (dirs.length === 0) return blobs;
+export async function lsTreeEach(repo: string, commit: string, dirs: readonly string[], onBlob: (path: string, oid: string) => void, signal?: AbortSignal): Promise<void> {
+  if (dirs.length === 0) return;
   const args = ["-C", repo, "ls-tree", "-r", "-z", "--full-tree", commit, "--", ...dirs];
   const r = await streamGit(args, (out, pos, end) => {
     // "<mode> <type> <oid>\t<path>"
@@ -127,9 +126,15 @@ export async function lsTree(repo: string, commit: string, dirs: readonly string
     const sp = tab > pos && tab < end ? out.lastIndexOf(0x20, tab) : -1;
     if (sp <= pos) return;
     const [mode, type] = out.toString("latin1", pos, sp).split(" ");
-    if (type === "blob" && (mode === "100644" || mode === "100755")) blobs.set(out.toString("utf8", tab + 1, end), out.toString("latin1", sp + 1, tab));
+    if (type === "blob" && (mode === "100644" || mode === "100755")) onBlob(out.toString("utf8", tab + 1, end), out.toString("latin1", sp + 1, tab));
   }, { signal });
   if (r.code !== 0) throw gitFailed(args, r);
+}
+
+/** `lsTreeEach` as a map: source path → blob id. */
+export async function lsTree(repo: string, commit: string, dirs: readonly string[], signal?: AbortSignal): Promise<Map<string, string>> {
+  const blobs = new Map<string, string>();
+  await lsTreeEach(repo, commit, dirs, (p, oid) => blobs.set(p, oid), signal);
   return blobs;
 }
 
@@ -199,7 +204,7 @@ export async function unchangedSince(
   dirs: readonly string[],
   signal?: AbortSignal,
   /** The base commit's blobs under `dirs` (path → blob id) when the caller has read them already. */
-  baseTree?: ReadonlyMap<string, string>,
+  baseTree?: Vouched,
 ): Promise<Vouched | null> {
   if (dirs.length === 0) return new Map();
   const [unwatched, diff, tree] = await Promise.all([
