@@ -30,7 +30,7 @@ import { applyPlan } from "./content/apply.ts";
 import { buildPlan, type BuiltPlan } from "./content/build.ts";
 import { abortedByYou, askMissing, terminalPrompt, unknownDecisions, unresolvedMessage } from "./content/decide.ts";
 import { fileFacts } from "./content/hash.ts";
-import { manifestJsonOf, readInstalledManifest, writeManifestFile } from "./content/manifest.ts";
+import { type InstalledManifest, manifestJsonOf, readInstalledManifest, writeManifestFile } from "./content/manifest.ts";
 import { mergeFile } from "./content/merge.ts";
 import { activeLayout, migratedFrom, runLayouts } from "./layouts/detect.ts";
 import { ContentOptions, type ContentOptionsInput, settingsFor } from "./content/options.ts";
@@ -74,6 +74,12 @@ const WRITES: ReadonlySet<string> = new Set(["new", "update", "merge", "conflict
 
 /** The run's plan, started in pre-flight (one plan per run: planContent takes it, or builds it when pre-flight did not run). */
 const EarlyPlan = defineChannel<Promise<BuiltPlan> | undefined>("content.early-plan");
+
+/**
+ * The manifest this run staged in phase 2, as written: phase 5 promotes it without parsing the
+ * file again (at 100k files the parse was the run's peak memory). A resumed run reads the file.
+ */
+const StagedManifest = defineChannel<InstalledManifest | undefined>("content.staged-manifest");
 
 /** The content plugin factory; options default to SPEC §2's mapping table and excludes. */
 export function contentPlugin(options: ContentOptionsInput = {}) {
@@ -200,6 +206,7 @@ async function applyContent(planX: ContentPlanX, ctx: UpgradeContext, ev: Eviden
     installDir: ctx.layout.installDir,
     gitignoreFile: ctx.layout.gitignore,
     pendingManifest: pendingManifestOf(ctx.layout.installedManifest),
+    staged: (m) => ctx.channels.set(StagedManifest, m),
     take: (abs) => backupScope(ctx).take(abs),
     interactive: ctx.options.interactive,
     prompt: opts.prompt ?? terminalPrompt(),
@@ -298,15 +305,23 @@ function diffsOf(ctx: UpgradeContext, built: BuiltPlan) {
   });
 }
 
+/** The manifest phase 2 staged: this run's own, else (a resumed run) the file parsed and checked; null when it cannot be. */
+function stagedManifest(ctx: UpgradeContext, pending: string): InstalledManifest | null {
+  const mine = ctx.channels.get(StagedManifest);
+  ctx.channels.set(StagedManifest, undefined);
+  if (mine) return mine;
+  const staged = readInstalledManifest(pending);
+  if (staged.kind === "ok") return staged.manifest;
+  ctx.log.warn(`Cannot promote ${pending}: ${staged.kind === "invalid" ? staged.problem.message : "it vanished"}`);
+  return null;
+}
+
 /** The staged manifest becomes the installed one, with the server files phase 3 copied exactly. */
 async function promoteManifest(ctx: UpgradeContext, pending: string, opts: ContentOptions): Promise<string | null> {
-  const staged = readInstalledManifest(pending);
-  if (staged.kind !== "ok") {
-    ctx.log.warn(`Cannot promote ${pending}: ${staged.kind === "invalid" ? staged.problem.message : "it vanished"}`);
-    return null;
-  }
-  // Its own parse, changed in place (a copy is 100k more properties at 100k files).
-  const files = staged.manifest.files;
+  const manifest = stagedManifest(ctx, pending);
+  if (!manifest) return null;
+  // Changed in place (a copy is 100k more properties at 100k files): nothing else reads it.
+  const files = manifest.files;
   const replace = settings(ctx, opts).mappings.filter((m) => m.mode === "replace");
   if (ctx.options.source && replace.length) {
     const src = await scanSource(path.resolve(ctx.options.source), replace, matcher(opts.excludes));
@@ -318,7 +333,7 @@ async function promoteManifest(ctx: UpgradeContext, pending: string, opts: Conte
       } catch { /* not installed: not ours to record */ }
     }
   }
-  writeManifestFile(ctx.fs, ctx.layout.installedManifest, { ...staged.manifest, files });
+  writeManifestFile(ctx.fs, ctx.layout.installedManifest, manifest);
   ctx.fs.rmSync(pending, { force: true });
   return ctx.layout.installedManifest;
 }

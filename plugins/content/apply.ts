@@ -18,7 +18,7 @@ import { type InstalledManifest, MANIFEST_SCHEMA_VERSION, statKey, writeManifest
 import { mergeFile } from "./merge.ts";
 import type { ContentSettings, Decision, PromptFn } from "./options.ts";
 import { insideJoin, PathMap } from "./paths.ts";
-import { canMerge, type ContentEntry, type ContentPlanX, countPlan, localHash, localTarget, manifestHash, type PlanCounts } from "./plan.ts";
+import { canMerge, type ContentEntry, type ContentPlanX, countPlan, entriesAt, localHash, localTarget, manifestHash, type PlanCounts } from "./plan.ts";
 import { renderView, threeWayView } from "./views.ts";
 import { writeAtomicVia } from "./write.ts";
 
@@ -32,6 +32,8 @@ export interface ApplyRequest {
   gitignoreFile: string;
   /** Where the manifest of this upgrade waits until the upgrade completes. */
   pendingManifest: string;
+  /** Told the manifest just written to `pendingManifest`, so that the same run promotes it without parsing the file again. */
+  staged?: (manifest: InstalledManifest) => void;
   /** Called just before an existing file is replaced or deleted: the backup keeps its inode by a hard link (backup/scope.ts `taken`). */
   take?: (abs: string) => boolean;
   interactive: boolean;
@@ -129,7 +131,7 @@ interface Prepared {
   changed: string[];
   decisions: DecisionRecord[];
   applied: Map<string, Decision | "kept">;
-  /** Entries by target (a moved file's old path is found by it). */
+  /** The entries at moved files' old paths, by target. */
   byTarget: Map<string, ContentEntry>;
   /** Entries merged (clean merges and conflicts decided `merge` that can be), with their base contents. */
   toMerge: ContentEntry[];
@@ -146,7 +148,7 @@ async function prepareOps(req: ApplyRequest, entries: ContentEntry[]): Promise<P
     changed: [],
     decisions: [],
     applied: new Map(),
-    byTarget: new Map(entries.map((e) => [e.target, e])),
+    byTarget: entriesAt(entries, new Set(entries.filter((e) => e.moved_from).map((e) => e.moved_from!.target))),
     toMerge,
     baseContents: await req.base.contents(toMerge.map(localTarget)),
   };
@@ -349,6 +351,7 @@ function writePendingManifest(req: ApplyRequest, entries: readonly ContentEntry[
     stats: statsOf(req.installDir, entries, files, req.base.readAt),
   };
   writeManifestFile(req.fs, req.pendingManifest, manifest);
+  req.staged?.(manifest);
 }
 
 /** A clean merge of the plan, made again from the same three inputs: the bytes the plan saw, or a refusal. */

@@ -30,32 +30,77 @@ export interface GitRunOptions {
  * batch), so an orphan does no harm, and the guard's shell costs ~9 ms a call (measured).
  */
 export async function runGit(args: readonly string[], opts: GitRunOptions = {}): Promise<GitResult> {
+  const out: Buffer[] = [];
+  const r = await spawnGit(args, opts, (b) => out.push(b));
+  return { code: r.code, stdout: Buffer.concat(out), stderr: r.stderr };
+}
+
+/** git run safely (git-safe.ts), its output handed to `onData` chunk by chunk. */
+async function spawnGit(args: readonly string[], opts: GitRunOptions, onData: (chunk: Buffer) => void): Promise<{ code: number; stderr: string }> {
   // Never a command from the repository's config (fsmonitor, hooks, filters): git-safe.ts.
   const argv = await safeGitArgs(args);
   return new Promise((resolve, reject) => {
     const child = spawn("git", argv, { cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"], signal: opts.signal, env: safeGitEnv() });
-    const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on("data", (b: Buffer) => out.push(b));
+    let failure: unknown;
+    child.stdout.on("data", (b: Buffer) => {
+      if (failure !== undefined) return;
+      try {
+        onData(b);
+      } catch (e) {
+        failure = e;
+        child.kill();
+      }
+    });
     child.stderr.on("data", (b: Buffer) => err.push(b));
     child.on("error", (e) => {
       reject(new UpgradeError("CONTENT_FAILED", `Cannot run git ${args[0] ?? ""}: ${e.message}`, { hint: "Install git and make sure it is on PATH", cause: e }));
     });
-    child.on("close", (code) => resolve({ code: code ?? 255, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8") }));
+    child.on("close", (code) => (failure !== undefined ? reject(failure) : resolve({ code: code ?? 255, stderr: Buffer.concat(err).toString("utf8") })));
     // A child that exits before reading all of stdin would otherwise raise EPIPE here.
     child.stdin.on("error", () => {});
     child.stdin.end(opts.input ?? "");
   });
 }
 
+/**
+ * Runs git and hands each record of its output (ended by `sep`, NUL by default; the last one
+ * may be unterminated) to `onRecord` as it arrives: the output is never held whole (ls-tree or
+ * ls-files of 100k files is ~10 MiB, twice that while its chunks are joined). The record's
+ * bytes are `buf[start, end)`, valid only during the call.
+ */
+export async function streamGit(
+  args: readonly string[],
+  onRecord: (buf: Buffer, start: number, end: number) => void,
+  opts: GitRunOptions & { sep?: number } = {},
+): Promise<{ code: number; stderr: string }> {
+  const sep = opts.sep ?? 0;
+  let carry: Buffer | null = null;
+  const r = await spawnGit(args, opts, (chunk) => {
+    const buf: Buffer = carry ? Buffer.concat([carry, chunk]) : chunk;
+    let pos = 0;
+    for (let end = buf.indexOf(sep, pos); end >= 0; end = buf.indexOf(sep, pos)) {
+      onRecord(buf, pos, end);
+      pos = end + 1;
+    }
+    // The unfinished record, copied: the chunk it came from can go.
+    carry = pos < buf.length ? Buffer.from(buf.subarray(pos)) : null;
+  });
+  const last = carry as Buffer | null;
+  if (r.code === 0 && last) onRecord(last, 0, last.length);
+  return r;
+}
+
+function gitFailed(args: readonly string[], r: { code: number; stderr: string }): UpgradeError {
+  return new UpgradeError("CONTENT_FAILED", `Cannot read the source's git history: git ${args.join(" ")} exited ${r.code}: ${r.stderr.trim()}`, {
+    hint: "Check that --source is a healthy git clone (git fsck)",
+    details: { git_stderr: r.stderr.trim(), exit_code: r.code },
+  });
+}
+
 async function gitOk(args: readonly string[], opts: GitRunOptions = {}): Promise<Buffer> {
   const r = await runGit(args, opts);
-  if (r.code !== 0) {
-    throw new UpgradeError("CONTENT_FAILED", `Cannot read the source's git history: git ${args.join(" ")} exited ${r.code}: ${r.stderr.trim()}`, {
-      hint: "Check that --source is a healthy git clone (git fsck)",
-      details: { git_stderr: r.stderr.trim(), exit_code: r.code },
-    });
-  }
+  if (r.code !== 0) throw gitFailed(args, r);
   return r.stdout;
 }
 
@@ -67,30 +112,29 @@ export async function resolveCommit(repo: string, ref: string, signal?: AbortSig
   return r.code === 0 && /^[0-9a-f]{40}$/.test(sha) ? sha : null;
 }
 
-export interface TreeBlob {
-  path: string;
-  oid: string;
-}
-
-/** Regular files (no links, no submodules) under the given folders of a commit's tree. */
-export async function lsTree(repo: string, commit: string, dirs: readonly string[], signal?: AbortSignal): Promise<TreeBlob[]> {
-  if (dirs.length === 0) return [];
-  const out = await gitOk(["-C", repo, "ls-tree", "-r", "-z", "--full-tree", commit, "--", ...dirs], { signal });
-  const blobs: TreeBlob[] = [];
-  // Each field decoded from the bytes on its own: a slice of one decoded output would keep the
-  // whole output (12 MiB at 100k files) alive as long as any blob id the base holds.
-  for (let pos = 0; pos < out.length;) {
-    let end = out.indexOf(0, pos);
-    if (end < 0) end = out.length;
+/**
+ * Regular files (no links, no submodules) under the given folders of a commit's tree, each
+ * handed to `onBlob` (source path, blob id) record by record as git writes them (each field
+ * decoded on its own, so no string holds more than its field).
+ */
+export async function lsTreeEach(repo: string, commit: string, dirs: readonly string[], onBlob: (path: string, oid: string) => void, signal?: AbortSignal): Promise<void> {
+  if (dirs.length === 0) return;
+  const args = ["-C", repo, "ls-tree", "-r", "-z", "--full-tree", commit, "--", ...dirs];
+  const r = await streamGit(args, (out, pos, end) => {
     // "<mode> <type> <oid>\t<path>"
     const tab = out.indexOf(0x09, pos);
     const sp = tab > pos && tab < end ? out.lastIndexOf(0x20, tab) : -1;
-    if (sp > pos) {
-      const [mode, type] = out.toString("latin1", pos, sp).split(" ");
-      if (type === "blob" && (mode === "100644" || mode === "100755")) blobs.push({ path: out.toString("utf8", tab + 1, end), oid: out.toString("latin1", sp + 1, tab) });
-    }
-    pos = end + 1;
-  }
+    if (sp <= pos) return;
+    const [mode, type] = out.toString("latin1", pos, sp).split(" ");
+    if (type === "blob" && (mode === "100644" || mode === "100755")) onBlob(out.toString("utf8", tab + 1, end), out.toString("latin1", sp + 1, tab));
+  }, { signal });
+  if (r.code !== 0) throw gitFailed(args, r);
+}
+
+/** `lsTreeEach` as a map: source path → blob id. */
+export async function lsTree(repo: string, commit: string, dirs: readonly string[], signal?: AbortSignal): Promise<Map<string, string>> {
+  const blobs = new Map<string, string>();
+  await lsTreeEach(repo, commit, dirs, (p, oid) => blobs.set(p, oid), signal);
   return blobs;
 }
 
@@ -123,29 +167,20 @@ function unwatchedFlags(tag: string): UnwatchedFlag[] {
  * 100k files has 100k entries and a handful of flags.
  */
 async function unwatchedEntries(repo: string, dirs: readonly string[], fullName: boolean, signal?: AbortSignal): Promise<IndexEntry[] | null> {
-  const r = await runGit(["-C", repo, "ls-files", "-v", "--stage", "-z", ...(fullName ? ["--full-name"] : []), "--", ...dirs], { signal });
-  if (r.code !== 0) return null;
-  const buf = r.stdout;
   const entries: IndexEntry[] = [];
-  for (let pos = 0; pos < buf.length;) {
-    let end = buf.indexOf(0, pos);
-    if (end < 0) end = buf.length;
+  const r = await streamGit(["-C", repo, "ls-files", "-v", "--stage", "-z", ...(fullName ? ["--full-name"] : []), "--", ...dirs], (buf, pos, end) => {
     const tag = buf[pos];
     // An uppercase tag other than S: git looks at the file.
-    const watched = tag >= 0x41 && tag <= 0x5a && tag !== 0x53;
-    if (!watched) {
-      // "<tag> <mode> <oid> <stage>\t<path>"
-      const rec = buf.toString("utf8", pos, end);
-      const tab = rec.indexOf("\t");
-      if (tab >= 0) {
-        const [t, mode, oid, stage] = rec.slice(0, tab).split(" ");
-        const unwatched = unwatchedFlags(t);
-        if (unwatched.length) entries.push({ path: rec.slice(tab + 1), mode, oid, stage, unwatched });
-      }
-    }
-    pos = end + 1;
-  }
-  return entries;
+    if (tag >= 0x41 && tag <= 0x5a && tag !== 0x53) return;
+    // "<tag> <mode> <oid> <stage>\t<path>"
+    const rec = buf.toString("utf8", pos, end);
+    const tab = rec.indexOf("\t");
+    if (tab < 0) return;
+    const [t, mode, oid, stage] = rec.slice(0, tab).split(" ");
+    const unwatched = unwatchedFlags(t);
+    if (unwatched.length) entries.push({ path: rec.slice(tab + 1), mode, oid, stage, unwatched });
+  }, { signal });
+  return r.code === 0 ? entries : null;
 }
 
 const isRegular = (e: IndexEntry) => e.mode === "100644" || e.mode === "100755";
@@ -169,13 +204,13 @@ export async function unchangedSince(
   dirs: readonly string[],
   signal?: AbortSignal,
   /** The base commit's blobs under `dirs` (path → blob id) when the caller has read them already. */
-  baseTree?: ReadonlyMap<string, string>,
+  baseTree?: Vouched,
 ): Promise<Vouched | null> {
   if (dirs.length === 0) return new Map();
   const [unwatched, diff, tree] = await Promise.all([
     unwatchedEntries(repo, dirs, true, signal),
     runGit(["-C", repo, "diff-index", "--raw", "-z", "--no-abbrev", "--no-renames", base, "--", ...dirs], { signal }),
-    baseTree ?? lsTree(repo, base, dirs, signal).then((t) => new Map(t.map((b) => [b.path, b.oid])), () => null),
+    baseTree ?? lsTree(repo, base, dirs, signal).catch(() => null),
   ]);
   if (!unwatched || diff.code !== 0 || !tree) return null;
   const differs = new Set(unwatched.map((e) => e.path));

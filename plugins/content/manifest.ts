@@ -17,7 +17,7 @@ import { z } from "zod";
 import { defineChannel } from "../../core/channel.ts";
 import type { FsApi, UpgradeContext } from "../../core/types.ts";
 import { isSafeRelative } from "./paths.ts";
-import { writeAtomicVia } from "./write.ts";
+import { writeAtomicPieces } from "./write.ts";
 import type { Problem } from "./scan.ts";
 
 export const MANIFEST_SCHEMA_VERSION = 1;
@@ -140,17 +140,66 @@ export function readInstalledManifest(file: string, loaded: ManifestJson = loadM
   return { kind: "ok", manifest: r.data };
 }
 
-/** Writes a manifest atomically through the given fs (so a dry run's guard applies). */
-/** The record with its keys in order: itself when they are (a plan's entries are sorted), else one copy, no pair per key. */
-function sorted(o: Record<string, string>): Record<string, string> {
+/** An array index as a key: JSON puts such keys first, whatever order they were added in. */
+const INDEX_KEY = /^(0|[1-9][0-9]{0,9})$/;
+
+/** The record's keys in sorted order (the order it is written in), or null when one is an array index (see `manifestText`). */
+function sortedKeys(o: Record<string, string>): string[] | null {
   const keys = Object.keys(o);
-  if (keys.every((k, i) => i === 0 || keys[i - 1] < k)) return o;
-  const out: Record<string, string> = {};
-  for (const k of keys.sort()) out[k] = o[k];
-  return out;
+  if (keys.some((k) => INDEX_KEY.test(k) && Number(k) < 2 ** 32 - 1)) return null;
+  return keys.every((k, i) => i === 0 || keys[i - 1] < k) ? keys : keys.sort();
 }
 
+/** Text pieces of about this many characters: written one by one, never the whole manifest (12 MB at 100k files) as one string. */
+const PIECE = 64 * 1024;
+
+/**
+ * The manifest as `JSON.stringify(m, null, 2) + "\n"` with `files` and `stats` in key order,
+ * in pieces: each record's lines are made as they are written. A record with an array-index
+ * key (never a path of ours) falls back to one stringify of a sorted copy.
+ */
+function* manifestText(manifest: Record<string, unknown>): Generator<string> {
+  const keys = Object.keys(manifest).filter((k) => manifest[k] !== undefined);
+  let piece = "{";
+  for (const [i, k] of keys.entries()) {
+    piece += `${i ? "," : ""}\n  ${JSON.stringify(k)}: `;
+    const v = manifest[k];
+    const order = (k === "files" || k === "stats") && isStringRecord(v) ? sortedKeys(v as Record<string, string>) : null;
+    if (!order) {
+      piece += JSON.stringify(v, null, 2).replace(/\n/g, "\n  ");
+      continue;
+    }
+    const rec = v as Record<string, string>;
+    if (!order.length) piece += "{}";
+    for (const [j, key] of order.entries()) {
+      piece += `${j ? "," : "{"}\n    ${JSON.stringify(key)}: ${JSON.stringify(rec[key])}`;
+      if (piece.length >= PIECE) {
+        yield piece;
+        piece = "";
+      }
+    }
+    if (order.length) piece += "\n  }";
+  }
+  yield `${piece}${keys.length ? "\n" : ""}}\n`;
+}
+
+/**
+ * Writes a manifest atomically through the given fs (so a dry run's guard applies): a temp
+ * file written piece by piece, then renamed over the file (write.ts's temp name, swept by recovery).
+ */
 export function writeManifestFile(fsApi: FsApi, file: string, manifest: InstalledManifest): void {
   const { stats, ...rest } = manifest;
-  writeAtomicVia(fsApi, file, JSON.stringify({ ...rest, files: sorted(manifest.files), ...(stats ? { stats: sorted(stats) } : {}) }, null, 2) + "\n");
+  const ordered: Record<string, unknown> = { ...rest, ...(stats ? { stats } : {}) };
+  for (const k of ["files", "stats"]) {
+    const rec = ordered[k];
+    if (isStringRecord(rec) && !sortedKeys(rec as Record<string, string>)) ordered[k] = sortedCopy(rec as Record<string, string>);
+  }
+  writeAtomicPieces(fsApi, file, manifestText(ordered));
+}
+
+/** A record with array-index keys, copied in sorted order (as JSON will still put those keys first). */
+function sortedCopy(o: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(o).sort()) out[k] = o[k];
+  return out;
 }

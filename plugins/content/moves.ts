@@ -13,7 +13,7 @@ import type { StaticDecision } from "./decide.ts";
 import { sha256 } from "./hash.ts";
 import { mergeFile } from "./merge.ts";
 import { insideJoin } from "./paths.ts";
-import type { ContentEntry } from "./plan.ts";
+import { type ContentEntry, entriesAt } from "./plan.ts";
 import type { Problem } from "./scan.ts";
 
 export interface MoveRequest {
@@ -26,12 +26,14 @@ export interface MoveRequest {
 
 /** Edited files upstream moved to a path the installation has no file at: old-path entry and new-path entry. */
 function movedPairs(entries: readonly ContentEntry[]): Array<{ old: ContentEntry; moved: ContentEntry }> {
-  const byTarget = new Map(entries.map((e) => [e.target, e]));
-  const pairs: Array<{ old: ContentEntry; moved: ContentEntry }> = [];
-  for (const old of entries) {
+  const olds = entries.filter((old) => {
     const { base, local } = old.hashes;
-    if (!old.moved_to || old.opaque || base === null || local === null || local === base || old.action === "error") continue;
-    const moved = byTarget.get(old.moved_to);
+    return old.moved_to && !old.opaque && base !== null && local !== null && local !== base && old.action !== "error";
+  });
+  const byTarget = entriesAt(entries, new Set(olds.map((old) => old.moved_to!)));
+  const pairs: Array<{ old: ContentEntry; moved: ContentEntry }> = [];
+  for (const old of olds) {
+    const moved = byTarget.get(old.moved_to!);
     // A file of the user's at the new path, or a binary: nothing to merge into; the warning stays.
     if (moved?.action === "new" && !moved.opaque && moved.source) pairs.push({ old, moved });
   }

@@ -87,6 +87,13 @@ export const localTarget = (e: ContentEntry): string => e.moved_from?.target ?? 
 /** The hash of this entry's local side (the old path's file for a moved one). */
 export const localHash = (e: ContentEntry): string | null => e.moved_from?.local ?? e.hashes.local;
 
+/** The entries at these installation paths, the last one of each (a map of every entry is 100k pairs at 100k files). */
+export function entriesAt(entries: readonly ContentEntry[], targets: ReadonlySet<string>): Map<string, ContentEntry> {
+  const out = new Map<string, ContentEntry>();
+  if (targets.size) for (const e of entries) if (targets.has(e.target)) out.set(e.target, e);
+  return out;
+}
+
 /** A conflict `merge` can resolve: text on both sides, and no deletion involved. */
 export function canMerge(e: ContentEntry): boolean {
   return !e.opaque && (e.conflict === "both-changed" || e.conflict === "added-both" || e.conflict === "no-base");

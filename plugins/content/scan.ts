@@ -66,41 +66,67 @@ class LocalEntry implements LocalFile {
   }
 }
 
-interface Walked {
-  /** From the walked folder, with `/`. */
-  path: string;
-  dirent: fs.Dirent;
+/** A folder the walk cannot list (only that: an error of the visitor's own is not one). */
+class Unlisted extends Error {
+  constructor(readonly cause: NodeJS.ErrnoException) {
+    super(cause.message);
+  }
 }
 
 /**
- * Every entry under `root`, folders too, links not followed. A plain readdir walk: at 100k
- * files a glob library's walk held twice the memory (one object per entry and its matching
- * state) and took three times as long, for no pattern at all.
+ * Every entry under `root`, folders too, links not followed, each handed to `visit` (path from
+ * `root` with `/`) as it is listed. A plain readdir walk: at 100k files a glob library's walk
+ * held twice the memory (one object per entry and its matching state) and took three times as
+ * long, for no pattern at all; and no list of entries is held either.
  */
-function walk(root: string): Walked[] {
-  const out: Walked[] = [];
+function walk(root: string, visit: (rel: string, dirent: fs.Dirent) => void): void {
   const into = (dir: string, rel: string) => {
-    for (const dirent of fs.readdirSync(dir, { withFileTypes: true })) {
+    let dirents: fs.Dirent[];
+    try {
+      dirents = fs.readdirSync(dir, { withFileTypes: true });
+    } catch (err) {
+      throw new Unlisted(err as NodeJS.ErrnoException);
+    }
+    for (const dirent of dirents) {
       const p = rel ? `${rel}/${dirent.name}` : dirent.name;
-      out.push({ path: p, dirent });
+      visit(p, dirent);
       if (dirent.isDirectory()) into(path.join(dir, dirent.name), p);
     }
   };
   into(root, "");
-  return out;
 }
 
 /**
- * A mapped folder's entries; a folder that cannot be listed is a problem for every path
- * under `target`, never an empty folder (that would read as "everything was deleted").
+ * A mapped folder's entries, each handed to `visit` with a setter for `files`; a folder that
+ * cannot be listed is a problem for every path under `target`, never an empty folder (that
+ * would read as "everything was deleted"): what its walk had added is taken back, the files
+ * and problems before it stay as they were.
  */
-function walkOrProblem(dir: string, target: string, problems: Problem[]): Walked[] {
+function walkOrProblem<T>(
+  dir: string,
+  target: string,
+  files: Map<string, T>,
+  problems: Problem[],
+  visit: (rel: string, dirent: fs.Dirent, set: (key: string, value: T) => void) => void,
+): void {
+  const size = files.size;
+  const said = problems.length;
+  const replaced = new Map<string, T>();
+  const set = (key: string, value: T) => {
+    const old = files.get(key);
+    if (old !== undefined && !replaced.has(key)) replaced.set(key, old);
+    files.set(key, value);
+  };
   try {
-    return walk(dir);
+    walk(dir, (rel, dirent) => visit(rel, dirent, set));
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
+    if (!(err instanceof Unlisted)) throw err;
+    let i = 0;
+    for (const k of files.keys()) if (i++ >= size) files.delete(k);
+    for (const [k, v] of replaced) files.set(k, v);
+    problems.length = said;
+    const e = err.cause;
     problems.push({ code: "CONTENT_PLAN_ERROR", target, message: `Cannot list ${e.path ?? dir}: ${e.code ?? e.message}`, fix: `Make it readable (e.g. \`chmod -R u+rX ${e.path ?? dir}\`), then run the upgrade again` });
-    return [];
   }
 }
 
@@ -132,6 +158,19 @@ function lstatOrNull(p: string): fs.Stats | null {
   }
 }
 
+/** The in-source file a source symlink resolves to, or null (a problem said why it cannot be used). */
+function sourceLink(sourceRoot: string, realRoot: string, abs: string, sourceRel: string, target: string, problems: Problem[]): string | null {
+  const to = realOrNull(abs);
+  if (to === null) {
+    problems.push({ code: "CONTENT_PLAN_ERROR", target, message: `Cannot copy ${sourceRel}: it is a symlink to nothing (${fs.readlinkSync(abs)})`, fix: "Fix or remove the broken link in the source, or add it to the content plugin's excludes" });
+  } else if (!isInside(realRoot, to)) {
+    problems.push({ code: "UNSAFE_PATH", target, message: `Cannot copy ${sourceRel}: it is a symlink to ${to}, outside the source ${sourceRoot}`, fix: "Remove the link from the source (or add it to the content plugin's excludes); an upgrade only installs files that live in the source" });
+  } else if (!fs.statSync(to).isFile()) {
+    problems.push({ code: "CONTENT_PLAN_ERROR", target, message: `Cannot copy ${sourceRel}: it is a symlink to a folder`, fix: "Replace the link with a real folder in the source, or add it to the content plugin's excludes" });
+  } else return to;
+  return null;
+}
+
 /** N: every file of the source's three-way mapped folders, by installation path. */
 export async function scanSource(
   sourceRoot: string,
@@ -157,30 +196,21 @@ export async function scanSource(
       });
       continue;
     }
-    for (const e of walkOrProblem(dir, m.to, problems)) {
-      const sourceRel = `${m.from}/${e.path}`;
-      if (e.dirent.isDirectory() || excluded(sourceRel)) continue;
-      const target = `${m.to}/${e.path}`;
-      const abs = path.join(dir, e.path);
-      const unsafe = unsafeName(e.path, abs, target, `${sourceRel} in the source`);
+    walkOrProblem(dir, m.to, files, problems, (rel, dirent, set) => {
+      const sourceRel = `${m.from}/${rel}`;
+      if (dirent.isDirectory() || excluded(sourceRel)) return;
+      const target = `${m.to}/${rel}`;
+      const abs = path.join(dir, rel);
+      const unsafe = unsafeName(rel, abs, target, `${sourceRel} in the source`);
       if (unsafe) problems.push(unsafe);
-      if (e.dirent.isFile()) {
-        files.set(target, new SourceEntry(target, sourceRel, m, sourceRoot));
-      } else if (e.dirent.isSymbolicLink()) {
-        const to = realOrNull(abs);
-        if (to === null) {
-          problems.push({ code: "CONTENT_PLAN_ERROR", target, message: `Cannot copy ${sourceRel}: it is a symlink to nothing (${fs.readlinkSync(abs)})`, fix: "Fix or remove the broken link in the source, or add it to the content plugin's excludes" });
-        } else if (!isInside(realRoot, to)) {
-          problems.push({ code: "UNSAFE_PATH", target, message: `Cannot copy ${sourceRel}: it is a symlink to ${to}, outside the source ${sourceRoot}`, fix: "Remove the link from the source (or add it to the content plugin's excludes); an upgrade only installs files that live in the source" });
-        } else if (!fs.statSync(to).isFile()) {
-          problems.push({ code: "CONTENT_PLAN_ERROR", target, message: `Cannot copy ${sourceRel}: it is a symlink to a folder`, fix: "Replace the link with a real folder in the source, or add it to the content plugin's excludes" });
-        } else {
-          files.set(target, new SourceEntry(target, sourceRel, m, sourceRoot, to));
-        }
+      if (dirent.isFile()) set(target, new SourceEntry(target, sourceRel, m, sourceRoot));
+      else if (dirent.isSymbolicLink()) {
+        const to = sourceLink(sourceRoot, realRoot, abs, sourceRel, target, problems);
+        if (to) set(target, new SourceEntry(target, sourceRel, m, sourceRoot, to));
       } else {
         problems.push({ code: "CONTENT_PLAN_ERROR", target, message: `Cannot copy ${sourceRel}: it is not a regular file`, fix: "Remove it from the source, or add it to the content plugin's excludes" });
       }
-    }
+    });
   }
   return { files, problems, missing };
 }
@@ -229,17 +259,15 @@ export async function scanLocal(
     }
     const dir = insideJoin(installDir, m.to);
     if (!fs.existsSync(dir)) continue;
-    for (const e of walkOrProblem(dir, m.to, problems)) {
-      const target = `${m.to}/${e.path}`;
-      if (e.dirent.isDirectory() || userOwned(target)) continue;
+    walkOrProblem(dir, m.to, files, problems, (rel, dirent, set) => {
+      const target = `${m.to}/${rel}`;
+      if (dirent.isDirectory() || userOwned(target)) return;
       const src = pathMap.toSource(target);
-      if (src && excluded(src.source)) continue;
-      const unsafe = unsafeName(e.path, path.join(dir, e.path), target, `${target} in the installation`);
+      if (src && excluded(src.source)) return;
+      const unsafe = unsafeName(rel, path.join(dir, rel), target, `${target} in the installation`);
       if (unsafe) problems.push(unsafe);
-      if (e.dirent.isFile() || e.dirent.isSymbolicLink()) {
-        files.set(target, new LocalEntry(target, installDir, e.dirent.isSymbolicLink()));
-      }
-    }
+      if (dirent.isFile() || dirent.isSymbolicLink()) set(target, new LocalEntry(target, installDir, dirent.isSymbolicLink()));
+    });
   }
   return { files, problems };
 }

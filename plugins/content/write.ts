@@ -24,3 +24,26 @@ export function writeAtomicVia(fsApi: FsApi, file: string, data: string | Uint8A
     throw err;
   }
 }
+
+/** `writeAtomicVia` of a text made piece by piece: the pieces are written as they come, never joined. */
+export function writeAtomicPieces(fsApi: FsApi, file: string, pieces: Iterable<string>): void {
+  fsApi.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = tempPathFor(file);
+  try {
+    const fd = fsApi.openSync(tmp, "w");
+    try {
+      for (const piece of pieces) {
+        const bytes = Buffer.from(piece, "utf8");
+        for (let off = 0; off < bytes.length;) off += fsApi.writeSync(fd, bytes, off, bytes.length - off);
+      }
+    } finally {
+      fsApi.closeSync(fd);
+    }
+    fsApi.renameSync(tmp, file);
+  } catch (err) {
+    try {
+      fsApi.rmSync(tmp, { force: true });
+    } catch { /* a dry run's guard refuses this too; nothing was created then */ }
+    throw err;
+  }
+}
