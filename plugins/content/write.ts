@@ -9,27 +9,16 @@ import { tempPathFor } from "../../core/atomic.ts";
 import type { FsApi } from "../../core/types.ts";
 
 export function writeAtomicVia(fsApi: FsApi, file: string, data: string | Uint8Array, mode?: number): void {
-  const dir = path.dirname(file);
-  fsApi.mkdirSync(dir, { recursive: true });
-  const tmp = tempPathFor(file);
-  try {
+  viaTemp(fsApi, file, (tmp) => {
     fsApi.writeFileSync(tmp, data, mode === undefined ? undefined : { mode });
     // writeFile's mode is filtered by the umask; the installed file must have the source's bits.
     if (mode !== undefined) fsApi.chmodSync(tmp, mode);
-    fsApi.renameSync(tmp, file);
-  } catch (err) {
-    try {
-      fsApi.rmSync(tmp, { force: true });
-    } catch { /* a dry run's guard refuses this too; nothing was created then */ }
-    throw err;
-  }
+  });
 }
 
 /** `writeAtomicVia` of a text made piece by piece: the pieces are written as they come, never joined. */
 export function writeAtomicPieces(fsApi: FsApi, file: string, pieces: Iterable<string>): void {
-  fsApi.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = tempPathFor(file);
-  try {
+  viaTemp(fsApi, file, (tmp) => {
     const fd = fsApi.openSync(tmp, "w");
     try {
       for (const piece of pieces) {
@@ -39,6 +28,15 @@ export function writeAtomicPieces(fsApi: FsApi, file: string, pieces: Iterable<s
     } finally {
       fsApi.closeSync(fd);
     }
+  });
+}
+
+/** `write` fills the temp file beside `file`, which then replaces it; on any failure the temp file is removed. */
+function viaTemp(fsApi: FsApi, file: string, write: (tmp: string) => void): void {
+  fsApi.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = tempPathFor(file);
+  try {
+    write(tmp);
     fsApi.renameSync(tmp, file);
   } catch (err) {
     try {
