@@ -209,7 +209,7 @@ async function install(ctx: UpgradeContext, ev: Record<string, unknown>, opts: D
   fs.mkdirSync(ctx.layout.cacheDir, { recursive: true });
   const r = await runPip(ctx, opts, py, source, pipLog);
   const installed = r.ok;
-  const [check, packagesAfter] = installed ? await Promise.all([pipCheck(py, { cwd: ctx.layout.projectRoot }), pipFreeze(py)]) : [null, []];
+  const [check, packagesAfter] = installed ? await Promise.all([pipCheck(py, { cwd: ctx.layout.projectRoot, timeoutMs: opts.timeoutMs }), pipFreeze(py)]) : [null, []];
   const known = new Set(checkBefore.ok ? [] : checkBefore.output.split("\n"));
   const newProblems = check && !check.ok ? check.output.split("\n").filter((l) => !known.has(l)) : [];
   const record = {
