@@ -134,9 +134,9 @@ function tallySoFar(out: string): Tally {
 const sum: Tally = { passed: 0, failed: 0, skipped: 0 };
 const started = Date.now();
 if (SIDE_BY_SIDE) console.log(`running ${runtimes.join(" and ")} side by side; each one's output follows when it ends (AOU_TEST_SERIAL=1: one after the other)`);
-const tallies = SIDE_BY_SIDE
-  ? await Promise.all(runtimes.map((rt) => runInPrivateTmp(rt)))
-  : await runtimes.reduce<Promise<Tally[]>>(async (done, rt) => [...(await done), await runInPrivateTmp(rt)], Promise.resolve([]));
+const tallies: Tally[] = [];
+if (SIDE_BY_SIDE) tallies.push(...(await Promise.all(runtimes.map((rt) => runInPrivateTmp(rt)))));
+else for (const rt of runtimes) tallies.push(await runInPrivateTmp(rt));
 for (const t of tallies) {
   sum.passed += t.passed; sum.failed += t.failed; sum.skipped += t.skipped;
 }
